@@ -1,0 +1,110 @@
+#include "framework/core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "framework/core/error.h"
+
+namespace strata {
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return 4;
+    case DType::kU8: return 1;
+    case DType::kI32: return 4;
+    case DType::kI64: return 8;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "f32";
+    case DType::kU8: return "u8";
+    case DType::kI32: return "i32";
+    case DType::kI64: return "i64";
+  }
+  return "?";
+}
+
+DType dtype_from_name(const std::string& name) {
+  for (DType d : {DType::kF32, DType::kU8, DType::kI32, DType::kI64})
+    if (name == dtype_name(d)) return d;
+  throw_invalid("unknown dtype '" + name + "'", "", "expected f32, u8, i32 or i64");
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+  for (int64_t d : shape_)
+    if (d < 0) throw_invalid("negative dimension in shape " + shape_str(shape_));
+  numel_ = shape_numel(shape_);
+  // 64-byte alignment suits AVX-512 loads and oneDNN; round the size up as aligned_alloc needs.
+  size_t bytes = (std::max<size_t>(nbytes(), 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw Error(ErrorCode::kInternal, "out of memory allocating " + std::to_string(bytes) + " bytes");
+  std::memset(p, 0, bytes);
+  storage_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+}
+
+Tensor Tensor::from_vector(Shape shape, const std::vector<float>& values) {
+  Tensor t(std::move(shape));
+  if (static_cast<int64_t>(values.size()) != t.numel())
+    throw_invalid("from_vector: " + std::to_string(values.size()) + " values for shape " +
+                  shape_str(t.shape()));
+  std::memcpy(t.raw(), values.data(), t.nbytes());
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return Tensor();
+  Tensor t(shape_, dtype_);
+  std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel_)
+    throw_invalid("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+void Tensor::fill(float value) {
+  float* p = f32();
+  for (int64_t i = 0; i < numel_; ++i) p[i] = value;
+}
+
+void Tensor::copy_from(const Tensor& other) {
+  if (other.dtype_ != dtype_ || other.numel_ != numel_)
+    throw_invalid("copy_from: " + shape_str(other.shape_) + " " + dtype_name(other.dtype_) +
+                  " into " + shape_str(shape_) + " " + dtype_name(dtype_));
+  std::memcpy(raw(), other.raw(), nbytes());
+}
+
+bool Tensor::bit_equal(const Tensor& other) const {
+  return dtype_ == other.dtype_ && shape_ == other.shape_ &&
+         std::memcmp(raw(), other.raw(), nbytes()) == 0;
+}
+
+void Tensor::check_type(DType expected) const {
+  if (expected != dtype_)
+    throw_invalid(std::string("tensor holds ") + dtype_name(dtype_) + ", accessed as " +
+                  dtype_name(expected));
+}
+
+}  // namespace strata

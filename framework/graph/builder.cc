@@ -1,0 +1,1 @@
+#include "framework/graph/graph_spec.h"

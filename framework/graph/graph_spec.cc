@@ -1,0 +1,101 @@
+#include "framework/graph/graph_spec.h"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstdio>
+#include <sstream>
+#include <xxhash.h>
+
+#include "framework/core/error.h"
+
+namespace strata {
+
+int64_t NodeSpec::int_attr(const std::string& key, int64_t fallback) const {
+  auto it = ints.find(key);
+  return it == ints.end() || it->second.empty() ? fallback : it->second[0];
+}
+
+std::vector<int64_t> NodeSpec::ints_attr(const std::string& key, std::vector<int64_t> fallback) const {
+  auto it = ints.find(key);
+  return it == ints.end() ? fallback : it->second;
+}
+
+double NodeSpec::float_attr(const std::string& key, double fallback) const {
+  auto it = floats.find(key);
+  return it == floats.end() ? fallback : it->second;
+}
+
+const NodeSpec* GraphSpec::find(const std::string& name) const {
+  for (const NodeSpec& n : nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+std::vector<ParamSpec> GraphSpec::all_params() const {
+  std::vector<ParamSpec> out;
+  for (const NodeSpec& n : nodes) out.insert(out.end(), n.params.begin(), n.params.end());
+  return out;
+}
+
+std::string GraphSpec::to_bytes() const {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar(os);
+    uint32_t version = kFormatVersion;
+    ar(version, *this);
+  }
+  return os.str();
+}
+
+GraphSpec GraphSpec::from_bytes(const std::string& bytes) {
+  std::istringstream is(bytes);
+  GraphSpec g;
+  uint32_t version = 0;
+  try {
+    cereal::PortableBinaryInputArchive ar(is);
+    ar(version);
+    if (version > kFormatVersion)
+      throw Error(ErrorCode::kCorruption, "graph format version " + std::to_string(version) +
+                  " is newer than this build understands (" + std::to_string(kFormatVersion) + ")",
+                  "", "upgrade Strata");
+    ar(g);
+  } catch (const cereal::Exception& e) {
+    throw_corruption(std::string("cannot decode graph: ") + e.what());
+  }
+  return g;
+}
+
+std::string GraphSpec::graph_id() const {
+  std::string bytes = to_bytes();
+  XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return buf;
+}
+
+std::string GraphSpec::summary() const {
+  std::string s;
+  char line[256];
+  int64_t total = 0;
+  std::snprintf(line, sizeof line, "%-24s %-14s %-16s %s\n", "node", "op", "output", "params");
+  s += line;
+  std::snprintf(line, sizeof line, "%-24s %-14s %-16s %s\n", input_name.c_str(), "Input",
+                shape_str(input_shape).c_str(), "0");
+  s += line;
+  for (const NodeSpec& n : nodes) {
+    int64_t count = 0;
+    for (const ParamSpec& p : n.params)
+      if (p.trainable) count += shape_numel(p.shape);
+    total += count;
+    std::snprintf(line, sizeof line, "%-24s %-14s %-16s %lld\n", n.name.c_str(), n.op.c_str(),
+                  shape_str(n.output_shape).c_str(), static_cast<long long>(count));
+    s += line;
+  }
+  s += "trainable parameters: " + std::to_string(total) + "\n";
+  return s;
+}
+
+}  // namespace strata
