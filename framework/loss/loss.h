@@ -1,0 +1,41 @@
+// Losses: the mean over the batch of a per-sample loss, and its gradient w.r.t. the network
+// output, written straight into Network::output_grad() (no allocation).
+//
+//   softmax_cross_entropy  L = -sum_c q_c log softmax(z)_c, q = (1-s) onehot(y) + s/C  (s: label smoothing)
+//   mse                    L = mean_j (z_j - t_j)^2
+//   hinge                  L = sum_{c != y} max(0, margin + z_c - z_y)   (multi-class, Weston-Watkins)
+//   bce_with_logits        L = mean_j max(z,0) - z t + log(1 + e^{-|z|})
+//
+// Per-sample losses are summed in a fixed order so the value is bit-identical for a given
+// thread count (recorded metrics must resume bit-exactly).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "framework/core/tensor.h"
+
+namespace strata {
+
+struct LossOptions {
+  double label_smoothing = 0.0;  // softmax_cross_entropy
+  double margin = 1.0;           // hinge
+  LossOptions& label_smoothing_(double v) { label_smoothing = v; return *this; }
+  LossOptions& margin_(double v) { margin = v; return *this; }
+};
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  // output [N, ...]; target i64 [N] (class losses) or f32 shaped like output. grad may be null
+  // (evaluation). Returns the mean loss over the batch.
+  virtual double compute(const Tensor& output, const Tensor& target, Tensor* grad) = 0;
+  virtual const std::string& name() const = 0;
+  // True when targets are class indices (accuracy and the confusion matrix make sense).
+  virtual bool classification() const = 0;
+};
+
+// name: softmax_cross_entropy (alias cross_entropy), mse, hinge, bce_with_logits.
+std::unique_ptr<Loss> make_loss(const std::string& name, const LossOptions& options = {});
+
+}  // namespace strata

@@ -1,0 +1,269 @@
+#include "framework/nn/network.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+
+#include "framework/core/error.h"
+#include "framework/core/rng.h"
+#include "framework/ops/op.h"
+
+namespace strata {
+
+struct Network::StepKeyHolder {
+  StepKey key;
+};
+
+// One compiled execution of the graph for a batch size and mode.
+struct Network::Plan {
+  int64_t batch = 0;
+  Mode mode = Mode::kEval;
+  Tensor input;                   // [N, input_shape...]
+  Tensor input_grad;              // dL/d(input) when NetworkOptions::input_grad
+  std::vector<Tensor> outputs;    // per node
+  std::vector<Tensor> grads;      // per node, dL/d(output), training only
+  std::vector<std::unique_ptr<Op>> ops;
+  // A node whose output feeds several consumers gets each consumer's contribution in a private
+  // buffer; after that consumer's backward the contribution is copied (first) or added into the
+  // node's gradient. The order is fixed by the reverse topological walk, so "first" is static.
+  struct Accumulate {
+    size_t after_node;            // run after this node's backward
+    Tensor from, into;
+    bool first;
+  };
+  std::vector<Accumulate> accumulate;
+  size_t output_index = 0;
+};
+
+namespace {
+
+Shape with_batch(int64_t n, const Shape& per_sample) {
+  Shape s = {n};
+  s.insert(s.end(), per_sample.begin(), per_sample.end());
+  return s;
+}
+
+void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_t seed) {
+  // Key the stream by the parameter's name so adding a layer does not change the others.
+  CounterRng rng(seed, RngPurpose::kInit, std::hash<std::string>{}(p.name));
+  float* v = t.f32();
+  int64_t n = t.numel();
+  double fan_in = std::max<int64_t>(p.fan_in, 1), fan_out = std::max<int64_t>(p.fan_out, 1);
+  auto uniform = [&](double bound) {
+    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>((2.0 * rng.uniform(i) - 1.0) * bound);
+  };
+  auto normal = [&](double stddev) {
+    for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.normal(i) * stddev);
+  };
+  if (init == "zeros") t.fill(0.0f);
+  else if (init == "ones") t.fill(1.0f);
+  else if (init.rfind("constant:", 0) == 0) t.fill(std::stof(init.substr(9)));
+  else if (init == "kaiming_uniform") uniform(std::sqrt(6.0 / fan_in));   // He, gain sqrt(2)
+  else if (init == "kaiming_normal") normal(std::sqrt(2.0 / fan_in));
+  else if (init == "xavier_uniform") uniform(std::sqrt(6.0 / (fan_in + fan_out)));
+  else if (init == "xavier_normal") normal(std::sqrt(2.0 / (fan_in + fan_out)));
+  else if (init == "bias_uniform") uniform(1.0 / std::sqrt(fan_in));     // PyTorch's bias default
+  else throw_invalid("unknown initialiser '" + init + "'", p.name,
+                     "use kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, zeros, ones or constant:<v>");
+}
+
+}  // namespace
+
+Network::Network(GraphSpec spec, NetworkOptions options)
+    : spec_(std::move(spec)), options_(std::move(options)), step_key_(new StepKeyHolder) {
+  if (spec_.nodes.empty()) throw_invalid("the graph has no nodes");
+  for (const NodeSpec& n : spec_.nodes) {
+    op_def(n.op, n.name);  // fails early on an unknown op
+    for (const ParamSpec& p : n.params) {
+      Parameter param;
+      param.name = p.name;
+      param.value = Tensor(p.shape);
+      param.trainable = p.trainable;
+      if (p.trainable) param.grad = Tensor(p.shape);
+      params_.push_back(std::move(param));
+    }
+  }
+  init_params(0);
+}
+
+Network::~Network() = default;
+
+void Network::init_params(uint64_t seed) {
+  size_t k = 0;
+  for (const NodeSpec& n : spec_.nodes)
+    for (const ParamSpec& p : n.params) {
+      bool is_weight = (n.op == "Linear" || n.op == "Conv2d") && p.name == n.name + "/weight";
+      std::string init = is_weight && !options_.weight_init.empty() ? options_.weight_init : p.init;
+      init_tensor(params_[k++].value, p, init, seed);
+    }
+}
+
+Parameter* Network::find_parameter(const std::string& name) {
+  for (Parameter& p : params_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+int64_t Network::num_trainable() const {
+  int64_t n = 0;
+  for (const Parameter& p : params_)
+    if (p.trainable) n += p.value.numel();
+  return n;
+}
+
+NamedTensors Network::state_tensors() const {
+  NamedTensors out;
+  for (const Parameter& p : params_) out.emplace_back(p.name, p.value.clone());
+  return out;
+}
+
+void Network::load_state_tensors(const NamedTensors& tensors) {
+  std::map<std::string, const Tensor*> by_name;
+  for (const auto& [name, t] : tensors) by_name[name] = &t;
+  for (Parameter& p : params_) {
+    auto it = by_name.find(p.name);
+    if (it == by_name.end())
+      throw Error(ErrorCode::kFailedPrecondition, "parameter '" + p.name + "' is missing from the loaded state", "",
+                  "the state was saved from a different graph; use align to warm-start a changed graph");
+    if (it->second->shape() != p.value.shape() || it->second->dtype() != DType::kF32)
+      throw Error(ErrorCode::kFailedPrecondition,
+                  "parameter '" + p.name + "' has shape " + shape_str(it->second->shape()) +
+                      " in the loaded state, the network expects " + shape_str(p.value.shape()));
+    p.value.copy_from(*it->second);
+  }
+}
+
+size_t Network::num_plans() const { return plans_.size(); }
+
+void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
+  step_key_->key = {seed, epoch, step};
+}
+
+Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
+  for (auto& p : plans_)
+    if (p->batch == batch && p->mode == mode) return *p;
+
+  auto plan = std::make_unique<Plan>();
+  plan->batch = batch;
+  plan->mode = mode;
+  bool training = mode == Mode::kTrain;
+  plan->input = Tensor(with_batch(batch, spec_.input_shape));
+
+  const bool want_input_grad = training && options_.input_grad;
+  if (want_input_grad) plan->input_grad = Tensor(plan->input.shape());
+  std::map<std::string, size_t> index;
+  // consumers[i]: edges leaving node i; the graph input is counted at the end.
+  std::vector<int> consumers(spec_.nodes.size() + 1, 0);
+  const size_t input_slot = spec_.nodes.size();
+  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    const NodeSpec& n = spec_.nodes[i];
+    index[n.name] = i;
+    plan->outputs.emplace_back(with_batch(batch, n.output_shape));
+    if (training) plan->grads.emplace_back(with_batch(batch, n.output_shape));
+    for (const std::string& in : n.inputs) ++consumers[in == spec_.input_name ? input_slot : index.at(in)];
+  }
+  plan->output_index = index.at(spec_.output);
+
+  // Decide, in backward order, which consumer contributes first to a shared gradient.
+  std::vector<bool> seen(spec_.nodes.size() + 1, false);
+  std::vector<std::vector<Tensor>> d_ins(spec_.nodes.size());
+  for (size_t i = spec_.nodes.size(); i-- > 0;) {
+    const NodeSpec& n = spec_.nodes[i];
+    for (const std::string& in : n.inputs) {
+      bool from_input = in == spec_.input_name;
+      if (!training || (from_input && !want_input_grad)) {
+        d_ins[i].emplace_back();  // not needed: skips e.g. conv1's data gradient
+        continue;
+      }
+      size_t src = from_input ? input_slot : index.at(in);
+      Tensor target = from_input ? plan->input_grad : plan->grads[src];
+      if (consumers[src] == 1) {
+        d_ins[i].push_back(target);
+      } else {
+        Tensor contribution(target.shape());
+        d_ins[i].push_back(contribution);
+        plan->accumulate.push_back({i, contribution, target, !seen[src]});
+      }
+      seen[src] = true;
+    }
+  }
+
+  size_t k = 0;
+  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    const NodeSpec& n = spec_.nodes[i];
+    OpContext ctx;
+    ctx.node = &n;
+    ctx.batch = batch;
+    ctx.training = training;
+    for (const std::string& in : n.inputs)
+      ctx.in.push_back(in == spec_.input_name ? plan->input : plan->outputs[index.at(in)]);
+    ctx.out = plan->outputs[i];
+    if (training) {
+      ctx.d_out = plan->grads[i];
+      ctx.d_in = d_ins[i];
+    } else {
+      ctx.d_in.resize(n.inputs.size());
+    }
+    for (size_t j = 0; j < n.params.size(); ++j, ++k) {
+      ctx.params.push_back(params_[k].value);
+      ctx.grads.push_back(params_[k].grad);
+    }
+    ctx.step = &step_key_->key;
+    plan->ops.push_back(op_def(n.op, n.name).create());
+    plan->ops.back()->compile(std::move(ctx));
+  }
+  plans_.push_back(std::move(plan));
+  return *plans_.back();
+}
+
+const Tensor& Network::forward(const Tensor& x, Mode mode) {
+  const Shape& s = x.shape();
+  bool ok = x.dtype() == DType::kF32 && s.size() == spec_.input_shape.size() + 1 &&
+            std::equal(spec_.input_shape.begin(), spec_.input_shape.end(), s.begin() + 1);
+  if (!ok)
+    throw_invalid("network input: expected [N," + shape_str(spec_.input_shape).substr(1) + " f32, got " +
+                  shape_str(s) + " " + dtype_name(x.dtype()));
+  if (s[0] <= 0) throw_invalid("network input: batch size must be > 0, got " + shape_str(s));
+  Plan& plan = plan_for(s[0], mode);
+  std::memcpy(plan.input.raw(), x.raw(), x.nbytes());
+  for (auto& op : plan.ops) op->forward();
+  last_ = &plan;
+  return plan.outputs[plan.output_index];
+}
+
+Tensor& Network::output_grad() {
+  if (!last_ || last_->mode != Mode::kTrain)
+    throw Error(ErrorCode::kFailedPrecondition, "output_grad() needs a preceding forward(x, Mode::kTrain)");
+  return last_->grads[last_->output_index];
+}
+
+const Tensor& Network::input_grad() const {
+  if (!last_ || !last_->input_grad.defined())
+    throw Error(ErrorCode::kFailedPrecondition, "input_grad() needs NetworkOptions::input_grad and a backward()");
+  return last_->input_grad;
+}
+
+void Network::backward() {
+  output_grad();  // checks that the last forward was a training one
+  Plan& plan = *last_;
+  size_t next = 0;
+  for (size_t i = plan.ops.size(); i-- > 0;) {
+    plan.ops[i]->backward();
+    // Contributions were registered in this same reverse order.
+    while (next < plan.accumulate.size() && plan.accumulate[next].after_node == i) {
+      auto& a = plan.accumulate[next++];
+      float* into = a.into.f32();
+      const float* from = a.from.f32();
+      int64_t n = a.into.numel();
+      if (a.first) {
+        std::memcpy(into, from, n * sizeof(float));
+      } else {
+#pragma omp parallel for simd
+        for (int64_t j = 0; j < n; ++j) into[j] += from[j];
+      }
+    }
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,90 @@
+// Network: a GraphSpec compiled into plans of oneDNN primitives (DESIGN "Network definition and
+// execution").
+//
+// A plan is built once per (batch size, mode): primitives, activation and gradient buffers and
+// scratchpads are created then, so a steady-state training step allocates nothing and creates
+// no primitive. Parameters live in canonical plain layouts (row-major, OIHW) shared by all plans.
+// Not thread-safe: one thread drives a Network.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/graph/graph_spec.h"
+#include "framework/train/train_state.h"
+
+namespace strata {
+
+enum class Mode { kTrain, kEval };
+
+struct Parameter {
+  std::string name;
+  Tensor value;  // shares storage with the network
+  Tensor grad;   // undefined for buffers (batchnorm running statistics)
+  bool trainable = true;
+};
+
+struct NetworkOptions {
+  // Overrides the weight initialiser of Linear/Conv2d ("" keeps the op's default,
+  // kaiming_uniform): kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, zeros.
+  std::string weight_init;
+  // Also compute dL/d(input) in backward() (saliency, adversarial inputs, gradient checks).
+  bool input_grad = false;
+  NetworkOptions& input_grad_(bool v) { input_grad = v; return *this; }
+  NetworkOptions& weight_init_(std::string v) { weight_init = std::move(v); return *this; }
+};
+
+class Network {
+ public:
+  explicit Network(GraphSpec spec, NetworkOptions options = {});
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const GraphSpec& spec() const { return spec_; }
+
+  // Deterministic initialisation from the counter-based generator keyed by (seed, parameter name).
+  void init_params(uint64_t seed);
+
+  // x: [N, input_shape...] f32. Returns the output [N, ...], valid until the next forward().
+  const Tensor& forward(const Tensor& x, Mode mode);
+  // dL/d(output) of the last forward(): write it here, then call backward().
+  Tensor& output_grad();
+  // Backpropagates output_grad() through the last forward(kTrain) and overwrites the gradient of
+  // every trainable parameter.
+  void backward();
+  // dL/d(input) of the last backward(); needs NetworkOptions::input_grad.
+  const Tensor& input_grad() const;
+
+  // Dropout masks of the next forward() are keyed by (seed, epoch, step).
+  void set_step_key(uint64_t seed, int64_t epoch, int64_t step);
+
+  std::vector<Parameter>& parameters() { return params_; }
+  const std::vector<Parameter>& parameters() const { return params_; }
+  Parameter* find_parameter(const std::string& name);
+  int64_t num_trainable() const;
+
+  // Copies in canonical layout (what the version log stores).
+  NamedTensors state_tensors() const;
+  // Copies values in by name; every parameter of this network must be present with its shape.
+  void load_state_tensors(const NamedTensors& tensors);
+
+  // Number of compiled plans (for tests: a steady state compiles nothing new).
+  size_t num_plans() const;
+
+ private:
+  struct Plan;
+  Plan& plan_for(int64_t batch, Mode mode);
+
+  GraphSpec spec_;
+  NetworkOptions options_;
+  std::vector<Parameter> params_;
+  std::vector<std::unique_ptr<Plan>> plans_;
+  Plan* last_ = nullptr;
+  struct StepKeyHolder;
+  std::unique_ptr<StepKeyHolder> step_key_;
+};
+
+}  // namespace strata

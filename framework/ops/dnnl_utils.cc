@@ -1,0 +1,46 @@
+#include "framework/ops/dnnl_utils.h"
+
+namespace strata::dnnl_utils {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+dnnl::memory::dims dims_of(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
+
+dnnl::memory::format_tag plain_tag(size_t rank) {
+  using tag = dnnl::memory::format_tag;
+  switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+  }
+  throw_invalid("tensor rank " + std::to_string(rank) + " is not supported by oneDNN ops");
+}
+
+dnnl::memory::desc plain_desc(const Shape& shape) {
+  return dnnl::memory::desc(dims_of(shape), dnnl::memory::data_type::f32, plain_tag(shape.size()));
+}
+
+dnnl::memory wrap(const Tensor& tensor) { return wrap_as(tensor, tensor.shape()); }
+
+dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape) {
+  STRATA_CHECK(shape_numel(shape) == tensor.numel());
+  return dnnl::memory(plain_desc(shape), cpu_engine(), const_cast<void*>(tensor.raw()));
+}
+
+dnnl::primitive_attr default_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+}  // namespace strata::dnnl_utils

@@ -1,0 +1,43 @@
+// The one place oneDNN meets Strata (flashlight DnnlUtils style). Internal to framework/: public
+// headers never include this, so users and versioning/ never see oneDNN types.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "framework/core/error.h"
+#include "framework/core/tensor.h"
+
+namespace strata::dnnl_utils {
+
+using Args = std::unordered_map<int, dnnl::memory>;
+
+dnnl::engine& cpu_engine();
+// One stream per thread that calls into a Network; primitives run in order on it.
+dnnl::stream& cpu_stream();
+
+dnnl::memory::dims dims_of(const Shape& shape);
+// Plain row-major format for a tensor of this rank: a, ab (nc), abc, abcd (nchw).
+dnnl::memory::format_tag plain_tag(size_t rank);
+dnnl::memory::desc plain_desc(const Shape& shape);
+// A memory object that aliases the tensor's storage (no copy). The tensor must outlive it.
+dnnl::memory wrap(const Tensor& tensor);
+dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape);
+
+// Runs f, turning dnnl::error into strata::Error naming the node.
+template <typename F>
+auto guarded(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    throw Error(ErrorCode::kInternal, std::string("oneDNN: ") + e.what(), where,
+                "this shape/attribute combination is not supported by the installed oneDNN");
+  }
+}
+
+// Primitive attributes used everywhere: user-managed scratchpad, so no allocation happens
+// inside a step (the Network hands every primitive a preallocated scratchpad buffer).
+dnnl::primitive_attr default_attr();
+
+}  // namespace strata::dnnl_utils

@@ -1,0 +1,61 @@
+// Element-wise activations on oneDNN eltwise primitives:
+//   ReLU max(x,0); LeakyReLU x>0 ? x : a x; Sigmoid 1/(1+e^-x); Tanh; GELU x Phi(x) (erf form).
+// Backward reads the saved input (the *_use_dst variants would save a buffer, but then the
+// input gradient could not alias; keep it simple and exact).
+#include "framework/ops/op.h"
+
+namespace strata {
+namespace {
+
+using namespace dnnl;
+
+class EltwiseOp : public Op {
+ public:
+  explicit EltwiseOp(algorithm alg) : alg_(alg) {}
+
+ private:
+  void setup() override {
+    alpha_ = static_cast<float>(ctx_.node->float_attr("slope", 0.0));
+    auto data = dnnl_utils::plain_desc(ctx_.in[0].shape());
+    auto attr = dnnl_utils::default_attr();
+    auto& eng = dnnl_utils::cpu_engine();
+    prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop, alg_, data, alpha_, 0.f), attr, eng);
+    fwd_ = eltwise_forward(fwd_pd);
+    memory mx = dnnl_utils::wrap(ctx_.in[0]);
+    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    if (!ctx_.training || !ctx_.d_in[0].defined()) return;
+    eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg_, data, data, alpha_, 0.f), attr, eng, fwd_pd);
+    bwd_ = eltwise_backward(pd);
+    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+  }
+
+  void forward() override { run(fwd_, fwd_args_); }
+  void backward() override {
+    if (bwd_) run(*bwd_, bwd_args_);
+  }
+
+  algorithm alg_;
+  float alpha_ = 0;
+  eltwise_forward fwd_;
+  std::optional<eltwise_backward> bwd_;
+  dnnl_utils::Args fwd_args_, bwd_args_;
+};
+
+Shape same_shape(const NodeSpec&, const ShapeList& in) { return in[0]; }
+std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
+
+template <algorithm kAlg>
+std::unique_ptr<Op> create() { return std::unique_ptr<Op>(new EltwiseOp(kAlg)); }
+
+}  // namespace
+
+OpDef relu_def() { return {"ReLU", 1, 1, same_shape, no_params, create<algorithm::eltwise_relu>}; }
+OpDef leaky_relu_def() { return {"LeakyReLU", 1, 1, same_shape, no_params, create<algorithm::eltwise_relu>}; }
+OpDef sigmoid_def() { return {"Sigmoid", 1, 1, same_shape, no_params, create<algorithm::eltwise_logistic>}; }
+OpDef tanh_def() { return {"Tanh", 1, 1, same_shape, no_params, create<algorithm::eltwise_tanh>}; }
+OpDef gelu_def() { return {"GELU", 1, 1, same_shape, no_params, create<algorithm::eltwise_gelu_erf>}; }
+
+}  // namespace strata

@@ -1,0 +1,104 @@
+// Op: the layer contract (caffe/dlib style). Internal to framework/ (includes oneDNN).
+//
+// An OpDef describes an op type as data: how many inputs, how to infer the per-sample output
+// shape (throwing a clear error on a mismatch), which parameters it owns, and how to create the
+// executable Op. An Op is compiled once for a batch size and a mode, creating its oneDNN
+// primitives and any buffers it needs; forward() and backward() then allocate nothing.
+//
+// backward() contract: given ctx.d_out, overwrite every defined ctx.d_in[i] with dL/d(in[i])
+// and overwrite every defined ctx.grads[j] with dL/d(params[j]). Accumulation across consumers
+// is the Network's job.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/graph/graph_spec.h"
+#include "framework/ops/dnnl_utils.h"
+
+namespace strata {
+
+// Keys of the counter-based generator for stochastic ops (dropout) in the current step.
+struct StepKey {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;
+};
+
+struct OpContext {
+  const NodeSpec* node = nullptr;
+  int64_t batch = 0;
+  bool training = false;
+  std::vector<Tensor> in;      // [N, ...] activations of the inputs
+  Tensor out;                  // [N, ...]
+  std::vector<Tensor> d_in;    // undefined where the gradient is not needed
+  Tensor d_out;                // training only
+  std::vector<Tensor> params;  // in node->params order
+  std::vector<Tensor> grads;   // same order; undefined for buffers (running statistics)
+  const StepKey* step = nullptr;
+  std::string where() const { return node ? node->op + "(" + node->name + ")" : "op"; }
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  void compile(OpContext ctx) {
+    ctx_ = std::move(ctx);
+    dnnl_utils::guarded(ctx_.where(), [&] { setup(); });
+  }
+  virtual void forward() = 0;
+  virtual void backward() = 0;
+
+ protected:
+  virtual void setup() = 0;
+  // Preallocated user scratchpad for a primitive (so execution never allocates).
+  dnnl::memory scratchpad(const dnnl::primitive_desc_base& pd);
+  void run(const dnnl::primitive& p, const dnnl_utils::Args& args) {
+    dnnl_utils::guarded(ctx_.where(), [&] { p.execute(dnnl_utils::cpu_stream(), args); });
+  }
+
+  OpContext ctx_;
+  std::vector<Tensor> scratch_;
+};
+
+using ShapeList = std::vector<Shape>;
+
+struct OpDef {
+  std::string name;
+  int min_inputs = 1, max_inputs = 1;  // max -1: any number
+  Shape (*infer)(const NodeSpec&, const ShapeList& in) = nullptr;
+  std::vector<ParamSpec> (*params)(const NodeSpec&, const ShapeList& in) = nullptr;
+  std::unique_ptr<Op> (*create)() = nullptr;
+};
+
+// The table of built-in ops, filled explicitly (no static-initialiser registration).
+const OpDef& op_def(const std::string& op, const std::string& where);
+std::vector<std::string> op_names();
+
+// Helpers for shape checks in infer functions.
+[[noreturn]] void shape_error(const NodeSpec& node, const std::string& expected, const Shape& got);
+ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init,
+                     bool trainable = true, int64_t fan_in = 0, int64_t fan_out = 0);
+
+// Per-op definitions, one file each.
+OpDef linear_def();
+OpDef conv2d_def();
+OpDef max_pool2d_def();
+OpDef avg_pool2d_def();
+OpDef global_avg_pool_def();
+OpDef batch_norm_def();
+OpDef relu_def();
+OpDef leaky_relu_def();
+OpDef sigmoid_def();
+OpDef tanh_def();
+OpDef gelu_def();
+OpDef dropout_def();
+OpDef flatten_def();
+OpDef add_def();
+OpDef concat_def();
+OpDef softmax_def();
+
+}  // namespace strata

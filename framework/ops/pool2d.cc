@@ -1,0 +1,98 @@
+// MaxPool2d / AvgPool2d: windows of kernel k, stride s, zero padding p over [N,C,H,W];
+// H' = (H + 2p - k) / s + 1. Average pooling counts padding like PyTorch's default
+// (count_include_pad=True). Max pooling keeps oneDNN's workspace (argmax) for backward.
+#include "framework/ops/op.h"
+
+namespace strata {
+namespace {
+
+using namespace dnnl;
+using dnnl_utils::plain_desc;
+
+struct PoolGeometry {
+  int64_t kh, kw, sh, sw, ph, pw;
+};
+
+PoolGeometry geometry(const NodeSpec& n) {
+  auto pair = [&](const char* key, std::vector<int64_t> fallback) {
+    auto v = n.ints_attr(key, fallback);
+    if (v.size() == 1) v.push_back(v[0]);
+    return v;
+  };
+  auto k = pair("kernel", {0, 0});
+  auto s = pair("stride", k), p = pair("padding", {0, 0});
+  return {k[0], k[1], s[0], s[1], p[0], p[1]};
+}
+
+class PoolOp : public Op {
+ public:
+  explicit PoolOp(algorithm alg) : alg_(alg) {}
+
+ private:
+  void setup() override {
+    PoolGeometry g = geometry(*ctx_.node);
+    auto src = plain_desc(ctx_.in[0].shape()), dst = plain_desc(ctx_.out.shape());
+    memory::dims strides = {g.sh, g.sw}, kernel = {g.kh, g.kw}, pad = {g.ph, g.pw};
+    auto attr = dnnl_utils::default_attr();
+    auto& eng = dnnl_utils::cpu_engine();
+    prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    pooling_forward::primitive_desc fwd_pd(
+        pooling_forward::desc(prop, alg_, src, dst, strides, kernel, pad, pad), attr, eng);
+    fwd_ = pooling_forward(fwd_pd);
+    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap(ctx_.in[0])}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    if (!ctx_.training || !ctx_.d_in[0].defined()) return;
+    memory workspace;
+    if (fwd_pd.workspace_desc().get_size() > 0) {
+      workspace_ = Tensor({static_cast<int64_t>(fwd_pd.workspace_desc().get_size() / 4 + 1)});
+      workspace = memory(fwd_pd.workspace_desc(), eng, workspace_.raw());
+      fwd_args_[DNNL_ARG_WORKSPACE] = workspace;
+    }
+    pooling_backward::primitive_desc pd(
+        pooling_backward::desc(alg_, src, dst, strides, kernel, pad, pad), attr, eng, fwd_pd);
+    bwd_ = pooling_backward(pd);
+    bwd_args_ = {{DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    if (workspace) bwd_args_[DNNL_ARG_WORKSPACE] = workspace;
+  }
+
+  void forward() override { run(fwd_, fwd_args_); }
+  void backward() override {
+    if (bwd_) run(*bwd_, bwd_args_);
+  }
+
+  algorithm alg_;
+  Tensor workspace_;
+  pooling_forward fwd_;
+  std::optional<pooling_backward> bwd_;
+  dnnl_utils::Args fwd_args_, bwd_args_;
+};
+
+Shape infer(const NodeSpec& n, const ShapeList& in) {
+  if (in[0].size() != 3) shape_error(n, "[N,C,H,W]", in[0]);
+  PoolGeometry g = geometry(n);
+  if (g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.ph < 0 || g.pw < 0)
+    throw_invalid(n.op + "(" + n.name + "): kernel and stride must be > 0, padding >= 0");
+  if (g.ph * 2 > g.kh || g.pw * 2 > g.kw)
+    throw_invalid(n.op + "(" + n.name + "): padding must be at most half the kernel");
+  int64_t h = (in[0][1] + 2 * g.ph - g.kh) / g.sh + 1, w = (in[0][2] + 2 * g.pw - g.kw) / g.sw + 1;
+  if (h <= 0 || w <= 0) shape_error(n, "spatial size >= kernel", in[0]);
+  return {in[0][0], h, w};
+}
+
+std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
+
+}  // namespace
+
+OpDef max_pool2d_def() {
+  return {"MaxPool2d", 1, 1, infer, no_params,
+          [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_max)); }};
+}
+
+OpDef avg_pool2d_def() {
+  return {"AvgPool2d", 1, 1, infer, no_params,
+          [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_avg_include_padding)); }};
+}
+
+}  // namespace strata

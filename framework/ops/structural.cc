@@ -1,0 +1,94 @@
+// Ops that move data without arithmetic worth a oneDNN primitive:
+//   Flatten  [N, d1, d2, ...] -> [N, d1*d2*...]
+//   Add      y = a + b (same shapes; residual connections)
+//   Concat   along the channel/feature axis (axis 1 of [N, ...])
+#include <cstring>
+
+#include "framework/ops/op.h"
+
+namespace strata {
+namespace {
+
+void copy_floats(float* dst, const float* src, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+
+class FlattenOp : public Op {
+  void setup() override {}
+  void forward() override { copy_floats(ctx_.out.f32(), ctx_.in[0].f32(), ctx_.out.numel()); }
+  void backward() override {
+    if (ctx_.d_in[0].defined()) copy_floats(ctx_.d_in[0].f32(), ctx_.d_out.f32(), ctx_.d_out.numel());
+  }
+};
+
+class AddOp : public Op {
+  void setup() override {}
+  void forward() override {
+    const float* a = ctx_.in[0].f32();
+    const float* b = ctx_.in[1].f32();
+    float* y = ctx_.out.f32();
+    int64_t n = ctx_.out.numel();
+#pragma omp parallel for simd
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  }
+  void backward() override {
+    for (const Tensor& d : ctx_.d_in)
+      if (d.defined()) copy_floats(const_cast<Tensor&>(d).f32(), ctx_.d_out.f32(), ctx_.d_out.numel());
+  }
+};
+
+class ConcatOp : public Op {
+  void setup() override {}
+  // Each sample's output row is the inputs' rows one after another.
+  void forward() override { move(false); }
+  void backward() override { move(true); }
+
+  void move(bool backward) {
+    int64_t n = ctx_.batch, out_row = ctx_.out.numel() / n, offset = 0;
+    for (size_t k = 0; k < ctx_.in.size(); ++k) {
+      int64_t row = ctx_.in[k].numel() / n;
+      if (!backward || ctx_.d_in[k].defined()) {
+        for (int64_t s = 0; s < n; ++s) {
+          if (backward)
+            copy_floats(ctx_.d_in[k].f32() + s * row, ctx_.d_out.f32() + s * out_row + offset, row);
+          else
+            copy_floats(ctx_.out.f32() + s * out_row + offset, ctx_.in[k].f32() + s * row, row);
+        }
+      }
+      offset += row;
+    }
+  }
+};
+
+Shape flatten_infer(const NodeSpec&, const ShapeList& in) { return {shape_numel(in[0])}; }
+
+Shape add_infer(const NodeSpec& n, const ShapeList& in) {
+  if (in[0] != in[1])
+    throw_invalid("Add(" + n.name + "): input shapes differ: " + shape_str(in[0]) + " (" +
+                  n.inputs[0] + ") vs " + shape_str(in[1]) + " (" + n.inputs[1] + ")");
+  return in[0];
+}
+
+Shape concat_infer(const NodeSpec& n, const ShapeList& in) {
+  Shape out = in[0];
+  if (out.empty()) throw_invalid("Concat(" + n.name + "): inputs must have a feature/channel axis");
+  for (size_t k = 1; k < in.size(); ++k) {
+    if (in[k].size() != out.size() || !std::equal(in[k].begin() + 1, in[k].end(), out.begin() + 1))
+      throw_invalid("Concat(" + n.name + "): input " + n.inputs[k] + " has shape " + shape_str(in[k]) +
+                    ", incompatible with " + shape_str(in[0]) + " outside axis 1");
+    out[0] += in[k][0];
+  }
+  return out;
+}
+
+std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
+
+}  // namespace
+
+OpDef flatten_def() {
+  return {"Flatten", 1, 1, flatten_infer, no_params, [] { return std::unique_ptr<Op>(new FlattenOp); }};
+}
+OpDef add_def() { return {"Add", 2, 2, add_infer, no_params, [] { return std::unique_ptr<Op>(new AddOp); }}; }
+OpDef concat_def() {
+  return {"Concat", 2, -1, concat_infer, no_params, [] { return std::unique_ptr<Op>(new ConcatOp); }};
+}
+
+}  // namespace strata
