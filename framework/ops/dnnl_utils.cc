@@ -1,5 +1,8 @@
 #include "framework/ops/dnnl_utils.h"
 
+#include <atomic>
+#include <vector>
+
 namespace strata::dnnl_utils {
 
 dnnl::engine& cpu_engine() {
@@ -35,6 +38,24 @@ dnnl::memory wrap(const Tensor& tensor) { return wrap_as(tensor, tensor.shape())
 dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape) {
   STRATA_CHECK(shape_numel(shape) == tensor.numel());
   return dnnl::memory(plain_desc(shape), cpu_engine(), const_cast<void*>(tensor.raw()));
+}
+
+namespace {
+// Process-wide, because oneDNN's OpenMP workers allocate on their own threads.
+std::atomic<int> in_execute{0};
+}
+
+bool inside_execute() { return in_execute.load(std::memory_order_relaxed) > 0; }
+
+void execute(const dnnl::primitive& p, const Args& args) {
+  thread_local std::vector<dnnl_exec_arg_t> c_args(32);
+  if (c_args.size() < args.size()) c_args.resize(args.size());
+  size_t k = 0;
+  for (const auto& [id, mem] : args) c_args[k++] = {id, mem.get()};
+  ++in_execute;
+  dnnl_status_t status = dnnl_primitive_execute(p.get(), cpu_stream().get(), static_cast<int>(k), c_args.data());
+  --in_execute;
+  dnnl::error::wrap_c_api(status, "could not execute a primitive");
 }
 
 dnnl::primitive_attr default_attr() {

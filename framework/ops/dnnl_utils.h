@@ -36,6 +36,14 @@ auto guarded(const std::string& where, F&& f) -> decltype(f()) {
   }
 }
 
+// primitive::execute() through the C API with a reused argument array: the C++ wrapper builds
+// a fresh std::vector per call, which would break "no allocation inside a training step".
+void execute(const dnnl::primitive& p, const Args& args);
+// True while a thread is inside oneDNN's execute. oneDNN 2.6 builds a small argument map per
+// execute internally (a few heap allocations, freed before it returns) that no public API
+// avoids; the allocation test uses this to attribute allocations to oneDNN rather than Strata.
+bool inside_execute();
+
 // Primitive attributes used everywhere: user-managed scratchpad, so no allocation happens
 // inside a step (the Network hands every primitive a preallocated scratchpad buffer).
 dnnl::primitive_attr default_attr();

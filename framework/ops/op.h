@@ -57,7 +57,11 @@ class Op {
   // Preallocated user scratchpad for a primitive (so execution never allocates).
   dnnl::memory scratchpad(const dnnl::primitive_desc_base& pd);
   void run(const dnnl::primitive& p, const dnnl_utils::Args& args) {
-    dnnl_utils::guarded(ctx_.where(), [&] { p.execute(dnnl_utils::cpu_stream(), args); });
+    try {
+      dnnl_utils::execute(p, args);
+    } catch (const dnnl::error& e) {  // the message is built only on failure: no allocation per step
+      throw Error(ErrorCode::kInternal, std::string("oneDNN: ") + e.what(), ctx_.where());
+    }
   }
 
   OpContext ctx_;

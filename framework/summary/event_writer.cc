@@ -13,6 +13,7 @@
 
 #include "framework/core/error.h"
 #include "framework/summary/graph_def.h"
+#include "framework/summary/proto_bytes.h"
 #include "framework/summary/record_io.h"
 #include "proto/event.pb.h"
 #include "proto/hparams.pb.h"
@@ -54,7 +55,7 @@ void set_hparams_value(tensorboard::Event& event, const std::string& tag,
   tensorboard::Summary::Value* value = add_value(event, tag);
   auto* plugin = value->mutable_metadata()->mutable_plugin_data();
   plugin->set_plugin_name("hparams");
-  plugin->set_content(data.SerializeAsString());
+  plugin->set_content(deterministic_bytes(data));
   tensorboard::TensorProto* tensor = value->mutable_tensor();
   tensor->set_dtype(tensorboard::DT_FLOAT);
   tensor->mutable_tensor_shape()->add_dim()->set_size(0);
@@ -97,7 +98,7 @@ EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
   event.set_file_version(kFileVersion);
   try {
     std::lock_guard<std::mutex> lock(mu_);
-    append_locked(event.SerializeAsString());
+    append_locked(deterministic_bytes(event));
     // Flushed at once so the file is a valid event file from the moment it exists.
     flush_locked();
   } catch (...) {
@@ -122,7 +123,7 @@ void EventWriter::add_scalar(const std::string& tag, int64_t step, double value,
   tensorboard::Event event = make_event(wall_time, step);
   add_value(event, tag)->set_simple_value(static_cast<float>(value));
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 void EventWriter::add_histogram(const std::string& tag, int64_t step, const float* data,
@@ -147,7 +148,7 @@ void EventWriter::add_histogram(const std::string& tag, int64_t step,
   histo->mutable_bucket_limit()->Add(h.bucket_limit.begin(), h.bucket_limit.end());
   histo->mutable_bucket()->Add(h.bucket.begin(), h.bucket.end());
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 void EventWriter::add_text(const std::string& tag, int64_t step, const std::string& markdown,
@@ -162,7 +163,7 @@ void EventWriter::add_text(const std::string& tag, int64_t step, const std::stri
   tensor->mutable_tensor_shape();  // scalar: present, no dims
   tensor->add_string_val(markdown);
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 bool EventWriter::add_graph(const GraphSpec& graph, int64_t batch_size_for_shapes,
@@ -176,7 +177,7 @@ bool EventWriter::add_graph(const GraphSpec& graph, int64_t batch_size_for_shape
   event.set_graph_def(graph_to_graphdef(graph, batch_size_for_shapes));
   std::lock_guard<std::mutex> lock(mu_);
   if (!graph_ids_.insert(id).second) return false;  // another thread won the race
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
   return true;
 }
 
@@ -200,7 +201,7 @@ void EventWriter::add_hparams_start(const std::map<std::string, HParamValue>& hp
   tensorboard::Event event = make_event(start_time, 0);
   set_hparams_value(event, kHParamsStartTag, data);
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 void EventWriter::add_hparams_end(HParamsStatus status, double end_time) {
@@ -211,7 +212,7 @@ void EventWriter::add_hparams_end(HParamsStatus status, double end_time) {
   tensorboard::Event event = make_event(end_time, 0);
   set_hparams_value(event, kHParamsEndTag, data);
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 void EventWriter::add_session_log(SessionStatus status, int64_t step, const std::string& msg,
@@ -221,7 +222,7 @@ void EventWriter::add_session_log(SessionStatus status, int64_t step, const std:
   log->set_status(static_cast<tensorboard::SessionLog::SessionStatus>(status));
   log->set_msg(msg);
   std::lock_guard<std::mutex> lock(mu_);
-  append_locked(event.SerializeAsString());
+  append_locked(deterministic_bytes(event));
 }
 
 void EventWriter::flush() {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "framework/core/error.h"
+#include "framework/summary/proto_bytes.h"
 #include "proto/graph.pb.h"
 
 namespace strata::summary {
@@ -113,7 +114,7 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
       (*op->mutable_attr())[key].set_f(static_cast<float>(value));
     renamed[n.name] = op_name;
   }
-  return def.SerializeAsString();
+  return deterministic_bytes(def);
 }
 
 std::vector<GraphDefNode> parse_graphdef(const std::string& bytes) {

@@ -1,0 +1,118 @@
+#include "framework/metrics/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "framework/core/error.h"
+
+namespace strata {
+
+ConfusionMatrix::ConfusionMatrix(int64_t classes) : classes_(classes), counts_(classes * classes, 0) {}
+
+void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
+  if (truth < 0 || truth >= classes_ || predicted < 0 || predicted >= classes_)
+    throw_invalid("confusion matrix: class " + std::to_string(truth) + "/" + std::to_string(predicted) +
+                  " outside [0," + std::to_string(classes_) + ")");
+  ++counts_[truth * classes_ + predicted];
+}
+
+void ConfusionMatrix::add_batch(const Tensor& outputs, const Tensor& targets, int64_t count) {
+  const float* z = outputs.f32();
+  const int64_t* y = targets.data<int64_t>();
+  int64_t k = outputs.dim(1);
+  if (k != classes_) throw_invalid("confusion matrix of " + std::to_string(classes_) + " classes got outputs " + shape_str(outputs.shape()));
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (z[i * k + j] > z[i * k + best]) best = j;
+    add(y[i], best);
+  }
+}
+
+int64_t ConfusionMatrix::total() const {
+  int64_t t = 0;
+  for (int64_t c : counts_) t += c;
+  return t;
+}
+
+double ConfusionMatrix::accuracy() const {
+  int64_t correct = 0;
+  for (int64_t c = 0; c < classes_; ++c) correct += at(c, c);
+  return total() ? static_cast<double>(correct) / static_cast<double>(total()) : 0.0;
+}
+
+double ConfusionMatrix::precision() const {
+  double s = 0;
+  for (int64_t c = 0; c < classes_; ++c) {
+    int64_t predicted = 0;
+    for (int64_t t = 0; t < classes_; ++t) predicted += at(t, c);
+    s += predicted ? static_cast<double>(at(c, c)) / static_cast<double>(predicted) : 0.0;
+  }
+  return classes_ ? s / static_cast<double>(classes_) : 0.0;
+}
+
+double ConfusionMatrix::recall() const {
+  double s = 0;
+  for (int64_t c = 0; c < classes_; ++c) {
+    int64_t actual = 0;
+    for (int64_t p = 0; p < classes_; ++p) actual += at(c, p);
+    s += actual ? static_cast<double>(at(c, c)) / static_cast<double>(actual) : 0.0;
+  }
+  return classes_ ? s / static_cast<double>(classes_) : 0.0;
+}
+
+double ConfusionMatrix::f1() const {
+  // Macro F1: the mean of per-class F1 (scikit-learn's f1_score(average="macro")).
+  double s = 0;
+  for (int64_t c = 0; c < classes_; ++c) {
+    int64_t predicted = 0, actual = 0;
+    for (int64_t o = 0; o < classes_; ++o) {
+      predicted += at(o, c);
+      actual += at(c, o);
+    }
+    double denom = static_cast<double>(predicted + actual);
+    s += denom > 0 ? 2.0 * static_cast<double>(at(c, c)) / denom : 0.0;
+  }
+  return classes_ ? s / static_cast<double>(classes_) : 0.0;
+}
+
+std::string ConfusionMatrix::to_string(const std::vector<std::string>& names) const {
+  std::string s = "truth \\ predicted\n";
+  char buf[64];
+  for (int64_t t = 0; t < classes_; ++t) {
+    std::string label = t < static_cast<int64_t>(names.size()) ? names[t] : std::to_string(t);
+    std::snprintf(buf, sizeof buf, "%12.12s", label.c_str());
+    s += buf;
+    for (int64_t p = 0; p < classes_; ++p) {
+      std::snprintf(buf, sizeof buf, " %6lld", static_cast<long long>(at(t, p)));
+      s += buf;
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+void RegressionMetrics::add_batch(const Tensor& outputs, const Tensor& targets, int64_t count) {
+  int64_t row = outputs.numel() / outputs.dim(0);
+  const float* z = outputs.f32();
+  const float* t = targets.f32();
+  for (int64_t i = 0; i < count * row; ++i) {
+    double e = static_cast<double>(z[i]) - t[i];
+    sum_sq_err_ += e * e;
+    sum_abs_err_ += std::abs(e);
+    sum_y_ += t[i];
+    sum_y_sq_ += static_cast<double>(t[i]) * t[i];
+    ++n_;
+  }
+}
+
+double RegressionMetrics::mse() const { return n_ ? sum_sq_err_ / static_cast<double>(n_) : 0.0; }
+double RegressionMetrics::mae() const { return n_ ? sum_abs_err_ / static_cast<double>(n_) : 0.0; }
+double RegressionMetrics::r2() const {
+  if (!n_) return 0.0;
+  double mean = sum_y_ / static_cast<double>(n_);
+  double ss_tot = sum_y_sq_ - static_cast<double>(n_) * mean * mean;
+  return ss_tot > 0 ? 1.0 - sum_sq_err_ / ss_tot : 0.0;
+}
+
+}  // namespace strata

@@ -1,0 +1,31 @@
+// BatchSource: what the Trainer reads batches from. datasets/DataLoader implements it; tests
+// and users may implement it over any data (framework/ does not depend on datasets/).
+#pragma once
+
+#include <cstdint>
+
+#include "framework/core/tensor.h"
+
+namespace strata {
+
+struct Batch {
+  Tensor x;            // [B, ...] f32
+  Tensor y;            // i64 [B] class indices, or f32 [B, targets]
+  int64_t size = 0;    // B (the last batch of an epoch may be smaller)
+  int64_t epoch = 0;   // 1-based epoch it belongs to
+  int64_t index = 0;   // 0-based batch index within the epoch
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t num_batches() const = 0;
+  virtual int64_t num_samples() const = 0;
+  // Positions the source at the first batch of this 1-based epoch; the order of an epoch is a
+  // pure function of (seed, epoch), so a resumed run sees exactly the batches it would have.
+  virtual void start_epoch(int64_t epoch) = 0;
+  // Fills the next batch; false at the end of the epoch.
+  virtual bool next(Batch& out) = 0;
+};
+
+}  // namespace strata

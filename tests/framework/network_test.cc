@@ -1,0 +1,184 @@
+// Network compilation and execution: graph validation errors, determinism, no allocation in a
+// steady-state step, smaller last batch, train vs eval.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "framework/core/error.h"
+#include "framework/core/rng.h"
+#include "framework/graph/builder.h"
+#include "framework/loss/loss.h"
+#include "framework/nn/network.h"
+#include "framework/ops/dnnl_utils.h"
+#include "framework/optim/optimizer.h"
+
+// Global allocation counter: replaces operator new for this test binary.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+static std::atomic<long> g_allocations{0};
+static std::atomic<bool> g_counting{false};
+void* operator new(std::size_t n) {
+  // oneDNN's own per-execute bookkeeping is attributed to oneDNN (see dnnl_utils.h).
+  if (g_counting && !strata::dnnl_utils::inside_execute()) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace strata {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+GraphSpec small_cnn() {
+  Sequential s({1, 12, 12});
+  s.conv2d(Conv2dOptions(4, 3).padding_(1)).batch_norm().relu().max_pool2d(2)
+      .flatten().linear(16).relu().dropout(0.25).linear(10);
+  return s.build();
+}
+
+void fill(Tensor& t, uint64_t seed) {
+  CounterRng rng(seed, RngPurpose::kData);
+  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = rng.uniform(i) * 2 - 1;
+}
+
+Tensor labels(int64_t n, int64_t classes) {
+  Tensor y({n}, DType::kI64);
+  for (int64_t i = 0; i < n; ++i) y.data<int64_t>()[i] = (i * 7) % classes;
+  return y;
+}
+
+void train_steps(Network& net, Optimizer& opt, Loss& loss, int steps, int64_t batch = 8) {
+  Tensor x({batch, 1, 12, 12});
+  Tensor y = labels(batch, 10);
+  for (int s = 0; s < steps; ++s) {
+    fill(x, s);
+    net.set_step_key(1, 1, s);
+    const Tensor& out = net.forward(x, Mode::kTrain);
+    loss.compute(out, y, &net.output_grad());
+    net.backward();
+    opt.step(0.01);
+  }
+}
+
+TEST(Graph, BadInputsAreClearErrors) {
+  GraphBuilder unknown({4});
+  unknown.linear("fc", "nope", 3);
+  EXPECT_NE(error_of([&] { unknown.build("fc"); }).find("unknown input node 'nope'"), std::string::npos);
+
+  GraphBuilder cyclic({4});
+  cyclic.tanh("a", "b");
+  cyclic.tanh("b", "a");
+  EXPECT_NE(error_of([&] { cyclic.build("b"); }).find("cycle through nodes: a, b"), std::string::npos);
+
+  GraphBuilder mismatch({4});
+  std::string l = mismatch.linear("l", mismatch.input(), 3);
+  EXPECT_NE(error_of([&] { mismatch.build(mismatch.add("sum", l, mismatch.input())); })
+                .find("Add(sum): input shapes differ: [3] (l) vs [4] (input)"),
+            std::string::npos);
+
+  GraphBuilder conv_on_flat({4});
+  EXPECT_NE(error_of([&] { conv_on_flat.build(conv_on_flat.conv2d("c", conv_on_flat.input(), Conv2dOptions(2, 3))); })
+                .find("Conv2d(c): expected input [N,C,H,W], got [4]"),
+            std::string::npos);
+
+  GraphBuilder dup({4});
+  dup.tanh("t", dup.input());
+  dup.tanh("t", dup.input());
+  EXPECT_NE(error_of([&] { dup.build("t"); }).find("duplicate node name 't'"), std::string::npos);
+}
+
+TEST(Network, WrongInputShapeAndZeroBatch) {
+  Network net(small_cnn());
+  Tensor wrong({2, 3, 12, 12});
+  EXPECT_NE(error_of([&] { net.forward(wrong, Mode::kEval); }).find("expected [N,1,12,12] f32, got [2,3,12,12]"),
+            std::string::npos);
+  Tensor empty({0, 1, 12, 12});
+  EXPECT_NE(error_of([&] { net.forward(empty, Mode::kEval); }).find("batch size must be > 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { net.output_grad(); }).find("forward(x, Mode::kTrain)"), std::string::npos);
+}
+
+TEST(Network, SameSeedSameBitsDifferentSeedDifferentBits) {
+  auto run = [](uint64_t seed) {
+    Network net(small_cnn());
+    net.init_params(seed);
+    Optimizer opt(net, OptimizerOptions().kind_("adam"));
+    auto loss = make_loss("softmax_cross_entropy");
+    train_steps(net, opt, *loss, 5);
+    return net.state_tensors();
+  };
+  NamedTensors a = run(42), b = run(42), c = run(43);
+  ASSERT_EQ(a.size(), b.size());
+  bool any_diff = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i].second.bit_equal(b[i].second)) << a[i].first;
+    any_diff |= !a[i].second.bit_equal(c[i].second);
+  }
+  EXPECT_TRUE(any_diff);
+}
+
+TEST(Network, SteadyStateStepAllocatesNothing) {
+  Network net(small_cnn());
+  Optimizer opt(net, OptimizerOptions().kind_("adam"));
+  auto loss = make_loss("softmax_cross_entropy");
+  Tensor x({8, 1, 12, 12});
+  fill(x, 3);
+  Tensor y = labels(8, 10);
+  train_steps(net, opt, *loss, 2);  // compiles the plan
+  size_t plans = net.num_plans();
+  g_allocations = 0;
+  g_counting = true;
+  net.set_step_key(1, 1, 9);
+  const Tensor& out = net.forward(x, Mode::kTrain);
+  loss->compute(out, y, &net.output_grad());
+  net.backward();
+  opt.step(0.01);
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 0);
+  EXPECT_EQ(net.num_plans(), plans);
+}
+
+TEST(Network, SmallerLastBatchAndEvalMode) {
+  Network net(small_cnn());
+  Optimizer opt(net, OptimizerOptions().kind_("sgd").momentum_(0.9));
+  auto loss = make_loss("softmax_cross_entropy");
+  train_steps(net, opt, *loss, 2, 8);
+  train_steps(net, opt, *loss, 1, 3);  // a smaller last batch gets its own plan
+  Tensor x({3, 1, 12, 12});
+  fill(x, 5);
+  // Eval is deterministic (no dropout, running statistics) and independent of batch composition.
+  Tensor a = net.forward(x, Mode::kEval).clone();
+  Tensor b = net.forward(x, Mode::kEval).clone();
+  EXPECT_TRUE(a.bit_equal(b));
+  Tensor one({1, 1, 12, 12});
+  std::copy(x.f32(), x.f32() + 144, one.f32());
+  const Tensor& single = net.forward(one, Mode::kEval);
+  for (int j = 0; j < 10; ++j) EXPECT_NEAR(single.f32()[j], a.f32()[j], 1e-5);
+  EXPECT_EQ(net.num_plans(), 4u);  // train 8, train 3, eval 3, eval 1
+}
+
+TEST(Network, GraphSerializesAndHashesStably) {
+  GraphSpec g = small_cnn();
+  GraphSpec back = GraphSpec::from_bytes(g.to_bytes());
+  EXPECT_TRUE(back == g);
+  EXPECT_EQ(back.to_bytes(), g.to_bytes());
+  EXPECT_EQ(back.graph_id(), g.graph_id());
+  EXPECT_EQ(g.graph_id().size(), 32u);
+  EXPECT_NE(Sequential({1, 12, 12}).flatten().linear(10).build().graph_id(), g.graph_id());
+  EXPECT_THROW(GraphSpec::from_bytes("garbage"), Error);
+  EXPECT_EQ(g.nodes[0].name, "conv1");
+  EXPECT_EQ(g.nodes[0].params[0].name, "conv1/weight");
+  EXPECT_EQ(g.nodes[0].output_shape, (Shape{4, 12, 12}));
+}
+
+}  // namespace
+}  // namespace strata
