@@ -1,0 +1,97 @@
+#include "datasets/dataset.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "framework/core/error.h"
+
+namespace strata {
+
+Dataset Dataset::subset(int64_t begin, int64_t end) const {
+  int64_t n = size();
+  if (begin < 0 || end < begin || end > n)
+    throw_invalid("subset [" + std::to_string(begin) + ", " + std::to_string(end) +
+                      ") is outside the " + std::to_string(n) + " samples",
+                  source, "use 0 <= begin <= end <= size()");
+  auto copy_rows = [&](const Tensor& t) {
+    if (!t.defined()) return Tensor();
+    Shape shape = t.shape();
+    shape[0] = end - begin;
+    Tensor out(shape, t.dtype());
+    size_t row = static_cast<size_t>(row_bytes(t));
+    if (out.nbytes())
+      std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * begin, out.nbytes());
+    return out;
+  };
+  Dataset out = *this;
+  out.x = copy_rows(x);
+  out.y = copy_rows(y);
+  return out;
+}
+
+void Dataset::validate(const std::string& who) const {
+  if (!x.defined() || x.rank() == 0)
+    throw_invalid(who + ": the dataset has no x tensor", source);
+  if (x.dtype() != DType::kF32)
+    throw_invalid(who + ": x must be f32, got " + dtype_name(x.dtype()), source);
+  if (!y.defined() || y.rank() == 0)
+    throw_invalid(who + ": the dataset has no y tensor", source);
+  if (y.dim(0) != x.dim(0))
+    throw_invalid(who + ": y has " + std::to_string(y.dim(0)) + " rows, x has " +
+                      std::to_string(x.dim(0)),
+                  source);
+  if (num_classes < 0)
+    throw_invalid(who + ": negative num_classes " + std::to_string(num_classes), source);
+  if (num_classes > 0) {
+    if (y.dtype() != DType::kI64 || y.rank() != 1)
+      throw_invalid(who + ": a classification y must be i64 [N], got " + dtype_name(y.dtype()) +
+                        " " + shape_str(y.shape()),
+                    source);
+    const int64_t* labels = y.data<int64_t>();
+    for (int64_t i = 0; i < y.numel(); ++i)
+      if (labels[i] < 0 || labels[i] >= num_classes)
+        throw_invalid(who + ": label " + std::to_string(labels[i]) + " of sample " +
+                          std::to_string(i) + " is outside [0, " + std::to_string(num_classes) +
+                          ")",
+                      source);
+  }
+}
+
+int64_t row_bytes(const Tensor& t) {
+  if (!t.defined() || t.rank() == 0 || t.dim(0) == 0) return 0;
+  return static_cast<int64_t>(t.nbytes()) / t.dim(0);
+}
+
+ChannelStats channel_stats(const Tensor& x) {
+  if (!x.defined() || x.dtype() != DType::kF32 || x.rank() == 0 || x.numel() == 0)
+    throw_invalid("channel_stats: expected a non-empty f32 tensor, got " +
+                  std::string(x.defined() ? dtype_name(x.dtype()) : "undefined") + " " +
+                  shape_str(x.shape()));
+  int64_t n = x.dim(0);
+  int64_t channels = x.rank() >= 2 ? x.dim(1) : 1;
+  int64_t inner = x.numel() / (n * channels);
+  std::vector<double> sum(channels, 0.0), sq(channels, 0.0);
+  const float* p = x.f32();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* q = p + (i * channels + c) * inner;
+      double s = 0, s2 = 0;
+      for (int64_t k = 0; k < inner; ++k) {
+        s += q[k];
+        s2 += static_cast<double>(q[k]) * q[k];
+      }
+      sum[c] += s;
+      sq[c] += s2;
+    }
+  ChannelStats stats;
+  double count = static_cast<double>(n) * static_cast<double>(inner);
+  for (int64_t c = 0; c < channels; ++c) {
+    double mean = sum[c] / count;
+    double var = std::max(0.0, sq[c] / count - mean * mean);
+    stats.mean.push_back(static_cast<float>(mean));
+    stats.std.push_back(static_cast<float>(std::sqrt(var)));
+  }
+  return stats;
+}
+
+}  // namespace strata

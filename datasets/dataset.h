@@ -1,0 +1,47 @@
+// Dataset: a whole labelled data set in memory, as the readers of datasets/ produce it and the
+// DataLoader consumes it.
+//
+// Plain value type. Copies share the tensors' storage (Tensor semantics), so copying a Dataset
+// is cheap; subset() makes real copies. Not synchronised: share it between threads only
+// read-only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+
+namespace strata {
+
+struct Dataset {
+  // f32 [N, ...]: images [N,C,H,W] scaled to [0,1], or tabular [N, features].
+  Tensor x;
+  // Classification: i64 [N] class indices in [0, num_classes). Regression: f32 [N, targets].
+  Tensor y;
+  int64_t num_classes = 0;  // 0 for regression
+  std::vector<std::string> class_names, feature_names;
+  std::string source;  // path(s) it came from, for messages
+
+  // Number of samples (rows of x); 0 for an empty Dataset.
+  int64_t size() const { return x.defined() && x.rank() > 0 ? x.dim(0) : 0; }
+  // Copies rows [begin, end) of x and y; metadata is kept. Throws kInvalidArgument on a bad
+  // range.
+  Dataset subset(int64_t begin, int64_t end) const;
+  // Throws kInvalidArgument unless x is f32 with rank >= 1, y has as many rows as x, and a
+  // classification y is i64 with labels in [0, num_classes). `who` prefixes the message.
+  void validate(const std::string& who = "dataset") const;
+};
+
+// Bytes of one row (one sample) of t: nbytes / dim(0); 0 for an undefined or empty tensor.
+int64_t row_bytes(const Tensor& t);
+
+// Per-channel mean and (population) standard deviation of x, channel = dim 1 (the C of
+// [N,C,H,W], the feature of [N,F]); for rank-1 x a single channel. Computed in double. Feed
+// them to DataLoaderOptions::mean/std, computed on the training set only.
+struct ChannelStats {
+  std::vector<float> mean, std;
+};
+ChannelStats channel_stats(const Tensor& x);
+
+}  // namespace strata

@@ -1,0 +1,93 @@
+#include "examples/run_log.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "framework/core/error.h"
+#include "framework/summary/tensorboard_callback.h"
+#include "versioning/recorder.h"
+#include "versioning/restore.h"
+#include "versioning/version_log.h"
+
+namespace strata {
+
+void add_run_log_flags(CLI::App& app, RunLogOptions& o) {
+  app.add_option("--log-dir", o.log_dir, "version log directory (committed at every epoch end)");
+  app.add_option("--resume", o.resume, "continue from VERSION (id, prefix, branch, branch@epoch, tag, ~N)");
+  app.add_option("--branch", o.branch, "branch for the new versions");
+  app.add_option("--message", o.message, "commit message template, e.g. \"lr sweep {epoch}: {val/accuracy}\"");
+  app.add_flag("!--no-tensorboard", o.tensorboard, "do not write TensorBoard event files");
+}
+
+// Creates the TensorBoard callback once the recorder has decided the branch (on_fit_begin), so
+// the run lands in <log_dir>/tb/<branch>/, and maps the recorder's snapshot annotations to the
+// snapshot/* scalars.
+class RunLog::TensorBoardForwarder : public Callback {
+ public:
+  TensorBoardForwarder(std::string log_dir, versioning::Recorder& recorder)
+      : log_dir_(std::move(log_dir)), recorder_(recorder) {}
+  void on_fit_begin(const FitBeginInfo& info) override {
+    if (!callback_) {
+      callback_ = std::make_unique<TensorBoardCallback>(log_dir_ + "/tb/" + recorder_.branch(),
+                                                        TensorBoardOptions().train_loss_every_(50));
+    }
+    callback_->on_fit_begin(info);
+  }
+  void on_batch_end(const BatchEndInfo& info) override { callback_->on_batch_end(info); }
+  void on_epoch_end(EpochEndInfo& info) override {
+    auto copy = [&](const char* from, const char* to) {
+      auto it = info.annotations.find(from);
+      if (it != info.annotations.end()) info.annotations[to] = it->second;
+    };
+    copy("snapshot_stall_ms", "snapshot/ms");
+    copy("snapshot_stored_bytes", "snapshot/bytes");
+    callback_->on_epoch_end(info);
+  }
+  void on_fit_end(bool failed) override { callback_->on_fit_end(failed); }
+
+ private:
+  std::string log_dir_;
+  versioning::Recorder& recorder_;
+  std::unique_ptr<TensorBoardCallback> callback_;
+};
+
+RunLog::RunLog(const RunLogOptions& options, Trainer& trainer) : options_(options) {
+  if (options_.log_dir.empty()) {
+    if (!options_.resume.empty())
+      throw_invalid("--resume needs --log-dir", "", "pass the log directory the version lives in");
+    return;
+  }
+  log_ = versioning::VersionLog::open(options_.log_dir, versioning::OpenMode::kReadWrite);
+  versioning::RecorderOptions ro;
+  if (!options_.branch.empty()) ro.set_branch(options_.branch);
+  if (!options_.message.empty()) ro.set_message_template(options_.message);
+  recorder_ = std::make_unique<versioning::Recorder>(log_, ro);
+  std::printf("version log: %s\n", options_.log_dir.c_str());
+  if (!options_.resume.empty()) {
+    versioning::CommitId id = log_->resolve(options_.resume);
+    trainer.load_state(log_->read_state(id));
+    recorder_->continue_from(id, options_.branch);
+    std::printf("resumed from %s (%s): epoch %lld, step %lld\n", options_.resume.c_str(), log_->describe(id).c_str(),
+                static_cast<long long>(trainer.epoch()), static_cast<long long>(trainer.global_step()));
+  }
+  trainer.add_callback(recorder_.get());
+  if (options_.tensorboard) {
+    tensorboard_ = std::make_unique<TensorBoardForwarder>(options_.log_dir, *recorder_);
+    trainer.add_callback(tensorboard_.get());
+  }
+}
+
+RunLog::~RunLog() = default;
+
+void RunLog::finish() {
+  if (!recorder_) return;
+  recorder_->flush();
+  auto head = log_->head(recorder_->branch());
+  versioning::RecorderTiming t = recorder_->timing();
+  std::printf("branch %s now at %s; %d snapshots this run, stall max %.1f ms (%.1f MB staged each)\n",
+              recorder_->branch().c_str(), head ? log_->describe(*head).c_str() : "(none)", t.snapshots,
+              t.max_stall_ms, t.staged_bytes / 1e6);
+  if (options_.tensorboard) std::printf("tensorboard --logdir %s/tb\n", options_.log_dir.c_str());
+}
+
+}  // namespace strata

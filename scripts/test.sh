@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: install dependencies, build, run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+scripts/build.sh
+cd "${BUILD_DIR:-build}" && OMP_NUM_THREADS=2 ctest --output-on-failure -j2

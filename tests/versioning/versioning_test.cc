@@ -1,0 +1,616 @@
+// Version log: round trips, delta chains, dedup, corruption, names, refs, retention, gc, merge,
+// the recorder callback, and bad input. Real LMDB files in temp dirs.
+#include <cstring>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <iterator>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "framework/core/error.h"
+#include "tests/versioning/test_util.h"
+#include "versioning/lmdb_env.h"
+#include "versioning/recorder.h"
+#include "versioning/restore.h"
+#include "versioning/version_log.h"
+
+namespace strata::versioning {
+namespace {
+
+using vtest::expect_state_eq;
+using vtest::expect_tensors_eq;
+using vtest::synthetic_state;
+using vtest::TempDir;
+
+// Runs `fn`, expects a strata::Error with `code` whose message contains every one of `parts`.
+template <class Fn>
+void expect_error(Fn&& fn, ErrorCode code, std::vector<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an error (" << error_code_name(code) << ")";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+}
+
+CommitId commit_state(VersionLog& log, const TrainState& s, std::vector<CommitId> parents,
+                      const std::string& branch = "main", int64_t time_ms = 0) {
+  SnapshotRequest r;
+  r.parents = std::move(parents);
+  r.branch = branch;
+  r.message = "epoch " + std::to_string(s.epoch());
+  r.author = "tester@host";
+  r.wall_time_ms = time_ms ? time_ms : 1700000000000 + s.epoch() * 1000;
+  r.state = &s;
+  return log.commit(r).id;
+}
+
+// Commits epochs 1..n on `branch` and returns the ids, oldest first.
+std::vector<CommitId> commit_epochs(VersionLog& log, int n, int64_t big = 0, const std::string& branch = "main") {
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= n; ++e) {
+    std::vector<CommitId> parents;
+    if (!ids.empty()) parents.push_back(ids.back());
+    ids.push_back(commit_state(log, synthetic_state(e, 7, big), parents, branch));
+  }
+  return ids;
+}
+
+TEST(CommitRecord, EncodeDecodeEncodeIsIdentical) {
+  TrainState s = synthetic_state(3);
+  VersionLog* none = nullptr;
+  (void)none;
+  CommitRecord r;
+  r.parents = {hash128("a", 1), hash128("b", 1)};
+  r.branch = "main";
+  r.epoch = 3;
+  r.global_step = 30;
+  r.wall_time_ms = 1700000000123;
+  r.author = "me@host";
+  r.message = "epoch 3: loss=0.25";
+  r.graph_id = s.graph.graph_id();
+  r.hparams = s.hparams;
+  r.metrics = s.metrics;
+  r.counters = s.counters;
+  TensorEntry e;
+  e.name = "fc1/weight";
+  e.shape = {4, 3};
+  e.raw_bytes = 48;
+  e.chunks = {hash128("x", 1)};
+  r.params = {e};
+  r.optim_count = 2;
+  r.optim_digest = hash128("m", 1);
+  const std::string bytes = r.encode();
+  CommitRecord back = CommitRecord::decode(bytes);
+  EXPECT_EQ(back.encode(), bytes);
+  EXPECT_EQ(back.id(), r.id());
+  EXPECT_EQ(back.parents, r.parents);
+  EXPECT_EQ(back.params, r.params);
+  EXPECT_EQ(back.metrics, r.metrics);
+  EXPECT_EQ(back.message, r.message);
+  EXPECT_EQ(to_hex(r.id()).size(), 32u);
+
+  // A newer record format, truncation and trailing garbage are corruption.
+  CommitRecord newer = r;
+  newer.format_version = CommitRecord::kFormatVersion + 1;
+  expect_error([&] { CommitRecord::decode(newer.encode()); }, ErrorCode::kCorruption, {"format version", "upgrade"});
+  expect_error([&] { CommitRecord::decode(bytes.substr(0, bytes.size() - 3)); }, ErrorCode::kCorruption, {});
+  expect_error([&] { CommitRecord::decode(bytes + "x"); }, ErrorCode::kCorruption, {"trailing"});
+}
+
+TEST(VersionLog, CommitAndReadBackBitExact) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  TrainState s = synthetic_state(1);
+  s.metrics["val/f1"] = std::nan("");  // non-finite metrics survive too
+  CommitId id = commit_state(*log, s, {});
+  EXPECT_EQ(log->head("main"), id);
+  TrainState back = log->read_state(id);
+  EXPECT_TRUE(std::isnan(back.metrics.at("val/f1")));
+  back.metrics.erase("val/f1");
+  TrainState want = synthetic_state(1);
+  expect_state_eq(back, want);
+  EXPECT_TRUE(log->read_graph(s.graph.graph_id()) == s.graph);
+  EXPECT_TRUE(log->read_tensor(id, "optim/fc1/weight/m").bit_equal(s.optim[0].second));
+  CommitRecord r = log->read_record(id);
+  EXPECT_EQ(r.author, "tester@host");
+  EXPECT_EQ(r.epoch, 1);
+  EXPECT_EQ(r.global_step, 10);
+  EXPECT_TRUE(r.optim_present);
+  EXPECT_EQ(r.optim.size(), 8u);
+  EXPECT_EQ(r.id(), id);  // the id is the hash of the stored record
+
+  // Reopening (read-only) gives the same.
+  log.reset();
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  back = ro->read_state(id);
+  back.metrics.erase("val/f1");
+  expect_state_eq(back, want);
+  EXPECT_EQ(ro->settings().keyframe_interval, 8);
+  EXPECT_EQ(ro->settings().format_version, 1u);
+}
+
+TEST(VersionLog, DeltaChainsAcrossKeyframesReadBackBitExact) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().set_keyframe_interval(3));
+  // A 320 KB layer that moves a little every epoch, and a frozen table.
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 10; ++e) {
+    std::vector<CommitId> parents;
+    if (!ids.empty()) parents.push_back(ids.back());
+    ids.push_back(commit_state(*log, synthetic_state(e, 7, 7000, 80000), parents));
+  }
+  // A fresh reader (no caches) reads every version bit-exactly.
+  log.reset();
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().set_decode_cache_bytes(0));
+  for (int e = 1; e <= 10; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
+  // Chains are bounded by the keyframe interval, and deltas were used.
+  auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
+  int deltas = 0, max_depth = 0;
+  env->read([&](const LmdbTxn& txn) {
+    txn.scan_from(Db::kChunks, {}, [&](std::string_view, std::string_view v) {
+      ChunkHeader h = parse_chunk_header(v);
+      deltas += h.delta;
+      max_depth = std::max<int>(max_depth, h.depth);
+      return true;
+    });
+  });
+  EXPECT_EQ(deltas, 3 * 6);  // head/weight, its m and v, at epochs 2, 3, 5, 6, 8, 9
+  EXPECT_EQ(max_depth, 2);
+  EXPECT_TRUE(ro->verify().ok());
+  EXPECT_EQ(ro->history("main").size(), 10u);
+  EXPECT_EQ(ro->history("main").front(), ids.back());
+}
+
+TEST(VersionLog, FrozenTensorIsStoredOnce) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  const int64_t big = 400000;  // 1.6 MB: two chunks
+  std::vector<CommitId> ids;
+  uint64_t chunks_after_first = 0;
+  for (int e = 1; e <= 5; ++e) {
+    TrainState s = synthetic_state(e, 7, big);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.state = &s;
+    r.wall_time_ms = 1000 * e;
+    CommitResult res = log->commit(r);
+    ids.push_back(res.id);
+    if (e == 1) {
+      chunks_after_first = res.stats.new_chunks;
+      EXPECT_EQ(res.stats.reused_chunks, 0u);
+    } else {
+      EXPECT_EQ(res.stats.reused_chunks, 2u);  // both chunks of the frozen table
+      EXPECT_EQ(res.stats.stored_bytes.count("frozen/table"), 0u);
+      EXPECT_LT(res.stats.new_stored_bytes, 2000u);  // only the small tensors are new
+    }
+  }
+  // 2 chunks for the table + 12 small tensors per version.
+  EXPECT_EQ(chunks_after_first, 14u);
+  LmdbStats st = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0)->stats();
+  EXPECT_EQ(st.chunk_count, 14u + 4 * 12u);
+  EXPECT_LT(st.chunk_value_bytes, 1600000u + 50000u);
+  expect_tensors_eq(log->read_params(ids[4]), synthetic_state(5, 7, big).params);
+}
+
+// Flips every copy of a payload window of one chunk in data.mdb.
+int flip_chunk_bytes(const std::string& data_mdb, const std::string& value) {
+  std::ifstream in(data_mdb, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const std::string window = value.substr(value.size() / 2, 24);
+  int flips = 0;
+  for (size_t pos = file.find(window); pos != std::string::npos; pos = file.find(window, pos + 1)) {
+    file[pos + 12] = static_cast<char>(file[pos + 12] ^ 0x5A);
+    ++flips;
+  }
+  std::ofstream out(data_mdb, std::ios::binary | std::ios::trunc);
+  out.write(file.data(), static_cast<std::streamsize>(file.size()));
+  return flips;
+}
+
+TEST(VersionLog, FlippedChunkBytesAreCorruptionNamingVersionAndTensor) {
+  TempDir dir;
+  std::vector<CommitId> ids;
+  std::string victim;
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    for (int e = 1; e <= 3; ++e) {
+      TrainState s = synthetic_state(e, 7, 4096);
+      s.params.emplace_back("fc3/weight", vtest::evolving({64, 64}, 99 + e, 1, 0));  // new each version
+      SnapshotRequest r;
+      if (!ids.empty()) r.parents = {ids.back()};
+      r.state = &s;
+      r.wall_time_ms = 1000 * e;
+      ids.push_back(log->commit(r).id);
+    }
+    ChunkId chunk = log->read_record(ids[1]).params.back().chunks[0];
+    auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
+    env->read([&](const LmdbTxn& txn) { victim = std::string(*txn.get(Db::kChunks, as_bytes(chunk))); });
+  }
+  ASSERT_GT(victim.size(), 200u);
+  ASSERT_GE(flip_chunk_bytes(dir.sub("versions.lmdb/data.mdb"), victim), 1);
+
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  expect_error([&] { log->read_params(ids[1]); }, ErrorCode::kCorruption,
+               {short_hex(ids[1]), "main@2", "fc3/weight"});
+  expect_error([&] { log->read_tensor(ids[1], "fc3/weight"); }, ErrorCode::kCorruption, {"fc3/weight"});
+  expect_error([&] { log->read_state(ids[1]); }, ErrorCode::kCorruption, {"main@2"});
+  // Versions that do not share the chunk still read, and so do the other tensors of version 2.
+  EXPECT_NO_THROW(log->read_params(ids[0]));
+  EXPECT_NO_THROW(log->read_params(ids[2]));
+  EXPECT_TRUE(log->read_tensor(ids[1], "fc1/weight").bit_equal(synthetic_state(2, 7, 4096).params[0].second));
+  VerifyReport report = log->verify();
+  ASSERT_EQ(report.issues.size(), 1u);
+  EXPECT_EQ(report.issues[0].version, ids[1]);
+  EXPECT_EQ(report.issues[0].tensor, "fc3/weight");
+  EXPECT_EQ(report.versions_checked, 3u);
+}
+
+TEST(VersionLog, ResolvesNames) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 4);
+  log->set_tag("best", ids[1]);
+  log->set_branch("exp", ids[2]);
+  const std::string hex = to_hex(ids[3]);
+  EXPECT_EQ(log->resolve(hex), ids[3]);
+  EXPECT_EQ(log->resolve(hex.substr(0, 6)), ids[3]);
+  EXPECT_EQ(log->resolve(hex.substr(0, 12) + "~2"), ids[1]);
+  EXPECT_EQ(log->resolve("main"), ids[3]);
+  EXPECT_EQ(log->resolve("main~1"), ids[2]);
+  EXPECT_EQ(log->resolve("main~3"), ids[0]);
+  EXPECT_EQ(log->resolve("main~~"), ids[1]);
+  EXPECT_EQ(log->resolve("main@2"), ids[1]);
+  EXPECT_EQ(log->resolve("main@4~1"), ids[2]);
+  EXPECT_EQ(log->resolve("best"), ids[1]);
+  EXPECT_EQ(log->resolve("best~1"), ids[0]);
+  EXPECT_EQ(log->resolve("exp"), ids[2]);
+  EXPECT_EQ(log->resolve("exp@1"), ids[0]);  // a branch's history includes where it came from
+  EXPECT_EQ(log->describe(ids[1]), short_hex(ids[1]) + " (main@2)");
+
+  expect_error([&] { log->resolve("nope"); }, ErrorCode::kNotFound, {"nope", "strata log --all"});
+  expect_error([&] { log->resolve("main~9"); }, ErrorCode::kNotFound, {"past the first version"});
+  expect_error([&] { log->resolve("main@99"); }, ErrorCode::kNotFound, {"epoch 99"});
+  expect_error([&] { log->resolve("ghost@1"); }, ErrorCode::kNotFound, {"ghost"});
+  expect_error([&] { log->resolve("main~x"); }, ErrorCode::kInvalidArgument, {"main~x"});
+  expect_error([&] { log->resolve("abc"); }, ErrorCode::kInvalidArgument, {"4 hex"});
+  expect_error([&] { log->resolve(std::string(32, '0')); }, ErrorCode::kNotFound, {});
+  expect_error([&] { log->resolve(""); }, ErrorCode::kInvalidArgument, {});
+}
+
+TEST(VersionLog, AmbiguousPrefixListsCandidates) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  // Find two records whose ids share 4 hex digits by varying the message (prepare is cheap).
+  TrainState s = synthetic_state(1);
+  std::map<std::string, std::string> seen;  // prefix -> message
+  std::pair<std::string, std::string> pair;
+  for (int i = 0; pair.first.empty(); ++i) {
+    SnapshotRequest r;
+    r.branch = "b" + std::to_string(i);
+    r.message = "m";
+    r.wall_time_ms = 1000;
+    r.author = "a@b";
+    r.state = &s;
+    std::string prefix = to_hex(log->prepare(r).id).substr(0, 4);
+    auto [it, fresh] = seen.emplace(prefix, r.branch);
+    if (!fresh) pair = {it->second, r.branch};
+  }
+  std::vector<CommitId> ids;
+  for (const std::string& branch : {pair.first, pair.second}) {
+    SnapshotRequest r;
+    r.branch = branch;
+    r.message = "m";
+    r.wall_time_ms = 1000;
+    r.author = "a@b";
+    r.state = &s;
+    ids.push_back(log->commit(r).id);
+  }
+  const std::string prefix = to_hex(ids[0]).substr(0, 4);
+  ASSERT_EQ(prefix, to_hex(ids[1]).substr(0, 4));
+  expect_error([&] { log->resolve(prefix); }, ErrorCode::kInvalidArgument,
+               {"ambiguous", short_hex(ids[0]), short_hex(ids[1]), pair.first + "@1"});
+  // One more digit usually decides; the full ids always do.
+  EXPECT_EQ(log->resolve(to_hex(ids[1])), ids[1]);
+}
+
+TEST(VersionLog, BranchesAndTags) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 3);
+  log->set_branch("exp", ids[0]);
+  expect_error([&] { log->set_branch("exp", ids[1]); }, ErrorCode::kAlreadyExists, {"exp", "force"});
+  log->set_branch("exp", ids[1], /*force=*/true);
+  EXPECT_EQ(log->head("exp"), ids[1]);
+  EXPECT_EQ(log->resolve("exp@1"), ids[0]);
+  EXPECT_EQ(log->branches(), (std::vector<std::string>{"exp", "main"}));
+  log->set_tag("v1", ids[2]);
+  expect_error([&] { log->set_tag("v1", ids[0]); }, ErrorCode::kAlreadyExists, {"v1"});
+  EXPECT_EQ(log->tags().at("v1"), ids[2]);
+  log->delete_tag("v1");
+  EXPECT_TRUE(log->tags().empty());
+  log->delete_branch("exp");
+  EXPECT_FALSE(log->head("exp"));
+  expect_error([&] { log->resolve("exp@1"); }, ErrorCode::kNotFound, {"exp"});
+  expect_error([&] { log->delete_branch("exp"); }, ErrorCode::kNotFound, {"exp"});
+  expect_error([&] { log->set_branch("bad name", ids[0]); }, ErrorCode::kInvalidArgument, {"bad name"});
+  expect_error([&] { log->set_branch("a@b", ids[0]); }, ErrorCode::kInvalidArgument, {"'@'"});
+  expect_error([&] { log->set_tag("t", hash128("zz", 2)); }, ErrorCode::kNotFound, {});
+  // A commit whose parent is not the branch head is refused: history is never rewritten.
+  TrainState s = synthetic_state(9);
+  expect_error([&] { commit_state(*log, s, {ids[0]}, "main"); }, ErrorCode::kFailedPrecondition,
+               {"has moved", "new branch"});
+  EXPECT_EQ(log->all_versions().size(), 3u);
+}
+
+TEST(VersionLog, RetentionKeepsRecentFullStateAndRefusesExactResumeElsewhere) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 10, 100000);
+  log->set_tag("first", ids[0]);
+  const uint64_t before = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0)->stats().chunk_value_bytes;
+  RetentionReport report = log->apply_retention(3);
+  EXPECT_EQ(report.full_versions, 4u);  // epochs 8, 9, 10 and the tagged epoch 1
+  EXPECT_EQ(report.dropped_now, 6u);
+  EXPECT_EQ(report.params_only, 6u);
+  EXPECT_GT(report.chunks_deleted, 0u);
+  const uint64_t after = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0)->stats().chunk_value_bytes;
+  EXPECT_EQ(static_cast<int64_t>(before - after), report.bytes_freed);
+  // Ids are stable; parameters of every version, the full state of kept ones, still read.
+  for (int e = 1; e <= 10; ++e) {
+    EXPECT_EQ(log->read_record(ids[e - 1]).id(), ids[e - 1]);
+    expect_tensors_eq(log->read_params(ids[e - 1]), synthetic_state(e, 7, 100000).params);
+  }
+  for (int e : {1, 8, 9, 10}) expect_state_eq(log->read_state(ids[e - 1]), synthetic_state(e, 7, 100000));
+  expect_error([&] { log->read_state(ids[4]); }, ErrorCode::kFailedPrecondition,
+               {"retention", "main@5", "align_state"});
+  expect_error([&] { load_state(*log, "main@5"); }, ErrorCode::kFailedPrecondition, {"retention"});
+  expect_error([&] { log->read_optim(ids[4]); }, ErrorCode::kFailedPrecondition, {"retention"});
+  EXPECT_FALSE(log->read_record(ids[4]).optim_present);
+  EXPECT_TRUE(log->verify().ok());
+  // Idempotent.
+  RetentionReport again = log->apply_retention(3);
+  EXPECT_EQ(again.dropped_now, 0u);
+  EXPECT_EQ(again.chunks_deleted, 0u);
+  expect_error([&] { log->apply_retention(0); }, ErrorCode::kInvalidArgument, {});
+}
+
+TEST(VersionLog, GcDeletesWhatNoRefReaches) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> main_ids = commit_epochs(*log, 3);
+  // A side branch from main@2 with its own versions, then deleted.
+  std::vector<CommitId> side{commit_state(*log, synthetic_state(3, 8), {main_ids[1]}, "side")};
+  side.push_back(commit_state(*log, synthetic_state(4, 8), {side[0]}, "side"));
+  EXPECT_EQ(log->gc().commits_deleted, 0u);
+  log->delete_branch("side");
+  GcReport report = log->gc();
+  EXPECT_EQ(report.commits_deleted, 2u);
+  EXPECT_GT(report.chunks_deleted, 0u);
+  EXPECT_FALSE(log->has_version(side[0]));
+  for (int e = 1; e <= 3; ++e) expect_state_eq(log->read_state(main_ids[e - 1]), synthetic_state(e));
+  EXPECT_TRUE(log->verify().ok());
+}
+
+TEST(VersionLog, MergeAveragesParameters) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 2);
+  CommitId b = commit_state(*log, synthetic_state(2, 99), {ids[0]}, "other");
+  MergeRequest m;
+  m.a = "main";
+  m.b = "other";
+  m.alpha = 0.25;
+  m.wall_time_ms = 5000;
+  CommitResult res = log->merge(m);
+  CommitRecord r = log->read_record(res.id);
+  EXPECT_EQ(r.parents, (std::vector<CommitId>{ids[1], b}));
+  EXPECT_EQ(log->head("main"), res.id);
+  EXPECT_FALSE(r.had_optim());
+  NamedTensors got = log->read_params(res.id);
+  NamedTensors pa = synthetic_state(2).params, pb = synthetic_state(2, 99).params;
+  for (size_t t = 0; t < got.size(); ++t)
+    for (int64_t i = 0; i < got[t].second.numel(); ++i)
+      ASSERT_EQ(got[t].second.f32()[i], static_cast<float>(0.75 * double(pa[t].second.f32()[i]) +
+                                                           0.25 * double(pb[t].second.f32()[i])));
+  // Different graphs cannot be merged.
+  TrainState other = synthetic_state(1);
+  other.graph.nodes[0].params[0].shape = {5, 3};
+  other.params[0].second = Tensor({5, 3});
+  commit_state(*log, other, {}, "wide");
+  m.a = "main";
+  m.b = "wide";
+  expect_error([&] { log->merge(m); }, ErrorCode::kFailedPrecondition, {"fc1/weight", "[4,3]", "[5,3]"});
+}
+
+TEST(VersionLog, AlignWarmStartsAChangedGraph) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  commit_epochs(*log, 1);
+  TrainState target = synthetic_state(0, 3);
+  target.params[2].second = Tensor({2, 5});  // fc2/weight changed shape
+  target.params.emplace_back("fc3/weight", Tensor({2, 2}));
+  AlignReport report = align_state(*log, "main", target);
+  EXPECT_EQ(report.matched, (std::vector<std::string>{"fc1/weight", "fc1/bias", "fc2/bias"}));
+  EXPECT_EQ(report.mismatched, (std::vector<std::string>{"fc2/weight"}));
+  EXPECT_EQ(report.added, (std::vector<std::string>{"fc3/weight"}));
+  EXPECT_TRUE(target.params[0].second.bit_equal(synthetic_state(1).params[0].second));
+}
+
+TEST(VersionLog, MapGrowsWhenFull) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite,
+                              LogOptions().set_initial_map_bytes(1 << 20).set_codec(ChunkCodec::kRaw));
+  std::vector<CommitId> ids = commit_epochs(*log, 3, 1 << 20);  // 4 MB table > 1 MiB map
+  auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
+  EXPECT_GT(env->map_bytes(), 4u << 20);
+  for (int e = 1; e <= 3; ++e) expect_state_eq(log->read_state(ids[e - 1]), synthetic_state(e, 7, 1 << 20));
+}
+
+TEST(VersionLog, BadInput) {
+  TempDir dir;
+  // Nonexistent log, read-only.
+  expect_error([&] { VersionLog::open(dir.sub("none"), OpenMode::kReadOnly); }, ErrorCode::kNotFound,
+               {"no version log", "--log-dir"});
+  // A log directory that cannot be created (under a regular file; chmod is no obstacle to root).
+  std::ofstream(dir.sub("file")) << "x";
+  expect_error([&] { VersionLog::open(dir.sub("file/log"), OpenMode::kReadWrite); }, ErrorCode::kIOError, {"file"});
+  if (::geteuid() != 0) {
+    ::mkdir(dir.sub("ro").c_str(), 0555);
+    expect_error([&] { VersionLog::open(dir.sub("ro/log"), OpenMode::kReadWrite); }, ErrorCode::kIOError, {});
+  }
+  expect_error([&] { VersionLog::open(dir.sub("x"), OpenMode::kReadWrite, LogOptions().set_keyframe_interval(0)); },
+               ErrorCode::kInvalidArgument, {"keyframe"});
+
+  auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 1);
+  expect_error([&] { log->read_record(hash128("nope", 4)); }, ErrorCode::kNotFound, {"no version"});
+  expect_error([&] { log->read_tensor(ids[0], "fc9/weight"); }, ErrorCode::kNotFound, {"fc9/weight"});
+  expect_error([&] { log->history("nope"); }, ErrorCode::kNotFound, {"nope"});
+  SnapshotRequest orphan;
+  TrainState s = synthetic_state(2);
+  orphan.state = &s;
+  orphan.branch = "orphan";
+  orphan.parents = {hash128("missing", 7)};
+  expect_error([&] { log->commit(orphan); }, ErrorCode::kNotFound, {"parent"});
+  // The same log opened twice for writing in one process.
+  expect_error([&] { VersionLog::open(dir.sub("log"), OpenMode::kReadWrite); }, ErrorCode::kFailedPrecondition, {});
+  // Read-only opens share the writer's environment and see its commits.
+  auto ro = VersionLog::open(dir.sub("log"), OpenMode::kReadOnly);
+  EXPECT_EQ(ro->head("main"), ids[0]);
+  expect_error([&] { ro->commit(orphan); }, ErrorCode::kFailedPrecondition, {"read-only"});
+  ro.reset();
+  log.reset();
+
+  // A log written by a newer format is refused with both versions named.
+  {
+    auto env = LmdbEnv::open(dir.sub("log/versions.lmdb"), false, 0);
+    env->write([](LmdbTxn& txn) { txn.put(Db::kMeta, "format_version", "99"); });
+  }
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite})
+    expect_error([&] { VersionLog::open(dir.sub("log"), mode); }, ErrorCode::kFailedPrecondition,
+                 {"format version 99", "1 to 1", "upgrade"});
+}
+
+// ---- recorder --------------------------------------------------------------------------------
+
+CommitId run_epoch(Recorder& rec, const TrainState& s, std::map<std::string, std::string>& notes) {
+  NamedTensors grads;
+  EpochEndInfo info{s, grads, notes};
+  rec.on_epoch_end(info);
+  return *digest_from_hex(notes.at("version_full"));
+}
+
+TEST(Recorder, CommitsEveryEpochAsynchronously) {
+  TempDir dir;
+  std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids;
+  {
+    Recorder rec(log, RecorderOptions().set_author("me@box"));
+    rec.on_fit_begin(FitBeginInfo{});
+    for (int e = 1; e <= 4; ++e) {
+      TrainState s = synthetic_state(e, 7, 300000);
+      std::map<std::string, std::string> notes;
+      ids.push_back(run_epoch(rec, s, notes));
+      // The id is known at once; the summary line shows its first 8 hex digits.
+      EXPECT_EQ(notes["version"], short_hex(ids.back()));
+      EXPECT_EQ(notes["branch"], "main");
+      EXPECT_EQ(notes["message"], "epoch " + std::to_string(e) + ": loss=" + (e == 1 ? "0.5" : e == 2 ? "0.3333" : e == 3 ? "0.25" : "0.2") +
+                                      " val_acc=" + (e == 1 ? "0.51" : e == 2 ? "0.52" : e == 3 ? "0.53" : "0.54"));
+      // `s` goes out of scope now: the recorder must have copied it.
+    }
+    rec.on_fit_end(false);
+    EXPECT_EQ(rec.last_commit(), ids.back());
+    RecorderTiming t = rec.timing();
+    EXPECT_EQ(t.snapshots, 4);
+    EXPECT_EQ(t.staged_bytes, 1200000u + 3 * 4 * 26u);
+  }
+  EXPECT_EQ(log->head("main"), ids.back());
+  std::vector<CommitId> history = log->history("main");
+  ASSERT_EQ(history.size(), 4u);
+  for (int e = 1; e <= 4; ++e) {
+    EXPECT_EQ(history[4 - e], ids[e - 1]);
+    expect_state_eq(log->read_state(ids[e - 1]), synthetic_state(e, 7, 300000));
+    EXPECT_EQ(log->read_record(ids[e - 1]).author, "me@box");
+  }
+}
+
+TEST(Recorder, ResumeContinuesHeadOrBranchesFromOlderVersions) {
+  TempDir dir;
+  std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids;
+  {
+    Recorder rec(log);
+    for (int e = 1; e <= 3; ++e) {
+      std::map<std::string, std::string> notes;
+      ids.push_back(run_epoch(rec, synthetic_state(e), notes));
+    }
+    rec.on_fit_end(false);
+  }
+  {  // Resume from the head: same branch.
+    Recorder rec(log);
+    TrainState s = load_state(*log, "main");
+    expect_state_eq(s, synthetic_state(3));
+    rec.continue_from(log->resolve("main"));
+    std::map<std::string, std::string> notes;
+    CommitId id = run_epoch(rec, synthetic_state(4), notes);
+    rec.on_fit_end(false);
+    EXPECT_EQ(notes["branch"], "main");
+    EXPECT_EQ(log->read_record(id).parents, std::vector<CommitId>{ids[2]});
+    EXPECT_EQ(log->head("main"), id);
+  }
+  {  // Resume from an older version: a new branch whose first commit has it as parent.
+    Recorder rec(log);
+    rec.continue_from(log->resolve("main@2"));
+    std::map<std::string, std::string> notes;
+    CommitId id = run_epoch(rec, synthetic_state(3, 11), notes);
+    rec.on_fit_end(false);
+    const std::string branch = "main-e2-" + short_hex(ids[1], 6);
+    EXPECT_EQ(notes["branch"], branch);
+    EXPECT_EQ(log->head(branch), id);
+    EXPECT_EQ(log->read_record(id).parents, std::vector<CommitId>{ids[1]});
+    EXPECT_EQ(log->resolve(branch + "@1"), ids[0]);
+    EXPECT_EQ(log->history(branch).size(), 3u);
+  }
+  {  // Named branch, and a warm start into a changed graph.
+    Recorder rec(log);
+    rec.warm_start_from(ids[0], "wide");
+    TrainState s = synthetic_state(1, 5);
+    s.graph.nodes[0].params[0].shape = {6, 3};
+    s.params[0].second = Tensor({6, 3});
+    std::map<std::string, std::string> notes;
+    CommitId id = run_epoch(rec, s, notes);
+    rec.flush();
+    EXPECT_EQ(log->read_record(id).parents, std::vector<CommitId>{ids[0]});
+    EXPECT_EQ(log->head("wide"), id);
+    EXPECT_THROW(rec.continue_from(ids[0], "wide"), Error);
+  }
+  {  // A fresh run on a log whose branch exists goes on a new branch.
+    Recorder rec(log);
+    std::map<std::string, std::string> notes;
+    CommitId id = run_epoch(rec, synthetic_state(1, 42), notes);
+    rec.on_fit_end(false);
+    EXPECT_EQ(notes["branch"], "main-2");
+    EXPECT_TRUE(log->read_record(id).parents.empty());
+  }
+}
+
+TEST(Recorder, WriterErrorsSurfaceAtFitEnd) {
+  TempDir dir;
+  std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  commit_epochs(*log, 1);
+  Recorder rec(log);
+  rec.continue_from(log->resolve("main"));
+  // Someone else moves the branch before the recorder's commit lands: the write must fail.
+  commit_state(*log, synthetic_state(2, 3), {log->resolve("main")}, "main");
+  std::map<std::string, std::string> notes;
+  run_epoch(rec, synthetic_state(2), notes);
+  expect_error([&] { rec.on_fit_end(false); }, ErrorCode::kFailedPrecondition, {"has moved"});
+  expect_error([&] { run_epoch(rec, synthetic_state(3), notes); }, ErrorCode::kFailedPrecondition, {});
+}
+
+}  // namespace
+}  // namespace strata::versioning

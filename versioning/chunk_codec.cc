@@ -1,0 +1,397 @@
+// Chunk codec; the byte layout is specified in versioning/FORMAT.md "Chunk values".
+#include "versioning/chunk_codec.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+#include <zstd.h>
+
+#include "framework/core/error.h"
+#include "versioning/range_coder.h"
+
+namespace strata::versioning {
+namespace {
+
+constexpr size_t kHeaderBytes = 8;
+constexpr uint8_t kFlagDelta = 1;
+
+enum : uint8_t { kModeFields = 0, kModeResidual = 1 };
+enum : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
+
+// Model sizes (FORMAT.md "Float model"). Changing any of them is a format break.
+constexpr int kResidualPrevBuckets = 9;  // previous value's residual bit length >> 2, 0..8
+constexpr uint32_t kMaxResidualBits = 33;
+
+ZSTD_CCtx* thread_cctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  return ctx.get();
+}
+ZSTD_DCtx* thread_dctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  return ctx.get();
+}
+
+void put_u16(std::string& s, uint16_t v) {
+  s.push_back(static_cast<char>(v & 0xFF));
+  s.push_back(static_cast<char>(v >> 8));
+}
+void put_u32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // the format is little-endian, as is every platform we build for
+  return v;
+}
+void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+// Bounds-checked reader over a payload; every overrun is corruption.
+class Cursor {
+ public:
+  Cursor(std::string_view s) : p_(reinterpret_cast<const uint8_t*>(s.data())), n_(s.size()) {}
+  uint8_t u8() { need(1); return p_[pos_++]; }
+  uint32_t u32() {
+    need(4);
+    uint32_t v = load_u32(p_ + pos_);
+    pos_ += 4;
+    return v;
+  }
+  std::string_view bytes(size_t count) {
+    need(count);
+    std::string_view v(reinterpret_cast<const char*>(p_ + pos_), count);
+    pos_ += count;
+    return v;
+  }
+  bool done() const { return pos_ == n_; }
+
+ private:
+  void need(size_t count) {
+    if (count > n_ - pos_) throw_corruption("chunk payload truncated");
+  }
+  const uint8_t* p_;
+  size_t n_, pos_ = 0;
+};
+
+std::string zstd_compress(const uint8_t* data, size_t size, int level) {
+  std::string out(ZSTD_compressBound(size), '\0');
+  size_t n = ZSTD_compressCCtx(thread_cctx(), out.data(), out.size(), data, size, level);
+  if (ZSTD_isError(n)) throw Error(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+void zstd_decompress(std::string_view in, uint8_t* out, size_t size) {
+  size_t n = ZSTD_decompressDCtx(thread_dctx(), out, size, in.data(), in.size());
+  if (ZSTD_isError(n)) throw_corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != size) throw_corruption("zstd frame decodes to " + std::to_string(n) + " bytes, expected " +
+                                  std::to_string(size));
+}
+
+// A byte plane stored zstd-compressed when that is smaller, raw otherwise.
+void put_plane(std::string& out, const std::vector<uint8_t>& plane, int level) {
+  std::string z = zstd_compress(plane.data(), plane.size(), level);
+  if (z.size() < plane.size()) {
+    out.push_back(static_cast<char>(kPlaneZstd));
+    put_u32(out, static_cast<uint32_t>(z.size()));
+    out += z;
+  } else {
+    out.push_back(static_cast<char>(kPlaneRaw));
+    put_u32(out, static_cast<uint32_t>(plane.size()));
+    out.append(reinterpret_cast<const char*>(plane.data()), plane.size());
+  }
+}
+
+void get_plane(Cursor& in, uint8_t* plane, size_t n) {
+  uint8_t method = in.u8();
+  std::string_view bytes = in.bytes(in.u32());
+  if (method == kPlaneRaw) {
+    if (bytes.size() != n) throw_corruption("raw plane has the wrong size");
+    std::memcpy(plane, bytes.data(), n);
+  } else if (method == kPlaneZstd) {
+    zstd_decompress(bytes, plane, n);
+  } else {
+    throw_corruption("unknown plane method " + std::to_string(method));
+  }
+}
+
+// ---- float model: fields mode --------------------------------------------------------------
+// Byte 3 (sign + 7 exponent bits) is coded in a bit tree whose context is byte 3 of the base
+// value (delta) or of the previous value (keyframe): a value's sign and magnitude are predicted
+// by its parent's, and by its neighbour's along rows (Adam's v, dead inputs). Byte 2 (exponent
+// LSB + 7 mantissa bits) is coded in the context of byte 3, which captures the skew of the
+// exponent's LSB. Bytes 1 and 0 are near-random and go to planes.
+std::string encode_fields(const uint8_t* raw, size_t n, const uint8_t* base, int level) {
+  std::vector<uint16_t> t3(256 * 256, rc::kProbInit), t2(256 * 256, rc::kProbInit);
+  std::vector<uint8_t> p1(n), p0(n);
+  std::string coded;
+  coded.reserve(n);
+  rc::Encoder enc(&coded);
+  uint32_t prev3 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u = load_u32(raw + 4 * i);
+    uint32_t b3 = u >> 24, b2 = (u >> 16) & 0xFF;
+    uint32_t c3 = base ? load_u32(base + 4 * i) >> 24 : prev3;
+    enc.encode_tree(&t3[c3 * 256], 8, b3);
+    enc.encode_tree(&t2[b3 * 256], 8, b2);
+    prev3 = b3;
+    p1[i] = static_cast<uint8_t>(u >> 8);
+    p0[i] = static_cast<uint8_t>(u);
+  }
+  enc.finish();
+  std::string out;
+  out.push_back(static_cast<char>(kModeFields));
+  put_u32(out, static_cast<uint32_t>(coded.size()));
+  out += coded;
+  put_plane(out, p1, level);
+  put_plane(out, p0, level);
+  return out;
+}
+
+void decode_fields(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
+  std::string_view coded = in.bytes(in.u32());
+  std::vector<uint16_t> t3(256 * 256, rc::kProbInit), t2(256 * 256, rc::kProbInit);
+  std::vector<uint8_t> p1(n), p0(n);
+  get_plane(in, p1.data(), n);
+  get_plane(in, p0.data(), n);
+  rc::Decoder dec(reinterpret_cast<const uint8_t*>(coded.data()), coded.size());
+  uint32_t prev3 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t c3 = base ? load_u32(base + 4 * i) >> 24 : prev3;
+    uint32_t b3 = dec.decode_tree(&t3[c3 * 256], 8);
+    uint32_t b2 = dec.decode_tree(&t2[b3 * 256], 8);
+    prev3 = b3;
+    store_u32(out + 4 * i, b3 << 24 | b2 << 16 | uint32_t{p1[i]} << 8 | p0[i]);
+  }
+}
+
+// ---- float model: residual mode ------------------------------------------------------------
+// The distance between the value and its base in the float's monotone integer order: small when
+// the value moved by a few ulps-times-2^k. Its bit length is coded in the context of the base's
+// exponent (the distance in ulps scales with 1/|value| for Adam's nearly uniform steps) and of the
+// previous value's bit length; the two bits under the leading one are modelled, the rest is raw.
+uint32_t monotone_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x80000000u); }
+uint32_t from_monotone_key(uint32_t k) { return (k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k; }
+
+std::string encode_residual(const uint8_t* raw, size_t n, const uint8_t* base) {
+  std::vector<uint16_t> tnb(128 * kResidualPrevBuckets * 64, rc::kProbInit);
+  std::vector<uint16_t> ttop((kMaxResidualBits + 1) * 4, rc::kProbInit);
+  std::string coded, bits;
+  coded.reserve(n);
+  bits.reserve(2 * n);
+  rc::Encoder enc(&coded);
+  rc::BitWriter bw(&bits);
+  uint32_t prev_nb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u = load_u32(raw + 4 * i), b = load_u32(base + 4 * i);
+    int64_t r = int64_t{monotone_key(u)} - int64_t{monotone_key(b)};
+    uint64_t z = r >= 0 ? uint64_t(r) << 1 : (uint64_t(-r) << 1) - 1;
+    uint32_t nb = z ? 64u - static_cast<uint32_t>(__builtin_clzll(z)) : 0u;
+    uint32_t ctx = ((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2);
+    enc.encode_tree(&tnb[ctx * 64], 6, nb);
+    if (nb >= 2) {
+      int extra = static_cast<int>(nb) - 1;
+      int top = std::min(2, extra);
+      enc.encode_tree(&ttop[nb * 4], top, static_cast<uint32_t>(z >> (extra - top)) & ((1u << top) - 1));
+      bw.put(z, extra - top);
+    }
+    prev_nb = nb;
+  }
+  enc.finish();
+  bw.finish();
+  std::string out;
+  out.push_back(static_cast<char>(kModeResidual));
+  put_u32(out, static_cast<uint32_t>(coded.size()));
+  out += coded;
+  put_u32(out, static_cast<uint32_t>(bits.size()));
+  out += bits;
+  return out;
+}
+
+void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
+  std::string_view coded = in.bytes(in.u32());
+  std::string_view bits = in.bytes(in.u32());
+  std::vector<uint16_t> tnb(128 * kResidualPrevBuckets * 64, rc::kProbInit);
+  std::vector<uint16_t> ttop((kMaxResidualBits + 1) * 4, rc::kProbInit);
+  rc::Decoder dec(reinterpret_cast<const uint8_t*>(coded.data()), coded.size());
+  rc::BitReader br(reinterpret_cast<const uint8_t*>(bits.data()), bits.size());
+  uint32_t prev_nb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b = load_u32(base + 4 * i);
+    uint32_t ctx = ((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2);
+    uint32_t nb = dec.decode_tree(&tnb[ctx * 64], 6);
+    if (nb > kMaxResidualBits) throw_corruption("residual bit length " + std::to_string(nb) + " > 33");
+    uint64_t z = nb;  // 0 -> 0, 1 -> 1
+    if (nb >= 2) {
+      int extra = static_cast<int>(nb) - 1;
+      int top = std::min(2, extra);
+      uint64_t tb = dec.decode_tree(&ttop[nb * 4], top);
+      z = (uint64_t{1} << extra) | (tb << (extra - top)) | br.get(extra - top);
+    }
+    int64_t r = (z & 1) ? -static_cast<int64_t>((z + 1) >> 1) : static_cast<int64_t>(z >> 1);
+    int64_t k = int64_t{monotone_key(b)} + r;
+    if (k < 0 || k > int64_t{0xFFFFFFFF}) throw_corruption("residual leaves the float range");
+    store_u32(out + 4 * i, from_monotone_key(static_cast<uint32_t>(k)));
+    prev_nb = nb;
+  }
+}
+
+// ---- byte codecs ---------------------------------------------------------------------------
+std::vector<uint8_t> xor_with(std::string_view raw, const uint8_t* base) {
+  std::vector<uint8_t> x(raw.size());
+  const uint8_t* r = reinterpret_cast<const uint8_t*>(raw.data());
+  for (size_t i = 0; i < raw.size(); ++i) x[i] = static_cast<uint8_t>(r[i] ^ (base ? base[i] : 0));
+  return x;
+}
+
+void shuffle4(const uint8_t* in, size_t n, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < 4; ++k) out[k * n + i] = in[4 * i + k];
+}
+void unshuffle4(const uint8_t* in, size_t n, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < 4; ++k) out[4 * i + k] = in[k * n + i];
+}
+
+std::string header(ChunkCodec codec, const ChunkBase* base, uint32_t raw_size) {
+  std::string h;
+  h.push_back(static_cast<char>(codec));
+  h.push_back(static_cast<char>(base ? kFlagDelta : 0));
+  put_u16(h, base ? static_cast<uint16_t>(base->depth + 1) : 0);
+  put_u32(h, raw_size);
+  if (base) h += as_bytes(base->id);
+  return h;
+}
+
+}  // namespace
+
+const char* codec_name(ChunkCodec codec) {
+  switch (codec) {
+    case ChunkCodec::kRaw: return "raw";
+    case ChunkCodec::kZstd: return "zstd";
+    case ChunkCodec::kShuffleZstd: return "shuffle+zstd";
+    case ChunkCodec::kFloatModel: return "float-model";
+  }
+  return "?";
+}
+
+std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base,
+                         const CodecOptions& options) {
+  STRATA_CHECK(raw.size() <= kMaxChunkBytes);
+  STRATA_CHECK(!base || base->depth < 0xFFFF);
+  if (!options.allow_delta) base = nullptr;
+  const uint32_t size = static_cast<uint32_t>(raw.size());
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(raw.data());
+  const uint8_t* base_data = base ? base->data : nullptr;
+  ChunkCodec codec = options.codec;
+  const bool floats = dtype == DType::kF32 && size % 4 == 0 && size > 0;
+  if (!floats && codec != ChunkCodec::kRaw) codec = ChunkCodec::kZstd;
+
+  std::string best;
+  switch (codec) {
+    case ChunkCodec::kRaw: break;
+    case ChunkCodec::kZstd: {
+      std::vector<uint8_t> x = xor_with(raw, base_data);
+      best = header(codec, base, size) + zstd_compress(x.data(), x.size(), options.zstd_level);
+      break;
+    }
+    case ChunkCodec::kShuffleZstd: {
+      std::vector<uint8_t> x = xor_with(raw, base_data), s(size);
+      shuffle4(x.data(), size / 4, s.data());
+      best = header(codec, base, size) + zstd_compress(s.data(), s.size(), options.zstd_level);
+      break;
+    }
+    case ChunkCodec::kFloatModel: {
+      // Measured on Adam trajectories (FORMAT.md "Float model"): with a base, the residual mode
+      // wins for parameters and v; for Adam's m, which forgets its past within an epoch, coding
+      // sign and exponent in the context of the base's sometimes wins, so it is tried when the
+      // residual is poor (keeping the encode cost of well-predicted chunks at one pass). A base
+      // that predicts nothing (a re-initialised tensor) falls back to a keyframe.
+      if (base) {
+        best = header(codec, base, size) + encode_residual(bytes, size / 4, base_data);
+        if (best.size() * 4 < size * 3) break;
+        if (best.size() * 10 < size * 9) {
+          std::string fields = header(codec, base, size) + encode_fields(bytes, size / 4, base_data, options.zstd_level);
+          if (fields.size() < best.size()) best.swap(fields);
+          break;
+        }
+      }
+      std::string key = header(codec, nullptr, size) + encode_fields(bytes, size / 4, nullptr, options.zstd_level);
+      if (best.empty() || key.size() < best.size()) best.swap(key);
+      break;
+    }
+  }
+  if (best.empty() || best.size() >= kHeaderBytes + size) {
+    best = header(ChunkCodec::kRaw, nullptr, size);
+    best.append(raw.data(), raw.size());
+  }
+  return best;
+}
+
+ChunkHeader parse_chunk_header(std::string_view value) {
+  if (value.size() < kHeaderBytes) throw_corruption("chunk value shorter than its header");
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(value.data());
+  ChunkHeader h;
+  if (p[0] > static_cast<uint8_t>(ChunkCodec::kFloatModel))
+    throw_corruption("unknown chunk codec " + std::to_string(p[0]), "",
+                     "the log may have been written by a newer Strata");
+  h.codec = static_cast<ChunkCodec>(p[0]);
+  if (p[1] & ~kFlagDelta) throw_corruption("unknown chunk flags " + std::to_string(p[1]));
+  h.delta = (p[1] & kFlagDelta) != 0;
+  h.depth = static_cast<uint16_t>(p[2] | p[3] << 8);
+  h.raw_size = load_u32(p + 4);
+  if (h.raw_size > kMaxChunkBytes) throw_corruption("chunk raw size " + std::to_string(h.raw_size) + " > 1 MiB");
+  if (h.delta != (h.depth > 0)) throw_corruption("chunk delta flag and depth disagree");
+  h.payload_offset = kHeaderBytes;
+  if (h.delta) {
+    if (value.size() < kHeaderBytes + 16) throw_corruption("delta chunk header truncated");
+    h.base = digest_from_bytes(value.substr(kHeaderBytes, 16));
+    h.payload_offset += 16;
+  }
+  if (h.codec == ChunkCodec::kRaw && h.delta) throw_corruption("raw chunk marked as delta");
+  if ((h.codec == ChunkCodec::kShuffleZstd || h.codec == ChunkCodec::kFloatModel) && h.raw_size % 4)
+    throw_corruption("float chunk size not a multiple of 4");
+  return h;
+}
+
+void decode_chunk(std::string_view value, const ChunkHeader& h, const uint8_t* base_raw, uint8_t* out) {
+  STRATA_CHECK(!h.delta || base_raw != nullptr);
+  std::string_view payload = value.substr(h.payload_offset);
+  const size_t size = h.raw_size;
+  const uint8_t* base = h.delta ? base_raw : nullptr;
+  switch (h.codec) {
+    case ChunkCodec::kRaw:
+      if (payload.size() != size) throw_corruption("raw chunk has the wrong size");
+      std::memcpy(out, payload.data(), size);
+      return;
+    case ChunkCodec::kZstd:
+      zstd_decompress(payload, out, size);
+      if (base)
+        for (size_t i = 0; i < size; ++i) out[i] ^= base[i];
+      return;
+    case ChunkCodec::kShuffleZstd: {
+      std::vector<uint8_t> s(size);
+      zstd_decompress(payload, s.data(), size);
+      unshuffle4(s.data(), size / 4, out);
+      if (base)
+        for (size_t i = 0; i < size; ++i) out[i] ^= base[i];
+      return;
+    }
+    case ChunkCodec::kFloatModel: {
+      Cursor in(payload);
+      uint8_t mode = in.u8();
+      if (mode == kModeFields) {
+        decode_fields(in, size / 4, base, out);
+      } else if (mode == kModeResidual) {
+        if (!base) throw_corruption("residual chunk without a base");
+        decode_residual(in, size / 4, base, out);
+      } else {
+        throw_corruption("unknown float model mode " + std::to_string(mode));
+      }
+      if (!in.done()) throw_corruption("trailing bytes after the float model payload");
+      return;
+    }
+  }
+}
+
+}  // namespace strata::versioning

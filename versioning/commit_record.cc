@@ -1,0 +1,135 @@
+// Encodings of records, manifests and stats; layouts in versioning/FORMAT.md.
+#include "versioning/commit_record.h"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <sstream>
+
+#include "framework/core/error.h"
+
+namespace strata::versioning {
+namespace {
+
+constexpr uint32_t kManifestVersion = 1;
+constexpr uint32_t kStatsVersion = 1;
+
+template <class Archive>
+void save_entry(Archive& ar, const TensorEntry& e) {
+  ar(e.name, static_cast<uint8_t>(e.dtype), e.shape, e.chunks, e.raw_bytes);
+}
+
+template <class Archive>
+TensorEntry load_entry(Archive& ar) {
+  TensorEntry e;
+  uint8_t dtype = 0;
+  ar(e.name, dtype, e.shape, e.chunks, e.raw_bytes);
+  if (dtype > static_cast<uint8_t>(DType::kI64)) throw_corruption("unknown dtype code " + std::to_string(dtype));
+  e.dtype = static_cast<DType>(dtype);
+  for (int64_t d : e.shape)
+    if (d < 0) throw_corruption("negative dimension in manifest entry '" + e.name + "'");
+  if (e.raw_bytes != static_cast<uint64_t>(shape_numel(e.shape)) * dtype_size(e.dtype))
+    throw_corruption("manifest entry '" + e.name + "' size disagrees with its shape");
+  if (e.chunks.size() != (e.raw_bytes + (1u << 20) - 1) / (1u << 20))
+    throw_corruption("manifest entry '" + e.name + "' has the wrong number of chunks");
+  return e;
+}
+
+// Decodes with `fn` and insists that every byte is consumed: a record must re-encode to the
+// bytes it came from, or its id would not verify.
+template <class Fn>
+void decode_exactly(std::string_view bytes, const char* what, Fn&& fn) {
+  std::istringstream is{std::string(bytes)};
+  try {
+    cereal::PortableBinaryInputArchive ar(is);
+    fn(ar);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a damaged length
+    throw_corruption(std::string("cannot decode ") + what + ": " + e.what());
+  }
+  if (is.peek() != std::char_traits<char>::eof()) throw_corruption(std::string("trailing bytes after ") + what);
+}
+
+}  // namespace
+
+std::string CommitRecord::encode() const {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar(os);
+    ar(format_version, parents, branch, epoch, global_step, wall_time_ms, author, message, graph_id);
+    ar(hparams, metrics, counters);
+    ar(static_cast<uint64_t>(params.size()));
+    for (const TensorEntry& e : params) save_entry(ar, e);
+    ar(optim_count, optim_digest);
+  }
+  return os.str();
+}
+
+CommitRecord CommitRecord::decode(std::string_view bytes) {
+  CommitRecord r;
+  decode_exactly(bytes, "commit record", [&](cereal::PortableBinaryInputArchive& ar) {
+    ar(r.format_version);
+    if (r.format_version == 0 || r.format_version > kFormatVersion)
+      throw Error(ErrorCode::kCorruption,
+                  "commit record format version " + std::to_string(r.format_version) +
+                      " is not understood by this build (knows up to " + std::to_string(kFormatVersion) + ")",
+                  "", "upgrade Strata to read this log");
+    ar(r.parents, r.branch, r.epoch, r.global_step, r.wall_time_ms, r.author, r.message, r.graph_id);
+    ar(r.hparams, r.metrics, r.counters);
+    uint64_t n = 0;
+    ar(n);
+    if (n > bytes.size()) throw_corruption("commit record lists more tensors than it has bytes");
+    for (uint64_t i = 0; i < n; ++i) r.params.push_back(load_entry(ar));
+    ar(r.optim_count, r.optim_digest);
+  });
+  return r;
+}
+
+std::string encode_manifest(const std::vector<TensorEntry>& entries) {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar(os);
+    ar(kManifestVersion, static_cast<uint64_t>(entries.size()));
+    for (const TensorEntry& e : entries) save_entry(ar, e);
+  }
+  return os.str();
+}
+
+std::vector<TensorEntry> decode_manifest(std::string_view bytes) {
+  std::vector<TensorEntry> out;
+  decode_exactly(bytes, "optimizer manifest", [&](cereal::PortableBinaryInputArchive& ar) {
+    uint32_t version = 0;
+    uint64_t n = 0;
+    ar(version, n);
+    if (version == 0 || version > kManifestVersion)
+      throw_corruption("optimizer manifest version " + std::to_string(version) + " is not understood");
+    if (n > bytes.size()) throw_corruption("manifest lists more tensors than it has bytes");
+    for (uint64_t i = 0; i < n; ++i) out.push_back(load_entry(ar));
+  });
+  return out;
+}
+
+std::string CommitStats::encode() const {
+  std::ostringstream os;
+  {
+    cereal::PortableBinaryOutputArchive ar(os);
+    ar(kStatsVersion, raw_bytes, new_stored_bytes, new_chunks, reused_chunks, delta_chunks, stored_bytes);
+  }
+  return os.str();
+}
+
+CommitStats CommitStats::decode(std::string_view bytes) {
+  CommitStats s;
+  decode_exactly(bytes, "commit stats", [&](cereal::PortableBinaryInputArchive& ar) {
+    uint32_t version = 0;
+    ar(version);
+    if (version == 0 || version > kStatsVersion) throw_corruption("commit stats version not understood");
+    ar(s.raw_bytes, s.new_stored_bytes, s.new_chunks, s.reused_chunks, s.delta_chunks, s.stored_bytes);
+  });
+  return s;
+}
+
+}  // namespace strata::versioning

@@ -1,0 +1,321 @@
+#include "versioning/lmdb_env.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <map>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "framework/core/error.h"
+
+namespace strata::versioning {
+namespace {
+
+constexpr size_t kMinMapBytes = size_t{1} << 20;
+
+// Thrown by LmdbTxn::put when the map is full; LmdbEnv::write catches it, grows the map and reruns.
+struct MapFull {};
+
+[[noreturn]] void throw_lmdb(int rc, const std::string& op, const std::string& where) {
+  std::string what = op + ": " + mdb_strerror(rc);
+  switch (rc) {
+    case ENOENT: throw Error(ErrorCode::kNotFound, what, where);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      throw Error(ErrorCode::kIOError, what, where, "check the permissions of the log directory");
+    case ENOSPC: throw Error(ErrorCode::kIOError, what, where, "the disk is full: free space and retry");
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+      throw Error(ErrorCode::kCorruption, what, where, "the LMDB file is damaged or not a version log");
+    case MDB_READERS_FULL:
+      throw Error(ErrorCode::kFailedPrecondition, what, where, "too many readers have this log open");
+    default: throw Error(ErrorCode::kIOError, what, where);
+  }
+}
+
+MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view from_val(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+std::mutex& registry_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<std::string, std::weak_ptr<LmdbEnv>>& registry() {
+  static std::map<std::string, std::weak_ptr<LmdbEnv>> envs;
+  return envs;
+}
+
+std::string real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!::realpath(path.c_str(), buf)) return path;
+  return buf;
+}
+
+void make_dirs(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      int err = errno;
+      throw Error(ErrorCode::kIOError, std::string("cannot create directory: ") + std::strerror(err), partial,
+                  "choose a writable --log-dir");
+    }
+    struct stat st;
+    if (::stat(partial.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw Error(ErrorCode::kIOError, "not a directory", partial, "choose a writable --log-dir");
+  }
+}
+
+}  // namespace
+
+const char* db_name(Db db) {
+  switch (db) {
+    case Db::kMeta: return "meta";
+    case Db::kChunks: return "chunks";
+    case Db::kCommits: return "commits";
+    case Db::kGraphs: return "graphs";
+    case Db::kRefs: return "refs";
+    case Db::kIndex: return "index";
+    case Db::kOptim: return "optim";
+    case Db::kStats: return "stats";
+    case Db::kCount: break;
+  }
+  return "?";
+}
+
+// ---- LmdbTxn ---------------------------------------------------------------------------------
+
+std::optional<std::string_view> LmdbTxn::get(Db db, std::string_view key) const {
+  MDB_val k = to_val(key), v;
+  int rc = mdb_get(txn_, env_->dbi(db), &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) throw_lmdb(rc, std::string("read from ") + db_name(db), env_->dir());
+  return from_val(v);
+}
+
+void LmdbTxn::put(Db db, std::string_view key, std::string_view value) {
+  STRATA_CHECK(writable_);
+  MDB_val k = to_val(key), v = to_val(value);
+  int rc = mdb_put(txn_, env_->dbi(db), &k, &v, 0);
+  if (rc == MDB_MAP_FULL) throw MapFull{};
+  if (rc != 0) throw_lmdb(rc, std::string("write to ") + db_name(db), env_->dir());
+}
+
+bool LmdbTxn::del(Db db, std::string_view key) {
+  STRATA_CHECK(writable_);
+  MDB_val k = to_val(key);
+  int rc = mdb_del(txn_, env_->dbi(db), &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc == MDB_MAP_FULL) throw MapFull{};
+  if (rc != 0) throw_lmdb(rc, std::string("delete from ") + db_name(db), env_->dir());
+  return true;
+}
+
+void LmdbTxn::scan_from(Db db, std::string_view from,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, env_->dbi(db), &cur);
+  if (rc != 0) throw_lmdb(rc, std::string("open cursor on ") + db_name(db), env_->dir());
+  std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> guard(cur, mdb_cursor_close);
+  MDB_val k = to_val(from), v;
+  rc = from.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    if (!fn(from_val(k), from_val(v))) return;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) throw_lmdb(rc, std::string("scan ") + db_name(db), env_->dir());
+}
+
+void LmdbTxn::scan_prefix(Db db, std::string_view prefix,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  scan_from(db, prefix, [&](std::string_view k, std::string_view v) {
+    if (k.substr(0, prefix.size()) != prefix) return false;
+    return fn(k, v);
+  });
+}
+
+uint64_t LmdbTxn::count(Db db) const {
+  MDB_stat st;
+  int rc = mdb_stat(txn_, env_->dbi(db), &st);
+  if (rc != 0) throw_lmdb(rc, std::string("stat ") + db_name(db), env_->dir());
+  return st.ms_entries;
+}
+
+// ---- LmdbEnv ---------------------------------------------------------------------------------
+
+std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, size_t initial_map_bytes) {
+  std::lock_guard<std::mutex> registry_lock(registry_mutex());
+  if (!read_only) make_dirs(dir);
+  struct stat st;
+  if (read_only && ::stat((dir + "/data.mdb").c_str(), &st) != 0)
+    throw Error(ErrorCode::kNotFound, "no version log here", dir,
+                "check --log-dir: a log is created by the first run that records versions");
+  const std::string key = real_path(dir);
+  if (auto live = registry()[key].lock()) {
+    if (read_only) return live;
+    throw Error(ErrorCode::kFailedPrecondition,
+                std::string("the log is already open ") + (live->read_only() ? "read-only" : "for writing") +
+                    " in this process",
+                dir, "share one VersionLog object, or close the other before opening for writing");
+  }
+
+  std::shared_ptr<LmdbEnv> env(new LmdbEnv());
+  env->dir_ = dir;
+  env->read_only_ = read_only;
+  if (!read_only) {
+    const std::string lock_path = dir + "/writer.lock";
+    env->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (env->lock_fd_ < 0) {
+      int err = errno;
+      throw Error(ErrorCode::kIOError, std::string("cannot create the writer lock: ") + std::strerror(err),
+                  lock_path, "choose a writable --log-dir");
+    }
+    if (::flock(env->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      if (err == EWOULDBLOCK)
+        throw Error(ErrorCode::kFailedPrecondition, "another process is writing to this version log", dir,
+                    "wait for it to finish, or open the log read-only (readers work while it writes)");
+      throw Error(ErrorCode::kIOError, std::string("cannot lock the log: ") + std::strerror(err), lock_path);
+    }
+  }
+  int rc = mdb_env_create(&env->env_);
+  if (rc != 0) throw_lmdb(rc, "create LMDB environment", dir);
+  mdb_env_set_maxdbs(env->env_, 16);
+  rc = mdb_env_set_mapsize(env->env_, std::max(initial_map_bytes, kMinMapBytes));
+  if (rc != 0) throw_lmdb(rc, "set map size", dir);
+  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0u);
+  rc = mdb_env_open(env->env_, dir.c_str(), flags, 0644);
+  if (rc != 0) throw_lmdb(rc, read_only ? "open version log read-only" : "open version log for writing", dir);
+  int dead = 0;
+  mdb_reader_check(env->env_, &dead);  // clear reader slots of killed processes
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env->env_, nullptr, read_only ? MDB_RDONLY : 0u, &txn);
+  if (rc != 0) throw_lmdb(rc, "begin transaction", dir);
+  for (int i = 0; i < static_cast<int>(Db::kCount); ++i) {
+    rc = mdb_dbi_open(txn, db_name(static_cast<Db>(i)), read_only ? 0u : MDB_CREATE, &env->dbis_[i]);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND)
+        throw Error(ErrorCode::kCorruption,
+                    std::string("not a Strata version log: database '") + db_name(static_cast<Db>(i)) + "' is missing",
+                    dir);
+      throw_lmdb(rc, std::string("open database ") + db_name(static_cast<Db>(i)), dir);
+    }
+  }
+  rc = mdb_txn_commit(txn);  // also for read-only: keeps the database handles open
+  if (rc != 0) throw_lmdb(rc, "open databases", dir);
+  registry()[key] = env;
+  return env;
+}
+
+LmdbEnv::~LmdbEnv() {
+  if (env_) mdb_env_close(env_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+void LmdbEnv::read(const std::function<void(const LmdbTxn&)>& body) const {
+  for (;;) {
+    std::shared_lock<std::shared_mutex> lock(resize_mu_);
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+      lock.unlock();
+      adopt_map_size();
+      continue;
+    }
+    if (rc != 0) throw_lmdb(rc, "begin read transaction", dir_);
+    std::unique_ptr<MDB_txn, void (*)(MDB_txn*)> guard(txn, mdb_txn_abort);
+    LmdbTxn t(this, txn, false);
+    body(t);
+    return;
+  }
+}
+
+void LmdbEnv::write(const std::function<void(LmdbTxn&)>& body) {
+  if (read_only_)
+    throw Error(ErrorCode::kFailedPrecondition, "the version log is open read-only", dir_,
+                "open it with OpenMode::kReadWrite to change it");
+  std::lock_guard<std::mutex> serial(write_mu_);
+  for (;;) {
+    std::shared_lock<std::shared_mutex> lock(resize_mu_);
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) throw_lmdb(rc, "begin write transaction", dir_);
+    bool full = false;
+    try {
+      LmdbTxn t(this, txn, true);
+      body(t);
+    } catch (const MapFull&) {
+      full = true;
+    } catch (...) {
+      mdb_txn_abort(txn);
+      throw;
+    }
+    if (!full) {
+      rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
+      if (rc == 0) return;
+      if (rc != MDB_MAP_FULL) throw_lmdb(rc, "commit", dir_);
+    } else {
+      mdb_txn_abort(txn);
+    }
+    lock.unlock();
+    grow_map(0);
+  }
+}
+
+void LmdbEnv::grow_map(uint64_t at_least) {
+  std::unique_lock<std::shared_mutex> lock(resize_mu_);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  uint64_t size = std::max<uint64_t>(info.me_mapsize * 2, info.me_mapsize + at_least);
+  int rc = mdb_env_set_mapsize(env_, size);
+  if (rc != 0) throw_lmdb(rc, "grow the map to " + std::to_string(size) + " bytes", dir_);
+  ++map_growths_;
+}
+
+void LmdbEnv::adopt_map_size() const {
+  std::unique_lock<std::shared_mutex> lock(resize_mu_);
+  int rc = mdb_env_set_mapsize(env_, 0);
+  if (rc != 0) throw_lmdb(rc, "adopt the grown map size", dir_);
+}
+
+uint64_t LmdbEnv::map_bytes() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+LmdbStats LmdbEnv::stats() const {
+  LmdbStats s;
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  s.map_bytes = info.me_mapsize;
+  s.used_bytes = (info.me_last_pgno + 1) * uint64_t{st.ms_psize};
+  struct stat fst;
+  if (::stat((dir_ + "/data.mdb").c_str(), &fst) == 0) s.file_bytes = static_cast<uint64_t>(fst.st_size);
+  read([&](const LmdbTxn& txn) {
+    txn.scan_from(Db::kChunks, {}, [&](std::string_view, std::string_view v) {
+      s.chunk_value_bytes += v.size();
+      ++s.chunk_count;
+      return true;
+    });
+  });
+  return s;
+}
+
+}  // namespace strata::versioning

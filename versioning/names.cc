@@ -1,0 +1,114 @@
+// Version names (DESIGN "Naming a version"): hex ids and prefixes, branch@epoch, tags, branches,
+// each with ~N suffixes.
+#include <cctype>
+
+#include "framework/core/error.h"
+#include "versioning/log_internals.h"
+
+namespace strata::versioning {
+namespace {
+
+constexpr size_t kMinPrefix = 4;
+const char* kHint = "see `strata log --all` for versions, `strata branch` and `strata tag` for names";
+
+[[noreturn]] void unknown(const std::string& name, const std::string& why = {}) {
+  throw Error(ErrorCode::kNotFound, "unknown version '" + name + "'" + (why.empty() ? "" : ": " + why), "", kHint);
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// Splits "name~2~1" into ("name", 3). A bare "~" counts one.
+std::string split_ancestry(const std::string& name, int64_t& back) {
+  back = 0;
+  std::string base = name;
+  for (;;) {
+    size_t tilde = base.rfind('~');
+    if (tilde == std::string::npos) return base;
+    std::string_view count(base.data() + tilde + 1, base.size() - tilde - 1);
+    if (count.empty()) {
+      back += 1;
+    } else if (all_digits(count) && count.size() <= 9) {
+      back += std::stoll(std::string(count));
+    } else {
+      throw_invalid("bad ancestry suffix in '" + name + "'", "", "write NAME~N, e.g. main~2");
+    }
+    base.resize(tilde);
+  }
+}
+
+CommitId resolve_base(const LmdbTxn& txn, const std::string& name, const std::string& full) {
+  if (name.empty()) throw_invalid("empty version name", "", kHint);
+  if (size_t at = name.find('@'); at != std::string::npos) {
+    std::string branch = name.substr(0, at), epoch_text = name.substr(at + 1);
+    if (!all_digits(epoch_text) || epoch_text.size() > 18)
+      throw_invalid("bad epoch in '" + full + "'", "", "write BRANCH@EPOCH, e.g. main@7");
+    int64_t epoch = std::stoll(epoch_text);
+    if (!LogInternals::get_ref(txn, head_key(branch))) unknown(full, "no branch '" + branch + "'");
+    auto v = txn.get(Db::kIndex, index_key(branch, epoch));
+    if (!v || v->size() != 16)
+      throw Error(ErrorCode::kNotFound, "branch '" + branch + "' has no version at epoch " + std::to_string(epoch), "",
+                  "see `strata log " + branch + "` for its epochs");
+    return digest_from_bytes(*v);
+  }
+  if (auto tag = LogInternals::get_ref(txn, tag_key(name))) return *tag;
+  if (auto head = LogInternals::get_ref(txn, head_key(name))) return *head;
+  if (!is_hex(name)) unknown(full);
+  std::string prefix = name;
+  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (prefix.size() > 32) unknown(full, "longer than a version id");
+  if (prefix.size() < kMinPrefix)
+    throw Error(ErrorCode::kInvalidArgument, "version prefix '" + name + "' is shorter than 4 hex digits", "", kHint);
+  std::string lower = prefix + std::string(32 - prefix.size(), '0');
+  std::vector<CommitId> matches;
+  txn.scan_from(Db::kCommits, as_bytes(*digest_from_hex(lower)), [&](std::string_view k, std::string_view) {
+    if (k.size() != 16) return true;
+    CommitId id = digest_from_bytes(k);
+    if (to_hex(id).compare(0, prefix.size(), prefix) != 0) return false;
+    matches.push_back(id);
+    return matches.size() <= 10;
+  });
+  if (matches.empty()) unknown(full);
+  if (matches.size() > 1) {
+    std::string list;
+    for (const CommitId& id : matches) list += "\n  " + LogInternals::describe(txn, id);
+    if (matches.size() > 10) list += "\n  ...";
+    throw Error(ErrorCode::kInvalidArgument, "version prefix '" + name + "' is ambiguous; candidates:" + list, "",
+                "give more hex digits");
+  }
+  return matches[0];
+}
+
+}  // namespace
+
+CommitId VersionLog::resolve(const std::string& name) const {
+  CommitId id{};
+  env_->read([&](const LmdbTxn& txn) {
+    int64_t back = 0;
+    std::string base = split_ancestry(name, back);
+    id = resolve_base(txn, base, name);
+    for (int64_t i = 0; i < back; ++i) {
+      CommitRecord r = LogInternals::need_record(txn, id);
+      if (r.parents.empty())
+        throw Error(ErrorCode::kNotFound,
+                    "'" + name + "' goes back past the first version (" + LogInternals::describe(id, r) +
+                        " has no parent)",
+                    "", kHint);
+      id = r.parents[0];
+    }
+    LogInternals::need_record(txn, id);
+  });
+  return id;
+}
+
+std::string VersionLog::describe(const CommitId& id) const {
+  std::string s;
+  env_->read([&](const LmdbTxn& txn) { s = LogInternals::describe(txn, id); });
+  return s;
+}
+
+}  // namespace strata::versioning

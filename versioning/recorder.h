@@ -1,0 +1,109 @@
+// Recorder: the Trainer callback that commits a version at the end of every epoch
+// (DESIGN "Asynchrony", "Resume").
+//
+// on_epoch_end copies the TrainState into a staging buffer (reused across epochs), hashes it to
+// get the version's id at once (annotations "version" = first 8 hex digits, "version_full",
+// "branch", "message"), and hands the encoding and the LMDB transaction to one writer thread;
+// training goes on immediately. A snapshot waits only if the previous one is still being
+// written. on_fit_end (and flush) wait until the last commit is durable and rethrow a writer
+// error.
+//
+// Branches: a fresh Recorder commits on options.branch; when that branch already exists and no
+// continue_from / warm_start_from was given, the new run goes on a new branch "<branch>-<n>"
+// rather than pretending to continue unrelated history.
+//
+// Ownership: shares the VersionLog (which must be open for writing). Thread-safety: the callback
+// methods are called from the training thread; timing() and last_commit() may be called from any
+// thread.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "framework/train/callback.h"
+#include "versioning/version_log.h"
+
+namespace strata::versioning {
+
+struct RecorderOptions {
+  std::string branch = "main";
+  // Placeholders: {epoch}, {step}, {branch}, and any metric ({val/accuracy}, 4 significant
+  // digits), counter or hyper-parameter by name; unknown ones print "?". Empty: "epoch N: " and
+  // the loss / val_loss / val_acc the epoch has.
+  std::string message_template;
+  std::string author;          // empty: $USER@hostname
+  bool include_optim = true;
+
+  RecorderOptions& set_branch(std::string b) { branch = std::move(b); return *this; }
+  RecorderOptions& set_message_template(std::string t) { message_template = std::move(t); return *this; }
+  RecorderOptions& set_author(std::string a) { author = std::move(a); return *this; }
+  RecorderOptions& set_include_optim(bool include) { include_optim = include; return *this; }
+};
+
+struct RecorderTiming {
+  int snapshots = 0;
+  double last_stall_ms = 0, max_stall_ms = 0, total_stall_ms = 0;  // time on_epoch_end blocked training
+  double last_wait_ms = 0;     // part of the stall spent waiting for the previous snapshot
+  double last_encode_s = 0, last_write_s = 0;  // the writer's time for the last durable commit
+  uint64_t staged_bytes = 0;   // bytes copied per snapshot
+  CommitStats last_stats;
+};
+
+class Recorder : public Callback {
+ public:
+  Recorder(std::shared_ptr<VersionLog> log, RecorderOptions options = {});
+  ~Recorder() override;  // finishes the pending commit; errors are reported by flush/on_fit_end only
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Resume from `id`: if it is the head of its branch (and no new_branch is given), later commits
+  // continue that branch; otherwise they go on a new branch (new_branch, or
+  // "<branch>-e<epoch>-<shortid>") whose first commit has `id` as parent.
+  void continue_from(const CommitId& id, const std::string& new_branch = {});
+  // Warm start / align: the first commit goes on a new branch with `source` as parent, although
+  // the graph may differ (new_branch empty: "<branch>-warm-<shortid>").
+  void warm_start_from(const CommitId& source, const std::string& new_branch = {});
+
+  void on_fit_begin(const FitBeginInfo& info) override;
+  void on_epoch_end(EpochEndInfo& info) override;
+  void on_fit_end(bool failed) override;
+
+  // Blocks until every snapshot handed over so far is durable; rethrows the writer's error.
+  void flush();
+
+  const std::string& branch() const { return branch_; }
+  std::optional<CommitId> last_commit() const;
+  RecorderTiming timing() const;
+  VersionLog& log() { return *log_; }
+
+ private:
+  void writer_loop();
+  void wait_idle(std::unique_lock<std::mutex>& lock);
+  std::string format_message(const TrainState& state) const;
+  std::string free_branch_name(const std::string& wanted) const;
+  void stage(const TrainState& state);
+
+  std::shared_ptr<VersionLog> log_;
+  RecorderOptions options_;
+  std::string branch_;
+  std::optional<CommitId> parent_;
+  bool branch_decided_ = false;
+
+  TrainState staging_;  // deep copies; tensors reused across epochs
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<PreparedCommit> pending_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::optional<CommitId> last_commit_;
+  RecorderTiming timing_;
+  std::thread writer_;
+};
+
+}  // namespace strata::versioning

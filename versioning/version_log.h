@@ -1,0 +1,214 @@
+// VersionLog: the version history of a training run, stored in LMDB (DESIGN "The version log";
+// byte layouts in versioning/FORMAT.md).
+//
+// A version (commit) is an immutable record with parents, named by the XXH3-128 of its encoding;
+// its tensors are cut into <= 1 MiB chunks, content-addressed (deduplicated), delta-coded against
+// the parent version and compressed. Branches and tags are refs to versions. A commit's chunks,
+// record, index entry and ref move are one LMDB write transaction, so a crash at any instant
+// leaves the log at the previous commit.
+//
+// Ownership: a VersionLog owns its LMDB environment (shared with other read-only VersionLogs of
+// the same directory in this process). Tensors it returns own their storage.
+// Thread-safety: all const methods may run concurrently with each other and with one writer;
+// writing methods are serialised internally. Any number of read-only processes may read while one
+// process writes (a second writer gets kFailedPrecondition).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/graph/graph_spec.h"
+#include "framework/train/train_state.h"
+#include "versioning/chunk_codec.h"
+#include "versioning/commit_record.h"
+#include "versioning/ids.h"
+
+namespace strata::versioning {
+
+class LmdbEnv;
+class LmdbTxn;
+class ChunkCache;
+
+struct LogOptions {
+  int keyframe_interval = 8;          // a delta chain is at most this many chunks long
+  int zstd_level = 3;
+  ChunkCodec codec = ChunkCodec::kFloatModel;
+  size_t initial_map_bytes = size_t{64} << 20;  // the map doubles whenever it is full
+  int encode_threads = 0;             // 0: OpenMP's default
+  size_t decode_cache_bytes = size_t{64} << 20;
+  bool update_settings = false;       // an existing log keeps its meta settings unless this is set
+
+  LogOptions& set_keyframe_interval(int k) { keyframe_interval = k; return *this; }
+  LogOptions& set_zstd_level(int level) { zstd_level = level; return *this; }
+  LogOptions& set_codec(ChunkCodec c) { codec = c; return *this; }
+  LogOptions& set_initial_map_bytes(size_t bytes) { initial_map_bytes = bytes; return *this; }
+  LogOptions& set_encode_threads(int n) { encode_threads = n; return *this; }
+  LogOptions& set_decode_cache_bytes(size_t bytes) { decode_cache_bytes = bytes; return *this; }
+  LogOptions& set_update_settings(bool update) { update_settings = update; return *this; }
+};
+
+enum class OpenMode { kReadOnly, kReadWrite };
+
+// The settings a log was created with (the `meta` database).
+struct LogSettings {
+  uint32_t format_version = 0;
+  int64_t created_ms = 0;
+  int keyframe_interval = 8;
+  int zstd_level = 3;
+  ChunkCodec codec = ChunkCodec::kFloatModel;
+};
+
+// What to commit. The state's tensors must not change until the commit is written.
+struct SnapshotRequest {
+  std::vector<CommitId> parents;      // empty for a first version; parents[0] is the delta base
+  std::string branch = "main";        // created when missing; else its head must be parents[0]
+  std::string message;
+  std::string author;                 // empty: $USER@hostname
+  int64_t wall_time_ms = 0;           // 0: now
+  const TrainState* state = nullptr;
+  bool include_optim = true;
+};
+
+// A snapshot hashed and described but not yet written: its id is final.
+struct PreparedCommit {
+  CommitId id{};
+  CommitRecord record;
+  std::string record_bytes, optim_bytes, graph_bytes;
+  std::vector<Tensor> params, optim;  // manifest order; storage shared with the request's state
+};
+
+struct CommitResult {
+  CommitId id{};
+  CommitStats stats;
+  double encode_seconds = 0;  // chunk encoding (parallel)
+  double write_seconds = 0;   // the LMDB transaction, fsync included
+};
+
+struct RetentionReport {
+  size_t full_versions = 0;        // versions that keep their optimizer state
+  size_t dropped_now = 0;          // versions whose optimizer state this call dropped
+  size_t params_only = 0;          // versions without optimizer state after this call
+  uint64_t chunks_deleted = 0, chunks_rewritten = 0;
+  int64_t bytes_freed = 0;  // net: deleted chunks minus the growth of deltas rewritten as keyframes
+};
+
+struct GcReport {
+  size_t commits_deleted = 0;
+  uint64_t chunks_deleted = 0, chunks_rewritten = 0;
+  int64_t bytes_freed = 0;
+};
+
+struct VerifyIssue {
+  CommitId version{};
+  std::string tensor;   // empty for a problem with the record itself
+  std::string problem;
+};
+struct VerifyReport {
+  size_t versions_checked = 0, chunks_checked = 0;
+  std::vector<VerifyIssue> issues;
+  bool ok() const { return issues.empty(); }
+};
+
+struct MergeRequest {
+  std::string a, b;          // version names; the result has parents {a, b}
+  double alpha = 0.5;        // result = (1 - alpha) * a + alpha * b, per parameter
+  std::string branch;        // empty: a's branch, which must have a at its head
+  std::string message;       // empty: "merge <a> and <b> (alpha=...)"
+  std::string author;
+  int64_t wall_time_ms = 0;
+};
+
+class VersionLog {
+ public:
+  // Opens <log_dir>/versions.lmdb. kReadWrite creates the log when missing and takes the writer
+  // lock; kReadOnly needs an existing log (kNotFound otherwise) and works while another process
+  // writes. A log written by a newer format is refused with kFailedPrecondition.
+  static std::unique_ptr<VersionLog> open(const std::string& log_dir, OpenMode mode, LogOptions options = {});
+  ~VersionLog();
+
+  const std::string& log_dir() const { return log_dir_; }
+  bool read_only() const;
+  LogSettings settings() const { return settings_; }
+
+  // ---- names (versioning/names.cc) ----
+  // Full hex id, unique hex prefix (>= 4 digits), branch@epoch, tag, branch (its head), each with
+  // ~N (N first parents back). kNotFound / kInvalidArgument (ambiguous prefix) otherwise.
+  CommitId resolve(const std::string& name) const;
+  // "1a2b3c4d (main@3)": how errors and listings name a version.
+  std::string describe(const CommitId& id) const;
+
+  // ---- reading ----
+  bool has_version(const CommitId& id) const;
+  CommitRecord read_record(const CommitId& id) const;  // with its optimizer manifest if present
+  std::optional<CommitStats> read_stats(const CommitId& id) const;
+  GraphSpec read_graph(const std::string& graph_id) const;
+  NamedTensors read_params(const CommitId& id) const;
+  NamedTensors read_optim(const CommitId& id) const;  // kFailedPrecondition if dropped
+  Tensor read_tensor(const CommitId& id, const std::string& name) const;
+  // Everything needed to resume; refuses (kFailedPrecondition) a version whose optimizer state
+  // retention dropped.
+  TrainState read_state(const CommitId& id) const;
+
+  std::vector<std::string> branches() const;
+  std::map<std::string, CommitId> tags() const;
+  std::optional<CommitId> head(const std::string& branch) const;
+  std::vector<CommitId> history(const std::string& branch) const;  // first parents, newest first
+  std::vector<CommitId> history_from(const CommitId& start) const;
+  // Every version reachable from a branch or tag, newest first (by wall time, then epoch).
+  std::vector<CommitId> all_versions() const;
+
+  // ---- writing (versioning/commit_writer.cc) ----
+  // Hashes the state and builds the record: cheap (no compression), gives the final id.
+  PreparedCommit prepare(const SnapshotRequest& request) const;
+  // Encodes new chunks in parallel and writes everything in one transaction.
+  CommitResult write(const PreparedCommit& prepared);
+  CommitResult commit(const SnapshotRequest& request) { return write(prepare(request)); }
+
+  void set_branch(const std::string& name, const CommitId& id, bool force = false);
+  void delete_branch(const std::string& name);
+  void set_tag(const std::string& name, const CommitId& id, bool force = false);
+  void delete_tag(const std::string& name);
+
+  // ---- maintenance (versioning/maintenance.cc) ----
+  // Keeps the optimizer state of the newest `keep_last_k` versions of every branch, of branch
+  // heads and of tagged versions; drops it elsewhere and deletes chunks nothing needs. Opt-in.
+  RetentionReport apply_retention(int keep_last_k);
+  // Deletes versions no branch or tag reaches, and chunks no remaining version needs.
+  GcReport gc();
+  // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.
+  VerifyReport verify(const std::optional<CommitId>& version = std::nullopt) const;
+
+  // ---- merge (versioning/merge.cc) ----
+  CommitResult merge(const MergeRequest& request);
+
+ private:
+  friend class LogInternals;
+  VersionLog() = default;
+  void require_writable(const char* what) const;
+
+  std::string log_dir_;
+  bool read_only_ = true;  // this object's mode; the shared environment may be read-write
+  LogOptions options_;
+  LogSettings settings_;
+  std::shared_ptr<LmdbEnv> env_;
+  std::unique_ptr<ChunkCache> cache_;
+  // The tensors of the last commit written here, as delta bases for the next one.
+  std::mutex write_mu_;
+  CommitId last_id_{};
+  bool has_last_ = false;
+  std::map<std::string, Tensor> last_tensors_;
+};
+
+// Validates a branch or tag name (letters, digits, . _ - /; no '@', '~', "..").
+void validate_ref_name(const std::string& kind, const std::string& name);
+// $USER@hostname.
+std::string default_author();
+
+}  // namespace strata::versioning
