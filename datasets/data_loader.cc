@@ -1,6 +1,8 @@
 #include "datasets/data_loader.h"
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include <array>
 #include <cmath>
@@ -194,8 +196,12 @@ void DataLoader::assemble(const Job& job) {
   // obeyed. Either way each sample is computed by exactly one thread from the same inputs, so
   // the bits do not depend on the choice.
   constexpr int64_t kParallelFloats = int64_t{1} << 20;
+#ifdef _OPENMP
   const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
-  const bool parallel =
+#else
+  const int threads = 1;
+#endif
+  [[maybe_unused]] const bool parallel =
       threads > 1 && (options_.threads > 0 || b * x_row_ * (augment_ ? 4 : 1) >= kParallelFloats);
 
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallel)

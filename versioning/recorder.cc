@@ -108,9 +108,21 @@ void Recorder::warm_start_from(const CommitId& source, const std::string& new_br
   branch_decided_ = true;
 }
 
-void Recorder::on_fit_begin(const FitBeginInfo&) {
+void Recorder::on_fit_begin(const FitBeginInfo& info) {
   std::unique_lock<std::mutex> lock(mu_);
   if (error_) std::rethrow_exception(error_);
+  wait_idle(lock);
+  lock.unlock();
+  // Allocate (and fault in) the staging buffers now, so that the first epoch's snapshot stalls
+  // training no longer than the others. Best effort: a state that is not complete yet (slots
+  // created lazily) is staged, and checked, at the first epoch end.
+  if (info.state) {
+    try {
+      stage(*info.state);
+    } catch (const Error&) {
+      staging_ = TrainState();
+    }
+  }
 }
 
 std::string Recorder::format_message(const TrainState& state) const {

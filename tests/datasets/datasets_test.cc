@@ -442,6 +442,13 @@ TEST(Dataset, SubsetCopiesRows) {
   expect_error([&] { d.subset(4, 7); }, ErrorCode::kInvalidArgument, {"subset [4, 7)"});
 }
 
+TEST(Dataset, ChannelStats) {
+  // Channel 0 holds {1, 3}, channel 1 {2, 4}: means 2 and 3, population std 1 and 1.
+  ChannelStats st = channel_stats(Tensor::from_vector({2, 2}, {1, 2, 3, 4}));
+  EXPECT_EQ(st.mean, (std::vector<float>{2, 3}));
+  EXPECT_EQ(st.std, (std::vector<float>{1, 1}));
+}
+
 // --- DataLoader ------------------------------------------------------------------------------
 
 std::vector<Batch> run_epoch(DataLoader& loader, int64_t epoch) {

@@ -571,7 +571,8 @@ TEST(TensorBoardCallback, DrivenByHand) {
   EXPECT_EQ(tags.count(kHParamsEndTag), 0u);
 
   cb.on_fit_end(false);
-  const auto after = by_tag(read_run(dir.str("tb/main")));
+  const auto after_events = read_run(dir.str("tb/main"));  // by_tag points into this vector
+  const auto after = by_tag(after_events);
   EXPECT_EQ(after.at(kHParamsEndTag)->hparams_status, HParamsStatus::kSuccess);
 
   // Resuming the branch from step 4 in a new process: START at 5, graph written again (new

@@ -221,7 +221,7 @@ TrainState adam_state(vtest::SyntheticAdam& sim) {
 
 TEST(StorageBench, SnapshotStallRestoreTimeAndRetention) {
   vtest::SyntheticAdamOptions so;
-  so.layers = full_bench() ? std::vector<int64_t>{784, 1024, 1024, 10} : std::vector<int64_t>{784, 512, 256, 10};
+  so.layers = full_bench() ? std::vector<int64_t>{784, 1024, 1024, 10} : std::vector<int64_t>{784, 256, 128, 10};
   so.steps_per_epoch = 2;
   vtest::SyntheticAdam sim(so);
   vtest::TempDir dir;
@@ -229,6 +229,10 @@ TEST(StorageBench, SnapshotStallRestoreTimeAndRetention) {
   double raw = 0;
   {
     Recorder rec(log, RecorderOptions().set_author("bench@host"));
+    TrainState initial = adam_state(sim);
+    FitBeginInfo begin;
+    begin.state = &initial;
+    rec.on_fit_begin(begin);
     for (int e = 1; e <= 10; ++e) {
       sim.run_epoch();
       TrainState s = adam_state(sim);

@@ -1,0 +1,257 @@
+// The `strata` command line: builds a real log through the VersionLog API, runs the built binary
+// as a subprocess and checks its output, JSON fields and exit codes.
+// Needs build/tools/strata (tests/CMakeLists.txt should add_dependencies(strata_cli_test strata)).
+#include <cstdio>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <iterator>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "tests/versioning/test_util.h"
+#include "versioning/lmdb_env.h"
+#include "versioning/version_log.h"
+
+namespace strata::versioning {
+namespace {
+
+using vtest::synthetic_state;
+using vtest::TempDir;
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Runs `strata ARGS` through the shell; stderr goes to a file so stdout stays clean JSON.
+RunResult run_strata(const TempDir& dir, const std::string& args, const std::string& env = "") {
+  const std::string err_path = dir.sub("stderr.txt");
+  const std::string cmd = env + " " STRATA_BINARY_DIR "/tools/strata " + args + " 2>" + err_path;
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err_path);
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+class StrataCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access(STRATA_BINARY_DIR "/tools/strata", X_OK), 0)
+        << "build the `strata` target first (" STRATA_BINARY_DIR "/tools/strata)";
+    auto log = VersionLog::open(dir_.path(), OpenMode::kReadWrite);
+    for (int e = 1; e <= 3; ++e) main_.push_back(commit(*log, e, "main", main_.empty() ? std::vector<CommitId>{} : std::vector<CommitId>{main_.back()}));
+    exp_ = commit(*log, 3, "exp", {main_[1]}, 0.9);
+    log->set_tag("best", main_[1]);
+  }
+
+  CommitId commit(VersionLog& log, int epoch, const std::string& branch, std::vector<CommitId> parents,
+                  double acc_bonus = 0.0) {
+    TrainState s = synthetic_state(epoch, branch == "main" ? 7 : 8);
+    s.metrics = {{"val_acc", 0.5 + 0.125 * epoch + acc_bonus}, {"val_loss", 1.0 / (epoch + 1)}, {"train_loss", 0.75}};
+    s.hparams["lr"] = branch == "main" ? "0.001" : "0.0005";
+    SnapshotRequest r;
+    r.parents = std::move(parents);
+    r.branch = branch;
+    r.message = branch + " epoch " + std::to_string(epoch);
+    r.author = "tester@host";
+    r.wall_time_ms = 1700000000000 + epoch * 1000 + (branch == "main" ? 0 : 500);
+    r.state = &s;
+    return log.commit(r).id;
+  }
+
+  std::string log_arg() const { return "--log " + dir_.path(); }
+
+  TempDir dir_;
+  std::vector<CommitId> main_;
+  CommitId exp_{};
+};
+
+TEST_F(StrataCli, LogListsMainNewestFirstWithMetrics) {
+  RunResult r = run_strata(dir_, "log " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t p3 = r.out.find(short_hex(main_[2])), p2 = r.out.find(short_hex(main_[1])),
+               p1 = r.out.find(short_hex(main_[0]));
+  ASSERT_NE(p3, std::string::npos) << r.out;
+  EXPECT_LT(p3, p2);
+  EXPECT_LT(p2, p1);
+  EXPECT_FALSE(contains(r.out, short_hex(exp_)));  // another branch
+  EXPECT_TRUE(contains(r.out, "main@3"));
+  EXPECT_TRUE(contains(r.out, "main epoch 2"));
+  EXPECT_TRUE(contains(r.out, "val_acc=0.875"));  // 0.5 + 0.125 * 3
+  EXPECT_TRUE(contains(r.out, "val_loss=0.25"));
+  EXPECT_FALSE(contains(r.out, "train_loss"));
+  EXPECT_TRUE(contains(r.out, "tag: best"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3);
+}
+
+TEST_F(StrataCli, LogAllDecoratesEveryBranchAndReadsStrataLogEnv) {
+  RunResult r = run_strata(dir_, "log --all", "STRATA_LOG=" + dir_.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4) << r.out;
+  EXPECT_TRUE(contains(r.out, short_hex(exp_) + " exp@3")) << r.out;
+  EXPECT_TRUE(contains(r.out, "(exp)"));
+  EXPECT_TRUE(contains(r.out, "(main)"));
+  RunResult b = run_strata(dir_, "log exp --json " + log_arg());
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_TRUE(contains(b.out, "{\"versions\":[{\"id\":\"" + to_hex(exp_) + "\""));
+  EXPECT_TRUE(contains(b.out, "\"branch\":\"exp\",\"epoch\":3,\"step\":30"));
+  EXPECT_TRUE(contains(b.out, "\"id\":\"" + to_hex(main_[0]) + "\""));  // exp's history reaches main@1
+  EXPECT_TRUE(contains(b.out, "\"tags\":[\"best\"]"));
+}
+
+TEST_F(StrataCli, ShowPrintsRecordAndTensors) {
+  RunResult r = run_strata(dir_, "show main@2 --tensors " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, to_hex(main_[1])));
+  EXPECT_TRUE(contains(r.out, "parent   " + short_hex(main_[0])));
+  EXPECT_TRUE(contains(r.out, "author   tester@host"));
+  EXPECT_TRUE(contains(r.out, "lr = 0.001"));
+  EXPECT_TRUE(contains(r.out, "val_acc = 0.75"));
+  EXPECT_TRUE(contains(r.out, "global_step = 20"));
+  EXPECT_TRUE(contains(r.out, "fc1/weight"));
+  EXPECT_TRUE(contains(r.out, "[4, 3]"));
+  EXPECT_TRUE(contains(r.out, "optim/fc2/bias/v"));
+
+  RunResult j = run_strata(dir_, "--json show best --tensors " + log_arg());
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_TRUE(contains(j.out, "\"id\":\"" + to_hex(main_[1]) + "\""));
+  EXPECT_TRUE(contains(j.out, "\"parents\":[\"" + to_hex(main_[0]) + "\"]"));
+  EXPECT_TRUE(contains(j.out, "\"epoch\":2,\"step\":20"));
+  EXPECT_TRUE(contains(j.out, "\"metrics\":{\"train_loss\":0.75,\"val_acc\":0.75,"));
+  EXPECT_TRUE(contains(j.out, "{\"name\":\"fc1/weight\",\"kind\":\"param\",\"dtype\":\"f32\",\"shape\":[4,3],\"chunks\":1,\"raw_bytes\":48,"))
+      << j.out;
+}
+
+TEST_F(StrataCli, UnknownVersionIsExitOneNamingIt) {
+  RunResult r = run_strata(dir_, "show nosuchversion " + log_arg());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_TRUE(contains(r.err, "nosuchversion")) << r.err;
+  EXPECT_EQ(run_strata(dir_, "branch x deadbeefdead " + log_arg()).code, 1);
+  RunResult missing = run_strata(dir_, "log --log " + dir_.sub("nope"));
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.err, "error: "));
+}
+
+TEST_F(StrataCli, UsageErrorsAreExitTwo) {
+  EXPECT_EQ(run_strata(dir_, "").code, 2);
+  EXPECT_EQ(run_strata(dir_, "frobnicate " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "show " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "log --bogus " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "--help").code, 0);
+}
+
+TEST_F(StrataCli, BranchAndTagCreateMoveDelete) {
+  ASSERT_EQ(run_strata(dir_, "branch fork main@1 " + log_arg()).code, 0);
+  RunResult list = run_strata(dir_, "branch --json " + log_arg());
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_TRUE(contains(list.out, "{\"name\":\"fork\",\"id\":\"" + to_hex(main_[0]) + "\""));
+  EXPECT_TRUE(contains(list.out, "{\"name\":\"exp\",\"id\":\"" + to_hex(exp_) + "\""));
+  // Moving an existing branch needs -f.
+  RunResult no_force = run_strata(dir_, "branch fork main@2 " + log_arg());
+  EXPECT_EQ(no_force.code, 1);
+  EXPECT_TRUE(contains(no_force.err, "error: ")) << no_force.err;
+  ASSERT_EQ(run_strata(dir_, "branch -f fork main@2 " + log_arg()).code, 0);
+  {
+    auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+    EXPECT_EQ(log->head("fork"), main_[1]);
+  }
+  ASSERT_EQ(run_strata(dir_, "branch -d fork " + log_arg()).code, 0);
+  EXPECT_FALSE(contains(run_strata(dir_, "branch " + log_arg()).out, "fork"));
+
+  ASSERT_EQ(run_strata(dir_, "tag v1 " + short_hex(exp_) + " " + log_arg()).code, 0);
+  RunResult tags = run_strata(dir_, "tag " + log_arg());
+  EXPECT_TRUE(contains(tags.out, "v1")) << tags.out;
+  EXPECT_TRUE(contains(tags.out, "best"));
+  EXPECT_TRUE(contains(tags.out, "exp@3"));
+  ASSERT_EQ(run_strata(dir_, "tag -d v1 " + log_arg()).code, 0);
+  EXPECT_FALSE(contains(run_strata(dir_, "tag " + log_arg()).out, "v1"));
+  EXPECT_EQ(run_strata(dir_, "tag -d v1 " + log_arg()).code, 1);
+}
+
+TEST_F(StrataCli, DuReportsRawAndStoredBytes) {
+  RunResult r = run_strata(dir_, "du --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+  uint64_t raw = 0, stored = 0;
+  for (const CommitId& id : log->all_versions()) {
+    raw += log->read_stats(id)->raw_bytes;
+    stored += log->read_stats(id)->new_stored_bytes;
+  }
+  EXPECT_TRUE(contains(r.out, "\"versions\":4,\"raw_bytes\":" + std::to_string(raw) +
+                                  ",\"stored_bytes\":" + std::to_string(stored)))
+      << r.out;
+  EXPECT_TRUE(contains(run_strata(dir_, "du " + log_arg()).out, std::to_string(raw) + " bytes"));
+}
+
+// Flips every copy of a payload window of one chunk in data.mdb (as the versioning tests do).
+int flip_chunk_bytes(const std::string& data_mdb, const std::string& value) {
+  std::string file = read_file(data_mdb);
+  const std::string window = value.substr(value.size() / 2, 24);
+  int flips = 0;
+  for (size_t pos = file.find(window); pos != std::string::npos; pos = file.find(window, pos + 1)) {
+    file[pos + 12] = static_cast<char>(file[pos + 12] ^ 0x5A);
+    ++flips;
+  }
+  std::ofstream out(data_mdb, std::ios::binary | std::ios::trunc);
+  out.write(file.data(), static_cast<std::streamsize>(file.size()));
+  return flips;
+}
+
+TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
+  TempDir dir;
+  std::vector<CommitId> ids;
+  std::string victim;
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    for (int e = 1; e <= 3; ++e) {
+      TrainState s = synthetic_state(e, 7, 4096);
+      s.params.emplace_back("fc3/weight", vtest::evolving({64, 64}, 99 + e, 1, 0));  // new each version
+      SnapshotRequest r;
+      if (!ids.empty()) r.parents = {ids.back()};
+      r.state = &s;
+      r.wall_time_ms = 1000 * e;
+      ids.push_back(log->commit(r).id);
+    }
+    ChunkId chunk = log->read_record(ids[1]).params.back().chunks[0];
+    auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
+    env->read([&](const LmdbTxn& txn) { victim = std::string(*txn.get(Db::kChunks, as_bytes(chunk))); });
+  }
+  RunResult ok = run_strata(dir, "verify --log " + dir.path());
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, "checked 3 version(s)")) << ok.out;
+
+  ASSERT_GT(victim.size(), 200u);
+  ASSERT_GE(flip_chunk_bytes(dir.sub("versions.lmdb/data.mdb"), victim), 1);
+  RunResult bad = run_strata(dir, "verify --all --log " + dir.path());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.out, "BAD " + short_hex(ids[1]))) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "fc3/weight"));
+  EXPECT_TRUE(contains(bad.err, "error: "));
+  RunResult j = run_strata(dir, "verify --json --log " + dir.path());
+  EXPECT_EQ(j.code, 1);
+  EXPECT_TRUE(contains(j.out, "\"ok\":false,\"versions_checked\":3")) << j.out;
+  EXPECT_TRUE(contains(j.out, "\"id\":\"" + to_hex(ids[1]) + "\",\"version\":\"" + short_hex(ids[1])));
+  EXPECT_TRUE(contains(j.out, "\"tensor\":\"fc3/weight\""));
+  // One unaffected version verifies clean on its own.
+  EXPECT_EQ(run_strata(dir, "verify " + short_hex(ids[0]) + " --log " + dir.path()).code, 0);
+}
+
+}  // namespace
+}  // namespace strata::versioning
