@@ -165,6 +165,19 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   }
   plan->output_index = index.at(spec_.output);
 
+  // Linear/Conv2d -> ReLU pairs where the ReLU is the only consumer: fuse (see OpContext).
+  std::vector<bool> fuse_relu(spec_.nodes.size(), false), fused_relu(spec_.nodes.size(), false);
+  for (size_t j = 0; j < spec_.nodes.size(); ++j) {
+    const NodeSpec& n = spec_.nodes[j];
+    if (!options_.fuse || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
+    size_t i = index.at(n.inputs[0]);
+    const std::string& producer = spec_.nodes[i].op;
+    if ((producer == "Linear" || producer == "Conv2d") && consumers[i] == 1 && i != plan->output_index) {
+      fuse_relu[i] = fused_relu[j] = true;
+      plan->outputs[i] = plan->outputs[j];  // the producer writes the activated values
+    }
+  }
+
   // Decide, in backward order, which consumer contributes first to a shared gradient.
   std::vector<bool> seen(spec_.nodes.size() + 1, false);
   std::vector<std::vector<Tensor>> d_ins(spec_.nodes.size());
@@ -210,6 +223,8 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
       ctx.grads.push_back(params_[k].grad);
     }
     ctx.step = &step_key_->key;
+    ctx.fuse_relu = fuse_relu[i];
+    ctx.fused_into_input = fused_relu[i];
     plan->ops.push_back(op_def(n.op, n.name).create());
     plan->ops.back()->compile(std::move(ctx));
   }

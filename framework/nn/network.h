@@ -33,6 +33,9 @@ struct NetworkOptions {
   // Also compute dL/d(input) in backward() (saliency, adversarial inputs, gradient checks).
   bool input_grad = false;
   NetworkOptions& input_grad_(bool v) { input_grad = v; return *this; }
+  // Fuse Linear/Conv2d -> ReLU into one oneDNN primitive with a post-op (off: for debugging).
+  bool fuse = true;
+  NetworkOptions& fuse_(bool v) { fuse = v; return *this; }
   NetworkOptions& weight_init_(std::string v) { weight_init = std::move(v); return *this; }
 };
 

@@ -31,12 +31,13 @@ class Conv2dOp : public Op {
     auto b = has_bias ? plain_desc(ctx_.params[1].shape()) : memory::desc();
     memory::dims strides = {g.sh, g.sw}, dilation = {g.dh - 1, g.dw - 1}, pad = {g.ph, g.pw};
     auto attr = dnnl_utils::default_attr();
+    auto fwd_attr = dnnl_utils::attr_with_relu(ctx_.fuse_relu);
     auto& eng = dnnl_utils::cpu_engine();
     prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
     convolution_forward::primitive_desc fwd_pd(
         convolution_forward::desc(prop, algorithm::convolution_direct, src, w, b, dst, strides,
                                   dilation, pad, pad),
-        attr, eng);
+        fwd_attr, eng);
     fwd_ = convolution_forward(fwd_pd);
     memory mx = dnnl_utils::wrap(ctx_.in[0]), mw = dnnl_utils::wrap(ctx_.params[0]);
     fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},

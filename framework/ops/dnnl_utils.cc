@@ -64,4 +64,16 @@ dnnl::primitive_attr default_attr() {
   return attr;
 }
 
+
+
+dnnl::primitive_attr attr_with_relu(bool relu) {
+  dnnl::primitive_attr attr = default_attr();
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 }  // namespace strata::dnnl_utils

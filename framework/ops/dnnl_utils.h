@@ -47,5 +47,7 @@ bool inside_execute();
 // Primitive attributes used everywhere: user-managed scratchpad, so no allocation happens
 // inside a step (the Network hands every primitive a preallocated scratchpad buffer).
 dnnl::primitive_attr default_attr();
+// default_attr() plus a ReLU post-op when relu is true.
+dnnl::primitive_attr attr_with_relu(bool relu);
 
 }  // namespace strata::dnnl_utils

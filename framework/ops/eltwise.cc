@@ -20,6 +20,18 @@ class EltwiseOp : public Op {
     auto attr = dnnl_utils::default_attr();
     auto& eng = dnnl_utils::cpu_engine();
     prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    if (ctx_.fused_into_input) {
+      // The producer already wrote max(x, 0) into our output; backward works from it.
+      fused_ = true;
+      if (!ctx_.training || !ctx_.d_in[0].defined()) return;
+      algorithm alg = algorithm::eltwise_relu_use_dst_for_bwd;
+      eltwise_forward::primitive_desc hint(eltwise_forward::desc(prop, alg, data, 0.f, 0.f), attr, eng);
+      eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg, data, data, 0.f, 0.f), attr, eng, hint);
+      bwd_ = eltwise_backward(pd);
+      bwd_args_ = {{DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
+                   {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+      return;
+    }
     eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop, alg_, data, alpha_, 0.f), attr, eng);
     fwd_ = eltwise_forward(fwd_pd);
     memory mx = dnnl_utils::wrap(ctx_.in[0]);
@@ -32,13 +44,16 @@ class EltwiseOp : public Op {
                  {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
   }
 
-  void forward() override { run(fwd_, fwd_args_); }
+  void forward() override {
+    if (!fused_) run(fwd_, fwd_args_);
+  }
   void backward() override {
     if (bwd_) run(*bwd_, bwd_args_);
   }
 
   algorithm alg_;
   float alpha_ = 0;
+  bool fused_ = false;
   eltwise_forward fwd_;
   std::optional<eltwise_backward> bwd_;
   dnnl_utils::Args fwd_args_, bwd_args_;

@@ -16,9 +16,10 @@ class LinearOp : public Op {
     auto w = plain_desc({out_features, x[1]});
     auto b = has_bias ? plain_desc({out_features}) : memory::desc();
     auto attr = dnnl_utils::default_attr();
+    auto fwd_attr = dnnl_utils::attr_with_relu(ctx_.fuse_relu);
     prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
     inner_product_forward::primitive_desc fwd_pd(
-        inner_product_forward::desc(prop, src, w, b, dst), attr, dnnl_utils::cpu_engine());
+        inner_product_forward::desc(prop, src, w, b, dst), fwd_attr, dnnl_utils::cpu_engine());
     fwd_ = inner_product_forward(fwd_pd);
     memory mx = dnnl_utils::wrap(ctx_.in[0]), mw = dnnl_utils::wrap(ctx_.params[0]);
     fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw},

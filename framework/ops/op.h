@@ -39,6 +39,11 @@ struct OpContext {
   std::vector<Tensor> params;  // in node->params order
   std::vector<Tensor> grads;   // same order; undefined for buffers (running statistics)
   const StepKey* step = nullptr;
+  // Fusion (DESIGN: bias and activation as post-ops): a Linear/Conv2d whose only consumer is a
+  // ReLU applies the ReLU as a oneDNN post-op and writes the ReLU's output; the ReLU then only
+  // runs its backward, from its output (dy * (y > 0)).
+  bool fuse_relu = false;        // on the Linear/Conv2d
+  bool fused_into_input = false; // on the ReLU
   std::string where() const { return node ? node->op + "(" + node->name + ")" : "op"; }
 };
 

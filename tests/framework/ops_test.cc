@@ -187,6 +187,47 @@ TEST(GradCheck, SharedActivationFeedsThreeConsumers) {
   check_gradients(b.build(b.add("sum2", b.add("sum1", a, s), h)), 3);
 }
 
+TEST(GradCheck, FusedLinearReluAndConvRelu) {
+  // Linear/Conv2d followed by its only consumer ReLU run fused (ReLU as a oneDNN post-op).
+  GraphBuilder b({5});
+  check_gradients(b.build(b.linear("fc2", b.relu("act", b.linear("fc1", b.input(), 6)), 3)), 3);
+  GraphBuilder c({2, 5, 5});
+  std::string h = c.relu("act", c.conv2d("conv", c.input(), Conv2dOptions(3, 3).padding_(1)));
+  GraphSpec conv_relu = c.build(c.linear("fc", c.flatten("flat", h), 2));
+  // A conv weight step of kEps moves 25 pre-activations at once, so some cross the ReLU kink and
+  // central differences are unreliable there; instead the fused gradients must equal the
+  // unfused ones (whose ops are each checked numerically above).
+  auto grads_of = [&](bool fuse) {
+    Network net(conv_relu, NetworkOptions().fuse_(fuse).input_grad_(true));
+    net.init_params(5);
+    Tensor x({2, 2, 5, 5});
+    fill_uniform(x, 8, -1, 1);
+    const Tensor& y = net.forward(x, Mode::kTrain);
+    Tensor r(y.shape());
+    fill_uniform(r, 9, -1, 1);
+    net.output_grad().copy_from(r);
+    net.backward();
+    NamedTensors g = {{"input", net.input_grad().clone()}, {"out", y.clone()}};
+    for (Parameter& p : net.parameters()) g.emplace_back(p.name, p.grad.clone());
+    return g;
+  };
+  NamedTensors fused = grads_of(true), plain = grads_of(false);
+  for (size_t k = 0; k < fused.size(); ++k)
+    for (int64_t i = 0; i < fused[k].second.numel(); ++i)
+      ASSERT_NEAR(fused[k].second.f32()[i], plain[k].second.f32()[i], 1e-5) << fused[k].first << "[" << i << "]";
+}
+
+TEST(Fusion, ForwardEqualsMaxOfAffine) {
+  GraphBuilder b({3});
+  Network net(b.build(b.relu("act", b.linear("fc", b.input(), 2))));
+  net.parameters()[0].value.copy_from(Tensor::from_vector({2, 3}, {1, -2, 0.5f, -1, 1, 1}));
+  net.parameters()[1].value.copy_from(Tensor::from_vector({2}, {0.25f, -3}));
+  Tensor x = Tensor::from_vector({1, 3}, {1, 2, 4});
+  const Tensor& y = net.forward(x, Mode::kEval);
+  EXPECT_FLOAT_EQ(y.f32()[0], 0.0f);  // 1 - 4 + 2 + 0.25 = -0.75 -> 0
+  EXPECT_FLOAT_EQ(y.f32()[1], 2.0f);  // -1 + 2 + 4 - 3 = 2
+}
+
 // Losses: numerical derivative w.r.t. the logits.
 void check_loss(const std::string& name, const LossOptions& options, const Tensor& target, Shape out_shape) {
   auto loss = make_loss(name, options);
