@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
 #include "versioning/lmdb_env.h"
 #include "versioning/version_log.h"
@@ -200,45 +201,16 @@ TEST_F(StrataCli, DuReportsRawAndStoredBytes) {
   EXPECT_TRUE(contains(run_strata(dir_, "du " + log_arg()).out, std::to_string(raw) + " bytes"));
 }
 
-// Flips every copy of a payload window of one chunk in data.mdb (as the versioning tests do).
-int flip_chunk_bytes(const std::string& data_mdb, const std::string& value) {
-  std::string file = read_file(data_mdb);
-  const std::string window = value.substr(value.size() / 2, 24);
-  int flips = 0;
-  for (size_t pos = file.find(window); pos != std::string::npos; pos = file.find(window, pos + 1)) {
-    file[pos + 12] = static_cast<char>(file[pos + 12] ^ 0x5A);
-    ++flips;
-  }
-  std::ofstream out(data_mdb, std::ios::binary | std::ios::trunc);
-  out.write(file.data(), static_cast<std::streamsize>(file.size()));
-  return flips;
-}
 
 TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
   TempDir dir;
-  std::vector<CommitId> ids;
-  std::string victim;
-  {
-    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
-    for (int e = 1; e <= 3; ++e) {
-      TrainState s = synthetic_state(e, 7, 4096);
-      s.params.emplace_back("fc3/weight", vtest::evolving({64, 64}, 99 + e, 1, 0));  // new each version
-      SnapshotRequest r;
-      if (!ids.empty()) r.parents = {ids.back()};
-      r.state = &s;
-      r.wall_time_ms = 1000 * e;
-      ids.push_back(log->commit(r).id);
-    }
-    ChunkId chunk = log->read_record(ids[1]).params.back().chunks[0];
-    auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
-    env->read([&](const LmdbTxn& txn) { victim = std::string(*txn.get(Db::kChunks, as_bytes(chunk))); });
-  }
+  auto [ids, victim] = vtest::make_log_with_victim(dir);
   RunResult ok = run_strata(dir, "verify --log " + dir.path());
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "checked 3 version(s)")) << ok.out;
 
   ASSERT_GT(victim.size(), 200u);
-  ASSERT_GE(flip_chunk_bytes(dir.sub("versions.lmdb/data.mdb"), victim), 1);
+  ASSERT_GE(vtest::flip_chunk_bytes(dir.sub("versions.lmdb/data.mdb"), victim), 1);
   RunResult bad = run_strata(dir, "verify --all --log " + dir.path());
   EXPECT_EQ(bad.code, 1);
   EXPECT_TRUE(contains(bad.out, "BAD " + short_hex(ids[1]))) << bad.out;
