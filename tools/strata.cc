@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "framework/core/error.h"
+#include "versioning/tensorboard_export.h"
 #include "versioning/version_log.h"
 
 namespace strata::tools {
@@ -425,6 +426,18 @@ int cmd_du(const GlobalOptions& g) {
   return 0;
 }
 
+int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  if (out.empty()) out = (std::filesystem::path(g.log_dir) / "tb").string();
+  versioning::TensorBoardExport r = versioning::export_tensorboard(*log, out, force);
+  if (g.json) {
+    fmt::print("{{\"out\":{},\"runs\":{},\"versions\":{}}}\n", json_str(out), r.runs, r.versions);
+  } else {
+    fmt::print("wrote {} run(s), {} version(s) to {}\ntensorboard --logdir {}\n", r.runs, r.versions, out, out);
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"strata: inspect and manage a Strata version log"};
   app.require_subcommand(1);
@@ -464,6 +477,12 @@ int run(int argc, char** argv) {
 
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw");
 
+  std::string tb_out;
+  bool tb_force = false;
+  CLI::App* tb_cmd = app.add_subcommand("tensorboard", "re-create TensorBoard event files from the log");
+  tb_cmd->add_option("--out", tb_out, "output directory (default: <log>/tb)");
+  tb_cmd->add_flag("--force", tb_force, "replace existing event files of the runs");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -478,6 +497,7 @@ int run(int argc, char** argv) {
     if (tag_cmd->parsed()) return cmd_refs(g, true, ref_name, ref_version, ref_delete, ref_force);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
     if (du_cmd->parsed()) return cmd_du(g);
+    if (tb_cmd->parsed()) return cmd_tensorboard(g, tb_out, tb_force);
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,79 @@
+#include "versioning/tensorboard_export.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "framework/core/error.h"
+#include "framework/summary/event_writer.h"
+#include "framework/summary/tensorboard_callback.h"
+#include "versioning/ids.h"
+
+namespace strata::versioning {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The TrainState of a version as the live callback saw it, less optimizer slots (not needed for
+// events, and possibly dropped by retention).
+TrainState view_state(const VersionLog& log, const CommitId& id, const CommitRecord& r) {
+  TrainState s;
+  s.graph = log.read_graph(r.graph_id);
+  s.params = log.read_params(id);
+  s.counters = r.counters;
+  s.metrics = r.metrics;
+  s.hparams = r.hparams;
+  return s;
+}
+
+void clear_run_dir(const fs::path& dir, bool force) {
+  if (!fs::exists(dir)) return;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().find("tfevents") == std::string::npos) continue;
+    if (!force)
+      throw Error(ErrorCode::kAlreadyExists, "run directory already has event files", dir.string(),
+                  "delete it, pass --force, or choose another --out");
+    fs::remove(entry.path());
+  }
+}
+
+}  // namespace
+
+TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& out_dir, bool force) {
+  TensorBoardExport report;
+  TensorBoardOptions options;
+  for (const std::string& branch : log.branches()) {
+    // The branch's own commits, oldest first (history() walks first parents into the branch it
+    // forked from; those belong to that branch's run).
+    std::vector<CommitId> chain;
+    for (const CommitId& id : log.history(branch))
+      if (log.read_record(id).branch == branch) chain.push_back(id);
+    if (chain.empty()) continue;
+    std::reverse(chain.begin(), chain.end());
+    fs::path dir = fs::path(out_dir) / branch;
+    clear_run_dir(dir, force);
+    summary::EventWriter writer(dir.string());
+    bool hparams_open = false;
+    for (size_t k = 0; k < chain.size(); ++k) {
+      CommitRecord r = log.read_record(chain[k]);
+      TrainState state = view_state(log, chain[k], r);
+      double wall = static_cast<double>(r.wall_time_ms) / 1000.0;
+      if (k == 0) {
+        int64_t start_step = r.parents.empty() ? 0 : log.read_record(r.parents[0]).global_step;
+        hparams_open = summary::write_run_begin(writer, &state, start_step, options, wall);
+      }
+      std::map<std::string, std::string> notes = {
+          {"version", short_hex(chain[k])}, {"version_full", to_hex(chain[k])}, {"branch", r.branch}, {"message", r.message}};
+      if (auto stats = log.read_stats(chain[k])) notes["snapshot/bytes"] = std::to_string(stats->new_stored_bytes);
+      summary::write_epoch_events(writer, state, nullptr, notes, options, wall);
+      ++report.versions;
+    }
+    if (hparams_open)
+      writer.add_hparams_end(summary::HParamsStatus::kSuccess,
+                             static_cast<double>(log.read_record(chain.back()).wall_time_ms) / 1000.0);
+    writer.flush();
+    ++report.runs;
+  }
+  return report;
+}
+
+}  // namespace strata::versioning
