@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "framework/core/error.h"
+#include "tools/diff.h"
 #include "versioning/tensorboard_export.h"
 #include "versioning/version_log.h"
 
@@ -33,6 +34,10 @@ using versioning::CommitStats;
 using versioning::OpenMode;
 using versioning::TensorEntry;
 using versioning::VersionLog;
+using versioning::CommitResult;
+using versioning::GcReport;
+using versioning::MergeRequest;
+using versioning::to_hex;
 
 struct GlobalOptions {
   std::string log_dir;
@@ -426,6 +431,97 @@ int cmd_du(const GlobalOptions& g) {
   return 0;
 }
 
+int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::string& b_name, double eps, size_t top) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId a = log->resolve(a_name), b = log->resolve(b_name);
+  const CommitRecord ra = log->read_record(a), rb = log->read_record(b);
+  std::vector<TensorDiff> tensors = diff_tensors(log->read_params(a), log->read_params(b), eps);
+  GraphDiff graph = ra.graph_id == rb.graph_id ? GraphDiff{} : diff_graphs(log->read_graph(ra.graph_id), log->read_graph(rb.graph_id));
+  std::map<std::string, std::pair<double, double>> metrics;  // key -> (a, b); NaN where absent
+  for (const auto& [k, v] : ra.metrics) metrics[k] = {v, NAN};
+  for (const auto& [k, v] : rb.metrics) metrics.try_emplace(k, NAN, NAN).first->second.second = v;
+  std::map<std::string, std::pair<std::string, std::string>> hparams;
+  for (const auto& [k, v] : ra.hparams) hparams[k].first = v;
+  for (const auto& [k, v] : rb.hparams) hparams[k].second = v;
+  size_t changed = std::count_if(tensors.begin(), tensors.end(), [](const TensorDiff& d) { return d.status != "same"; });
+  if (g.json) {
+    std::string ts;
+    for (const TensorDiff& d : tensors)
+      ts += fmt::format("{}{{\"name\":{},\"status\":{},\"mean_abs\":{},\"max_abs\":{},\"rel_l2\":{},\"cosine\":{}}}",
+                        ts.empty() ? "" : ",", json_str(d.name), json_str(d.status), json_num(d.mean_abs),
+                        json_num(d.max_abs), json_num(d.rel_l2), json_num(d.cosine));
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v) s += (s.empty() ? "" : ",") + json_str(x);
+      return "[" + s + "]";
+    };
+    std::string ms;
+    for (const auto& [k, v] : metrics)
+      ms += fmt::format("{}{}:{{\"a\":{},\"b\":{},\"delta\":{}}}", ms.empty() ? "" : ",", json_str(k), json_num(v.first),
+                        json_num(v.second), json_num(v.second - v.first));
+    std::string hs;
+    for (const auto& [k, v] : hparams)
+      if (v.first != v.second)
+        hs += fmt::format("{}{}:{{\"a\":{},\"b\":{}}}", hs.empty() ? "" : ",", json_str(k), json_str(v.first), json_str(v.second));
+    fmt::print("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":[{}],\"graph\":{{\"added\":{},"
+               "\"removed\":{},\"changed\":{}}},\"metrics\":{{{}}},\"hparams\":{{{}}}}}\n",
+               json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, ts, list(graph.added), list(graph.removed),
+               list(graph.changed), ms, hs);
+    return 0;
+  }
+  fmt::print("diff {} -> {}   ({} of {} tensors changed, eps {:g})\n\n", log->describe(a), log->describe(b), changed,
+             tensors.size(), eps);
+  fmt::print("  {:<32} {:>9} {:>11} {:>11} {:>9} {:>9}\n", "tensor", "status", "mean|a-b|", "max|a-b|", "rel L2", "cosine");
+  for (size_t i = 0; i < tensors.size() && i < top; ++i) {
+    const TensorDiff& d = tensors[i];
+    if (d.status == "added" || d.status == "removed" || d.status == "reshaped")
+      fmt::print("{} {:<32} {:>9}   {} -> {}\n", d.status == "same" ? ' ' : '*', d.name, d.status, shape_str(d.shape_a),
+                 shape_str(d.shape_b));
+    else
+      fmt::print("{} {:<32} {:>9} {:>11.4e} {:>11.4e} {:>9.4f} {:>9.6f}\n", d.status == "same" ? ' ' : '*', d.name,
+                 d.status, d.mean_abs, d.max_abs, d.rel_l2, d.cosine);
+  }
+  if (tensors.size() > top) fmt::print("  ... {} more (--top)\n", tensors.size() - top);
+  if (ra.graph_id == rb.graph_id) {
+    fmt::print("\ngraph: identical ({})\n", ra.graph_id.substr(0, 12));
+  } else {
+    fmt::print("\ngraph: {} -> {}\n", ra.graph_id.substr(0, 12), rb.graph_id.substr(0, 12));
+    for (const auto& n : graph.added) fmt::print("  + {}\n", n);
+    for (const auto& n : graph.removed) fmt::print("  - {}\n", n);
+    for (const auto& n : graph.changed) fmt::print("  ~ {}\n", n);
+  }
+  fmt::print("\nmetrics (B - A):\n");
+  for (const auto& [k, v] : metrics) fmt::print("  {:<28} {:>12.6g} {:>12.6g} {:>+12.6g}\n", k, v.first, v.second, v.second - v.first);
+  bool any_hparam = false;
+  for (const auto& [k, v] : hparams)
+    if (v.first != v.second) {
+      if (!any_hparam) fmt::print("\nhyper-parameters:\n");
+      any_hparam = true;
+      fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);
+    }
+  return 0;
+}
+
+int cmd_merge(const GlobalOptions& g, const MergeRequest& request) {
+  auto log = open_log(g, OpenMode::kReadWrite);
+  CommitResult r = log->merge(request);
+  if (g.json) fmt::print("{{\"id\":{},\"name\":{}}}\n", json_str(to_hex(r.id)), json_str(log->describe(r.id)));
+  else fmt::print("merged {} and {} (alpha {:g}) into {}\n", request.a, request.b, request.alpha, log->describe(r.id));
+  return 0;
+}
+
+int cmd_gc(const GlobalOptions& g) {
+  auto log = open_log(g, OpenMode::kReadWrite);
+  GcReport r = log->gc();
+  if (g.json)
+    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed);
+  else
+    fmt::print("gc: removed {} unreachable versions and {} chunks ({} rewritten as keyframes), freed {}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
+  return 0;
+}
+
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
   auto log = open_log(g, OpenMode::kReadOnly);
   if (out.empty()) out = (std::filesystem::path(g.log_dir) / "tb").string();
@@ -477,6 +573,25 @@ int run(int argc, char** argv) {
 
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw");
 
+  std::string diff_a, diff_b;
+  double diff_eps = 0.0;
+  size_t diff_top = 20;
+  CLI::App* diff_cmd = app.add_subcommand("diff", "what changed between two versions");
+  diff_cmd->add_option("A", diff_a, "first version")->required();
+  diff_cmd->add_option("B", diff_b, "second version")->required();
+  diff_cmd->add_option("--eps", diff_eps, "a tensor is changed when mean |a-b| > eps");
+  diff_cmd->add_option("--top", diff_top, "show the N most changed tensors");
+
+  MergeRequest merge;
+  CLI::App* merge_cmd = app.add_subcommand("merge", "weight-average two versions into a new one");
+  merge_cmd->add_option("A", merge.a, "first version (its branch gets the merge)")->required();
+  merge_cmd->add_option("B", merge.b, "second version")->required();
+  merge_cmd->add_option("--alpha", merge.alpha, "result = (1 - alpha) A + alpha B")->check(CLI::Range(0.0, 1.0));
+  merge_cmd->add_option("--branch", merge.branch, "branch for the merge (default: A's, A must be its head)");
+  merge_cmd->add_option("-m,--message", merge.message, "commit message");
+
+  CLI::App* gc_cmd = app.add_subcommand("gc", "delete versions and chunks no branch or tag reaches");
+
   std::string tb_out;
   bool tb_force = false;
   CLI::App* tb_cmd = app.add_subcommand("tensorboard", "re-create TensorBoard event files from the log");
@@ -497,6 +612,9 @@ int run(int argc, char** argv) {
     if (tag_cmd->parsed()) return cmd_refs(g, true, ref_name, ref_version, ref_delete, ref_force);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
     if (du_cmd->parsed()) return cmd_du(g);
+    if (diff_cmd->parsed()) return cmd_diff(g, diff_a, diff_b, diff_eps, diff_top);
+    if (merge_cmd->parsed()) return cmd_merge(g, merge);
+    if (gc_cmd->parsed()) return cmd_gc(g);
     if (tb_cmd->parsed()) return cmd_tensorboard(g, tb_out, tb_force);
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";

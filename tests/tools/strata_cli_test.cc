@@ -227,3 +227,52 @@ TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
 
 }  // namespace
 }  // namespace strata::versioning
+
+namespace strata::versioning {
+namespace {
+
+TEST_F(StrataCli, DiffReportsTensorsMetricsAndHparams) {
+  RunResult r = run_strata(dir_, "diff main@1 exp --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"changed_tensors\":")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\"status\":\"changed\""));
+  // val_acc: 0.625 (main@1) -> 0.5 + 0.375 + 0.9 = 1.775 (exp@3): delta 1.15
+  EXPECT_TRUE(contains(r.out, "\"val_acc\":{\"a\":0.625,\"b\":1.775,\"delta\":1.15")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\"lr\":{\"a\":\"0.001\",\"b\":\"0.0005\"}"));
+  RunResult same = run_strata(dir_, "diff main@2 main@2 " + log_arg());
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_TRUE(contains(same.out, "(0 of ")) << same.out;
+  EXPECT_TRUE(contains(same.out, "graph: identical"));
+  EXPECT_EQ(run_strata(dir_, "diff main@1 nope " + log_arg()).code, 1);
+}
+
+TEST_F(StrataCli, MergeAveragesAndGcFreesADeletedBranch) {
+  RunResult m = run_strata(dir_, "merge main exp --alpha 0.25 --json " + log_arg());
+  ASSERT_EQ(m.code, 0) << m.err;
+  {
+    auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+    CommitId merged = *log->head("main");
+    CommitRecord rec = log->read_record(merged);
+    ASSERT_EQ(rec.parents.size(), 2u);
+    NamedTensors a = log->read_params(main_[2]), b = log->read_params(exp_), c = log->read_params(merged);
+    for (size_t t = 0; t < c.size(); ++t)
+      for (int64_t i = 0; i < c[t].second.numel(); i += 97)
+        EXPECT_NEAR(c[t].second.f32()[i], 0.75 * a[t].second.f32()[i] + 0.25 * b[t].second.f32()[i], 1e-6);
+  }
+  ASSERT_EQ(run_strata(dir_, "branch -d exp " + log_arg()).code, 0);
+  ASSERT_EQ(run_strata(dir_, "tag -d best " + log_arg()).code, 0);
+  // exp's head is still reachable through the merge's second parent: nothing to free.
+  RunResult kept = run_strata(dir_, "gc --json " + log_arg());
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  EXPECT_TRUE(contains(kept.out, "\"commits_deleted\":0")) << kept.out;
+  // Roll main back before the merge: exp@3 and the merge become unreachable and are freed.
+  ASSERT_EQ(run_strata(dir_, "branch -f main " + to_hex(main_[2]) + " " + log_arg()).code, 0) ;
+  RunResult freed = run_strata(dir_, "gc --json " + log_arg());
+  ASSERT_EQ(freed.code, 0) << freed.err;
+  EXPECT_TRUE(contains(freed.out, "\"commits_deleted\":2")) << freed.out;
+  EXPECT_EQ(run_strata(dir_, "verify --all " + log_arg()).code, 0);
+  EXPECT_EQ(run_strata(dir_, "show " + to_hex(exp_) + " " + log_arg()).code, 1);
+}
+
+}  // namespace
+}  // namespace strata::versioning
