@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <random>
@@ -137,9 +138,21 @@ TEST(CrashSafety, SigkillAtRandomInstants) {
   std::mt19937 rng(1234);
   int64_t committed = 0, mid_commit = 0;
   for (int round = 0; round < 22; ++round) {
+    auto marks_size = [&] {
+      std::error_code ec;
+      auto n = std::filesystem::file_size(dir.sub("marks"), ec);
+      return ec ? std::uintmax_t{0} : n;
+    };
+    const std::uintmax_t marks_before = marks_size();
     pid_t pid = spawn_helper("CrashWriter", dir.path());
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 100));
+    // Wait until the child is in its commit loop (process start-up is slow under sanitizers),
+    // then kill it at a random instant of the loop.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (marks_size() <= marks_before &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 80));
     ::kill(pid, SIGKILL);
     EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
     std::ifstream marks(dir.sub("marks"));
