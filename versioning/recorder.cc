@@ -76,14 +76,18 @@ std::string Recorder::free_branch_name(const std::string& wanted) const {
   return name;
 }
 
+std::string Recorder::checked_new_branch(const std::string& name) const {
+  validate_ref_name("branch", name);
+  if (log_->head(name))
+    throw Error(ErrorCode::kAlreadyExists, "branch '" + name + "' already exists", log_->log_dir(),
+                "choose another name for the new branch");
+  return name;
+}
+
 void Recorder::continue_from(const CommitId& id, const std::string& new_branch) {
   CommitRecord r = log_->read_record(id);
   if (!new_branch.empty()) {
-    validate_ref_name("branch", new_branch);
-    if (log_->head(new_branch))
-      throw Error(ErrorCode::kAlreadyExists, "branch '" + new_branch + "' already exists", log_->log_dir(),
-                  "choose another name for the new branch");
-    branch_ = new_branch;
+    branch_ = checked_new_branch(new_branch);
   } else if (log_->head(r.branch) == id) {
     branch_ = r.branch;
   } else {
@@ -96,11 +100,7 @@ void Recorder::continue_from(const CommitId& id, const std::string& new_branch) 
 void Recorder::warm_start_from(const CommitId& source, const std::string& new_branch) {
   CommitRecord r = log_->read_record(source);
   if (!new_branch.empty()) {
-    validate_ref_name("branch", new_branch);
-    if (log_->head(new_branch))
-      throw Error(ErrorCode::kAlreadyExists, "branch '" + new_branch + "' already exists", log_->log_dir(),
-                  "choose another name for the new branch");
-    branch_ = new_branch;
+    branch_ = checked_new_branch(new_branch);
   } else {
     branch_ = free_branch_name(r.branch + "-warm-" + short_hex(source, 6));
   }

@@ -86,6 +86,8 @@ class Recorder : public Callback {
   void wait_idle(std::unique_lock<std::mutex>& lock);
   std::string format_message(const TrainState& state) const;
   std::string free_branch_name(const std::string& wanted) const;
+  // A user-chosen name for a new branch: valid and not taken (kAlreadyExists otherwise).
+  std::string checked_new_branch(const std::string& name) const;
   void stage(const TrainState& state);
 
   std::shared_ptr<VersionLog> log_;
