@@ -20,8 +20,7 @@ void add_run_log_flags(CLI::App& app, RunLogOptions& o) {
 }
 
 // Creates the TensorBoard callback once the recorder has decided the branch (on_fit_begin), so
-// the run lands in <log_dir>/tb/<branch>/, and maps the recorder's snapshot annotations to the
-// snapshot/* scalars.
+// the run lands in <log_dir>/tb/<branch>/.
 class RunLog::TensorBoardForwarder : public Callback {
  public:
   TensorBoardForwarder(std::string log_dir, versioning::Recorder& recorder)
@@ -34,15 +33,7 @@ class RunLog::TensorBoardForwarder : public Callback {
     callback_->on_fit_begin(info);
   }
   void on_batch_end(const BatchEndInfo& info) override { callback_->on_batch_end(info); }
-  void on_epoch_end(EpochEndInfo& info) override {
-    auto copy = [&](const char* from, const char* to) {
-      auto it = info.annotations.find(from);
-      if (it != info.annotations.end()) info.annotations[to] = it->second;
-    };
-    copy("snapshot_stall_ms", "snapshot/ms");
-    copy("snapshot_stored_bytes", "snapshot/bytes");
-    callback_->on_epoch_end(info);
-  }
+  void on_epoch_end(EpochEndInfo& info) override { callback_->on_epoch_end(info); }
   void on_fit_end(bool failed) override { callback_->on_fit_end(failed); }
 
  private:

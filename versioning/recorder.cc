@@ -196,8 +196,8 @@ void Recorder::on_epoch_end(EpochEndInfo& info) {
 
   lock.lock();
   if (timing_.snapshots > 0) {
-    info.annotations["snapshot_stall_ms"] = format_metric(timing_.last_stall_ms);
-    info.annotations["snapshot_stored_bytes"] = std::to_string(timing_.last_stats.new_stored_bytes);
+    info.annotations["snapshot/ms"] = format_metric(timing_.last_stall_ms);
+    info.annotations["snapshot/bytes"] = std::to_string(timing_.last_stats.new_stored_bytes);
   }
   uint64_t staged = 0;
   for (const auto* list : {&staging_.params, &staging_.optim})

@@ -3,8 +3,9 @@
 //
 // on_epoch_end copies the TrainState into a staging buffer (reused across epochs), hashes it to
 // get the version's id at once (annotations "version" = first 8 hex digits, "version_full",
-// "branch", "message"), and hands the encoding and the LMDB transaction to one writer thread;
-// training goes on immediately. A snapshot waits only if the previous one is still being
+// "branch", "message"; from the second snapshot on also "snapshot/ms" and "snapshot/bytes" of
+// the previous one, the names TensorBoardCallback reads), and hands the encoding and the LMDB
+// transaction to one writer thread; training goes on immediately. A snapshot waits only if the previous one is still being
 // written. on_fit_end (and flush) wait until the last commit is durable and rethrow a writer
 // error.
 //

@@ -44,9 +44,11 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
   for (const std::string& branch : log.branches()) {
     // The branch's own commits, oldest first (history() walks first parents into the branch it
     // forked from; those belong to that branch's run).
-    std::vector<CommitId> chain;
-    for (const CommitId& id : log.history(branch))
-      if (log.read_record(id).branch == branch) chain.push_back(id);
+    std::vector<std::pair<CommitId, CommitRecord>> chain;
+    for (const CommitId& id : log.history(branch)) {
+      CommitRecord r = log.read_record(id);
+      if (r.branch == branch) chain.emplace_back(id, std::move(r));
+    }
     if (chain.empty()) continue;
     std::reverse(chain.begin(), chain.end());
     fs::path dir = fs::path(out_dir) / branch;
@@ -54,22 +56,22 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
     summary::EventWriter writer(dir.string());
     bool hparams_open = false;
     for (size_t k = 0; k < chain.size(); ++k) {
-      CommitRecord r = log.read_record(chain[k]);
-      TrainState state = view_state(log, chain[k], r);
+      const auto& [id, r] = chain[k];
+      TrainState state = view_state(log, id, r);
       double wall = static_cast<double>(r.wall_time_ms) / 1000.0;
       if (k == 0) {
         int64_t start_step = r.parents.empty() ? 0 : log.read_record(r.parents[0]).global_step;
         hparams_open = summary::write_run_begin(writer, &state, start_step, options, wall);
       }
       std::map<std::string, std::string> notes = {
-          {"version", short_hex(chain[k])}, {"version_full", to_hex(chain[k])}, {"branch", r.branch}, {"message", r.message}};
-      if (auto stats = log.read_stats(chain[k])) notes["snapshot/bytes"] = std::to_string(stats->new_stored_bytes);
+          {"version", short_hex(id)}, {"version_full", to_hex(id)}, {"branch", r.branch}, {"message", r.message}};
+      if (auto stats = log.read_stats(id)) notes["snapshot/bytes"] = std::to_string(stats->new_stored_bytes);
       summary::write_epoch_events(writer, state, nullptr, notes, options, wall);
       ++report.versions;
     }
     if (hparams_open)
       writer.add_hparams_end(summary::HParamsStatus::kSuccess,
-                             static_cast<double>(log.read_record(chain.back()).wall_time_ms) / 1000.0);
+                             static_cast<double>(chain.back().second.wall_time_ms) / 1000.0);
     writer.flush();
     ++report.runs;
   }

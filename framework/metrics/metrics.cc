@@ -41,36 +41,41 @@ double ConfusionMatrix::accuracy() const {
   return total() ? static_cast<double>(correct) / static_cast<double>(total()) : 0.0;
 }
 
+void ConfusionMatrix::class_totals(std::vector<int64_t>& predicted, std::vector<int64_t>& actual) const {
+  predicted.assign(classes_, 0);
+  actual.assign(classes_, 0);
+  for (int64_t t = 0; t < classes_; ++t)
+    for (int64_t p = 0; p < classes_; ++p) {
+      predicted[p] += at(t, p);
+      actual[t] += at(t, p);
+    }
+}
+
 double ConfusionMatrix::precision() const {
+  std::vector<int64_t> predicted, actual;
+  class_totals(predicted, actual);
   double s = 0;
-  for (int64_t c = 0; c < classes_; ++c) {
-    int64_t predicted = 0;
-    for (int64_t t = 0; t < classes_; ++t) predicted += at(t, c);
-    s += predicted ? static_cast<double>(at(c, c)) / static_cast<double>(predicted) : 0.0;
-  }
+  for (int64_t c = 0; c < classes_; ++c)
+    s += predicted[c] ? static_cast<double>(at(c, c)) / static_cast<double>(predicted[c]) : 0.0;
   return classes_ ? s / static_cast<double>(classes_) : 0.0;
 }
 
 double ConfusionMatrix::recall() const {
+  std::vector<int64_t> predicted, actual;
+  class_totals(predicted, actual);
   double s = 0;
-  for (int64_t c = 0; c < classes_; ++c) {
-    int64_t actual = 0;
-    for (int64_t p = 0; p < classes_; ++p) actual += at(c, p);
-    s += actual ? static_cast<double>(at(c, c)) / static_cast<double>(actual) : 0.0;
-  }
+  for (int64_t c = 0; c < classes_; ++c)
+    s += actual[c] ? static_cast<double>(at(c, c)) / static_cast<double>(actual[c]) : 0.0;
   return classes_ ? s / static_cast<double>(classes_) : 0.0;
 }
 
 double ConfusionMatrix::f1() const {
   // Macro F1: the mean of per-class F1 (scikit-learn's f1_score(average="macro")).
+  std::vector<int64_t> predicted, actual;
+  class_totals(predicted, actual);
   double s = 0;
   for (int64_t c = 0; c < classes_; ++c) {
-    int64_t predicted = 0, actual = 0;
-    for (int64_t o = 0; o < classes_; ++o) {
-      predicted += at(o, c);
-      actual += at(c, o);
-    }
-    double denom = static_cast<double>(predicted + actual);
+    double denom = static_cast<double>(predicted[c] + actual[c]);
     s += denom > 0 ? 2.0 * static_cast<double>(at(c, c)) / denom : 0.0;
   }
   return classes_ ? s / static_cast<double>(classes_) : 0.0;

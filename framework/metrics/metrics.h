@@ -29,6 +29,9 @@ class ConfusionMatrix {
   std::string to_string(const std::vector<std::string>& names = {}) const;
 
  private:
+  // Per class: how many samples were predicted as it (column sums) and truly are it (row sums).
+  void class_totals(std::vector<int64_t>& predicted, std::vector<int64_t>& actual) const;
+
   int64_t classes_;
   std::vector<int64_t> counts_;
 };

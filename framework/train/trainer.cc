@@ -123,7 +123,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       auto start = Clock::now();
       train.start_epoch(epoch);
       double loss_sum = 0, lr = options_.optimizer.lr;
-      int64_t seen = 0, correct = 0, batch_index = 0, total = train.num_batches();
+      int64_t seen = 0, batch_index = 0, total = train.num_batches();
+      ConfusionMatrix train_confusion;
       Batch batch;
       while (train.next(batch)) {
         network_.set_step_key(options_.seed, epoch, global_step_);
@@ -137,15 +138,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
                       last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
                       "lower the learning rate or enable gradient clipping, then resume from the last good version");
         if (loss_->classification()) {
-          const float* z = out.f32();
-          const int64_t* y = batch.y.data<int64_t>();
-          int64_t k = out.dim(1);
-          for (int64_t i = 0; i < batch.size; ++i) {
-            int64_t best = 0;
-            for (int64_t j = 1; j < k; ++j)
-              if (z[i * k + j] > z[i * k + best]) best = j;
-            correct += best == y[i];
-          }
+          if (train_confusion.classes() == 0) train_confusion = ConfusionMatrix(out.dim(1));
+          train_confusion.add_batch(out, batch.y, batch.size);
         }
         network_.backward();
         optimizer_->step(lr);
@@ -165,7 +159,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       epoch_ = epoch;
       metrics_.clear();
       metrics_["train/loss"] = loss_sum / std::max<int64_t>(seen, 1);
-      if (loss_->classification()) metrics_["train/accuracy"] = static_cast<double>(correct) / std::max<int64_t>(seen, 1);
+      if (loss_->classification()) metrics_["train/accuracy"] = train_confusion.accuracy();
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
       if (validation) {
