@@ -14,6 +14,8 @@ namespace strata {
 void add_run_log_flags(CLI::App& app, RunLogOptions& o) {
   app.add_option("--log-dir", o.log_dir, "version log directory (committed at every epoch end)");
   app.add_option("--resume", o.resume, "continue from VERSION (id, prefix, branch, branch@epoch, tag, ~N)");
+  app.add_option("--warm-start", o.warm_start,
+                 "initialise parameters that match by name and shape from VERSION (the graph may differ)");
   app.add_option("--branch", o.branch, "branch for the new versions");
   app.add_option("--message", o.message, "commit message template, e.g. \"lr sweep {epoch}: {val/accuracy}\"");
   app.add_flag("!--no-tensorboard", o.tensorboard, "do not write TensorBoard event files");
@@ -44,10 +46,13 @@ class RunLog::TensorBoardForwarder : public Callback {
 
 RunLog::RunLog(const RunLogOptions& options, Trainer& trainer) : options_(options) {
   if (options_.log_dir.empty()) {
-    if (!options_.resume.empty())
-      throw_invalid("--resume needs --log-dir", "", "pass the log directory the version lives in");
+    if (!options_.resume.empty() || !options_.warm_start.empty())
+      throw_invalid("--resume and --warm-start need --log-dir", "", "pass the log directory the version lives in");
     return;
   }
+  if (!options_.resume.empty() && !options_.warm_start.empty())
+    throw_invalid("--resume and --warm-start exclude each other", "",
+                  "--resume continues a run exactly; --warm-start starts a new one from matching parameters");
   log_ = versioning::VersionLog::open(options_.log_dir, versioning::OpenMode::kReadWrite);
   versioning::RecorderOptions ro;
   if (!options_.branch.empty()) ro.set_branch(options_.branch);
@@ -60,6 +65,18 @@ RunLog::RunLog(const RunLogOptions& options, Trainer& trainer) : options_(option
     recorder_->continue_from(id, options_.branch);
     std::printf("resumed from %s (%s): epoch %lld, step %lld\n", options_.resume.c_str(), log_->describe(id).c_str(),
                 static_cast<long long>(trainer.epoch()), static_cast<long long>(trainer.global_step()));
+  }
+  if (!options_.warm_start.empty()) {
+    // Only the parameters: the optimizer, counters and epoch of a warm start begin afresh.
+    TrainState state = trainer.state();
+    versioning::AlignReport report = versioning::align_state(*log_, options_.warm_start, state);
+    trainer.network().load_state_tensors(state.params);
+    recorder_->warm_start_from(report.source, options_.branch);
+    std::printf("warm start from %s: %zu tensors copied, %zu new, %zu dropped, %zu with another shape\n",
+                log_->describe(report.source).c_str(), report.matched.size(), report.added.size(),
+                report.dropped.size(), report.mismatched.size());
+    for (const std::string& name : report.added) std::printf("  new: %s\n", name.c_str());
+    for (const std::string& name : report.mismatched) std::printf("  other shape, fresh: %s\n", name.c_str());
   }
   trainer.add_callback(recorder_.get());
   if (options_.tensorboard) {

@@ -1,8 +1,11 @@
 // RunLog: the one line that attaches a version log and TensorBoard event files to a training
-// program (used by every example): --log-dir, --resume, --branch, --message, --no-tensorboard.
+// program (used by every example): --log-dir, --resume, --warm-start, --branch, --message,
+// --no-tensorboard.
 //
 // With a log directory it opens <log_dir> for writing (a second writer gets a clear error),
-// restores the trainer from --resume VERSION if given, adds the versioning Recorder and a
+// restores the trainer from --resume VERSION if given (exact resume), or copies the parameters
+// that match by name and shape from --warm-start VERSION into a possibly different network
+// (align; a new branch whose first version has VERSION as parent), adds the versioning Recorder and a
 // TensorBoard callback writing to <log_dir>/tb/<branch>/, and prints where the log is.
 #pragma once
 
@@ -21,6 +24,7 @@ namespace versioning { class Recorder; class VersionLog; }
 struct RunLogOptions {
   std::string log_dir;        // empty: no version log, no event files
   std::string resume;         // version name to continue from
+  std::string warm_start;     // version whose matching parameters initialise the network
   std::string branch;         // branch for new commits (default main / auto-named on resume)
   std::string message;        // commit message template ("{epoch}", "{val/accuracy}", ...)
   bool tensorboard = true;

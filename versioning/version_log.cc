@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <set>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "framework/core/error.h"
@@ -415,10 +416,16 @@ void validate_ref_name(const std::string& kind, const std::string& name) {
 }
 
 std::string default_author() {
+  // $USER is unset in containers and cron jobs; the password database still knows the account.
   const char* user = std::getenv("USER");
+  std::string name = user && *user ? user : "";
+  if (name.empty()) {
+    if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) name = pw->pw_name;
+  }
+  if (name.empty()) name = "uid" + std::to_string(::geteuid());
   char host[256] = {0};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::string(user && *user ? user : "unknown") + "@" + (host[0] ? host : "localhost");
+  return name + "@" + (host[0] ? host : "localhost");
 }
 
 void VersionLog::set_branch(const std::string& name, const CommitId& id, bool force) {

@@ -49,6 +49,11 @@ RunResult run_strata(const TempDir& dir, const std::string& args, const std::str
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+std::string fmt_hex(unsigned char b) {
+  const char* digits = "0123456789abcdef";
+  return {digits[b >> 4], digits[b & 15]};
+}
+
 class StrataCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,7 +130,7 @@ TEST_F(StrataCli, ShowPrintsRecordAndTensors) {
   EXPECT_TRUE(contains(r.out, "val_acc = 0.75"));
   EXPECT_TRUE(contains(r.out, "global_step = 20"));
   EXPECT_TRUE(contains(r.out, "fc1/weight"));
-  EXPECT_TRUE(contains(r.out, "[4, 3]"));
+  EXPECT_TRUE(contains(r.out, "[4,3]"));
   EXPECT_TRUE(contains(r.out, "optim/fc2/bias/v"));
 
   RunResult j = run_strata(dir_, "--json show best --tensors " + log_arg());
@@ -230,6 +235,112 @@ TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
 
 namespace strata::versioning {
 namespace {
+
+TEST_F(StrataCli, ShowGraphListsNodesWithShapes) {
+  RunResult r = run_strata(dir_, "show main@1 --graph " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "fc1/weight")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Linear"));
+  RunResult j = run_strata(dir_, "show main@1 --graph --json " + log_arg());
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_TRUE(contains(j.out, "\"nodes\":[{\"name\":\"input\",\"op\":\"Input\"")) << j.out;
+  EXPECT_TRUE(contains(j.out, "{\"name\":\"fc1/weight\",\"shape\":[4,3],\"trainable\":true}"));
+}
+
+// The fixture: main@1 <- main@2 <- main@3, and exp@3 (newer) branching from main@2.
+TEST_F(StrataCli, LogGraphDrawsTheBranchPointAndAMerge) {
+  RunResult r = run_strata(dir_, "log --all --graph " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string e3 = short_hex(exp_), m3 = short_hex(main_[2]), m2 = short_hex(main_[1]), m1 = short_hex(main_[0]);
+  EXPECT_TRUE(contains(r.out, "*   " + e3 + " exp@3")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n| * " + m3 + " main@3")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n* | " + m2 + " main@2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n|/\n*   " + m1 + " main@1")) << r.out;
+
+  ASSERT_EQ(run_strata(dir_, "merge main exp " + log_arg()).code, 0);
+  RunResult m = run_strata(dir_, "log --graph " + log_arg());  // main's whole ancestry, exp included
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_TRUE(contains(m.out, "\n|\\\n| * " + e3 + " exp@3")) << m.out;
+  EXPECT_TRUE(contains(m.out, "\n* | " + m3 + " main@3")) << m.out;
+  RunResult j = run_strata(dir_, "log --graph --json " + log_arg());
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_TRUE(contains(j.out, "\"graph\":\"*\",\"connectors\":[\"|\\\\\"]")) << j.out;
+}
+
+TEST_F(StrataCli, CompareShowsMetricsSideBySideAndMarksTheBest) {
+  RunResult r = run_strata(dir_, "compare main@1 main@3 exp " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "main@1")) << r.out;
+  EXPECT_TRUE(contains(r.out, "exp@3"));
+  EXPECT_TRUE(contains(r.out, "1.775*"));   // val_acc: higher is better; exp's 0.5 + 0.375 + 0.9
+  EXPECT_TRUE(contains(r.out, "0.25*"));    // val_loss: lower is better; 1 / (3 + 1) for main@3 and exp@3
+  EXPECT_FALSE(contains(r.out, "0.75*"));   // train_loss ties everywhere: no best
+  RunResult j = run_strata(dir_, "compare main@1 exp --metric val_acc --json " + log_arg());
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_TRUE(contains(j.out, "\"metrics\":[{\"name\":\"val_acc\",\"values\":[0.625,1.775],\"best\":1}]")) << j.out;
+  EXPECT_TRUE(contains(j.out, "{\"id\":\"" + to_hex(exp_) + "\",\"name\":\"" + short_hex(exp_) + " (exp@3)\""));
+  RunResult prefix = run_strata(dir_, "compare main@1 exp --metric 'val*' --json " + log_arg());
+  ASSERT_EQ(prefix.code, 0) << prefix.err;
+  EXPECT_TRUE(contains(prefix.out, "\"val_loss\"") && !contains(prefix.out, "train_loss")) << prefix.out;
+  RunResult bad = run_strata(dir_, "compare main@1 exp --metric nope " + log_arg());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "no metric 'nope'") && contains(bad.err, "val_acc")) << bad.err;
+}
+
+// Reads the archive back with numpy (Debian's python3-numpy, installed by scripts/install_deps.sh)
+// and compares every array's bytes with the log's tensors.
+TEST_F(StrataCli, ExportWritesAnNpzThatNumpyReadsBitForBit) {
+  const std::string npz = dir_.sub("main2.npz");
+  RunResult r = run_strata(dir_, "export main@2 --params " + npz + " --with-optim --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"format\":\"npz\"")) << r.out;
+  ASSERT_EQ(::access("/usr/bin/python3", X_OK), 0) << "python3-numpy is needed (scripts/install_deps.sh)";
+  const std::string script = dir_.sub("read.py");
+  {
+    std::ofstream py(script);
+    py << "import sys, numpy as np\n"
+          "with np.load(sys.argv[1]) as z:\n"
+          "    for k in z.files:\n"
+          "        a = z[k]\n"
+          "        print(k, a.dtype.str, list(a.shape), a.tobytes().hex())\n";
+  }
+  FILE* p = ::popen(("/usr/bin/python3 " + script + " " + npz + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << out;
+  auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+  NamedTensors tensors = log->read_params(main_[1]);
+  for (auto& t : log->read_optim(main_[1])) tensors.push_back(t);
+  std::string expected;
+  for (const auto& [name, t] : tensors) {
+    std::string dims;
+    for (size_t i = 0; i < t.shape().size(); ++i) dims += (i ? ", " : "") + std::to_string(t.shape()[i]);
+    std::string hex;
+    const auto* bytes = static_cast<const unsigned char*>(t.raw());
+    for (size_t i = 0; i < t.nbytes(); ++i) hex += fmt_hex(bytes[i]);
+    expected += name + " <f4 [" + dims + "] " + hex + "\n";
+  }
+  EXPECT_EQ(out, expected);
+  RunResult bad = run_strata(dir_, "export main@2 --params /nonexistent/dir/x.npz " + log_arg());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "cannot create the archive")) << bad.err;
+}
+
+TEST_F(StrataCli, DuBreaksBytesDownByBranchKindTensorAndCodec) {
+  RunResult r = run_strata(dir_, "du --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const uint64_t chunk_bytes = LmdbEnv::open(dir_.sub("versions.lmdb"), true, 0)->stats().chunk_value_bytes;
+  EXPECT_TRUE(contains(r.out, "\"stored_bytes\":" + std::to_string(chunk_bytes) + ",")) << r.out;
+  for (const char* key : {"\"by_branch\":{\"exp\":{\"raw_bytes\":", "\"by_kind\":{\"optimizer\":{", "\"parameters\":{",
+                          "\"by_tensor\":{\"fc1/bias\":{", "\"optim/fc1/weight/m\":{",
+                          "\"by_codec\":{\"raw\":{\"raw_bytes\":1248,"})  // tensors this small stay raw
+    EXPECT_TRUE(contains(r.out, key)) << key << "\n" << r.out;
+  RunResult text = run_strata(dir_, "du " + log_arg());
+  EXPECT_TRUE(contains(text.out, "by branch") && contains(text.out, "by codec")) << text.out;
+}
 
 TEST_F(StrataCli, DiffReportsTensorsMetricsAndHparams) {
   RunResult r = run_strata(dir_, "diff main@1 exp --json " + log_arg());

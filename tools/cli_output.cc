@@ -1,0 +1,96 @@
+#include "tools/cli_output.h"
+
+#include <cmath>
+#include <ctime>
+
+#include "framework/core/error.h"
+
+namespace strata::tools {
+
+std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode) {
+  if (g.log_dir.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "no version log given", "", "pass --log DIR or set STRATA_LOG");
+  }
+  return versioning::VersionLog::open(g.log_dir, mode);
+}
+
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+std::string json_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
+  return out + "]";
+}
+
+std::string json_str_list(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const std::string& s : items) quoted.push_back(json_str(s));
+  return json_list(quoted);
+}
+
+std::string local_time(int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string safe_describe(const versioning::VersionLog& log, const versioning::CommitId& id) {
+  try {
+    return log.describe(id);
+  } catch (const Error&) {
+    return versioning::short_hex(id);
+  }
+}
+
+std::vector<std::string> Decorations::refs_of(const versioning::CommitId& id) const {
+  std::vector<std::string> refs;
+  if (auto it = branches.find(id); it != branches.end()) refs = it->second;
+  if (auto it = tags.find(id); it != tags.end())
+    for (const std::string& t : it->second) refs.push_back("tag: " + t);
+  return refs;
+}
+
+Decorations decorations(const versioning::VersionLog& log) {
+  Decorations d;
+  for (const std::string& b : log.branches()) {
+    if (auto h = log.head(b)) d.branches[*h].push_back(b);
+  }
+  for (const auto& [name, id] : log.tags()) d.tags[id].push_back(name);
+  return d;
+}
+
+}  // namespace strata::tools

@@ -1,0 +1,406 @@
+// strata log / show / diff / compare: reading the history (read-only; works during training).
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <optional>
+#include <set>
+
+#include "framework/core/error.h"
+#include "tools/diff.h"
+#include "tools/log_graph.h"
+#include "tools/verbs.h"
+
+namespace strata::tools {
+namespace {
+
+using versioning::CommitId;
+using versioning::CommitRecord;
+using versioning::OpenMode;
+using versioning::TensorEntry;
+using versioning::VersionLog;
+using versioning::short_hex;
+using versioning::to_hex;
+
+bool has_branch(const VersionLog& log, const std::string& name) {
+  const std::vector<std::string> b = log.branches();
+  return std::find(b.begin(), b.end(), name) != b.end();
+}
+
+// The branch `strata log` shows without a REF: main, or the only branch there is.
+std::optional<std::string> default_branch(const VersionLog& log, const GlobalOptions& g) {
+  const std::vector<std::string> branches = log.branches();
+  if (branches.empty()) return std::nullopt;
+  if (has_branch(log, "main")) return "main";
+  if (branches.size() == 1) return branches[0];
+  throw Error(ErrorCode::kInvalidArgument, "several branches and none is named main", g.log_dir,
+              "name a branch (strata log BRANCH) or pass --all");
+}
+
+// Every version reachable from `start` through all parents (merges included).
+std::vector<CommitId> ancestors(const VersionLog& log, const CommitId& start) {
+  std::set<CommitId> seen;
+  std::deque<CommitId> todo{start};
+  std::vector<CommitId> out;
+  while (!todo.empty()) {
+    const CommitId id = todo.front();
+    todo.pop_front();
+    if (!seen.insert(id).second) continue;
+    out.push_back(id);
+    for (const CommitId& p : log.read_record(id).parents) todo.push_back(p);
+  }
+  return out;
+}
+
+// Validation accuracy and loss whatever the separator ("val_acc", "val/accuracy", "val_loss"),
+// unless the message already shows the value (the default message does).
+std::string key_metrics_text(const CommitRecord& r) {
+  std::string out;
+  for (const auto& [name, value] : r.metrics) {
+    if (name.rfind("val", 0) != 0) continue;
+    if (name.find("acc") == std::string::npos && name.find("loss") == std::string::npos) continue;
+    const std::string shown = fmt::format("{:.4g}", value);
+    if (r.message.find(shown) == std::string::npos) out += fmt::format("  {}={}", name, shown);
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  std::vector<CommitId> ids;
+  if (all) {
+    if (!ref.empty()) throw_invalid("log takes a REF or --all, not both");
+    ids = log->all_versions();
+  } else {
+    std::optional<CommitId> start;
+    std::optional<std::string> branch = ref.empty() ? default_branch(*log, g) : std::nullopt;
+    if (!ref.empty() && has_branch(*log, ref)) branch = ref;
+    if (branch) {
+      start = log->head(*branch);
+    } else if (!ref.empty()) {
+      start = log->resolve(ref);
+    }
+    // Without --graph: the first-parent line (git log --first-parent); with it, the whole ancestry.
+    if (start) ids = graph ? ancestors(*log, *start) : log->history_from(*start);
+  }
+  std::vector<std::pair<CommitId, CommitRecord>> versions;
+  for (const CommitId& id : ids) versions.emplace_back(id, log->read_record(id));
+
+  std::vector<GraphRow> rows;
+  size_t graph_width = 0;
+  if (graph) {
+    std::vector<DagNode> nodes;
+    for (const auto& [id, r] : versions) nodes.push_back({id, r.parents, r.wall_time_ms, r.epoch});
+    nodes = children_first(std::move(nodes));
+    std::map<CommitId, CommitRecord> by_id(versions.begin(), versions.end());
+    versions.clear();
+    for (const DagNode& n : nodes) versions.emplace_back(n.id, by_id.at(n.id));
+    rows = draw_graph(nodes);
+    for (const GraphRow& row : rows) graph_width = std::max(graph_width, row.row.size());
+  }
+
+  const Decorations deco = decorations(*log);
+  std::vector<std::string> json_items;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const auto& [id, r] = versions[i];
+    const std::vector<std::string> refs = deco.refs_of(id);
+    if (g.json) {
+      std::vector<std::string> parents, heads, tags;
+      for (const CommitId& p : r.parents) parents.push_back(to_hex(p));
+      if (auto it = deco.branches.find(id); it != deco.branches.end()) heads = it->second;
+      if (auto it = deco.tags.find(id); it != deco.tags.end()) tags = it->second;
+      std::string item = fmt::format(
+          "{{\"id\":{},\"short_id\":{},\"parents\":{},\"branch\":{},\"epoch\":{},\"step\":{},"
+          "\"time_ms\":{},\"author\":{},\"message\":{},\"metrics\":{},\"heads\":{},\"tags\":{}",
+          json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch,
+          r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
+          json_str_list(heads), json_str_list(tags));
+      if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
+      json_items.push_back(item + "}");
+      continue;
+    }
+    std::string line = fmt::format("{} {}@{}  {}", short_hex(id), r.branch, r.epoch, local_time(r.wall_time_ms));
+    if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
+    line += "  " + r.message + key_metrics_text(r);
+    if (graph) {
+      fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);
+      for (const std::string& c : rows[i].connectors) fmt::print("{}\n", c);
+    } else {
+      fmt::print("{}\n", line);
+    }
+  }
+  if (g.json) fmt::print("{{\"versions\":{}}}\n", json_list(json_items));
+  return 0;
+}
+
+int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId id = log->resolve(name);
+  const CommitRecord r = log->read_record(id);
+  const std::optional<versioning::CommitStats> stats = log->read_stats(id);
+  std::optional<GraphSpec> spec;
+  if (graph) spec = log->read_graph(r.graph_id);
+  auto stored = [&](const std::string& t) -> uint64_t {
+    if (!stats) return 0;
+    auto it = stats->stored_bytes.find(t);
+    return it == stats->stored_bytes.end() ? 0 : it->second;
+  };
+  if (g.json) {
+    std::vector<std::string> jt;
+    auto add_tensors = [&](const std::vector<TensorEntry>& entries, const char* kind) {
+      for (const TensorEntry& e : entries) {
+        jt.push_back(fmt::format(
+            "{{\"name\":{},\"kind\":\"{}\",\"dtype\":{},\"shape\":[{}],\"chunks\":{},\"raw_bytes\":{},"
+            "\"stored_bytes\":{}}}",
+            json_str(e.name), kind, json_str(dtype_name(e.dtype)), fmt::join(e.shape, ","), e.chunks.size(),
+            e.raw_bytes, stored(e.name)));
+      }
+    };
+    add_tensors(r.params, "param");
+    add_tensors(r.optim, "optim");
+    std::vector<std::string> parents, nodes;
+    for (const CommitId& p : r.parents) parents.push_back(to_hex(p));
+    if (spec) {
+      nodes.push_back(fmt::format("{{\"name\":{},\"op\":\"Input\",\"inputs\":[],\"output_shape\":[{}],\"params\":[]}}",
+                                  json_str(spec->input_name), fmt::join(spec->input_shape, ",")));
+      for (const NodeSpec& n : spec->nodes) {
+        std::vector<std::string> ps;
+        for (const ParamSpec& p : n.params)
+          ps.push_back(fmt::format("{{\"name\":{},\"shape\":[{}],\"trainable\":{}}}", json_str(p.name),
+                                   fmt::join(p.shape, ","), p.trainable ? "true" : "false"));
+        nodes.push_back(fmt::format("{{\"name\":{},\"op\":{},\"inputs\":{},\"output_shape\":[{}],\"params\":{}}}",
+                                    json_str(n.name), json_str(n.op), json_str_list(n.inputs),
+                                    fmt::join(n.output_shape, ","), json_list(ps)));
+      }
+    }
+    fmt::print(
+        "{{\"id\":{},\"short_id\":{},\"name\":{},\"parents\":{},\"branch\":{},\"epoch\":{},"
+        "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
+        "\"metrics\":{},\"counters\":{},\"optim_present\":{},\"raw_bytes\":{},"
+        "\"new_stored_bytes\":{}{}{}}}\n",
+        json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents),
+        json_str(r.branch), r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message),
+        json_str(r.graph_id), json_map(r.hparams, json_str), json_map(r.metrics, json_num),
+        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), r.optim_present ? "true" : "false",
+        stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
+        tensors ? ",\"tensors\":" + json_list(jt) : std::string(), spec ? ",\"nodes\":" + json_list(nodes) : std::string());
+    return 0;
+  }
+  fmt::print("version  {}\n", to_hex(id));
+  fmt::print("name     {}\n", log->describe(id));
+  for (const CommitId& p : r.parents) fmt::print("parent   {}\n", safe_describe(*log, p));
+  fmt::print("branch   {}\nepoch    {}\nstep     {}\n", r.branch, r.epoch, r.global_step);
+  fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
+  fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
+  fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.had_optim() ? "dropped by retention" : "none"));
+  fmt::print("\n    {}\n", r.message);
+  if (!r.hparams.empty()) {
+    fmt::print("\nhyper-parameters:\n");
+    for (const auto& [k, v] : r.hparams) fmt::print("  {} = {}\n", k, v);
+  }
+  if (!r.metrics.empty()) {
+    fmt::print("\nmetrics:\n");
+    for (const auto& [k, v] : r.metrics) fmt::print("  {} = {:.6g}\n", k, v);
+  }
+  if (!r.counters.empty()) {
+    fmt::print("\ncounters:\n");
+    for (const auto& [k, v] : r.counters) fmt::print("  {} = {}\n", k, v);
+  }
+  if (stats) {
+    fmt::print("\nstorage: {} raw, {} newly stored ({} new chunks, {} reused, {} delta)\n",
+               human_bytes(stats->raw_bytes), human_bytes(stats->new_stored_bytes), stats->new_chunks,
+               stats->reused_chunks, stats->delta_chunks);
+  }
+  if (tensors) {
+    fmt::print("\ntensors:\n");
+    for (const auto* entries : {&r.params, &r.optim})
+      for (const TensorEntry& e : *entries)
+        fmt::print("  {:<32} {:<4} {:<16} {:>10} raw {:>10} stored  {} chunk(s)\n", e.name, dtype_name(e.dtype),
+                   shape_str(e.shape), e.raw_bytes, stored(e.name), e.chunks.size());
+  }
+  if (spec) {
+    fmt::print("\ngraph {}:\n", r.graph_id.substr(0, 12));
+    fmt::print("  {:<24} {:<14} {:<18} {}\n", "node", "op", "output", "inputs");
+    fmt::print("  {:<24} {:<14} {:<18}\n", spec->input_name, "Input", shape_str(spec->input_shape));
+    for (const NodeSpec& n : spec->nodes) {
+      fmt::print("  {:<24} {:<14} {:<18} {}\n", n.name, n.op, shape_str(n.output_shape), fmt::join(n.inputs, ", "));
+      for (const ParamSpec& p : n.params)
+        fmt::print("      {:<32} {}{}\n", p.name, shape_str(p.shape), p.trainable ? "" : " (not trained)");
+    }
+  }
+  return 0;
+}
+
+int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::string& b_name, double eps, size_t top) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId a = log->resolve(a_name), b = log->resolve(b_name);
+  const CommitRecord ra = log->read_record(a), rb = log->read_record(b);
+  std::vector<TensorDiff> tensors = diff_tensors(log->read_params(a), log->read_params(b), eps);
+  GraphDiff graph = ra.graph_id == rb.graph_id ? GraphDiff{} : diff_graphs(log->read_graph(ra.graph_id), log->read_graph(rb.graph_id));
+  std::map<std::string, std::pair<double, double>> metrics;  // key -> (a, b); NaN where absent
+  for (const auto& [k, v] : ra.metrics) metrics[k] = {v, NAN};
+  for (const auto& [k, v] : rb.metrics) metrics.try_emplace(k, NAN, NAN).first->second.second = v;
+  std::map<std::string, std::pair<std::string, std::string>> hparams;
+  for (const auto& [k, v] : ra.hparams) hparams[k].first = v;
+  for (const auto& [k, v] : rb.hparams) hparams[k].second = v;
+  size_t changed = std::count_if(tensors.begin(), tensors.end(), [](const TensorDiff& d) { return d.status != "same"; });
+  if (g.json) {
+    std::vector<std::string> ts;
+    for (const TensorDiff& d : tensors)
+      ts.push_back(fmt::format("{{\"name\":{},\"status\":{},\"mean_abs\":{},\"max_abs\":{},\"rel_l2\":{},\"cosine\":{}}}",
+                               json_str(d.name), json_str(d.status), json_num(d.mean_abs), json_num(d.max_abs),
+                               json_num(d.rel_l2), json_num(d.cosine)));
+    std::map<std::string, std::string> ms, hs;
+    for (const auto& [k, v] : metrics)
+      ms[k] = fmt::format("{{\"a\":{},\"b\":{},\"delta\":{}}}", json_num(v.first), json_num(v.second), json_num(v.second - v.first));
+    for (const auto& [k, v] : hparams)
+      if (v.first != v.second) hs[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
+    auto raw = [](const std::string& s) { return s; };
+    fmt::print("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
+               "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{}}}\n",
+               json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts),
+               json_str_list(graph.added), json_str_list(graph.removed), json_str_list(graph.changed),
+               json_map(ms, raw), json_map(hs, raw));
+    return 0;
+  }
+  fmt::print("diff {} -> {}   ({} of {} tensors changed, eps {:g})\n\n", log->describe(a), log->describe(b), changed,
+             tensors.size(), eps);
+  fmt::print("  {:<32} {:>9} {:>11} {:>11} {:>9} {:>9}\n", "tensor", "status", "mean|a-b|", "max|a-b|", "rel L2", "cosine");
+  for (size_t i = 0; i < tensors.size() && i < top; ++i) {
+    const TensorDiff& d = tensors[i];
+    const char mark = d.status == "same" ? ' ' : '*';
+    if (d.status == "added" || d.status == "removed" || d.status == "reshaped")
+      fmt::print("{} {:<32} {:>9}   {} -> {}\n", mark, d.name, d.status, shape_str(d.shape_a), shape_str(d.shape_b));
+    else
+      fmt::print("{} {:<32} {:>9} {:>11.4e} {:>11.4e} {:>9.4f} {:>9.6f}\n", mark, d.name, d.status, d.mean_abs,
+                 d.max_abs, d.rel_l2, d.cosine);
+  }
+  if (tensors.size() > top) fmt::print("  ... {} more (--top)\n", tensors.size() - top);
+  if (ra.graph_id == rb.graph_id) {
+    fmt::print("\ngraph: identical ({})\n", ra.graph_id.substr(0, 12));
+  } else {
+    fmt::print("\ngraph: {} -> {}\n", ra.graph_id.substr(0, 12), rb.graph_id.substr(0, 12));
+    for (const auto& n : graph.added) fmt::print("  + {}\n", n);
+    for (const auto& n : graph.removed) fmt::print("  - {}\n", n);
+    for (const auto& n : graph.changed) fmt::print("  ~ {}\n", n);
+  }
+  fmt::print("\nmetrics (B - A):\n");
+  for (const auto& [k, v] : metrics) fmt::print("  {:<28} {:>12.6g} {:>12.6g} {:>+12.6g}\n", k, v.first, v.second, v.second - v.first);
+  bool any_hparam = false;
+  for (const auto& [k, v] : hparams)
+    if (v.first != v.second) {
+      if (!any_hparam) fmt::print("\nhyper-parameters:\n");
+      any_hparam = true;
+      fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);
+    }
+  return 0;
+}
+
+namespace {
+
+// +1: higher is better, -1: lower is better, 0: no direction (lr, throughput, time...).
+int metric_direction(const std::string& name) {
+  for (const char* lower : {"loss", "mse", "mae", "error"})
+    if (name.find(lower) != std::string::npos) return -1;
+  for (const char* higher : {"acc", "f1", "precision", "recall", "r2"})
+    if (name.find(higher) != std::string::npos) return 1;
+  return 0;
+}
+
+// "val/*" selects by prefix; anything else must be an exact name.
+bool metric_selected(const std::string& name, const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return true;
+  for (const std::string& p : patterns) {
+    if (!p.empty() && p.back() == '*' ? name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0 : name == p) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& names, const std::vector<std::string>& patterns) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  std::vector<CommitId> ids;
+  std::vector<CommitRecord> records;
+  for (const std::string& n : names) {
+    ids.push_back(log->resolve(n));
+    records.push_back(log->read_record(ids.back()));
+  }
+  std::set<std::string> all_metrics;
+  for (const CommitRecord& r : records)
+    for (const auto& [k, v] : r.metrics) all_metrics.insert(k);
+  std::vector<std::string> rows;
+  for (const std::string& m : all_metrics)
+    if (metric_selected(m, patterns)) rows.push_back(m);
+  for (const std::string& p : patterns) {
+    if (std::none_of(all_metrics.begin(), all_metrics.end(), [&](const std::string& m) { return metric_selected(m, {p}); }))
+      throw Error(ErrorCode::kNotFound, "no metric '" + p + "' in these versions", "",
+                  "available: " + fmt::format("{}", fmt::join(all_metrics, ", ")));
+  }
+  // Per row: the values (NaN where a version lacks the metric) and the best column, if any.
+  auto values_of = [&](const std::string& m) {
+    std::vector<double> v;
+    for (const CommitRecord& r : records) {
+      auto it = r.metrics.find(m);
+      v.push_back(it == r.metrics.end() ? NAN : it->second);
+    }
+    return v;
+  };
+  auto best_of = [](const std::string& m, const std::vector<double>& v) -> std::optional<size_t> {
+    const int dir = metric_direction(m);
+    std::optional<size_t> best;
+    bool differ = false;
+    for (size_t i = 0; dir != 0 && v.size() > 1 && i < v.size(); ++i) {
+      if (!std::isfinite(v[i])) continue;
+      if (best && v[i] != v[*best]) differ = true;
+      if (!best || dir * v[i] > dir * v[*best]) best = i;
+    }
+    return differ ? best : std::nullopt;  // a tie everywhere has no best
+  };
+  if (g.json) {
+    std::vector<std::string> versions, metrics;
+    for (size_t i = 0; i < ids.size(); ++i)
+      versions.push_back(fmt::format("{{\"id\":{},\"name\":{},\"branch\":{},\"epoch\":{}}}", json_str(to_hex(ids[i])),
+                                     json_str(log->describe(ids[i])), json_str(records[i].branch), records[i].epoch));
+    for (const std::string& m : rows) {
+      std::vector<double> v = values_of(m);
+      std::vector<std::string> nums;
+      for (double x : v) nums.push_back(json_num(x));
+      std::optional<size_t> best = best_of(m, v);
+      metrics.push_back(fmt::format("{{\"name\":{},\"values\":{},\"best\":{}}}", json_str(m), json_list(nums),
+                                    best ? std::to_string(*best) : "null"));
+    }
+    fmt::print("{{\"versions\":{},\"metrics\":{}}}\n", json_list(versions), json_list(metrics));
+    return 0;
+  }
+  size_t name_width = 6;
+  for (const std::string& m : rows) name_width = std::max(name_width, m.size());
+  std::vector<std::string> heads;
+  size_t col_width = 12;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    heads.push_back(fmt::format("{}@{}", records[i].branch, records[i].epoch));
+    col_width = std::max(col_width, heads.back().size() + 2);
+  }
+  std::string line = fmt::format("{:<{}}", "metric", name_width);
+  for (const std::string& h : heads) line += fmt::format(" {:>{}}", h, col_width);
+  fmt::print("{}\n", line);
+  line = fmt::format("{:<{}}", "", name_width);
+  for (const CommitId& id : ids) line += fmt::format(" {:>{}}", short_hex(id), col_width);
+  fmt::print("{}\n", line);
+  for (const std::string& m : rows) {
+    std::vector<double> v = values_of(m);
+    std::optional<size_t> best = best_of(m, v);
+    line = fmt::format("{:<{}}", m, name_width);
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string cell = records[i].metrics.count(m) ? fmt::format("{:.6g}", v[i]) : "-";
+      if (best && *best == i) cell += "*";
+      line += fmt::format(" {:>{}}", cell, col_width);
+    }
+    fmt::print("{}\n", line);
+  }
+  if (ids.size() > 1) fmt::print("(* best of the row where higher or lower is clearly better; - not recorded)\n");
+  return 0;
+}
+
+}  // namespace strata::tools

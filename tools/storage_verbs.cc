@@ -1,0 +1,144 @@
+// strata verify / gc / du / export / tensorboard: the log's bytes.
+#include <filesystem>
+#include <iostream>
+
+#include "framework/core/error.h"
+#include "tools/verbs.h"
+#include "versioning/npz_export.h"
+#include "versioning/storage_report.h"
+#include "versioning/tensorboard_export.h"
+
+namespace strata::tools {
+
+using versioning::CommitId;
+using versioning::OpenMode;
+using versioning::StorageUsage;
+using versioning::to_hex;
+
+int cmd_verify(const GlobalOptions& g, const std::string& name, bool all) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  if (all && !name.empty()) throw_invalid("verify takes a version or --all, not both");
+  std::optional<CommitId> target;
+  if (!name.empty()) target = log->resolve(name);
+  const versioning::VerifyReport report = log->verify(target);
+  if (g.json) {
+    std::vector<std::string> items;
+    for (const auto& issue : report.issues) {
+      items.push_back(fmt::format("{{\"id\":{},\"version\":{},\"tensor\":{},\"problem\":{}}}",
+                                  json_str(to_hex(issue.version)), json_str(safe_describe(*log, issue.version)),
+                                  json_str(issue.tensor), json_str(issue.problem)));
+    }
+    fmt::print("{{\"ok\":{},\"versions_checked\":{},\"chunks_checked\":{},\"issues\":{}}}\n", report.ok() ? "true" : "false",
+               report.versions_checked, report.chunks_checked, json_list(items));
+  } else {
+    for (const auto& issue : report.issues) {
+      fmt::print("BAD {} {}: {}\n", safe_describe(*log, issue.version), issue.tensor.empty() ? "(record)" : issue.tensor,
+                 issue.problem);
+    }
+    fmt::print("checked {} version(s), {} chunk(s): {}\n", report.versions_checked, report.chunks_checked,
+               report.ok() ? "ok" : fmt::format("{} problem(s)", report.issues.size()));
+  }
+  if (!report.ok()) {
+    std::cerr << "error: verification found " << report.issues.size() << " problem(s)\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_gc(const GlobalOptions& g) {
+  auto log = open_log(g, OpenMode::kReadWrite);
+  versioning::GcReport r = log->gc();
+  if (g.json) {
+    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed);
+  } else {
+    fmt::print("gc: removed {} unreachable versions and {} chunks ({} rewritten as keyframes), freed {}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
+  }
+  return 0;
+}
+
+namespace {
+
+uint64_t disk_bytes(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  return total;
+}
+
+std::string usage_json(const StorageUsage& u) {
+  return fmt::format("{{\"raw_bytes\":{},\"stored_bytes\":{},\"chunks\":{},\"stored_share\":{}}}", u.raw_bytes,
+                     u.stored_bytes, u.chunks, json_num(u.ratio()));
+}
+
+void print_usage_table(const char* title, const char* raw_title, const std::map<std::string, StorageUsage>& rows) {
+  size_t width = 24;
+  for (const auto& [k, u] : rows) width = std::max(width, k.size() + 2);
+  fmt::print("\n{:<{}} {:>12} {:>12} {:>7} {:>7}\n", title, width, raw_title, "stored", "share", "chunks");
+  for (const auto& [k, u] : rows)
+    fmt::print("  {:<{}} {:>12} {:>12} {:>7.3f} {:>7}\n", k, width - 2, human_bytes(u.raw_bytes), human_bytes(u.stored_bytes),
+               u.ratio(), u.chunks);
+}
+
+}  // namespace
+
+int cmd_du(const GlobalOptions& g) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const versioning::StorageReport r = versioning::storage_report(*log);
+  const uint64_t disk = disk_bytes(std::filesystem::path(g.log_dir) / "versions.lmdb");
+  const double compression = r.total.stored_bytes ? static_cast<double>(r.total.raw_bytes) / r.total.stored_bytes : 0.0;
+  if (g.json) {
+    fmt::print(
+        "{{\"versions\":{},\"raw_bytes\":{},\"stored_bytes\":{},\"stored_share\":{},\"ratio\":{},\"disk_bytes\":{},"
+        "\"chunks\":{},\"params_only_versions\":{},\"missing_chunks\":{},\"by_branch\":{},\"by_kind\":{},"
+        "\"by_tensor\":{},\"by_codec\":{}}}\n",
+        r.versions, r.total.raw_bytes, r.total.stored_bytes, json_num(r.total.ratio()), json_num(compression), disk,
+        r.total.chunks, r.params_only_versions, r.missing_chunks, json_map(r.by_branch, usage_json),
+        json_map(r.by_kind, usage_json), json_map(r.by_tensor, usage_json), json_map(r.by_codec, usage_json));
+    return 0;
+  }
+  fmt::print("versions      {}{}\n", r.versions,
+             r.params_only_versions ? fmt::format(" ({} with parameters only)", r.params_only_versions) : "");
+  fmt::print("raw           {} ({} bytes): every version's tensors stored in full\n", human_bytes(r.total.raw_bytes),
+             r.total.raw_bytes);
+  fmt::print("stored        {} ({} bytes) in {} chunks: {:.3f} of raw, {:.2f}x smaller\n", human_bytes(r.total.stored_bytes),
+             r.total.stored_bytes, r.total.chunks, r.total.ratio(), compression);
+  fmt::print("on disk       {} (LMDB files, with free pages and records)\n", human_bytes(disk));
+  if (r.missing_chunks) fmt::print("missing       {} chunks (run `strata verify`)\n", r.missing_chunks);
+  print_usage_table("by branch", "raw", r.by_branch);
+  print_usage_table("by kind", "raw", r.by_kind);
+  print_usage_table("by tensor", "raw", r.by_tensor);
+  print_usage_table("by codec", "raw chunks", r.by_codec);
+  fmt::print("\n(a chunk counts once, for the oldest version that has it; raw by codec counts each chunk once)\n");
+  return 0;
+}
+
+int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path, bool with_optim) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId id = log->resolve(version);
+  versioning::ExportReport r = versioning::export_npz(*log, id, path, with_optim);
+  if (g.json) {
+    fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":\"npz\",\"tensors\":{},\"tensor_bytes\":{},\"file_bytes\":{}}}\n",
+               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), r.tensors, r.tensor_bytes, r.file_bytes);
+  } else {
+    fmt::print("exported {} tensors of {} ({}) to {} (npz: numpy.load(\"{}\"))\n", r.tensors, log->describe(id),
+               human_bytes(r.tensor_bytes), path, path);
+  }
+  return 0;
+}
+
+int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  if (out.empty()) out = (std::filesystem::path(g.log_dir) / "tb").string();
+  versioning::TensorBoardExport r = versioning::export_tensorboard(*log, out, force);
+  if (g.json) {
+    fmt::print("{{\"out\":{},\"runs\":{},\"versions\":{}}}\n", json_str(out), r.runs, r.versions);
+  } else {
+    fmt::print("wrote {} run(s), {} version(s) to {}\ntensorboard --logdir {}\n", r.runs, r.versions, out, out);
+  }
+  return 0;
+}
+
+}  // namespace strata::tools

@@ -1,0 +1,33 @@
+// The verbs of `strata` (tools/strata.cc parses the command line and dispatches here). Each
+// returns the process exit code; bad input throws strata::Error, which main turns into
+// "error: ..." on stderr and exit 1.
+//
+//   history_verbs.cc  log, show, diff, compare     (read-only)
+//   ref_verbs.cc      branch, tag, merge           (take the writer lock when they change refs)
+//   storage_verbs.cc  verify, gc, du, export, tensorboard
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "tools/cli_output.h"
+#include "versioning/version_log.h"
+
+namespace strata::tools {
+
+int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph);
+int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph);
+int cmd_diff(const GlobalOptions& g, const std::string& a, const std::string& b, double eps, size_t top);
+int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& versions, const std::vector<std::string>& metrics);
+
+int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const std::string& version, bool del, bool force);
+int cmd_merge(const GlobalOptions& g, const versioning::MergeRequest& request);
+
+int cmd_verify(const GlobalOptions& g, const std::string& name, bool all);
+int cmd_gc(const GlobalOptions& g);
+int cmd_du(const GlobalOptions& g);
+int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& params_path, bool with_optim);
+int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);
+
+}  // namespace strata::tools
