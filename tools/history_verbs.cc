@@ -120,7 +120,8 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
       json_items.push_back(item + "}");
       continue;
     }
-    std::string line = fmt::format("{} {}@{}  {}", short_hex(id), r.branch, r.epoch, local_time(r.wall_time_ms));
+    std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.parents.size() > 1 ? " merge" : "",
+                                   local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
     line += "  " + r.message + key_metrics_text(r);
     if (graph) {

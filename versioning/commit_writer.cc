@@ -218,10 +218,10 @@ CommitResult VersionLog::write(const PreparedCommit& p) {
     txn.put(Db::kStats, as_bytes(p.id), stats.encode());
     if (!txn.exists(Db::kGraphs, r.graph_id)) txn.put(Db::kGraphs, r.graph_id, p.graph_bytes);
     txn.put(Db::kRefs, head_key(r.branch), as_bytes(p.id));
-    if (head)
-      txn.put(Db::kIndex, index_key(r.branch, r.epoch), as_bytes(p.id));
-    else
+    if (!head)
       LogInternals::reindex_branch(txn, r.branch, p.id);
+    else if (r.parents.size() < 2)  // branch@epoch names trained versions, never merges
+      txn.put(Db::kIndex, index_key(r.branch, r.epoch), as_bytes(p.id));
     result.stats = stats;
   });
   result.write_seconds = seconds_since(t1);

@@ -123,7 +123,8 @@ void LogInternals::load_optim(const LmdbTxn& txn, const CommitId& id, CommitReco
 }
 
 std::string LogInternals::describe(const CommitId& id, const CommitRecord& record) {
-  return short_hex(id) + " (" + record.branch + "@" + std::to_string(record.epoch) + ")";
+  return short_hex(id) + " (" + record.branch + "@" + std::to_string(record.epoch) +
+         (record.parents.size() > 1 ? " merge" : "") + ")";
 }
 
 std::string LogInternals::describe(const LmdbTxn& txn, const CommitId& id) {
@@ -165,8 +166,10 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
   if (!head) return;
   std::set<int64_t> done;
   for (const CommitId& id : first_parents(txn, *head)) {
-    int64_t epoch = need_record(txn, id).epoch;
-    if (done.insert(epoch).second) txn.put(Db::kIndex, index_key(branch, epoch), as_bytes(id));
+    // A merge keeps its first parent's epoch (training resumed from it counts on from there)
+    // but not its name: branch@epoch stays the version that epoch trained.
+    const CommitRecord r = need_record(txn, id);
+    if (r.parents.size() < 2 && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
   }
 }
 

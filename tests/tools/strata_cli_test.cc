@@ -365,6 +365,8 @@ TEST_F(StrataCli, MergeAveragesAndGcFreesADeletedBranch) {
     CommitId merged = *log->head("main");
     CommitRecord rec = log->read_record(merged);
     ASSERT_EQ(rec.parents.size(), 2u);
+    EXPECT_EQ(log->resolve("main@3"), main_[2]);  // the merge keeps epoch 3 but not the name main@3
+    EXPECT_EQ(log->describe(merged), short_hex(merged) + " (main@3 merge)");
     NamedTensors a = log->read_params(main_[2]), b = log->read_params(exp_), c = log->read_params(merged);
     for (size_t t = 0; t < c.size(); ++t)
       for (int64_t i = 0; i < c[t].second.numel(); i += 97)
