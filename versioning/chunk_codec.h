@@ -9,8 +9,10 @@
 // The float codec (ChunkCodec::kFloatModel) models float32 values instead of bytes: it codes sign
 // + exponent + high mantissa with an adaptive binary range coder whose contexts are the value at
 // the same position in the parent version (or the previous value), and keeps the near-random low
-// mantissa bytes as zstd-or-raw planes. When a base exists it also tries coding the integer
-// distance to the base value in the float's monotone ordering, and keeps whichever is smaller.
+// mantissa bytes as zstd-or-raw planes. When a base exists it codes the integer distance to the
+// base value in the float's monotone ordering (its bit length, its sign in the context of the
+// neighbour's, two bits under the leading one; the rest raw), and falls back to the fields coding
+// (against the base, or as a keyframe) when that is smaller.
 //
 // Thread-safety: all functions are pure and may run concurrently (zstd contexts are per thread).
 #pragma once

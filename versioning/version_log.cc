@@ -19,7 +19,9 @@ namespace strata::versioning {
 namespace {
 
 // Version of the log as a whole (meta "format_version"): bumped when a database's layout changes.
-constexpr uint32_t kLogFormatVersion = 1;
+// 2: float-model chunks may use mode 2 (signed residual). Version 1 logs read unchanged; a writer
+// raises their version to 2 before it can add a chunk that a version-1 reader would not decode.
+constexpr uint32_t kLogFormatVersion = 2;
 
 int64_t parse_int(std::string_view text, const char* what) {
   std::string s(text);
@@ -189,12 +191,14 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
     log->env_->write([&](LmdbTxn& txn) {
       if (txn.exists(Db::kMeta, "format_version")) {
         LogSettings s = read_settings(txn, dir);  // refuses newer formats before anything is written
+        const bool upgrade = s.format_version < kLogFormatVersion;
+        s.format_version = kLogFormatVersion;
         if (options.update_settings) {
           s.keyframe_interval = options.keyframe_interval;
           s.zstd_level = options.zstd_level;
           s.codec = options.codec;
-          write_settings(txn, s);
         }
+        if (upgrade || options.update_settings) write_settings(txn, s);
         return;
       }
       LogSettings s;

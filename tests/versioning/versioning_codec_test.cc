@@ -137,6 +137,86 @@ TEST(ChunkCodec, DamagedValuesNeverCrash) {
   EXPECT_THROW(parse_chunk_header(std::string("\x09\x00\x00\x00\x04\x00\x00\x00", 8)), Error);
 }
 
+// The payload's mode byte of a float-model chunk.
+int float_mode(const std::string& value) { return static_cast<uint8_t>(value[parse_chunk_header(value).payload_offset]); }
+
+TEST(ChunkCodec, SignedResidualIsLosslessOnAwkwardMoves) {
+  // Every kind of move between two float32 values: sign flips through -0 and +0, NaN payloads,
+  // infinities, denormals, the largest finite values, and moves across the whole key range.
+  const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu,
+                               0x7F800001u, 0x00000001u, 0x80000001u, 0x007FFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                               0x3F800000u, 0xBF800000u};
+  for (size_t n : {size_t{2}, size_t{5000}, size_t{3 * 16384 + 7}}) {  // small, and sampled mode choice
+    std::vector<float> base = awkward_floats(n, 11), cur = base;
+    std::mt19937 rng(12);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t u;
+      std::memcpy(&u, &cur[i], 4);
+      if (i % 5 == 0) u += 1 + rng() % 300;                    // a few ulps (wraps through the sign at ~0)
+      if (i % 17 == 0) u = specials[rng() % 14];                // anything -> special
+      if (i % 19 == 0) std::memcpy(&base[i], &specials[rng() % 14], 4);  // special -> anything
+      std::memcpy(&cur[i], &u, 4);
+    }
+    const std::string raw = as_string(cur), b = as_string(base);
+    EXPECT_EQ(round_trip(raw, DType::kF32, &b, CodecOptions()), raw) << n;
+  }
+  // A smooth move is coded as a signed residual (mode 2) and round-trips; so does the extreme
+  // residual from the lowest key (-NaN all ones) to the highest (+NaN all ones) and back.
+  std::vector<float> base = awkward_floats(50000, 13), cur = base;
+  for (size_t i = 0; i < cur.size(); ++i) cur[i] = std::isfinite(cur[i]) ? cur[i] * 0.9999f : cur[i];
+  uint32_t lo = 0xFFFFFFFFu, hi = 0x7FFFFFFFu;
+  std::memcpy(&base[1], &lo, 4);
+  std::memcpy(&cur[1], &hi, 4);
+  std::memcpy(&base[2], &hi, 4);
+  std::memcpy(&cur[2], &lo, 4);
+  ChunkBase bb{reinterpret_cast<const uint8_t*>(base.data()), hash128(as_string(base)), 0};
+  std::string value = encode_chunk(as_string(cur), DType::kF32, &bb, CodecOptions());
+  EXPECT_EQ(float_mode(value), 2);
+  const std::string b = as_string(base);
+  EXPECT_EQ(round_trip(as_string(cur), DType::kF32, &b, CodecOptions()), as_string(cur));
+}
+
+TEST(ChunkCodec, MomentumLikeChunksMayDropTheirBase) {
+  // Values unrelated to their base (Adam's m after an epoch): the writer keeps the smallest of the
+  // residual, the fields coded against the base, and a keyframe; here the base predicts nothing,
+  // so the chunk becomes a keyframe and its chain ends.
+  for (size_t n : {size_t{4000}, size_t{100000}}) {
+    std::vector<float> base = awkward_floats(n, 21), cur = awkward_floats(n, 22);
+    for (size_t i = 0; i < n; i += 2) cur[i] = cur[i > 0 ? i - 1 : 0];  // neighbours predict
+    ChunkBase b{reinterpret_cast<const uint8_t*>(base.data()), hash128(as_string(base)), 2};
+    std::string value = encode_chunk(as_string(cur), DType::kF32, &b, CodecOptions());
+    ChunkHeader h = parse_chunk_header(value);
+    EXPECT_FALSE(h.delta) << n;
+    EXPECT_EQ(h.depth, 0);
+    std::string out(n * 4, '\0');
+    decode_chunk(value, h, nullptr, reinterpret_cast<uint8_t*>(out.data()));
+    EXPECT_EQ(out, as_string(cur));
+  }
+}
+
+TEST(ChunkCodec, ResidualChunksOfFormatVersion1StillDecode) {
+  // A mode-1 chunk (zigzag residual, raw sign bit) as written before format version 2, made by
+  // that build's encoder from these exact floats; its payload must decode forever.
+  std::vector<float> base(64), cur(64);
+  for (int i = 0; i < 64; ++i) {
+    base[i] = static_cast<float>((i * 37) % 64 - 32) * 0.0015f + 0.0001f;
+    cur[i] = base[i] * 1.0003f - (i % 5 == 0 ? 1e-6f : 0.f);
+  }
+  const char* hex =
+      "012f0000000038383413671cd9735ebe07d3653554ec84a98e2b37f51998e1a1df694219d4ea7ab3b7e5667ef328738c70"
+      "ba5100520000003b10f22c72140a594c4fd3d93bf472e3270ef2906542f1cb940a7e698ea681ebba7f7035b438182f6338"
+      "584bc029146f8b62a0fc8a2a4d1a375bd2e8064fe52882bed0258fb2c3fc7c70db7cb8a52f50f353";
+  std::string value("\x03\x01\x01\x00\x00\x01\x00\x00", 8);
+  value += as_bytes(hash128(as_string(base)));
+  for (size_t i = 0; hex[i]; i += 2) value.push_back(static_cast<char>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+  ChunkHeader h = parse_chunk_header(value);
+  ASSERT_TRUE(h.delta);
+  EXPECT_EQ(float_mode(value), 1);
+  std::string out(256, '\0');
+  decode_chunk(value, h, reinterpret_cast<const uint8_t*>(base.data()), reinterpret_cast<uint8_t*>(out.data()));
+  EXPECT_EQ(out, as_string(cur));
+}
+
 // Stored bytes per version / raw bytes for each codec over an Adam trajectory (versions 2..N,
 // keyframe every 8 as in a log).
 std::map<std::string, double> measure_ratios(const vtest::SyntheticAdamOptions& so, int epochs) {

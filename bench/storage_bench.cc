@@ -1,0 +1,238 @@
+// Storage benchmark of the version log on the real Fashion-MNIST MLP (784-512-256-10, Adam
+// lr 1e-3, batch 128, as examples/train_fashion_mnist.cc trains it): every epoch a Recorder
+// commits parameters + Adam m and v to a fresh log in a temporary directory. Prints
+//   - per version: stored / raw bytes (what `strata du` calls stored vs raw) and the total ratio,
+//   - per epoch: the snapshot stall (time on_epoch_end blocked training, also scaled to ms per
+//     10 MB of state) and the writer's encode + write time as a share of the epoch's wall time,
+//   - the restore time of every version (cold VersionLog opened read-only, read_state; median of
+//     3), with the longest delta chain a restore of that version decodes,
+//   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
+//
+//   storage_bench [--epochs 10] [--threads 2] [--out-json FILE] [--data DIR]
+#include <omp.h>
+#include <stdlib.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "datasets/data_loader.h"
+#include "datasets/idx.h"
+#include "framework/core/error.h"
+#include "framework/train/trainer.h"
+#include "models/models.h"
+#include "versioning/chunk_codec.h"
+#include "versioning/lmdb_env.h"
+#include "versioning/recorder.h"
+#include "versioning/version_log.h"
+
+using namespace strata;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Epoch wall time (end to end, stall included) and the recorder's timing after each snapshot.
+class EpochClock : public Callback {
+ public:
+  explicit EpochClock(versioning::Recorder& rec) : rec_(rec) {}
+  void on_fit_begin(const FitBeginInfo&) override { t_ = clk::now(); }
+  void on_epoch_end(EpochEndInfo&) override {  // runs after the recorder's on_epoch_end
+    epoch_s.push_back(seconds_since(t_));
+    versioning::RecorderTiming t = rec_.timing();
+    stall_ms.push_back(t.last_stall_ms);
+    staged_bytes = t.staged_bytes;
+    note_writer(t);
+    t_ = clk::now();
+  }
+  // The writer's encode / write seconds of each durable commit, keyed by commit.
+  void note_writer(const versioning::RecorderTiming& t) {
+    auto last = rec_.last_commit();
+    if (last && !writer_s.count(*last)) writer_s[*last] = {t.last_encode_s, t.last_write_s};
+  }
+
+  std::vector<double> epoch_s, stall_ms;
+  uint64_t staged_bytes = 0;
+  std::map<versioning::CommitId, std::pair<double, double>> writer_s;
+
+ private:
+  versioning::Recorder& rec_;
+  clk::time_point t_;
+};
+
+// The deepest delta chain among the chunks of a version (0: all keyframes).
+int longest_chain(const versioning::LmdbEnv& env, const versioning::CommitRecord& r) {
+  int depth = 0;
+  env.read([&](const versioning::LmdbTxn& txn) {
+    for (const auto* list : {&r.params, &r.optim})
+      for (const versioning::TensorEntry& e : *list)
+        for (const versioning::ChunkId& c : e.chunks) {
+          auto value = txn.get(versioning::Db::kChunks, versioning::as_bytes(c));
+          if (value) depth = std::max<int>(depth, versioning::parse_chunk_header(*value).depth);
+        }
+  });
+  return depth;
+}
+
+uint64_t chunk_bytes(const versioning::LmdbEnv& env) {
+  uint64_t total = 0;
+  env.read([&](const versioning::LmdbTxn& txn) {
+    txn.scan_from(versioning::Db::kChunks, {}, [&](std::string_view, std::string_view v) {
+      total += v.size();
+      return true;
+    });
+  });
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Version-log storage benchmark on the Fashion-MNIST MLP"};
+  int64_t epochs = 10;
+  int threads = 2;
+  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
+  app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
+  app.add_option("--out-json", out_json, "also write the results as JSON to this file");
+  app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string tmpl = (std::filesystem::temp_directory_path() / "strata-storage-bench-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) {
+    std::fprintf(stderr, "error: cannot create a temporary directory\n");
+    return 1;
+  }
+  const std::string log_dir = tmpl;
+  int rc = 0;
+  try {
+    omp_set_num_threads(threads);
+    Dataset train = load_fashion_mnist(data_dir, true, 0);
+    Dataset test = load_fashion_mnist(data_dir, false);
+    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(1).with_threads(1);
+    loader_options.mean = {0.2860f};
+    loader_options.std = {0.3530f};
+    DataLoader train_loader(train, loader_options);
+    DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
+    Network net(models::by_name("mlp", {1, 28, 28}, 10));
+    Trainer trainer(net, TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3)));
+
+    std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
+        log_dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads));
+    auto rec = std::make_unique<versioning::Recorder>(log);
+    EpochClock clock(*rec);
+    trainer.add_callback(rec.get());
+    trainer.add_callback(&clock);
+    std::printf("training the MLP for %lld epochs, %d threads, log in %s\n", static_cast<long long>(epochs), threads,
+                log_dir.c_str());
+    trainer.fit(train_loader, &test_loader, epochs);
+    rec->flush();
+    clock.note_writer(rec->timing());
+    std::vector<versioning::CommitId> versions = log->history(rec->branch());
+    std::reverse(versions.begin(), versions.end());
+    rec.reset();
+    log.reset();
+
+    // ---- storage per version, restore time ----
+    auto env = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0);
+    std::printf("\n%-8s %12s %12s %7s %8s %12s %10s %10s\n", "version", "raw", "stored", "ratio", "chain", "restore ms",
+                "stall ms", "writer %");
+    double raw_total = 0, stored_total = 0, longest_ms = 0;
+    int longest_depth = -1;
+    std::string json_versions;
+    std::vector<double> stall_per_10mb, cost_share;
+    for (size_t v = 0; v < versions.size(); ++v) {
+      versioning::CommitRecord r;
+      std::optional<versioning::CommitStats> stats;
+      std::vector<double> restore_s;
+      for (int rep = 0; rep < 3; ++rep) {
+        auto ro = versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadOnly);
+        auto t0 = clk::now();
+        TrainState s = ro->read_state(versions[v]);
+        restore_s.push_back(seconds_since(t0));
+        if (rep == 0) {
+          r = ro->read_record(versions[v]);
+          stats = ro->read_stats(versions[v]);
+        }
+      }
+      const double raw = stats ? static_cast<double>(stats->raw_bytes) : 0;
+      const double stored = stats ? static_cast<double>(stats->new_stored_bytes) : 0;
+      raw_total += raw;
+      stored_total += stored;
+      const int depth = longest_chain(*env, r);
+      const double ms = 1000 * median(restore_s);
+      if (depth > longest_depth || (depth == longest_depth && ms > longest_ms)) {
+        longest_depth = depth;
+        longest_ms = ms;
+      }
+      const double stall = v < clock.stall_ms.size() ? clock.stall_ms[v] : 0;
+      const double epoch_s = v < clock.epoch_s.size() ? clock.epoch_s[v] : 0;
+      auto w = clock.writer_s.find(versions[v]);
+      const double writer = w != clock.writer_s.end() ? w->second.first + w->second.second : -1;
+      const double share = writer >= 0 && epoch_s > 0 ? writer / epoch_s : -1;
+      if (clock.staged_bytes) stall_per_10mb.push_back(stall * 10e6 / static_cast<double>(clock.staged_bytes));
+      if (share >= 0) cost_share.push_back(share);
+      std::printf("%-8s %12.0f %12.0f %7.4f %8d %12.1f %10.2f %10.2f\n", ("@" + std::to_string(r.epoch)).c_str(), raw,
+                  stored, raw > 0 ? stored / raw : 0, depth, ms, stall, share >= 0 ? 100 * share : -1);
+      char buf[512];
+      std::snprintf(buf, sizeof buf,
+                    "%s{\"epoch\": %lld, \"raw\": %.0f, \"stored\": %.0f, \"ratio\": %.5f, \"chain\": %d, "
+                    "\"restore_ms\": %.2f, \"stall_ms\": %.3f, \"epoch_s\": %.3f, \"writer_s\": %.4f}",
+                    json_versions.empty() ? "" : ", ", static_cast<long long>(r.epoch), raw, stored,
+                    raw > 0 ? stored / raw : 0, depth, ms, stall, epoch_s, writer);
+      json_versions += buf;
+    }
+    const double ratio = raw_total > 0 ? stored_total / raw_total : 0;
+    std::printf("\ntotal stored / raw: %.4f (%.0f / %.0f bytes)\n", ratio, stored_total, raw_total);
+    std::printf("snapshot stall: median %.2f ms per 10 MB of state (%.1f MB staged per snapshot)\n",
+                median(stall_per_10mb), static_cast<double>(clock.staged_bytes) / 1e6);
+    std::printf("snapshot cost (writer encode + write) / epoch wall time: median %.2f%%, max %.2f%%; median epoch %.2f s\n",
+                100 * median(cost_share), cost_share.empty() ? 0 : 100 * *std::max_element(cost_share.begin(), cost_share.end()),
+                median(clock.epoch_s));
+    std::printf("longest delta chain: depth %d, restore %.1f ms (cold, median of 3)\n", longest_depth, longest_ms);
+    env.reset();
+
+    // ---- retention ----
+    versioning::RetentionReport report;
+    {
+      auto rw = versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadWrite);
+      report = rw->apply_retention(3);
+    }
+    env = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0);
+    const uint64_t kept = chunk_bytes(*env);
+    env.reset();
+    const double full = raw_total;  // every version's params + optimizer state, uncompressed
+    std::printf("retention K=3: %.0f bytes of chunks (%llu rewritten as keyframes) vs %.0f for %zu raw full "
+                "snapshots: %.4f\n",
+                static_cast<double>(kept), static_cast<unsigned long long>(report.chunks_rewritten), full,
+                versions.size(), full > 0 ? static_cast<double>(kept) / full : 0);
+
+    if (!out_json.empty()) {
+      std::ofstream f(out_json);
+      f << "{\"epochs\": " << epochs << ", \"threads\": " << threads << ", \"ratio\": " << ratio
+        << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
+        << ", \"snapshot_cost_share_median\": " << median(cost_share) << ", \"longest_chain\": " << longest_depth
+        << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
+        << ", \"raw_full_snapshots_bytes\": " << full << ", \"versions\": [" << json_versions << "]}\n";
+      if (!f) throw Error(ErrorCode::kIOError, "cannot write " + out_json);
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    rc = 1;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(log_dir, ec);
+  return rc;
+}
