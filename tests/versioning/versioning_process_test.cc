@@ -236,18 +236,24 @@ TEST(CrashSafety, SigkillDuringTrainingThenResumeIsBitExact) {
   Trainer reference(ref_net, crash_trainer_options());
   std::vector<TrainState> expected;  // expected[e - 1]: the uninterrupted run after epoch e
   std::mt19937 rng(4321);
-  size_t versions = 0, kills = 0, during_commit = 0, marks_total = 0;
+  size_t versions = 0, kills = 0, during_commit = 0, marks_total = 0, durable_at_least = 0;
   for (int round = 0; round < 20; ++round) {
     auto marks_size = [&] {
       std::error_code ec;
       auto n = std::filesystem::file_size(dir.sub("marks"), ec);
       return ec ? std::uintmax_t{0} : n;
     };
-    const std::uintmax_t marks_before = marks_size();
+    // Kill after 1 to 3 epoch ends of this child plus a random delay. One epoch end means a
+    // snapshot was just handed to the writer thread, so the kill often lands inside its commit;
+    // two or more mean the earlier snapshot is durable (a second snapshot waits for the first),
+    // so the run progresses however slow the disk or the sanitizer makes each commit.
+    const size_t epochs_wanted = 1 + rng() % 3;
+    const std::uintmax_t marks_wanted = marks_size() + 2 * epochs_wanted;  // "e\n" per epoch end
+    durable_at_least += epochs_wanted - 1;
     pid_t pid = spawn_helper("TrainingWriter", dir.path());
     ASSERT_GT(pid, 0);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (marks_size() <= marks_before && std::chrono::steady_clock::now() < deadline)
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (marks_size() < marks_wanted && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
     ::kill(pid, SIGKILL);
@@ -285,7 +291,8 @@ TEST(CrashSafety, SigkillDuringTrainingThenResumeIsBitExact) {
   std::printf("[ crash    ] %zu SIGKILLs of a training run (%zu while a snapshot was being written), %zu versions, "
               "each equal to the uninterrupted run\n", kills, during_commit, versions);
   EXPECT_GE(during_commit, 1u);
-  EXPECT_GE(versions, 20u);
+  EXPECT_GE(versions, durable_at_least);
+  EXPECT_GE(versions, 10u);
   EXPECT_TRUE(VersionLog::open(dir.path(), OpenMode::kReadOnly)->verify().ok());
 }
 
