@@ -1,14 +1,19 @@
 // Storage benchmark of the version log on the real Fashion-MNIST MLP (784-512-256-10, Adam
 // lr 1e-3, batch 128, as examples/train_fashion_mnist.cc trains it): every epoch a Recorder
 // commits parameters + Adam m and v to a fresh log in a temporary directory. Prints
-//   - per version: stored / raw bytes (what `strata du` calls stored vs raw) and the total ratio,
-//   - per epoch: the snapshot stall (time on_epoch_end blocked training, also scaled to ms per
-//     10 MB of state) and the writer's encode + write time as a share of the epoch's wall time,
+//   - the end-to-end cost of recording: in each round the same training runs once without and
+//     once with a recorder (the order alternates between rounds, so a drifting shared machine
+//     shows), compared by the median epoch time of epochs 2.. (epoch 1 carries oneDNN and OpenMP
+//     warm-up); the median over rounds is the figure,
+//   - per version (first recorded run): stored / raw bytes (what `strata du` calls stored vs raw)
+//     and the total ratio, the snapshot stall (time on_epoch_end blocked training, also scaled to
+//     ms per 10 MB of state), the writer thread's CPU time against the CPU time training had,
 //   - the restore time of every version (cold VersionLog opened read-only, read_state; median of
 //     3), with the longest delta chain a restore of that version decodes,
 //   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
 //
-//   storage_bench [--epochs 10] [--threads 2] [--out-json FILE] [--data DIR]
+//   storage_bench [--epochs 10] [--threads 2] [--rounds 3] [--writer-threads 1]
+//                 [--writer-nice 10] [--codec C] [--out-json FILE] [--data DIR]
 #include <omp.h>
 #include <stdlib.h>
 
@@ -57,18 +62,35 @@ class EpochClock : public Callback {
     note_writer(t);
     t_ = clk::now();
   }
-  // The writer's encode / write seconds of each durable commit, keyed by commit.
+  // The writer's times for each durable commit, keyed by commit.
+  struct WriterTimes {
+    double encode_s = 0, write_s = 0, cpu_s = 0;
+  };
   void note_writer(const versioning::RecorderTiming& t) {
     auto last = rec_.last_commit();
-    if (last && !writer_s.count(*last)) writer_s[*last] = {t.last_encode_s, t.last_write_s};
+    if (last && !writer.count(*last)) writer[*last] = {t.last_encode_s, t.last_write_s, t.last_writer_cpu_s};
   }
 
   std::vector<double> epoch_s, stall_ms;
   uint64_t staged_bytes = 0;
-  std::map<versioning::CommitId, std::pair<double, double>> writer_s;
+  std::map<versioning::CommitId, WriterTimes> writer;
 
  private:
   versioning::Recorder& rec_;
+  clk::time_point t_;
+};
+
+// Epoch wall times of a run without a recorder: the control of the A/B slowdown measurement.
+class PlainEpochClock : public Callback {
+ public:
+  void on_fit_begin(const FitBeginInfo&) override { t_ = clk::now(); }
+  void on_epoch_end(EpochEndInfo&) override {
+    epoch_s.push_back(seconds_since(t_));
+    t_ = clk::now();
+  }
+  std::vector<double> epoch_s;
+
+ private:
   clk::time_point t_;
 };
 
@@ -102,10 +124,19 @@ uint64_t chunk_bytes(const versioning::LmdbEnv& env) {
 int main(int argc, char** argv) {
   CLI::App app{"Version-log storage benchmark on the Fashion-MNIST MLP"};
   int64_t epochs = 10;
-  int threads = 2;
+  int threads = 2, rounds = 3;
+  int writer_threads = versioning::RecorderOptions().writer_threads;
+  int writer_nice = versioning::RecorderOptions().writer_nice;
+  std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec);
   std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", rounds, "A/B rounds (one run without, one with a recorder, order alternating)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--writer-threads", writer_threads, "the recorder's encode threads")->check(CLI::PositiveNumber);
+  app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
+  app.add_option("--codec", codec_wanted, "the log's codec")
+      ->check(CLI::IsMember({"float-model", "shuffle+zstd", "zstd", "raw"}));
   app.add_option("--out-json", out_json, "also write the results as JSON to this file");
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
@@ -115,7 +146,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: cannot create a temporary directory\n");
     return 1;
   }
-  const std::string log_dir = tmpl;
+  const std::string work_dir = tmpl, log_dir = work_dir + "/log";
   int rc = 0;
   try {
     omp_set_num_threads(threads);
@@ -126,33 +157,78 @@ int main(int argc, char** argv) {
     loader_options.std = {0.3530f};
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
-    Network net(models::by_name("mlp", {1, 28, 28}, 10));
-    Trainer trainer(net, TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3)));
+    const auto trainer_options = TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3));
+    versioning::ChunkCodec codec = versioning::ChunkCodec::kFloatModel;
+    for (auto c : {versioning::ChunkCodec::kRaw, versioning::ChunkCodec::kZstd, versioning::ChunkCodec::kShuffleZstd,
+                   versioning::ChunkCodec::kFloatModel})
+      if (codec_wanted == versioning::codec_name(c)) codec = c;
+    const auto recorder_options = versioning::RecorderOptions().set_writer_threads(writer_threads).set_writer_nice(writer_nice);
 
-    std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
-        log_dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads));
-    auto rec = std::make_unique<versioning::Recorder>(log);
-    EpochClock clock(*rec);
-    trainer.add_callback(rec.get());
-    trainer.add_callback(&clock);
-    std::printf("training the MLP for %lld epochs, %d threads, log in %s\n", static_cast<long long>(epochs), threads,
-                log_dir.c_str());
-    trainer.fit(train_loader, &test_loader, epochs);
-    rec->flush();
-    clock.note_writer(rec->timing());
-    std::vector<versioning::CommitId> versions = log->history(rec->branch());
-    std::reverse(versions.begin(), versions.end());
-    rec.reset();
-    log.reset();
+    // Epoch 1 carries oneDNN and OpenMP warm-up: epoch times are compared from epoch 2 on.
+    auto after_first = [](const std::vector<double>& v) {
+      return std::vector<double>(v.begin() + std::min<size_t>(1, v.size()), v.end());
+    };
+    // A: the training with no recorder attached.
+    auto plain_run = [&] {
+      Network net(models::by_name("mlp", {1, 28, 28}, 10));
+      Trainer trainer(net, trainer_options);
+      PlainEpochClock clock;
+      trainer.add_callback(&clock);
+      trainer.fit(train_loader, &test_loader, epochs);
+      return median(after_first(clock.epoch_s));
+    };
+    // B: the same training recording into a fresh log at `dir`; the clock keeps its timings.
+    auto recorded_run = [&](const std::string& dir, std::vector<versioning::CommitId>* versions) {
+      Network net(models::by_name("mlp", {1, 28, 28}, 10));
+      Trainer trainer(net, trainer_options);
+      std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
+          dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads).set_codec(codec));
+      versioning::Recorder rec(log, recorder_options);
+      auto clock = std::make_unique<EpochClock>(rec);
+      trainer.add_callback(&rec);
+      trainer.add_callback(clock.get());
+      trainer.fit(train_loader, &test_loader, epochs);
+      rec.flush();
+      clock->note_writer(rec.timing());
+      if (versions) {
+        *versions = log->history(rec.branch());
+        std::reverse(versions->begin(), versions->end());
+      }
+      return clock;
+    };
+
+    std::printf("training the MLP for %lld epochs, %d threads, %d A/B rounds, codec %s, log in %s\n",
+                static_cast<long long>(epochs), threads, rounds, codec_wanted.c_str(), log_dir.c_str());
+    std::vector<versioning::CommitId> versions;
+    std::unique_ptr<EpochClock> clock;  // the first recorded run's, whose log is analysed below
+    std::vector<double> slowdowns;
+    for (int round = 0; round < rounds; ++round) {
+      double plain_s = 0, recorded_s = 0;
+      for (int half = 0; half < 2; ++half) {
+        if ((half == 0) == (round % 2 == 0)) {
+          plain_s = plain_run();
+        } else if (!clock) {
+          clock = recorded_run(log_dir, &versions);
+          recorded_s = median(after_first(clock->epoch_s));
+        } else {
+          const std::string dir = work_dir + "/round" + std::to_string(round);
+          recorded_s = median(after_first(recorded_run(dir, nullptr)->epoch_s));
+          std::filesystem::remove_all(dir);
+        }
+      }
+      slowdowns.push_back(recorded_s / plain_s - 1);
+      std::printf("round %d: median epoch %.3f s without a recorder, %.3f s with: %+.2f%%\n", round + 1, plain_s,
+                  recorded_s, 100 * slowdowns.back());
+    }
 
     // ---- storage per version, restore time ----
     auto env = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0);
     std::printf("\n%-8s %12s %12s %7s %8s %12s %10s %10s\n", "version", "raw", "stored", "ratio", "chain", "restore ms",
-                "stall ms", "writer %");
+                "stall ms", "writer cpu");
     double raw_total = 0, stored_total = 0, longest_ms = 0;
     int longest_depth = -1;
     std::string json_versions;
-    std::vector<double> stall_per_10mb, cost_share;
+    std::vector<double> stall_per_10mb, cpu_share;
     for (size_t v = 0; v < versions.size(); ++v) {
       versioning::CommitRecord r;
       std::optional<versioning::CommitStats> stats;
@@ -177,30 +253,31 @@ int main(int argc, char** argv) {
         longest_depth = depth;
         longest_ms = ms;
       }
-      const double stall = v < clock.stall_ms.size() ? clock.stall_ms[v] : 0;
-      const double epoch_s = v < clock.epoch_s.size() ? clock.epoch_s[v] : 0;
-      auto w = clock.writer_s.find(versions[v]);
-      const double writer = w != clock.writer_s.end() ? w->second.first + w->second.second : -1;
-      const double share = writer >= 0 && epoch_s > 0 ? writer / epoch_s : -1;
-      if (clock.staged_bytes) stall_per_10mb.push_back(stall * 10e6 / static_cast<double>(clock.staged_bytes));
-      if (share >= 0) cost_share.push_back(share);
-      std::printf("%-8s %12.0f %12.0f %7.4f %8d %12.1f %10.2f %10.2f\n", ("@" + std::to_string(r.epoch)).c_str(), raw,
-                  stored, raw > 0 ? stored / raw : 0, depth, ms, stall, share >= 0 ? 100 * share : -1);
+      const double stall = v < clock->stall_ms.size() ? clock->stall_ms[v] : 0;
+      const double epoch_s = v < clock->epoch_s.size() ? clock->epoch_s[v] : 0;
+      auto w = clock->writer.find(versions[v]);
+      const double writer_cpu = w != clock->writer.end() ? w->second.cpu_s : -1;
+      // The writer's CPU time against the CPU time training had in that epoch (threads x wall).
+      const double share = writer_cpu >= 0 && epoch_s > 0 ? writer_cpu / (epoch_s * threads) : -1;
+      if (clock->staged_bytes) stall_per_10mb.push_back(stall * 10e6 / static_cast<double>(clock->staged_bytes));
+      if (share >= 0) cpu_share.push_back(share);
+      std::printf("%-8s %12.0f %12.0f %7.4f %8d %12.1f %10.2f %8.0f ms\n", ("@" + std::to_string(r.epoch)).c_str(), raw,
+                  stored, raw > 0 ? stored / raw : 0, depth, ms, stall, 1000 * writer_cpu);
       char buf[512];
       std::snprintf(buf, sizeof buf,
                     "%s{\"epoch\": %lld, \"raw\": %.0f, \"stored\": %.0f, \"ratio\": %.5f, \"chain\": %d, "
-                    "\"restore_ms\": %.2f, \"stall_ms\": %.3f, \"epoch_s\": %.3f, \"writer_s\": %.4f}",
+                    "\"restore_ms\": %.2f, \"stall_ms\": %.3f, \"epoch_s\": %.3f, \"writer_cpu_s\": %.4f}",
                     json_versions.empty() ? "" : ", ", static_cast<long long>(r.epoch), raw, stored,
-                    raw > 0 ? stored / raw : 0, depth, ms, stall, epoch_s, writer);
+                    raw > 0 ? stored / raw : 0, depth, ms, stall, epoch_s, writer_cpu);
       json_versions += buf;
     }
     const double ratio = raw_total > 0 ? stored_total / raw_total : 0;
     std::printf("\ntotal stored / raw: %.4f (%.0f / %.0f bytes)\n", ratio, stored_total, raw_total);
     std::printf("snapshot stall: median %.2f ms per 10 MB of state (%.1f MB staged per snapshot)\n",
-                median(stall_per_10mb), static_cast<double>(clock.staged_bytes) / 1e6);
-    std::printf("snapshot cost (writer encode + write) / epoch wall time: median %.2f%%, max %.2f%%; median epoch %.2f s\n",
-                100 * median(cost_share), cost_share.empty() ? 0 : 100 * *std::max_element(cost_share.begin(), cost_share.end()),
-                median(clock.epoch_s));
+                median(stall_per_10mb), static_cast<double>(clock->staged_bytes) / 1e6);
+    std::printf("writer CPU / (training threads x epoch wall time): median %.2f%%\n", 100 * median(cpu_share));
+    std::printf("epoch time with a recorder against without (median of %d rounds): %+.2f%%\n", rounds,
+                100 * median(slowdowns));
     std::printf("longest delta chain: depth %d, restore %.1f ms (cold, median of 3)\n", longest_depth, longest_ms);
     env.reset();
 
@@ -221,9 +298,10 @@ int main(int argc, char** argv) {
 
     if (!out_json.empty()) {
       std::ofstream f(out_json);
-      f << "{\"epochs\": " << epochs << ", \"threads\": " << threads << ", \"ratio\": " << ratio
-        << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
-        << ", \"snapshot_cost_share_median\": " << median(cost_share) << ", \"longest_chain\": " << longest_depth
+      f << "{\"epochs\": " << epochs << ", \"threads\": " << threads << ", \"codec\": \"" << codec_wanted
+        << "\", \"ratio\": " << ratio << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
+        << ", \"writer_cpu_share_median\": " << median(cpu_share) << ", \"recording_slowdown_median\": "
+        << median(slowdowns) << ", \"longest_chain\": " << longest_depth
         << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
         << ", \"raw_full_snapshots_bytes\": " << full << ", \"versions\": [" << json_versions << "]}\n";
       if (!f) throw Error(ErrorCode::kIOError, "cannot write " + out_json);
@@ -233,6 +311,6 @@ int main(int argc, char** argv) {
     rc = 1;
   }
   std::error_code ec;
-  std::filesystem::remove_all(log_dir, ec);
+  std::filesystem::remove_all(work_dir, ec);
   return rc;
 }

@@ -106,7 +106,7 @@ PreparedCommit VersionLog::prepare(const SnapshotRequest& request) const {
   return p;
 }
 
-CommitResult VersionLog::write(const PreparedCommit& p) {
+CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
   require_writable("record a version");
   std::lock_guard<std::mutex> serial(write_mu_);
   const CommitRecord& r = p.record;
@@ -176,7 +176,9 @@ CommitResult VersionLog::write(const PreparedCommit& p) {
   CodecOptions codec;
   codec.codec = settings_.codec;
   codec.zstd_level = settings_.zstd_level;
-  const int threads = options_.encode_threads > 0 ? options_.encode_threads : omp_get_max_threads();
+  const int threads = encode_threads > 0          ? encode_threads
+                      : options_.encode_threads > 0 ? options_.encode_threads
+                                                    : omp_get_max_threads();
   const int64_t n = static_cast<int64_t>(jobs.size());
   size_t total = 0;
   for (const EncodeJob& job : jobs) total += job.raw.size();

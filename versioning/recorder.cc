@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstring>
 #include <omp.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "framework/core/error.h"
 
@@ -48,6 +51,12 @@ void copy_tensors(const NamedTensors& src, NamedTensors& dst) {
   }
 }
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 }  // namespace
 
 Recorder::Recorder(std::shared_ptr<VersionLog> log, RecorderOptions options)
@@ -57,6 +66,7 @@ Recorder::Recorder(std::shared_ptr<VersionLog> log, RecorderOptions options)
     throw Error(ErrorCode::kFailedPrecondition, "the version log is open read-only", log_->log_dir(),
                 "open it with OpenMode::kReadWrite to record versions");
   validate_ref_name("branch", options_.branch);
+  if (options_.writer_threads < 1) throw_invalid("writer_threads must be >= 1", "version recorder");
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -245,6 +255,8 @@ void Recorder::wait_idle(std::unique_lock<std::mutex>& lock) {
 }
 
 void Recorder::writer_loop() {
+  // Best effort: an unprivileged thread may lower its priority, and a failure changes nothing.
+  if (options_.writer_nice != 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.writer_nice);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
@@ -254,8 +266,9 @@ void Recorder::writer_loop() {
     lock.unlock();
     std::exception_ptr error;
     CommitResult result;
+    const double cpu0 = thread_cpu_seconds();
     try {
-      result = log_->write(job);
+      result = log_->write(job, options_.writer_threads);
     } catch (...) {
       error = std::current_exception();
     }
@@ -266,6 +279,7 @@ void Recorder::writer_loop() {
       last_commit_ = result.id;
       timing_.last_encode_s = result.encode_seconds;
       timing_.last_write_s = result.write_seconds;
+      timing_.last_writer_cpu_s = thread_cpu_seconds() - cpu0;
       timing_.last_stats = result.stats;
     }
     busy_ = false;

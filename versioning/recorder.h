@@ -39,11 +39,19 @@ struct RecorderOptions {
   std::string message_template;
   std::string author;          // empty: $USER@hostname
   bool include_optim = true;
+  // The writer thread encodes while training runs. Training already uses every core, so more
+  // writer threads only oversubscribe them (an OpenMP team stalls at each barrier when one of
+  // its threads is preempted): one thread, at a lower priority (nice, Linux: per thread), costs
+  // training least. Raise both when cores are idle during training.
+  int writer_threads = 1;
+  int writer_nice = 10;
 
   RecorderOptions& set_branch(std::string b) { branch = std::move(b); return *this; }
   RecorderOptions& set_message_template(std::string t) { message_template = std::move(t); return *this; }
   RecorderOptions& set_author(std::string a) { author = std::move(a); return *this; }
   RecorderOptions& set_include_optim(bool include) { include_optim = include; return *this; }
+  RecorderOptions& set_writer_threads(int n) { writer_threads = n; return *this; }
+  RecorderOptions& set_writer_nice(int n) { writer_nice = n; return *this; }
 };
 
 struct RecorderTiming {
@@ -51,6 +59,7 @@ struct RecorderTiming {
   double last_stall_ms = 0, max_stall_ms = 0, total_stall_ms = 0;  // time on_epoch_end blocked training
   double last_wait_ms = 0;     // part of the stall spent waiting for the previous snapshot
   double last_encode_s = 0, last_write_s = 0;  // the writer's time for the last durable commit
+  double last_writer_cpu_s = 0;  // the writer thread's CPU time for it (helper threads not counted)
   uint64_t staged_bytes = 0;   // bytes copied per snapshot
   CommitStats last_stats;
 };

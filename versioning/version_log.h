@@ -168,7 +168,8 @@ class VersionLog {
   // Hashes the state and builds the record: cheap (no compression), gives the final id.
   PreparedCommit prepare(const SnapshotRequest& request) const;
   // Encodes new chunks in parallel and writes everything in one transaction.
-  CommitResult write(const PreparedCommit& prepared);
+  // encode_threads > 0 overrides LogOptions::encode_threads for this commit.
+  CommitResult write(const PreparedCommit& prepared, int encode_threads = 0);
   CommitResult commit(const SnapshotRequest& request) { return write(prepare(request)); }
 
   void set_branch(const std::string& name, const CommitId& id, bool force = false);
