@@ -1,6 +1,7 @@
 // strata verify / gc / du / export / tensorboard: the log's bytes.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "framework/core/error.h"
 #include "tools/verbs.h"
@@ -45,13 +46,27 @@ int cmd_verify(const GlobalOptions& g, const std::string& name, bool all) {
   return 0;
 }
 
-int cmd_gc(const GlobalOptions& g) {
+int cmd_gc(const GlobalOptions& g, int keep_full) {
   auto log = open_log(g, OpenMode::kReadWrite);
+  std::optional<versioning::RetentionReport> kept;
+  if (keep_full > 0) kept = log->apply_retention(keep_full);
   versioning::GcReport r = log->gc();
   if (g.json) {
-    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}\n",
-               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed);
+    std::string retention;
+    if (kept)
+      retention = fmt::format(
+          ",\"retention\":{{\"keep_full\":{},\"full_versions\":{},\"dropped_now\":{},\"params_only\":{},"
+          "\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}",
+          keep_full, kept->full_versions, kept->dropped_now, kept->params_only, kept->chunks_deleted,
+          kept->chunks_rewritten, kept->bytes_freed);
+    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}{}}}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed, retention);
   } else {
+    if (kept)
+      fmt::print("retention (keep full state of the newest {} per branch, heads, tags): optimizer state dropped from {} "
+                 "versions now ({} params-only in all, {} full); {} chunks deleted, {} rewritten as keyframes, freed {}\n",
+                 keep_full, kept->dropped_now, kept->params_only, kept->full_versions, kept->chunks_deleted,
+                 kept->chunks_rewritten, human_bytes(kept->bytes_freed > 0 ? kept->bytes_freed : 0));
     fmt::print("gc: removed {} unreachable versions and {} chunks ({} rewritten as keyframes), freed {}\n",
                r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
   }

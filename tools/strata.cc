@@ -83,7 +83,12 @@ int run(int argc, char** argv) {
   verify_cmd->add_option("VERSION", verify_name, "one version (default: all)");
   verify_cmd->add_flag("--all", verify_all, "every version");
 
+  int gc_keep_full = 0;
   CLI::App* gc_cmd = app.add_subcommand("gc", "delete versions and chunks no branch or tag reaches");
+  gc_cmd->add_option("--keep-full", gc_keep_full,
+                     "retention: keep optimizer state only for the newest K versions of each branch, heads and "
+                     "tags (older versions stay diffable and exportable but cannot be resumed exactly)")
+      ->check(CLI::PositiveNumber);
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw, by branch, kind, tensor and codec");
 
   std::string tb_out;
@@ -109,7 +114,7 @@ int run(int argc, char** argv) {
     if (merge_cmd->parsed()) return cmd_merge(g, merge);
     if (export_cmd->parsed()) return cmd_export(g, export_version, export_params, export_optim);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
-    if (gc_cmd->parsed()) return cmd_gc(g);
+    if (gc_cmd->parsed()) return cmd_gc(g, gc_keep_full);
     if (du_cmd->parsed()) return cmd_du(g);
     if (tb_cmd->parsed()) return cmd_tensorboard(g, tb_out, tb_force);
   } catch (const std::exception& e) {

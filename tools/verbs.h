@@ -25,7 +25,9 @@ int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const
 int cmd_merge(const GlobalOptions& g, const versioning::MergeRequest& request);
 
 int cmd_verify(const GlobalOptions& g, const std::string& name, bool all);
-int cmd_gc(const GlobalOptions& g);
+// keep_full > 0 first applies the retention policy (VersionLog::apply_retention): full training
+// state only for the newest keep_full versions of each branch, heads and tags.
+int cmd_gc(const GlobalOptions& g, int keep_full);
 int cmd_du(const GlobalOptions& g);
 int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& params_path, bool with_optim);
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);

@@ -94,18 +94,15 @@ void zstd_decompress(std::string_view in, uint8_t* out, size_t size) {
                                   std::to_string(size));
 }
 
-// A byte plane stored zstd-compressed when that is smaller, raw otherwise.
-void put_plane(std::string& out, const std::vector<uint8_t>& plane, int level) {
-  std::string z = zstd_compress(plane.data(), plane.size(), level);
-  if (z.size() < plane.size()) {
-    out.push_back(static_cast<char>(kPlaneZstd));
-    put_u32(out, static_cast<uint32_t>(z.size()));
-    out += z;
-  } else {
-    out.push_back(static_cast<char>(kPlaneRaw));
-    put_u32(out, static_cast<uint32_t>(plane.size()));
-    out.append(reinterpret_cast<const char*>(plane.data()), plane.size());
-  }
+// A byte plane stored zstd-compressed when that is smaller, raw otherwise. `z` is scratch room
+// for zstd's output, ZSTD_compressBound(n) bytes.
+void put_plane(std::string& out, const uint8_t* plane, size_t n, int level, uint8_t* z) {
+  size_t zn = ZSTD_compressCCtx(thread_cctx(), z, ZSTD_compressBound(n), plane, n, level);
+  if (ZSTD_isError(zn)) throw Error(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(zn));
+  const bool compressed = zn < n;
+  out.push_back(static_cast<char>(compressed ? kPlaneZstd : kPlaneRaw));
+  put_u32(out, static_cast<uint32_t>(compressed ? zn : n));
+  out.append(reinterpret_cast<const char*>(compressed ? z : plane), compressed ? zn : n);
 }
 
 void get_plane(Cursor& in, uint8_t* plane, size_t n) {
@@ -127,42 +124,77 @@ void get_plane(Cursor& in, uint8_t* plane, size_t n) {
 // by its parent's, and by its neighbour's along rows (Adam's v, dead inputs). Byte 2 (exponent
 // LSB + 7 mantissa bits) is coded in the context of byte 3, which captures the skew of the
 // exponent's LSB. Bytes 1 and 0 are near-random and go to planes.
-// The range-coded part of mode 0 (bytes 3 and 2 of every value).
-std::string encode_fields_coded(const uint8_t* raw, size_t n, const uint8_t* base) {
-  std::vector<uint16_t> t3(256 * 256, rc::kProbInit), t2(256 * 256, rc::kProbInit);
-  std::string coded;
-  coded.reserve(n);
-  rc::Encoder enc(&coded);
-  uint32_t prev3 = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t u = load_u32(raw + 4 * i);
-    uint32_t b3 = u >> 24, b2 = (u >> 16) & 0xFF;
-    uint32_t c3 = base ? load_u32(base + 4 * i) >> 24 : prev3;
-    enc.encode_tree(&t3[c3 * 256], 8, b3);
-    enc.encode_tree(&t2[b3 * 256], 8, b2);
-    prev3 = b3;
+//
+// The range-coded part of mode 0 (bytes 3 and 2 of every value), coded incrementally: the mode
+// choice of large chunks codes a sample of the first values and then continues the winner
+// rather than starting over (same bytes as one pass).
+class FieldsCoder {
+ public:
+  // `base` (the context of byte 3) may be null: keyframe, the previous value is the context.
+  FieldsCoder(const uint8_t* base, size_t expected_values)
+      : models_(2 * 256 * 256, rc::kProbInit), enc_(&coded_, expected_values), base_(base) {}
+  FieldsCoder(const FieldsCoder&) = delete;
+  FieldsCoder& operator=(const FieldsCoder&) = delete;
+
+  // Codes values [begin, end) of `raw`; calls must follow each other from 0.
+  void code(const uint8_t* raw, size_t begin, size_t end) {
+    uint16_t* const t3 = models_.data();  // one allocation: one pointer live in the loop
+    uint16_t* const t2 = t3 + 256 * 256;
+    const uint8_t* const base = base_;
+    uint32_t prev3 = prev3_;
+    // The coder's state in a local for the loop: as a member it would be stored back to memory
+    // after every bit (the compiler cannot tell it from the probability stores).
+    rc::Encoder enc = std::move(enc_);
+    for (size_t i = begin; i < end; ++i) {
+      uint32_t u = load_u32(raw + 4 * i);
+      uint32_t b3 = u >> 24, b2 = (u >> 16) & 0xFF;
+      uint32_t c3 = base ? load_u32(base + 4 * i) >> 24 : prev3;
+      enc.encode_tree<8>(&t3[c3 * 256], b3);
+      enc.encode_tree<8>(&t2[b3 * 256], b2);
+      prev3 = b3;
+    }
+    enc_ = std::move(enc);
+    prev3_ = prev3;
   }
-  enc.finish();
-  return coded;
-}
+  size_t finished_size() const { return enc_.finished_size(); }
+  std::string finish() {
+    enc_.finish();
+    return std::move(coded_);
+  }
+
+ private:
+  std::vector<uint16_t> models_;
+  std::string coded_;
+  rc::Encoder enc_;  // writes coded_
+  const uint8_t* base_;
+  uint32_t prev3_ = 0;
+};
 
 // The plane sections of mode 0 (bytes 1 and 0), the same with or without a base.
 std::string encode_fields_planes(const uint8_t* raw, size_t n, int level) {
-  std::vector<uint8_t> p1(n), p0(n);
+  // The two planes and zstd's output in one allocation, left uninitialised (a std::vector or
+  // std::string would zero it first, for nothing).
+  const size_t bound = ZSTD_compressBound(n);
+  std::unique_ptr<uint8_t[]> scratch(new uint8_t[2 * n + bound]);
+  uint8_t* const p1 = scratch.get();
+  uint8_t* const p0 = p1 + n;
   for (size_t i = 0; i < n; ++i) {
     uint32_t u = load_u32(raw + 4 * i);
     p1[i] = static_cast<uint8_t>(u >> 8);
     p0[i] = static_cast<uint8_t>(u);
   }
   std::string out;
-  put_plane(out, p1, level);
-  put_plane(out, p0, level);
+  out.reserve(2 * (5 + n));  // the most the two sections take (a plane is never stored larger)
+  put_plane(out, p1, n, level, p0 + n);
+  put_plane(out, p0, n, level, p0 + n);
   return out;
 }
 
-std::string fields_payload(const std::string& coded, const std::string& planes) {
+// A whole mode 0 chunk value, assembled in one allocation.
+std::string fields_chunk(const std::string& header, const std::string& coded, const std::string& planes) {
   std::string out;
-  out.reserve(5 + coded.size() + planes.size());
+  out.reserve(header.size() + 5 + coded.size() + planes.size());
+  out += header;
   out.push_back(static_cast<char>(kModeFields));
   put_u32(out, static_cast<uint32_t>(coded.size()));
   out += coded;
@@ -180,8 +212,8 @@ void decode_fields(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   uint32_t prev3 = 0;
   for (size_t i = 0; i < n; ++i) {
     uint32_t c3 = base ? load_u32(base + 4 * i) >> 24 : prev3;
-    uint32_t b3 = dec.decode_tree(&t3[c3 * 256], 8);
-    uint32_t b2 = dec.decode_tree(&t2[b3 * 256], 8);
+    uint32_t b3 = dec.decode_tree<8>(&t3[c3 * 256]);
+    uint32_t b2 = dec.decode_tree<8>(&t2[b3 * 256]);
     prev3 = b3;
     store_u32(out + 4 * i, b3 << 24 | b2 << 16 | uint32_t{p1[i]} << 8 | p0[i]);
   }
@@ -192,8 +224,16 @@ void decode_fields(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
 // the value moved by a few ulps-times-2^k. Its bit length is coded in the context of the base's
 // exponent (the distance in ulps scales with 1/|value| for Adam's nearly uniform steps) and of the
 // previous value's bit length; the two bits under the leading one are modelled, the rest is raw.
-uint32_t monotone_key(uint32_t u) { return (u & 0x80000000u) ? ~u : (u | 0x80000000u); }
-uint32_t from_monotone_key(uint32_t k) { return (k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k; }
+//
+// The monotone key of a float's bits u: ~u for negative floats, u | 0x80000000 for positive
+// ones (and back). Written as an XOR with a mask spread from the sign bit rather than as a
+// condition: signs are data (random for weights), and a branch on them mispredicts half the time.
+uint32_t monotone_key(uint32_t u) {
+  return u ^ (static_cast<uint32_t>(static_cast<int32_t>(u) >> 31) | 0x80000000u);
+}
+uint32_t from_monotone_key(uint32_t k) {
+  return k ^ (static_cast<uint32_t>(static_cast<int32_t>(~k) >> 31) | 0x80000000u);
+}
 
 void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   std::string_view coded = in.bytes(in.u32());
@@ -231,43 +271,85 @@ void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
 // from pixels) parameters and m move together, so the sign gets a context of the residual's bit
 // length and of the previous value's direction, where mode 1 paid a full raw bit (fc1 over 10
 // epochs: v 0.688 -> 0.668 of raw, weights 0.759 -> 0.753). The magnitude is coded as in mode 1.
-std::string encode_signed_residual(const uint8_t* raw, size_t n, const uint8_t* base) {
-  std::vector<uint16_t> tnb(128 * kResidualPrevBuckets * 64, rc::kProbInit);
-  std::vector<uint16_t> tsign(kSignContexts * (kMaxMagnitudeBits + 1), rc::kProbInit);
-  std::vector<uint16_t> ttop((kMaxMagnitudeBits + 1) * 4, rc::kProbInit);
-  std::string coded, bits;
-  coded.reserve(n);
-  bits.reserve(2 * n);
-  rc::Encoder enc(&coded);
-  rc::BitWriter bw(&bits);
-  uint32_t prev_nb = 0, prev_sign = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t u = load_u32(raw + 4 * i), b = load_u32(base + 4 * i);
-    uint32_t ku = monotone_key(u), kb = monotone_key(b);
-    uint32_t negative = ku < kb;
-    uint32_t a = negative ? kb - ku : ku - kb;
-    uint32_t nb = a ? 32u - static_cast<uint32_t>(__builtin_clz(a)) : 0u;
-    enc.encode_tree(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64], 6, nb);
-    if (nb >= 1) enc.encode(tsign[prev_sign * (kMaxMagnitudeBits + 1) + nb], negative);
-    if (nb >= 2) {
-      int extra = static_cast<int>(nb) - 1;
-      int top = std::min(2, extra);
-      enc.encode_tree(&ttop[nb * 4], top, (a >> (extra - top)) & ((1u << top) - 1));
-      bw.put(a, extra - top);
+// Coded incrementally, as FieldsCoder (the sample of a large chunk is continued).
+class SignedResidualCoder {
+ public:
+  SignedResidualCoder(const uint8_t* base, size_t expected_values)
+      : models_(kNbSize + kSignSize + (kMaxMagnitudeBits + 1) * 4, rc::kProbInit),
+        enc_(&coded_, expected_values),
+        bw_(&bits_, 2 * expected_values),
+        base_(base) {}
+  SignedResidualCoder(const SignedResidualCoder&) = delete;
+  SignedResidualCoder& operator=(const SignedResidualCoder&) = delete;
+
+  // Codes values [begin, end) of `raw`; calls must follow each other from 0.
+  void code(const uint8_t* raw, size_t begin, size_t end) {
+    uint16_t* const tnb = models_.data();  // the three models in one allocation: one pointer
+    uint16_t* const tsign = tnb + kNbSize;
+    uint16_t* const ttop = tsign + kSignSize;
+    const uint8_t* const base = base_;
+    uint32_t prev_nb = prev_nb_, prev_sign = prev_sign_;
+    rc::Encoder enc = std::move(enc_);  // locals for the loop, as in FieldsCoder::code
+    rc::BitWriter bw = std::move(bw_);
+    for (size_t i = begin; i < end; ++i) {
+      uint32_t u = load_u32(raw + 4 * i), b = load_u32(base + 4 * i);
+      uint32_t ku = monotone_key(u), kb = monotone_key(b);
+      // Branch-free (the direction a value moved is data, close to random): |ku - kb| as the
+      // difference negated through its mask, and the bit length of 0 as 1 - 1.
+      uint32_t negative = ku < kb;
+      uint32_t neg_mask = 0u - negative;
+      uint32_t a = ((ku - kb) ^ neg_mask) - neg_mask;
+      uint32_t nb = 32u - static_cast<uint32_t>(__builtin_clz(a | 1)) - (a == 0);
+      enc.encode_tree<6>(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64], nb);
+      if (nb >= 1) enc.encode(tsign[prev_sign * (kMaxMagnitudeBits + 1) + nb], negative);
+      if (nb >= 2) {
+        // The two bits under the leading one (the one bit when nb == 2) in a tree, the rest raw.
+        uint16_t* top = &ttop[nb * 4];
+        if (nb == 2) {
+          enc.encode_tree<1>(top, a & 1);
+        } else {
+          enc.encode_tree<2>(top, (a >> (nb - 3)) & 3);
+          bw.put(a, static_cast<int>(nb) - 3);
+        }
+      }
+      prev_nb = nb;
+      prev_sign = nb == 0 ? 0 : 1 + negative;
     }
-    prev_nb = nb;
-    prev_sign = nb == 0 ? 0 : 1 + negative;
+    enc_ = std::move(enc);
+    bw_ = std::move(bw);
+    prev_nb_ = prev_nb;
+    prev_sign_ = prev_sign;
   }
-  enc.finish();
-  bw.finish();
-  std::string out;
-  out.push_back(static_cast<char>(kModeSignedResidual));
-  put_u32(out, static_cast<uint32_t>(coded.size()));
-  out += coded;
-  put_u32(out, static_cast<uint32_t>(bits.size()));
-  out += bits;
-  return out;
-}
+
+  // The size of finish()'s payload if it were called now.
+  size_t finished_size() const { return 9 + enc_.finished_size() + bw_.finished_size(); }
+
+  // The mode 2 payload, after `header`.
+  std::string finish(const std::string& header) {
+    enc_.finish();
+    bw_.finish();
+    std::string out;
+    out.reserve(header.size() + 9 + coded_.size() + bits_.size());
+    out += header;
+    out.push_back(static_cast<char>(kModeSignedResidual));
+    put_u32(out, static_cast<uint32_t>(coded_.size()));
+    out += coded_;
+    put_u32(out, static_cast<uint32_t>(bits_.size()));
+    out += bits_;
+    return out;
+  }
+
+ private:
+  static constexpr size_t kNbSize = 128 * kResidualPrevBuckets * 64;
+  static constexpr size_t kSignSize = kSignContexts * (kMaxMagnitudeBits + 1);
+
+  std::vector<uint16_t> models_;
+  std::string coded_, bits_;
+  rc::Encoder enc_;     // writes coded_
+  rc::BitWriter bw_;    // writes bits_
+  const uint8_t* base_;
+  uint32_t prev_nb_ = 0, prev_sign_ = 0;
+};
 
 void decode_signed_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   std::string_view coded = in.bytes(in.u32());
@@ -280,19 +362,26 @@ void decode_signed_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* 
   uint32_t prev_nb = 0, prev_sign = 0;
   for (size_t i = 0; i < n; ++i) {
     uint32_t b = load_u32(base + 4 * i);
-    uint32_t nb = dec.decode_tree(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64], 6);
+    uint32_t nb = dec.decode_tree<6>(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64]);
     if (nb > kMaxMagnitudeBits) throw_corruption("residual bit length " + std::to_string(nb) + " > 32");
     uint32_t negative = 0, a = nb;  // 0 -> 0, 1 -> 1
     if (nb >= 1) negative = dec.decode(tsign[prev_sign * (kMaxMagnitudeBits + 1) + nb]);
     if (nb >= 2) {
-      int extra = static_cast<int>(nb) - 1;
-      int top = std::min(2, extra);
-      uint32_t tb = dec.decode_tree(&ttop[nb * 4], top);
-      a = static_cast<uint32_t>((uint64_t{1} << extra) | (uint64_t{tb} << (extra - top)) | br.get(extra - top));
+      // The two bits under the leading one (the one bit when nb == 2), then the rest raw.
+      uint16_t* top = &ttop[nb * 4];
+      if (nb == 2)
+        a = 2 | dec.decode_tree<1>(top);
+      else
+        a = static_cast<uint32_t>((uint64_t{1} << (nb - 1)) | (uint64_t{dec.decode_tree<2>(top)} << (nb - 3)) |
+                                  br.get(static_cast<int>(nb) - 3));
     }
-    uint32_t kb = monotone_key(b);
-    if (negative ? a > kb : a > 0xFFFFFFFFu - kb) throw_corruption("residual leaves the float range");
-    store_u32(out + 4 * i, from_monotone_key(negative ? kb - a : kb + a));
+    // kb - a when negative, kb + a otherwise, and the check that it stays in range, through
+    // masks: the direction is data, close to random, and a branch on it mispredicts often.
+    const uint32_t kb = monotone_key(b);
+    const uint32_t neg_mask = 0u - negative;
+    // Range check: negative ? a > kb : a > 0xFFFFFFFF - kb (== ~kb).
+    if (a > (kb ^ ~neg_mask)) throw_corruption("residual leaves the float range");
+    store_u32(out + 4 * i, from_monotone_key(kb + ((a ^ neg_mask) - neg_mask)));
     prev_nb = nb;
     prev_sign = nb == 0 ? 0 : 1 + negative;
   }
@@ -371,37 +460,55 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
       // also ends the delta chain, which makes later restores cheaper.
       const size_t n = size / 4;
       std::string planes;  // the same for both fields variants
-      auto fields = [&](const uint8_t* ctx_base) {
+      // Codes the values from `coder`'s position to the end and returns the chunk.
+      auto fields = [&](FieldsCoder& coder, size_t from, const uint8_t* ctx_base) {
+        coder.code(bytes, from, n);
         if (planes.empty()) planes = encode_fields_planes(bytes, n, options.zstd_level);
-        return header(codec, ctx_base ? base : nullptr, size) +
-               fields_payload(encode_fields_coded(bytes, n, ctx_base), planes);
+        return fields_chunk(header(codec, ctx_base ? base : nullptr, size), coder.finish(), planes);
+      };
+      auto residual_chunk = [&](SignedResidualCoder& coder, size_t from) {
+        coder.code(bytes, from, n);
+        return coder.finish(header(codec, base, size));
       };
       if (!base) {
-        best = fields(nullptr);
+        FieldsCoder key(nullptr, n);
+        best = fields(key, 0, nullptr);
         break;
       }
       if (n > 2 * kModeSampleValues) {
         // Pick the mode on the chunk's first values, then encode the chunk once: the encode runs
-        // behind training and must stay cheap (one pass for most chunks).
+        // behind training and must stay cheap (one pass for most chunks; the winner's coder
+        // goes on from the end of the sample).
         const size_t sn = kModeSampleValues;
-        const size_t residual = encode_signed_residual(bytes, sn, base_data).size();
+        SignedResidualCoder res(base_data, n);
+        res.code(bytes, 0, sn);
+        const size_t residual = res.finished_size();
         if (residual * 4 < sn * 4 * 3) {
-          best = header(codec, base, size) + encode_signed_residual(bytes, n, base_data);
+          best = residual_chunk(res, sn);
           break;
         }
         const size_t sample_planes = encode_fields_planes(bytes, sn, options.zstd_level).size();
-        const size_t with_base = encode_fields_coded(bytes, sn, base_data).size() + sample_planes;
-        const size_t key = encode_fields_coded(bytes, sn, nullptr).size() + sample_planes;
+        FieldsCoder with_base_coder(base_data, sn), key_coder(nullptr, sn);
+        with_base_coder.code(bytes, 0, sn);
+        key_coder.code(bytes, 0, sn);
+        const size_t with_base = with_base_coder.finished_size() + sample_planes;
+        const size_t key = key_coder.finished_size() + sample_planes;
         if (residual <= std::min(with_base, key))
-          best = header(codec, base, size) + encode_signed_residual(bytes, n, base_data);
+          best = residual_chunk(res, sn);
+        else if (with_base < key)
+          best = fields(with_base_coder, sn, base_data);
         else
-          best = fields(with_base < key ? base_data : nullptr);
+          best = fields(key_coder, sn, nullptr);
         break;
       }
-      best = header(codec, base, size) + encode_signed_residual(bytes, n, base_data);
+      {
+        SignedResidualCoder res(base_data, n);
+        best = residual_chunk(res, 0);
+      }
       if (best.size() * 4 < size * 3) break;
       for (const uint8_t* ctx_base : {base_data, static_cast<const uint8_t*>(nullptr)}) {
-        std::string candidate = fields(ctx_base);
+        FieldsCoder coder(ctx_base, n);
+        std::string candidate = fields(coder, 0, ctx_base);
         if (candidate.size() < best.size()) best.swap(candidate);
       }
       break;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "framework/core/error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
 #include "versioning/lmdb_env.h"
@@ -385,6 +386,34 @@ TEST_F(StrataCli, MergeAveragesAndGcFreesADeletedBranch) {
   EXPECT_TRUE(contains(freed.out, "\"commits_deleted\":2")) << freed.out;
   EXPECT_EQ(run_strata(dir_, "verify --all " + log_arg()).code, 0);
   EXPECT_EQ(run_strata(dir_, "show " + to_hex(exp_) + " " + log_arg()).code, 1);
+}
+
+// Retention from the command line: main@1 loses its optimizer state (not among the newest 1 of
+// main, not a head, not tagged), keeps its parameters, and can no longer be resumed exactly.
+TEST_F(StrataCli, GcKeepFullAppliesRetention) {
+  RunResult r = run_strata(dir_, "gc --keep-full 1 --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"retention\":{\"keep_full\":1,\"full_versions\":3,\"dropped_now\":1,\"params_only\":1,"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "\"commits_deleted\":0")) << r.out;
+  {
+    auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+    EXPECT_FALSE(log->read_params(main_[0]).empty());
+    try {
+      log->read_state(main_[0]);
+      ADD_FAILURE() << "main@1 resumed although its optimizer state was dropped";
+    } catch (const strata::Error& e) {
+      EXPECT_TRUE(contains(e.what(), "cannot resume exactly")) << e.what();
+    }
+    log->read_state(main_[1]);  // tagged: full state kept
+  }
+  EXPECT_EQ(run_strata(dir_, "verify --all " + log_arg()).code, 0);
+  RunResult again = run_strata(dir_, "gc --keep-full 1 " + log_arg());
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(contains(again.out, "optimizer state dropped from 0 versions now (1 params-only in all, 3 full)"))
+      << again.out;
+  RunResult bad = run_strata(dir_, "gc --keep-full 0 " + log_arg());
+  EXPECT_EQ(bad.code, 2) << bad.out;
 }
 
 }  // namespace
