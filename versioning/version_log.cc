@@ -321,7 +321,7 @@ TrainState VersionLog::read_state(const CommitId& id) const {
                 "cannot resume exactly: retention dropped the optimizer state of this version",
                 "version " + describe(id),
                 "resume from a version that keeps its full state (see `strata log`), or warm-start from "
-                "its parameters with align_state");
+                "its parameters (--warm-start, or align_state in C++)");
   TrainState s;
   s.graph = read_graph(r.graph_id);
   s.params = read_params(id);
