@@ -506,7 +506,10 @@ TEST(Recorder, CommitsEveryEpochAsynchronously) {
     RecorderTiming t = rec.timing();
     EXPECT_EQ(t.snapshots, 4);
     EXPECT_EQ(t.staged_bytes, 1200000u + 3 * 4 * 26u);
+    EXPECT_GT(t.last_writer_cpu_s, 0.0);  // encoding 1.2 MB takes CPU on the writer thread
+    EXPECT_LE(t.last_writer_cpu_s, t.last_encode_s + t.last_write_s + 0.01);  // one thread: CPU <= wall
   }
+  EXPECT_THROW(Recorder(log, RecorderOptions().set_writer_threads(0)), Error);
   EXPECT_EQ(log->head("main"), ids.back());
   std::vector<CommitId> history = log->history("main");
   ASSERT_EQ(history.size(), 4u);
