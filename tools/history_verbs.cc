@@ -64,6 +64,10 @@ std::string key_metrics_text(const CommitRecord& r) {
   return out;
 }
 
+// False when retention dropped the optimizer state: the version can be diffed, exported and
+// warm-started from, but not resumed exactly.
+bool resumable(const CommitRecord& r) { return !(r.had_optim() && !r.optim_present); }
+
 }  // namespace
 
 int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph) {
@@ -112,10 +116,11 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
       if (auto it = deco.tags.find(id); it != deco.tags.end()) tags = it->second;
       std::string item = fmt::format(
           "{{\"id\":{},\"short_id\":{},\"parents\":{},\"branch\":{},\"epoch\":{},\"step\":{},"
-          "\"time_ms\":{},\"author\":{},\"message\":{},\"metrics\":{},\"heads\":{},\"tags\":{}",
+          "\"time_ms\":{},\"author\":{},\"message\":{},\"metrics\":{},\"heads\":{},\"tags\":{},"
+          "\"resumable\":{}",
           json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch,
           r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
-          json_str_list(heads), json_str_list(tags));
+          json_str_list(heads), json_str_list(tags), resumable(r) ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
       json_items.push_back(item + "}");
       continue;
@@ -123,6 +128,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.parents.size() > 1 ? " merge" : "",
                                    local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
+    if (!resumable(r)) line += " [params only]";
     line += "  " + r.message + key_metrics_text(r);
     if (graph) {
       fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);

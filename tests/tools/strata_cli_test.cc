@@ -408,6 +408,13 @@ TEST_F(StrataCli, GcKeepFullAppliesRetention) {
     log->read_state(main_[1]);  // tagged: full state kept
   }
   EXPECT_EQ(run_strata(dir_, "verify --all " + log_arg()).code, 0);
+  RunResult listed = run_strata(dir_, "log " + log_arg());
+  EXPECT_TRUE(contains(listed.out, short_hex(main_[0]) + " main@1  ")) << listed.out;
+  EXPECT_TRUE(contains(listed.out, "[params only]  main epoch 1")) << listed.out;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '['), 1) << listed.out;
+  RunResult listed_json = run_strata(dir_, "log --json " + log_arg());
+  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[],\"resumable\":false}")) << listed_json.out;
+  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[\"best\"],\"resumable\":true}")) << listed_json.out;
   RunResult again = run_strata(dir_, "gc --keep-full 1 " + log_arg());
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_TRUE(contains(again.out, "optimizer state dropped from 0 versions now (1 params-only in all, 3 full)"))
