@@ -13,7 +13,7 @@
 //   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
 //
 //   storage_bench [--epochs 10] [--threads 2] [--rounds 3] [--writer-threads 1]
-//                 [--writer-nice 10] [--codec C] [--out-json FILE] [--data DIR]
+//                 [--writer-nice 5] [--codec C] [--out-json FILE] [--data DIR]
 #include <omp.h>
 #include <stdlib.h>
 

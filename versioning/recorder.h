@@ -42,9 +42,11 @@ struct RecorderOptions {
   // The writer thread encodes while training runs. Training already uses every core, so more
   // writer threads only oversubscribe them (an OpenMP team stalls at each barrier when one of
   // its threads is preempted): one thread, at a lower priority (nice, Linux: per thread), costs
-  // training least. Raise both when cores are idle during training.
+  // training least. Not lower than 5: at 10 the writer fell an epoch behind when a commit had
+  // extra work (decoding delta bases), and training then waits for it. Raise writer_threads
+  // when cores are idle during training.
   int writer_threads = 1;
-  int writer_nice = 10;
+  int writer_nice = 5;
 
   RecorderOptions& set_branch(std::string b) { branch = std::move(b); return *this; }
   RecorderOptions& set_message_template(std::string t) { message_template = std::move(t); return *this; }
