@@ -21,16 +21,11 @@ using versioning::VersionLog;
 using versioning::short_hex;
 using versioning::to_hex;
 
-bool has_branch(const VersionLog& log, const std::string& name) {
-  const std::vector<std::string> b = log.branches();
-  return std::find(b.begin(), b.end(), name) != b.end();
-}
-
 // The branch `strata log` shows without a REF: main, or the only branch there is.
 std::optional<std::string> default_branch(const VersionLog& log, const GlobalOptions& g) {
   const std::vector<std::string> branches = log.branches();
   if (branches.empty()) return std::nullopt;
-  if (has_branch(log, "main")) return "main";
+  if (log.head("main")) return "main";
   if (branches.size() == 1) return branches[0];
   throw Error(ErrorCode::kInvalidArgument, "several branches and none is named main", g.log_dir,
               "name a branch (strata log BRANCH) or pass --all");
@@ -64,10 +59,6 @@ std::string key_metrics_text(const CommitRecord& r) {
   return out;
 }
 
-// False when retention dropped the optimizer state: the version can be diffed, exported and
-// warm-started from, but not resumed exactly.
-bool resumable(const CommitRecord& r) { return !(r.had_optim() && !r.optim_present); }
-
 }  // namespace
 
 int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph) {
@@ -79,7 +70,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
   } else {
     std::optional<CommitId> start;
     std::optional<std::string> branch = ref.empty() ? default_branch(*log, g) : std::nullopt;
-    if (!ref.empty() && has_branch(*log, ref)) branch = ref;
+    if (!ref.empty() && log->head(ref)) branch = ref;
     if (branch) {
       start = log->head(*branch);
     } else if (!ref.empty()) {
@@ -120,15 +111,15 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           "\"resumable\":{}",
           json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch,
           r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
-          json_str_list(heads), json_str_list(tags), resumable(r) ? "true" : "false");
+          json_str_list(heads), json_str_list(tags), r.optim_dropped() ? "false" : "true");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
       json_items.push_back(item + "}");
       continue;
     }
-    std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.parents.size() > 1 ? " merge" : "",
+    std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.is_merge() ? " merge" : "",
                                    local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
-    if (!resumable(r)) line += " [params only]";
+    if (r.optim_dropped()) line += " [params only]";
     line += "  " + r.message + key_metrics_text(r);
     if (graph) {
       fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);
@@ -200,7 +191,7 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
   fmt::print("branch   {}\nepoch    {}\nstep     {}\n", r.branch, r.epoch, r.global_step);
   fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
   fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
-  fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.had_optim() ? "dropped by retention" : "none"));
+  fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));
   fmt::print("\n    {}\n", r.message);
   if (!r.hparams.empty()) {
     fmt::print("\nhyper-parameters:\n");

@@ -61,6 +61,10 @@ struct CommitRecord {
   static CommitRecord decode(std::string_view bytes);
   CommitId id() const { return hash128(encode()); }
   bool had_optim() const { return optim_count > 0; }
+  // Retention dropped its optimizer state: it can be diffed, exported and warm-started from,
+  // but not resumed exactly. Needs optim_present, i.e. a record from VersionLog::read_record.
+  bool optim_dropped() const { return had_optim() && !optim_present; }
+  bool is_merge() const { return parents.size() > 1; }
 };
 
 std::string encode_manifest(const std::vector<TensorEntry>& entries);

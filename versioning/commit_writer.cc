@@ -222,7 +222,7 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
     txn.put(Db::kRefs, head_key(r.branch), as_bytes(p.id));
     if (!head)
       LogInternals::reindex_branch(txn, r.branch, p.id);
-    else if (r.parents.size() < 2)  // branch@epoch names trained versions, never merges
+    else if (!r.is_merge())  // branch@epoch names trained versions, never merges
       txn.put(Db::kIndex, index_key(r.branch, r.epoch), as_bytes(p.id));
     result.stats = stats;
   });

@@ -26,7 +26,7 @@ StorageReport storage_report(const VersionLog& log) {
     for (auto& [id, record] : commits) {
       ++report.versions;
       LogInternals::load_optim(txn, id, record);
-      if (record.had_optim() && !record.optim_present) ++report.params_only_versions;
+      if (record.optim_dropped()) ++report.params_only_versions;
       for (const char* kind : {"parameters", "optimizer"}) {
         const std::vector<TensorEntry>& entries = kind[0] == 'p' ? record.params : record.optim;
         for (const TensorEntry& e : entries) {

@@ -126,7 +126,7 @@ void LogInternals::load_optim(const LmdbTxn& txn, const CommitId& id, CommitReco
 
 std::string LogInternals::describe(const CommitId& id, const CommitRecord& record) {
   return short_hex(id) + " (" + record.branch + "@" + std::to_string(record.epoch) +
-         (record.parents.size() > 1 ? " merge" : "") + ")";
+         (record.is_merge() ? " merge" : "") + ")";
 }
 
 std::string LogInternals::describe(const LmdbTxn& txn, const CommitId& id) {
@@ -171,7 +171,7 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
     // A merge keeps its first parent's epoch (training resumed from it counts on from there)
     // but not its name: branch@epoch stays the version that epoch trained.
     const CommitRecord r = need_record(txn, id);
-    if (r.parents.size() < 2 && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
+    if (!r.is_merge() && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
   }
 }
 
@@ -281,7 +281,7 @@ NamedTensors VersionLog::read_optim(const CommitId& id) const {
   env_->read([&](const LmdbTxn& txn) {
     CommitRecord r = LogInternals::need_record(txn, id);
     LogInternals::load_optim(txn, id, r);
-    if (r.had_optim() && !r.optim_present)
+    if (r.optim_dropped())
       throw Error(ErrorCode::kFailedPrecondition,
                   "the optimizer state of this version was dropped by retention (parameters only)",
                   "version " + LogInternals::describe(id, r),
@@ -305,7 +305,7 @@ Tensor VersionLog::read_tensor(const CommitId& id, const std::string& name) cons
           out = std::move(LogInternals::decode_tensors(*this, txn, {e}, version, true)[0]);
           return;
         }
-    if (name.rfind("optim/", 0) == 0 && r.had_optim() && !r.optim_present)
+    if (name.rfind("optim/", 0) == 0 && r.optim_dropped())
       throw Error(ErrorCode::kFailedPrecondition, "tensor '" + name + "' was dropped by retention",
                   "version " + version, "only parameters are kept for this version");
     throw Error(ErrorCode::kNotFound, "no tensor '" + name + "'", "version " + version,
@@ -316,7 +316,7 @@ Tensor VersionLog::read_tensor(const CommitId& id, const std::string& name) cons
 
 TrainState VersionLog::read_state(const CommitId& id) const {
   CommitRecord r = read_record(id);
-  if (r.had_optim() && !r.optim_present)
+  if (r.optim_dropped())
     throw Error(ErrorCode::kFailedPrecondition,
                 "cannot resume exactly: retention dropped the optimizer state of this version",
                 "version " + describe(id),
