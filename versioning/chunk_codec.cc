@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "framework/core/error.h"
+#include "framework/core/little_endian.h"
 #include "versioning/range_coder.h"
 
 namespace strata::versioning {
@@ -38,13 +39,6 @@ ZSTD_DCtx* thread_dctx() {
   return ctx.get();
 }
 
-void put_u16(std::string& s, uint16_t v) {
-  s.push_back(static_cast<char>(v & 0xFF));
-  s.push_back(static_cast<char>(v >> 8));
-}
-void put_u32(std::string& s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);  // the format is little-endian, as is every platform we build for

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "framework/core/error.h"
+#include "framework/core/little_endian.h"
 
 namespace strata::versioning {
 namespace {
@@ -42,21 +43,11 @@ std::string npy_header(const Tensor& t) {
   std::string h = "\x93NUMPY";
   h.push_back('\x01');
   h.push_back('\x00');
-  h.push_back(static_cast<char>(dict.size() & 0xFF));
-  h.push_back(static_cast<char>(dict.size() >> 8));
+  put_u16(h, static_cast<uint16_t>(dict.size()));
   return h + dict;
 }
 
-void put16(std::string& s, uint32_t v) {
-  s.push_back(static_cast<char>(v & 0xFF));
-  s.push_back(static_cast<char>((v >> 8) & 0xFF));
-}
-void put32(std::string& s, uint32_t v) {
-  put16(s, v & 0xFFFF);
-  put16(s, v >> 16);
-}
-
-constexpr uint32_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01: archives are reproducible
+constexpr uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01: archives are reproducible
 
 class ZipWriter {
  public:
@@ -76,27 +67,27 @@ class ZipWriter {
       done += n;
     }
     std::string local;
-    put32(local, 0x04034b50);
-    put16(local, 20);  // version needed: 2.0
-    put16(local, 0);   // flags
-    put16(local, 0);   // method: stored
-    put16(local, 0);   // time
-    put16(local, kDosDate);
-    put32(local, static_cast<uint32_t>(crc));
-    put32(local, static_cast<uint32_t>(total));
-    put32(local, static_cast<uint32_t>(total));
-    put16(local, static_cast<uint32_t>(name.size()));
-    put16(local, 0);  // extra length
+    put_u32(local, 0x04034b50);
+    put_u16(local, 20);  // version needed: 2.0
+    put_u16(local, 0);   // flags
+    put_u16(local, 0);   // method: stored
+    put_u16(local, 0);   // time
+    put_u16(local, kDosDate);
+    put_u32(local, static_cast<uint32_t>(crc));
+    put_u32(local, static_cast<uint32_t>(total));
+    put_u32(local, static_cast<uint32_t>(total));
+    put_u16(local, static_cast<uint16_t>(name.size()));
+    put_u16(local, 0);  // extra length
     local += name;
 
-    put32(central_, 0x02014b50);
-    put16(central_, 20);  // made by
+    put_u32(central_, 0x02014b50);
+    put_u16(central_, 20);  // made by
     central_.append(local, 4, 26);  // version needed .. extra length, as in the local header
-    put16(central_, 0);   // comment length
-    put16(central_, 0);   // disk
-    put16(central_, 0);   // internal attributes
-    put32(central_, 0);   // external attributes
-    put32(central_, static_cast<uint32_t>(offset_));
+    put_u16(central_, 0);   // comment length
+    put_u16(central_, 0);   // disk
+    put_u16(central_, 0);   // internal attributes
+    put_u32(central_, 0);   // external attributes
+    put_u32(central_, static_cast<uint32_t>(offset_));
     central_ += name;
     ++entries_;
 
@@ -110,14 +101,14 @@ class ZipWriter {
     if (offset_ + central_.size() > kMax32)
       throw Error(ErrorCode::kInvalidArgument, "archive larger than 4 GiB (ZIP64 is not supported)", path_);
     std::string end;
-    put32(end, 0x06054b50);
-    put16(end, 0);
-    put16(end, 0);
-    put16(end, static_cast<uint32_t>(entries_));
-    put16(end, static_cast<uint32_t>(entries_));
-    put32(end, static_cast<uint32_t>(central_.size()));
-    put32(end, static_cast<uint32_t>(offset_));
-    put16(end, 0);  // comment length
+    put_u32(end, 0x06054b50);
+    put_u16(end, 0);
+    put_u16(end, 0);
+    put_u16(end, static_cast<uint16_t>(entries_));
+    put_u16(end, static_cast<uint16_t>(entries_));
+    put_u32(end, static_cast<uint32_t>(central_.size()));
+    put_u32(end, static_cast<uint32_t>(offset_));
+    put_u16(end, 0);  // comment length
     write(central_.data(), central_.size());
     write(end.data(), end.size());
   }
