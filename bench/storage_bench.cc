@@ -49,39 +49,8 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Epoch wall time (end to end, stall included) and the recorder's timing after each snapshot.
+// Epoch wall times, end to end (a snapshot's stall included).
 class EpochClock : public Callback {
- public:
-  explicit EpochClock(versioning::Recorder& rec) : rec_(rec) {}
-  void on_fit_begin(const FitBeginInfo&) override { t_ = clk::now(); }
-  void on_epoch_end(EpochEndInfo&) override {  // runs after the recorder's on_epoch_end
-    epoch_s.push_back(seconds_since(t_));
-    versioning::RecorderTiming t = rec_.timing();
-    stall_ms.push_back(t.last_stall_ms);
-    staged_bytes = t.staged_bytes;
-    note_writer(t);
-    t_ = clk::now();
-  }
-  // The writer's times for each durable commit, keyed by commit.
-  struct WriterTimes {
-    double encode_s = 0, write_s = 0, cpu_s = 0;
-  };
-  void note_writer(const versioning::RecorderTiming& t) {
-    auto last = rec_.last_commit();
-    if (last && !writer.count(*last)) writer[*last] = {t.last_encode_s, t.last_write_s, t.last_writer_cpu_s};
-  }
-
-  std::vector<double> epoch_s, stall_ms;
-  uint64_t staged_bytes = 0;
-  std::map<versioning::CommitId, WriterTimes> writer;
-
- private:
-  versioning::Recorder& rec_;
-  clk::time_point t_;
-};
-
-// Epoch wall times of a run without a recorder: the control of the A/B slowdown measurement.
-class PlainEpochClock : public Callback {
  public:
   void on_fit_begin(const FitBeginInfo&) override { t_ = clk::now(); }
   void on_epoch_end(EpochEndInfo&) override {
@@ -92,6 +61,32 @@ class PlainEpochClock : public Callback {
 
  private:
   clk::time_point t_;
+};
+
+// ... and the recorder's timing after each snapshot (added after the recorder, so it runs after
+// the recorder's on_epoch_end).
+class RecordedEpochClock : public EpochClock {
+ public:
+  explicit RecordedEpochClock(versioning::Recorder& rec) : rec_(rec) {}
+  void on_epoch_end(EpochEndInfo& info) override {
+    EpochClock::on_epoch_end(info);
+    versioning::RecorderTiming t = rec_.timing();
+    stall_ms.push_back(t.last_stall_ms);
+    staged_bytes = t.staged_bytes;
+    note_writer(t);
+  }
+  // The writer thread's CPU seconds for each durable commit, keyed by commit.
+  void note_writer(const versioning::RecorderTiming& t) {
+    auto last = rec_.last_commit();
+    if (last && !writer_cpu_s.count(*last)) writer_cpu_s[*last] = t.last_writer_cpu_s;
+  }
+
+  std::vector<double> stall_ms;
+  uint64_t staged_bytes = 0;
+  std::map<versioning::CommitId, double> writer_cpu_s;
+
+ private:
+  versioning::Recorder& rec_;
 };
 
 // The deepest delta chain among the chunks of a version (0: all keyframes).
@@ -106,17 +101,6 @@ int longest_chain(const versioning::LmdbEnv& env, const versioning::CommitRecord
         }
   });
   return depth;
-}
-
-uint64_t chunk_bytes(const versioning::LmdbEnv& env) {
-  uint64_t total = 0;
-  env.read([&](const versioning::LmdbTxn& txn) {
-    txn.scan_from(versioning::Db::kChunks, {}, [&](std::string_view, std::string_view v) {
-      total += v.size();
-      return true;
-    });
-  });
-  return total;
 }
 
 }  // namespace
@@ -172,7 +156,7 @@ int main(int argc, char** argv) {
     auto plain_run = [&] {
       Network net(models::by_name("mlp", {1, 28, 28}, 10));
       Trainer trainer(net, trainer_options);
-      PlainEpochClock clock;
+      EpochClock clock;
       trainer.add_callback(&clock);
       trainer.fit(train_loader, &test_loader, epochs);
       return median(after_first(clock.epoch_s));
@@ -184,7 +168,7 @@ int main(int argc, char** argv) {
       std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
           dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads).set_codec(codec));
       versioning::Recorder rec(log, recorder_options);
-      auto clock = std::make_unique<EpochClock>(rec);
+      auto clock = std::make_unique<RecordedEpochClock>(rec);
       trainer.add_callback(&rec);
       trainer.add_callback(clock.get());
       trainer.fit(train_loader, &test_loader, epochs);
@@ -200,7 +184,7 @@ int main(int argc, char** argv) {
     std::printf("training the MLP for %lld epochs, %d threads, %d A/B rounds, codec %s, log in %s\n",
                 static_cast<long long>(epochs), threads, rounds, codec_wanted.c_str(), log_dir.c_str());
     std::vector<versioning::CommitId> versions;
-    std::unique_ptr<EpochClock> clock;  // the first recorded run's, whose log is analysed below
+    std::unique_ptr<RecordedEpochClock> clock;  // the first recorded run's, whose log is analysed below
     std::vector<double> slowdowns;
     for (int round = 0; round < rounds; ++round) {
       double plain_s = 0, recorded_s = 0;
@@ -255,8 +239,8 @@ int main(int argc, char** argv) {
       }
       const double stall = v < clock->stall_ms.size() ? clock->stall_ms[v] : 0;
       const double epoch_s = v < clock->epoch_s.size() ? clock->epoch_s[v] : 0;
-      auto w = clock->writer.find(versions[v]);
-      const double writer_cpu = w != clock->writer.end() ? w->second.cpu_s : -1;
+      auto w = clock->writer_cpu_s.find(versions[v]);
+      const double writer_cpu = w != clock->writer_cpu_s.end() ? w->second : -1;
       // The writer's CPU time against the CPU time training had in that epoch (threads x wall).
       const double share = writer_cpu >= 0 && epoch_s > 0 ? writer_cpu / (epoch_s * threads) : -1;
       if (clock->staged_bytes) stall_per_10mb.push_back(stall * 10e6 / static_cast<double>(clock->staged_bytes));
@@ -287,9 +271,7 @@ int main(int argc, char** argv) {
       auto rw = versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadWrite);
       report = rw->apply_retention(3);
     }
-    env = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0);
-    const uint64_t kept = chunk_bytes(*env);
-    env.reset();
+    const uint64_t kept = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0)->stats().chunk_value_bytes;
     const double full = raw_total;  // every version's params + optimizer state, uncompressed
     std::printf("retention K=3: %.0f bytes of chunks (%llu rewritten as keyframes) vs %.0f for %zu raw full "
                 "snapshots: %.4f\n",

@@ -27,9 +27,8 @@ StorageReport storage_report(const VersionLog& log) {
       ++report.versions;
       LogInternals::load_optim(txn, id, record);
       if (record.optim_dropped()) ++report.params_only_versions;
-      for (const char* kind : {"parameters", "optimizer"}) {
-        const std::vector<TensorEntry>& entries = kind[0] == 'p' ? record.params : record.optim;
-        for (const TensorEntry& e : entries) {
+      for (const auto& [kind, entries] : {std::pair{"parameters", &record.params}, std::pair{"optimizer", &record.optim}}) {
+        for (const TensorEntry& e : *entries) {
           StorageUsage* usages[] = {&report.total, &report.by_branch[record.branch], &report.by_tensor[e.name],
                                     &report.by_kind[kind]};
           for (StorageUsage* u : usages) u->raw_bytes += e.raw_bytes;
