@@ -136,9 +136,8 @@ int main(int argc, char** argv) {
     omp_set_num_threads(threads);
     Dataset train = load_fashion_mnist(data_dir, true, 0);
     Dataset test = load_fashion_mnist(data_dir, false);
-    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(1).with_threads(1);
-    loader_options.mean = {0.2860f};
-    loader_options.std = {0.3530f};
+    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(1).with_threads(1)
+                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
     const auto trainer_options = TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3));

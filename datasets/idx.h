@@ -18,6 +18,11 @@ namespace strata {
 // Where the Debian package dataset-fashion-mnist installs the four files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// Fashion-MNIST's pixel mean and standard deviation (of x/255 over the 60000 training images),
+// for DataLoaderOptions::with_normalize.
+inline constexpr float kFashionMnistMean = 0.2860f;
+inline constexpr float kFashionMnistStd = 0.3530f;
+
 // The elements of an unsigned-byte IDX file as a u8 tensor shaped by the header. Gzip is
 // detected from the content (magic 1f 8b), not the name.
 Tensor read_idx(const std::string& path);

@@ -93,9 +93,8 @@ int main(int argc, char** argv) {
     Dataset train_set = load_fashion_mnist(data_dir, true, limit);
     Dataset test_set = load_fashion_mnist(data_dir, false);
     const uint64_t seed = 1;
-    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(seed).with_threads(1);
-    loader_options.mean = {0.2860f};
-    loader_options.std = {0.3530f};
+    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(seed).with_threads(1)
+                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train_set, loader_options);
     DataLoader test_loader(test_set, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
 

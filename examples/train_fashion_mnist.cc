@@ -45,10 +45,8 @@ int main(int argc, char** argv) {
     omp_set_num_threads(threads);
     Dataset train = load_fashion_mnist(data_dir, true, limit);
     Dataset test = load_fashion_mnist(data_dir, false);
-    // Fashion-MNIST's pixel mean and standard deviation (of x/255 over the training set).
-    auto loader_options = DataLoaderOptions().with_batch_size(batch_size).with_seed(seed).with_threads(1);
-    loader_options.mean = {0.2860f};
-    loader_options.std = {0.3530f};
+    auto loader_options = DataLoaderOptions().with_batch_size(batch_size).with_seed(seed).with_threads(1)
+                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
 

@@ -16,7 +16,7 @@ namespace {
 double train_subset_once() {
   Dataset train = load_fashion_mnist(kFashionMnistDir, true, 3000);
   Dataset test = load_fashion_mnist(kFashionMnistDir, false).subset(0, 1000);
-  auto options = DataLoaderOptions().with_batch_size(64).with_seed(2).with_threads(1).with_normalize({0.2860f}, {0.3530f});
+  auto options = DataLoaderOptions().with_batch_size(64).with_seed(2).with_threads(1).with_normalize({kFashionMnistMean}, {kFashionMnistStd});
   DataLoader train_loader(train, options), test_loader(test, DataLoaderOptions(options).with_shuffle(false));
   Network net(models::mlp({1, 28, 28}, {784, 128, 10}));
   Trainer trainer(net, TrainerOptions().seed_(2).optimizer_(OptimizerOptions().kind_("adam").lr_(2e-3)).progress_(Progress::kQuiet));

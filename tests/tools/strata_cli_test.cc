@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 #include <iterator>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
 #include "framework/core/error.h"
+#include "tests/tools/subprocess_util.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
 #include "versioning/lmdb_env.h"
@@ -35,20 +35,12 @@ std::string read_file(const std::string& path) {
 // Runs `strata ARGS` through the shell; stderr goes to a file so stdout stays clean JSON.
 RunResult run_strata(const TempDir& dir, const std::string& args, const std::string& env = "") {
   const std::string err_path = dir.sub("stderr.txt");
-  const std::string cmd = env + " " STRATA_BINARY_DIR "/tools/strata " + args + " 2>" + err_path;
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_file(err_path);
-  return r;
+  tools_test::CommandOutput o =
+      tools_test::run_command(env + " " STRATA_BINARY_DIR "/tools/strata " + args + " 2>" + err_path);
+  return {o.code, std::move(o.out), read_file(err_path)};
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using tools_test::contains;
 
 std::string fmt_hex(unsigned char b) {
   const char* digits = "0123456789abcdef";
@@ -305,13 +297,9 @@ TEST_F(StrataCli, ExportWritesAnNpzThatNumpyReadsBitForBit) {
           "        a = z[k]\n"
           "        print(k, a.dtype.str, list(a.shape), a.tobytes().hex())\n";
   }
-  FILE* p = ::popen(("/usr/bin/python3 " + script + " " + npz + " 2>&1").c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ASSERT_EQ(::pclose(p), 0) << out;
+  const tools_test::CommandOutput py = tools_test::run_command("/usr/bin/python3 " + script + " " + npz + " 2>&1");
+  ASSERT_EQ(py.code, 0) << py.out;
+  const std::string& out = py.out;
   auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
   NamedTensors tensors = log->read_params(main_[1]);
   for (auto& t : log->read_optim(main_[1])) tensors.push_back(t);

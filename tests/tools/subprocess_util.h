@@ -1,0 +1,30 @@
+// Running a built binary from a tools test: the command goes through the shell, its stdout is
+// captured, and the exit status is decoded (-1 when it did not exit normally).
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+namespace strata::tools_test {
+
+struct CommandOutput {
+  int code = -1;
+  std::string out;  // stdout (the caller redirects stderr in `cmd` where it wants it)
+};
+
+inline CommandOutput run_command(const std::string& cmd) {
+  CommandOutput o;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return o;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) o.out.append(buf, n);
+  const int status = ::pclose(p);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace strata::tools_test
