@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   app.add_option("--writer-threads", writer_threads, "the recorder's encode threads")->check(CLI::PositiveNumber);
   app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
   app.add_option("--codec", codec_wanted, "the log's codec")
-      ->check(CLI::IsMember({"float-model", "shuffle+zstd", "zstd", "raw"}));
+      ->check(CLI::IsMember(versioning::codec_names()));
   app.add_option("--out-json", out_json, "also write the results as JSON to this file");
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
@@ -141,10 +141,7 @@ int main(int argc, char** argv) {
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
     const auto trainer_options = TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3));
-    versioning::ChunkCodec codec = versioning::ChunkCodec::kFloatModel;
-    for (auto c : {versioning::ChunkCodec::kRaw, versioning::ChunkCodec::kZstd, versioning::ChunkCodec::kShuffleZstd,
-                   versioning::ChunkCodec::kFloatModel})
-      if (codec_wanted == versioning::codec_name(c)) codec = c;
+    const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
     const auto recorder_options = versioning::RecorderOptions().set_writer_threads(writer_threads).set_writer_nice(writer_nice);
 
     // Epoch 1 carries oneDNN and OpenMP warm-up: epoch times are compared from epoch 2 on.

@@ -5,6 +5,7 @@
 
 #include "framework/core/error.h"
 #include "framework/summary/tensorboard_callback.h"
+#include "versioning/chunk_codec.h"
 #include "versioning/recorder.h"
 #include "versioning/restore.h"
 #include "versioning/version_log.h"
@@ -18,6 +19,10 @@ void add_run_log_flags(CLI::App& app, RunLogOptions& o) {
                  "initialise parameters that match by name and shape from VERSION (the graph may differ)");
   app.add_option("--branch", o.branch, "branch for the new versions");
   app.add_option("--message", o.message, "commit message template, e.g. \"lr sweep {epoch}: {val/accuracy}\"");
+  app.add_option("--log-codec", o.codec,
+                 "chunk codec of a new log: float-model (default, smallest) or shuffle+zstd (about half the "
+                 "writer CPU: for small machines where recording slows training), zstd, raw")
+      ->check(CLI::IsMember(versioning::codec_names()));
   app.add_flag("!--no-tensorboard", o.tensorboard, "do not write TensorBoard event files");
 }
 
@@ -53,7 +58,14 @@ RunLog::RunLog(const RunLogOptions& options, Trainer& trainer) : options_(option
   if (!options_.resume.empty() && !options_.warm_start.empty())
     throw_invalid("--resume and --warm-start exclude each other", "",
                   "--resume continues a run exactly; --warm-start starts a new one from matching parameters");
-  log_ = versioning::VersionLog::open(options_.log_dir, versioning::OpenMode::kReadWrite);
+  versioning::LogOptions log_options;
+  if (!options_.codec.empty()) log_options.set_codec(*versioning::codec_from_name(options_.codec));
+  log_ = versioning::VersionLog::open(options_.log_dir, versioning::OpenMode::kReadWrite, log_options);
+  // An existing log keeps the codec it was created with: say so rather than ignore the flag.
+  if (!options_.codec.empty() && log_->settings().codec != log_options.codec)
+    throw_invalid(std::string("--log-codec ") + options_.codec + ": this log was created with codec " +
+                      versioning::codec_name(log_->settings().codec),
+                  options_.log_dir, "drop --log-codec, or record into a new --log-dir");
   versioning::RecorderOptions ro;
   if (!options_.branch.empty()) ro.set_branch(options_.branch);
   if (!options_.message.empty()) ro.set_message_template(options_.message);

@@ -1,6 +1,6 @@
 // RunLog: the one line that attaches a version log and TensorBoard event files to a training
 // program (used by every example): --log-dir, --resume, --warm-start, --branch, --message,
-// --no-tensorboard.
+// --log-codec, --no-tensorboard.
 //
 // With a log directory it opens <log_dir> for writing (a second writer gets a clear error),
 // restores the trainer from --resume VERSION if given (exact resume), or copies the parameters
@@ -27,6 +27,7 @@ struct RunLogOptions {
   std::string warm_start;     // version whose matching parameters initialise the network
   std::string branch;         // branch for new commits (default main / auto-named on resume)
   std::string message;        // commit message template ("{epoch}", "{val/accuracy}", ...)
+  std::string codec;          // a new log's chunk codec (codec_name); empty: the default
   bool tensorboard = true;
 };
 

@@ -420,6 +420,18 @@ const char* codec_name(ChunkCodec codec) {
   return "?";
 }
 
+std::vector<std::string> codec_names() {
+  std::vector<std::string> names;
+  for (ChunkCodec c : kAllCodecs) names.emplace_back(codec_name(c));
+  return names;
+}
+
+std::optional<ChunkCodec> codec_from_name(std::string_view name) {
+  for (ChunkCodec c : kAllCodecs)
+    if (name == codec_name(c)) return c;
+  return std::nullopt;
+}
+
 std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base,
                          const CodecOptions& options) {
   STRATA_CHECK(raw.size() <= kMaxChunkBytes);

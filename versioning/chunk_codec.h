@@ -19,8 +19,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "framework/core/tensor.h"
 #include "versioning/ids.h"
@@ -36,6 +38,12 @@ enum class ChunkCodec : uint8_t {
   kFloatModel = 3,   // float32 model (fields or residual), see FORMAT.md
 };
 const char* codec_name(ChunkCodec codec);
+// The codec named `name` (as codec_name spells it); nullopt for an unknown name.
+std::optional<ChunkCodec> codec_from_name(std::string_view name);
+// Every codec's name, for command-line choices.
+std::vector<std::string> codec_names();
+inline constexpr ChunkCodec kAllCodecs[] = {ChunkCodec::kRaw, ChunkCodec::kZstd, ChunkCodec::kShuffleZstd,
+                                            ChunkCodec::kFloatModel};
 
 struct CodecOptions {
   ChunkCodec codec = ChunkCodec::kFloatModel;  // the most a chunk is allowed to use

@@ -21,8 +21,7 @@ using tools_test::contains;
 tools_test::CommandOutput run(const std::string& cmd) { return tools_test::run_command(cmd + " 2>&1"); }
 
 TEST(FinetuneBranchExample, WarmStartsADeeperNetOnABranchFromMain3) {
-  if (::access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0 &&
-      ::access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte", R_OK) != 0)
+  if (!tools_test::have_fashion_mnist())
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
   vtest::TempDir dir;
   const std::string example = STRATA_BINARY_DIR "/examples/finetune_branch --limit 1200 --log-dir " + dir.path();

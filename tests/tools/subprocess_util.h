@@ -1,10 +1,13 @@
-// Running a built binary from a tools test: the command goes through the shell, its stdout is
-// captured, and the exit status is decoded (-1 when it did not exit normally).
+// Helpers for the tools tests, which run built binaries: the command goes through the shell, its
+// stdout is captured, and the exit status is decoded (-1 when it did not exit normally).
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include "datasets/idx.h"
 
 namespace strata::tools_test {
 
@@ -23,6 +26,12 @@ inline CommandOutput run_command(const std::string& cmd) {
   const int status = ::pclose(p);
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return o;
+}
+
+// The examples train on Fashion-MNIST: their tests skip where the package is not installed.
+inline bool have_fashion_mnist() {
+  const std::string images = std::string(kFashionMnistDir) + "/train-images-idx3-ubyte";
+  return ::access((images + ".gz").c_str(), R_OK) == 0 || ::access(images.c_str(), R_OK) == 0;
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

@@ -1,0 +1,54 @@
+// examples/train_fashion_mnist's version-log flags, run as a subprocess: --log-codec picks a new
+// log's chunk codec, and is refused (exit 1, the log untouched) on a log created with another.
+#include <gtest/gtest.h>
+#include <string>
+
+#include "tests/tools/subprocess_util.h"
+#include "tests/versioning/test_util.h"
+#include "versioning/storage_report.h"
+#include "versioning/version_log.h"
+
+namespace strata::versioning {
+namespace {
+
+using tools_test::contains;
+
+TEST(TrainExample, LogCodecSetsANewLogsCodecAndIsRefusedOnAnExistingLogWithAnother) {
+  if (!tools_test::have_fashion_mnist())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  vtest::TempDir dir;
+  const std::string example = STRATA_BINARY_DIR "/examples/train_fashion_mnist --model mlp --limit 600 "
+                              "--no-tensorboard --log-dir " + dir.path();
+  tools_test::CommandOutput first = tools_test::run_command(example + " --epochs 2 --log-codec shuffle+zstd 2>&1");
+  ASSERT_EQ(first.code, 0) << first.out;
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+    EXPECT_EQ(log->settings().codec, ChunkCodec::kShuffleZstd);
+    StorageReport report = storage_report(*log);
+    EXPECT_EQ(report.versions, 2u);
+    // Every float chunk is shuffle+zstd: the first version's keyframes, the second's deltas
+    // (tiny tensors that do not compress are stored raw).
+    for (const auto& [key, usage] : report.by_codec)
+      EXPECT_TRUE(key == "shuffle+zstd keyframe" || key == "shuffle+zstd delta" || key == "raw") << key;
+    EXPECT_EQ(report.by_codec.count("shuffle+zstd delta"), 1u);
+  }
+
+  // The same codec again continues the log (--epochs counts from the start); another one is
+  // refused before any training.
+  tools_test::CommandOutput same = tools_test::run_command(example + " --epochs 3 --resume main --log-codec shuffle+zstd 2>&1");
+  EXPECT_EQ(same.code, 0) << same.out;
+  tools_test::CommandOutput other = tools_test::run_command(example + " --epochs 4 --resume main --log-codec float-model 2>&1");
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_TRUE(contains(other.out, "this log was created with codec shuffle+zstd")) << other.out;
+  EXPECT_FALSE(contains(other.out, "epoch 1/")) << other.out;
+  tools_test::CommandOutput unknown = tools_test::run_command(example + " --epochs 1 --log-codec lzma 2>&1");
+  EXPECT_NE(unknown.code, 0);
+  EXPECT_TRUE(contains(unknown.out, "--log-codec: lzma not in")) << unknown.out;
+
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  EXPECT_EQ(log->all_versions().size(), 3u);
+  EXPECT_EQ(log->settings().codec, ChunkCodec::kShuffleZstd);
+}
+
+}  // namespace
+}  // namespace strata::versioning
