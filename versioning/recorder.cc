@@ -205,10 +205,11 @@ void Recorder::on_epoch_end(EpochEndInfo& info) {
   parent_ = prepared.id;
 
   lock.lock();
-  if (timing_.snapshots > 0) {
-    info.annotations["snapshot/ms"] = format_metric(timing_.last_stall_ms);
+  if (timing_.snapshots > 0) {  // the previous commit is durable (wait_idle above)
     info.annotations["snapshot/bytes"] = std::to_string(timing_.last_stats.new_stored_bytes);
+    info.annotations["snapshot/bytes_step"] = std::to_string(last_snapshot_step_);
   }
+  last_snapshot_step_ = staging_.global_step();
   uint64_t staged = 0;
   for (const auto* list : {&staging_.params, &staging_.optim})
     for (const auto& [name, t] : *list) staged += t.nbytes();
@@ -223,6 +224,7 @@ void Recorder::on_epoch_end(EpochEndInfo& info) {
   timing_.staged_bytes = staged;
   lock.unlock();
   cv_.notify_all();
+  info.annotations["snapshot/ms"] = format_metric(stall);
 }
 
 void Recorder::on_fit_end(bool failed) {

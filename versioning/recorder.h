@@ -2,12 +2,15 @@
 // (DESIGN "Asynchrony", "Resume").
 //
 // on_epoch_end copies the TrainState into a staging buffer (reused across epochs), hashes it to
-// get the version's id at once (annotations "version" = first 8 hex digits, "version_full",
-// "branch", "message"; from the second snapshot on also "snapshot/ms" and "snapshot/bytes" of
-// the previous one, the names TensorBoardCallback reads), and hands the encoding and the LMDB
-// transaction to one writer thread; training goes on immediately. A snapshot waits only if the previous one is still being
+// get the version's id at once, and hands the encoding and the LMDB transaction to one writer
+// thread; training goes on immediately. A snapshot waits only if the previous one is still being
 // written. on_fit_end (and flush) wait until the last commit is durable and rethrow a writer
 // error.
+//
+// Annotations it sets (TensorBoardCallback reads them, so add it after the recorder): "version"
+// (first 8 hex digits), "version_full", "branch", "message", "snapshot/ms" (this snapshot's
+// stall); from the second snapshot on also "snapshot/bytes", the bytes the previous commit
+// stored, known only once it is durable, with "snapshot/bytes_step", that commit's global step.
 //
 // Branches: a fresh Recorder commits on options.branch; when that branch already exists and no
 // continue_from / warm_start_from was given, the new run goes on a new branch "<branch>-<n>"
@@ -106,6 +109,7 @@ class Recorder : public Callback {
   RecorderOptions options_;
   std::string branch_;
   std::optional<CommitId> parent_;
+  int64_t last_snapshot_step_ = 0;  // the global step of the previous snapshot
   bool branch_decided_ = false;
 
   TrainState staging_;  // deep copies; tensors reused across epochs

@@ -21,7 +21,7 @@ bool parse_number(const std::string& s, double* out) {
   return true;
 }
 
-const std::string* find(const std::map<std::string, std::string>& m, const char* key) {
+const std::string* find(const std::map<std::string, std::string>& m, const std::string& key) {
   auto it = m.find(key);
   return it == m.end() || it->second.empty() ? nullptr : &it->second;
 }
@@ -86,14 +86,20 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
   const int64_t step = state.global_step();
   for (const auto& [key, value] : state.metrics)
     writer.add_scalar(metric_tag(key), step, value, wall_time);
+  auto number = [&](const char* key, const std::string& text) {
+    double value = 0;
+    if (!parse_number(text, &value))
+      throw_invalid(std::string("annotation '") + key + "' is not a number: '" + text + "'", writer.path(),
+                    "set it to a decimal number");
+    return value;
+  };
   for (const char* key : {"snapshot/ms", "snapshot/bytes"}) {
     const std::string* text = find(annotations, key);
-    double value = 0;
     if (state.metrics.count(key) || !text) continue;
-    if (!parse_number(*text, &value))
-      throw_invalid(std::string("annotation '") + key + "' is not a number: '" + *text + "'",
-                    writer.path(), "set it to a decimal number");
-    writer.add_scalar(key, step, value, wall_time);
+    // A value about an earlier step (the bytes of the previous commit) goes to that step.
+    const std::string* at = find(annotations, std::string(key) + "_step");
+    writer.add_scalar(key, at ? static_cast<int64_t>(number("snapshot step", *at)) : step, number(key, *text),
+                      wall_time);
   }
   if (options.histograms) {
     for (const auto& [name, tensor] : state.params)

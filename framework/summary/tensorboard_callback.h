@@ -14,7 +14,8 @@
 //    "loss/train", "val/accuracy" -> "accuracy/val", "lr", "time/epoch_s",
 //    "throughput/samples_per_s", "snapshot/ms", "snapshot/bytes", ...; "snapshot/ms" and
 //    "snapshot/bytes" are also taken from the annotations (the recorder callback sets them
-//    there) when the metrics lack them;
+//    there) when the metrics lack them, at the step in annotation "<name>_step" when present
+//    (the recorder knows a commit's stored bytes one epoch later);
 //  - histograms `params/<name>` of every f32 parameter and `grads/<name>` of every gradient;
 //  - a text entry `version` naming annotations "version", "branch"@epoch and "message".
 //

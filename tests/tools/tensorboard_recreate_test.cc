@@ -1,7 +1,8 @@
 // `strata tensorboard` re-creates event files from the log alone: a real training run writes
 // live files (Recorder + TensorBoardCallback); deleting nothing, re-creating into another
 // directory gives the same scalars, parameter histograms, version text, graph and hparams
-// (gradient histograms and snapshot/ms exist only live).
+// (gradient histograms and snapshot/ms exist only live; the live run never learns its last
+// commit's snapshot/bytes, which the re-created files have).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -46,8 +47,8 @@ class TinySource : public BatchSource {
 std::map<std::pair<std::string, int64_t>, std::string> content(const std::string& run_dir) {
   std::map<std::pair<std::string, int64_t>, std::string> out;
   for (const summary::EventRecord& e : summary::read_run(run_dir)) {
-    // Live-only (gradients, timings, per-step loss) or defined differently (snapshot bytes).
-    if (e.tag.rfind("grads/", 0) == 0 || e.tag.rfind("snapshot/", 0) == 0 || e.tag == "loss/train_step") continue;
+    // Live-only: gradients, timings, per-step loss.
+    if (e.tag.rfind("grads/", 0) == 0 || e.tag == "snapshot/ms" || e.tag == "loss/train_step") continue;
     std::string v = std::to_string(e.value) + "|" + e.text + "|" + e.graph_def + "|" + std::to_string(e.histogram.num) +
                     "," + std::to_string(e.histogram.sum) + "," + std::to_string(e.histogram.bucket.size());
     for (const auto& [k, h] : e.hparams) v += "|" + k;
@@ -76,6 +77,12 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto live = content(dir.sub("tb/main")), recreated = content(dir.sub("tb2/main"));
   EXPECT_GT(live.size(), 20u);
+  // snapshot/bytes: live at epochs 1 and 2 (steps 2, 4), each commit's own bytes; re-created
+  // also at epoch 3.
+  for (int64_t step : {2, 4, 6}) EXPECT_EQ(recreated.count({"snapshot/bytes", step}), 1u) << step;
+  EXPECT_EQ(live.count({"snapshot/bytes", 2}) + live.count({"snapshot/bytes", 4}), 2u);
+  EXPECT_EQ(live.count({"snapshot/bytes", 6}), 0u);
+  recreated.erase({"snapshot/bytes", 6});
   EXPECT_EQ(live.size(), recreated.size());
   for (const auto& [key, value] : live) {
     auto it = recreated.find(key);
