@@ -112,9 +112,9 @@ int64_t Network::num_trainable() const {
   return n;
 }
 
-NamedTensors Network::state_tensors() const {
+NamedTensors Network::state_tensors(bool deep_copy) const {
   NamedTensors out;
-  for (const Parameter& p : params_) out.emplace_back(p.name, p.value.clone());
+  for (const Parameter& p : params_) out.emplace_back(p.name, deep_copy ? p.value.clone() : p.value);
   return out;
 }
 

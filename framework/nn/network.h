@@ -69,8 +69,9 @@ class Network {
   Parameter* find_parameter(const std::string& name);
   int64_t num_trainable() const;
 
-  // Copies in canonical layout (what the version log stores).
-  NamedTensors state_tensors() const;
+  // The parameter values in canonical layout (what the version log stores): copies, or with
+  // deep_copy false views that share the live storage (they change with the next step).
+  NamedTensors state_tensors(bool deep_copy = true) const;
   // Copies values in by name; every parameter of this network must be present with its shape.
   void load_state_tensors(const NamedTensors& tensors);
 

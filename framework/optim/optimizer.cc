@@ -101,12 +101,12 @@ double Optimizer::step(double lr) {
   return norm;
 }
 
-NamedTensors Optimizer::state() const {
+NamedTensors Optimizer::state(bool deep_copy) const {
   NamedTensors out;
   std::vector<std::string> names = slot_names();
   for (const Slots& s : slots_)
     for (size_t i = 0; i < s.slots.size(); ++i)
-      out.emplace_back("optim/" + s.param->name + "/" + names[i], s.slots[i].clone());
+      out.emplace_back("optim/" + s.param->name + "/" + names[i], deep_copy ? s.slots[i].clone() : s.slots[i]);
   return out;
 }
 

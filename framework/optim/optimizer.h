@@ -57,7 +57,8 @@ class Optimizer {
   const OptimizerOptions& options() const { return options_; }
   std::vector<std::string> slot_names() const;
 
-  NamedTensors state() const;             // copies, "optim/<param>/<slot>"
+  // "optim/<param>/<slot>": copies, or with deep_copy false views of the live slots.
+  NamedTensors state(bool deep_copy = true) const;
   void load_state(const NamedTensors& tensors, int64_t steps);
   std::map<std::string, std::string> hparams() const;
 

@@ -19,11 +19,13 @@ struct FitBeginInfo {
   int64_t target_epochs = 0;      // train until this epoch (Keras "epochs")
   int64_t global_step = 0;        // steps completed before this fit()
   bool resumed = false;           // state was loaded from a snapshot
-  const TrainState* state = nullptr;  // state at fit begin (graph, hparams, counters)
+  const TrainState* state = nullptr;  // state at fit begin (graph, hparams, counters); tensors are views, as in EpochEndInfo
 };
 
 struct EpochEndInfo {
-  const TrainState& state;        // after the epoch: params, optimizer slots, counters, metrics
+  // After the epoch: params, optimizer slots, counters, metrics. The tensors share storage with
+  // the live network and optimizer (as the gradients do): clone() what must outlive the call.
+  const TrainState& state;
   const NamedTensors& gradients;  // gradients of the last step, one per trainable parameter
   std::map<std::string, std::string>& annotations;  // "version", "branch", "message", ...
 };

@@ -56,11 +56,11 @@ std::map<std::string, std::string> Trainer::hparams() const {
   return h;
 }
 
-TrainState Trainer::state() const {
+TrainState Trainer::current_state(bool deep_copy) const {
   TrainState s;
   s.graph = network_.spec();
-  s.params = network_.state_tensors();
-  s.optim = optimizer_->state();
+  s.params = network_.state_tensors(deep_copy);
+  s.optim = optimizer_->state(deep_copy);
   s.counters = {{"epoch", epoch_}, {"global_step", global_step_}, {"optim/step", optimizer_->steps()},
                 {"seed", static_cast<int64_t>(options_.seed)}, {"loader/epoch", epoch_ + 1}, {"loader/batch", 0}};
   s.metrics = metrics_;
@@ -110,7 +110,9 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   if (epochs <= 0) throw_invalid("epochs must be > 0, got " + std::to_string(epochs));
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   FitResult result;
-  TrainState begin_state = state();
+  // Callbacks get views of the live tensors (they run on this thread, between steps): a recorder
+  // copies what it keeps, and a clone here would cost every epoch end a copy of the whole state.
+  TrainState begin_state = current_state(false);
   FitBeginInfo begin{epoch_, epochs, global_step_, resumed_, &begin_state};
   for (Callback* cb : callbacks_) cb->on_fit_begin(begin);
 
@@ -179,7 +181,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       metrics_["time/epoch_s"] = seconds_since(start);
       if (options_.progress == Progress::kBar) std::fprintf(stderr, "\r\033[K");
 
-      TrainState snapshot = state();
+      TrainState snapshot = current_state(false);
       NamedTensors grads;
       for (const Parameter& p : network_.parameters())
         if (p.trainable) grads.emplace_back(p.name, p.grad);

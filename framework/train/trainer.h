@@ -75,7 +75,7 @@ class Trainer {
   EvalResult evaluate(BatchSource& data);
 
   // Deep copy of everything needed to continue.
-  TrainState state() const;
+  TrainState state() const { return current_state(true); }
   // Restores a state; the graph must equal this network's graph (kFailedPrecondition otherwise).
   void load_state(const TrainState& state);
 
@@ -86,6 +86,8 @@ class Trainer {
   const std::map<std::string, double>& last_metrics() const { return metrics_; }
 
  private:
+  // Everything needed to continue; deep_copy false: tensors are views of the live ones.
+  TrainState current_state(bool deep_copy) const;
   std::map<std::string, std::string> hparams() const;
   void print_epoch_line(int64_t epoch, int64_t target, const std::map<std::string, std::string>& notes) const;
 
