@@ -86,10 +86,10 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
   const int64_t step = state.global_step();
   for (const auto& [key, value] : state.metrics)
     writer.add_scalar(metric_tag(key), step, value, wall_time);
-  auto number = [&](const char* key, const std::string& text) {
+  auto number = [&](const std::string& key, const std::string& text) {
     double value = 0;
     if (!parse_number(text, &value))
-      throw_invalid(std::string("annotation '") + key + "' is not a number: '" + text + "'", writer.path(),
+      throw_invalid("annotation '" + key + "' is not a number: '" + text + "'", writer.path(),
                     "set it to a decimal number");
     return value;
   };
@@ -97,9 +97,9 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
     const std::string* text = find(annotations, key);
     if (state.metrics.count(key) || !text) continue;
     // A value about an earlier step (the bytes of the previous commit) goes to that step.
-    const std::string* at = find(annotations, std::string(key) + "_step");
-    writer.add_scalar(key, at ? static_cast<int64_t>(number("snapshot step", *at)) : step, number(key, *text),
-                      wall_time);
+    const std::string step_key = std::string(key) + "_step";
+    const std::string* at = find(annotations, step_key);
+    writer.add_scalar(key, at ? static_cast<int64_t>(number(step_key, *at)) : step, number(key, *text), wall_time);
   }
   if (options.histograms) {
     for (const auto& [name, tensor] : state.params)

@@ -19,7 +19,8 @@ struct FitBeginInfo {
   int64_t target_epochs = 0;      // train until this epoch (Keras "epochs")
   int64_t global_step = 0;        // steps completed before this fit()
   bool resumed = false;           // state was loaded from a snapshot
-  const TrainState* state = nullptr;  // state at fit begin (graph, hparams, counters); tensors are views, as in EpochEndInfo
+  // State at fit begin (graph, hparams, counters); its tensors are views, as in EpochEndInfo.
+  const TrainState* state = nullptr;
 };
 
 struct EpochEndInfo {

@@ -630,6 +630,22 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   expect_error([&] {
     write_epoch_events(bare, run.state, nullptr, {{"snapshot/bytes", "lots"}}, options, 1.0);
   }, ErrorCode::kInvalidArgument, {"snapshot/bytes", "lots"});
+
+  // The bytes of the previous commit land at that commit's step (the run is at step 4).
+  EventWriter late(dir.str("late"));
+  write_epoch_events(late, run.state, nullptr, {{"snapshot/bytes", "1234"}, {"snapshot/bytes_step", "2"}}, options, 1.0);
+  late.flush();
+  int found = 0;
+  for (const EventRecord& e : read_events(late.path()))
+    if (e.tag == "snapshot/bytes") {
+      EXPECT_EQ(e.step, 2);
+      EXPECT_EQ(e.value, 1234.0);
+      ++found;
+    }
+  EXPECT_EQ(found, 1);
+  expect_error([&] {
+    write_epoch_events(late, run.state, nullptr, {{"snapshot/bytes", "1"}, {"snapshot/bytes_step", "x"}}, options, 1.0);
+  }, ErrorCode::kInvalidArgument, {"snapshot/bytes_step", "'x'"});
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <gtest/gtest.h>
 #include <string>
-#include <unistd.h>
 
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
