@@ -13,7 +13,7 @@
 //   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
 //
 //   storage_bench [--epochs 10] [--threads 2] [--rounds 3] [--writer-threads 1]
-//                 [--writer-nice 5] [--codec C] [--out-json FILE] [--data DIR]
+//                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--out-json FILE] [--data DIR]
 #include <omp.h>
 #include <stdlib.h>
 
@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   int threads = 2, rounds = 3;
   int writer_threads = versioning::RecorderOptions().writer_threads;
   int writer_nice = versioning::RecorderOptions().writer_nice;
+  int zstd_level = versioning::LogOptions().zstd_level;
   std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec);
   std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
   app.add_option("--codec", codec_wanted, "the log's codec")
       ->check(CLI::IsMember(versioning::codec_names()));
+  app.add_option("--zstd-level", zstd_level, "zstd level of the codecs that use zstd")->check(CLI::Range(1, 22));
   app.add_option("--out-json", out_json, "also write the results as JSON to this file");
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
@@ -162,7 +164,7 @@ int main(int argc, char** argv) {
       Network net(models::by_name("mlp", {1, 28, 28}, 10));
       Trainer trainer(net, trainer_options);
       std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
-          dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads).set_codec(codec));
+          dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads).set_codec(codec).set_zstd_level(zstd_level));
       versioning::Recorder rec(log, recorder_options);
       auto clock = std::make_unique<RecordedEpochClock>(rec);
       trainer.add_callback(&rec);
@@ -177,8 +179,8 @@ int main(int argc, char** argv) {
       return clock;
     };
 
-    std::printf("training the MLP for %lld epochs, %d threads, %d A/B rounds, codec %s, log in %s\n",
-                static_cast<long long>(epochs), threads, rounds, codec_wanted.c_str(), log_dir.c_str());
+    std::printf("training the MLP for %lld epochs, %d threads, %d A/B rounds, codec %s (zstd level %d), log in %s\n",
+                static_cast<long long>(epochs), threads, rounds, codec_wanted.c_str(), zstd_level, log_dir.c_str());
     std::vector<versioning::CommitId> versions;
     std::unique_ptr<RecordedEpochClock> clock;  // the first recorded run's, whose log is analysed below
     std::vector<double> slowdowns;
@@ -277,7 +279,8 @@ int main(int argc, char** argv) {
     if (!out_json.empty()) {
       std::ofstream f(out_json);
       f << "{\"epochs\": " << epochs << ", \"threads\": " << threads << ", \"codec\": \"" << codec_wanted
-        << "\", \"ratio\": " << ratio << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
+        << "\", \"zstd_level\": " << zstd_level << ", \"ratio\": " << ratio
+        << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
         << ", \"writer_cpu_share_median\": " << median(cpu_share) << ", \"recording_slowdown_median\": "
         << median(slowdowns) << ", \"longest_chain\": " << longest_depth
         << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
