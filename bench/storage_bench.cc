@@ -1,10 +1,12 @@
 // Storage benchmark of the version log on the real Fashion-MNIST MLP (784-512-256-10, Adam
 // lr 1e-3, batch 128, as examples/train_fashion_mnist.cc trains it): every epoch a Recorder
 // commits parameters + Adam m and v to a fresh log in a temporary directory. Prints
-//   - the end-to-end cost of recording: in each round the same training runs once without and
-//     once with a recorder (the order alternates between rounds, so a drifting shared machine
-//     shows), compared by the median epoch time of epochs 2.. (epoch 1 carries oneDNN and OpenMP
-//     warm-up); the median over rounds is the figure,
+//   - the end-to-end cost of recording, in adjacent pairs: two trainers, A without and B with a
+//     recorder, take turns training two epochs each (who goes first alternates); B's second
+//     epoch overlaps the writer encoding its first epoch's snapshot, as every epoch of a long run
+//     does, and A's second epoch, a few seconds away, is its control. Pairing cancels the drift
+//     of a shared machine, which made whole-run A/B rounds swing (control epochs from 1.35 to
+//     2.1 s within one run). The figure is the median over pairs of B / A - 1,
 //   - per version (first recorded run): stored / raw bytes (what `strata du` calls stored vs raw)
 //     and the total ratio, the snapshot stall (time on_epoch_end blocked training, also scaled to
 //     ms per 10 MB of state), the writer thread's CPU time against the CPU time training had,
@@ -12,7 +14,7 @@
 //     3), with the longest delta chain a restore of that version decodes,
 //   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
 //
-//   storage_bench [--epochs 10] [--threads 2] [--rounds 3] [--writer-threads 1]
+//   storage_bench [--epochs 10] [--threads 2] [--pairs 8] [--writer-threads 1]
 //                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--out-json FILE] [--data DIR]
 #include <omp.h>
 #include <stdlib.h>
@@ -108,7 +110,7 @@ int longest_chain(const versioning::LmdbEnv& env, const versioning::CommitRecord
 int main(int argc, char** argv) {
   CLI::App app{"Version-log storage benchmark on the Fashion-MNIST MLP"};
   int64_t epochs = 10;
-  int threads = 2, rounds = 3;
+  int threads = 2, pairs = 8;
   int writer_threads = versioning::RecorderOptions().writer_threads;
   int writer_nice = versioning::RecorderOptions().writer_nice;
   int zstd_level = versioning::LogOptions().zstd_level;
@@ -116,8 +118,7 @@ int main(int argc, char** argv) {
   std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
-  app.add_option("--rounds", rounds, "A/B rounds (one run without, one with a recorder, order alternating)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--pairs", pairs, "A/B pairs of epochs without and with a recorder")->check(CLI::PositiveNumber);
   app.add_option("--writer-threads", writer_threads, "the recorder's encode threads")->check(CLI::PositiveNumber);
   app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
   app.add_option("--codec", codec_wanted, "the log's codec")
@@ -146,61 +147,59 @@ int main(int argc, char** argv) {
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
     const auto recorder_options = versioning::RecorderOptions().set_writer_threads(writer_threads).set_writer_nice(writer_nice);
 
-    // Epoch 1 carries oneDNN and OpenMP warm-up: epoch times are compared from epoch 2 on.
-    auto after_first = [](const std::vector<double>& v) {
-      return std::vector<double>(v.begin() + std::min<size_t>(1, v.size()), v.end());
-    };
-    // A: the training with no recorder attached.
-    auto plain_run = [&] {
+    const auto log_options =
+        versioning::LogOptions().set_encode_threads(threads).set_codec(codec).set_zstd_level(zstd_level);
+    std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), log in %s\n",
+                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, log_dir.c_str());
+
+    // The recorded run whose log is analysed below.
+    std::vector<versioning::CommitId> versions;
+    std::unique_ptr<RecordedEpochClock> clock;  // outlives the recorder: only its figures are read later
+    {
       Network net(models::by_name("mlp", {1, 28, 28}, 10));
       Trainer trainer(net, trainer_options);
-      EpochClock clock;
-      trainer.add_callback(&clock);
-      trainer.fit(train_loader, &test_loader, epochs);
-      return median(after_first(clock.epoch_s));
-    };
-    // B: the same training recording into a fresh log at `dir`; the clock keeps its timings.
-    auto recorded_run = [&](const std::string& dir, std::vector<versioning::CommitId>* versions) {
-      Network net(models::by_name("mlp", {1, 28, 28}, 10));
-      Trainer trainer(net, trainer_options);
-      std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(
-          dir, versioning::OpenMode::kReadWrite, versioning::LogOptions().set_encode_threads(threads).set_codec(codec).set_zstd_level(zstd_level));
+      std::shared_ptr<versioning::VersionLog> log =
+          versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadWrite, log_options);
       versioning::Recorder rec(log, recorder_options);
-      auto clock = std::make_unique<RecordedEpochClock>(rec);
+      clock = std::make_unique<RecordedEpochClock>(rec);
       trainer.add_callback(&rec);
       trainer.add_callback(clock.get());
       trainer.fit(train_loader, &test_loader, epochs);
       rec.flush();
       clock->note_writer(rec.timing());
-      if (versions) {
-        *versions = log->history(rec.branch());
-        std::reverse(versions->begin(), versions->end());
-      }
-      return clock;
-    };
+      versions = log->history(rec.branch());
+      std::reverse(versions.begin(), versions.end());
+    }
 
-    std::printf("training the MLP for %lld epochs, %d threads, %d A/B rounds, codec %s (zstd level %d), log in %s\n",
-                static_cast<long long>(epochs), threads, rounds, codec_wanted.c_str(), zstd_level, log_dir.c_str());
-    std::vector<versioning::CommitId> versions;
-    std::unique_ptr<RecordedEpochClock> clock;  // the first recorded run's, whose log is analysed below
+    // The cost of recording, in adjacent pairs (see the top of this file).
     std::vector<double> slowdowns;
-    for (int round = 0; round < rounds; ++round) {
-      double plain_s = 0, recorded_s = 0;
-      for (int half = 0; half < 2; ++half) {
-        if ((half == 0) == (round % 2 == 0)) {
-          plain_s = plain_run();
-        } else if (!clock) {
-          clock = recorded_run(log_dir, &versions);
-          recorded_s = median(after_first(clock->epoch_s));
+    {
+      Network net_a(models::by_name("mlp", {1, 28, 28}, 10)), net_b(models::by_name("mlp", {1, 28, 28}, 10));
+      Trainer plain(net_a, trainer_options), recorded(net_b, trainer_options);
+      EpochClock clock_a, clock_b;
+      plain.add_callback(&clock_a);
+      versioning::Recorder rec(
+          versioning::VersionLog::open(work_dir + "/paired", versioning::OpenMode::kReadWrite, log_options),
+          recorder_options);
+      recorded.add_callback(&rec);
+      recorded.add_callback(&clock_b);
+      auto second_of_two = [&](Trainer& trainer, EpochClock& c) {
+        trainer.fit(train_loader, &test_loader, trainer.epoch() + 2);  // the recorder flushes at the end
+        return c.epoch_s.back();
+      };
+      for (int p = 0; p < pairs; ++p) {
+        double a = 0, b = 0;
+        if (p % 2 == 0) {
+          a = second_of_two(plain, clock_a);
+          b = second_of_two(recorded, clock_b);
         } else {
-          const std::string dir = work_dir + "/round" + std::to_string(round);
-          recorded_s = median(after_first(recorded_run(dir, nullptr)->epoch_s));
-          std::filesystem::remove_all(dir);
+          b = second_of_two(recorded, clock_b);
+          a = second_of_two(plain, clock_a);
         }
+        slowdowns.push_back(b / a - 1);
+        std::printf("pair %d: epoch %.3f s without a recorder, %.3f s with: %+.2f%%\n", p + 1, a, b,
+                    100 * slowdowns.back());
       }
-      slowdowns.push_back(recorded_s / plain_s - 1);
-      std::printf("round %d: median epoch %.3f s without a recorder, %.3f s with: %+.2f%%\n", round + 1, plain_s,
-                  recorded_s, 100 * slowdowns.back());
     }
 
     // ---- storage per version, restore time ----
@@ -258,7 +257,7 @@ int main(int argc, char** argv) {
     std::printf("snapshot stall: median %.2f ms per 10 MB of state (%.1f MB staged per snapshot)\n",
                 median(stall_per_10mb), static_cast<double>(clock->staged_bytes) / 1e6);
     std::printf("writer CPU / (training threads x epoch wall time): median %.2f%%\n", 100 * median(cpu_share));
-    std::printf("epoch time with a recorder against without (median of %d rounds): %+.2f%%\n", rounds,
+    std::printf("epoch time with a recorder against without (median of %d pairs): %+.2f%%\n", pairs,
                 100 * median(slowdowns));
     std::printf("longest delta chain: depth %d, restore %.1f ms (cold, median of 3)\n", longest_depth, longest_ms);
     env.reset();
