@@ -7,7 +7,7 @@
 //     does, and A's second epoch, a few seconds away, is its control. Pairing cancels the drift
 //     of a shared machine, which made whole-run A/B rounds swing (control epochs from 1.35 to
 //     2.1 s within one run). The figure is the median over pairs of B / A - 1,
-//   - per version (first recorded run): stored / raw bytes (what `strata du` calls stored vs raw)
+//   - per version (of a recorded run of --epochs): stored / raw bytes (what `strata du` calls stored vs raw)
 //     and the total ratio, the snapshot stall (time on_epoch_end blocked training, also scaled to
 //     ms per 10 MB of state), the writer thread's CPU time against the CPU time training had,
 //   - the restore time of every version (cold VersionLog opened read-only, read_state; median of
