@@ -26,6 +26,16 @@ constexpr uint16_t kProbInit = 1u << (kProbBits - 1);
 constexpr int kMoveBits = 4;
 constexpr uint32_t kTop = 1u << 24;
 
+// The adapted probability after coding a bit, given as a mask (0: bit 0, all ones: bit 1):
+// prob + ((4096 - prob) >> 4) == prob - ((prob - 4081) >> 4) with an arithmetic (flooring)
+// shift, and prob - (prob >> 4) == prob - ((prob - 0) >> 4): one expression whose offset depends
+// on the bit, with fewer instructions than selecting between the two updates. Shared by the
+// encoder and the decoder, which must adapt identically.
+[[gnu::always_inline]] inline uint16_t adapted(uint32_t p, uint32_t mask) {
+  constexpr uint32_t kOffset0 = (1u << kProbBits) - (1u << kMoveBits) + 1;
+  return static_cast<uint16_t>(p - static_cast<uint32_t>(static_cast<int32_t>(p - (~mask & kOffset0)) >> kMoveBits));
+}
+
 // Grows `out` to at least `min_size` bytes (doubling) and returns its data. Out of line: its
 // callers' hot loops then contain no call that could write memory the compiler cannot see
 // through (as std::string::push_back's growth path can), which would force their state out of
@@ -104,12 +114,7 @@ class Encoder {
     const uint32_t bound = (range_ >> kProbBits) * p;
     low_ += bound & mask;
     range_ = mask ? range_ - bound : bound;
-    // prob + ((4096 - prob) >> 4) == prob - ((prob - 4081) >> 4) with an arithmetic (flooring)
-    // shift, and prob - (prob >> 4) == prob - ((prob - 0) >> 4): one expression whose offset
-    // depends on the bit, with fewer instructions than selecting between the two updates.
-    constexpr uint32_t kOffset0 = (1u << kProbBits) - (1u << kMoveBits) + 1;
-    prob = static_cast<uint16_t>(
-        p - static_cast<uint32_t>(static_cast<int32_t>(p - (~mask & kOffset0)) >> kMoveBits));
+    prob = adapted(p, mask);
     while (range_ < kTop) {
       range_ <<= 8;
       low_ = bytes_->shift_low(low_);
@@ -207,7 +212,7 @@ class Decoder {
   //   code < bound:  bit 0, range = bound,                        prob += (4096 - prob) >> 4
   //   otherwise:     bit 1, range = range - bound, code -= bound, prob -= prob >> 4
   // without a branch on the bit, as in Encoder::encode_mask (the probability update is the
-  // same expression).
+  // same function, adapted()).
   [[gnu::always_inline]] uint32_t decode(uint16_t& prob) { return decode(prob, prob); }
 
   // decode() with the probability's value `p` already loaded from `prob`.
@@ -217,9 +222,7 @@ class Decoder {
     const uint32_t mask = 0u - bit;
     code_ -= bound & mask;
     range_ = bit ? range_ - bound : bound;
-    constexpr uint32_t kOffset0 = (1u << kProbBits) - (1u << kMoveBits) + 1;
-    prob = static_cast<uint16_t>(
-        p - static_cast<uint32_t>(static_cast<int32_t>(p - (~mask & kOffset0)) >> kMoveBits));
+    prob = adapted(p, mask);
     while (range_ < kTop) {
       range_ <<= 8;
       code_ = (code_ << 8) | next();
