@@ -30,6 +30,17 @@ constexpr int kSignContexts = 3;               // previous value's residual: zer
 // Chunks above twice this many values choose their float-model mode on their first values only.
 constexpr size_t kModeSampleValues = 16384;
 
+// The residual modes' contexts, one definition for their encoders and decoders. The bit length
+// of a value's residual: its base's exponent (sign dropped, byte 3 of the bits) and the previous
+// value's bit length in buckets of 4; a tree of 64 nodes each.
+constexpr size_t kLengthModelSize = 128 * kResidualPrevBuckets * 64;
+uint32_t length_model(uint32_t base_bits, uint32_t prev_nb) {
+  return (((base_bits >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64;
+}
+// Mode 2's sign: the previous value's direction (kSignContexts) and this residual's bit length.
+constexpr size_t kSignModelSize = kSignContexts * (kMaxMagnitudeBits + 1);
+uint32_t sign_model(uint32_t prev_sign, uint32_t nb) { return prev_sign * (kMaxMagnitudeBits + 1) + nb; }
+
 ZSTD_CCtx* thread_cctx() {
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   return ctx.get();
@@ -232,15 +243,14 @@ uint32_t from_monotone_key(uint32_t k) {
 void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   std::string_view coded = in.bytes(in.u32());
   std::string_view bits = in.bytes(in.u32());
-  std::vector<uint16_t> tnb(128 * kResidualPrevBuckets * 64, rc::kProbInit);
+  std::vector<uint16_t> tnb(kLengthModelSize, rc::kProbInit);
   std::vector<uint16_t> ttop((kMaxResidualBits + 1) * 4, rc::kProbInit);
   rc::Decoder dec(reinterpret_cast<const uint8_t*>(coded.data()), coded.size());
   rc::BitReader br(reinterpret_cast<const uint8_t*>(bits.data()), bits.size());
   uint32_t prev_nb = 0;
   for (size_t i = 0; i < n; ++i) {
     uint32_t b = load_u32(base + 4 * i);
-    uint32_t ctx = ((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2);
-    uint32_t nb = dec.decode_tree(&tnb[ctx * 64], 6);
+    uint32_t nb = dec.decode_tree(&tnb[length_model(b, prev_nb)], 6);
     if (nb > kMaxResidualBits) throw_corruption("residual bit length " + std::to_string(nb) + " > 33");
     uint64_t z = nb;  // 0 -> 0, 1 -> 1
     if (nb >= 2) {
@@ -269,7 +279,7 @@ void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
 class SignedResidualCoder {
  public:
   SignedResidualCoder(const uint8_t* base, size_t expected_values)
-      : models_(kNbSize + kSignSize + (kMaxMagnitudeBits + 1) * 4, rc::kProbInit),
+      : models_(kLengthModelSize + kSignModelSize + (kMaxMagnitudeBits + 1) * 4, rc::kProbInit),
         enc_(&coded_, expected_values),
         bw_(&bits_, 2 * expected_values),
         base_(base) {}
@@ -279,8 +289,8 @@ class SignedResidualCoder {
   // Codes values [begin, end) of `raw`; calls must follow each other from 0.
   void code(const uint8_t* raw, size_t begin, size_t end) {
     uint16_t* const tnb = models_.data();  // the three models in one allocation: one pointer
-    uint16_t* const tsign = tnb + kNbSize;
-    uint16_t* const ttop = tsign + kSignSize;
+    uint16_t* const tsign = tnb + kLengthModelSize;
+    uint16_t* const ttop = tsign + kSignModelSize;
     const uint8_t* const base = base_;
     uint32_t prev_nb = prev_nb_, prev_sign = prev_sign_;
     rc::Encoder enc = std::move(enc_);  // locals for the loop, as in FieldsCoder::code
@@ -294,8 +304,8 @@ class SignedResidualCoder {
       uint32_t neg_mask = 0u - negative;
       uint32_t a = ((ku - kb) ^ neg_mask) - neg_mask;
       uint32_t nb = 32u - static_cast<uint32_t>(__builtin_clz(a | 1)) - (a == 0);
-      enc.encode_tree<6>(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64], nb);
-      if (nb >= 1) enc.encode(tsign[prev_sign * (kMaxMagnitudeBits + 1) + nb], negative);
+      enc.encode_tree<6>(&tnb[length_model(b, prev_nb)], nb);
+      if (nb >= 1) enc.encode(tsign[sign_model(prev_sign, nb)], negative);
       if (nb >= 2) {
         // The two bits under the leading one (the one bit when nb == 2) in a tree, the rest raw.
         uint16_t* top = &ttop[nb * 4];
@@ -334,8 +344,6 @@ class SignedResidualCoder {
   }
 
  private:
-  static constexpr size_t kNbSize = 128 * kResidualPrevBuckets * 64;
-  static constexpr size_t kSignSize = kSignContexts * (kMaxMagnitudeBits + 1);
 
   std::vector<uint16_t> models_;
   std::string coded_, bits_;
@@ -348,18 +356,18 @@ class SignedResidualCoder {
 void decode_signed_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   std::string_view coded = in.bytes(in.u32());
   std::string_view bits = in.bytes(in.u32());
-  std::vector<uint16_t> tnb(128 * kResidualPrevBuckets * 64, rc::kProbInit);
-  std::vector<uint16_t> tsign(kSignContexts * (kMaxMagnitudeBits + 1), rc::kProbInit);
+  std::vector<uint16_t> tnb(kLengthModelSize, rc::kProbInit);
+  std::vector<uint16_t> tsign(kSignModelSize, rc::kProbInit);
   std::vector<uint16_t> ttop((kMaxMagnitudeBits + 1) * 4, rc::kProbInit);
   rc::Decoder dec(reinterpret_cast<const uint8_t*>(coded.data()), coded.size());
   rc::BitReader br(reinterpret_cast<const uint8_t*>(bits.data()), bits.size());
   uint32_t prev_nb = 0, prev_sign = 0;
   for (size_t i = 0; i < n; ++i) {
     uint32_t b = load_u32(base + 4 * i);
-    uint32_t nb = dec.decode_tree<6>(&tnb[(((b >> 24) & 0x7F) * kResidualPrevBuckets + (prev_nb >> 2)) * 64]);
+    uint32_t nb = dec.decode_tree<6>(&tnb[length_model(b, prev_nb)]);
     if (nb > kMaxMagnitudeBits) throw_corruption("residual bit length " + std::to_string(nb) + " > 32");
     uint32_t negative = 0, a = nb;  // 0 -> 0, 1 -> 1
-    if (nb >= 1) negative = dec.decode(tsign[prev_sign * (kMaxMagnitudeBits + 1) + nb]);
+    if (nb >= 1) negative = dec.decode(tsign[sign_model(prev_sign, nb)]);
     if (nb >= 2) {
       // The two bits under the leading one (the one bit when nb == 2), then the rest raw.
       uint16_t* top = &ttop[nb * 4];
