@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
 #include "framework/core/error.h"
+#include "tests/expect_error.h"
 
 namespace strata {
 namespace {
@@ -85,21 +85,6 @@ Bytes pattern(size_t n, int mul = 7, int add = 3) {
   Bytes b(n);
   for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((i * mul + add) % 256);
   return b;
-}
-
-// Runs f, expects a strata::Error with that code whose message contains every part.
-void expect_error(const std::function<void()>& f, ErrorCode code,
-                  const std::vector<std::string>& parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "expected '" << p << "' in: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no strata::Error thrown";
 }
 
 // --- IDX -------------------------------------------------------------------------------------

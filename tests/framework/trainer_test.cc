@@ -7,6 +7,7 @@
 #include "framework/core/error.h"
 #include "framework/graph/builder.h"
 #include "framework/train/trainer.h"
+#include "tests/expect_error.h"
 
 namespace strata {
 namespace {
@@ -88,13 +89,7 @@ TEST(Trainer, NonFiniteLossStopsWithClearError) {
   Tensor x = Tensor::from_vector({4, 2}, {0, 0, 0, 1, NAN, 0, 1, 1});
   Tensor y({4}, DType::kI64);
   ArraySource data(x, y, 4);
-  try {
-    trainer.fit(data, nullptr, 50);
-    FAIL() << "expected a non-finite loss";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kNumerical);
-    EXPECT_NE(std::string(e.what()).find("non-finite loss"), std::string::npos) << e.what();
-  }
+  expect_error([&] { trainer.fit(data, nullptr, 50); }, ErrorCode::kNumerical, {"non-finite loss"});
 }
 
 TEST(Trainer, EarlyStoppingAndResumeEqualsStraight) {

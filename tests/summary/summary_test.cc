@@ -21,6 +21,7 @@
 #include "framework/summary/histogram.h"
 #include "framework/summary/record_io.h"
 #include "framework/summary/tensorboard_callback.h"
+#include "tests/expect_error.h"
 
 namespace strata::summary {
 namespace {
@@ -107,18 +108,6 @@ std::vector<Field> decode(const std::string& s) {
     out.push_back(f);
   }
   return out;
-}
-
-template <typename F>
-void expect_error(F&& f, ErrorCode code, const std::vector<std::string>& substrings) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& s : substrings)
-      EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << "'" << s << "' not in: " << e.what();
-  }
 }
 
 GraphSpec mlp_graph() {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "framework/core/error.h"
+#include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
 #include "versioning/lmdb_env.h"
@@ -23,18 +24,6 @@ using vtest::expect_state_eq;
 using vtest::expect_tensors_eq;
 using vtest::synthetic_state;
 using vtest::TempDir;
-
-// Runs `fn`, expects a strata::Error with `code` whose message contains every one of `parts`.
-template <class Fn>
-void expect_error(Fn&& fn, ErrorCode code, std::vector<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an error (" << error_code_name(code) << ")";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
 
 CommitId commit_state(VersionLog& log, const TrainState& s, std::vector<CommitId> parents,
                       const std::string& branch = "main", int64_t time_ms = 0) {
