@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "datasets/data_loader.h"
-#include "datasets/idx.h"
-#include "framework/loss/loss.h"
-#include "framework/nn/network.h"
-#include "framework/optim/optimizer.h"
-#include "models/models.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/idx.h"
+#include "strata/framework/loss/loss.h"
+#include "strata/framework/nn/network.h"
+#include "strata/framework/optim/optimizer.h"
+#include "strata/models/models.h"
 
 using namespace strata;
 using Clock = std::chrono::steady_clock;
@@ -40,11 +40,11 @@ int main(int argc, char** argv) {
   std::string model = argc > 1 ? argv[1] : "mlp";
   int steps = argc > 2 ? std::atoi(argv[2]) : 100, repeats = argc > 3 ? std::atoi(argv[3]) : 3;
   Dataset train = load_fashion_mnist(kFashionMnistDir, true), test = load_fashion_mnist(kFashionMnistDir, false);
-  auto options = DataLoaderOptions().with_batch_size(128).with_seed(1).with_threads(1);
-  DataLoader train_loader(train, options), test_loader(test, DataLoaderOptions(options).with_shuffle(false).with_batch_size(1000));
+  auto options = DataLoaderOptions().batch_size(128).seed(1).threads(1);
+  DataLoader train_loader(train, options), test_loader(test, DataLoaderOptions(options).shuffle(false).batch_size(1000));
   GraphSpec graph = models::by_name(model, {1, 28, 28}, 10);
   Network net(graph);
-  Optimizer opt(net, OptimizerOptions().kind_("adam"));
+  Optimizer opt(net, OptimizerOptions().kind("adam"));
   auto loss = make_loss("softmax_cross_entropy");
   int64_t epoch = 1;
   train_loader.start_epoch(epoch);

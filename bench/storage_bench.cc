@@ -16,7 +16,6 @@
 //
 //   storage_bench [--epochs 10] [--threads 2] [--pairs 8] [--writer-threads 1]
 //                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--out-json FILE] [--data DIR]
-#include <omp.h>
 #include <stdlib.h>
 
 #include <CLI/CLI.hpp>
@@ -29,15 +28,16 @@
 #include <string>
 #include <vector>
 
-#include "datasets/data_loader.h"
-#include "datasets/idx.h"
-#include "framework/core/error.h"
-#include "framework/train/trainer.h"
-#include "models/models.h"
-#include "versioning/chunk_codec.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/idx.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/train/runtime.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/models/models.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 
 using namespace strata;
 using clk = std::chrono::steady_clock;
@@ -111,10 +111,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Version-log storage benchmark on the Fashion-MNIST MLP"};
   int64_t epochs = 10;
   int threads = 2, pairs = 8;
-  int writer_threads = versioning::RecorderOptions().writer_threads;
-  int writer_nice = versioning::RecorderOptions().writer_nice;
-  int zstd_level = versioning::LogOptions().zstd_level;
-  std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec);
+  int writer_threads = versioning::RecorderOptions().writer_threads();
+  int writer_nice = versioning::RecorderOptions().writer_nice();
+  int zstd_level = versioning::LogOptions().zstd_level();
+  std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec());
   std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
@@ -136,19 +136,19 @@ int main(int argc, char** argv) {
   const std::string work_dir = tmpl, log_dir = work_dir + "/log";
   int rc = 0;
   try {
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     Dataset train = load_fashion_mnist(data_dir, true, 0);
     Dataset test = load_fashion_mnist(data_dir, false);
-    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(1).with_threads(1)
-                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options = DataLoaderOptions().batch_size(128).seed(1).threads(1)
+                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
-    DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
-    const auto trainer_options = TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3));
+    DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
+    const auto trainer_options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3));
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
-    const auto recorder_options = versioning::RecorderOptions().set_writer_threads(writer_threads).set_writer_nice(writer_nice);
+    const auto recorder_options = versioning::RecorderOptions().writer_threads(writer_threads).writer_nice(writer_nice);
 
     const auto log_options =
-        versioning::LogOptions().set_encode_threads(threads).set_codec(codec).set_zstd_level(zstd_level);
+        versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
     std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), log in %s\n",
                 static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, log_dir.c_str());
 

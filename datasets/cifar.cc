@@ -1,9 +1,9 @@
-#include "datasets/cifar.h"
+#include "strata/datasets/cifar.h"
 
 #include <cstring>
 
-#include "datasets/file_io.h"
-#include "framework/core/error.h"
+#include "strata/datasets/file_io.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace {

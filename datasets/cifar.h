@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "datasets/dataset.h"
+#include "strata/datasets/dataset.h"
 
 namespace strata {
 

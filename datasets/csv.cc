@@ -1,4 +1,4 @@
-#include "datasets/csv.h"
+#include "strata/datasets/csv.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,8 +7,8 @@
 #include <map>
 #include <set>
 
-#include "datasets/file_io.h"
-#include "framework/core/error.h"
+#include "strata/datasets/file_io.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace {
@@ -138,10 +138,10 @@ bool parse_class_index(const std::string& s, int64_t& out) {
 }  // namespace
 
 Dataset load_csv(const std::string& path, const CsvOptions& options) {
-  if (options.delimiter == '"' || options.delimiter == '\n' || options.delimiter == '\r')
+  if (options.delimiter() == '"' || options.delimiter() == '\n' || options.delimiter() == '\r')
     throw_invalid("the delimiter cannot be a quote or a line end", path);
   const std::vector<uint8_t> bytes = detail::read_maybe_gzip(path);
-  CsvTokenizer tok(bytes, options.delimiter, path);
+  CsvTokenizer tok(bytes, options.delimiter(), path);
 
   std::vector<std::string> header;
   int64_t line = 0;
@@ -161,15 +161,15 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
     return s;
   };
   size_t target = header.size() - 1;
-  if (!options.target.empty()) {
-    auto it = column_of.find(options.target);
+  if (!options.target().empty()) {
+    auto it = column_of.find(options.target());
     if (it == column_of.end())
-      throw_invalid("target column '" + options.target + "' not found", path,
+      throw_invalid("target column '" + options.target() + "' not found", path,
                     "the header has: " + list_columns());
     target = it->second;
   }
   std::vector<bool> ignored(header.size(), false);
-  for (const std::string& name : options.ignore_columns) {
+  for (const std::string& name : options.ignore_columns()) {
     auto it = column_of.find(name);
     if (it == column_of.end())
       throw_invalid("ignored column '" + name + "' not found", path,
@@ -204,7 +204,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
                        path + ": line " + std::to_string(line) + ", column " +
                            std::to_string(header.size() + 1));
     for (size_t c : feature_cols) xs.push_back(parse_number(fields[c], path, line, c, header));
-    if (options.classification) {
+    if (options.classification()) {
       std::string label = trim(fields[target]);
       if (label.empty())
         throw_corruption("empty class label", where_of(path, line, target, header));
@@ -220,7 +220,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   d.source = path;
   d.x = Tensor({n, f});
   std::memcpy(d.x.raw(), xs.data(), d.x.nbytes());
-  if (!options.classification) {
+  if (!options.classification()) {
     d.y = Tensor({n, 1});
     std::memcpy(d.y.raw(), ys.data(), d.y.nbytes());
     return d;

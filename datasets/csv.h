@@ -11,28 +11,21 @@
 #include <string>
 #include <vector>
 
-#include "datasets/dataset.h"
+#include "strata/framework/core/options.h"
+#include "strata/datasets/dataset.h"
 
 namespace strata {
 
 struct CsvOptions {
   // Name of the target column; empty means the last column.
-  std::string target;
+  STRATA_ARG(std::string, target);
   // Classification: if every target value is a non-negative integer, it is the class index
   // (num_classes = max + 1, class names "0", "1", ...); otherwise the distinct values, sorted,
   // are the classes (so "setosa" < "versicolor" < "virginica" map to 0, 1, 2).
-  bool classification = false;
-  char delimiter = ',';
+  STRATA_ARG(bool, classification) = false;
+  STRATA_ARG(char, delimiter) = ',';
   // Columns to drop (row ids, free text); each must exist in the header.
-  std::vector<std::string> ignore_columns;
-
-  CsvOptions& with_target(std::string v) { target = std::move(v); return *this; }
-  CsvOptions& with_classification(bool v) { classification = v; return *this; }
-  CsvOptions& with_delimiter(char v) { delimiter = v; return *this; }
-  CsvOptions& with_ignore_columns(std::vector<std::string> v) {
-    ignore_columns = std::move(v);
-    return *this;
-  }
+  STRATA_ARG(std::vector<std::string>, ignore_columns);
 };
 
 Dataset load_csv(const std::string& path, const CsvOptions& options);

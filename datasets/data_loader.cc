@@ -1,4 +1,4 @@
-#include "datasets/data_loader.h"
+#include "strata/datasets/data_loader.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -10,8 +10,8 @@
 #include <numeric>
 #include <utility>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
 
 namespace strata {
 namespace {
@@ -35,36 +35,36 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
   data_.validate();
   n_ = data_.size();
   if (n_ == 0) throw_invalid("the dataset is empty", where);
-  const int64_t bs = options_.batch_size;
+  const int64_t bs = options_.batch_size();
   if (bs < 1) throw_invalid("batch_size must be >= 1, got " + std::to_string(bs), where);
-  if (options_.threads < 0)
+  if (options_.threads() < 0)
     throw_invalid("threads must be >= 0 (0 = OpenMP default), got " +
-                  std::to_string(options_.threads), where);
-  if (options_.crop_padding < 0)
-    throw_invalid("crop_padding must be >= 0, got " + std::to_string(options_.crop_padding),
+                  std::to_string(options_.threads()), where);
+  if (options_.crop_padding() < 0)
+    throw_invalid("crop_padding must be >= 0, got " + std::to_string(options_.crop_padding()),
                   where);
-  if (options_.drop_last && n_ < bs)
+  if (options_.drop_last() && n_ < bs)
     throw_invalid("drop_last with batch_size " + std::to_string(bs) + " > " +
                       std::to_string(n_) + " samples leaves no batch",
                   where, "use a smaller batch or drop_last = false");
-  num_batches_ = options_.drop_last ? n_ / bs : (n_ + bs - 1) / bs;
-  tail_ = options_.drop_last ? 0 : n_ % bs;
+  num_batches_ = options_.drop_last() ? n_ / bs : (n_ + bs - 1) / bs;
+  tail_ = options_.drop_last() ? 0 : n_ % bs;
 
   const Shape& xs = data_.x.shape();
   x_row_ = data_.x.numel() / n_;
   y_row_bytes_ = row_bytes(data_.y);
   channels_ = xs.size() >= 2 ? xs[1] : 1;
   inner_ = channels_ > 0 ? x_row_ / channels_ : 0;
-  augment_ = options_.crop_padding > 0 || options_.horizontal_flip;
+  augment_ = options_.crop_padding() > 0 || options_.horizontal_flip();
   if (augment_) {
     if (xs.size() != 4)
       throw_invalid("random crop and flip need images [N,C,H,W], got x " + shape_str(xs), where);
     height_ = xs[2];
     width_ = xs[3];
   }
-  if (!options_.mean.empty() || !options_.std.empty()) {
-    mean_c_ = per_channel(options_.mean, channels_, 0.0f, "mean", where);
-    std_c_ = per_channel(options_.std, channels_, 1.0f, "std", where);
+  if (!options_.mean().empty() || !options_.std().empty()) {
+    mean_c_ = per_channel(options_.mean(), channels_, 0.0f, "mean", where);
+    std_c_ = per_channel(options_.std(), channels_, 1.0f, "std", where);
     for (float s : std_c_)
       if (!(s > 0.0f) || !std::isfinite(s))
         throw_invalid("normalisation std must be positive and finite, got " + std::to_string(s),
@@ -87,7 +87,7 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
       s.y_tail = Tensor(y_shape, data_.y.dtype());
     }
   }
-  if (options_.prefetch) worker_ = std::thread([this] { worker_loop(); });
+  if (options_.prefetch()) worker_ = std::thread([this] { worker_loop(); });
 }
 
 DataLoader::~DataLoader() {
@@ -108,10 +108,10 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
                   data_.source);
   std::vector<int64_t> order(static_cast<size_t>(n_));
   std::iota(order.begin(), order.end(), int64_t{0});
-  if (!options_.shuffle) return order;
+  if (!options_.shuffle()) return order;
   // Fisher-Yates from the back; the draw for position i is index i of the epoch's stream,
   // so the permutation is a pure function of (seed, epoch, n).
-  const CounterRng rng(options_.seed, RngPurpose::kShuffle, static_cast<uint64_t>(epoch));
+  const CounterRng rng(options_.seed(), RngPurpose::kShuffle, static_cast<uint64_t>(epoch));
   for (int64_t i = n_ - 1; i > 0; --i) {
     const int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i),
                                                      static_cast<uint64_t>(i + 1)));
@@ -139,7 +139,7 @@ void DataLoader::seek(LoaderPosition pos) {
   cancel();
   set_position(pos.epoch, pos.batch);
   // Start on the first batch right away: it is ready, or nearly, when next() asks for it.
-  if (options_.prefetch && epoch_ >= 1 && batch_ < num_batches_)
+  if (options_.prefetch() && epoch_ >= 1 && batch_ < num_batches_)
     post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
 }
 
@@ -168,7 +168,7 @@ bool DataLoader::next(Batch& out) {
   ++ring_;
   ++batch_;
   // The slot for the next batch held the batch of two calls ago: free under the lifetime rule.
-  if (options_.prefetch && batch_ < num_batches_)
+  if (options_.prefetch() && batch_ < num_batches_)
     post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
   return true;
 }
@@ -177,18 +177,18 @@ void DataLoader::assemble(const Job& job) {
   STRATA_CHECK(order_epoch_ == job.epoch && job.batch < num_batches_);
   Slot& slot = slots_[job.slot];
   const bool short_batch = tail_ > 0 && job.batch == num_batches_ - 1;
-  const int64_t b = short_batch ? tail_ : options_.batch_size;
+  const int64_t b = short_batch ? tail_ : options_.batch_size();
   Tensor& x = short_batch ? slot.x_tail : slot.x_full;
   Tensor& y = short_batch ? slot.y_tail : slot.y_full;
-  const int64_t first = job.batch * options_.batch_size;
+  const int64_t first = job.batch * options_.batch_size();
   const int64_t* order = order_.data();
   const float* src_x = data_.x.f32();
   const uint8_t* src_y = static_cast<const uint8_t*>(data_.y.raw());
   float* dst_x = x.f32();
   uint8_t* dst_y = static_cast<uint8_t*>(y.raw());
-  const CounterRng aug(options_.seed, RngPurpose::kAugment, static_cast<uint64_t>(job.epoch));
+  const CounterRng aug(options_.seed(), RngPurpose::kAugment, static_cast<uint64_t>(job.epoch));
   const bool normalize = !mean_c_.empty();
-  const int64_t pad = options_.crop_padding, h = height_, w = width_;
+  const int64_t pad = options_.crop_padding(), h = height_, w = width_;
   // A thread team pays off only for heavy batches: a 128-sample Fashion-MNIST batch is ~30 us
   // of copying on one core, less than waking a team costs when the cores are busy with
   // training (measured: 2 threads were 10x slower than 1 on a loaded 2-core machine). So the
@@ -197,12 +197,12 @@ void DataLoader::assemble(const Job& job) {
   // the bits do not depend on the choice.
   constexpr int64_t kParallelFloats = int64_t{1} << 20;
 #ifdef _OPENMP
-  const int threads = options_.threads > 0 ? options_.threads : omp_get_max_threads();
+  const int threads = options_.threads() > 0 ? options_.threads() : omp_get_max_threads();
 #else
   const int threads = 1;
 #endif
   [[maybe_unused]] const bool parallel =
-      threads > 1 && (options_.threads > 0 || b * x_row_ * (augment_ ? 4 : 1) >= kParallelFloats);
+      threads > 1 && (options_.threads() > 0 || b * x_row_ * (augment_ ? 4 : 1) >= kParallelFloats);
 
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
   for (int64_t k = 0; k < b; ++k) {
@@ -227,7 +227,7 @@ void DataLoader::assemble(const Job& job) {
     }
     // Offsets dy, dx in [0, 2*pad] into the padded image; pad, pad is the centre (no shift).
     const std::array<uint32_t, 4> r = aug.block(static_cast<uint64_t>(pos));
-    const bool flip = options_.horizontal_flip && (r[0] >> 31) != 0;
+    const bool flip = options_.horizontal_flip() && (r[0] >> 31) != 0;
     const int64_t dy = pad > 0 ? static_cast<int64_t>(r[1] % static_cast<uint32_t>(2 * pad + 1)) : 0;
     const int64_t dx = pad > 0 ? static_cast<int64_t>(r[2] % static_cast<uint32_t>(2 * pad + 1)) : 0;
     for (int64_t c = 0; c < channels_; ++c) {

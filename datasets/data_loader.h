@@ -22,7 +22,7 @@
 //
 // Threads: with prefetch, a background thread assembles batch i+1 while the caller uses batch
 // i; start_epoch(), seek() and the destructor wait for it to finish before changing anything.
-// Samples of a batch are assembled in parallel with OpenMP (options.threads); the prefetch
+// Samples of a batch are assembled in parallel with OpenMP (options.threads()); the prefetch
 // thread's team competes for cores with the caller's, so keep threads small when training
 // uses all cores. The DataLoader itself is not thread-safe: one thread calls its methods. The
 // Dataset is shared (its tensors are reference-counted) and only read; do not modify it while
@@ -36,9 +36,10 @@
 #include <thread>
 #include <vector>
 
-#include "datasets/dataset.h"
-#include "framework/core/tensor.h"
-#include "framework/train/batch_source.h"
+#include "strata/framework/core/options.h"
+#include "strata/datasets/dataset.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/train/batch_source.h"
 
 namespace strata {
 
@@ -53,33 +54,23 @@ struct LoaderPosition {
 };
 
 struct DataLoaderOptions {
-  int64_t batch_size = 64;
-  bool shuffle = true;     // false for evaluation: samples in dataset order
-  bool drop_last = false;  // drop a last batch smaller than batch_size
-  uint64_t seed = 0;
+  STRATA_ARG(int64_t, batch_size) = 64;
+  STRATA_ARG(bool, shuffle) = true;     // false for evaluation: samples in dataset order
+  STRATA_ARG(bool, drop_last) = false;  // drop a last batch smaller than batch_size
+  STRATA_ARG(uint64_t, seed) = 0;
   // Per channel, or one value for all channels; empty = no normalisation. Applied after
   // augmentation, so padding pixels (value 0) become -mean/std as in torchvision.
-  std::vector<float> mean, std;
-  int64_t crop_padding = 0;  // 0 = no random crop; needs [N,C,H,W] data
-  bool horizontal_flip = false;  // random left-right mirror with p = 1/2; needs [N,C,H,W]
-  bool prefetch = true;      // assemble the next batch on a background thread
+  STRATA_ARG(std::vector<float>, mean);
+  STRATA_ARG(std::vector<float>, std);
+  STRATA_ARG(int64_t, crop_padding) = 0;      // 0 = no random crop; needs [N,C,H,W] data
+  STRATA_ARG(bool, horizontal_flip) = false;  // random left-right mirror with p = 1/2; needs [N,C,H,W]
+  STRATA_ARG(bool, prefetch) = true;          // assemble the next batch on a background thread
   // OpenMP threads assembling a batch. 0 = automatic: the OpenMP default count, used only for
   // batches big enough to pay for a thread team (about 1M floats of work), else one thread.
-  int threads = 0;
+  STRATA_ARG(int, threads) = 0;
 
-  DataLoaderOptions& with_batch_size(int64_t v) { batch_size = v; return *this; }
-  DataLoaderOptions& with_shuffle(bool v) { shuffle = v; return *this; }
-  DataLoaderOptions& with_drop_last(bool v) { drop_last = v; return *this; }
-  DataLoaderOptions& with_seed(uint64_t v) { seed = v; return *this; }
-  DataLoaderOptions& with_normalize(std::vector<float> m, std::vector<float> s) {
-    mean = std::move(m);
-    std = std::move(s);
-    return *this;
-  }
-  DataLoaderOptions& with_crop_padding(int64_t v) { crop_padding = v; return *this; }
-  DataLoaderOptions& with_horizontal_flip(bool v) { horizontal_flip = v; return *this; }
-  DataLoaderOptions& with_prefetch(bool v) { prefetch = v; return *this; }
-  DataLoaderOptions& with_threads(int v) { threads = v; return *this; }
+ public:
+  DataLoaderOptions& normalize(std::vector<float> m, std::vector<float> s) { return mean(std::move(m)).std(std::move(s)); }
 };
 
 class DataLoader : public BatchSource {

@@ -1,9 +1,9 @@
-#include "datasets/dataset.h"
+#include "strata/datasets/dataset.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "datasets/file_io.h"
+#include "strata/datasets/file_io.h"
 
 #include <sys/stat.h>
 #include <zlib.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace detail {

@@ -1,4 +1,4 @@
-#include "datasets/idx.h"
+#include "strata/datasets/idx.h"
 
 #include <sys/stat.h>
 
@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "datasets/file_io.h"
-#include "framework/core/error.h"
+#include "strata/datasets/file_io.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace {

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "datasets/dataset.h"
-#include "framework/core/tensor.h"
+#include "strata/datasets/dataset.h"
+#include "strata/framework/core/tensor.h"
 
 namespace strata {
 

@@ -11,19 +11,18 @@
 // The new layer starts as the identity (ReLU outputs are >= 0, so relu(I h) = h): the deeper
 // network computes exactly what main@3 computed before its first step, and --identity=false
 // shows what a random initialisation costs.
-#include <omp.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "datasets/data_loader.h"
-#include "datasets/idx.h"
-#include "examples/run_log.h"
-#include "framework/core/error.h"
-#include "framework/graph/builder.h"
-#include "framework/train/trainer.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/idx.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/train/runtime.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/run.h"
+#include "strata/versioning/version_log.h"
 
 using namespace strata;
 
@@ -39,12 +38,12 @@ GraphSpec mlp(bool deeper) {
 }
 
 // Trains `graph` for `epochs` with a version log; returns the id of the last version.
-std::string train(const GraphSpec& graph, RunLogOptions log, int64_t epochs, bool identity_fc2b,
+std::string train(const GraphSpec& graph, const versioning::RunOptions& log, int64_t epochs, bool identity_fc2b,
                   DataLoader& train_loader, DataLoader& test_loader, uint64_t seed) {
   Network net(graph);
-  Trainer trainer(net, TrainerOptions().seed_(seed).optimizer_(OptimizerOptions().kind_("adam").lr_(1e-3)));
+  Trainer trainer(net, TrainerOptions().seed(seed).optimizer(OptimizerOptions().kind("adam").lr(1e-3)));
   trainer.set_hparam("model", graph.find("fc2b") ? "mlp+fc2b" : "mlp");
-  RunLog run_log(log, trainer);
+  versioning::Run run(trainer, log);
   if (identity_fc2b && graph.find("fc2b")) {
     NamedTensors params = net.state_tensors();
     for (auto& [name, t] : params) {
@@ -59,8 +58,8 @@ std::string train(const GraphSpec& graph, RunLogOptions log, int64_t epochs, boo
                 100 * before.confusion.accuracy());
   }
   trainer.fit(train_loader, &test_loader, epochs);
-  run_log.finish();
-  return versioning::to_hex(*run_log.recorder()->last_commit());
+  run.finish();
+  return versioning::to_hex(*run.recorder()->last_commit());
 }
 
 }  // namespace
@@ -82,7 +81,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     {  // refuse before training rather than after: the second phase needs a free branch name
       auto log = versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadWrite);
       versioning::validate_ref_name("branch", branch);
@@ -93,19 +92,16 @@ int main(int argc, char** argv) {
     Dataset train_set = load_fashion_mnist(data_dir, true, limit);
     Dataset test_set = load_fashion_mnist(data_dir, false);
     const uint64_t seed = 1;
-    auto loader_options = DataLoaderOptions().with_batch_size(128).with_seed(seed).with_threads(1)
-                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options = DataLoaderOptions().batch_size(128).seed(seed).threads(1)
+                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train_set, loader_options);
-    DataLoader test_loader(test_set, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
+    DataLoader test_loader(test_set, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
 
-    RunLogOptions base;
-    base.log_dir = log_dir;
+    auto base = versioning::RunOptions().log_dir(log_dir);
     std::printf("== base MLP, %lld epochs\n", static_cast<long long>(base_epochs));
     const std::string base_head = train(mlp(false), base, base_epochs, false, train_loader, test_loader, seed);
 
-    RunLogOptions deeper = base;
-    deeper.warm_start = base_head;
-    deeper.branch = branch;
+    auto deeper = versioning::RunOptions(base).warm_start(base_head).branch(branch);
     std::printf("\n== deeper MLP (fc2b inserted), warm start from the base's last version, %lld epochs\n",
                 static_cast<long long>(finetune_epochs));
     train(mlp(true), deeper, finetune_epochs, identity, train_loader, test_loader, seed);

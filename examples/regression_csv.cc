@@ -4,7 +4,6 @@
 //   regression_csv --csv data.csv --target price --epochs 30 --log-dir runs/reg
 // Without --csv it writes a synthetic file (y = sin(x0) + x1 x2 - 0.5 x3 + noise, 4000 rows) to
 // runs/synthetic_regression.csv first, so the example runs anywhere.
-#include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -12,13 +11,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/csv.h"
-#include "datasets/data_loader.h"
-#include "examples/run_log.h"
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/train/trainer.h"
-#include "models/models.h"
+#include "strata/datasets/csv.h"
+#include "strata/datasets/data_loader.h"
+#include "examples/run_flags.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/train/runtime.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/models/models.h"
 
 using namespace strata;
 
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   double lr = 3e-3, validation_share = 0.2;
   uint64_t seed = 1;
   int threads = 2;
-  RunLogOptions log;
+  versioning::RunOptions log;
   app.add_option("--csv", csv, "CSV file with a header and numeric columns");
   app.add_option("--target", target, "name of the column to predict");
   app.add_option("--epochs", epochs)->check(CLI::PositiveNumber);
@@ -52,34 +52,34 @@ int main(int argc, char** argv) {
   app.add_option("--validation", validation_share, "share of rows held out (the last rows)")->check(CLI::Range(0.05, 0.9));
   app.add_option("--seed", seed);
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
-  add_run_log_flags(app, log);
+  add_run_flags(app, log);
   CLI11_PARSE(app, argc, argv);
   try {
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     if (csv.empty()) {
       csv = write_synthetic("runs/synthetic_regression.csv");
       std::printf("no --csv given: wrote a synthetic dataset to %s\n", csv.c_str());
     }
-    Dataset all = load_csv(csv, CsvOptions().with_target(target));
+    Dataset all = load_csv(csv, CsvOptions().target(target));
     int64_t split = all.size() - static_cast<int64_t>(all.size() * validation_share);
     if (split <= 0 || split >= all.size()) throw_invalid("too few rows (" + std::to_string(all.size()) + ") to hold out a validation split", csv);
     Dataset train = all.subset(0, split), val = all.subset(split, all.size());
     ChannelStats stats = channel_stats(train.x);  // standardise features with training statistics
-    auto loader = DataLoaderOptions().with_batch_size(batch_size).with_seed(seed).with_threads(1).with_normalize(stats.mean, stats.std);
-    DataLoader train_loader(train, loader), val_loader(val, DataLoaderOptions(loader).with_shuffle(false));
+    auto loader = DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1).normalize(stats.mean, stats.std);
+    DataLoader train_loader(train, loader), val_loader(val, DataLoaderOptions(loader).shuffle(false));
     int64_t features = train.x.dim(1), outputs = train.y.dim(1);
     Network net(models::mlp({features}, {features, 64, 64, outputs}, "tanh"));
-    Trainer trainer(net, TrainerOptions().seed_(seed).loss_("mse").optimizer_(OptimizerOptions().kind_("adam").lr_(lr)));
+    Trainer trainer(net, TrainerOptions().seed(seed).loss("mse").optimizer(OptimizerOptions().kind("adam").lr(lr)));
     trainer.set_hparam("model", "mlp-64-64-tanh");
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("data", csv);
     std::printf("%lld training / %lld validation rows, %lld features -> %s\n", static_cast<long long>(train.size()),
                 static_cast<long long>(val.size()), static_cast<long long>(features), target.c_str());
-    RunLog run_log(log, trainer);
+    versioning::Run run(trainer, log);  // opens the log, resumes or warm-starts, attaches the recorder
     trainer.fit(train_loader, &val_loader, epochs);
     EvalResult r = trainer.evaluate(val_loader);
     std::printf("validation: MSE %.4f  MAE %.4f  R^2 %.4f\n", r.regression.mse(), r.regression.mae(), r.regression.r2());
-    run_log.finish();
+    run.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -3,28 +3,29 @@
 //
 //   train_fashion_mnist --model mlp --epochs 10 --log-dir runs/fmnist
 //   train_fashion_mnist --model mlp --epochs 12 --log-dir runs/fmnist --resume main@10
-#include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "datasets/data_loader.h"
-#include "datasets/idx.h"
-#include "examples/run_log.h"
-#include "framework/core/error.h"
-#include "framework/train/trainer.h"
-#include "models/models.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/idx.h"
+#include "examples/run_flags.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/train/early_stopping.h"
+#include "strata/framework/train/runtime.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/models/models.h"
 
 using namespace strata;
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a classifier on Fashion-MNIST with Strata"};
   std::string model = "mlp", optimizer = "adam", data_dir = "/usr/share/datasets/fashion-mnist";
-  int64_t epochs = 10, batch_size = 128, limit = 0;
+  int64_t epochs = 10, batch_size = 128, limit = 0, patience = 0;
   double lr = 1e-3, dropout = 0.0, momentum = 0.9, weight_decay = 0.0;
   uint64_t seed = 1;
   int threads = 2;
-  RunLogOptions log;
+  versioning::RunOptions log;
   app.add_option("--model", model, "mlp | cnn")->check(CLI::IsMember({"mlp", "cnn"}));
   app.add_option("--epochs", epochs, "train until this epoch (counting resumed ones)")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "samples per batch")->check(CLI::PositiveNumber);
@@ -38,22 +39,24 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::PositiveNumber);
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
   app.add_option("--limit", limit, "use only the first N training images (0 = all)");
-  add_run_log_flags(app, log);
+  app.add_option("--early-stopping", patience, "stop after N epochs without a lower val/loss (0 = off)")
+      ->check(CLI::NonNegativeNumber);
+  add_run_flags(app, log);
   CLI11_PARSE(app, argc, argv);
 
   try {
-    omp_set_num_threads(threads);
+    set_num_threads(threads);
     Dataset train = load_fashion_mnist(data_dir, true, limit);
     Dataset test = load_fashion_mnist(data_dir, false);
-    auto loader_options = DataLoaderOptions().with_batch_size(batch_size).with_seed(seed).with_threads(1)
-                              .with_normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options = DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1)
+                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
-    DataLoader test_loader(test, DataLoaderOptions(loader_options).with_shuffle(false).with_batch_size(1000));
+    DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
 
     Network net(models::by_name(model, {1, 28, 28}, 10, dropout));
-    auto opt = OptimizerOptions().kind_(optimizer).lr_(lr).weight_decay_(weight_decay);
-    if (optimizer == "sgd" || optimizer == "rmsprop") opt.momentum_(momentum);
-    Trainer trainer(net, TrainerOptions().seed_(seed).optimizer_(opt));
+    auto opt = OptimizerOptions().kind(optimizer).lr(lr).weight_decay(weight_decay);
+    if (optimizer == "sgd" || optimizer == "rmsprop") opt.momentum(momentum);
+    Trainer trainer(net, TrainerOptions().seed(seed).optimizer(opt));
     trainer.set_hparam("model", model);
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("dropout", std::to_string(dropout));
@@ -62,13 +65,15 @@ int main(int argc, char** argv) {
     std::printf("model %s: %lld trainable parameters, %lld training / %lld test images, %d threads\n",
                 model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),
                 static_cast<long long>(test.size()), threads);
-    RunLog run_log(log, trainer);  // prints the log's location first; attaches the recorder
+    EarlyStopping early_stopping(EarlyStoppingOptions().patience(std::max<int64_t>(patience, 1)));
+    if (patience > 0) trainer.add_callback(&early_stopping);
+    versioning::Run run(trainer, log);  // opens the log, resumes or warm-starts, attaches the recorder
     trainer.fit(train_loader, &test_loader, epochs);
     EvalResult final_eval = trainer.evaluate(test_loader);
     std::printf("test accuracy %.2f%%  macro F1 %.4f  (%lld images)\n", 100 * final_eval.confusion.accuracy(),
                 final_eval.confusion.f1(), static_cast<long long>(final_eval.samples));
     std::printf("%s", final_eval.confusion.to_string(train.class_names).c_str());
-    run_log.finish();
+    run.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

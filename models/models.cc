@@ -1,7 +1,7 @@
-#include "models/models.h"
+#include "strata/models/models.h"
 
-#include "framework/core/error.h"
-#include "framework/graph/builder.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/graph/builder.h"
 
 namespace strata::models {
 
@@ -22,8 +22,8 @@ GraphSpec mlp(const Shape& input_shape, const std::vector<int64_t>& sizes, const
 
 GraphSpec lenet(const Shape& input_shape, int64_t classes, double dropout) {
   Sequential s(input_shape);
-  s.conv2d(Conv2dOptions(32, 5).padding_(2)).relu().max_pool2d(2);
-  s.conv2d(Conv2dOptions(64, 5).padding_(2)).relu().max_pool2d(2);
+  s.conv2d(Conv2dOptions(32, 5).padding(2)).relu().max_pool2d(2);
+  s.conv2d(Conv2dOptions(64, 5).padding(2)).relu().max_pool2d(2);
   s.flatten().linear(256).relu();
   if (dropout > 0) s.dropout(dropout);
   s.linear(classes);
@@ -32,7 +32,7 @@ GraphSpec lenet(const Shape& input_shape, int64_t classes, double dropout) {
 
 GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_stage) {
   GraphBuilder b(input_shape);
-  std::string x = b.conv2d("stem/conv", b.input(), Conv2dOptions(16, 3).padding_(1).bias_(false));
+  std::string x = b.conv2d("stem/conv", b.input(), Conv2dOptions(16, 3).padding(1).bias(false));
   x = b.relu("stem/relu", b.batch_norm("stem/bn", x));
   int64_t in_channels = 16;
   const int64_t widths[] = {16, 32, 64};
@@ -40,12 +40,12 @@ GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_s
     for (int64_t block = 0; block < blocks_per_stage; ++block) {
       int64_t out = widths[stage], stride = stage > 0 && block == 0 ? 2 : 1;
       b.set_scope("stage" + std::to_string(stage + 1) + "/block" + std::to_string(block + 1));
-      std::string h = b.conv2d("conv1", x, Conv2dOptions(out, 3).stride_(stride).padding_(1).bias_(false));
+      std::string h = b.conv2d("conv1", x, Conv2dOptions(out, 3).stride(stride).padding(1).bias(false));
       h = b.relu("relu1", b.batch_norm("bn1", h));
-      h = b.batch_norm("bn2", b.conv2d("conv2", h, Conv2dOptions(out, 3).padding_(1).bias_(false)));
+      h = b.batch_norm("bn2", b.conv2d("conv2", h, Conv2dOptions(out, 3).padding(1).bias(false)));
       std::string shortcut = x;
       if (stride != 1 || in_channels != out)
-        shortcut = b.batch_norm("proj_bn", b.conv2d("proj", x, Conv2dOptions(out, 1).stride_(stride).bias_(false)));
+        shortcut = b.batch_norm("proj_bn", b.conv2d("proj", x, Conv2dOptions(out, 1).stride(stride).bias(false)));
       x = b.relu("relu2", b.add("add", h, shortcut));
       in_channels = out;
     }

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/graph/graph_spec.h"
+#include "strata/framework/graph/graph_spec.h"
 
 namespace strata::models {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 

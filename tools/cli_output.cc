@@ -3,7 +3,7 @@
 #include <cmath>
 #include <ctime>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata::tools {
 

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "versioning/version_log.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::tools {
 

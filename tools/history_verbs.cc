@@ -5,8 +5,8 @@
 #include <optional>
 #include <set>
 
-#include "framework/core/error.h"
-#include "tools/diff.h"
+#include "strata/framework/core/error.h"
+#include "strata/versioning/diff.h"
 #include "tools/log_graph.h"
 #include "tools/verbs.h"
 
@@ -15,6 +15,10 @@ namespace {
 
 using versioning::CommitId;
 using versioning::CommitRecord;
+using versioning::GraphDiff;
+using versioning::TensorDiff;
+using versioning::VersionDiff;
+using versioning::diff_versions;
 using versioning::OpenMode;
 using versioning::TensorEntry;
 using versioning::VersionLog;
@@ -175,12 +179,12 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
     fmt::print(
         "{{\"id\":{},\"short_id\":{},\"name\":{},\"parents\":{},\"branch\":{},\"epoch\":{},"
         "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
-        "\"metrics\":{},\"counters\":{},\"optim_present\":{},\"raw_bytes\":{},"
+        "\"metrics\":{},\"counters\":{},\"environment\":{},\"optim_present\":{},\"raw_bytes\":{},"
         "\"new_stored_bytes\":{}{}{}}}\n",
         json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents),
         json_str(r.branch), r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message),
         json_str(r.graph_id), json_map(r.hparams, json_str), json_map(r.metrics, json_num),
-        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), r.optim_present ? "true" : "false",
+        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str), r.optim_present ? "true" : "false",
         stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
         tensors ? ",\"tensors\":" + json_list(jt) : std::string(), spec ? ",\"nodes\":" + json_list(nodes) : std::string());
     return 0;
@@ -191,6 +195,11 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
   fmt::print("branch   {}\nepoch    {}\nstep     {}\n", r.branch, r.epoch, r.global_step);
   fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
   fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
+  if (!r.environment.empty()) {
+    std::vector<std::string> made_with;
+    for (const auto& [k, v] : r.environment) made_with.push_back(k + " " + v);
+    fmt::print("made with {}\n", fmt::join(made_with, ", "));
+  }
   fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));
   fmt::print("\n    {}\n", r.message);
   if (!r.hparams.empty()) {
@@ -232,17 +241,11 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
 
 int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::string& b_name, double eps, size_t top) {
   auto log = open_log(g, OpenMode::kReadOnly);
-  const CommitId a = log->resolve(a_name), b = log->resolve(b_name);
-  const CommitRecord ra = log->read_record(a), rb = log->read_record(b);
-  std::vector<TensorDiff> tensors = diff_tensors(log->read_params(a), log->read_params(b), eps);
-  GraphDiff graph = ra.graph_id == rb.graph_id ? GraphDiff{} : diff_graphs(log->read_graph(ra.graph_id), log->read_graph(rb.graph_id));
-  std::map<std::string, std::pair<double, double>> metrics;  // key -> (a, b); NaN where absent
-  for (const auto& [k, v] : ra.metrics) metrics[k] = {v, NAN};
-  for (const auto& [k, v] : rb.metrics) metrics.try_emplace(k, NAN, NAN).first->second.second = v;
-  std::map<std::string, std::pair<std::string, std::string>> hparams;
-  for (const auto& [k, v] : ra.hparams) hparams[k].first = v;
-  for (const auto& [k, v] : rb.hparams) hparams[k].second = v;
-  size_t changed = std::count_if(tensors.begin(), tensors.end(), [](const TensorDiff& d) { return d.status != "same"; });
+  const VersionDiff diff = diff_versions(*log, a_name, b_name, eps);
+  const CommitId a = diff.a, b = diff.b;
+  const std::vector<TensorDiff>& tensors = diff.tensors;
+  const GraphDiff& graph = diff.graph;
+  const size_t changed = diff.changed_tensors();
   if (g.json) {
     std::vector<std::string> ts;
     for (const TensorDiff& d : tensors)
@@ -250,10 +253,9 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
                                json_str(d.name), json_str(d.status), json_num(d.mean_abs), json_num(d.max_abs),
                                json_num(d.rel_l2), json_num(d.cosine)));
     std::map<std::string, std::string> ms, hs;
-    for (const auto& [k, v] : metrics)
+    for (const auto& [k, v] : diff.metrics)
       ms[k] = fmt::format("{{\"a\":{},\"b\":{},\"delta\":{}}}", json_num(v.first), json_num(v.second), json_num(v.second - v.first));
-    for (const auto& [k, v] : hparams)
-      if (v.first != v.second) hs[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
+    for (const auto& [k, v] : diff.hparams) hs[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
     auto raw = [](const std::string& s) { return s; };
     fmt::print("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
                "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{}}}\n",
@@ -275,23 +277,19 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
                  d.max_abs, d.rel_l2, d.cosine);
   }
   if (tensors.size() > top) fmt::print("  ... {} more (--top)\n", tensors.size() - top);
-  if (ra.graph_id == rb.graph_id) {
-    fmt::print("\ngraph: identical ({})\n", ra.graph_id.substr(0, 12));
+  if (diff.graph_a == diff.graph_b) {
+    fmt::print("\ngraph: identical ({})\n", diff.graph_a.substr(0, 12));
   } else {
-    fmt::print("\ngraph: {} -> {}\n", ra.graph_id.substr(0, 12), rb.graph_id.substr(0, 12));
+    fmt::print("\ngraph: {} -> {}\n", diff.graph_a.substr(0, 12), diff.graph_b.substr(0, 12));
     for (const auto& n : graph.added) fmt::print("  + {}\n", n);
     for (const auto& n : graph.removed) fmt::print("  - {}\n", n);
     for (const auto& n : graph.changed) fmt::print("  ~ {}\n", n);
   }
   fmt::print("\nmetrics (B - A):\n");
-  for (const auto& [k, v] : metrics) fmt::print("  {:<28} {:>12.6g} {:>12.6g} {:>+12.6g}\n", k, v.first, v.second, v.second - v.first);
-  bool any_hparam = false;
-  for (const auto& [k, v] : hparams)
-    if (v.first != v.second) {
-      if (!any_hparam) fmt::print("\nhyper-parameters:\n");
-      any_hparam = true;
-      fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);
-    }
+  for (const auto& [k, v] : diff.metrics) fmt::print("  {:<28} {:>12.6g} {:>12.6g} {:>+12.6g}\n", k, v.first, v.second, v.second - v.first);
+  if (!diff.hparams.empty()) fmt::print("\nhyper-parameters:\n");
+  for (const auto& [k, v] : diff.hparams)
+    fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);
   return 0;
 }
 

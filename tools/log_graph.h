@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "versioning/ids.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::tools {
 

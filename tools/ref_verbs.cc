@@ -1,5 +1,5 @@
 // strata branch / tag / merge: moving names and making merge versions.
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 #include "tools/verbs.h"
 
 namespace strata::tools {
@@ -63,7 +63,7 @@ int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const
 
 int cmd_merge(const GlobalOptions& g, const versioning::MergeRequest& request) {
   auto log = open_log(g, OpenMode::kReadWrite);
-  versioning::CommitResult r = log->merge(request);
+  versioning::CommitResult r = versioning::merge_versions(*log, request);
   if (g.json) {
     fmt::print("{{\"id\":{},\"name\":{}}}\n", json_str(to_hex(r.id)), json_str(log->describe(r.id)));
   } else {

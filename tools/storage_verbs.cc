@@ -3,11 +3,11 @@
 #include <iostream>
 #include <optional>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 #include "tools/verbs.h"
-#include "versioning/npz_export.h"
-#include "versioning/storage_report.h"
-#include "versioning/tensorboard_export.h"
+#include "strata/versioning/npz_export.h"
+#include "strata/versioning/storage_report.h"
+#include "strata/versioning/tensorboard_export.h"
 
 namespace strata::tools {
 

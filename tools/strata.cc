@@ -9,7 +9,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/version.h"
+#include "strata/framework/train/runtime.h"
 #include "tools/verbs.h"
 
 namespace strata::tools {
@@ -17,6 +19,7 @@ namespace {
 
 int run(int argc, char** argv) {
   CLI::App app{"strata: inspect and manage a Strata version log"};
+  app.set_version_flag("--version", std::string("strata ") + version() + " (oneDNN " + onednn_version() + ")");
   app.require_subcommand(1);
   app.fallthrough();  // --log / --json may follow the verb
   GlobalOptions g;

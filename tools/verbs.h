@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "tools/cli_output.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/restore.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::tools {
 

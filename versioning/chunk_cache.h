@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "versioning/ids.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::versioning {
 

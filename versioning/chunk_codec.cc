@@ -1,5 +1,5 @@
 // Chunk codec; the byte layout is specified in versioning/FORMAT.md "Chunk values".
-#include "versioning/chunk_codec.h"
+#include "strata/versioning/chunk_codec.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,9 +7,9 @@
 #include <vector>
 #include <zstd.h>
 
-#include "framework/core/error.h"
-#include "framework/core/little_endian.h"
-#include "versioning/range_coder.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/little_endian.h"
+#include "strata/versioning/range_coder.h"
 
 namespace strata::versioning {
 namespace {
@@ -444,11 +444,11 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
                          const CodecOptions& options) {
   STRATA_CHECK(raw.size() <= kMaxChunkBytes);
   STRATA_CHECK(!base || base->depth < 0xFFFF);
-  if (!options.allow_delta) base = nullptr;
+  if (!options.allow_delta()) base = nullptr;
   const uint32_t size = static_cast<uint32_t>(raw.size());
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(raw.data());
   const uint8_t* base_data = base ? base->data : nullptr;
-  ChunkCodec codec = options.codec;
+  ChunkCodec codec = options.codec();
   const bool floats = dtype == DType::kF32 && size % 4 == 0 && size > 0;
   if (!floats && codec != ChunkCodec::kRaw) codec = ChunkCodec::kZstd;
 
@@ -457,13 +457,13 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
     case ChunkCodec::kRaw: break;
     case ChunkCodec::kZstd: {
       std::vector<uint8_t> x = xor_with(raw, base_data);
-      best = header(codec, base, size) + zstd_compress(x.data(), x.size(), options.zstd_level);
+      best = header(codec, base, size) + zstd_compress(x.data(), x.size(), options.zstd_level());
       break;
     }
     case ChunkCodec::kShuffleZstd: {
       std::vector<uint8_t> x = xor_with(raw, base_data), s(size);
       shuffle4(x.data(), size / 4, s.data());
-      best = header(codec, base, size) + zstd_compress(s.data(), s.size(), options.zstd_level);
+      best = header(codec, base, size) + zstd_compress(s.data(), s.size(), options.zstd_level());
       break;
     }
     case ChunkCodec::kFloatModel: {
@@ -477,7 +477,7 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
       // Codes the values from `coder`'s position to the end and returns the chunk.
       auto fields = [&](FieldsCoder& coder, size_t from, const uint8_t* ctx_base) {
         coder.code(bytes, from, n);
-        if (planes.empty()) planes = encode_fields_planes(bytes, n, options.zstd_level);
+        if (planes.empty()) planes = encode_fields_planes(bytes, n, options.zstd_level());
         return fields_chunk(header(codec, ctx_base ? base : nullptr, size), coder.finish(), planes);
       };
       auto residual_chunk = [&](SignedResidualCoder& coder, size_t from) {
@@ -501,7 +501,7 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
           best = residual_chunk(res, sn);
           break;
         }
-        const size_t sample_planes = encode_fields_planes(bytes, sn, options.zstd_level).size();
+        const size_t sample_planes = encode_fields_planes(bytes, sn, options.zstd_level()).size();
         FieldsCoder with_base_coder(base_data, sn), key_coder(nullptr, sn);
         with_base_coder.code(bytes, 0, sn);
         key_coder.code(bytes, 0, sn);

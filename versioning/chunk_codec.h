@@ -24,8 +24,9 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "versioning/ids.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::versioning {
 
@@ -46,13 +47,9 @@ inline constexpr ChunkCodec kAllCodecs[] = {ChunkCodec::kRaw, ChunkCodec::kZstd,
                                             ChunkCodec::kFloatModel};
 
 struct CodecOptions {
-  ChunkCodec codec = ChunkCodec::kFloatModel;  // the most a chunk is allowed to use
-  int zstd_level = 3;
-  bool allow_delta = true;
-
-  CodecOptions& set_codec(ChunkCodec c) { codec = c; return *this; }
-  CodecOptions& set_zstd_level(int level) { zstd_level = level; return *this; }
-  CodecOptions& set_allow_delta(bool allow) { allow_delta = allow; return *this; }
+  STRATA_ARG(ChunkCodec, codec) = ChunkCodec::kFloatModel;  // the most a chunk is allowed to use
+  STRATA_ARG(int, zstd_level) = 3;
+  STRATA_ARG(bool, allow_delta) = true;
 };
 
 // The chunk a delta is taken against: same tensor, same position, parent version, same size.

@@ -2,8 +2,8 @@
 #include <cstring>
 #include <omp.h>
 
-#include "framework/core/error.h"
-#include "versioning/log_internals.h"
+#include "strata/framework/core/error.h"
+#include "strata/versioning/log_internals.h"
 
 namespace strata::versioning {
 namespace {

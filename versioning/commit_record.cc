@@ -1,5 +1,5 @@
 // Encodings of records, manifests and stats; layouts in versioning/FORMAT.md.
-#include "versioning/commit_record.h"
+#include "strata/versioning/commit_record.h"
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/array.hpp>
@@ -8,7 +8,7 @@
 #include <cereal/types/vector.hpp>
 #include <sstream>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata::versioning {
 namespace {
@@ -64,6 +64,7 @@ std::string CommitRecord::encode() const {
     ar(static_cast<uint64_t>(params.size()));
     for (const TensorEntry& e : params) save_entry(ar, e);
     ar(optim_count, optim_digest);
+    if (format_version >= 2) ar(environment);
   }
   return os.str();
 }
@@ -84,6 +85,7 @@ CommitRecord CommitRecord::decode(std::string_view bytes) {
     if (n > bytes.size()) throw_corruption("commit record lists more tensors than it has bytes");
     for (uint64_t i = 0; i < n; ++i) r.params.push_back(load_entry(ar));
     ar(r.optim_count, r.optim_digest);
+    if (r.format_version >= 2) ar(r.environment);
   });
   return r;
 }

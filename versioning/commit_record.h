@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "versioning/ids.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::versioning {
 
@@ -34,7 +34,9 @@ struct TensorEntry {
 };
 
 struct CommitRecord {
-  static constexpr uint32_t kFormatVersion = 1;
+  // 2 adds `environment`; version-1 records (without it) still decode, and re-encode to their
+  // own bytes because format_version is kept.
+  static constexpr uint32_t kFormatVersion = 2;
 
   uint32_t format_version = kFormatVersion;
   std::vector<CommitId> parents;  // empty for a root, two for a merge; [0] is the first parent
@@ -51,6 +53,8 @@ struct CommitRecord {
   std::vector<TensorEntry> params;
   uint32_t optim_count = 0;       // tensors in the optimizer manifest at commit time
   Digest128 optim_digest{};       // XXH3-128 of the encoded optimizer manifest (zero if none)
+  // How the version was made (format 2): "strata" and "onednn" versions, from TrainState.
+  std::map<std::string, std::string> environment;
 
   // Not encoded: filled by VersionLog::read_record from the `optim` database.
   bool optim_present = false;

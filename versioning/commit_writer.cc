@@ -4,8 +4,9 @@
 #include <omp.h>
 #include <set>
 
-#include "framework/core/error.h"
-#include "versioning/log_internals.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/version.h"
+#include "strata/versioning/log_internals.h"
 
 namespace strata::versioning {
 namespace {
@@ -90,6 +91,8 @@ PreparedCommit VersionLog::prepare(const SnapshotRequest& request) const {
   r.hparams = s.hparams;
   r.metrics = s.metrics;
   r.counters = s.counters;
+  r.environment = s.environment;
+  r.environment.try_emplace("strata", version());  // every version names the Strata that wrote it
   r.params = hash_tensors(s.params);
   for (const auto& [name, t] : s.params) p.params.push_back(t);
   if (request.include_optim && !s.optim.empty()) {
@@ -173,11 +176,9 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
   });
 
   // Phase 2 (no transaction): encode the new chunks in parallel.
-  CodecOptions codec;
-  codec.codec = settings_.codec;
-  codec.zstd_level = settings_.zstd_level;
+  const CodecOptions codec = CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level);
   const int threads = encode_threads > 0          ? encode_threads
-                      : options_.encode_threads > 0 ? options_.encode_threads
+                      : options_.encode_threads() > 0 ? options_.encode_threads()
                                                     : omp_get_max_threads();
   const int64_t n = static_cast<int64_t>(jobs.size());
   size_t total = 0;

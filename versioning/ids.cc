@@ -1,9 +1,9 @@
-#include "versioning/ids.h"
+#include "strata/versioning/ids.h"
 
 #include <cstring>
 #include <xxhash.h>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata::versioning {
 

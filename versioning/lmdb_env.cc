@@ -1,4 +1,4 @@
-#include "versioning/lmdb_env.h"
+#include "strata/versioning/lmdb_env.h"
 
 #include <cerrno>
 #include <climits>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata::versioning {
 namespace {

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "versioning/chunk_cache.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/chunk_cache.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 

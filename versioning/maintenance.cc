@@ -3,8 +3,8 @@
 #include <map>
 #include <set>
 
-#include "framework/core/error.h"
-#include "versioning/log_internals.h"
+#include "strata/framework/core/error.h"
+#include "strata/versioning/log_internals.h"
 
 namespace strata::versioning {
 namespace {
@@ -48,9 +48,7 @@ SweepResult sweep(const VersionLog& log, LmdbTxn& txn, const std::map<ChunkId, D
     ChunkHeader h = parse_chunk_header(*value);
     if (h.delta && !live.count(h.base)) rewrite.emplace_back(id, dtype);
   }
-  CodecOptions codec;
-  codec.codec = settings.codec;
-  codec.zstd_level = settings.zstd_level;
+  const CodecOptions codec = CodecOptions().codec(settings.codec).zstd_level(settings.zstd_level);
   int64_t growth = 0;  // keyframes are larger than the deltas they replace
   for (const auto& [id, dtype] : rewrite) {
     ChunkBytes bytes = LogInternals::decode_chunk(log, txn, id, true);

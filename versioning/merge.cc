@@ -1,10 +1,10 @@
-// VersionLog::merge: weight averaging of two versions (DESIGN "Merge").
+// merge_versions: weight averaging of two versions (DESIGN "Merge").
 #include <cmath>
 #include <map>
 #include <sstream>
 
-#include "framework/core/error.h"
-#include "versioning/log_internals.h"
+#include "strata/framework/core/error.h"
+#include "strata/versioning/restore.h"
 
 namespace strata::versioning {
 namespace {
@@ -27,31 +27,33 @@ std::string param_mismatch(const CommitRecord& a, const CommitRecord& b) {
 
 }  // namespace
 
-CommitResult VersionLog::merge(const MergeRequest& request) {
-  require_writable("merge");
+CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
+  if (log.read_only())
+    throw Error(ErrorCode::kFailedPrecondition, "cannot merge: the version log is open read-only", log.log_dir(),
+                "open it with OpenMode::kReadWrite");
   if (!std::isfinite(request.alpha)) throw_invalid("merge alpha must be a finite number");
-  const CommitId a = resolve(request.a), b = resolve(request.b);
-  if (a == b) throw_invalid("cannot merge a version with itself", describe(a));
-  const CommitRecord ra = read_record(a), rb = read_record(b);
+  const CommitId a = log.resolve(request.a), b = log.resolve(request.b);
+  if (a == b) throw_invalid("cannot merge a version with itself", log.describe(a));
+  const CommitRecord ra = log.read_record(a), rb = log.read_record(b);
   if (ra.graph_id != rb.graph_id) {
     std::string why = param_mismatch(ra, rb);
     if (!why.empty())
       throw Error(ErrorCode::kFailedPrecondition, "cannot merge versions whose parameters differ: " + why,
-                  describe(a) + " and " + describe(b),
+                  log.describe(a) + " and " + log.describe(b),
                   "merge versions of the same graph; load into a changed graph with align_state");
   }
   const std::string branch = request.branch.empty() ? ra.branch : request.branch;
-  if (auto h = head(branch); h && *h != a)
+  if (auto h = log.head(branch); h && *h != a)
     throw Error(ErrorCode::kFailedPrecondition,
-                "the merge would go on branch '" + branch + "', whose head is " + describe(*h) + ", not " + describe(a),
+                "the merge would go on branch '" + branch + "', whose head is " + log.describe(*h) + ", not " + log.describe(a),
                 "", "name a new branch for the merge, or merge the head of the branch");
 
-  NamedTensors pa = read_params(a), pb = read_params(b);
+  NamedTensors pa = log.read_params(a), pb = log.read_params(b);
   std::map<std::string, const Tensor*> by_name;
   for (const auto& [name, t] : pb) by_name[name] = &t;
   const double alpha = request.alpha;
   TrainState state;
-  state.graph = read_graph(ra.graph_id);
+  state.graph = log.read_graph(ra.graph_id);
   for (const auto& [name, ta] : pa) {
     const Tensor& tb = *by_name.at(name);
     Tensor out = ta.clone();
@@ -78,13 +80,13 @@ CommitResult VersionLog::merge(const MergeRequest& request) {
   snapshot.parents = {a, b};
   snapshot.branch = branch;
   snapshot.message = request.message.empty()
-                         ? "merge " + describe(a) + " and " + describe(b) + " (alpha=" + alpha_text.str() + ")"
+                         ? "merge " + log.describe(a) + " and " + log.describe(b) + " (alpha=" + alpha_text.str() + ")"
                          : request.message;
   snapshot.author = request.author;
   snapshot.wall_time_ms = request.wall_time_ms;
   snapshot.state = &state;
   snapshot.include_optim = false;  // averaged weights make either parent's Adam moments meaningless
-  return commit(snapshot);
+  return log.commit(snapshot);
 }
 
 }  // namespace strata::versioning

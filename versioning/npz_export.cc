@@ -1,7 +1,7 @@
 // .npz writer: NPY 1.0 files in a stored (uncompressed) ZIP archive. Byte layouts: NumPy's
 // "NEP 1" (numpy.lib.format) and PKWARE's APPNOTE sections 4.3.7 (local header), 4.3.12
 // (central directory) and 4.3.16 (end of central directory).
-#include "versioning/npz_export.h"
+#include "strata/versioning/npz_export.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <limits>
 #include <zlib.h>
 
-#include "framework/core/error.h"
-#include "framework/core/little_endian.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/little_endian.h"
 
 namespace strata::versioning {
 namespace {

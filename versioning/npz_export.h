@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
-#include "framework/train/train_state.h"
-#include "versioning/version_log.h"
+#include "strata/framework/train/train_state.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 

@@ -1,4 +1,4 @@
-#include "versioning/recorder.h"
+#include "strata/versioning/recorder.h"
 
 #include <chrono>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata::versioning {
 namespace {
@@ -60,13 +60,16 @@ double thread_cpu_seconds() {
 }  // namespace
 
 Recorder::Recorder(std::shared_ptr<VersionLog> log, RecorderOptions options)
-    : log_(std::move(log)), options_(std::move(options)), branch_(options_.branch) {
+    : log_(std::move(log)), options_(std::move(options)), branch_(options_.branch()) {
   if (!log_) throw_invalid("Recorder needs a version log");
   if (log_->read_only())
     throw Error(ErrorCode::kFailedPrecondition, "the version log is open read-only", log_->log_dir(),
                 "open it with OpenMode::kReadWrite to record versions");
-  validate_ref_name("branch", options_.branch);
-  if (options_.writer_threads < 1) throw_invalid("writer_threads must be >= 1", "version recorder");
+  validate_ref_name("branch", options_.branch());
+  if (options_.writer_threads() < 1) throw_invalid("writer_threads must be >= 1", "version recorder");
+  // A fresh run never continues unrelated history: the branch is decided now, before any
+  // callback (TensorBoard's run folder) asks for it.
+  branch_ = free_branch_name(options_.branch());
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -81,7 +84,7 @@ Recorder::~Recorder() {
 }
 
 std::string Recorder::free_branch_name(const std::string& wanted) const {
-  std::string name = wanted;
+  std::string name = wanted;  // then wanted-2, wanted-3, ...
   for (int n = 2; log_->head(name); ++n) name = wanted + "-" + std::to_string(n);
   return name;
 }
@@ -101,10 +104,9 @@ void Recorder::continue_from(const CommitId& id, const std::string& new_branch) 
   } else if (log_->head(r.branch) == id) {
     branch_ = r.branch;
   } else {
-    branch_ = free_branch_name(r.branch + "-e" + std::to_string(r.epoch) + "-" + short_hex(id, 6));
+    branch_ = free_branch_name(r.branch);
   }
   parent_ = id;
-  branch_decided_ = true;
 }
 
 void Recorder::warm_start_from(const CommitId& source, const std::string& new_branch) {
@@ -115,7 +117,6 @@ void Recorder::warm_start_from(const CommitId& source, const std::string& new_br
     branch_ = free_branch_name(r.branch + "-warm-" + short_hex(source, 6));
   }
   parent_ = source;
-  branch_decided_ = true;
 }
 
 void Recorder::on_fit_begin(const FitBeginInfo& info) {
@@ -136,7 +137,7 @@ void Recorder::on_fit_begin(const FitBeginInfo& info) {
 }
 
 std::string Recorder::format_message(const TrainState& state) const {
-  if (options_.message_template.empty()) {
+  if (options_.message_template().empty()) {
     std::string m = "epoch " + std::to_string(state.epoch()) + ":";
     for (auto [key, label] : {std::pair{"train/loss", "loss"}, {"val/loss", "val_loss"}, {"val/accuracy", "val_acc"}})
       if (auto it = state.metrics.find(key); it != state.metrics.end())
@@ -144,7 +145,7 @@ std::string Recorder::format_message(const TrainState& state) const {
     return m;
   }
   std::string out;
-  const std::string& t = options_.message_template;
+  const std::string& t = options_.message_template();
   for (size_t i = 0; i < t.size();) {
     size_t close = t[i] == '{' ? t.find('}', i) : std::string::npos;
     if (close == std::string::npos) {
@@ -167,13 +168,14 @@ std::string Recorder::format_message(const TrainState& state) const {
 void Recorder::stage(const TrainState& state) {
   staging_.graph = state.graph;
   copy_tensors(state.params, staging_.params);
-  if (options_.include_optim)
+  if (options_.include_optim())
     copy_tensors(state.optim, staging_.optim);
   else
     staging_.optim.clear();
   staging_.counters = state.counters;
   staging_.metrics = state.metrics;
   staging_.hparams = state.hparams;
+  staging_.environment = state.environment;
 }
 
 void Recorder::on_epoch_end(EpochEndInfo& info) {
@@ -184,18 +186,14 @@ void Recorder::on_epoch_end(EpochEndInfo& info) {
   if (error_) std::rethrow_exception(error_);
   lock.unlock();
 
-  if (!branch_decided_) {
-    if (log_->head(branch_)) branch_ = free_branch_name(branch_ + "-2");
-    branch_decided_ = true;
-  }
   stage(info.state);
   SnapshotRequest request;
   if (parent_) request.parents = {*parent_};
   request.branch = branch_;
   request.message = format_message(staging_);
-  request.author = options_.author;
+  request.author = options_.author();
   request.state = &staging_;
-  request.include_optim = options_.include_optim;
+  request.include_optim = options_.include_optim();
   PreparedCommit prepared = log_->prepare(request);
 
   info.annotations["version"] = short_hex(prepared.id);
@@ -258,7 +256,7 @@ void Recorder::wait_idle(std::unique_lock<std::mutex>& lock) {
 
 void Recorder::writer_loop() {
   // Best effort: an unprivileged thread may lower its priority, and a failure changes nothing.
-  if (options_.writer_nice != 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.writer_nice);
+  if (options_.writer_nice() != 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.writer_nice());
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || pending_.has_value(); });
@@ -270,7 +268,7 @@ void Recorder::writer_loop() {
     CommitResult result;
     const double cpu0 = thread_cpu_seconds();
     try {
-      result = log_->write(job, options_.writer_threads);
+      result = log_->write(job, options_.writer_threads());
     } catch (...) {
       error = std::current_exception();
     }

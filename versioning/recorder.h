@@ -12,9 +12,10 @@
 // stall); from the second snapshot on also "snapshot/bytes", the bytes the previous commit
 // stored, known only once it is durable, with "snapshot/bytes_step", that commit's global step.
 //
-// Branches: a fresh Recorder commits on options.branch; when that branch already exists and no
-// continue_from / warm_start_from was given, the new run goes on a new branch "<branch>-<n>"
-// rather than pretending to continue unrelated history.
+// Branches, decided before training starts (so branch() names the TensorBoard run folder): a
+// fresh Recorder commits on options.branch(), or, when that branch already exists, on the first
+// free "<branch>-<n>" (n = 2, 3, ...) rather than pretending to continue unrelated history;
+// continue_from / warm_start_from decide it again.
 //
 // Ownership: shares the VersionLog (which must be open for writing). Thread-safety: the callback
 // methods are called from the training thread; timing() and last_commit() may be called from any
@@ -29,34 +30,28 @@
 #include <string>
 #include <thread>
 
-#include "framework/train/callback.h"
-#include "versioning/version_log.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/train/callback.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 
 struct RecorderOptions {
-  std::string branch = "main";
+  STRATA_ARG(std::string, branch) = "main";
   // Placeholders: {epoch}, {step}, {branch}, and any metric ({val/accuracy}, 4 significant
   // digits), counter or hyper-parameter by name; unknown ones print "?". Empty: "epoch N: " and
   // the loss / val_loss / val_acc the epoch has.
-  std::string message_template;
-  std::string author;          // empty: $USER@hostname
-  bool include_optim = true;
+  STRATA_ARG(std::string, message_template);
+  STRATA_ARG(std::string, author);          // empty: $USER@hostname
+  STRATA_ARG(bool, include_optim) = true;
   // The writer thread encodes while training runs. Training already uses every core, so more
   // writer threads only oversubscribe them (an OpenMP team stalls at each barrier when one of
   // its threads is preempted): one thread, at a lower priority (nice, Linux: per thread), costs
   // training least. Not lower than 5: at 10 the writer fell an epoch behind when a commit had
   // extra work (decoding delta bases), and training then waits for it. Raise writer_threads
   // when cores are idle during training.
-  int writer_threads = 1;
-  int writer_nice = 5;
-
-  RecorderOptions& set_branch(std::string b) { branch = std::move(b); return *this; }
-  RecorderOptions& set_message_template(std::string t) { message_template = std::move(t); return *this; }
-  RecorderOptions& set_author(std::string a) { author = std::move(a); return *this; }
-  RecorderOptions& set_include_optim(bool include) { include_optim = include; return *this; }
-  RecorderOptions& set_writer_threads(int n) { writer_threads = n; return *this; }
-  RecorderOptions& set_writer_nice(int n) { writer_nice = n; return *this; }
+  STRATA_ARG(int, writer_threads) = 1;
+  STRATA_ARG(int, writer_nice) = 5;
 };
 
 struct RecorderTiming {
@@ -77,8 +72,8 @@ class Recorder : public Callback {
   Recorder& operator=(const Recorder&) = delete;
 
   // Resume from `id`: if it is the head of its branch (and no new_branch is given), later commits
-  // continue that branch; otherwise they go on a new branch (new_branch, or
-  // "<branch>-e<epoch>-<shortid>") whose first commit has `id` as parent.
+  // continue that branch; otherwise they go on a new branch (new_branch, or the first free
+  // "<branch>-<n>", n = 2, 3, ...) whose first commit has `id` as parent.
   void continue_from(const CommitId& id, const std::string& new_branch = {});
   // Warm start / align: the first commit goes on a new branch with `source` as parent, although
   // the graph may differ (new_branch empty: "<branch>-warm-<shortid>").
@@ -110,7 +105,6 @@ class Recorder : public Callback {
   std::string branch_;
   std::optional<CommitId> parent_;
   int64_t last_snapshot_step_ = 0;  // the global step of the previous snapshot
-  bool branch_decided_ = false;
 
   TrainState staging_;  // deep copies; tensors reused across epochs
 

@@ -1,4 +1,4 @@
-#include "versioning/restore.h"
+#include "strata/versioning/restore.h"
 
 #include <map>
 

@@ -1,4 +1,5 @@
-// Restoring training state from a version log: exact resume and warm start (align).
+// Moving parameters between versions: exact resume, warm start into a changed graph (align),
+// and merging two versions into a new one (DESIGN "Resume", "Align", "Merge").
 //
 // Free functions over a VersionLog; thread-safe as the log's const methods are.
 #pragma once
@@ -6,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/train/train_state.h"
-#include "versioning/version_log.h"
+#include "strata/framework/train/train_state.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 
@@ -28,5 +29,19 @@ struct AlignReport {
 // and dtype agree, leaves the others as they are, and reports what matched. The graphs may
 // differ. Record the source as the parent of the next commit with Recorder::warm_start_from.
 AlignReport align_state(const VersionLog& log, const std::string& version_name, TrainState& target);
+
+struct MergeRequest {
+  std::string a, b;          // version names; the result has parents {a, b}
+  double alpha = 0.5;        // result = (1 - alpha) * a + alpha * b, per parameter
+  std::string branch;        // empty: a's branch, which must have a at its head
+  std::string message;       // empty: "merge <a> and <b> (alpha=...)"
+  std::string author;
+  int64_t wall_time_ms = 0;
+};
+
+// Weight averaging (model soups): commits a version with parents {a, b} whose parameters are
+// (1 - alpha) * a + alpha * b, without optimizer state. Refused (kFailedPrecondition) when the
+// parameters differ in names or shapes, or when the target branch's head is not a.
+CommitResult merge_versions(VersionLog& log, const MergeRequest& request);
 
 }  // namespace strata::versioning

@@ -1,10 +1,10 @@
-#include "versioning/storage_report.h"
+#include "strata/versioning/storage_report.h"
 
 #include <algorithm>
 #include <set>
 #include <tuple>
 
-#include "versioning/log_internals.h"
+#include "strata/versioning/log_internals.h"
 
 namespace strata::versioning {
 

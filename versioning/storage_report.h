@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "versioning/version_log.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 

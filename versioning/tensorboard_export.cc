@@ -1,12 +1,12 @@
-#include "versioning/tensorboard_export.h"
+#include "strata/versioning/tensorboard_export.h"
 
 #include <algorithm>
 #include <filesystem>
 
-#include "framework/core/error.h"
-#include "framework/summary/event_writer.h"
-#include "framework/summary/tensorboard_callback.h"
-#include "versioning/ids.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/summary/event_writer.h"
+#include "strata/framework/summary/tensorboard_callback.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::versioning {
 namespace {
@@ -22,6 +22,7 @@ TrainState view_state(const VersionLog& log, const CommitId& id, const CommitRec
   s.counters = r.counters;
   s.metrics = r.metrics;
   s.hparams = r.hparams;
+  s.environment = r.environment;
   return s;
 }
 

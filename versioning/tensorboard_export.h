@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "versioning/version_log.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 

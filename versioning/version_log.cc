@@ -1,5 +1,5 @@
 // VersionLog: opening, settings, records, refs and history. Layouts: versioning/FORMAT.md.
-#include "versioning/version_log.h"
+#include "strata/versioning/version_log.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,10 +10,10 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include "framework/core/error.h"
-#include "versioning/chunk_cache.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/log_internals.h"
+#include "strata/framework/core/error.h"
+#include "strata/versioning/chunk_cache.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/log_internals.h"
 
 namespace strata::versioning {
 namespace {
@@ -69,11 +69,11 @@ LogSettings read_settings(const LmdbTxn& txn, const std::string& dir) {
 }
 
 void validate_options(const LogOptions& o) {
-  if (o.keyframe_interval < 1 || o.keyframe_interval > 1000)
-    throw_invalid("keyframe_interval must be in [1, 1000], got " + std::to_string(o.keyframe_interval));
-  if (o.zstd_level < 1 || o.zstd_level > 22)
-    throw_invalid("zstd_level must be in [1, 22], got " + std::to_string(o.zstd_level));
-  if (o.encode_threads < 0) throw_invalid("encode_threads must be >= 0");
+  if (o.keyframe_interval() < 1 || o.keyframe_interval() > 1000)
+    throw_invalid("keyframe_interval must be in [1, 1000], got " + std::to_string(o.keyframe_interval()));
+  if (o.zstd_level() < 1 || o.zstd_level() > 22)
+    throw_invalid("zstd_level must be in [1, 22], got " + std::to_string(o.zstd_level()));
+  if (o.encode_threads() < 0) throw_invalid("encode_threads must be >= 0");
 }
 
 }  // namespace
@@ -186,28 +186,28 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
   const std::string dir = log_dir + "/versions.lmdb";
   const bool read_only = mode == OpenMode::kReadOnly;
   log->read_only_ = read_only;
-  log->env_ = LmdbEnv::open(dir, read_only, options.initial_map_bytes);
+  log->env_ = LmdbEnv::open(dir, read_only, options.initial_map_bytes());
   if (!read_only) {
     log->env_->write([&](LmdbTxn& txn) {
       if (txn.exists(Db::kMeta, "format_version")) {
         LogSettings s = read_settings(txn, dir);  // refuses newer formats before anything is written
         const bool upgrade = s.format_version < kLogFormatVersion;
         s.format_version = kLogFormatVersion;
-        if (options.update_settings) {
-          s.keyframe_interval = options.keyframe_interval;
-          s.zstd_level = options.zstd_level;
-          s.codec = options.codec;
+        if (options.update_settings()) {
+          s.keyframe_interval = options.keyframe_interval();
+          s.zstd_level = options.zstd_level();
+          s.codec = options.codec();
         }
-        if (upgrade || options.update_settings) write_settings(txn, s);
+        if (upgrade || options.update_settings()) write_settings(txn, s);
         return;
       }
       LogSettings s;
       s.format_version = kLogFormatVersion;
       s.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-      s.keyframe_interval = options.keyframe_interval;
-      s.zstd_level = options.zstd_level;
-      s.codec = options.codec;
+      s.keyframe_interval = options.keyframe_interval();
+      s.zstd_level = options.zstd_level();
+      s.codec = options.codec();
       write_settings(txn, s);
     });
   }
@@ -216,7 +216,7 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
       throw Error(ErrorCode::kCorruption, "not a Strata version log (no format version in meta)", dir);
     log->settings_ = read_settings(txn, dir);
   });
-  log->cache_ = std::make_unique<ChunkCache>(options.decode_cache_bytes);
+  log->cache_ = std::make_unique<ChunkCache>(options.decode_cache_bytes());
   return log;
 }
 
@@ -331,6 +331,7 @@ TrainState VersionLog::read_state(const CommitId& id) const {
   s.counters["global_step"] = r.global_step;
   s.metrics = r.metrics;
   s.hparams = r.hparams;
+  s.environment = r.environment;
   return s;
 }
 

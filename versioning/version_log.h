@@ -23,12 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "framework/graph/graph_spec.h"
-#include "framework/train/train_state.h"
-#include "versioning/chunk_codec.h"
-#include "versioning/commit_record.h"
-#include "versioning/ids.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/train/train_state.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/commit_record.h"
+#include "strata/versioning/ids.h"
 
 namespace strata::versioning {
 
@@ -37,21 +38,13 @@ class LmdbTxn;
 class ChunkCache;
 
 struct LogOptions {
-  int keyframe_interval = 8;          // a delta chain is at most this many chunks long
-  int zstd_level = 3;
-  ChunkCodec codec = ChunkCodec::kFloatModel;
-  size_t initial_map_bytes = size_t{64} << 20;  // the map doubles whenever it is full
-  int encode_threads = 0;             // 0: OpenMP's default
-  size_t decode_cache_bytes = size_t{64} << 20;
-  bool update_settings = false;       // an existing log keeps its meta settings unless this is set
-
-  LogOptions& set_keyframe_interval(int k) { keyframe_interval = k; return *this; }
-  LogOptions& set_zstd_level(int level) { zstd_level = level; return *this; }
-  LogOptions& set_codec(ChunkCodec c) { codec = c; return *this; }
-  LogOptions& set_initial_map_bytes(size_t bytes) { initial_map_bytes = bytes; return *this; }
-  LogOptions& set_encode_threads(int n) { encode_threads = n; return *this; }
-  LogOptions& set_decode_cache_bytes(size_t bytes) { decode_cache_bytes = bytes; return *this; }
-  LogOptions& set_update_settings(bool update) { update_settings = update; return *this; }
+  STRATA_ARG(int, keyframe_interval) = 8;          // a delta chain is at most this many chunks long
+  STRATA_ARG(int, zstd_level) = 3;
+  STRATA_ARG(ChunkCodec, codec) = ChunkCodec::kFloatModel;
+  STRATA_ARG(size_t, initial_map_bytes) = size_t{64} << 20;  // the map doubles whenever it is full
+  STRATA_ARG(int, encode_threads) = 0;             // 0: OpenMP's default
+  STRATA_ARG(size_t, decode_cache_bytes) = size_t{64} << 20;
+  STRATA_ARG(bool, update_settings) = false;       // an existing log keeps its meta settings unless this is set
 };
 
 enum class OpenMode { kReadOnly, kReadWrite };
@@ -116,15 +109,6 @@ struct VerifyReport {
   bool ok() const { return issues.empty(); }
 };
 
-struct MergeRequest {
-  std::string a, b;          // version names; the result has parents {a, b}
-  double alpha = 0.5;        // result = (1 - alpha) * a + alpha * b, per parameter
-  std::string branch;        // empty: a's branch, which must have a at its head
-  std::string message;       // empty: "merge <a> and <b> (alpha=...)"
-  std::string author;
-  int64_t wall_time_ms = 0;
-};
-
 class VersionLog {
  public:
   // Opens <log_dir>/versions.lmdb. kReadWrite creates the log when missing and takes the writer
@@ -185,9 +169,6 @@ class VersionLog {
   GcReport gc();
   // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.
   VerifyReport verify(const std::optional<CommitId>& version = std::nullopt) const;
-
-  // ---- merge (versioning/merge.cc) ----
-  CommitResult merge(const MergeRequest& request);
 
  private:
   friend class LogInternals;

@@ -1,4 +1,4 @@
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "framework/core/rng.h"
+#include "strata/framework/core/rng.h"
 
 #include <cmath>
 

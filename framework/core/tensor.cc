@@ -1,9 +1,9 @@
-#include "framework/core/tensor.h"
+#include "strata/framework/core/tensor.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 

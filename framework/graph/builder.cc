@@ -1,11 +1,11 @@
-#include "framework/graph/builder.h"
+#include "strata/framework/graph/builder.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
-#include "framework/core/error.h"
-#include "framework/ops/op.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 
@@ -42,12 +42,12 @@ std::string GraphBuilder::linear(const std::string& name, const std::string& x, 
 
 std::string GraphBuilder::conv2d(const std::string& name, const std::string& x, const Conv2dOptions& o) {
   NodeSpec n = make(name, "Conv2d", {x});
-  n.ints["out_channels"] = {o.out_channels};
-  n.ints["kernel"] = {o.kernel, o.kernel};
-  n.ints["stride"] = {o.stride, o.stride};
-  n.ints["padding"] = {o.padding, o.padding};
-  n.ints["dilation"] = {o.dilation, o.dilation};
-  n.ints["bias"] = {o.bias ? 1 : 0};
+  n.ints["out_channels"] = {o.out_channels()};
+  n.ints["kernel"] = {o.kernel(), o.kernel()};
+  n.ints["stride"] = {o.stride(), o.stride()};
+  n.ints["padding"] = {o.padding(), o.padding()};
+  n.ints["dilation"] = {o.dilation(), o.dilation()};
+  n.ints["bias"] = {o.bias() ? 1 : 0};
   return add_node(std::move(n));
 }
 

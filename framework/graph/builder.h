@@ -8,19 +8,19 @@
 #include <map>
 #include <vector>
 
-#include "framework/graph/graph_spec.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/graph/graph_spec.h"
 
 namespace strata {
 
 struct Conv2dOptions {
-  int64_t out_channels = 0;
-  int64_t kernel = 3, stride = 1, padding = 0, dilation = 1;
-  bool bias = true;
-  Conv2dOptions(int64_t out, int64_t k) : out_channels(out), kernel(k) {}
-  Conv2dOptions& stride_(int64_t v) { stride = v; return *this; }
-  Conv2dOptions& padding_(int64_t v) { padding = v; return *this; }
-  Conv2dOptions& dilation_(int64_t v) { dilation = v; return *this; }
-  Conv2dOptions& bias_(bool v) { bias = v; return *this; }
+  Conv2dOptions(int64_t out_channels, int64_t kernel) : out_channels_(out_channels), kernel_(kernel) {}
+  STRATA_ARG(int64_t, out_channels) = 0;
+  STRATA_ARG(int64_t, kernel) = 3;
+  STRATA_ARG(int64_t, stride) = 1;
+  STRATA_ARG(int64_t, padding) = 0;
+  STRATA_ARG(int64_t, dilation) = 1;
+  STRATA_ARG(bool, bias) = true;
 };
 
 class GraphBuilder {

@@ -1,4 +1,4 @@
-#include "framework/graph/graph_spec.h"
+#include "strata/framework/graph/graph_spec.h"
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <xxhash.h>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 

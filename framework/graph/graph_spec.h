@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/core/tensor.h"
+#include "strata/framework/core/tensor.h"
 
 namespace strata {
 

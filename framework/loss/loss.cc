@@ -1,10 +1,10 @@
-#include "framework/loss/loss.h"
+#include "strata/framework/loss/loss.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace {
@@ -171,9 +171,9 @@ class BceWithLogits : public LossBase {
 
 std::unique_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
   if (name == "softmax_cross_entropy" || name == "cross_entropy")
-    return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing);
+    return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing());
   if (name == "mse") return std::make_unique<MeanSquaredError>();
-  if (name == "hinge") return std::make_unique<MultiClassHinge>(options.margin);
+  if (name == "hinge") return std::make_unique<MultiClassHinge>(options.margin());
   if (name == "bce_with_logits") return std::make_unique<BceWithLogits>();
   throw_invalid("unknown loss '" + name + "'", "", "use softmax_cross_entropy, mse, hinge or bce_with_logits");
 }

@@ -13,15 +13,14 @@
 #include <memory>
 #include <string>
 
-#include "framework/core/tensor.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/core/tensor.h"
 
 namespace strata {
 
 struct LossOptions {
-  double label_smoothing = 0.0;  // softmax_cross_entropy
-  double margin = 1.0;           // hinge
-  LossOptions& label_smoothing_(double v) { label_smoothing = v; return *this; }
-  LossOptions& margin_(double v) { margin = v; return *this; }
+  STRATA_ARG(double, label_smoothing) = 0.0;  // softmax_cross_entropy
+  STRATA_ARG(double, margin) = 1.0;           // hinge
 };
 
 class Loss {

@@ -1,9 +1,9 @@
-#include "framework/metrics/metrics.h"
+#include "strata/framework/metrics/metrics.h"
 
 #include <cmath>
 #include <cstdio>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 

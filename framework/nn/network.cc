@@ -1,13 +1,13 @@
-#include "framework/nn/network.h"
+#include "strata/framework/nn/network.h"
 
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/ops/op.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 
@@ -85,6 +85,7 @@ Network::Network(GraphSpec spec, NetworkOptions options)
     }
   }
   init_params(0);
+  params_set_ = false;  // the placeholder initialisation above is the Trainer's to replace
 }
 
 Network::~Network() = default;
@@ -94,9 +95,10 @@ void Network::init_params(uint64_t seed) {
   for (const NodeSpec& n : spec_.nodes)
     for (const ParamSpec& p : n.params) {
       bool is_weight = (n.op == "Linear" || n.op == "Conv2d") && p.name == n.name + "/weight";
-      std::string init = is_weight && !options_.weight_init.empty() ? options_.weight_init : p.init;
+      std::string init = is_weight && !options_.weight_init().empty() ? options_.weight_init() : p.init;
       init_tensor(params_[k++].value, p, init, seed);
     }
+  params_set_ = true;
 }
 
 Parameter* Network::find_parameter(const std::string& name) {
@@ -132,6 +134,7 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
                       " in the loaded state, the network expects " + shape_str(p.value.shape()));
     p.value.copy_from(*it->second);
   }
+  params_set_ = true;
 }
 
 size_t Network::num_plans() const { return plans_.size(); }
@@ -150,7 +153,7 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   bool training = mode == Mode::kTrain;
   plan->input = Tensor(with_batch(batch, spec_.input_shape));
 
-  const bool want_input_grad = training && options_.input_grad;
+  const bool want_input_grad = training && options_.input_grad();
   if (want_input_grad) plan->input_grad = Tensor(plan->input.shape());
   std::map<std::string, size_t> index;
   // consumers[i]: edges leaving node i; the graph input is counted at the end.
@@ -169,7 +172,7 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   std::vector<bool> fuse_relu(spec_.nodes.size(), false), fused_relu(spec_.nodes.size(), false);
   for (size_t j = 0; j < spec_.nodes.size(); ++j) {
     const NodeSpec& n = spec_.nodes[j];
-    if (!options_.fuse || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
+    if (!options_.fuse() || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
     size_t i = index.at(n.inputs[0]);
     const std::string& producer = spec_.nodes[i].op;
     if ((producer == "Linear" || producer == "Conv2d") && consumers[i] == 1 && i != plan->output_index) {

@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/graph/graph_spec.h"
-#include "framework/train/train_state.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/train/train_state.h"
 
 namespace strata {
 
@@ -29,14 +30,11 @@ struct Parameter {
 struct NetworkOptions {
   // Overrides the weight initialiser of Linear/Conv2d ("" keeps the op's default,
   // kaiming_uniform): kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, zeros.
-  std::string weight_init;
+  STRATA_ARG(std::string, weight_init);
   // Also compute dL/d(input) in backward() (saliency, adversarial inputs, gradient checks).
-  bool input_grad = false;
-  NetworkOptions& input_grad_(bool v) { input_grad = v; return *this; }
+  STRATA_ARG(bool, input_grad) = false;
   // Fuse Linear/Conv2d -> ReLU into one oneDNN primitive with a post-op (off: for debugging).
-  bool fuse = true;
-  NetworkOptions& fuse_(bool v) { fuse = v; return *this; }
-  NetworkOptions& weight_init_(std::string v) { weight_init = std::move(v); return *this; }
+  STRATA_ARG(bool, fuse) = true;
 };
 
 class Network {
@@ -50,6 +48,9 @@ class Network {
 
   // Deterministic initialisation from the counter-based generator keyed by (seed, parameter name).
   void init_params(uint64_t seed);
+  // True once init_params or load_state_tensors has run: a Trainer then keeps the values
+  // instead of initialising them from its seed (a warm start loads them before the Trainer).
+  bool params_set() const { return params_set_; }
 
   // x: [N, input_shape...] f32. Returns the output [N, ...], valid until the next forward().
   const Tensor& forward(const Tensor& x, Mode mode);
@@ -85,6 +86,7 @@ class Network {
   GraphSpec spec_;
   NetworkOptions options_;
   std::vector<Parameter> params_;
+  bool params_set_ = false;
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;
   struct StepKeyHolder;

@@ -6,8 +6,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "framework/core/error.h"
-#include "framework/core/tensor.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/tensor.h"
 
 namespace strata::dnnl_utils {
 

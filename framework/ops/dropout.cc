@@ -4,8 +4,8 @@
 #include <cstring>
 #include <functional>
 
-#include "framework/core/rng.h"
-#include "framework/ops/op.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {

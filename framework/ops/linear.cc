@@ -1,5 +1,5 @@
 // Linear: y[N,O] = x[N,I] W[O,I]^T + b[O]   (oneDNN inner product, PyTorch weight layout)
-#include "framework/ops/op.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/graph/graph_spec.h"
-#include "framework/ops/dnnl_utils.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/ops/dnnl_utils.h"
 
 namespace strata {
 

@@ -1,6 +1,6 @@
 #include <map>
 
-#include "framework/ops/op.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {

@@ -1,6 +1,6 @@
 // Softmax over the feature axis of [N,F]: y_i = e^{x_i} / sum_j e^{x_j}.
 // For training a classifier prefer the fused softmax cross-entropy loss (stable and cheaper).
-#include "framework/ops/op.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {

@@ -4,7 +4,7 @@
 //   Concat   along the channel/feature axis (axis 1 of [N, ...])
 #include <cstring>
 
-#include "framework/ops/op.h"
+#include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {

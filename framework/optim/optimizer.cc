@@ -1,9 +1,9 @@
-#include "framework/optim/optimizer.h"
+#include "strata/framework/optim/optimizer.h"
 
 #include <cmath>
 #include <map>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 
@@ -16,13 +16,13 @@ std::string num(double v) {
 }  // namespace
 
 Optimizer::Optimizer(Network& network, OptimizerOptions options) : network_(network), options_(std::move(options)) {
-  const std::string& k = options_.kind;
+  const std::string& k = options_.kind();
   if (k != "sgd" && k != "adam" && k != "adamw" && k != "rmsprop")
     throw_invalid("unknown optimizer '" + k + "'", "", "use sgd, adam, adamw or rmsprop");
-  if (!(options_.lr > 0)) throw_invalid("learning rate must be > 0, got " + num(options_.lr));
-  if (options_.momentum < 0 || options_.weight_decay < 0 || options_.l1 < 0 || options_.l2 < 0 || options_.clip_norm < 0)
+  if (!(options_.lr() > 0)) throw_invalid("learning rate must be > 0, got " + num(options_.lr()));
+  if (options_.momentum() < 0 || options_.weight_decay() < 0 || options_.l1() < 0 || options_.l2() < 0 || options_.clip_norm() < 0)
     throw_invalid("momentum, weight_decay, l1, l2 and clip_norm must be >= 0");
-  if (options_.nesterov && (k != "sgd" || options_.momentum <= 0))
+  if (options_.nesterov() && (k != "sgd" || options_.momentum() <= 0))
     throw_invalid("nesterov needs sgd with momentum > 0");
   size_t n_slots = slot_names().size();
   for (Parameter& p : network_.parameters()) {
@@ -34,10 +34,10 @@ Optimizer::Optimizer(Network& network, OptimizerOptions options) : network_(netw
 }
 
 std::vector<std::string> Optimizer::slot_names() const {
-  const std::string& k = options_.kind;
-  if (k == "sgd") return options_.momentum > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
+  const std::string& k = options_.kind();
+  if (k == "sgd") return options_.momentum() > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
   if (k == "rmsprop")
-    return options_.momentum > 0 ? std::vector<std::string>{"square_avg", "momentum"} : std::vector<std::string>{"square_avg"};
+    return options_.momentum() > 0 ? std::vector<std::string>{"square_avg", "momentum"} : std::vector<std::string>{"square_avg"};
   return {"exp_avg", "exp_avg_sq"};
 }
 
@@ -53,19 +53,19 @@ double Optimizer::step(double lr) {
     norm_sq += local;
   }
   double norm = std::sqrt(norm_sq);
-  float clip = o.clip_norm > 0 && norm > o.clip_norm ? static_cast<float>(o.clip_norm / (norm + 1e-6)) : 1.0f;
+  float clip = o.clip_norm() > 0 && norm > o.clip_norm() ? static_cast<float>(o.clip_norm() / (norm + 1e-6)) : 1.0f;
 
-  const bool adam = o.kind == "adam" || o.kind == "adamw";
-  const float coupled_wd = static_cast<float>((o.kind == "adamw" ? 0.0 : o.weight_decay) + o.l2);
-  const float l1 = static_cast<float>(o.l1);
-  const float flr = static_cast<float>(lr), mu = static_cast<float>(o.momentum);
-  const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2), eps = static_cast<float>(o.eps);
+  const bool adam = o.kind() == "adam" || o.kind() == "adamw";
+  const float coupled_wd = static_cast<float>((o.kind() == "adamw" ? 0.0 : o.weight_decay()) + o.l2());
+  const float l1 = static_cast<float>(o.l1());
+  const float flr = static_cast<float>(lr), mu = static_cast<float>(o.momentum());
+  const float b1 = static_cast<float>(o.beta1()), b2 = static_cast<float>(o.beta2()), eps = static_cast<float>(o.eps());
   const float bc1 = 1.0f - std::pow(b1, static_cast<float>(steps_));
   const float bc2_sqrt = std::sqrt(1.0f - std::pow(b2, static_cast<float>(steps_)));
   const float step_size = flr / bc1;
-  const float decay = o.kind == "adamw" ? 1.0f - flr * static_cast<float>(o.weight_decay) : 1.0f;
-  const float alpha = static_cast<float>(o.alpha);
-  const bool sgd = o.kind == "sgd", nesterov = o.nesterov, first = steps_ == 1;
+  const float decay = o.kind() == "adamw" ? 1.0f - flr * static_cast<float>(o.weight_decay()) : 1.0f;
+  const float alpha = static_cast<float>(o.alpha());
+  const bool sgd = o.kind() == "sgd", nesterov = o.nesterov(), first = steps_ == 1;
 
   for (Slots& s : slots_) {
     float* p = s.param->value.f32();
@@ -120,7 +120,7 @@ void Optimizer::load_state(const NamedTensors& tensors, int64_t steps) {
       auto it = by_name.find(key);
       if (it == by_name.end())
         throw Error(ErrorCode::kFailedPrecondition, "optimizer state '" + key + "' is missing", "",
-                    "the state was saved with a different optimizer (" + options_.kind + " expected)");
+                    "the state was saved with a different optimizer (" + options_.kind() + " expected)");
       if (it->second->shape() != s.slots[i].shape())
         throw Error(ErrorCode::kFailedPrecondition, "optimizer state '" + key + "' has shape " +
                     shape_str(it->second->shape()) + ", expected " + shape_str(s.slots[i].shape()));
@@ -131,39 +131,39 @@ void Optimizer::load_state(const NamedTensors& tensors, int64_t steps) {
 
 std::map<std::string, std::string> Optimizer::hparams() const {
   const OptimizerOptions& o = options_;
-  std::map<std::string, std::string> h = {{"optimizer", o.kind}, {"lr", num(o.lr)}};
-  if (o.kind == "sgd" || o.kind == "rmsprop") h["momentum"] = num(o.momentum);
-  if (o.nesterov) h["nesterov"] = "true";
-  if (o.kind == "adam" || o.kind == "adamw") {
-    h["beta1"] = num(o.beta1);
-    h["beta2"] = num(o.beta2);
+  std::map<std::string, std::string> h = {{"optimizer", o.kind()}, {"lr", num(o.lr())}};
+  if (o.kind() == "sgd" || o.kind() == "rmsprop") h["momentum"] = num(o.momentum());
+  if (o.nesterov()) h["nesterov"] = "true";
+  if (o.kind() == "adam" || o.kind() == "adamw") {
+    h["beta1"] = num(o.beta1());
+    h["beta2"] = num(o.beta2());
   }
-  if (o.weight_decay > 0) h["weight_decay"] = num(o.weight_decay);
-  if (o.l1 > 0) h["l1"] = num(o.l1);
-  if (o.l2 > 0) h["l2"] = num(o.l2);
-  if (o.clip_norm > 0) h["clip_norm"] = num(o.clip_norm);
+  if (o.weight_decay() > 0) h["weight_decay"] = num(o.weight_decay());
+  if (o.l1() > 0) h["l1"] = num(o.l1());
+  if (o.l2() > 0) h["l2"] = num(o.l2());
+  if (o.clip_norm() > 0) h["clip_norm"] = num(o.clip_norm());
   return h;
 }
 
 void validate(const ScheduleOptions& s) {
-  if (s.kind != "constant" && s.kind != "step" && s.kind != "cosine" && s.kind != "warmup_cosine")
-    throw_invalid("unknown schedule '" + s.kind + "'", "", "use constant, step, cosine or warmup_cosine");
-  if (s.step_size <= 0 || s.total_epochs <= 0 || s.total_steps <= 0 || s.warmup_steps < 0)
+  if (s.kind() != "constant" && s.kind() != "step" && s.kind() != "cosine" && s.kind() != "warmup_cosine")
+    throw_invalid("unknown schedule '" + s.kind() + "'", "", "use constant, step, cosine or warmup_cosine");
+  if (s.step_size() <= 0 || s.total_epochs() <= 0 || s.total_steps() <= 0 || s.warmup_steps() < 0)
     throw_invalid("schedule step_size, total_epochs and total_steps must be > 0");
 }
 
 double scheduled_lr(const ScheduleOptions& s, double base, int64_t epoch, int64_t step) {
   const double pi = 3.14159265358979323846;
-  if (s.kind == "step") return base * std::pow(s.gamma, static_cast<double>(epoch / s.step_size));
-  if (s.kind == "cosine") {
-    double t = std::min<double>(epoch, s.total_epochs) / static_cast<double>(s.total_epochs);
-    return s.min_lr + (base - s.min_lr) * 0.5 * (1 + std::cos(pi * t));
+  if (s.kind() == "step") return base * std::pow(s.gamma(), static_cast<double>(epoch / s.step_size()));
+  if (s.kind() == "cosine") {
+    double t = std::min<double>(epoch, s.total_epochs()) / static_cast<double>(s.total_epochs());
+    return s.min_lr() + (base - s.min_lr()) * 0.5 * (1 + std::cos(pi * t));
   }
-  if (s.kind == "warmup_cosine") {
-    if (step < s.warmup_steps) return base * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
-    double span = std::max<int64_t>(s.total_steps - s.warmup_steps, 1);
-    double t = std::min<double>(step - s.warmup_steps, span) / span;
-    return s.min_lr + (base - s.min_lr) * 0.5 * (1 + std::cos(pi * t));
+  if (s.kind() == "warmup_cosine") {
+    if (step < s.warmup_steps()) return base * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps());
+    double span = std::max<int64_t>(s.total_steps() - s.warmup_steps(), 1);
+    double t = std::min<double>(step - s.warmup_steps(), span) / span;
+    return s.min_lr() + (base - s.min_lr()) * 0.5 * (1 + std::cos(pi * t));
   }
   return base;
 }

@@ -14,34 +14,28 @@
 #include <string>
 #include <vector>
 
-#include "framework/nn/network.h"
-#include "framework/train/train_state.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/nn/network.h"
+#include "strata/framework/train/train_state.h"
 
 namespace strata {
 
 struct OptimizerOptions {
-  std::string kind = "adam";  // sgd, adam, adamw, rmsprop
-  double lr = 1e-3;
-  double momentum = 0.0;      // sgd, rmsprop
-  bool nesterov = false;      // sgd
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam(w); eps also rmsprop
-  double alpha = 0.99;        // rmsprop smoothing
-  double weight_decay = 0.0;  // L2 coupled (sgd, adam, rmsprop) or decoupled (adamw)
-  double l1 = 0.0;            // L1 penalty: g += l1 sign(p)
-  double l2 = 0.0;            // L2 penalty: g += l2 p (all optimizers)
-  double clip_norm = 0.0;     // clip gradients to this global L2 norm (0 = off)
+  STRATA_ARG(std::string, kind) = "adam";  // sgd, adam, adamw, rmsprop
+  STRATA_ARG(double, lr) = 1e-3;
+  STRATA_ARG(double, momentum) = 0.0;      // sgd, rmsprop
+  STRATA_ARG(bool, nesterov) = false;      // sgd
+  STRATA_ARG(double, beta1) = 0.9;         // adam(w)
+  STRATA_ARG(double, beta2) = 0.999;       // adam(w)
+  STRATA_ARG(double, eps) = 1e-8;          // adam(w), rmsprop
+  STRATA_ARG(double, alpha) = 0.99;        // rmsprop smoothing
+  STRATA_ARG(double, weight_decay) = 0.0;  // L2 coupled (sgd, adam, rmsprop) or decoupled (adamw)
+  STRATA_ARG(double, l1) = 0.0;            // L1 penalty: g += l1 sign(p)
+  STRATA_ARG(double, l2) = 0.0;            // L2 penalty: g += l2 p (all optimizers)
+  STRATA_ARG(double, clip_norm) = 0.0;     // clip gradients to this global L2 norm (0 = off)
 
-  OptimizerOptions& kind_(std::string v) { kind = std::move(v); return *this; }
-  OptimizerOptions& lr_(double v) { lr = v; return *this; }
-  OptimizerOptions& momentum_(double v) { momentum = v; return *this; }
-  OptimizerOptions& nesterov_(bool v) { nesterov = v; return *this; }
-  OptimizerOptions& betas_(double b1, double b2) { beta1 = b1; beta2 = b2; return *this; }
-  OptimizerOptions& eps_(double v) { eps = v; return *this; }
-  OptimizerOptions& alpha_(double v) { alpha = v; return *this; }
-  OptimizerOptions& weight_decay_(double v) { weight_decay = v; return *this; }
-  OptimizerOptions& l1_(double v) { l1 = v; return *this; }
-  OptimizerOptions& l2_(double v) { l2 = v; return *this; }
-  OptimizerOptions& clip_norm_(double v) { clip_norm = v; return *this; }
+ public:
+  OptimizerOptions& betas(double b1, double b2) { return beta1(b1).beta2(b2); }
 };
 
 class Optimizer {
@@ -76,20 +70,13 @@ class Optimizer {
 // Learning-rate schedules as pure functions of (epoch, step), so a resumed run needs no
 // scheduler state beyond the counters.
 struct ScheduleOptions {
-  std::string kind = "constant";  // constant, step, cosine, warmup_cosine
-  int64_t step_size = 1;          // step: epochs between decays
-  double gamma = 0.1;             // step: decay factor
-  int64_t total_epochs = 1;       // cosine: period in epochs
-  int64_t warmup_steps = 0;       // warmup_cosine: linear warm-up steps
-  int64_t total_steps = 1;        // warmup_cosine: steps until min_lr
-  double min_lr = 0.0;
-  ScheduleOptions& kind_(std::string v) { kind = std::move(v); return *this; }
-  ScheduleOptions& step_size_(int64_t v) { step_size = v; return *this; }
-  ScheduleOptions& gamma_(double v) { gamma = v; return *this; }
-  ScheduleOptions& total_epochs_(int64_t v) { total_epochs = v; return *this; }
-  ScheduleOptions& warmup_steps_(int64_t v) { warmup_steps = v; return *this; }
-  ScheduleOptions& total_steps_(int64_t v) { total_steps = v; return *this; }
-  ScheduleOptions& min_lr_(double v) { min_lr = v; return *this; }
+  STRATA_ARG(std::string, kind) = "constant";  // constant, step, cosine, warmup_cosine
+  STRATA_ARG(int64_t, step_size) = 1;          // step: epochs between decays
+  STRATA_ARG(double, gamma) = 0.1;             // step: decay factor
+  STRATA_ARG(int64_t, total_epochs) = 1;       // cosine: period in epochs
+  STRATA_ARG(int64_t, warmup_steps) = 0;       // warmup_cosine: linear warm-up steps
+  STRATA_ARG(int64_t, total_steps) = 1;        // warmup_cosine: steps until min_lr
+  STRATA_ARG(double, min_lr) = 0.0;
 };
 
 // epoch: 0-based index of the epoch being trained; step: 0-based global step being taken.

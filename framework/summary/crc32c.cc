@@ -1,4 +1,4 @@
-#include "framework/summary/crc32c.h"
+#include "strata/framework/summary/crc32c.h"
 
 #include <array>
 

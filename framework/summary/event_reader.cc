@@ -1,11 +1,11 @@
-#include "framework/summary/event_reader.h"
+#include "strata/framework/summary/event_reader.h"
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
-#include "framework/core/error.h"
-#include "framework/summary/record_io.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/summary/record_io.h"
 #include "proto/event.pb.h"
 #include "proto/hparams.pb.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/summary/event_writer.h"
-#include "framework/summary/histogram.h"
+#include "strata/framework/summary/event_writer.h"
+#include "strata/framework/summary/histogram.h"
 
 namespace strata::summary {
 

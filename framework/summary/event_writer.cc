@@ -1,4 +1,4 @@
-#include "framework/summary/event_writer.h"
+#include "strata/framework/summary/event_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,10 +11,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "framework/core/error.h"
-#include "framework/summary/graph_def.h"
-#include "framework/summary/proto_bytes.h"
-#include "framework/summary/record_io.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/summary/graph_def.h"
+#include "strata/framework/summary/proto_bytes.h"
+#include "strata/framework/summary/record_io.h"
 #include "proto/event.pb.h"
 #include "proto/hparams.pb.h"
 
@@ -79,7 +79,7 @@ EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
   if (ec)
     throw_io("cannot create the TensorBoard run directory: " + ec.message(), run_dir,
              "check the permissions and free space of the log directory");
-  const double start = options.start_time >= 0 ? options.start_time : wall_clock_seconds();
+  const double start = options.start_time() >= 0 ? options.start_time() : wall_clock_seconds();
   const std::string host = host_name();
   const long long secs = static_cast<long long>(std::floor(start));
   char stamp[32];

@@ -20,8 +20,9 @@
 #include <string>
 #include <variant>
 
-#include "framework/graph/graph_spec.h"
-#include "framework/summary/histogram.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/summary/histogram.h"
 
 namespace strata::summary {
 
@@ -46,8 +47,7 @@ inline constexpr const char* kHParamsEndTag = "_hparams_/session_end_info";
 struct EventWriterOptions {
   // Wall time written into the file name and the file-version record; < 0 means now. The
   // re-creation of event files from the version log passes the first commit's time.
-  double start_time = -1;
-  EventWriterOptions& start_time_(double v) { start_time = v; return *this; }
+  STRATA_ARG(double, start_time) = -1;
 };
 
 class EventWriter {

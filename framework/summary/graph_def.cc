@@ -1,9 +1,9 @@
-#include "framework/summary/graph_def.h"
+#include "strata/framework/summary/graph_def.h"
 
 #include <set>
 
-#include "framework/core/error.h"
-#include "framework/summary/proto_bytes.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/summary/proto_bytes.h"
 #include "proto/graph.pb.h"
 
 namespace strata::summary {

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "framework/graph/graph_spec.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/graph/graph_spec.h"
 
 namespace strata::summary {
 

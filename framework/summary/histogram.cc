@@ -1,4 +1,4 @@
-#include "framework/summary/histogram.h"
+#include "strata/framework/summary/histogram.h"
 
 #include <algorithm>
 #include <cfloat>

@@ -1,4 +1,4 @@
-#include "framework/summary/record_io.h"
+#include "strata/framework/summary/record_io.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "framework/core/error.h"
-#include "framework/core/little_endian.h"
-#include "framework/summary/crc32c.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/little_endian.h"
+#include "strata/framework/summary/crc32c.h"
 
 namespace strata::summary {
 namespace {

@@ -1,11 +1,11 @@
-#include "framework/summary/tensorboard_callback.h"
+#include "strata/framework/summary/tensorboard_callback.h"
 
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 
 namespace strata {
 namespace summary {
@@ -73,9 +73,9 @@ bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t globa
   writer.add_session_start(session_start_step(global_step), wall_time);
   if (!state) return false;
   if (!state->graph.nodes.empty())
-    writer.add_graph(state->graph, options.graph_batch_size, wall_time);
+    writer.add_graph(state->graph, options.graph_batch_size(), wall_time);
   if (state->hparams.empty()) return false;
-  writer.add_hparams_start(hparam_values(state->hparams), options.hparams_group, wall_time);
+  writer.add_hparams_start(hparam_values(state->hparams), options.hparams_group(), wall_time);
   return true;
 }
 
@@ -101,12 +101,12 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
     const std::string* at = find(annotations, step_key);
     writer.add_scalar(key, at ? static_cast<int64_t>(number(step_key, *at)) : step, number(key, *text), wall_time);
   }
-  if (options.histograms) {
+  if (options.histograms()) {
     for (const auto& [name, tensor] : state.params)
       if (tensor.defined() && tensor.dtype() == DType::kF32)
         writer.add_histogram("params/" + name, step, tensor.f32(),
                              static_cast<size_t>(tensor.numel()), wall_time);
-    if (options.gradient_histograms && gradients)
+    if (options.gradient_histograms() && gradients)
       for (const auto& [name, tensor] : *gradients)
         if (tensor.defined() && tensor.dtype() == DType::kF32)
           writer.add_histogram("grads/" + name, step, tensor.f32(),
@@ -123,9 +123,9 @@ TensorBoardCallback::TensorBoardCallback(std::string run_dir, TensorBoardOptions
   if (run_dir_.empty())
     throw_invalid("empty TensorBoard run directory", "TensorBoardCallback",
                   "pass <log_dir>/tb/<branch>");
-  if (options_.train_loss_every < 0)
+  if (options_.train_loss_every() < 0)
     throw_invalid("train_loss_every must be >= 0, got " +
-                      std::to_string(options_.train_loss_every),
+                      std::to_string(options_.train_loss_every()),
                   "TensorBoardOptions", "use 0 to turn per-step losses off");
 }
 
@@ -141,7 +141,7 @@ void TensorBoardCallback::on_fit_begin(const FitBeginInfo& info) {
 }
 
 void TensorBoardCallback::on_batch_end(const BatchEndInfo& info) {
-  if (options_.train_loss_every <= 0 || info.global_step % options_.train_loss_every != 0) return;
+  if (options_.train_loss_every() <= 0 || info.global_step % options_.train_loss_every() != 0) return;
   writer().add_scalar("loss/train_step", info.global_step, info.loss);
 }
 

@@ -28,23 +28,18 @@
 #include <memory>
 #include <string>
 
-#include "framework/summary/event_writer.h"
-#include "framework/train/callback.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/summary/event_writer.h"
+#include "strata/framework/train/callback.h"
 
 namespace strata {
 
 struct TensorBoardOptions {
-  bool histograms = true;           // params/<name> at every epoch end
-  bool gradient_histograms = true;  // grads/<name> at every epoch end (with histograms)
-  int64_t train_loss_every = 0;     // loss/train_step every N global steps; 0 = never
-  int64_t graph_batch_size = -1;    // batch dimension shown in graph shapes; -1 = unknown
-  std::string hparams_group;        // HParams dashboard group; "" keeps each run apart
-
-  TensorBoardOptions& histograms_(bool v) { histograms = v; return *this; }
-  TensorBoardOptions& gradient_histograms_(bool v) { gradient_histograms = v; return *this; }
-  TensorBoardOptions& train_loss_every_(int64_t v) { train_loss_every = v; return *this; }
-  TensorBoardOptions& graph_batch_size_(int64_t v) { graph_batch_size = v; return *this; }
-  TensorBoardOptions& hparams_group_(std::string v) { hparams_group = std::move(v); return *this; }
+  STRATA_ARG(bool, histograms) = true;           // params/<name> at every epoch end
+  STRATA_ARG(bool, gradient_histograms) = true;  // grads/<name> at every epoch end (with histograms)
+  STRATA_ARG(int64_t, train_loss_every) = 0;     // loss/train_step every N global steps; 0 = never
+  STRATA_ARG(int64_t, graph_batch_size) = -1;    // batch dimension shown in graph shapes; -1 = unknown
+  STRATA_ARG(std::string, hparams_group);        // HParams dashboard group; "" keeps each run apart
 };
 
 namespace summary {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "framework/core/tensor.h"
+#include "strata/framework/core/tensor.h"
 
 namespace strata {
 

@@ -1,16 +1,21 @@
 // Trainer callbacks (caffe Solver::Callback style). The version-log recorder (versioning/) and
 // the TensorBoard writer (framework/summary) are callbacks; framework/ never includes versioning/.
 //
-// Order: callbacks run in the order they were added. A callback that sets an annotation (the
-// recorder sets "version", "branch", "message") makes it visible to the callbacks after it and
-// to the epoch summary line.
+// Order: callbacks run in the order they were added; the Trainer's own progress display runs
+// after them. A callback that sets an annotation (the recorder sets "version", "branch",
+// "message") makes it visible to the callbacks after it and to the epoch summary line.
+//
+// At the end of an epoch every callback first sees the metrics (on_epoch_metrics: early
+// stopping decides there), then saves its state (save_state), and only then is the epoch's
+// TrainState built and passed to on_epoch_end (where the recorder snapshots it). So a
+// callback's state is part of every version, whatever the order the callbacks were added in.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 
-#include "framework/train/train_state.h"
+#include "strata/framework/train/train_state.h"
 
 namespace strata {
 
@@ -37,6 +42,15 @@ struct BatchEndInfo {
   int64_t global_step = 0;        // steps completed including this one
   double loss = 0;
   double lr = 0;
+  int64_t batches_in_epoch = 0;   // batches of the whole epoch
+  int64_t samples = 0;            // samples in this batch
+};
+
+struct EpochMetricsInfo {
+  int64_t epoch = 0;                              // 1-based epoch just trained (and validated)
+  const std::map<std::string, double>& metrics;   // as in TrainState::metrics
+  bool stop = false;                              // set: fit() ends after this epoch
+  std::string stop_reason;                        // printed and annotated as "stop"
 };
 
 class Callback {
@@ -45,7 +59,14 @@ class Callback {
   virtual void on_fit_begin(const FitBeginInfo&) {}
   virtual void on_epoch_begin(int64_t /*epoch*/) {}
   virtual void on_batch_end(const BatchEndInfo&) {}
+  virtual void on_epoch_metrics(EpochMetricsInfo&) {}
   virtual void on_epoch_end(EpochEndInfo&) {}
+  // State that must survive a resume (early stopping's best value and patience counter), as
+  // counters under the callback's own prefix. save_state writes it before every epoch-end
+  // snapshot (it lands in TrainState::counters); load_state gets it back at every fit begin,
+  // from a restored TrainState or from this trainer's last save (empty map: a fresh run).
+  virtual void save_state(std::map<std::string, int64_t>& /*counters*/) const {}
+  virtual void load_state(const std::map<std::string, int64_t>& /*counters*/) {}
   // Called on normal return and when fit() stops with an error (failed = true). A recorder
   // must make every snapshot durable here before fit() returns.
   virtual void on_fit_end(bool /*failed*/) {}

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "framework/graph/graph_spec.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/graph/graph_spec.h"
 
 namespace strata {
 
@@ -31,6 +31,8 @@ struct TrainState {
   std::map<std::string, double> metrics;
   // Hyper-parameters as text ("optimizer" -> "adam", "lr" -> "0.001", "batch_size" -> "128").
   std::map<std::string, std::string> hparams;
+  // How the state was made: {"strata": "0.2.0", "onednn": "2.6.3"} (runtime_environment()).
+  std::map<std::string, std::string> environment;
 
   int64_t epoch() const { auto it = counters.find("epoch"); return it == counters.end() ? 0 : it->second; }
   int64_t global_step() const {

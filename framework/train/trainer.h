@@ -1,5 +1,6 @@
 // Trainer: the training loop (fit / evaluate) over a Network, with an optimizer, a learning-rate
-// schedule, a loss, per-epoch metrics, a progress display and callbacks.
+// schedule, a loss, per-epoch metrics and callbacks (early stopping, the version recorder,
+// TensorBoard); its progress display is a callback it owns and runs last.
 //
 // The whole state needed to continue (parameters, optimizer slots, counters, metrics,
 // hyper-parameters, graph) is exposed as a TrainState (state()) and accepted back
@@ -15,33 +16,25 @@
 #include <string>
 #include <vector>
 
-#include "framework/loss/loss.h"
-#include "framework/metrics/metrics.h"
-#include "framework/nn/network.h"
-#include "framework/optim/optimizer.h"
-#include "framework/train/batch_source.h"
-#include "framework/train/callback.h"
+#include "strata/framework/core/options.h"
+#include "strata/framework/loss/loss.h"
+#include "strata/framework/metrics/metrics.h"
+#include "strata/framework/nn/network.h"
+#include "strata/framework/optim/optimizer.h"
+#include "strata/framework/train/batch_source.h"
+#include "strata/framework/train/callback.h"
+#include "strata/framework/train/progress.h"
 
 namespace strata {
 
-enum class Progress { kAuto, kBar, kLines, kQuiet };
-
 struct TrainerOptions {
-  uint64_t seed = 0;
-  OptimizerOptions optimizer;
-  ScheduleOptions schedule;
-  std::string loss = "softmax_cross_entropy";
-  LossOptions loss_options;
-  int64_t early_stopping_patience = 0;  // epochs without val/loss improvement (0 = off)
-  Progress progress = Progress::kAuto;  // kAuto: a bar on a terminal, plain lines otherwise
-  std::vector<std::string> class_names; // for the confusion matrix printout
-
-  TrainerOptions& seed_(uint64_t v) { seed = v; return *this; }
-  TrainerOptions& optimizer_(OptimizerOptions v) { optimizer = std::move(v); return *this; }
-  TrainerOptions& schedule_(ScheduleOptions v) { schedule = std::move(v); return *this; }
-  TrainerOptions& loss_(std::string v, LossOptions o = {}) { loss = std::move(v); loss_options = o; return *this; }
-  TrainerOptions& early_stopping_(int64_t patience) { early_stopping_patience = patience; return *this; }
-  TrainerOptions& progress_(Progress v) { progress = v; return *this; }
+  STRATA_ARG(uint64_t, seed) = 0;
+  STRATA_ARG(OptimizerOptions, optimizer);
+  STRATA_ARG(ScheduleOptions, schedule);
+  STRATA_ARG(std::string, loss) = "softmax_cross_entropy";  // make_loss() names
+  STRATA_ARG(LossOptions, loss_options);
+  STRATA_ARG(Progress, progress) = Progress::kAuto;  // kAuto: a bar on a terminal, plain lines otherwise
+  STRATA_ARG(std::vector<std::string>, class_names);  // for the confusion matrix printout
 };
 
 struct EvalResult {
@@ -55,19 +48,21 @@ struct EvalResult {
 
 struct FitResult {
   int64_t epochs_completed = 0;   // the epoch counter at the end (including resumed ones)
-  bool stopped_early = false;
+  bool stopped_early = false;     // a callback (EarlyStopping) ended the fit
   std::map<std::string, double> last_metrics;
 };
 
 class Trainer {
  public:
-  // The network must outlive the trainer. Parameters are initialised from options.seed unless
-  // load_state() is called before fit().
+  // The network must outlive the trainer. Its parameters are initialised from options.seed()
+  // unless they were already set (Network::load_state_tensors, Network::init_params: a warm
+  // start) or load_state() is called before fit().
   Trainer(Network& network, TrainerOptions options);
   ~Trainer();
 
   // Not owned; called in the order added.
   void add_callback(Callback* callback) { callbacks_.push_back(callback); }
+  void remove_callback(Callback* callback);
   // Extra hyper-parameters recorded with every version ("model", "batch_size", ...).
   void set_hparam(const std::string& key, const std::string& value) { extra_hparams_[key] = value; }
 
@@ -88,14 +83,21 @@ class Trainer {
  private:
   // Everything needed to continue; deep_copy false: tensors are views of the live ones.
   TrainState current_state(bool deep_copy) const;
+  // The counters the trainer itself owns (epoch, steps, seed, loader position).
+  std::map<std::string, int64_t> trainer_counters() const;
   std::map<std::string, std::string> hparams() const;
-  void print_epoch_line(int64_t epoch, int64_t target, const std::map<std::string, std::string>& notes) const;
+  // The added callbacks, then the progress display.
+  template <class Fn>
+  void for_each_callback(Fn&& fn);
 
   Network& network_;
   TrainerOptions options_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;
   std::vector<Callback*> callbacks_;
+  std::unique_ptr<ProgressCallback> progress_;
+  // Counters owned by callbacks (save_state / load_state), as last saved or restored.
+  std::map<std::string, int64_t> callback_counters_;
   std::map<std::string, std::string> extra_hparams_;
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;

@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "datasets/cifar.h"
-#include "datasets/csv.h"
-#include "datasets/data_loader.h"
-#include "datasets/dataset.h"
-#include "datasets/idx.h"
-#include "framework/core/error.h"
+#include "strata/datasets/cifar.h"
+#include "strata/datasets/csv.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/dataset.h"
+#include "strata/datasets/idx.h"
+#include "strata/framework/core/error.h"
 #include "tests/expect_error.h"
 
 namespace strata {
@@ -328,9 +328,9 @@ TEST(Csv, ClassificationWithNamedTargetAndTextLabels) {
              "3,6.3,+2.5,virginica\r\n"
              "4,-1e-3,1.5E1,setosa");
   Dataset d = load_csv(dir.file("iris.csv"), CsvOptions()
-                                                 .with_target("species")
-                                                 .with_classification(true)
-                                                 .with_ignore_columns({"id"}));
+                                                 .target("species")
+                                                 .classification(true)
+                                                 .ignore_columns({"id"}));
   EXPECT_EQ(d.x.shape(), (Shape{4, 2}));
   EXPECT_EQ(d.feature_names, (std::vector<std::string>{"sepal length", "petal, width"}));
   const std::vector<float> x = {5.1f, 0.2f, 7.0f, 1.4f, 6.3f, 2.5f, -1e-3f, 15.0f};
@@ -345,11 +345,11 @@ TEST(Csv, IntegerClassesAndRegression) {
   TempDir dir;
   write_text(dir.file("t.csv"), "a;b;y\n1;2;3\n4;5;0\n7;8;1\n");
   Dataset c = load_csv(dir.file("t.csv"),
-                       CsvOptions().with_delimiter(';').with_classification(true));  // last column
+                       CsvOptions().delimiter(';').classification(true));  // last column
   EXPECT_EQ(c.num_classes, 4);
   EXPECT_EQ(std::vector<int64_t>(c.y.data<int64_t>(), c.y.data<int64_t>() + 3),
             (std::vector<int64_t>{3, 0, 1}));
-  Dataset r = load_csv(dir.file("t.csv"), CsvOptions().with_delimiter(';').with_target("a"));
+  Dataset r = load_csv(dir.file("t.csv"), CsvOptions().delimiter(';').target("a"));
   EXPECT_EQ(r.num_classes, 0);
   EXPECT_EQ(r.y.shape(), (Shape{3, 1}));
   EXPECT_EQ(std::vector<float>(r.y.f32(), r.y.f32() + 3), (std::vector<float>{1, 4, 7}));
@@ -360,11 +360,11 @@ TEST(Csv, IntegerClassesAndRegression) {
 TEST(Csv, BadRowNamesLineAndColumn) {
   TempDir dir;
   write_text(dir.file("bad.csv"), "a,b,target\n1,2,3\n\n4,abc,5\n");
-  expect_error([&] { load_csv(dir.file("bad.csv"), CsvOptions().with_target("target")); },
+  expect_error([&] { load_csv(dir.file("bad.csv"), CsvOptions().target("target")); },
                ErrorCode::kCorruption,
                {dir.file("bad.csv"), "line 4, column 2 ('b')", "'abc' is not a number"});
   write_text(dir.file("short.csv"), "a,b,target\n1,2,3\n4,5\n");
-  expect_error([&] { load_csv(dir.file("short.csv"), CsvOptions().with_target("target")); },
+  expect_error([&] { load_csv(dir.file("short.csv"), CsvOptions().target("target")); },
                ErrorCode::kCorruption, {"line 3, column 3 ('target')", "missing value"});
   write_text(dir.file("long.csv"), "a,b\n1,2,3\n");
   expect_error([&] { load_csv(dir.file("long.csv"), CsvOptions()); }, ErrorCode::kCorruption,
@@ -383,7 +383,7 @@ TEST(Csv, BadRowNamesLineAndColumn) {
 TEST(Csv, MissingTargetColumnAndHeaderProblems) {
   TempDir dir;
   write_text(dir.file("t.csv"), "rooms,area,year\n3,70,1990\n");
-  expect_error([&] { load_csv(dir.file("t.csv"), CsvOptions().with_target("price")); },
+  expect_error([&] { load_csv(dir.file("t.csv"), CsvOptions().target("price")); },
                ErrorCode::kInvalidArgument,
                {"target column 'price' not found", "rooms, area, year", dir.file("t.csv")});
   write_text(dir.file("dup.csv"), "a,b,a\n1,2,3\n");
@@ -463,9 +463,9 @@ void expect_same(const std::vector<Batch>& a, const std::vector<Batch>& b) {
 
 TEST(DataLoader, OrderIsAReproduciblePermutationPerEpoch) {
   Dataset d = synthetic(23);
-  DataLoader a(d, DataLoaderOptions().with_batch_size(5).with_seed(42));
-  DataLoader b(d, DataLoaderOptions().with_batch_size(5).with_seed(42).with_prefetch(false));
-  DataLoader other_seed(d, DataLoaderOptions().with_batch_size(5).with_seed(43));
+  DataLoader a(d, DataLoaderOptions().batch_size(5).seed(42));
+  DataLoader b(d, DataLoaderOptions().batch_size(5).seed(42).prefetch(false));
+  DataLoader other_seed(d, DataLoaderOptions().batch_size(5).seed(43));
   const std::vector<int64_t> e1 = a.epoch_order(1), e2 = a.epoch_order(2);
   EXPECT_EQ(e1, b.epoch_order(1));
   EXPECT_NE(e1, e2);
@@ -478,14 +478,14 @@ TEST(DataLoader, OrderIsAReproduciblePermutationPerEpoch) {
   // The batches deliver exactly that order, and recomputing it later gives the same.
   EXPECT_EQ(labels_of(run_epoch(a, 2)), e2);
   EXPECT_EQ(labels_of(run_epoch(a, 1)), e1);
-  DataLoader eval(d, DataLoaderOptions().with_batch_size(5).with_shuffle(false));
+  DataLoader eval(d, DataLoaderOptions().batch_size(5).shuffle(false));
   EXPECT_EQ(eval.epoch_order(7), iota);
   EXPECT_EQ(labels_of(run_epoch(eval, 3)), iota);
 }
 
 TEST(DataLoader, BatchSizesAndDropLast) {
   Dataset d = synthetic(23);
-  DataLoader keep(d, DataLoaderOptions().with_batch_size(5));
+  DataLoader keep(d, DataLoaderOptions().batch_size(5));
   EXPECT_EQ(keep.num_batches(), 5);
   std::vector<Batch> bs = run_epoch(keep, 1);
   ASSERT_EQ(bs.size(), 5u);
@@ -508,7 +508,7 @@ TEST(DataLoader, BatchSizesAndDropLast) {
   EXPECT_FALSE(keep.next(extra));
   EXPECT_EQ(keep.position(), (LoaderPosition{1, 5}));
 
-  DataLoader drop(d, DataLoaderOptions().with_batch_size(5).with_drop_last(true));
+  DataLoader drop(d, DataLoaderOptions().batch_size(5).drop_last(true));
   EXPECT_EQ(drop.num_batches(), 4);
   bs = run_epoch(drop, 1);
   ASSERT_EQ(bs.size(), 4u);
@@ -518,15 +518,15 @@ TEST(DataLoader, BatchSizesAndDropLast) {
   order.resize(20);
   EXPECT_EQ(labels_of(bs), order);
 
-  DataLoader big(d, DataLoaderOptions().with_batch_size(100));
+  DataLoader big(d, DataLoaderOptions().batch_size(100));
   EXPECT_EQ(big.num_batches(), 1);
   EXPECT_EQ(run_epoch(big, 1)[0].size, 23);
 }
 
 TEST(DataLoader, SeekContinuesExactlyAsIfNeverStopped) {
   Dataset d = synthetic(23);
-  const auto opts = DataLoaderOptions().with_batch_size(4).with_seed(7).with_crop_padding(1)
-                        .with_horizontal_flip(true);
+  const auto opts = DataLoaderOptions().batch_size(4).seed(7).crop_padding(1)
+                        .horizontal_flip(true);
   DataLoader straight(d, opts);
   run_epoch(straight, 1);
   const std::vector<Batch> epoch2 = run_epoch(straight, 2);
@@ -570,8 +570,8 @@ TEST(DataLoader, SeekContinuesExactlyAsIfNeverStopped) {
 TEST(DataLoader, NormalisationValues) {
   Dataset d = synthetic(3);
   const std::vector<float> mean = {0.5f, 250.0f}, stdev = {2.0f, 4.0f};
-  DataLoader loader(d, DataLoaderOptions().with_batch_size(3).with_shuffle(false)
-                           .with_normalize(mean, stdev));
+  DataLoader loader(d, DataLoaderOptions().batch_size(3).shuffle(false)
+                           .normalize(mean, stdev));
   Batch b;
   ASSERT_TRUE(loader.next(b));
   const float* x = b.x.f32();
@@ -586,15 +586,15 @@ TEST(DataLoader, NormalisationValues) {
   Dataset t;
   t.x = Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});
   t.y = Tensor::from_vector({2, 1}, {0, 1});
-  DataLoader tab(t, DataLoaderOptions().with_batch_size(2).with_shuffle(false)
-                        .with_normalize({1, 2, 3}, {1, 2, 4}));
+  DataLoader tab(t, DataLoaderOptions().batch_size(2).shuffle(false)
+                        .normalize({1, 2, 3}, {1, 2, 4}));
   ASSERT_TRUE(tab.next(b));
   EXPECT_EQ(std::vector<float>(b.x.f32(), b.x.f32() + 6),
             (std::vector<float>{0, 0, 0, 3, 1.5f, 0.75f}));
   EXPECT_EQ(std::vector<float>(b.y.f32(), b.y.f32() + 2), (std::vector<float>{0, 1}));
-  expect_error([&] { DataLoader(d, DataLoaderOptions().with_normalize({1, 2, 3}, {})); },
+  expect_error([&] { DataLoader(d, DataLoaderOptions().normalize({1, 2, 3}, {})); },
                ErrorCode::kInvalidArgument, {"mean has 3 values for 2 channels"});
-  expect_error([&] { DataLoader(d, DataLoaderOptions().with_normalize({}, {0})); },
+  expect_error([&] { DataLoader(d, DataLoaderOptions().normalize({}, {0})); },
                ErrorCode::kInvalidArgument, {"std must be positive"});
 }
 
@@ -614,8 +614,8 @@ bool matches_shift(const float* out, const float* src, int64_t c, int64_t h, int
 
 TEST(DataLoader, AugmentationIsRandomCropAndFlip) {
   Dataset d = synthetic(40, 1, 6, 6);
-  DataLoader loader(d, DataLoaderOptions().with_batch_size(8).with_seed(3).with_crop_padding(2)
-                           .with_horizontal_flip(true));
+  DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(3).crop_padding(2)
+                           .horizontal_flip(true));
   int flips = 0, shifted = 0, total = 0;
   for (const Batch& b : run_epoch(loader, 1))
     for (int64_t k = 0; k < b.size; ++k) {
@@ -641,11 +641,11 @@ TEST(DataLoader, AugmentationIsRandomCropAndFlip) {
 
 TEST(DataLoader, AugmentationDoesNotDependOnThreadsOrPrefetch) {
   Dataset d = synthetic(37, 3, 8, 8);
-  auto opts = DataLoaderOptions().with_batch_size(6).with_seed(11).with_crop_padding(3)
-                  .with_horizontal_flip(true).with_normalize({10, 20, 30}, {2, 3, 4});
-  DataLoader one(d, DataLoaderOptions(opts).with_threads(1).with_prefetch(false));
-  DataLoader four(d, DataLoaderOptions(opts).with_threads(4).with_prefetch(true));
-  DataLoader three(d, DataLoaderOptions(opts).with_threads(3).with_prefetch(false));
+  auto opts = DataLoaderOptions().batch_size(6).seed(11).crop_padding(3)
+                  .horizontal_flip(true).normalize({10, 20, 30}, {2, 3, 4});
+  DataLoader one(d, DataLoaderOptions(opts).threads(1).prefetch(false));
+  DataLoader four(d, DataLoaderOptions(opts).threads(4).prefetch(true));
+  DataLoader three(d, DataLoaderOptions(opts).threads(3).prefetch(false));
   for (int64_t epoch : {1, 2}) {
     const std::vector<Batch> ref = run_epoch(one, epoch);
     expect_same(run_epoch(four, epoch), ref);
@@ -657,15 +657,15 @@ TEST(DataLoader, AugmentationDoesNotDependOnThreadsOrPrefetch) {
 
 TEST(DataLoader, PrefetchOnAndOffGiveIdenticalBatches) {
   Dataset d = synthetic(50);
-  auto opts = DataLoaderOptions().with_batch_size(7).with_seed(5);
-  DataLoader on(d, DataLoaderOptions(opts).with_prefetch(true));
-  DataLoader off(d, DataLoaderOptions(opts).with_prefetch(false));
+  auto opts = DataLoaderOptions().batch_size(7).seed(5);
+  DataLoader on(d, DataLoaderOptions(opts).prefetch(true));
+  DataLoader off(d, DataLoaderOptions(opts).prefetch(false));
   for (int64_t epoch = 1; epoch <= 4; ++epoch) expect_same(run_epoch(on, epoch), run_epoch(off, epoch));
 }
 
 TEST(DataLoader, ReturnedBatchStaysValidThroughTheNextCall) {
   Dataset d = synthetic(30);
-  DataLoader loader(d, DataLoaderOptions().with_batch_size(4).with_seed(1));
+  DataLoader loader(d, DataLoaderOptions().batch_size(4).seed(1));
   loader.start_epoch(1);
   Batch prev, cur;
   ASSERT_TRUE(loader.next(prev));
@@ -681,14 +681,14 @@ TEST(DataLoader, ReturnedBatchStaysValidThroughTheNextCall) {
 
 TEST(DataLoader, RejectsBadOptions) {
   Dataset d = synthetic(5);
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().with_batch_size(0)); },
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(0)); },
                ErrorCode::kInvalidArgument, {"batch_size must be >= 1"});
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().with_batch_size(8).with_drop_last(true)); },
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(8).drop_last(true)); },
                ErrorCode::kInvalidArgument, {"leaves no batch"});
   Dataset t;
   t.x = Tensor({4, 3});
   t.y = Tensor({4, 1});
-  expect_error([&] { DataLoader l(t, DataLoaderOptions().with_horizontal_flip(true)); },
+  expect_error([&] { DataLoader l(t, DataLoaderOptions().horizontal_flip(true)); },
                ErrorCode::kInvalidArgument, {"need images [N,C,H,W]"});
   t.y = Tensor({3, 1});
   expect_error([&] { DataLoader l(t, DataLoaderOptions()); }, ErrorCode::kInvalidArgument,
@@ -700,8 +700,8 @@ TEST(DataLoader, RejectsBadOptions) {
 TEST(DataLoader, CreateAndDestroyWithWorkInFlight) {
   Dataset d = synthetic(64, 3, 16, 16);
   for (int round = 0; round < 50; ++round) {
-    DataLoader loader(d, DataLoaderOptions().with_batch_size(8).with_seed(round)
-                             .with_crop_padding(2));
+    DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(round)
+                             .crop_padding(2));
     loader.start_epoch(1 + round % 3);  // posts a prefetch immediately
     Batch b;
     for (int i = 0; i < round % 4; ++i) ASSERT_TRUE(loader.next(b));

@@ -6,13 +6,13 @@
 #include <cstdlib>
 #include <new>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/graph/builder.h"
-#include "framework/loss/loss.h"
-#include "framework/nn/network.h"
-#include "framework/ops/dnnl_utils.h"
-#include "framework/optim/optimizer.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/loss/loss.h"
+#include "strata/framework/nn/network.h"
+#include "strata/framework/ops/dnnl_utils.h"
+#include "strata/framework/optim/optimizer.h"
 
 // Global allocation counter: replaces operator new for this test binary.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -41,7 +41,7 @@ std::string error_of(const std::function<void()>& f) {
 
 GraphSpec small_cnn() {
   Sequential s({1, 12, 12});
-  s.conv2d(Conv2dOptions(4, 3).padding_(1)).batch_norm().relu().max_pool2d(2)
+  s.conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2)
       .flatten().linear(16).relu().dropout(0.25).linear(10);
   return s.build();
 }
@@ -111,7 +111,7 @@ TEST(Network, SameSeedSameBitsDifferentSeedDifferentBits) {
   auto run = [](uint64_t seed) {
     Network net(small_cnn());
     net.init_params(seed);
-    Optimizer opt(net, OptimizerOptions().kind_("adam"));
+    Optimizer opt(net, OptimizerOptions().kind("adam"));
     auto loss = make_loss("softmax_cross_entropy");
     train_steps(net, opt, *loss, 5);
     return net.state_tensors();
@@ -128,7 +128,7 @@ TEST(Network, SameSeedSameBitsDifferentSeedDifferentBits) {
 
 TEST(Network, SteadyStateStepAllocatesNothing) {
   Network net(small_cnn());
-  Optimizer opt(net, OptimizerOptions().kind_("adam"));
+  Optimizer opt(net, OptimizerOptions().kind("adam"));
   auto loss = make_loss("softmax_cross_entropy");
   Tensor x({8, 1, 12, 12});
   fill(x, 3);
@@ -149,7 +149,7 @@ TEST(Network, SteadyStateStepAllocatesNothing) {
 
 TEST(Network, SmallerLastBatchAndEvalMode) {
   Network net(small_cnn());
-  Optimizer opt(net, OptimizerOptions().kind_("sgd").momentum_(0.9));
+  Optimizer opt(net, OptimizerOptions().kind("sgd").momentum(0.9));
   auto loss = make_loss("softmax_cross_entropy");
   train_steps(net, opt, *loss, 2, 8);
   train_steps(net, opt, *loss, 1, 3);  // a smaller last batch gets its own plan

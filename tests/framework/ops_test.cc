@@ -6,11 +6,11 @@
 #include <cmath>
 #include <functional>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/graph/builder.h"
-#include "framework/loss/loss.h"
-#include "framework/nn/network.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/loss/loss.h"
+#include "strata/framework/nn/network.h"
 
 namespace strata {
 namespace {
@@ -49,7 +49,7 @@ void expect_close(double analytic, double numeric, const std::string& what) {
 
 // Checks dL/dx and dL/dparam for up to `samples` coordinates of every tensor.
 void check_gradients(const GraphSpec& g, int64_t batch, bool distinct_input = false, int samples = 24) {
-  Network net(g, NetworkOptions().input_grad_(true));
+  Network net(g, NetworkOptions().input_grad(true));
   net.init_params(7);
   for (Parameter& p : net.parameters())
     if (p.trainable) fill_uniform(p.value, std::hash<std::string>{}(p.name), -0.6f, 0.6f);
@@ -98,17 +98,17 @@ TEST(GradCheck, Linear) {
 
 TEST(GradCheck, Conv2dPlain) {
   GraphBuilder b({3, 6, 6});
-  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(4, 3).padding_(1))), 2);
+  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(4, 3).padding(1))), 2);
 }
 
 TEST(GradCheck, Conv2dStridedPadded) {
   GraphBuilder b({2, 7, 7});
-  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(3, 3).stride_(2).padding_(1))), 2);
+  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(3, 3).stride(2).padding(1))), 2);
 }
 
 TEST(GradCheck, Conv2dDilatedNoBias) {
   GraphBuilder b({2, 7, 7});
-  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(2, 3).dilation_(2).padding_(2).bias_(false))), 2);
+  check_gradients(b.build(b.conv2d("conv", b.input(), Conv2dOptions(2, 3).dilation(2).padding(2).bias(false))), 2);
 }
 
 TEST(GradCheck, MaxPoolOverlapping) {
@@ -171,10 +171,10 @@ TEST(GradCheck, ResidualDagWithBatchNorm) {
   // x -> conv -> bn -> tanh -> conv -> (+ x) -> tanh: the input gradient sums two paths.
   GraphBuilder b({2, 5, 5});
   b.set_scope("block1");
-  std::string h = b.conv2d("conv1", b.input(), Conv2dOptions(2, 3).padding_(1));
+  std::string h = b.conv2d("conv1", b.input(), Conv2dOptions(2, 3).padding(1));
   h = b.batch_norm("bn1", h);
   h = b.tanh("act1", h);
-  h = b.conv2d("conv2", h, Conv2dOptions(2, 3).padding_(1));
+  h = b.conv2d("conv2", h, Conv2dOptions(2, 3).padding(1));
   std::string sum = b.add("add", b.input(), h);
   b.set_scope("");
   check_gradients(b.build(b.tanh("out", sum)), 3);
@@ -192,13 +192,13 @@ TEST(GradCheck, FusedLinearReluAndConvRelu) {
   GraphBuilder b({5});
   check_gradients(b.build(b.linear("fc2", b.relu("act", b.linear("fc1", b.input(), 6)), 3)), 3);
   GraphBuilder c({2, 5, 5});
-  std::string h = c.relu("act", c.conv2d("conv", c.input(), Conv2dOptions(3, 3).padding_(1)));
+  std::string h = c.relu("act", c.conv2d("conv", c.input(), Conv2dOptions(3, 3).padding(1)));
   GraphSpec conv_relu = c.build(c.linear("fc", c.flatten("flat", h), 2));
   // A conv weight step of kEps moves 25 pre-activations at once, so some cross the ReLU kink and
   // central differences are unreliable there; instead the fused gradients must equal the
   // unfused ones (whose ops are each checked numerically above).
   auto grads_of = [&](bool fuse) {
-    Network net(conv_relu, NetworkOptions().fuse_(fuse).input_grad_(true));
+    Network net(conv_relu, NetworkOptions().fuse(fuse).input_grad(true));
     net.init_params(5);
     Tensor x({2, 2, 5, 5});
     fill_uniform(x, 8, -1, 1);
@@ -253,7 +253,7 @@ Tensor labels(std::vector<int64_t> v) {
 
 TEST(GradCheck, Losses) {
   check_loss("softmax_cross_entropy", {}, labels({0, 3, 2}), {3, 4});
-  check_loss("softmax_cross_entropy", LossOptions().label_smoothing_(0.1), labels({1, 2, 0}), {3, 4});
+  check_loss("softmax_cross_entropy", LossOptions().label_smoothing(0.1), labels({1, 2, 0}), {3, 4});
   check_loss("hinge", {}, labels({2, 0, 3}), {3, 4});
   Tensor t({3, 4});
   fill_uniform(t, 5, 0.0f, 1.0f);

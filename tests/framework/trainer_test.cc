@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "framework/core/error.h"
-#include "framework/graph/builder.h"
-#include "framework/train/trainer.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 
 namespace strata {
@@ -73,7 +73,7 @@ TEST(Metrics, RegressionByHand) {
 
 TEST(Trainer, LearnsXor) {
   Network net(xor_net());
-  Trainer trainer(net, TrainerOptions().seed_(1).optimizer_(OptimizerOptions().kind_("adam").lr_(0.05)).progress_(Progress::kQuiet));
+  Trainer trainer(net, TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(0.05)).progress(Progress::kQuiet));
   ArraySource data = xor_data();
   FitResult r = trainer.fit(data, &data, 150);
   EXPECT_EQ(r.epochs_completed, 150);
@@ -84,7 +84,7 @@ TEST(Trainer, LearnsXor) {
 
 TEST(Trainer, NonFiniteLossStopsWithClearError) {
   Network net(xor_net());
-  Trainer trainer(net, TrainerOptions().progress_(Progress::kQuiet));
+  Trainer trainer(net, TrainerOptions().progress(Progress::kQuiet));
   // A corrupt sample (NaN feature) poisons the loss of its batch.
   Tensor x = Tensor::from_vector({4, 2}, {0, 0, 0, 1, NAN, 0, 1, 1});
   Tensor y({4}, DType::kI64);
@@ -93,7 +93,7 @@ TEST(Trainer, NonFiniteLossStopsWithClearError) {
 }
 
 TEST(Trainer, EarlyStoppingAndResumeEqualsStraight) {
-  auto options = TrainerOptions().seed_(3).optimizer_(OptimizerOptions().kind_("sgd").lr_(0.5).momentum_(0.9)).progress_(Progress::kQuiet);
+  auto options = TrainerOptions().seed(3).optimizer(OptimizerOptions().kind("sgd").lr(0.5).momentum(0.9)).progress(Progress::kQuiet);
   ArraySource data = xor_data();
   Network straight_net(xor_net());
   Trainer straight(straight_net, options);

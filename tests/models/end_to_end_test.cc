@@ -5,10 +5,10 @@
 
 #include <filesystem>
 
-#include "datasets/data_loader.h"
-#include "datasets/idx.h"
-#include "framework/train/trainer.h"
-#include "models/models.h"
+#include "strata/datasets/data_loader.h"
+#include "strata/datasets/idx.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/models/models.h"
 
 namespace strata {
 namespace {
@@ -16,10 +16,10 @@ namespace {
 double train_subset_once() {
   Dataset train = load_fashion_mnist(kFashionMnistDir, true, 3000);
   Dataset test = load_fashion_mnist(kFashionMnistDir, false).subset(0, 1000);
-  auto options = DataLoaderOptions().with_batch_size(64).with_seed(2).with_threads(1).with_normalize({kFashionMnistMean}, {kFashionMnistStd});
-  DataLoader train_loader(train, options), test_loader(test, DataLoaderOptions(options).with_shuffle(false));
+  auto options = DataLoaderOptions().batch_size(64).seed(2).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
+  DataLoader train_loader(train, options), test_loader(test, DataLoaderOptions(options).shuffle(false));
   Network net(models::mlp({1, 28, 28}, {784, 128, 10}));
-  Trainer trainer(net, TrainerOptions().seed_(2).optimizer_(OptimizerOptions().kind_("adam").lr_(2e-3)).progress_(Progress::kQuiet));
+  Trainer trainer(net, TrainerOptions().seed(2).optimizer(OptimizerOptions().kind("adam").lr(2e-3)).progress(Progress::kQuiet));
   FitResult r = trainer.fit(train_loader, &test_loader, 4);
   return r.last_metrics.at("val/accuracy");
 }

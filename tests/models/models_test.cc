@@ -2,10 +2,10 @@
 // training step through each.
 #include <gtest/gtest.h>
 
-#include "framework/core/error.h"
-#include "framework/loss/loss.h"
-#include "framework/nn/network.h"
-#include "models/models.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/loss/loss.h"
+#include "strata/framework/nn/network.h"
+#include "strata/models/models.h"
 
 namespace strata {
 namespace {

@@ -13,14 +13,14 @@
 #include <regex>
 #include <sstream>
 
-#include "framework/core/error.h"
-#include "framework/summary/crc32c.h"
-#include "framework/summary/event_reader.h"
-#include "framework/summary/event_writer.h"
-#include "framework/summary/graph_def.h"
-#include "framework/summary/histogram.h"
-#include "framework/summary/record_io.h"
-#include "framework/summary/tensorboard_callback.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/summary/crc32c.h"
+#include "strata/framework/summary/event_reader.h"
+#include "strata/framework/summary/event_writer.h"
+#include "strata/framework/summary/graph_def.h"
+#include "strata/framework/summary/histogram.h"
+#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/tensorboard_callback.h"
 #include "tests/expect_error.h"
 
 namespace strata::summary {
@@ -159,7 +159,7 @@ TEST(EventWriter, FirstRecordExactBytesAndFileName) {
   TempDir dir;
   std::string path;
   {
-    EventWriter w(dir.str("run"), EventWriterOptions().start_time_(1700000000.0));
+    EventWriter w(dir.str("run"), EventWriterOptions().start_time(1700000000.0));
     path = w.path();
     // The file-version record is on disk before any flush().
     EXPECT_EQ(read_file(path).size(), 40u);
@@ -176,8 +176,8 @@ TEST(EventWriter, FirstRecordExactBytesAndFileName) {
 
 TEST(EventWriter, TwoWritersInOneSecondGetTwoFiles) {
   TempDir dir;
-  EventWriter a(dir.str(), EventWriterOptions().start_time_(1700000000.0));
-  EventWriter b(dir.str(), EventWriterOptions().start_time_(1700000000.0));
+  EventWriter a(dir.str(), EventWriterOptions().start_time(1700000000.0));
+  EventWriter b(dir.str(), EventWriterOptions().start_time(1700000000.0));
   EXPECT_NE(a.path(), b.path());
   EXPECT_EQ(list_event_files(dir.str()).size(), 2u);
 }
@@ -517,7 +517,7 @@ std::map<std::string, const EventRecord*> by_tag(const std::vector<EventRecord>&
 TEST(TensorBoardCallback, DrivenByHand) {
   TempDir dir;
   FakeRun run;
-  TensorBoardCallback cb(dir.str("tb/main"), TensorBoardOptions().train_loss_every_(2));
+  TensorBoardCallback cb(dir.str("tb/main"), TensorBoardOptions().train_loss_every(2));
   EXPECT_EQ(cb.event_file(), "");
   FitBeginInfo begin;
   begin.target_epochs = 1;
@@ -613,7 +613,7 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
 
   // No histograms at all, and a bad snapshot annotation is reported, not guessed.
   EventWriter bare(dir.str("bare"));
-  write_epoch_events(bare, run.state, &run.grads, {}, TensorBoardOptions().histograms_(false), 1.0);
+  write_epoch_events(bare, run.state, &run.grads, {}, TensorBoardOptions().histograms(false), 1.0);
   bare.flush();
   for (const EventRecord& e : read_events(bare.path())) EXPECT_NE(e.kind, EventKind::kHistogram);
   expect_error([&] {

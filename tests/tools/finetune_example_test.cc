@@ -9,7 +9,7 @@
 
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {

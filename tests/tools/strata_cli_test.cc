@@ -9,13 +9,13 @@
 #include <unistd.h>
 #include <vector>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 #include "tests/expect_error.h"
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {

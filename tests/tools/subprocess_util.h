@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "datasets/idx.h"
+#include "strata/datasets/idx.h"
 
 namespace strata::tools_test {
 

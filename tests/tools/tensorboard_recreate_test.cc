@@ -10,13 +10,13 @@
 #include <map>
 #include <tuple>
 
-#include "framework/graph/builder.h"
-#include "framework/summary/event_reader.h"
-#include "framework/summary/tensorboard_callback.h"
-#include "framework/train/trainer.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/summary/event_reader.h"
+#include "strata/framework/summary/tensorboard_callback.h"
+#include "strata/framework/train/trainer.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata {
 namespace {
@@ -65,7 +65,7 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
     versioning::Recorder recorder(log);
     TensorBoardCallback live(dir.sub("tb/main"));
     Network net(Sequential({3}).linear(4).relu().linear(2).build());
-    Trainer trainer(net, TrainerOptions().progress_(Progress::kQuiet));
+    Trainer trainer(net, TrainerOptions().progress(Progress::kQuiet));
     trainer.set_hparam("batch_size", "4");
     trainer.add_callback(&recorder);
     trainer.add_callback(&live);

@@ -5,8 +5,8 @@
 
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/storage_report.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/storage_report.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {

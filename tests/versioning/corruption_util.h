@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "tests/versioning/test_util.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning::vtest {
 

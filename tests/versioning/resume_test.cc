@@ -5,14 +5,14 @@
 
 #include <filesystem>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/graph/builder.h"
-#include "framework/train/trainer.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata {
 namespace {
@@ -79,19 +79,19 @@ TEST(Resume, MlpWithDropoutAndAdamIsBitExact) {
   RunSetup s;
   s.sample = {12};
   s.graph = Sequential({12}).linear(16).relu().dropout(0.3).linear(3).build();
-  s.options = TrainerOptions().seed_(4).optimizer_(OptimizerOptions().kind_("adam").lr_(0.01)).progress_(Progress::kQuiet);
+  s.options = TrainerOptions().seed(4).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
   check_resume(s, "mlp");
 }
 
 TEST(Resume, CnnWithBatchNormSgdMomentumStepScheduleIsBitExact) {
   RunSetup s;
   s.sample = {1, 6, 6};
-  s.graph = Sequential({1, 6, 6}).conv2d(Conv2dOptions(4, 3).padding_(1)).batch_norm().relu().max_pool2d(2)
+  s.graph = Sequential({1, 6, 6}).conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2)
                 .flatten().linear(3).build();
-  s.options = TrainerOptions().seed_(8)
-                  .optimizer_(OptimizerOptions().kind_("sgd").lr_(0.05).momentum_(0.9))
-                  .schedule_(ScheduleOptions().kind_("step").step_size_(1).gamma_(0.5))
-                  .progress_(Progress::kQuiet);
+  s.options = TrainerOptions().seed(8)
+                  .optimizer(OptimizerOptions().kind("sgd").lr(0.05).momentum(0.9))
+                  .schedule(ScheduleOptions().kind("step").step_size(1).gamma(0.5))
+                  .progress(Progress::kQuiet);
   check_resume(s, "cnn");
 }
 
@@ -100,7 +100,7 @@ TEST(Resume, IntoADifferentGraphIsRefused) {
   RunSetup s;
   s.sample = {12};
   s.graph = Sequential({12}).linear(3).build();
-  s.options = TrainerOptions().progress_(Progress::kQuiet);
+  s.options = TrainerOptions().progress(Progress::kQuiet);
   train(s, dir, 1, "");
   RunSetup other = s;
   other.graph = Sequential({12}).linear(8).relu().linear(3).build();

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "framework/core/rng.h"
-#include "framework/core/tensor.h"
-#include "framework/train/batch_source.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/train/batch_source.h"
 
 namespace strata::versioning::vtest {
 

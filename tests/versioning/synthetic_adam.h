@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/core/tensor.h"
-#include "framework/train/train_state.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/train/train_state.h"
 
 namespace strata::versioning::vtest {
 

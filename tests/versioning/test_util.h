@@ -10,9 +10,9 @@
 #include <string>
 #include <gtest/gtest.h>
 
-#include "framework/core/rng.h"
-#include "framework/graph/graph_spec.h"
-#include "framework/train/train_state.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/train/train_state.h"
 
 namespace strata::versioning::vtest {
 

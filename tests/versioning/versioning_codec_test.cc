@@ -11,13 +11,13 @@
 #include <map>
 #include <random>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 #include "tests/versioning/synthetic_adam.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/chunk_codec.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -74,7 +74,7 @@ TEST(ChunkCodec, EveryCodecIsLosslessWithAndWithoutBase) {
     }
     const std::string raw = as_string(cur), b = as_string(base);
     for (ChunkCodec c : {ChunkCodec::kRaw, ChunkCodec::kZstd, ChunkCodec::kShuffleZstd, ChunkCodec::kFloatModel}) {
-      CodecOptions o = CodecOptions().set_codec(c);
+      CodecOptions o = CodecOptions().codec(c);
       EXPECT_EQ(round_trip(raw, DType::kF32, nullptr, o), raw) << codec_name(c) << " n=" << n;
       EXPECT_EQ(round_trip(raw, DType::kF32, &b, o), raw) << codec_name(c) << " delta n=" << n;
       EXPECT_EQ(round_trip(raw, DType::kF32, &raw, o), raw) << codec_name(c) << " self-delta n=" << n;
@@ -109,7 +109,7 @@ TEST(ChunkCodec, DamagedValuesNeverCrash) {
   const std::string raw = as_string(cur);
   for (ChunkCodec c : {ChunkCodec::kZstd, ChunkCodec::kShuffleZstd, ChunkCodec::kFloatModel}) {
     for (const ChunkBase* base_ptr : {static_cast<const ChunkBase*>(nullptr), static_cast<const ChunkBase*>(&b)}) {
-      const std::string good = encode_chunk(raw, DType::kF32, base_ptr, CodecOptions().set_codec(c));
+      const std::string good = encode_chunk(raw, DType::kF32, base_ptr, CodecOptions().codec(c));
       std::mt19937 rng(6);
       int thrown = 0, rehash = 0, harmless = 0;
       for (int trial = 0; trial < 300; ++trial) {
@@ -223,10 +223,10 @@ std::map<std::string, double> measure_ratios(const vtest::SyntheticAdamOptions& 
   vtest::SyntheticAdam sim(so);
   struct Variant { const char* name; CodecOptions o; };
   const std::vector<Variant> variants = {
-      {"zstd", CodecOptions().set_codec(ChunkCodec::kZstd).set_allow_delta(false)},
-      {"shuffle+zstd", CodecOptions().set_codec(ChunkCodec::kShuffleZstd).set_allow_delta(false)},
-      {"xor+shuffle+zstd3", CodecOptions().set_codec(ChunkCodec::kShuffleZstd)},
-      {"float-model", CodecOptions().set_codec(ChunkCodec::kFloatModel)}};
+      {"zstd", CodecOptions().codec(ChunkCodec::kZstd).allow_delta(false)},
+      {"shuffle+zstd", CodecOptions().codec(ChunkCodec::kShuffleZstd).allow_delta(false)},
+      {"xor+shuffle+zstd3", CodecOptions().codec(ChunkCodec::kShuffleZstd)},
+      {"float-model", CodecOptions().codec(ChunkCodec::kFloatModel)}};
   std::map<std::string, std::string> prev;
   std::map<std::string, uint16_t> depth;
   std::map<std::string, double> stored, seconds;
@@ -249,7 +249,7 @@ std::map<std::string, double> measure_ratios(const vtest::SyntheticAdamOptions& 
           std::string value = encode_chunk(raw, DType::kF32, has_base ? &base : nullptr, v.o);
           seconds[v.name] += ms_since(t0) / 1000;
           if (e > 0) stored[v.name] += static_cast<double>(value.size());
-          if (v.o.codec == ChunkCodec::kFloatModel) {
+          if (v.o.codec() == ChunkCodec::kFloatModel) {
             ChunkHeader h = parse_chunk_header(value);
             std::string back(raw.size(), '\0');
             decode_chunk(value, h, h.delta ? base.data : nullptr, reinterpret_cast<uint8_t*>(back.data()));
@@ -308,7 +308,7 @@ TEST(StorageBench, SnapshotStallRestoreTimeAndRetention) {
   std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
   double raw = 0;
   {
-    Recorder rec(log, RecorderOptions().set_author("bench@host"));
+    Recorder rec(log, RecorderOptions().author("bench@host"));
     TrainState initial = adam_state(sim);
     FitBeginInfo begin;
     begin.state = &initial;

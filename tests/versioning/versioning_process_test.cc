@@ -14,15 +14,15 @@
 #include <thread>
 #include <unistd.h>
 
-#include "framework/core/error.h"
-#include "framework/core/rng.h"
-#include "framework/graph/builder.h"
-#include "framework/train/trainer.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/recorder.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 
 extern char** environ;
 
@@ -66,7 +66,7 @@ CommitId commit_next(VersionLog& log) {
 // shuffle (data order); epochs of 4 small batches, so that commits follow each other closely.
 GraphSpec crash_mlp() { return Sequential({16}).linear(32).relu().dropout(0.2).linear(4).build(); }
 TrainerOptions crash_trainer_options() {
-  return TrainerOptions().seed_(6).optimizer_(OptimizerOptions().kind_("adam").lr_(0.01)).progress_(Progress::kQuiet);
+  return TrainerOptions().seed(6).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
 }
 vtest::ShuffledSource crash_data() { return vtest::ShuffledSource({16}, 64, 16); }
 
@@ -109,7 +109,7 @@ const char* helper_dir() { return std::getenv("STRATA_HELPER_DIR"); }
 
 TEST(Helper, CrashWriter) {
   if (!helper_dir()) GTEST_SKIP() << "runs as a child of CrashSafety.SigkillAtRandomInstants";
-  auto log = VersionLog::open(helper_dir(), OpenMode::kReadWrite, LogOptions().set_initial_map_bytes(1 << 20));
+  auto log = VersionLog::open(helper_dir(), OpenMode::kReadWrite, LogOptions().initial_map_bytes(1 << 20));
   std::FILE* marks = std::fopen((std::string(helper_dir()) + "/marks").c_str(), "a");
   for (;;) {  // until SIGKILL
     std::fputs("b\n", marks);
@@ -314,7 +314,7 @@ TEST(MultiProcess, SecondWriterIsRefusedReadersWork) {
 
 TEST(MultiProcess, ReadersWorkWhileTheWriterGrowsTheMap) {
   TempDir dir;
-  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().set_initial_map_bytes(1 << 20));
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().initial_map_bytes(1 << 20));
   commit_next(*log);
   pid_t reader = spawn_helper("Reader", dir.path());
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1200);

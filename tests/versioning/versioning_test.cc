@@ -8,14 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "framework/core/error.h"
+#include "strata/framework/core/error.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
-#include "versioning/lmdb_env.h"
-#include "versioning/recorder.h"
-#include "versioning/restore.h"
-#include "versioning/version_log.h"
+#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/restore.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -124,7 +124,7 @@ TEST(VersionLog, CommitAndReadBackBitExact) {
 
 TEST(VersionLog, DeltaChainsAcrossKeyframesReadBackBitExact) {
   TempDir dir;
-  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().set_keyframe_interval(3));
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(3));
   // A 320 KB layer that moves a little every epoch, and a frozen table.
   std::vector<CommitId> ids;
   for (int e = 1; e <= 10; ++e) {
@@ -134,7 +134,7 @@ TEST(VersionLog, DeltaChainsAcrossKeyframesReadBackBitExact) {
   }
   // A fresh reader (no caches) reads every version bit-exactly.
   log.reset();
-  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().set_decode_cache_bytes(0));
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
   for (int e = 1; e <= 10; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
   // Chains are bounded by the keyframe interval, and deltas were used.
   auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
@@ -364,7 +364,7 @@ TEST(VersionLog, MergeAveragesParameters) {
   m.b = "other";
   m.alpha = 0.25;
   m.wall_time_ms = 5000;
-  CommitResult res = log->merge(m);
+  CommitResult res = merge_versions(*log, m);
   CommitRecord r = log->read_record(res.id);
   EXPECT_EQ(r.parents, (std::vector<CommitId>{ids[1], b}));
   EXPECT_EQ(log->head("main"), res.id);
@@ -382,7 +382,7 @@ TEST(VersionLog, MergeAveragesParameters) {
   commit_state(*log, other, {}, "wide");
   m.a = "main";
   m.b = "wide";
-  expect_error([&] { log->merge(m); }, ErrorCode::kFailedPrecondition, {"fc1/weight", "[4,3]", "[5,3]"});
+  expect_error([&] { merge_versions(*log, m); }, ErrorCode::kFailedPrecondition, {"fc1/weight", "[4,3]", "[5,3]"});
 }
 
 TEST(VersionLog, AlignWarmStartsAChangedGraph) {
@@ -402,7 +402,7 @@ TEST(VersionLog, AlignWarmStartsAChangedGraph) {
 TEST(VersionLog, MapGrowsWhenFull) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite,
-                              LogOptions().set_initial_map_bytes(1 << 20).set_codec(ChunkCodec::kRaw));
+                              LogOptions().initial_map_bytes(1 << 20).codec(ChunkCodec::kRaw));
   std::vector<CommitId> ids = commit_epochs(*log, 3, 1 << 20);  // 4 MB table > 1 MiB map
   auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
   EXPECT_GT(env->map_bytes(), 4u << 20);
@@ -421,7 +421,7 @@ TEST(VersionLog, BadInput) {
     ::mkdir(dir.sub("ro").c_str(), 0555);
     expect_error([&] { VersionLog::open(dir.sub("ro/log"), OpenMode::kReadWrite); }, ErrorCode::kIOError, {});
   }
-  expect_error([&] { VersionLog::open(dir.sub("x"), OpenMode::kReadWrite, LogOptions().set_keyframe_interval(0)); },
+  expect_error([&] { VersionLog::open(dir.sub("x"), OpenMode::kReadWrite, LogOptions().keyframe_interval(0)); },
                ErrorCode::kInvalidArgument, {"keyframe"});
 
   auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
@@ -477,7 +477,7 @@ TEST(Recorder, CommitsEveryEpochAsynchronously) {
   std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
   std::vector<CommitId> ids;
   {
-    Recorder rec(log, RecorderOptions().set_author("me@box"));
+    Recorder rec(log, RecorderOptions().author("me@box"));
     rec.on_fit_begin(FitBeginInfo{});
     for (int e = 1; e <= 4; ++e) {
       TrainState s = synthetic_state(e, 7, 300000);
@@ -498,7 +498,7 @@ TEST(Recorder, CommitsEveryEpochAsynchronously) {
     EXPECT_GT(t.last_writer_cpu_s, 0.0);  // encoding 1.2 MB takes CPU on the writer thread
     EXPECT_LE(t.last_writer_cpu_s, t.last_encode_s + t.last_write_s + 0.01);  // one thread: CPU <= wall
   }
-  EXPECT_THROW(Recorder(log, RecorderOptions().set_writer_threads(0)), Error);
+  EXPECT_THROW(Recorder(log, RecorderOptions().writer_threads(0)), Error);
   EXPECT_EQ(log->head("main"), ids.back());
   std::vector<CommitId> history = log->history("main");
   ASSERT_EQ(history.size(), 4u);
@@ -539,7 +539,7 @@ TEST(Recorder, ResumeContinuesHeadOrBranchesFromOlderVersions) {
     std::map<std::string, std::string> notes;
     CommitId id = run_epoch(rec, synthetic_state(3, 11), notes);
     rec.on_fit_end(false);
-    const std::string branch = "main-e2-" + short_hex(ids[1], 6);
+    const std::string branch = "main-2";
     EXPECT_EQ(notes["branch"], branch);
     EXPECT_EQ(log->head(branch), id);
     EXPECT_EQ(log->read_record(id).parents, std::vector<CommitId>{ids[1]});
@@ -559,13 +559,19 @@ TEST(Recorder, ResumeContinuesHeadOrBranchesFromOlderVersions) {
     EXPECT_EQ(log->head("wide"), id);
     EXPECT_THROW(rec.continue_from(ids[0], "wide"), Error);
   }
-  {  // A fresh run on a log whose branch exists goes on a new branch.
+  {  // A fresh run on a log whose branch exists goes on the next free "<branch>-<n>", decided
+     // before any epoch ends (main-2 is taken by the resume above).
     Recorder rec(log);
+    EXPECT_EQ(rec.branch(), "main-3");
     std::map<std::string, std::string> notes;
     CommitId id = run_epoch(rec, synthetic_state(1, 42), notes);
     rec.on_fit_end(false);
-    EXPECT_EQ(notes["branch"], "main-2");
+    EXPECT_EQ(notes["branch"], "main-3");
     EXPECT_TRUE(log->read_record(id).parents.empty());
+  }
+  {  // And the next one on main-4, not main-3-2.
+    Recorder rec(log);
+    EXPECT_EQ(rec.branch(), "main-4");
   }
 }
 

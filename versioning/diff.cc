@@ -1,9 +1,9 @@
-#include "tools/diff.h"
+#include "strata/versioning/diff.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace strata::tools {
+namespace strata::versioning {
 
 std::vector<TensorDiff> diff_tensors(const NamedTensors& a, const NamedTensors& b, double eps) {
   std::map<std::string, const Tensor*> in_b;
@@ -91,4 +91,29 @@ GraphDiff diff_graphs(const GraphSpec& a, const GraphSpec& b) {
   return d;
 }
 
-}  // namespace strata::tools
+size_t VersionDiff::changed_tensors() const {
+  return static_cast<size_t>(
+      std::count_if(tensors.begin(), tensors.end(), [](const TensorDiff& d) { return d.status != "same"; }));
+}
+
+VersionDiff diff_versions(const VersionLog& log, const std::string& a_name, const std::string& b_name, double eps) {
+  VersionDiff d;
+  d.a = log.resolve(a_name);
+  d.b = log.resolve(b_name);
+  d.eps = eps;
+  const CommitRecord ra = log.read_record(d.a), rb = log.read_record(d.b);
+  d.graph_a = ra.graph_id;
+  d.graph_b = rb.graph_id;
+  d.tensors = diff_tensors(log.read_params(d.a), log.read_params(d.b), eps);
+  if (ra.graph_id != rb.graph_id) d.graph = diff_graphs(log.read_graph(ra.graph_id), log.read_graph(rb.graph_id));
+  for (const auto& [k, v] : ra.metrics) d.metrics[k] = {v, NAN};
+  for (const auto& [k, v] : rb.metrics) d.metrics.try_emplace(k, NAN, NAN).first->second.second = v;
+  std::map<std::string, std::pair<std::string, std::string>> hparams;
+  for (const auto& [k, v] : ra.hparams) hparams[k].first = v;
+  for (const auto& [k, v] : rb.hparams) hparams[k].second = v;
+  for (auto& [k, v] : hparams)
+    if (v.first != v.second) d.hparams.emplace(k, std::move(v));
+  return d;
+}
+
+}  // namespace strata::versioning

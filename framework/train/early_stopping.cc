@@ -1,0 +1,69 @@
+#include "strata/framework/train/early_stopping.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "strata/framework/core/error.h"
+
+namespace strata {
+namespace {
+
+const char* const kBestKey = "early_stopping/best_bits";
+const char* const kWaitKey = "early_stopping/wait";
+
+// The double's exact bits, so a resumed run compares against exactly the same best value.
+int64_t to_bits(double v) {
+  int64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+double from_bits(int64_t bits) {
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
+  if (options_.patience() < 1)
+    throw_invalid("early stopping patience must be >= 1, got " + std::to_string(options_.patience()));
+  if (!(options_.min_delta() >= 0)) throw_invalid("early stopping min_delta must be >= 0");
+  load_state({});
+}
+
+void EarlyStopping::on_epoch_metrics(EpochMetricsInfo& info) {
+  auto it = info.metrics.find(options_.monitor());
+  if (it == info.metrics.end())
+    throw Error(ErrorCode::kInvalidArgument,
+                "early stopping watches '" + options_.monitor() + "', which epoch " + std::to_string(info.epoch) +
+                    " did not produce",
+                "EarlyStopping", "pass validation data to fit(), or monitor a metric the run has");
+  const double v = it->second;
+  const bool improved = options_.higher_is_better() ? v > best_ + options_.min_delta()
+                                                    : v < best_ - options_.min_delta();
+  if (improved) {
+    best_ = v;
+    wait_ = 0;
+    return;
+  }
+  if (++wait_ >= options_.patience()) {
+    info.stop = true;
+    info.stop_reason = "early stopping: " + options_.monitor() + " has not improved for " + std::to_string(wait_) +
+                       " epochs";
+  }
+}
+
+void EarlyStopping::save_state(std::map<std::string, int64_t>& counters) const {
+  counters[kBestKey] = to_bits(best_);
+  counters[kWaitKey] = wait_;
+}
+
+void EarlyStopping::load_state(const std::map<std::string, int64_t>& counters) {
+  auto best = counters.find(kBestKey), wait = counters.find(kWaitKey);
+  best_ = best != counters.end() ? from_bits(best->second) : (options_.higher_is_better() ? -INFINITY : INFINITY);
+  wait_ = wait != counters.end() ? wait->second : 0;
+}
+
+}  // namespace strata

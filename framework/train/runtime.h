@@ -1,0 +1,21 @@
+// The compute runtime under a Trainer: oneDNN's version and the OpenMP thread count, so that a
+// program needs neither oneDNN nor OpenMP headers to report or set them.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace strata {
+
+// "2.6.3" (major.minor.patch of the oneDNN library loaded at run time).
+std::string onednn_version();
+
+// Threads of the OpenMP team that runs kernels, data loading and the optimizer (n >= 1;
+// kInvalidArgument otherwise).
+void set_num_threads(int n);
+int num_threads();
+
+// What a version records about how it was made: {"strata": version(), "onednn": ...}.
+std::map<std::string, std::string> runtime_environment();
+
+}  // namespace strata

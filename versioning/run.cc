@@ -1,0 +1,111 @@
+#include "strata/versioning/run.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "strata/framework/core/error.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
+
+namespace strata::versioning {
+
+Run::Run(Trainer& trainer, RunOptions options) : trainer_(trainer), options_(std::move(options)) {
+  const RunOptions& o = options_;
+  if (o.log_dir().empty()) {
+    if (!o.resume().empty() || !o.warm_start().empty())
+      throw_invalid("resume and warm start need a log directory", "", "pass the log directory the version lives in");
+    return;
+  }
+  if (!o.resume().empty() && !o.warm_start().empty())
+    throw_invalid("resume and warm start exclude each other", "",
+                  "resume continues a run exactly; warm start begins a new one from matching parameters");
+  // Refuse before open() would create an empty log the version cannot be in.
+  const std::string source_name = o.resume().empty() ? o.warm_start() : o.resume();
+  if (!source_name.empty() && !std::filesystem::exists(std::filesystem::path(o.log_dir()) / "versions.lmdb"))
+    throw Error(ErrorCode::kNotFound, "no version log to take '" + source_name + "' from", o.log_dir(),
+                "check the log directory; a new log has no versions yet");
+  LogOptions log_options;
+  if (!o.codec().empty()) {
+    std::optional<ChunkCodec> codec = codec_from_name(o.codec());
+    if (!codec) throw_invalid("unknown codec '" + o.codec() + "'", "", "use one of: float-model, shuffle+zstd, zstd, raw");
+    log_options.codec(*codec);
+  }
+  log_ = VersionLog::open(o.log_dir(), OpenMode::kReadWrite, log_options);
+  // An existing log keeps the codec it was created with: say so rather than ignore the option.
+  if (!o.codec().empty() && log_->settings().codec != log_options.codec())
+    throw_invalid("codec " + o.codec() + ": this log was created with codec " + codec_name(log_->settings().codec),
+                  o.log_dir(), "drop the codec option, or record into a new log directory");
+
+  RecorderOptions recorder_options;
+  if (!o.branch().empty()) recorder_options.branch(o.branch());
+  if (!o.message().empty()) recorder_options.message_template(o.message());
+  recorder_ = std::make_unique<Recorder>(log_, recorder_options);
+  if (o.verbose()) std::printf("version log: %s\n", o.log_dir().c_str());
+  if (!o.resume().empty()) {
+    source_ = log_->resolve(o.resume());
+    trainer_.load_state(log_->read_state(*source_));
+    recorder_->continue_from(*source_, o.branch());
+    if (o.verbose())
+      std::printf("resumed from %s (%s): epoch %lld, step %lld\n", o.resume().c_str(), log_->describe(*source_).c_str(),
+                  static_cast<long long>(trainer_.epoch()), static_cast<long long>(trainer_.global_step()));
+  }
+  if (!o.warm_start().empty()) {
+    // Only the parameters: the optimizer, counters and epoch of a warm start begin afresh.
+    TrainState state = trainer_.state();
+    warm_start_report_ = align_state(*log_, o.warm_start(), state);
+    source_ = warm_start_report_->source;
+    trainer_.network().load_state_tensors(state.params);
+    recorder_->warm_start_from(*source_, o.branch());
+    if (o.verbose()) {
+      const AlignReport& r = *warm_start_report_;
+      std::printf("warm start from %s: %zu tensors copied, %zu new, %zu dropped, %zu with another shape\n",
+                  log_->describe(r.source).c_str(), r.matched.size(), r.added.size(), r.dropped.size(),
+                  r.mismatched.size());
+      for (const std::string& name : r.added) std::printf("  new: %s\n", name.c_str());
+      for (const std::string& name : r.mismatched) std::printf("  other shape, fresh: %s\n", name.c_str());
+    }
+  }
+  if (o.verbose()) std::printf("branch: %s\n", recorder_->branch().c_str());
+  trainer_.add_callback(recorder_.get());  // before TensorBoard: it reads the recorder's annotations
+  if (o.tensorboard()) {
+    tensorboard_ = std::make_unique<TensorBoardCallback>(tensorboard_dir(), o.tensorboard_options());
+    trainer_.add_callback(tensorboard_.get());
+  }
+}
+
+Run::~Run() {
+  trainer_.remove_callback(tensorboard_.get());
+  trainer_.remove_callback(recorder_.get());
+  if (!recorder_ || finished_) return;
+  try {
+    recorder_->flush();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: the last version could not be committed: %s\n", e.what());
+  }
+}
+
+const std::string& Run::branch() const {
+  static const std::string none;
+  return recorder_ ? recorder_->branch() : none;
+}
+
+std::string Run::tensorboard_dir() const {
+  if (!recorder_ || !options_.tensorboard()) return {};
+  return options_.log_dir() + "/tb/" + recorder_->branch();
+}
+
+void Run::finish() {
+  if (!recorder_) return;
+  recorder_->flush();
+  finished_ = true;
+  if (!options_.verbose()) return;
+  std::optional<CommitId> head = log_->head(recorder_->branch());
+  RecorderTiming t = recorder_->timing();
+  std::printf("branch %s now at %s; %d snapshots this run, stall max %.1f ms (%.1f MB staged each)\n",
+              recorder_->branch().c_str(), head ? log_->describe(*head).c_str() : "(none)", t.snapshots,
+              t.max_stall_ms, t.staged_bytes / 1e6);
+  if (options_.tensorboard()) std::printf("tensorboard --logdir %s/tb\n", options_.log_dir().c_str());
+}
+
+}  // namespace strata::versioning
