@@ -81,6 +81,15 @@ GraphDiff diff_graphs(const GraphSpec& a, const GraphSpec& b) {
     for (const auto& [k, v] : m.floats)
       if (!n.floats.count(k) || n.floats.at(k) != v) what += " " + k + " -> " + std::to_string(v);
     if (n.output_shape != m.output_shape) what += " output " + shape_str(n.output_shape) + " -> " + shape_str(m.output_shape);
+    std::map<std::string, const ParamSpec*> params_b;
+    for (const ParamSpec& p : m.params) params_b[p.name] = &p;
+    for (const ParamSpec& p : n.params) {
+      auto it = params_b.find(p.name);
+      if (it == params_b.end()) what += " -" + p.name;
+      else if (it->second->shape != p.shape) what += " " + p.name + " " + shape_str(p.shape) + " -> " + shape_str(it->second->shape);
+      if (it != params_b.end()) params_b.erase(it);
+    }
+    for (const auto& [name, p] : params_b) what += " +" + name;
     if (!what.empty()) d.changed.push_back(n.name + ":" + what);
     in_b.erase(it);
   }

@@ -6,6 +6,7 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
+#include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 
@@ -114,6 +115,78 @@ TEST(Trainer, EarlyStoppingAndResumeEqualsStraight) {
   Network other(Sequential({2}).linear(3).build());
   Trainer wrong(other, options);
   EXPECT_THROW(wrong.load_state(saved), Error);
+}
+
+TEST(Trainer, KeepsWeightsAlreadyLoadedIntoTheNetwork) {
+  // A warm start loads weights before the Trainer exists; the Trainer must not re-initialise them.
+  Network source(xor_net());
+  source.init_params(42);
+  Network net(xor_net());
+  net.load_state_tensors(source.state_tensors());
+  Trainer trainer(net, TrainerOptions().seed(1).progress(Progress::kQuiet));
+  NamedTensors kept = net.state_tensors(), from = source.state_tensors();
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_TRUE(kept[i].second.bit_equal(from[i].second)) << kept[i].first;
+
+  // A network nobody initialised gets the Trainer's seed: the same as init_params(seed).
+  Network fresh(xor_net()), reference(xor_net());
+  Trainer seeded(fresh, TrainerOptions().seed(7).progress(Progress::kQuiet));
+  reference.init_params(7);
+  NamedTensors a = fresh.state_tensors(), b = reference.state_tensors();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].second.bit_equal(b[i].second)) << a[i].first;
+}
+
+// Records what the Trainer tells a callback and stops after `stop_at` epochs.
+class StopAfter : public Callback {
+ public:
+  explicit StopAfter(int64_t stop_at) : stop_at_(stop_at) {}
+  void on_epoch_metrics(EpochMetricsInfo& info) override {
+    metrics_seen = info.metrics.count("val/loss") > 0;
+    if (info.epoch == stop_at_) {
+      info.stop = true;
+      info.stop_reason = "enough";
+    }
+  }
+  void save_state(std::map<std::string, int64_t>& counters) const override { counters["stop_after/saves"] = ++saves_; }
+  void load_state(const std::map<std::string, int64_t>& counters) override {
+    auto it = counters.find("stop_after/saves");
+    saves_ = it == counters.end() ? 0 : it->second;
+  }
+  void on_epoch_end(EpochEndInfo& info) override {
+    snapshot_counter = info.state.counters.at("stop_after/saves");
+    stop_note = info.annotations.count("stop") ? info.annotations.at("stop") : "";
+  }
+  bool metrics_seen = false;
+  int64_t snapshot_counter = 0;
+  std::string stop_note;
+
+ private:
+  int64_t stop_at_;
+  mutable int64_t saves_ = 0;
+};
+
+TEST(Trainer, CallbacksDecideOnMetricsAndTheirStateIsInTheSnapshot) {
+  Network net(xor_net());
+  Trainer trainer(net, TrainerOptions().seed(1).progress(Progress::kQuiet));
+  ArraySource data = xor_data();
+  StopAfter cb(3);
+  trainer.add_callback(&cb);
+  FitResult r = trainer.fit(data, &data, 10);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.epochs_completed, 3);
+  EXPECT_TRUE(cb.metrics_seen);
+  EXPECT_EQ(cb.snapshot_counter, 3);  // saved before the epoch-end state was built
+  EXPECT_EQ(cb.stop_note, "enough");
+  EXPECT_EQ(trainer.state().counters.at("stop_after/saves"), 3);
+
+  // A restored state gives the callback its counters back at the next fit.
+  Network net2(xor_net());
+  Trainer resumed(net2, TrainerOptions().seed(1).progress(Progress::kQuiet));
+  resumed.load_state(trainer.state());
+  StopAfter cb2(5);
+  resumed.add_callback(&cb2);
+  resumed.fit(data, &data, 10);
+  EXPECT_EQ(cb2.snapshot_counter, 5);  // 3 restored + epochs 4 and 5
+  EXPECT_THROW(EarlyStopping(EarlyStoppingOptions().patience(0)), Error);
 }
 
 }  // namespace

@@ -8,10 +8,12 @@
 #     binary shows branches main, main-2 (the resume), main-3, main-4 with event files in
 #     tb/<branch>/;
 #     and main-2@2 equals main@2 bit for bit; the pkg-config route builds the same program;
-#  5. the subproject route (add_subdirectory on the source tree) configures without GoogleTest.
-# usage: install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR
+#  5. the subproject route (add_subdirectory on the source tree) configures without GoogleTest;
+#  6. `cpack -G DEB` builds a package with all of it.
+# usage: install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR [CXX_FLAGS]
+# CXX_FLAGS: what a program linking this build needs too (the sanitizer flags of an ASan build).
 set -euo pipefail
-build_dir=$1 source_dir=$2 work=$3
+build_dir=$1 source_dir=$2 work=$3 cxx_flags=${4:-}
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -44,14 +46,14 @@ done
 
 # 3. The standalone project, against the prefix only.
 cmake -S "$source_dir/examples/standalone" -B "$work/app-build" -DCMAKE_PREFIX_PATH="$prefix" \
-      -DCMAKE_BUILD_TYPE=Release > "$work/app-configure.log" || { cat "$work/app-configure.log"; fail "configure"; }
+      -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$cxx_flags" > "$work/app-configure.log" || { cat "$work/app-configure.log"; fail "configure"; }
 cmake --build "$work/app-build" > "$work/app-build.log" 2>&1 || { cat "$work/app-build.log"; fail "build"; }
 if grep -q -- "-I$source_dir\|-I$build_dir" "$work/app-build/CMakeFiles/fmnist_app.dir/flags.make"; then
   fail "the app was compiled with source-tree include paths"
 fi
 
 # The pkg-config route builds the same program.
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ -std=c++17 "$source_dir/examples/standalone/main.cc" -o "$work/app-pc" \
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ -std=c++17 $cxx_flags "$source_dir/examples/standalone/main.cc" -o "$work/app-pc" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs strata) -Wl,-rpath,"$prefix/lib" \
   || fail "pkg-config build"
 "$work/app-pc" 2> /dev/null && fail "the app must refuse a missing LOG_DIR with exit 2" || [ $? -eq 2 ] || fail "usage exit code"
@@ -103,4 +105,18 @@ endforeach()
 CMAKE
 cmake -S "$work/sub" -B "$work/sub-build" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON > "$work/sub.log" 2>&1 \
   || { cat "$work/sub.log"; fail "subproject configure"; }
+# 6. The .deb (README: `cpack -G DEB`): headers, libraries, the CMake package, strata.pc, the binary,
+#    and Depends on the runtime libraries it links.
+(cd "$build_dir" && cpack -G DEB -B "$work/deb" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
+deb=$(ls "$work"/deb/strata_*_amd64.deb)
+contents=$(dpkg-deb -c "$deb")
+for f in ./usr/bin/strata ./usr/include/strata/versioning/run.h ./usr/lib/libstrata_core.so.0.2.0 \
+         ./usr/lib/cmake/Strata/StrataConfig.cmake ./usr/lib/pkgconfig/strata.pc; do
+  echo "$contents" | grep -q " $f\( \|$\)" || fail "$f missing from $deb"
+done
+depends=$(dpkg-deb -f "$deb" Depends)
+for p in libdnnl2 liblmdb0 libprotobuf32 libzstd1; do
+  echo "$depends" | grep -q "$p" || fail "Depends lacks $p: $depends"
+done
+
 echo "install test passed: $(echo "$headers" | wc -l) headers, 5 versions on 4 branches"

@@ -1,6 +1,8 @@
-// examples/train_fashion_mnist's version-log flags, run as a subprocess: --log-codec picks a new
-// log's chunk codec, and is refused (exit 1, the log untouched) on a log created with another.
+// The examples' version-log flags, run as subprocesses: --log-codec picks a new log's chunk codec,
+// and is refused (exit 1, the log untouched) on a log created with another; fresh runs on one log
+// get their own branches and TensorBoard folders.
 #include <gtest/gtest.h>
+#include <filesystem>
 #include <string>
 
 #include "tests/tools/subprocess_util.h"
@@ -48,6 +50,25 @@ TEST(TrainExample, LogCodecSetsANewLogsCodecAndIsRefusedOnAnExistingLogWithAnoth
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   EXPECT_EQ(log->all_versions().size(), 3u);
   EXPECT_EQ(log->settings().codec, ChunkCodec::kShuffleZstd);
+}
+
+// The bug of examples/run_log: four runs of regression_csv on one log went to main, main-2,
+// main-2-2, main-2-3, and all wrote their event files into tb/main.
+TEST(TrainExample, RepeatedFreshRunsGetBranchesMainMain2Main3AndTheirOwnEventFolders) {
+  vtest::TempDir dir;
+  const std::string example = "cd " + dir.path() + " && " STRATA_BINARY_DIR "/examples/regression_csv --epochs 1 --log-dir log";
+  for (const char* branch : {"main", "main-2", "main-3"}) {
+    tools_test::CommandOutput run = tools_test::run_command(example + " 2>&1");
+    ASSERT_EQ(run.code, 0) << run.out;
+    EXPECT_TRUE(contains(run.out, std::string("branch: ") + branch + "\n")) << run.out;
+    const std::string tb = dir.sub("log/tb/") + branch;
+    ASSERT_TRUE(std::filesystem::is_directory(tb)) << tb;
+    size_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tb)) files += contains(e.path().string(), "tfevents");
+    EXPECT_EQ(files, 1u) << tb;
+  }
+  auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadOnly);
+  EXPECT_EQ(log->branches(), (std::vector<std::string>{"main", "main-2", "main-3"}));
 }
 
 }  // namespace

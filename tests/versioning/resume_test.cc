@@ -8,10 +8,12 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/builder.h"
+#include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "strata/versioning/recorder.h"
+#include "strata/versioning/run.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata {
@@ -93,6 +95,53 @@ TEST(Resume, CnnWithBatchNormSgdMomentumStepScheduleIsBitExact) {
                   .schedule(ScheduleOptions().kind("step").step_size(1).gamma(0.5))
                   .progress(Progress::kQuiet);
   check_resume(s, "cnn");
+}
+
+// Trains with early stopping through the run API (optionally resuming); returns the fit result.
+FitResult train_with_early_stopping(const RunSetup& s, const fs::path& dir, int64_t epochs, const std::string& resume) {
+  versioning::vtest::ShuffledSource train_data(s.sample, 48, 16), val_data(s.sample, 24, 24);
+  Network net(s.graph);
+  Trainer trainer(net, s.options);
+  // min_delta makes the plateau certain: val/loss keeps falling, but soon by less than 0.02.
+  EarlyStopping early_stopping(EarlyStoppingOptions().patience(2).min_delta(0.02));
+  trainer.add_callback(&early_stopping);
+  versioning::Run run(trainer,
+                      versioning::RunOptions().log_dir(dir.string()).resume(resume).tensorboard(false).verbose(false));
+  FitResult result = trainer.fit(train_data, &val_data, epochs);
+  run.finish();
+  return result;
+}
+
+TEST(Resume, EarlyStoppingStopsAtTheSameEpochAndBitsAfterAResume) {
+  RunSetup s;
+  s.sample = {12};
+  s.graph = Sequential({12}).linear(16).relu().linear(3).build();
+  s.options = TrainerOptions().seed(4).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
+  fs::path straight = fresh_dir("es_straight"), split = fresh_dir("es_split");
+  const FitResult a = train_with_early_stopping(s, straight, 60, "");
+  ASSERT_TRUE(a.stopped_early);
+  const int64_t stop = a.epochs_completed;
+  ASSERT_GE(stop, 4);
+  ASSERT_LT(stop, 60);
+  // Resume one epoch before the stop, when the patience counter is already 1: a run that
+  // forgot it would train on past `stop`.
+  EXPECT_FALSE(train_with_early_stopping(s, split, stop - 1, "").stopped_early);
+  const FitResult b = train_with_early_stopping(s, split, 60, "main@" + std::to_string(stop - 1));
+  EXPECT_TRUE(b.stopped_early);
+  EXPECT_EQ(b.epochs_completed, stop);
+  auto la = VersionLog::open(straight.string(), OpenMode::kReadOnly);
+  auto lb = VersionLog::open(split.string(), OpenMode::kReadOnly);
+  auto ia = la->resolve("main"), ib = lb->resolve("main");
+  EXPECT_EQ(la->read_record(ia).epoch, stop);
+  EXPECT_EQ(lb->read_record(ib).epoch, stop);
+  expect_same_bits(la->read_params(ia), lb->read_params(ib));
+  expect_same_bits(la->read_optim(ia), lb->read_optim(ib));
+  const TrainState sa = la->read_state(ia), sb = lb->read_state(ib);
+  EXPECT_EQ(sa.counters, sb.counters);
+  EXPECT_EQ(sa.counters.at("early_stopping/wait"), 2);
+  EXPECT_EQ(la->read_state(la->resolve("main@" + std::to_string(stop - 1))).counters.at("early_stopping/wait"), 1);
+  fs::remove_all(straight);
+  fs::remove_all(split);
 }
 
 TEST(Resume, IntoADifferentGraphIsRefused) {

@@ -14,6 +14,7 @@
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/lmdb_env.h"
 #include "strata/versioning/recorder.h"
+#include "strata/versioning/diff.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
 
@@ -82,12 +83,57 @@ TEST(CommitRecord, EncodeDecodeEncodeIsIdentical) {
   EXPECT_EQ(back.message, r.message);
   EXPECT_EQ(to_hex(r.id()).size(), 32u);
 
+  // Format 2 carries the environment; format-1 records (logs before Strata 0.2) have none and
+  // keep their bytes.
+  CommitRecord with_env = r;
+  with_env.environment = {{"onednn", "2.6.3"}, {"strata", "0.2.0"}};
+  EXPECT_EQ(CommitRecord::decode(with_env.encode()).environment, with_env.environment);
+  CommitRecord v1 = r;
+  v1.format_version = 1;
+  v1.environment = with_env.environment;  // not encoded in format 1
+  CommitRecord v1_back = CommitRecord::decode(v1.encode());
+  EXPECT_EQ(v1_back.format_version, 1u);
+  EXPECT_TRUE(v1_back.environment.empty());
+  EXPECT_EQ(v1_back.encode(), v1.encode());
+  EXPECT_EQ(v1_back.id(), v1.id());
+
   // A newer record format, truncation and trailing garbage are corruption.
   CommitRecord newer = r;
   newer.format_version = CommitRecord::kFormatVersion + 1;
   expect_error([&] { CommitRecord::decode(newer.encode()); }, ErrorCode::kCorruption, {"format version", "upgrade"});
   expect_error([&] { CommitRecord::decode(bytes.substr(0, bytes.size() - 3)); }, ErrorCode::kCorruption, {});
   expect_error([&] { CommitRecord::decode(bytes + "x"); }, ErrorCode::kCorruption, {"trailing"});
+}
+
+// Golden bytes of a minimal record in both formats (versioning/FORMAT.md "Commit records"):
+// a change here is a format break and must be deliberate.
+TEST(CommitRecord, GoldenBytes) {
+  CommitRecord r;
+  r.branch = "b";
+  r.epoch = 1;
+  r.global_step = 2;
+  r.wall_time_ms = 3;
+  r.environment = {{"strata", "0.2.0"}};
+  auto hex = [](const std::string& bytes) {
+    std::string out;
+    for (unsigned char c : bytes) out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+    return out;
+  };
+  const std::string common =
+      "0000000000000000"                  // parents: none
+      "0100000000000000" "62"             // branch "b"
+      "0100000000000000"                  // epoch 1
+      "0200000000000000"                  // global step 2
+      "0300000000000000"                  // wall time 3
+      "0000000000000000" "0000000000000000" "0000000000000000"  // author, message, graph id
+      "0000000000000000" "0000000000000000" "0000000000000000"  // hparams, metrics, counters
+      "0000000000000000"                  // no parameters
+      "00000000" "00000000000000000000000000000000";  // optim count, digest
+  EXPECT_EQ(hex(r.encode()), "01" "02000000" + common +
+                                 "0100000000000000"                                  // environment: 1 entry
+                                 "0600000000000000" "737472617461" "0500000000000000" "302e322e30");  // strata 0.2.0
+  r.format_version = 1;
+  EXPECT_EQ(hex(r.encode()), "01" "01000000" + common);
 }
 
 TEST(VersionLog, CommitAndReadBackBitExact) {
@@ -383,6 +429,38 @@ TEST(VersionLog, MergeAveragesParameters) {
   m.a = "main";
   m.b = "wide";
   expect_error([&] { merge_versions(*log, m); }, ErrorCode::kFailedPrecondition, {"fc1/weight", "[4,3]", "[5,3]"});
+}
+
+TEST(VersionLog, DiffVersionsReportsTensorsGraphMetricsAndHparams) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 2);
+  TrainState changed = synthetic_state(2);
+  changed.graph.nodes[0].params[0].shape = {5, 3};
+  changed.params[0].second = Tensor({5, 3});
+  changed.hparams["lr"] = "0.5";
+  commit_state(*log, changed, {ids[0]}, "wide");
+
+  const VersionDiff same = diff_versions(*log, "main@2", "main@2", 0.0);
+  EXPECT_EQ(same.changed_tensors(), 0u);
+  EXPECT_TRUE(same.hparams.empty());
+  for (const TensorDiff& t : same.tensors) EXPECT_EQ(t.max_abs, 0.0) << t.name;
+
+  const VersionDiff d = diff_versions(*log, "main@1", "wide", 0.0);
+  EXPECT_EQ(d.a, ids[0]);
+  ASSERT_FALSE(d.tensors.empty());
+  EXPECT_EQ(d.tensors[0].status, "reshaped");  // structural changes first
+  EXPECT_EQ(d.tensors[0].name, "fc1/weight");
+  EXPECT_EQ(d.tensors[0].shape_b, (Shape{5, 3}));
+  EXPECT_NE(d.graph_a, d.graph_b);
+  ASSERT_EQ(d.graph.changed.size(), 1u);
+  EXPECT_NE(d.graph.changed[0].find("fc1"), std::string::npos) << d.graph.changed[0];
+  EXPECT_EQ(d.hparams.at("lr").second, "0.5");
+  // Metrics: every key of either side, B - A computable.
+  const auto& [a_loss, b_loss] = d.metrics.at("train/loss");
+  EXPECT_EQ(a_loss, synthetic_state(1).metrics.at("train/loss"));
+  EXPECT_EQ(b_loss, synthetic_state(2).metrics.at("train/loss"));
+  expect_error([&] { diff_versions(*log, "main", "nope", 0.0); }, ErrorCode::kNotFound, {"nope"});
 }
 
 TEST(VersionLog, AlignWarmStartsAChangedGraph) {

@@ -1,0 +1,154 @@
+// The run API (versioning::Run): fresh runs, continuing a branch, resuming an older version,
+// warm starts, codecs, TensorBoard folders, and the errors a user meets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "strata/framework/core/error.h"
+#include "strata/framework/graph/builder.h"
+#include "strata/framework/train/trainer.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/run.h"
+#include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/shuffled_source.h"
+#include "tests/versioning/test_util.h"
+
+namespace strata::versioning {
+namespace {
+
+namespace fs = std::filesystem;
+using vtest::ShuffledSource;
+using vtest::TempDir;
+
+GraphSpec small_mlp(int64_t hidden = 8) { return Sequential({12}).linear(hidden).relu().linear(3).build(); }
+
+TrainerOptions quiet() { return TrainerOptions().seed(3).progress(Progress::kQuiet); }
+
+RunOptions run_options(const std::string& log_dir) { return RunOptions().log_dir(log_dir).verbose(false); }
+
+// One training program: a network, a Run with `options`, fit to `epochs`; returns the branch.
+std::string train(const RunOptions& options, int64_t epochs, const GraphSpec& graph = small_mlp()) {
+  ShuffledSource data({12}, 32, 16);
+  Network net(graph);
+  Trainer trainer(net, quiet());
+  versioning::Run run(trainer, options);
+  trainer.fit(data, &data, epochs);
+  run.finish();
+  return run.branch();
+}
+
+size_t event_files(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return 0;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find("tfevents") != std::string::npos;
+  return n;
+}
+
+TEST(RunApi, FreshRunsGoOnMainThenMainNWithTheirOwnTensorBoardFolders) {
+  TempDir dir;
+  EXPECT_EQ(train(run_options(dir.path()), 1), "main");
+  EXPECT_EQ(train(run_options(dir.path()), 1), "main-2");
+  EXPECT_EQ(train(run_options(dir.path()), 1), "main-3");
+  for (const char* branch : {"main", "main-2", "main-3"}) EXPECT_EQ(event_files(dir.sub("tb/") + branch), 1u) << branch;
+  EXPECT_FALSE(fs::exists(dir.sub("tb/main-2-2")));
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  EXPECT_EQ(log->branches(), (std::vector<std::string>{"main", "main-2", "main-3"}));
+}
+
+TEST(RunApi, ResumingTheHeadContinuesAndAnOlderVersionBranches) {
+  TempDir dir;
+  train(run_options(dir.path()), 2);
+  EXPECT_EQ(train(run_options(dir.path()).resume("main"), 3), "main");
+  EXPECT_EQ(train(run_options(dir.path()).resume("main@1"), 3), "main-2");
+  EXPECT_EQ(train(run_options(dir.path()).resume("main@2").branch("lr-sweep"), 3), "lr-sweep");
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  EXPECT_EQ(log->read_record(log->resolve("main")).epoch, 3);
+  EXPECT_EQ(log->read_record(log->resolve("main-2@2")).parents, std::vector<CommitId>{log->resolve("main@1")});
+  EXPECT_EQ(log->read_record(log->resolve("lr-sweep")).parents, std::vector<CommitId>{log->resolve("main@2")});
+  // Resuming main@1 to epoch 3 retraces main: the same bits at epoch 3.
+  EXPECT_TRUE(log->read_params(log->resolve("main-2@3"))[0].second.bit_equal(log->read_params(log->resolve("main@3"))[0].second));
+  EXPECT_EQ(event_files(dir.sub("tb/main-2")), 1u);
+  EXPECT_EQ(event_files(dir.sub("tb/lr-sweep")), 1u);
+}
+
+TEST(RunApi, WarmStartCopiesMatchingParametersIntoAChangedGraph) {
+  TempDir dir;
+  train(run_options(dir.path()), 1);
+  ShuffledSource data({12}, 32, 16);
+  GraphSpec wider = Sequential({12}).linear(8).relu().linear(8).relu().linear(3).build();
+  Network net(wider);
+  Trainer trainer(net, quiet());
+  versioning::Run run(trainer, run_options(dir.path()).warm_start("main"));
+  ASSERT_TRUE(run.warm_start_report().has_value());
+  EXPECT_FALSE(run.warm_start_report()->matched.empty());
+  EXPECT_FALSE(run.warm_start_report()->added.empty());
+  EXPECT_EQ(run.branch().rfind("main-warm-", 0), 0u) << run.branch();
+  // The Trainer did not overwrite what the warm start loaded: fc1's weight equals main's.
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  const Tensor main_w = log->read_tensor(log->resolve("main"), run.warm_start_report()->matched[0]);
+  EXPECT_TRUE(net.find_parameter(run.warm_start_report()->matched[0])->value.bit_equal(main_w));
+  trainer.fit(data, &data, 1);
+  run.finish();
+  EXPECT_EQ(run.log()->read_record(*run.log()->head(run.branch())).parents, std::vector<CommitId>{log->resolve("main")});
+}
+
+TEST(RunApi, WithoutALogDirectoryItAttachesNothing) {
+  ShuffledSource data({12}, 32, 16);
+  Network net(small_mlp());
+  Trainer trainer(net, quiet());
+  versioning::Run run(trainer, RunOptions().verbose(false));
+  EXPECT_FALSE(run.has_log());
+  EXPECT_EQ(run.branch(), "");
+  EXPECT_EQ(run.tensorboard_dir(), "");
+  trainer.fit(data, nullptr, 1);
+  run.finish();
+}
+
+TEST(RunApi, CodecAndTensorBoardOptions) {
+  TempDir dir;
+  train(run_options(dir.path()).codec("shuffle+zstd").tensorboard(false), 1);
+  EXPECT_FALSE(fs::exists(dir.sub("tb")));
+  EXPECT_EQ(VersionLog::open(dir.path(), OpenMode::kReadOnly)->settings().codec, ChunkCodec::kShuffleZstd);
+  expect_error([&] { train(run_options(dir.path()).codec("raw"), 1); }, ErrorCode::kInvalidArgument,
+               {"created with codec shuffle+zstd"});
+  expect_error([&] { train(run_options(dir.sub("other")).codec("lz4"), 1); }, ErrorCode::kInvalidArgument,
+               {"unknown codec 'lz4'"});
+}
+
+TEST(RunApi, BadRequestsAreRefusedBeforeAnythingIsWritten) {
+  TempDir dir;
+  expect_error([&] { train(RunOptions().resume("main"), 1); }, ErrorCode::kInvalidArgument, {"need a log directory"});
+  expect_error([&] { train(run_options(dir.sub("new")).resume("main@1"), 1); }, ErrorCode::kNotFound,
+               {"no version log", "main@1"});
+  EXPECT_FALSE(fs::exists(dir.sub("new")));  // no empty log left behind
+  train(run_options(dir.path()), 1);
+  expect_error([&] { train(run_options(dir.path()).resume("main").warm_start("main"), 1); },
+               ErrorCode::kInvalidArgument, {"exclude each other"});
+  expect_error([&] { train(run_options(dir.path()).resume("nope@7"), 1); }, ErrorCode::kNotFound, {"nope"});
+  expect_error([&] { train(run_options(dir.path()).resume("main"), 2, small_mlp(5)); },
+               ErrorCode::kFailedPrecondition, {"differs from this network's graph"});
+  expect_error([&] { train(run_options(dir.path()).branch("bad name"), 1); }, ErrorCode::kInvalidArgument,
+               {"bad name"});
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  EXPECT_EQ(log->branches(), std::vector<std::string>{"main"});
+  EXPECT_EQ(log->all_versions().size(), 1u);
+}
+
+TEST(RunApi, ItsDestructorDetachesItsCallbacksFromTheTrainer) {
+  TempDir dir;
+  ShuffledSource data({12}, 32, 16);
+  Network net(small_mlp());
+  Trainer trainer(net, quiet());
+  {
+    versioning::Run run(trainer, run_options(dir.path()));
+    trainer.fit(data, &data, 1);
+  }  // no finish(): the destructor waits for the commit
+  trainer.fit(data, &data, 2);  // no recorder any more: nothing is committed, nothing dangles
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  EXPECT_EQ(log->all_versions().size(), 1u);
+}
+
+}  // namespace
+}  // namespace strata::versioning
