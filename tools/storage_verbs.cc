@@ -5,7 +5,9 @@
 
 #include "strata/framework/core/error.h"
 #include "tools/verbs.h"
-#include "strata/versioning/npz_export.h"
+#include "strata/models/models.h"
+#include "strata/versioning/import.h"
+#include "strata/versioning/tensor_files.h"
 #include "strata/versioning/storage_report.h"
 #include "strata/versioning/tensorboard_export.h"
 
@@ -130,17 +132,51 @@ int cmd_du(const GlobalOptions& g) {
   return 0;
 }
 
-int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path, bool with_optim) {
+int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path,
+               versioning::TensorFileFormat format, bool with_optim) {
   auto log = open_log(g, OpenMode::kReadOnly);
   const CommitId id = log->resolve(version);
-  versioning::ExportReport r = versioning::export_npz(*log, id, path, with_optim);
+  versioning::ExportReport r = versioning::export_tensors(*log, id, path, format, with_optim);
+  const char* name = versioning::tensor_file_format_name(format);
   if (g.json) {
-    fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":\"npz\",\"tensors\":{},\"tensor_bytes\":{},\"file_bytes\":{}}}\n",
-               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), r.tensors, r.tensor_bytes, r.file_bytes);
+    fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":{},\"tensors\":{},\"tensor_bytes\":{},\"file_bytes\":{}}}\n",
+               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), json_str(name), r.tensors,
+               r.tensor_bytes, r.file_bytes);
   } else {
-    fmt::print("exported {} tensors of {} ({}) to {} (npz: numpy.load(\"{}\"))\n", r.tensors, log->describe(id),
-               human_bytes(r.tensor_bytes), path, path);
+    fmt::print("exported {} tensors of {} ({}) to {} ({})\n", r.tensors, log->describe(id), human_bytes(r.tensor_bytes),
+               path, format == versioning::TensorFileFormat::kNpz ? fmt::format("numpy.load(\"{}\")", path)
+                                                                 : std::string("safetensors.numpy.load_file"));
   }
+  return 0;
+}
+
+int cmd_import(const GlobalOptions& g, const ImportOptions& o) {
+  auto log = open_log(g, OpenMode::kReadWrite);
+  versioning::ImportRequest request;
+  request.file = o.file;
+  if (!o.graph_version.empty()) {
+    const CommitId source = log->resolve(o.graph_version);
+    request.graph = log->read_graph(log->read_record(source).graph_id);
+    request.graph_source = "graph of " + log->describe(source);
+  } else {
+    request.graph = models::by_name(o.model, o.input_shape, o.classes);
+    request.graph_source = fmt::format("model {} input [{}] classes {}", o.model, fmt::join(o.input_shape, ","), o.classes);
+  }
+  request.branch = o.branch;
+  request.message = o.message;
+  request.allow_partial = o.allow_partial;
+  request.seed = o.seed;
+  versioning::ImportReport r = versioning::import_params(*log, request);
+  if (g.json) {
+    fmt::print("{{\"id\":{},\"name\":{},\"matched\":{},\"missing\":{},\"unexpected\":{},\"mismatched\":{}}}\n",
+               json_str(to_hex(r.id)), json_str(log->describe(r.id)), json_str_list(r.matched), json_str_list(r.missing),
+               json_str_list(r.unexpected), json_str_list(r.mismatched));
+    return 0;
+  }
+  fmt::print("imported {} tensors from {} as {} [params only]\n", r.matched.size(), o.file, log->describe(r.id));
+  for (const std::string& m : r.missing) fmt::print("  missing, fresh initialisation: {}\n", m);
+  for (const std::string& m : r.mismatched) fmt::print("  other shape, fresh initialisation: {}\n", m);
+  for (const std::string& m : r.unexpected) fmt::print("  unexpected, ignored: {}\n", m);
   return 0;
 }
 

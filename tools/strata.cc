@@ -73,12 +73,28 @@ int run(int argc, char** argv) {
   merge_cmd->add_option("--branch", merge.branch, "branch for the merge (default: A's, A must be its head)");
   merge_cmd->add_option("-m,--message", merge.message, "commit message");
 
-  std::string export_version, export_params;
+  std::string export_version, export_params, export_safetensors;
   bool export_optim = false;
   CLI::App* export_cmd = app.add_subcommand("export", "write a version's tensors to a portable file");
   export_cmd->add_option("VERSION", export_version, "version name")->required();
-  export_cmd->add_option("--params", export_params, "NumPy .npz archive to write (numpy.load reads it)")->required();
+  CLI::Option* npz_opt =
+      export_cmd->add_option("--params", export_params, "NumPy .npz archive to write (numpy.load reads it)");
+  export_cmd->add_option("--safetensors", export_safetensors, "safetensors file to write (Hugging Face format)")
+      ->excludes(npz_opt);
   export_cmd->add_flag("--with-optim", export_optim, "also the optimizer state (optim/<param>/<slot>)");
+
+  ImportOptions import;
+  CLI::App* import_cmd = app.add_subcommand("import", "a new version whose parameters come from a .npz or .safetensors file");
+  import_cmd->add_option("FILE", import.file, "tensor file (.npz, .safetensors), names like fc1/weight")->required();
+  CLI::Option* graph_opt = import_cmd->add_option("--graph", import.graph_version, "take the graph of VERSION");
+  import_cmd->add_option("--model", import.model, "or build the graph of a model: mlp, cnn, resnet")->excludes(graph_opt);
+  import_cmd->add_option("--input-shape", import.input_shape, "with --model: the sample shape (default 1 28 28)");
+  import_cmd->add_option("--classes", import.classes, "with --model: the number of classes")->check(CLI::PositiveNumber);
+  import_cmd->add_option("--branch", import.branch, "the new branch")->required();
+  import_cmd->add_option("-m,--message", import.message, "commit message");
+  import_cmd->add_flag("--allow-partial", import.allow_partial,
+                       "import what matches; the rest keeps the graph's fresh initialisation");
+  import_cmd->add_option("--seed", import.seed, "seed of that initialisation");
 
   std::string verify_name;
   bool verify_all = false;
@@ -102,6 +118,10 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (export_cmd->parsed() && export_params.empty() == export_safetensors.empty())
+      throw CLI::ValidationError("export", "name one file: --params FILE.npz or --safetensors FILE");
+    if (import_cmd->parsed() && import.graph_version.empty() == import.model.empty())
+      throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
@@ -115,7 +135,10 @@ int run(int argc, char** argv) {
     if (branch_cmd->parsed()) return cmd_refs(g, false, ref_name, ref_version, ref_delete, ref_force);
     if (tag_cmd->parsed()) return cmd_refs(g, true, ref_name, ref_version, ref_delete, ref_force);
     if (merge_cmd->parsed()) return cmd_merge(g, merge);
-    if (export_cmd->parsed()) return cmd_export(g, export_version, export_params, export_optim);
+    if (export_cmd->parsed())
+      return export_params.empty() ? cmd_export(g, export_version, export_safetensors, versioning::TensorFileFormat::kSafetensors, export_optim)
+                                   : cmd_export(g, export_version, export_params, versioning::TensorFileFormat::kNpz, export_optim);
+    if (import_cmd->parsed()) return cmd_import(g, import);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
     if (gc_cmd->parsed()) return cmd_gc(g, gc_keep_full);
     if (du_cmd->parsed()) return cmd_du(g);

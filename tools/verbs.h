@@ -4,7 +4,7 @@
 //
 //   history_verbs.cc  log, show, diff, compare     (read-only)
 //   ref_verbs.cc      branch, tag, merge           (take the writer lock when they change refs)
-//   storage_verbs.cc  verify, gc, du, export, tensorboard
+//   storage_verbs.cc  verify, gc, du, export, import, tensorboard
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 
 #include "tools/cli_output.h"
 #include "strata/versioning/restore.h"
+#include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata::tools {
@@ -30,7 +31,17 @@ int cmd_verify(const GlobalOptions& g, const std::string& name, bool all);
 // state only for the newest keep_full versions of each branch, heads and tags.
 int cmd_gc(const GlobalOptions& g, int keep_full);
 int cmd_du(const GlobalOptions& g);
-int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& params_path, bool with_optim);
+int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path,
+               versioning::TensorFileFormat format, bool with_optim);
+
+struct ImportOptions {
+  std::string file, graph_version, model, branch, message;
+  std::vector<int64_t> input_shape{1, 28, 28};
+  int64_t classes = 10;
+  bool allow_partial = false;
+  uint64_t seed = 0;
+};
+int cmd_import(const GlobalOptions& g, const ImportOptions& options);
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);
 
 }  // namespace strata::tools

@@ -319,6 +319,50 @@ TEST_F(StrataCli, ExportWritesAnNpzThatNumpyReadsBitForBit) {
   EXPECT_TRUE(contains(bad.err, "cannot create the archive")) << bad.err;
 }
 
+TEST_F(StrataCli, ExportSafetensorsAndImportItBackBitForBit) {
+  const std::string st = dir_.sub("main2.safetensors");
+  RunResult r = run_strata(dir_, "export main@2 --safetensors " + st + " --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"format\":\"safetensors\"")) << r.out;
+  // Read as the safetensors library does: header length, JSON, offsets into the data.
+  const std::string script = dir_.sub("read_st.py");
+  std::ofstream(script) << "import json, struct, sys\n"
+                           "b = open(sys.argv[1], 'rb').read()\n"
+                           "n = struct.unpack('<Q', b[:8])[0]\n"
+                           "h = json.loads(b[8:8 + n])\n"
+                           "print(h['__metadata__']['strata_version'])\n"
+                           "for k, v in h.items():\n"
+                           "    if k != '__metadata__':\n"
+                           "        s, e = v['data_offsets']\n"
+                           "        print(k, v['dtype'], v['shape'], b[8 + n + s:8 + n + e].hex())\n";
+  const tools_test::CommandOutput py = tools_test::run_command("/usr/bin/python3 " + script + " " + st + " 2>&1");
+  ASSERT_EQ(py.code, 0) << py.out;
+  auto log = VersionLog::open(dir_.path(), OpenMode::kReadOnly);
+  std::string expected = log->describe(main_[1]) + "\n";
+  for (const auto& [name, t] : log->read_params(main_[1])) {
+    std::string dims, hex;
+    for (size_t i = 0; i < t.shape().size(); ++i) dims += (i ? ", " : "") + std::to_string(t.shape()[i]);
+    const auto* bytes = static_cast<const unsigned char*>(t.raw());
+    for (size_t i = 0; i < t.nbytes(); ++i) hex += fmt_hex(bytes[i]);
+    expected += name + " F32 [" + dims + "] " + hex + "\n";
+  }
+  EXPECT_EQ(py.out, expected);
+  log.reset();
+
+  RunResult imp = run_strata(dir_, "import " + st + " --graph main@2 --branch from-st " + log_arg());
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  EXPECT_TRUE(contains(imp.out, "imported 4 tensors")) << imp.out;
+  RunResult diff = run_strata(dir_, "diff main@2 from-st --eps 0 --json " + log_arg());
+  EXPECT_TRUE(contains(diff.out, "\"changed_tensors\":0")) << diff.out;
+  // Usage errors exit 2; refusals exit 1 and write nothing.
+  EXPECT_EQ(run_strata(dir_, "export main@2 " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "export main@2 --params a.npz --safetensors b.safetensors " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "import " + st + " --branch x " + log_arg()).code, 2);
+  RunResult again = run_strata(dir_, "import " + st + " --graph main@2 --branch from-st " + log_arg());
+  EXPECT_EQ(again.code, 1);
+  EXPECT_TRUE(contains(again.err, "already exists")) << again.err;
+}
+
 TEST_F(StrataCli, DuBreaksBytesDownByBranchKindTensorAndCodec) {
   RunResult r = run_strata(dir_, "du --json " + log_arg());
   ASSERT_EQ(r.code, 0) << r.err;
