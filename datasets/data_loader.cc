@@ -1,5 +1,7 @@
 #include "strata/datasets/data_loader.h"
 
+#include <cstdio>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,6 +30,21 @@ std::vector<float> per_channel(const std::vector<float>& v, int64_t channels, fl
 }
 
 }  // namespace
+
+std::map<std::string, std::string> normalization_hparams(const DataLoaderOptions& options) {
+  if (options.mean().empty() && options.std().empty()) return {};
+  auto join = [](const std::vector<float>& v, float fallback) {
+    if (v.empty()) return std::to_string(fallback);
+    std::string out;
+    for (float x : v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(x));
+      out += (out.empty() ? "" : ",") + std::string(buf);
+    }
+    return out;
+  };
+  return {{"input/mean", join(options.mean(), 0.0f)}, {"input/std", join(options.std(), 1.0f)}};
+}
 
 DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
     : data_(data), options_(std::move(options)) {

@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -72,6 +73,11 @@ struct DataLoaderOptions {
  public:
   DataLoaderOptions& normalize(std::vector<float> m, std::vector<float> s) { return mean(std::move(m)).std(std::move(s)); }
 };
+
+// The normalisation of `options` as hyper-parameters {"input/mean", "input/std"} (each "0.286"
+// or "m0,m1,m2", exact float round trip; empty without normalisation): recorded with a version
+// (Trainer::set_hparam), they let a Predictor take inputs as the dataset stores them.
+std::map<std::string, std::string> normalization_hparams(const DataLoaderOptions& options);
 
 class DataLoader : public BatchSource {
  public:

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("dropout", std::to_string(dropout));
     trainer.set_hparam("threads", std::to_string(threads));
+    for (const auto& [key, value] : normalization_hparams(loader_options)) trainer.set_hparam(key, value);
 
     std::printf("model %s: %lld trainable parameters, %lld training / %lld test images, %d threads\n",
                 model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),

@@ -110,6 +110,18 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw, by branch, kind, tensor and codec");
 
+  PredictOptions predict;
+  CLI::App* predict_cmd = app.add_subcommand("predict", "a version's predictions on a file of inputs");
+  predict_cmd->add_option("VERSION", predict.version, "version name")->required();
+  predict_cmd->add_option("--input", predict.input, "inputs: an IDX file (Fashion-MNIST images) or a .npy array")
+      ->required();
+  predict_cmd->add_option("--labels", predict.labels, "labels (IDX or .npy): adds accuracy and the confusion matrix");
+  predict_cmd->add_option("--format", predict.format, "idx | npy (default: by extension)")
+      ->check(CLI::IsMember({"idx", "npy"}));
+  predict_cmd->add_option("--batch", predict.batch, "samples per forward pass")->check(CLI::Range(1, 1 << 20));
+  predict_cmd->add_option("--top", predict.top, "classes listed per row")->check(CLI::Range(1, 1000));
+  predict_cmd->add_option("--show", predict.show, "rows printed (text output)")->check(CLI::Range(0, 1 << 30));
+
   std::string tb_out;
   bool tb_force = false;
   CLI::App* tb_cmd = app.add_subcommand("tensorboard", "re-create TensorBoard event files from the log");
@@ -139,6 +151,7 @@ int run(int argc, char** argv) {
       return export_params.empty() ? cmd_export(g, export_version, export_safetensors, versioning::TensorFileFormat::kSafetensors, export_optim)
                                    : cmd_export(g, export_version, export_params, versioning::TensorFileFormat::kNpz, export_optim);
     if (import_cmd->parsed()) return cmd_import(g, import);
+    if (predict_cmd->parsed()) return cmd_predict(g, predict);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
     if (gc_cmd->parsed()) return cmd_gc(g, gc_keep_full);
     if (du_cmd->parsed()) return cmd_du(g);

@@ -5,6 +5,7 @@
 //   history_verbs.cc  log, show, diff, compare     (read-only)
 //   ref_verbs.cc      branch, tag, merge           (take the writer lock when they change refs)
 //   storage_verbs.cc  verify, gc, du, export, import, tensorboard
+//   predict_verb.cc   predict
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,13 @@ struct ImportOptions {
   uint64_t seed = 0;
 };
 int cmd_import(const GlobalOptions& g, const ImportOptions& options);
+
+// predict_verb.cc
+struct PredictOptions {
+  std::string version, input, labels, format;  // format: idx | npy ("" : by extension)
+  int64_t batch = 256, top = 3, show = 10;
+};
+int cmd_predict(const GlobalOptions& g, const PredictOptions& options);
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);
 
 }  // namespace strata::tools

@@ -460,6 +460,10 @@ void write_npz(const std::string& path, const NamedTensors& tensors) {
   });
 }
 
+Tensor read_npy(const std::string& path) {
+  return parse_npy(read_whole_file(path), path, std::filesystem::path(path).filename().string());
+}
+
 NamedTensors read_npz(const std::string& path) {
   const std::string zip = read_whole_file(path);
   // The end of central directory record: 22 bytes, found from the end (a comment may follow it).

@@ -33,6 +33,8 @@ const char* tensor_file_format_name(TensorFileFormat format);
 
 void write_npz(const std::string& path, const NamedTensors& tensors);
 NamedTensors read_npz(const std::string& path);
+// One .npy file (numpy.save).
+Tensor read_npy(const std::string& path);
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});

@@ -2,6 +2,7 @@
 // and is refused (exit 1, the log untouched) on a log created with another; fresh runs on one log
 // get their own branches and TensorBoard folders.
 #include <gtest/gtest.h>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -50,6 +51,35 @@ TEST(TrainExample, LogCodecSetsANewLogsCodecAndIsRefusedOnAnExistingLogWithAnoth
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   EXPECT_EQ(log->all_versions().size(), 3u);
   EXPECT_EQ(log->settings().codec, ChunkCodec::kShuffleZstd);
+}
+
+// `strata predict` on the Fashion-MNIST test files reproduces the accuracy the version recorded
+// (the example validates on the same 10,000 images, normalised as it recorded).
+TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
+  if (!tools_test::have_fashion_mnist())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  vtest::TempDir dir;
+  const std::string train = STRATA_BINARY_DIR "/examples/train_fashion_mnist --model mlp --limit 1200 --epochs 1 "
+                            "--no-tensorboard --log-dir " + dir.path() + " 2>&1";
+  tools_test::CommandOutput trained = tools_test::run_command(train);
+  ASSERT_EQ(trained.code, 0) << trained.out;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  const double recorded = log->read_record(*log->head("main")).metrics.at("val/accuracy");
+  log.reset();
+  const std::string data = "/usr/share/datasets/fashion-mnist/t10k-";
+  tools_test::CommandOutput predicted = tools_test::run_command(
+      STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "images-idx3-ubyte.gz --labels " + data +
+      "labels-idx1-ubyte.gz --batch 1000 --json --log " + dir.path() + " 2>&1");
+  ASSERT_EQ(predicted.code, 0) << predicted.out;
+  EXPECT_TRUE(contains(predicted.out, "\"samples\":10000")) << predicted.out.substr(0, 300);
+  const size_t at = predicted.out.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << predicted.out.substr(0, 300);
+  EXPECT_EQ(std::strtod(predicted.out.c_str() + at + 11, nullptr), recorded);
+  // A file whose samples do not fit the graph is a clear error.
+  tools_test::CommandOutput bad = tools_test::run_command(
+      STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "labels-idx1-ubyte.gz --log " + dir.path() + " 2>&1");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.out, "do not fit the graph's input [1,28,28]")) << bad.out;
 }
 
 // The bug of examples/run_log: four runs of regression_csv on one log went to main, main-2,

@@ -1,5 +1,6 @@
 // The run API (versioning::Run): fresh runs, continuing a branch, resuming an older version,
-// warm starts, codecs, TensorBoard folders, and the errors a user meets.
+// warm starts, codecs, TensorBoard folders, and the errors a user meets; and the Predictor that
+// serves what a run recorded.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/predictor.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/run.h"
 #include "strata/versioning/version_log.h"
@@ -148,6 +150,48 @@ TEST(RunApi, ItsDestructorDetachesItsCallbacksFromTheTrainer) {
   trainer.fit(data, &data, 2);  // no recorder any more: nothing is committed, nothing dangles
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   EXPECT_EQ(log->all_versions().size(), 1u);
+}
+
+// A Predictor serves a version: the same outputs as the trained network's eval forward, while
+// the log is open for writing, with the recorded input normalisation applied.
+TEST(Predictor, ServesAVersionWhileTheLogIsOpenForWriting) {
+  TempDir dir;
+  ShuffledSource data({12}, 32, 16);
+  Network net(small_mlp());
+  Trainer trainer(net, quiet());
+  trainer.set_hparam("input/mean", "0.5");
+  trainer.set_hparam("input/std", "0.25");
+  versioning::Run run(trainer, run_options(dir.path()));
+  trainer.fit(data, &data, 2);
+  run.finish();  // the run still holds the log open for writing
+
+  Tensor x({5, 12});
+  for (int64_t i = 0; i < x.numel(); ++i) x.f32()[i] = static_cast<float>(i % 7) / 7.0f;
+  Tensor normalized({5, 12});
+  for (int64_t i = 0; i < x.numel(); ++i) normalized.f32()[i] = (x.f32()[i] - 0.5f) / 0.25f;
+  const Tensor want = net.forward(normalized, Mode::kEval).clone();
+
+  Predictor p(dir.path(), "main");
+  EXPECT_EQ(p.name(), run.log()->describe(*run.log()->head("main")));
+  EXPECT_EQ(p.input_mean(), std::vector<float>{0.5f});
+  EXPECT_TRUE(p.predict(x).bit_equal(want));
+  Tensor proba = p.predict_proba(x);
+  for (int64_t r = 0; r < 5; ++r) {
+    double sum = 0;
+    for (int64_t c = 0; c < 3; ++c) sum += proba.f32()[r * 3 + c];
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+  }
+  // Without normalisation it takes inputs as given.
+  Predictor raw(dir.path(), "main@2", PredictorOptions().normalize_input(false));
+  EXPECT_TRUE(raw.predict(normalized).bit_equal(want));
+  EXPECT_TRUE(raw.input_mean().empty());
+  // An older version serves its own parameters.
+  Predictor first(dir.path(), "main@1");
+  EXPECT_FALSE(first.predict(x).bit_equal(want));
+
+  expect_error([&] { p.predict(Tensor({5, 11})); }, ErrorCode::kInvalidArgument, {"[5,11]", "[N,12]"});
+  expect_error([&] { Predictor(dir.path(), "main@9"); }, ErrorCode::kNotFound, {"no version at epoch 9"});
+  expect_error([&] { Predictor(dir.sub("nothing"), "main"); }, ErrorCode::kNotFound, {});
 }
 
 }  // namespace

@@ -1,0 +1,144 @@
+// strata predict: a version's predictions on a file of inputs, through versioning::Predictor.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "strata/datasets/idx.h"
+#include "strata/framework/core/error.h"
+#include "strata/framework/metrics/metrics.h"
+#include "strata/versioning/predictor.h"
+#include "strata/versioning/tensor_files.h"
+#include "tools/verbs.h"
+
+namespace strata::tools {
+namespace {
+
+// Inputs as f32 [N, ...] in the dataset's units: IDX bytes scaled to [0, 1] (as the dataset
+// readers do), .npy as stored (uint8 also scaled).
+Tensor read_inputs(const std::string& path, const std::string& format) {
+  const bool npy = format == "npy" || (format.empty() && std::filesystem::path(path).extension() == ".npy");
+  Tensor raw = npy ? versioning::read_npy(path) : read_idx(path);
+  if (raw.dtype() == DType::kF32) return raw;
+  if (raw.dtype() != DType::kU8)
+    throw_invalid(std::string("inputs of dtype ") + dtype_name(raw.dtype()) + " are not supported", path,
+                  "give float32 or uint8 inputs");
+  Tensor x(raw.shape());
+  for (int64_t i = 0; i < raw.numel(); ++i) x.f32()[i] = static_cast<float>(raw.data<uint8_t>()[i]) / 255.0f;
+  return x;
+}
+
+// Labels as i64 [N]: an IDX label file or a .npy of integers.
+Tensor read_labels(const std::string& path) {
+  Tensor raw = std::filesystem::path(path).extension() == ".npy" ? versioning::read_npy(path) : read_idx(path);
+  Tensor y({raw.numel()}, DType::kI64);
+  for (int64_t i = 0; i < raw.numel(); ++i) {
+    switch (raw.dtype()) {
+      case DType::kU8: y.data<int64_t>()[i] = raw.data<uint8_t>()[i]; break;
+      case DType::kI32: y.data<int64_t>()[i] = raw.data<int32_t>()[i]; break;
+      case DType::kI64: y.data<int64_t>()[i] = raw.data<int64_t>()[i]; break;
+      default: throw_invalid("labels must be integers", path);
+    }
+  }
+  return y;
+}
+
+// Rows [begin, end) of t, copied.
+Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
+  Shape shape = t.shape();
+  shape[0] = end - begin;
+  Tensor out(shape, t.dtype());
+  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
+  std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * static_cast<size_t>(begin), out.nbytes());
+  return out;
+}
+
+}  // namespace
+
+int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
+  if (g.log_dir.empty()) throw_invalid("no log directory", "", "pass --log DIR or set STRATA_LOG");
+  versioning::Predictor predictor(g.log_dir, o.version);
+  const Shape& in = predictor.graph().input_shape;
+  Tensor x = read_inputs(o.input, o.format);
+  // An image file [N, H, W] feeds a graph that takes [C=1, H, W].
+  int64_t per_sample = 1;
+  for (int64_t d : in) per_sample *= d;
+  if (x.rank() == 0 || x.dim(0) == 0 || x.numel() != x.dim(0) * per_sample)
+    throw_invalid("inputs of shape " + shape_str(x.shape()) + " do not fit the graph's input " + shape_str(in) +
+                      " per sample",
+                  o.input, "give one sample per row with the graph's input size");
+  const int64_t n = x.dim(0);
+  Shape batched = {n};
+  batched.insert(batched.end(), in.begin(), in.end());
+  x = x.reshaped(batched);
+  Tensor labels;
+  if (!o.labels.empty()) {
+    labels = read_labels(o.labels);
+    if (labels.numel() != n)
+      throw_invalid(std::to_string(labels.numel()) + " labels for " + std::to_string(n) + " inputs", o.labels);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<std::pair<int64_t, float>>> top;  // per row: (class, probability), best first
+  ConfusionMatrix confusion;
+  const int64_t batch = std::max<int64_t>(o.batch, 1);
+  for (int64_t b0 = 0; b0 < n; b0 += batch) {
+    const int64_t b = std::min(batch, n - b0);
+    Tensor xb = rows(x, b0, b0 + b);
+    Tensor p = predictor.predict_proba(xb);
+    const int64_t classes = p.shape().back();
+    if (confusion.classes() == 0) confusion = ConfusionMatrix(classes);
+    if (labels.defined()) confusion.add_batch(p, rows(labels, b0, b0 + b), b);
+    for (int64_t r = 0; r < b; ++r) {
+      std::vector<std::pair<int64_t, float>> row;
+      for (int64_t c = 0; c < classes; ++c) row.emplace_back(c, p.f32()[r * classes + c]);
+      std::stable_sort(row.begin(), row.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      row.resize(static_cast<size_t>(std::min<int64_t>(o.top, classes)));
+      top.push_back(std::move(row));
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto recorded = predictor.metrics().find("val/accuracy");
+
+  if (g.json) {
+    std::vector<std::string> rows;
+    for (const auto& row : top) {
+      std::vector<std::string> items;
+      for (const auto& [c, p] : row) items.push_back(fmt::format("[{},{}]", c, json_num(p)));
+      rows.push_back(fmt::format("{{\"class\":{},\"top\":{}}}", row[0].first, json_list(items)));
+    }
+    std::string extra;
+    if (labels.defined()) {
+      std::vector<std::string> matrix;
+      for (int64_t t = 0; t < confusion.classes(); ++t) {
+        std::vector<std::string> counts;
+        for (int64_t p = 0; p < confusion.classes(); ++p) counts.push_back(std::to_string(confusion.at(t, p)));
+        matrix.push_back("[" + fmt::format("{}", fmt::join(counts, ",")) + "]");
+      }
+      extra = fmt::format(",\"accuracy\":{},\"confusion\":{}", json_num(confusion.accuracy()), json_list(matrix));
+    }
+    fmt::print("{{\"id\":{},\"name\":{},\"samples\":{},\"seconds\":{},\"predictions\":{}{}}}\n",
+               json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds),
+               json_list(rows), extra);
+    return 0;
+  }
+  fmt::print("predict {}: {} samples in {:.2f} s ({:.0f} samples/s, batch {})\n", predictor.name(), n, seconds,
+             n / std::max(seconds, 1e-9), batch);
+  for (size_t r = 0; r < top.size() && r < static_cast<size_t>(o.show); ++r) {
+    std::string line = fmt::format("  {:>6}  class {:>3}", r, top[r][0].first);
+    for (const auto& [c, p] : top[r]) line += fmt::format("  {}:{:.4f}", c, p);
+    if (labels.defined()) line += fmt::format("   (label {})", labels.data<int64_t>()[r]);
+    fmt::print("{}\n", line);
+  }
+  if (top.size() > static_cast<size_t>(o.show)) fmt::print("  ... {} more rows (--show N, or --json)\n", top.size() - o.show);
+  if (labels.defined()) {
+    int64_t correct = 0;
+    for (int64_t c = 0; c < confusion.classes(); ++c) correct += confusion.at(c, c);
+    fmt::print("accuracy {:.2f}% ({} of {})", 100 * confusion.accuracy(), correct, n);
+    if (recorded != predictor.metrics().end()) fmt::print("   recorded val/accuracy {:.2f}%", 100 * recorded->second);
+    fmt::print("\n{}", confusion.to_string());
+  }
+  return 0;
+}
+
+}  // namespace strata::tools
