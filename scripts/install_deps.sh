@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev libcereal-dev
           libprotobuf-dev protobuf-compiler libgtest-dev libzstd-dev libxxhash-dev libcli11-dev
-          libfmt-dev zlib1g-dev dataset-fashion-mnist python3-numpy)
+          libfmt-dev zlib1g-dev dataset-fashion-mnist python3-numpy python3-onnx dpkg-dev)
 if [ "${STRATA_BENCH_DEPS:-0}" = 1 ]; then packages+=(python3-torch libopenblas0); fi
 missing=()
 for p in "${packages[@]}"; do
@@ -15,4 +15,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# ONNX Runtime for the ONNX export test (tests/versioning/onnx_test.cc) is not a Debian package:
+# the npm registry's onnxruntime-node ships a CPU runtime. The library never downloads anything.
+ort_dir="${STRATA_ORT_DIR:-$HOME/.cache/strata/onnxruntime}"
+if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]; then
+  if command -v npm > /dev/null && command -v node > /dev/null; then
+    echo "installing onnxruntime-node into $ort_dir (npm)"
+    mkdir -p "$ort_dir"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$ort_dir" onnxruntime-node \
+      || echo "note: npm could not install onnxruntime-node: the ONNX Runtime test will be skipped"
+  else
+    echo "note: npm/node not found: the ONNX Runtime test will be skipped (install Node.js 20 and npm)"
+  fi
 fi

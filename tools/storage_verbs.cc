@@ -7,6 +7,7 @@
 #include "tools/verbs.h"
 #include "strata/models/models.h"
 #include "strata/versioning/import.h"
+#include "strata/versioning/onnx_export.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/storage_report.h"
 #include "strata/versioning/tensorboard_export.h"
@@ -146,6 +147,21 @@ int cmd_export(const GlobalOptions& g, const std::string& version, const std::st
     fmt::print("exported {} tensors of {} ({}) to {} ({})\n", r.tensors, log->describe(id), human_bytes(r.tensor_bytes),
                path, format == versioning::TensorFileFormat::kNpz ? fmt::format("numpy.load(\"{}\")", path)
                                                                  : std::string("safetensors.numpy.load_file"));
+  }
+  return 0;
+}
+
+int cmd_export_onnx(const GlobalOptions& g, const std::string& version, const std::string& path, int opset, int64_t batch) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId id = log->resolve(version);
+  const versioning::OnnxReport r =
+      versioning::export_onnx(*log, id, path, versioning::OnnxOptions().opset(opset).batch(batch));
+  if (g.json) {
+    fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":\"onnx\",\"opset\":{},\"nodes\":{},\"initializers\":{},\"file_bytes\":{}}}\n",
+               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), opset, r.nodes, r.initializers, r.file_bytes);
+  } else {
+    fmt::print("exported {} as ONNX (opset {}, {} nodes, {} initializers, {}) to {}\n", log->describe(id), opset, r.nodes,
+               r.initializers, human_bytes(r.file_bytes), path);
   }
   return 0;
 }

@@ -73,14 +73,19 @@ int run(int argc, char** argv) {
   merge_cmd->add_option("--branch", merge.branch, "branch for the merge (default: A's, A must be its head)");
   merge_cmd->add_option("-m,--message", merge.message, "commit message");
 
-  std::string export_version, export_params, export_safetensors;
+  std::string export_version, export_params, export_safetensors, export_onnx, export_batch = "dynamic";
+  int export_opset = 17;
   bool export_optim = false;
   CLI::App* export_cmd = app.add_subcommand("export", "write a version's tensors to a portable file");
   export_cmd->add_option("VERSION", export_version, "version name")->required();
   CLI::Option* npz_opt =
       export_cmd->add_option("--params", export_params, "NumPy .npz archive to write (numpy.load reads it)");
-  export_cmd->add_option("--safetensors", export_safetensors, "safetensors file to write (Hugging Face format)")
-      ->excludes(npz_opt);
+  CLI::Option* st_opt =
+      export_cmd->add_option("--safetensors", export_safetensors, "safetensors file to write (Hugging Face format)")
+          ->excludes(npz_opt);
+  export_cmd->add_option("--onnx", export_onnx, "ONNX model to write (graph and parameters)")->excludes(npz_opt)->excludes(st_opt);
+  export_cmd->add_option("--opset", export_opset, "ONNX opset")->check(CLI::Range(13, 17));
+  export_cmd->add_option("--batch", export_batch, "ONNX batch dimension: dynamic or a size");
   export_cmd->add_flag("--with-optim", export_optim, "also the optimizer state (optim/<param>/<slot>)");
 
   ImportOptions import;
@@ -130,8 +135,12 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (export_cmd->parsed() && export_params.empty() == export_safetensors.empty())
-      throw CLI::ValidationError("export", "name one file: --params FILE.npz or --safetensors FILE");
+    if (export_cmd->parsed() && !export_params.empty() + !export_safetensors.empty() + !export_onnx.empty() != 1)
+      throw CLI::ValidationError("export", "name one file: --params FILE.npz, --safetensors FILE or --onnx FILE");
+    if (export_batch != "dynamic" &&
+        (export_batch.empty() || export_batch.size() > 9 || export_batch.find_first_not_of("0123456789") != std::string::npos ||
+         std::stoll(export_batch) == 0))
+      throw CLI::ValidationError("--batch", "dynamic or a positive number, not '" + export_batch + "'");
     if (import_cmd->parsed() && import.graph_version.empty() == import.model.empty())
       throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");
   } catch (const CLI::ParseError& e) {
@@ -147,6 +156,8 @@ int run(int argc, char** argv) {
     if (branch_cmd->parsed()) return cmd_refs(g, false, ref_name, ref_version, ref_delete, ref_force);
     if (tag_cmd->parsed()) return cmd_refs(g, true, ref_name, ref_version, ref_delete, ref_force);
     if (merge_cmd->parsed()) return cmd_merge(g, merge);
+    if (export_cmd->parsed() && !export_onnx.empty())
+      return cmd_export_onnx(g, export_version, export_onnx, export_opset, export_batch == "dynamic" ? 0 : std::stoll(export_batch));
     if (export_cmd->parsed())
       return export_params.empty() ? cmd_export(g, export_version, export_safetensors, versioning::TensorFileFormat::kSafetensors, export_optim)
                                    : cmd_export(g, export_version, export_params, versioning::TensorFileFormat::kNpz, export_optim);

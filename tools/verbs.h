@@ -35,6 +35,8 @@ int cmd_du(const GlobalOptions& g);
 int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path,
                versioning::TensorFileFormat format, bool with_optim);
 
+int cmd_export_onnx(const GlobalOptions& g, const std::string& version, const std::string& path, int opset, int64_t batch);
+
 struct ImportOptions {
   std::string file, graph_version, model, branch, message;
   std::vector<int64_t> input_shape{1, 28, 28};

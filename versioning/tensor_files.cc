@@ -16,6 +16,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/little_endian.h"
 #include "strata/framework/core/version.h"
+#include "strata/versioning/atomic_file.h"
 
 namespace strata::versioning {
 namespace {
@@ -134,29 +135,6 @@ class ZipWriter {
   size_t entries_ = 0;
 };
 
-
-// Writes through `body` into a temporary file beside `path`, then renames it over `path`.
-void write_atomically(const std::string& path, const char* what, const std::function<void(std::FILE*)>& body) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what, path,
-                "check that the directory exists and is writable");
-  try {
-    body(f);
-    if (std::fclose(f) != 0) {
-      f = nullptr;
-      throw Error(ErrorCode::kInvalidArgument, std::string("cannot write the ") + what, path, "check free space");
-    }
-    f = nullptr;
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    if (f) std::fclose(f);
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
-}
 
 void write_all(std::FILE* f, const void* data, size_t size, const std::string& path) {
   if (size > 0 && std::fwrite(data, 1, size, f) != size)
@@ -656,6 +634,28 @@ ExportReport export_tensors(const VersionLog& log, const CommitId& version, cons
 
 NamedTensors read_tensor_file(const std::string& path) {
   return tensor_file_format(path) == TensorFileFormat::kNpz ? read_npz(path) : read_safetensors(path);
+}
+
+void write_atomically(const std::string& path, const char* what, const std::function<void(std::FILE*)>& body) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what, path,
+                "check that the directory exists and is writable");
+  try {
+    body(f);
+    if (std::fclose(f) != 0) {
+      f = nullptr;
+      throw Error(ErrorCode::kInvalidArgument, std::string("cannot write the ") + what, path, "check free space");
+    }
+    f = nullptr;
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    if (f) std::fclose(f);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
 }
 
 }  // namespace strata::versioning

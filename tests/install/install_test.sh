@@ -30,7 +30,7 @@ ls "$prefix"/lib/libstrata_core.so.0.2 > /dev/null || fail "libstrata_core.so.0.
 # 2. Headers: each alone, with only the prefix on the include path.
 headers=$(cd "$prefix/include" && find strata -name '*.h' | sort)
 [ "$(echo "$headers" | wc -l)" -ge 30 ] || fail "too few headers installed: $headers"
-for internal in framework/ops/dnnl_utils.h framework/ops/op.h framework/summary/proto_bytes.h \
+for internal in framework/ops/dnnl_utils.h framework/ops/op.h framework/summary/proto_bytes.h versioning/atomic_file.h \
                 versioning/lmdb_env.h versioning/range_coder.h versioning/log_internals.h versioning/chunk_cache.h; do
   [ ! -e "$prefix/include/strata/$internal" ] || fail "internal header installed: $internal"
 done

@@ -2,6 +2,7 @@
 // as a subprocess and checks its output, JSON fields and exit codes.
 // Needs build/tools/strata (tests/CMakeLists.txt should add_dependencies(strata_cli_test strata)).
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <iterator>
@@ -361,6 +362,17 @@ TEST_F(StrataCli, ExportSafetensorsAndImportItBackBitForBit) {
   RunResult again = run_strata(dir_, "import " + st + " --graph main@2 --branch from-st " + log_arg());
   EXPECT_EQ(again.code, 1);
   EXPECT_TRUE(contains(again.err, "already exists")) << again.err;
+}
+
+TEST_F(StrataCli, ExportOnnxWritesAModelAndRefusesBadOptions) {
+  const std::string model = dir_.sub("m.onnx");
+  RunResult r = run_strata(dir_, "export main@2 --onnx " + model + " --opset 13 --batch 8 --json " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"format\":\"onnx\",\"opset\":13,\"nodes\":3,\"initializers\":4")) << r.out;
+  EXPECT_TRUE(std::filesystem::file_size(model) > 0);
+  for (const char* bad : {"--batch 0", "--batch -3", "--batch many", "--opset 12", "--opset 18"})
+    EXPECT_EQ(run_strata(dir_, "export main@2 --onnx " + model + " " + bad + " " + log_arg()).code, 2) << bad;
+  EXPECT_EQ(run_strata(dir_, "export main@2 --onnx " + model + " --params x.npz " + log_arg()).code, 2);
 }
 
 TEST_F(StrataCli, DuBreaksBytesDownByBranchKindTensorAndCodec) {

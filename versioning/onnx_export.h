@@ -1,0 +1,47 @@
+// ONNX export of a version (README "Export and import"; wire format: shared/formats.md section 6):
+// the graph as ONNX operators, the parameters as initializers, BatchNorm in inference form with
+// its running statistics, Dropout as identity (omitted). The model carries the version id, its
+// branch@epoch name and the Strata version as metadata_props ("strata_version_id",
+// "strata_version", "strata"), the input named as the graph's input and the output as the
+// graph's output node, both with their shapes (batch dimension "N" when dynamic).
+//
+// Operators (opset 13 to 17, IR version 8): Linear -> Gemm (transB = 1), Conv2d -> Conv,
+// MaxPool2d -> MaxPool, AvgPool2d -> AveragePool (count_include_pad = 1, as Strata pools),
+// GlobalAvgPool -> GlobalAveragePool + Flatten, BatchNorm -> BatchNormalization, ReLU, LeakyReLU,
+// Sigmoid, Tanh, GELU -> 0.5 x (1 + Erf(x / sqrt 2)), Flatten, Add, Concat (axis 1), Softmax
+// (axis -1). An op without an equivalent is kInvalidArgument naming the node.
+//
+// Free functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "strata/framework/core/options.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/train/train_state.h"
+#include "strata/versioning/ids.h"
+#include "strata/versioning/version_log.h"
+
+namespace strata::versioning {
+
+struct OnnxOptions {
+  STRATA_ARG(int, opset) = 17;     // 13..17
+  STRATA_ARG(int64_t, batch) = 0;  // 0: a dynamic batch dimension "N"; > 0: fixed
+};
+
+// The serialized ModelProto of `graph` with `params` (every parameter of the graph, by name).
+std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
+                          const std::map<std::string, std::string>& metadata, const OnnxOptions& options = {});
+
+struct OnnxReport {
+  size_t nodes = 0, initializers = 0;
+  uint64_t file_bytes = 0;
+};
+
+// Writes `version` (its graph and parameters) to `path` as an ONNX model.
+OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path,
+                       const OnnxOptions& options = {});
+
+}  // namespace strata::versioning
