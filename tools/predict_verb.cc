@@ -1,12 +1,16 @@
 // strata predict: a version's predictions on a file of inputs, through versioning::Predictor.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 
+#include "strata/datasets/csv.h"
 #include "strata/datasets/idx.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/metrics/metrics.h"
+#include "strata/framework/train/runtime.h"
 #include "strata/versioning/predictor.h"
 #include "strata/versioning/tensor_files.h"
 #include "tools/verbs.h"
@@ -14,10 +18,54 @@
 namespace strata::tools {
 namespace {
 
+std::string input_format(const PredictOptions& o) {
+  if (!o.format.empty()) return o.format;
+  const std::string ext = std::filesystem::path(o.input).extension().string();
+  return ext == ".npy" ? "npy" : ext == ".csv" ? "csv" : "idx";
+}
+
+// Every column of a CSV file with a header, as f32 [rows, columns] (the graph's features).
+Tensor read_csv_features(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::kNotFound, "cannot open the CSV file", path, "check the path");
+  std::string line;
+  std::getline(in, line);  // the header
+  std::vector<float> values;
+  int64_t rows = 0, columns = -1, line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    int64_t count = 0;
+    for (size_t i = 0; i <= line.size();) {
+      size_t j = line.find(',', i);
+      if (j == std::string::npos) j = line.size();
+      const std::string field = line.substr(i, j - i);
+      char* end = nullptr;
+      const float v = std::strtof(field.c_str(), &end);
+      if (end == field.c_str() || (*end != '\0' && *end != '\r' && *end != ' '))
+        throw_invalid("'" + field + "' is not a number", path + ":" + std::to_string(line_no),
+                      "give numeric feature columns (pass --target NAME for a label column)");
+      values.push_back(v);
+      ++count;
+      i = j + 1;
+    }
+    if (columns >= 0 && count != columns)
+      throw_invalid(std::to_string(count) + " columns, the first row has " + std::to_string(columns),
+                    path + ":" + std::to_string(line_no));
+    columns = count;
+    ++rows;
+  }
+  if (rows == 0) throw_invalid("no data rows", path);
+  Tensor x({rows, columns});
+  std::copy(values.begin(), values.end(), x.f32());
+  return x;
+}
+
 // Inputs as f32 [N, ...] in the dataset's units: IDX bytes scaled to [0, 1] (as the dataset
-// readers do), .npy as stored (uint8 also scaled).
+// readers do), .npy as stored (uint8 also scaled), CSV as numbers.
 Tensor read_inputs(const std::string& path, const std::string& format) {
-  const bool npy = format == "npy" || (format.empty() && std::filesystem::path(path).extension() == ".npy");
+  if (format == "csv") return read_csv_features(path);
+  const bool npy = format == "npy";
   Tensor raw = npy ? versioning::read_npy(path) : read_idx(path);
   if (raw.dtype() == DType::kF32) return raw;
   if (raw.dtype() != DType::kU8)
@@ -59,7 +107,15 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   if (g.log_dir.empty()) throw_invalid("no log directory", "", "pass --log DIR or set STRATA_LOG");
   versioning::Predictor predictor(g.log_dir, o.version);
   const Shape& in = predictor.graph().input_shape;
-  Tensor x = read_inputs(o.input, o.format);
+  const std::string format = input_format(o);
+  Tensor x, labels;
+  if (format == "csv" && !o.target.empty()) {  // features and labels from one file
+    Dataset d = load_csv(o.input, CsvOptions().target(o.target).classification(true));
+    x = d.x;
+    labels = d.y;
+  } else {
+    x = read_inputs(o.input, format);
+  }
   // An image file [N, H, W] feeds a graph that takes [C=1, H, W].
   int64_t per_sample = 1;
   for (int64_t d : in) per_sample *= d;
@@ -71,7 +127,6 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   Shape batched = {n};
   batched.insert(batched.end(), in.begin(), in.end());
   x = x.reshaped(batched);
-  Tensor labels;
   if (!o.labels.empty()) {
     labels = read_labels(o.labels);
     if (labels.numel() != n)
@@ -99,6 +154,11 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto recorded = predictor.metrics().find("val/accuracy");
+  LatencyStats latency;
+  if (o.bench > 0) {
+    const Tensor one = rows(x, 0, 1);
+    latency = measure_latency([&] { predictor.predict(one); }, o.bench);
+  }
 
   if (g.json) {
     std::vector<std::string> rows;
@@ -117,6 +177,8 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
       }
       extra = fmt::format(",\"accuracy\":{},\"confusion\":{}", json_num(confusion.accuracy()), json_list(matrix));
     }
+    if (latency.runs > 0)
+      extra += fmt::format(",\"latency_ms_p50\":{},\"latency_ms_p99\":{}", json_num(latency.p50_ms), json_num(latency.p99_ms));
     fmt::print("{{\"id\":{},\"name\":{},\"samples\":{},\"seconds\":{},\"predictions\":{}{}}}\n",
                json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds),
                json_list(rows), extra);
@@ -124,6 +186,9 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   }
   fmt::print("predict {}: {} samples in {:.2f} s ({:.0f} samples/s, batch {})\n", predictor.name(), n, seconds,
              n / std::max(seconds, 1e-9), batch);
+  if (latency.runs > 0)
+    fmt::print("single-sample latency: p50 {:.3f} ms, p99 {:.3f} ms ({} runs)\n", latency.p50_ms, latency.p99_ms,
+               latency.runs);
   for (size_t r = 0; r < top.size() && r < static_cast<size_t>(o.show); ++r) {
     std::string line = fmt::format("  {:>6}  class {:>3}", r, top[r][0].first);
     for (const auto& [c, p] : top[r]) line += fmt::format("  {}:{:.4f}", c, p);

@@ -118,14 +118,17 @@ int run(int argc, char** argv) {
   PredictOptions predict;
   CLI::App* predict_cmd = app.add_subcommand("predict", "a version's predictions on a file of inputs");
   predict_cmd->add_option("VERSION", predict.version, "version name")->required();
-  predict_cmd->add_option("--input", predict.input, "inputs: an IDX file (Fashion-MNIST images) or a .npy array")
+  predict_cmd->add_option("--input", predict.input, "inputs: an IDX file (Fashion-MNIST images), a .npy array or a CSV file")
       ->required();
   predict_cmd->add_option("--labels", predict.labels, "labels (IDX or .npy): adds accuracy and the confusion matrix");
-  predict_cmd->add_option("--format", predict.format, "idx | npy (default: by extension)")
-      ->check(CLI::IsMember({"idx", "npy"}));
+  predict_cmd->add_option("--format", predict.format, "idx | npy | csv (default: by extension)")
+      ->check(CLI::IsMember({"idx", "npy", "csv"}));
+  predict_cmd->add_option("--target", predict.target, "csv: the column holding the labels");
   predict_cmd->add_option("--batch", predict.batch, "samples per forward pass")->check(CLI::Range(1, 1 << 20));
   predict_cmd->add_option("--top", predict.top, "classes listed per row")->check(CLI::Range(1, 1000));
   predict_cmd->add_option("--show", predict.show, "rows printed (text output)")->check(CLI::Range(0, 1 << 30));
+  predict_cmd->add_option("--bench", predict.bench, "also time N single-sample predictions (latency p50/p99)")
+      ->check(CLI::Range(1, 1000000));
 
   std::string tb_out;
   bool tb_force = false;

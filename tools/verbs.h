@@ -48,8 +48,10 @@ int cmd_import(const GlobalOptions& g, const ImportOptions& options);
 
 // predict_verb.cc
 struct PredictOptions {
-  std::string version, input, labels, format;  // format: idx | npy ("" : by extension)
+  std::string version, input, labels, format;  // format: idx | npy | csv ("" : by extension)
+  std::string target;                          // csv: the label column (else every column is a feature)
   int64_t batch = 256, top = 3, show = 10;
+  int bench = 0;  // > 0: also time this many single-sample predictions (latency p50 / p99)
 };
 int cmd_predict(const GlobalOptions& g, const PredictOptions& options);
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);

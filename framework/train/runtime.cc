@@ -2,6 +2,11 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <vector>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "strata/framework/core/error.h"
@@ -23,6 +28,24 @@ int num_threads() { return omp_get_max_threads(); }
 
 std::map<std::string, std::string> runtime_environment() {
   return {{"strata", version()}, {"onednn", onednn_version()}};
+}
+
+LatencyStats measure_latency(const std::function<void()>& call, int runs) {
+  LatencyStats s;
+  if (runs <= 0) return s;
+  call();  // first call: plan compilation, page faults
+  std::vector<double> ms(static_cast<size_t>(runs));
+  for (double& m : ms) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    m = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::sort(ms.begin(), ms.end());
+  auto rank = [&](double q) { return ms[static_cast<size_t>(std::max(0.0, std::ceil(q * runs) - 1))]; };
+  s.p50_ms = rank(0.5);
+  s.p99_ms = rank(0.99);
+  s.runs = runs;
+  return s;
 }
 
 }  // namespace strata

@@ -2,6 +2,7 @@
 // program needs neither oneDNN nor OpenMP headers to report or set them.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -17,5 +18,12 @@ int num_threads();
 
 // What a version records about how it was made: {"strata": version(), "onednn": ...}.
 std::map<std::string, std::string> runtime_environment();
+
+// Latency of `call` (one inference): one untimed warm-up call, then `runs` timed calls.
+struct LatencyStats {
+  double p50_ms = 0, p99_ms = 0;  // median and 99th percentile (nearest rank)
+  int runs = 0;
+};
+LatencyStats measure_latency(const std::function<void()>& call, int runs);
 
 }  // namespace strata

@@ -101,6 +101,12 @@ EvalResult Trainer::evaluate(BatchSource& data) {
   data.start_epoch(1);
   Batch batch;
   while (data.next(batch)) {
+    if (!r.first_sample.defined()) {
+      Shape one = batch.x.shape();
+      one[0] = 1;
+      r.first_sample = Tensor(one);
+      std::copy(batch.x.f32(), batch.x.f32() + r.first_sample.numel(), r.first_sample.f32());
+    }
     const Tensor& out = network_.forward(batch.x, Mode::kEval);
     if (r.classification && r.confusion.classes() == 0) r.confusion = ConfusionMatrix(out.dim(1));
     loss_sum += loss_->compute(out, batch.y, nullptr) * static_cast<double>(batch.size);
@@ -166,8 +172,10 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       if (loss_->classification()) metrics_["train/accuracy"] = train_confusion.accuracy();
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
+      EvalResult validation_eval;
       if (validation) {
-        EvalResult v = evaluate(*validation);
+        validation_eval = evaluate(*validation);
+        const EvalResult& v = validation_eval;
         metrics_["val/loss"] = v.loss;
         if (v.classification) {
           metrics_["val/accuracy"] = v.confusion.accuracy();
@@ -181,6 +189,16 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
         }
       }
       metrics_["time/epoch_s"] = seconds_since(start);
+      if (validation && validation_eval.samples > 0 && options_.latency_probes() > 0) {
+        // How fast this version serves: throughput at the validation batch, and single-sample
+        // latency (eval forwards do not touch the training state, so exact resume holds).
+        metrics_["infer/samples_per_s"] = validation_eval.samples / std::max(validation_eval.seconds, 1e-9);
+        const Tensor& sample = validation_eval.first_sample;
+        const LatencyStats latency =
+            measure_latency([&] { network_.forward(sample, Mode::kEval); }, options_.latency_probes());
+        metrics_["infer/latency_ms_p50"] = latency.p50_ms;
+        metrics_["infer/latency_ms_p99"] = latency.p99_ms;
+      }
 
       // Decisions on the metrics first, then the callbacks' state, then the snapshot: a version
       // holds the state that produced the decision (callback.h).

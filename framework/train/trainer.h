@@ -35,6 +35,9 @@ struct TrainerOptions {
   STRATA_ARG(LossOptions, loss_options);
   STRATA_ARG(Progress, progress) = Progress::kAuto;  // kAuto: a bar on a terminal, plain lines otherwise
   STRATA_ARG(std::vector<std::string>, class_names);  // for the confusion matrix printout
+  // Single-sample eval forwards timed after each epoch's validation, recorded as
+  // infer/latency_ms_p50 and infer/latency_ms_p99 beside infer/samples_per_s (0: none of them).
+  STRATA_ARG(int, latency_probes) = 50;
 };
 
 struct EvalResult {
@@ -44,6 +47,7 @@ struct EvalResult {
   bool classification = false;
   int64_t samples = 0;
   double seconds = 0;
+  Tensor first_sample;            // the first sample seen, [1, ...]: the latency probe's input
 };
 
 struct FitResult {

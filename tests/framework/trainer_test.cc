@@ -81,6 +81,13 @@ TEST(Trainer, LearnsXor) {
   EXPECT_LT(r.last_metrics.at("train/loss"), 0.05);
   EXPECT_DOUBLE_EQ(r.last_metrics.at("val/accuracy"), 1.0);
   EXPECT_EQ(trainer.global_step(), 150);
+  // How fast the version serves, measured at each epoch end.
+  EXPECT_GT(r.last_metrics.at("infer/samples_per_s"), 0);
+  EXPECT_GT(r.last_metrics.at("infer/latency_ms_p50"), 0);
+  EXPECT_GE(r.last_metrics.at("infer/latency_ms_p99"), r.last_metrics.at("infer/latency_ms_p50"));
+  Network quiet_net(xor_net());
+  Trainer no_probe(quiet_net, TrainerOptions().seed(1).latency_probes(0).progress(Progress::kQuiet));
+  EXPECT_EQ(no_probe.fit(data, &data, 1).last_metrics.count("infer/latency_ms_p50"), 0u);
 }
 
 TEST(Trainer, NonFiniteLossStopsWithClearError) {

@@ -1,7 +1,9 @@
 // The `strata` command line: builds a real log through the VersionLog API, runs the built binary
 // as a subprocess and checks its output, JSON fields and exit codes.
 // Needs build/tools/strata (tests/CMakeLists.txt should add_dependencies(strata_cli_test strata)).
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -15,7 +17,10 @@
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
+#include "strata/framework/nn/network.h"
+#include "strata/models/models.h"
 #include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
@@ -373,6 +378,64 @@ TEST_F(StrataCli, ExportOnnxWritesAModelAndRefusesBadOptions) {
   for (const char* bad : {"--batch 0", "--batch -3", "--batch many", "--opset 12", "--opset 18"})
     EXPECT_EQ(run_strata(dir_, "export main@2 --onnx " + model + " " + bad + " " + log_arg()).code, 2) << bad;
   EXPECT_EQ(run_strata(dir_, "export main@2 --onnx " + model + " --params x.npz " + log_arg()).code, 2);
+}
+
+// import --model, then predict from a CSV file with and without its label column: the classes
+// are the arg-max of the network's own forward pass, the accuracy is theirs against the labels.
+TEST(StrataCliPredict, CsvInputsWithAndWithoutALabelColumn) {
+  TempDir dir;
+  const GraphSpec graph = models::by_name("mlp", {4}, 3);
+  Network net(graph);
+  net.init_params(5);
+  write_npz(dir.sub("w.npz"), net.state_tensors());
+  RunResult imp = run_strata(dir, "import " + dir.sub("w.npz") + " --model mlp --input-shape 4 --classes 3 --branch csv "
+                                  "--log " + dir.sub("log"));
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  Tensor x({6, 4});
+  std::string with_label = "a,b,c,d,label\n", features = "a,b,c,d\n";
+  const int64_t labels[6] = {0, 1, 2, 2, 1, 0};
+  for (int64_t i = 0; i < 6; ++i) {
+    for (int64_t j = 0; j < 4; ++j) {
+      x.f32()[i * 4 + j] = static_cast<float>((i * 7 + j * 3) % 11) / 4.0f - 1.0f;
+      const std::string v = std::to_string(x.f32()[i * 4 + j]);
+      with_label += v + ",";
+      features += v + (j < 3 ? "," : "\n");
+    }
+    with_label += std::to_string(labels[i]) + "\n";
+  }
+  std::ofstream(dir.sub("l.csv")) << with_label;
+  std::ofstream(dir.sub("f.csv")) << features;
+  const Tensor& out = net.forward(x, Mode::kEval);
+  std::string classes;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < 6; ++i) {
+    const float* row = out.f32() + i * 3;
+    const int64_t best = std::max_element(row, row + 3) - row;
+    classes += "{\"class\":" + std::to_string(best) + ",";
+    correct += best == labels[i];
+  }
+  RunResult plain = run_strata(dir, "predict csv --input " + dir.sub("f.csv") + " --json --log " + dir.sub("log"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  RunResult labelled =
+      run_strata(dir, "predict csv --input " + dir.sub("l.csv") + " --target label --json --log " + dir.sub("log"));
+  ASSERT_EQ(labelled.code, 0) << labelled.err;
+  // The same classes, row by row, in both outputs.
+  auto predicted = [](const std::string& json) {
+    std::string out;
+    for (size_t at = json.find("{\"class\":"); at != std::string::npos; at = json.find("{\"class\":", at + 1))
+      out += json.substr(at, json.find(',', at) - at + 1);
+    return out;
+  };
+  EXPECT_EQ(predicted(plain.out), classes);
+  EXPECT_EQ(predicted(labelled.out), classes);
+  const size_t at = labelled.out.find("\"accuracy\":");
+  ASSERT_NE(at, std::string::npos) << labelled.out;
+  EXPECT_DOUBLE_EQ(std::strtod(labelled.out.c_str() + at + 11, nullptr), static_cast<double>(correct) / 6);
+  // A CSV with the wrong number of features for the graph is a clear error.
+  std::ofstream(dir.sub("bad.csv")) << "a,b\n1,2\n";
+  RunResult bad = run_strata(dir, "predict csv --input " + dir.sub("bad.csv") + " --log " + dir.sub("log"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "do not fit the graph's input [4]")) << bad.err;
 }
 
 TEST_F(StrataCli, DuBreaksBytesDownByBranchKindTensorAndCodec) {

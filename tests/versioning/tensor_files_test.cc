@@ -4,6 +4,7 @@
 // mismatched, nothing written when refused).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,10 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/nn/network.h"
+#include "strata/datasets/idx.h"
+#include "strata/models/models.h"
 #include "strata/versioning/import.h"
+#include "strata/versioning/predictor.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
@@ -262,6 +266,58 @@ TEST(Import, MissingOrMismatchedTensorsAreRefusedUnlessPartial) {
   write_bytes(request.file, "xx");
   expect_error([&] { import_params(*log, request); }, ErrorCode::kInvalidArgument, {"too short"});
   EXPECT_EQ(log->branches(), std::vector<std::string>{"p"});
+}
+
+// The user story: an MLP trained in PyTorch, its state_dict saved through numpy, imported,
+// and served: Strata's forward pass on real Fashion-MNIST images equals PyTorch's within 1e-5.
+TEST(Import, APyTorchStateDictGivesPyTorchsForwardPass) {
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null") != 0)
+    GTEST_SKIP() << "python3-torch is not installed (scripts/install_deps.sh installs it)";
+  if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const int64_t n = 64;
+  Tensor raw = read_idx(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz");
+  Tensor x({n, 1, 28, 28});
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.f32()[i] = (static_cast<float>(raw.data<uint8_t>()[i]) / 255.0f - kFashionMnistMean) / kFashionMnistStd;
+  std::ofstream(dir.sub("x.f32"), std::ios::binary).write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
+  const std::string script =
+      "import numpy as np, torch\n"
+      "torch.set_num_threads(1)\n"
+      "torch.manual_seed(0)\n"
+      "net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(),\n"
+      "                          torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))\n"
+      "x = torch.from_numpy(np.fromfile('" + dir.sub("x.f32") + "', dtype='<f4').reshape(64, 1, 28, 28))\n"
+      "opt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+      "for _ in range(3):  # a few steps, so the weights are not just the initialisation\n"
+      "    opt.zero_grad(); torch.nn.functional.cross_entropy(net(x), torch.arange(64) % 10).backward(); opt.step()\n"
+      "names = {'1': 'fc1', '3': 'fc2', '5': 'fc3'}\n"
+      "sd = {names[k.split('.')[0]] + '/' + k.split('.')[1]: v.detach().numpy() for k, v in net.state_dict().items()}\n"
+      "np.savez('" + dir.sub("torch.npz") + "', **sd)\n"
+      "with torch.no_grad():\n"
+      "    net(x).numpy().astype('<f4').tofile('" + dir.sub("y.f32") + "')\n";
+  std::ofstream(dir.sub("torch_mlp.py")) << script;
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.sub("torch_mlp.py")).c_str()), 0);
+
+  {
+    auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
+    ImportRequest request;
+    request.file = dir.sub("torch.npz");
+    request.graph = models::mlp({1, 28, 28}, {784, 64, 32, 10});
+    request.branch = "pytorch";
+    ImportReport r = import_params(*log, request);
+    EXPECT_EQ(r.matched.size(), 6u);
+  }
+  Predictor predictor(dir.sub("log"), "pytorch");
+  const Tensor& got = predictor.predict(x);
+  std::vector<float> want(static_cast<size_t>(n * 10));
+  std::ifstream(dir.sub("y.f32"), std::ios::binary).read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
+  ASSERT_EQ(got.shape(), (Shape{n, 10}));
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::abs(double(got.f32()[i]) - want[i]));
+  EXPECT_LE(worst, 1e-5);
+  std::printf("max |strata - pytorch| = %.3g over %lld x 10 logits\n", worst, static_cast<long long>(n));
 }
 
 }  // namespace
