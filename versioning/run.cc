@@ -44,6 +44,10 @@ Run::Run(Trainer& trainer, RunOptions options) : trainer_(trainer), options_(std
   if (o.verbose()) std::printf("version log: %s\n", o.log_dir().c_str());
   if (!o.resume().empty()) {
     source_ = log_->resolve(o.resume());
+    if (!log_->read_record(*source_).had_optim())  // imports and merges carry parameters only
+      throw Error(ErrorCode::kFailedPrecondition,
+                  "cannot resume exactly: " + log_->describe(*source_) + " has no optimizer state (an import or a merge)",
+                  o.log_dir(), "warm-start from it instead (--warm-start), which begins a new run from its parameters");
     trainer_.load_state(log_->read_state(*source_));
     recorder_->continue_from(*source_, o.branch());
     if (o.verbose())

@@ -133,9 +133,20 @@ TEST(RunApi, BadRequestsAreRefusedBeforeAnythingIsWritten) {
                ErrorCode::kFailedPrecondition, {"differs from this network's graph"});
   expect_error([&] { train(run_options(dir.path()).branch("bad name"), 1); }, ErrorCode::kInvalidArgument,
                {"bad name"});
+  {  // A version without optimizer state, as imports and merges are, cannot be resumed exactly.
+    auto writer = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    SnapshotRequest params_only;
+    TrainState s = writer->read_state(writer->resolve("main"));
+    params_only.state = &s;
+    params_only.branch = "imported";
+    params_only.include_optim = false;
+    writer->commit(params_only);
+  }
+  expect_error([&] { train(run_options(dir.path()).resume("imported"), 2); }, ErrorCode::kFailedPrecondition,
+               {"has no optimizer state", "--warm-start"});
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
-  EXPECT_EQ(log->branches(), std::vector<std::string>{"main"});
-  EXPECT_EQ(log->all_versions().size(), 1u);
+  EXPECT_EQ(log->branches(), (std::vector<std::string>{"imported", "main"}));
+  EXPECT_EQ(log->all_versions().size(), 2u);
 }
 
 TEST(RunApi, ItsDestructorDetachesItsCallbacksFromTheTrainer) {
