@@ -115,7 +115,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           "\"resumable\":{}",
           json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch,
           r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
-          json_str_list(heads), json_str_list(tags), r.optim_dropped() ? "false" : "true");
+          json_str_list(heads), json_str_list(tags), r.optim_present ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
       json_items.push_back(item + "}");
       continue;
@@ -123,7 +123,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.is_merge() ? " merge" : "",
                                    local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
-    if (r.optim_dropped()) line += " [params only]";
+    if (!r.optim_present) line += " [params only]";  // retention dropped it, or an import / a merge
     line += "  " + r.message + key_metrics_text(r);
     if (graph) {
       fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);

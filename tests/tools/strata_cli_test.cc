@@ -360,6 +360,8 @@ TEST_F(StrataCli, ExportSafetensorsAndImportItBackBitForBit) {
   EXPECT_TRUE(contains(imp.out, "imported 4 tensors")) << imp.out;
   RunResult diff = run_strata(dir_, "diff main@2 from-st --eps 0 --json " + log_arg());
   EXPECT_TRUE(contains(diff.out, "\"changed_tensors\":0")) << diff.out;
+  RunResult listed = run_strata(dir_, "log from-st " + log_arg());
+  EXPECT_TRUE(contains(listed.out, "from-st@0 ") && contains(listed.out, "[params only]")) << listed.out;
   // Usage errors exit 2; refusals exit 1 and write nothing.
   EXPECT_EQ(run_strata(dir_, "export main@2 " + log_arg()).code, 2);
   EXPECT_EQ(run_strata(dir_, "export main@2 --params a.npz --safetensors b.safetensors " + log_arg()).code, 2);
