@@ -23,6 +23,7 @@
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/run.h"
 #include "strata/versioning/version_log.h"
+#include "tools/flag_checks.h"
 
 using namespace strata;
 
@@ -72,14 +73,14 @@ int main(int argc, char** argv) {
   int threads = 2;
   bool identity = true;
   app.add_option("--log-dir", log_dir, "version log directory")->required();
-  app.add_option("--base-epochs", base_epochs, "epochs of the base MLP on main")->check(CLI::PositiveNumber);
-  app.add_option("--finetune-epochs", finetune_epochs, "epochs of the deeper MLP")->check(CLI::PositiveNumber);
+  app.add_option("--base-epochs", base_epochs, "epochs of the base MLP on main")->check(flags::positive());
+  app.add_option("--finetune-epochs", finetune_epochs, "epochs of the deeper MLP")->check(flags::positive());
   app.add_option("--branch", branch, "branch of the deeper MLP");
   app.add_option("--identity", identity, "start the inserted layer as the identity");
-  app.add_option("--limit", limit, "use only the first N training images (0 = all)");
-  app.add_option("--threads", threads, "OpenMP threads")->check(CLI::PositiveNumber);
+  app.add_option("--limit", limit, "use only the first N training images (0 = all)")->check(flags::at_least(0));
+  app.add_option("--threads", threads, "OpenMP threads")->check(flags::between(1, max_threads()));
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
-  CLI11_PARSE(app, argc, argv);
+  if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
   try {
     set_num_threads(threads);

@@ -19,6 +19,7 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
+#include "tools/flag_checks.h"
 
 using namespace strata;
 
@@ -46,14 +47,14 @@ int main(int argc, char** argv) {
   versioning::RunOptions log;
   app.add_option("--csv", csv, "CSV file with a header and numeric columns");
   app.add_option("--target", target, "name of the column to predict");
-  app.add_option("--epochs", epochs)->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch_size)->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr)->check(CLI::PositiveNumber);
-  app.add_option("--validation", validation_share, "share of rows held out (the last rows)")->check(CLI::Range(0.05, 0.9));
+  app.add_option("--epochs", epochs)->check(flags::positive());
+  app.add_option("--batch-size", batch_size)->check(flags::positive());
+  app.add_option("--lr", lr)->check(flags::positive());
+  app.add_option("--validation", validation_share, "share of rows held out (the last rows)")->check(flags::between(0.05, 0.9));
   app.add_option("--seed", seed);
-  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads)->check(flags::between(1, max_threads()));
   add_run_flags(app, log);
-  CLI11_PARSE(app, argc, argv);
+  if (int code = flags::parse(app, argc, argv); code >= 0) return code;
   try {
     set_num_threads(threads);
     if (csv.empty()) {

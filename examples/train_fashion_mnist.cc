@@ -15,6 +15,7 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
+#include "tools/flag_checks.h"
 
 using namespace strata;
 
@@ -27,22 +28,22 @@ int main(int argc, char** argv) {
   int threads = 2;
   versioning::RunOptions log;
   app.add_option("--model", model, "mlp | cnn")->check(CLI::IsMember({"mlp", "cnn"}));
-  app.add_option("--epochs", epochs, "train until this epoch (counting resumed ones)")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", batch_size, "samples per batch")->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", epochs, "train until this epoch (counting resumed ones)")->check(flags::positive());
+  app.add_option("--batch-size", batch_size, "samples per batch")->check(flags::positive());
+  app.add_option("--lr", lr, "learning rate")->check(flags::positive());
   app.add_option("--optimizer", optimizer, "sgd | adam | adamw | rmsprop")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}));
-  app.add_option("--momentum", momentum, "momentum for sgd / rmsprop");
-  app.add_option("--weight-decay", weight_decay, "L2 (adamw: decoupled) weight decay");
-  app.add_option("--dropout", dropout, "dropout after hidden layers");
+  app.add_option("--momentum", momentum, "momentum for sgd / rmsprop")->check(flags::between(0, 1, true));
+  app.add_option("--weight-decay", weight_decay, "L2 (adamw: decoupled) weight decay")->check(flags::at_least(0));
+  app.add_option("--dropout", dropout, "dropout after hidden layers")->check(flags::between(0, 1, true));
   app.add_option("--seed", seed, "seed of initialisation, shuffling and dropout");
-  app.add_option("--threads", threads, "OpenMP threads")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "OpenMP threads")->check(flags::between(1, max_threads()));
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
-  app.add_option("--limit", limit, "use only the first N training images (0 = all)");
+  app.add_option("--limit", limit, "use only the first N training images (0 = all)")->check(flags::at_least(0));
   app.add_option("--early-stopping", patience, "stop after N epochs without a lower val/loss (0 = off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(flags::at_least(0));
   add_run_flags(app, log);
-  CLI11_PARSE(app, argc, argv);
+  if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
   try {
     set_num_threads(threads);

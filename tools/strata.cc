@@ -12,6 +12,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/version.h"
 #include "strata/framework/train/runtime.h"
+#include "tools/flag_checks.h"
 #include "tools/verbs.h"
 
 namespace strata::tools {
@@ -46,8 +47,8 @@ int run(int argc, char** argv) {
   CLI::App* diff_cmd = app.add_subcommand("diff", "what changed between two versions");
   diff_cmd->add_option("A", diff_a, "first version")->required();
   diff_cmd->add_option("B", diff_b, "second version")->required();
-  diff_cmd->add_option("--eps", diff_eps, "a tensor is changed when mean |a-b| > eps");
-  diff_cmd->add_option("--top", diff_top, "show the N most changed tensors");
+  diff_cmd->add_option("--eps", diff_eps, "a tensor is changed when mean |a-b| > eps")->check(flags::at_least(0));
+  diff_cmd->add_option("--top", diff_top, "show the N most changed tensors")->check(flags::at_least(1));
 
   std::vector<std::string> compare_versions, compare_metrics;
   CLI::App* compare_cmd = app.add_subcommand("compare", "metrics of several versions side by side");
@@ -69,7 +70,7 @@ int run(int argc, char** argv) {
   CLI::App* merge_cmd = app.add_subcommand("merge", "weight-average two versions into a new one");
   merge_cmd->add_option("A", merge.a, "first version (its branch gets the merge)")->required();
   merge_cmd->add_option("B", merge.b, "second version")->required();
-  merge_cmd->add_option("--alpha", merge.alpha, "result = (1 - alpha) A + alpha B")->check(CLI::Range(0.0, 1.0));
+  merge_cmd->add_option("--alpha", merge.alpha, "result = (1 - alpha) A + alpha B")->check(flags::between(0, 1));
   merge_cmd->add_option("--branch", merge.branch, "branch for the merge (default: A's, A must be its head)");
   merge_cmd->add_option("-m,--message", merge.message, "commit message");
 
@@ -94,7 +95,7 @@ int run(int argc, char** argv) {
   CLI::Option* graph_opt = import_cmd->add_option("--graph", import.graph_version, "take the graph of VERSION");
   import_cmd->add_option("--model", import.model, "or build the graph of a model: mlp, cnn, resnet")->excludes(graph_opt);
   import_cmd->add_option("--input-shape", import.input_shape, "with --model: the sample shape (default 1 28 28)");
-  import_cmd->add_option("--classes", import.classes, "with --model: the number of classes")->check(CLI::PositiveNumber);
+  import_cmd->add_option("--classes", import.classes, "with --model: the number of classes")->check(flags::positive());
   import_cmd->add_option("--branch", import.branch, "the new branch")->required();
   import_cmd->add_option("-m,--message", import.message, "commit message");
   import_cmd->add_flag("--allow-partial", import.allow_partial,
@@ -112,7 +113,7 @@ int run(int argc, char** argv) {
   gc_cmd->add_option("--keep-full", gc_keep_full,
                      "retention: keep optimizer state only for the newest K versions of each branch, heads and "
                      "tags (older versions stay diffable and exportable but cannot be resumed exactly)")
-      ->check(CLI::PositiveNumber);
+      ->check(flags::positive());
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw, by branch, kind, tensor and codec");
 
   PredictOptions predict;
@@ -136,8 +137,8 @@ int run(int argc, char** argv) {
   tb_cmd->add_option("--out", tb_out, "output directory (default: <log>/tb)");
   tb_cmd->add_flag("--force", tb_force, "replace existing event files of the runs");
 
+  if (int code = flags::parse(app, argc, argv); code >= 0) return code;
   try {
-    app.parse(argc, argv);
     if (export_cmd->parsed() && !export_params.empty() + !export_safetensors.empty() + !export_onnx.empty() != 1)
       throw CLI::ValidationError("export", "name one file: --params FILE.npz, --safetensors FILE or --onnx FILE");
     if (export_batch != "dynamic" &&

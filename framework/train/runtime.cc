@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <vector>
 
@@ -19,8 +20,20 @@ std::string onednn_version() {
   return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
+int max_threads() {
+  const unsigned hardware = std::thread::hardware_concurrency();
+  return std::max(64, 4 * static_cast<int>(hardware));
+}
+
 void set_num_threads(int n) {
   if (n < 1) throw_invalid("thread count must be >= 1, got " + std::to_string(n));
+  // Thousands of OpenMP threads exhaust stacks (100000 crashed); far more threads than cores
+  // only slow training down.
+  if (n > max_threads())
+    throw_invalid("thread count " + std::to_string(n) + " is above this machine's limit of " +
+                      std::to_string(max_threads()) + " (" + std::to_string(std::thread::hardware_concurrency()) +
+                      " hardware threads)",
+                  "", "use at most the number of cores");
   omp_set_num_threads(n);
 }
 

@@ -11,9 +11,10 @@ namespace strata {
 // "2.6.3" (major.minor.patch of the oneDNN library loaded at run time).
 std::string onednn_version();
 
-// Threads of the OpenMP team that runs kernels, data loading and the optimizer (n >= 1;
-// kInvalidArgument otherwise).
+// Threads of the OpenMP team that runs kernels, data loading and the optimizer: 1 to
+// max_threads() (kInvalidArgument otherwise).
 void set_num_threads(int n);
+int max_threads();  // max(64, 4 x hardware threads)
 int num_threads();
 
 // What a version records about how it was made: {"strata": version(), "onednn": ...}.

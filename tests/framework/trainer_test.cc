@@ -7,6 +7,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/early_stopping.h"
+#include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 
@@ -122,6 +123,14 @@ TEST(Trainer, EarlyStoppingAndResumeEqualsStraight) {
   Network other(Sequential({2}).linear(3).build());
   Trainer wrong(other, options);
   EXPECT_THROW(wrong.load_state(saved), Error);
+}
+
+TEST(Runtime, ThreadCountsAreBounded) {
+  const int before = num_threads();
+  expect_error([] { set_num_threads(100000); }, ErrorCode::kInvalidArgument, {"100000", "limit"});
+  expect_error([] { set_num_threads(0); }, ErrorCode::kInvalidArgument, {">= 1"});
+  EXPECT_EQ(num_threads(), before);
+  EXPECT_GE(max_threads(), 64);
 }
 
 TEST(Trainer, KeepsWeightsAlreadyLoadedIntoTheNetwork) {

@@ -161,6 +161,15 @@ TEST_F(StrataCli, UsageErrorsAreExitTwo) {
   EXPECT_EQ(run_strata(dir_, "show " + log_arg()).code, 2);
   EXPECT_EQ(run_strata(dir_, "log --bogus " + log_arg()).code, 2);
   EXPECT_EQ(run_strata(dir_, "--help").code, 0);
+  EXPECT_EQ(run_strata(dir_, "--version").code, 0);
+  // Numeric flags state their range in one short line.
+  for (const char* bad : {"diff main@1 main@2 --top -1", "diff main@1 main@2 --eps nan", "diff main@1 main@2 --eps -1",
+                          "merge main exp --alpha 2", "merge main exp --alpha nan"}) {
+    RunResult r = run_strata(dir_, std::string(bad) + " " + log_arg());
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_TRUE(contains(r.err, "must be a number")) << bad << ": " << r.err;
+    EXPECT_LT(r.err.size(), 200u) << r.err;
+  }
 }
 
 TEST_F(StrataCli, BranchAndTagCreateMoveDelete) {

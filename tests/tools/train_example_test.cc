@@ -82,6 +82,19 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
   EXPECT_TRUE(contains(bad.out, "do not fit the graph's input [1,28,28]")) << bad.out;
 }
 
+// Bad flags: exit 2 with one short line saying what is allowed (CLI11's own checks printed
+// DBL_MAX in 300 digits and exited 105; --threads 100000 crashed).
+TEST(TrainExample, BadFlagsExitTwoWithAShortMessage) {
+  for (const char* bad : {"--threads 100000", "--threads 0", "--dropout -0.5", "--dropout 1", "--momentum nan",
+                          "--lr 0", "--epochs 0", "--limit -3", "--weight-decay -1", "--batch-size 1e400"}) {
+    tools_test::CommandOutput r =
+        tools_test::run_command(STRATA_BINARY_DIR "/examples/train_fashion_mnist " + std::string(bad) + " 2>&1");
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, "must be a number")) << bad << ": " << r.out;
+    EXPECT_LT(r.out.size(), 200u) << r.out;
+  }
+}
+
 // The bug of examples/run_log: four runs of regression_csv on one log went to main, main-2,
 // main-2-2, main-2-3, and all wrote their event files into tb/main.
 TEST(TrainExample, RepeatedFreshRunsGetBranchesMainMain2Main3AndTheirOwnEventFolders) {
