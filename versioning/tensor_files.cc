@@ -3,7 +3,13 @@
 // central directory), and the safetensors format (huggingface/safetensors README).
 #include "strata/versioning/tensor_files.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -637,23 +643,51 @@ NamedTensors read_tensor_file(const std::string& path) {
 }
 
 void write_atomically(const std::string& path, const char* what, const std::function<void(std::FILE*)>& body) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what, path,
-                "check that the directory exists and is writable");
+  // Only a regular file is ever replaced: never a symlink (or what it points to), a FIFO, a
+  // device or a directory.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    const char* kind = S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file";
+    throw Error(ErrorCode::kInvalidArgument, std::string("will not write the ") + what + " over " + kind, path,
+                "name a new or regular file");
+  }
+  // The temporary file sits beside the target (same file system: the rename is atomic) under a
+  // name nobody else uses, created exclusively.
+  const std::filesystem::path target(path);
+  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
+  static std::atomic<unsigned> counter{0};
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    tmp = dir + "/." + target.filename().string() + "." + std::to_string(::getpid()) + "." +
+          std::to_string(counter++) + ".tmp";
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0)
+    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what + ": " + std::strerror(errno),
+                path, "check that the directory exists and is writable");
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (!f) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(ErrorCode::kIOError, std::string("cannot write the ") + what, path);
+  }
   try {
     body(f);
-    if (std::fclose(f) != 0) {
+    const bool flushed = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+    if (std::fclose(f) != 0 || !flushed) {
       f = nullptr;
       throw Error(ErrorCode::kInvalidArgument, std::string("cannot write the ") + what, path, "check free space");
     }
     f = nullptr;
-    std::filesystem::rename(tmp, path);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      throw Error(ErrorCode::kInvalidArgument, std::string("cannot move the ") + what + " into place: " + std::strerror(errno),
+                  path, "check the target directory");
   } catch (...) {
     if (f) std::fclose(f);
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
+    ::unlink(tmp.c_str());
     throw;
   }
 }

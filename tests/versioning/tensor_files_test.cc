@@ -3,6 +3,7 @@
 // clear error, golden safetensors bytes, and imports into a log (matched / missing / unexpected /
 // mismatched, nothing written when refused).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -78,6 +79,34 @@ TEST(TensorFiles, SafetensorsAndNpzRoundTripBitForBit) {
   EXPECT_FALSE(std::filesystem::exists(dir.sub("t.npz.tmp")));
   expect_error([&] { read_tensor_file(dir.sub("t.pt")); }, ErrorCode::kInvalidArgument, {"unknown tensor file type", ".pt"});
   expect_error([&] { read_npz(dir.sub("absent.npz")); }, ErrorCode::kNotFound, {"absent.npz"});
+}
+
+// Only regular files are replaced: a symlink (and what it points to), a FIFO, a device or a
+// directory at the target is refused and left as it was; no temporary file is left behind.
+TEST(TensorFiles, WritersNeverReplaceWhatIsNotARegularFile) {
+  TempDir dir;
+  const NamedTensors t = mixed_tensors();
+  write_bytes(dir.sub("precious"), "keep me");
+  std::filesystem::create_symlink(dir.sub("precious"), dir.sub("link.npz"));
+  ASSERT_EQ(::mkfifo(dir.sub("fifo.npz").c_str(), 0600), 0);
+  std::filesystem::create_directory(dir.sub("dir.safetensors"));
+  expect_error([&] { write_npz(dir.sub("link.npz"), t); }, ErrorCode::kInvalidArgument, {"symbolic link", "link.npz"});
+  expect_error([&] { write_npz(dir.sub("fifo.npz"), t); }, ErrorCode::kInvalidArgument, {"a FIFO"});
+  expect_error([&] { write_safetensors(dir.sub("dir.safetensors"), t); }, ErrorCode::kInvalidArgument, {"a directory"});
+  expect_error([&] { write_npz("/dev/null", t); }, ErrorCode::kInvalidArgument, {"device"});
+  expect_error([&] { write_npz(dir.sub("missing/x.npz"), t); }, ErrorCode::kInvalidArgument, {"cannot create"});
+  EXPECT_EQ(read_bytes(dir.sub("precious")), "keep me");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.sub("link.npz")));
+  // A regular file is replaced, atomically; only the targets remain in the directory.
+  write_bytes(dir.sub("old.npz"), "old");
+  write_npz(dir.sub("old.npz"), t);
+  expect_same(read_npz(dir.sub("old.npz")), t);
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    ++entries;
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(entries, 5u);  // precious, link.npz, fifo.npz, dir.safetensors, old.npz
 }
 
 // The bytes of a one-tensor file: a change is a format break (safetensors README).
