@@ -201,6 +201,10 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
                       ", but this version's parent is " +
                       (r.parents.empty() ? std::string("none") : short_hex(r.parents[0])),
                   log_dir_, "commit on a new branch, or resume from the branch head");
+    if (!head && LogInternals::get_ref(txn, tag_key(r.branch)))
+      throw Error(ErrorCode::kAlreadyExists,
+                  "a tag is named '" + r.branch + "': a branch of the same name would make the name ambiguous",
+                  log_dir_, "choose another branch name");
     for (const CommitId& parent : r.parents) LogInternals::need_record(txn, parent);
     stats.reused_chunks = reused;
     for (const EncodeJob& job : jobs) {

@@ -55,8 +55,23 @@ CommitId resolve_base(const LmdbTxn& txn, const std::string& name, const std::st
                   "see `strata log " + branch + "` for its epochs");
     return digest_from_bytes(*v);
   }
-  if (auto tag = LogInternals::get_ref(txn, tag_key(name))) return *tag;
-  if (auto head = LogInternals::get_ref(txn, head_key(name))) return *head;
+  // tags/NAME and heads/NAME select one kind; a bare name that is both (possible in logs written
+  // before that was refused) is ambiguous, as in git.
+  if (name.rfind("tags/", 0) == 0) {
+    if (auto tag = LogInternals::get_ref(txn, tag_key(name.substr(5)))) return *tag;
+    unknown(full, "no tag '" + name.substr(5) + "'");
+  }
+  if (name.rfind("heads/", 0) == 0) {
+    if (auto head = LogInternals::get_ref(txn, head_key(name.substr(6)))) return *head;
+    unknown(full, "no branch '" + name.substr(6) + "'");
+  }
+  auto tag = LogInternals::get_ref(txn, tag_key(name));
+  auto head = LogInternals::get_ref(txn, head_key(name));
+  if (tag && head && *tag != *head)
+    throw Error(ErrorCode::kInvalidArgument, "'" + name + "' is ambiguous: both a tag and a branch", "",
+                "write tags/" + name + " or heads/" + name);
+  if (tag) return *tag;
+  if (head) return *head;
   if (!is_hex(name)) unknown(full);
   std::string prefix = name;
   for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -84,8 +84,9 @@ Recorder::~Recorder() {
 }
 
 std::string Recorder::free_branch_name(const std::string& wanted) const {
+  const std::map<std::string, CommitId> tags = log_->tags();  // a tag's name is taken too
   std::string name = wanted;  // then wanted-2, wanted-3, ...
-  for (int n = 2; log_->head(name); ++n) name = wanted + "-" + std::to_string(n);
+  for (int n = 2; log_->head(name) || tags.count(name); ++n) name = wanted + "-" + std::to_string(n);
   return name;
 }
 
@@ -93,6 +94,9 @@ std::string Recorder::checked_new_branch(const std::string& name) const {
   validate_ref_name("branch", name);
   if (log_->head(name))
     throw Error(ErrorCode::kAlreadyExists, "branch '" + name + "' already exists", log_->log_dir(),
+                "choose another name for the new branch");
+  if (log_->tags().count(name))
+    throw Error(ErrorCode::kAlreadyExists, "a tag is named '" + name + "'", log_->log_dir(),
                 "choose another name for the new branch");
   return name;
 }

@@ -421,6 +421,19 @@ void validate_ref_name(const std::string& kind, const std::string& name) {
   if (name[0] == '-' || name[0] == '/' || name.back() == '/') bad("must not start with '-' or '/' or end with '/'");
   if (name.find("..") != std::string::npos) bad("contains '..'");
   if (name.size() == 32 && is_hex(name)) bad("looks like a version id");
+  // As git's check-ref-format: '/'-separated components, none empty, none starting with '.',
+  // none ending with ".lock". So distinct names are distinct paths (tb/<branch>/ folders).
+  for (size_t begin = 0; begin <= name.size();) {
+    size_t end = name.find('/', begin);
+    if (end == std::string::npos) end = name.size();
+    const std::string part = name.substr(begin, end - begin);
+    if (part.empty()) bad("has an empty component ('//')");
+    if (part[0] == '.') bad("a component starts with '.'");
+    if (part.size() >= 5 && part.compare(part.size() - 5, 5, ".lock") == 0) bad("a component ends with '.lock'");
+    begin = end + 1;
+  }
+  if (name.rfind("heads/", 0) == 0 || name.rfind("tags/", 0) == 0)
+    bad("'heads/' and 'tags/' are reserved prefixes (they select a branch or a tag)");
 }
 
 std::string default_author() {
@@ -444,6 +457,10 @@ void VersionLog::set_branch(const std::string& name, const CommitId& id, bool fo
     if (auto old = LogInternals::get_ref(txn, head_key(name)); old && !force && *old != id)
       throw Error(ErrorCode::kAlreadyExists, "branch '" + name + "' already exists",
                   "at " + LogInternals::describe(txn, *old), "pass force to move it");
+    if (LogInternals::get_ref(txn, tag_key(name)))
+      throw Error(ErrorCode::kAlreadyExists,
+                  "a tag is named '" + name + "': a branch of the same name would make the name ambiguous", log_dir_,
+                  "choose another branch name");
     txn.put(Db::kRefs, head_key(name), as_bytes(id));
     LogInternals::reindex_branch(txn, name, id);
   });
@@ -466,6 +483,10 @@ void VersionLog::set_tag(const std::string& name, const CommitId& id, bool force
     if (auto old = LogInternals::get_ref(txn, tag_key(name)); old && !force && *old != id)
       throw Error(ErrorCode::kAlreadyExists, "tag '" + name + "' already exists",
                   "at " + LogInternals::describe(txn, *old), "pass force to move it, or delete it first");
+    if (LogInternals::get_ref(txn, head_key(name)))
+      throw Error(ErrorCode::kAlreadyExists,
+                  "a branch is named '" + name + "': a tag of the same name would make the name ambiguous", log_dir_,
+                  "choose another tag name");
     txn.put(Db::kRefs, tag_key(name), as_bytes(id));
   });
 }

@@ -198,6 +198,12 @@ TEST_F(StrataCli, BranchAndTagCreateMoveDelete) {
   ASSERT_EQ(run_strata(dir_, "tag -d v1 " + log_arg()).code, 0);
   EXPECT_FALSE(contains(run_strata(dir_, "tag " + log_arg()).out, "v1"));
   EXPECT_EQ(run_strata(dir_, "tag -d v1 " + log_arg()).code, 1);
+  // A tag may not take a branch's name, nor a branch a tag's.
+  RunResult clash = run_strata(dir_, "tag main main@1 " + log_arg());
+  EXPECT_EQ(clash.code, 1);
+  EXPECT_TRUE(contains(clash.err, "a branch is named 'main'")) << clash.err;
+  EXPECT_EQ(run_strata(dir_, "branch best main@1 " + log_arg()).code, 1);
+  EXPECT_EQ(run_strata(dir_, "branch a//b main@1 " + log_arg()).code, 1);
 }
 
 TEST_F(StrataCli, DuReportsRawAndStoredBytes) {

@@ -351,6 +351,52 @@ TEST(VersionLog, BranchesAndTags) {
   EXPECT_EQ(log->all_versions().size(), 3u);
 }
 
+// A tag and a branch never share a name (a resume would otherwise retrain onto an unexpected
+// branch); names follow git's check-ref-format so that branch folders never collide.
+TEST(VersionLog, TagsAndBranchesNeverShareANameAndNamesAreCheckedLikeGit) {
+  TempDir dir;
+  std::shared_ptr<VersionLog> log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids = commit_epochs(*log, 2);
+  expect_error([&] { log->set_tag("main", ids[0]); }, ErrorCode::kAlreadyExists, {"a branch is named 'main'"});
+  log->set_tag("best", ids[0]);
+  expect_error([&] { log->set_branch("best", ids[1]); }, ErrorCode::kAlreadyExists, {"a tag is named 'best'"});
+  expect_error([&] { commit_state(*log, synthetic_state(1, 3), {}, "best"); }, ErrorCode::kAlreadyExists,
+               {"a tag is named 'best'"});
+  {  // A fresh recorder asked for "best" skips to best-2.
+    Recorder rec(log, RecorderOptions().branch("best"));
+    EXPECT_EQ(rec.branch(), "best-2");
+    expect_error([&] { rec.continue_from(ids[0], "best"); }, ErrorCode::kAlreadyExists, {"a tag is named 'best'"});
+  }
+  for (const char* bad : {"a//b", "a/./b", ".", "..", "a/.hidden", "x.lock", "a/b.lock/c", "heads/x", "tags/x", "a b",
+                          "tab\tname", "-x", "x/", "/x"})
+    expect_error([&] { log->set_branch(bad, ids[0]); }, ErrorCode::kInvalidArgument, {"invalid branch name"});
+  log->set_branch("team/alice/exp1", ids[0]);
+  EXPECT_EQ(log->resolve("team/alice/exp1"), ids[0]);
+  // tags/NAME and heads/NAME select the kind explicitly.
+  EXPECT_EQ(log->resolve("tags/best"), ids[0]);
+  EXPECT_EQ(log->resolve("heads/main"), ids[1]);
+  expect_error([&] { log->resolve("tags/main"); }, ErrorCode::kNotFound, {"no tag 'main'"});
+}
+
+TEST(VersionLog, ANameThatIsBothATagAndABranchInAnOldLogIsAmbiguous) {
+  TempDir dir;
+  std::vector<CommitId> ids;
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    ids = commit_epochs(*log, 2);
+  }
+  {  // As an older Strata could write it: a tag "main" beside the branch.
+    auto env = LmdbEnv::open(dir.sub("versions.lmdb"), false, 0);
+    env->write([&](LmdbTxn& txn) { txn.put(Db::kRefs, "tags/main", as_bytes(ids[0])); });
+  }
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  expect_error([&] { log->resolve("main"); }, ErrorCode::kInvalidArgument,
+               {"'main' is ambiguous: both a tag and a branch", "tags/main or heads/main"});
+  EXPECT_EQ(log->resolve("tags/main"), ids[0]);
+  EXPECT_EQ(log->resolve("heads/main"), ids[1]);
+  EXPECT_EQ(log->resolve("main@1"), ids[0]);
+}
+
 TEST(VersionLog, RetentionKeepsRecentFullStateAndRefusesExactResumeElsewhere) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
