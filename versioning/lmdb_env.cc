@@ -153,6 +153,73 @@ uint64_t LmdbTxn::count(Db db) const {
   return st.ms_entries;
 }
 
+// ---- the data file, before LMDB maps it -------------------------------------------------------
+
+namespace {
+
+// LMDB maps data.mdb and trusts its two meta pages (lmdb.h, MDB_meta in mdb.c): a truncated file
+// or a damaged page size makes it touch memory past the end of the file, and the process dies of
+// SIGBUS. So check what LMDB would trust first. Meta page layout on 64-bit: page header (16
+// bytes), mm_magic u32 @16, mm_version u32 @20, mm_address @24, mm_mapsize @32, mm_dbs[2] @40
+// (the free DB's md_pad, u32 @40, holds the page size), mm_last_pg u64 @136, mm_txnid u64 @144.
+constexpr uint32_t kLmdbMagic = 0xBEEFC0DE;
+constexpr size_t kMetaBytes = 152;
+
+struct MetaPage {
+  uint32_t magic = 0, version = 0, page_size = 0;
+  uint64_t last_page = 0, txnid = 0;
+};
+
+void check_data_file(const std::string& dir) {
+  const std::string path = dir + "/data.mdb";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // a new log: LMDB creates the file
+  auto bad = [&](const std::string& what) {
+    ::close(fd);
+    throw Error(ErrorCode::kCorruption, "the log's data file is damaged: " + what, path,
+                "restore the log directory from a copy (nothing was changed)");
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) bad(std::string("cannot stat it: ") + std::strerror(errno));
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) {  // created, never written (a writer killed at once): LMDB initialises it
+    ::close(fd);
+    return;
+  }
+  auto read_meta = [&](uint64_t offset, MetaPage& m) {
+    unsigned char b[kMetaBytes];
+    if (offset + kMetaBytes > size || ::pread(fd, b, kMetaBytes, static_cast<off_t>(offset)) != static_cast<ssize_t>(kMetaBytes))
+      return false;
+    std::memcpy(&m.magic, b + 16, 4);
+    std::memcpy(&m.version, b + 20, 4);
+    std::memcpy(&m.page_size, b + 40, 4);
+    std::memcpy(&m.last_page, b + 136, 8);
+    std::memcpy(&m.txnid, b + 144, 8);
+    return true;
+  };
+  auto page_size_ok = [](uint32_t p) { return p >= 512 && p <= 65536 && (p & (p - 1)) == 0; };
+  MetaPage m0, m1;
+  if (!read_meta(0, m0)) bad("only " + std::to_string(size) + " bytes, shorter than an LMDB meta page");
+  if (m0.magic != kLmdbMagic || m0.version != 1) bad("meta page 0 is not an LMDB meta page (magic or version)");
+  if (!page_size_ok(m0.page_size)) bad("meta page 0 has an impossible page size " + std::to_string(m0.page_size));
+  if (!read_meta(m0.page_size, m1))
+    bad("truncated to " + std::to_string(size) + " bytes: the second meta page is missing");
+  if (m1.magic != kLmdbMagic || m1.version != 1) bad("meta page 1 is not an LMDB meta page (magic or version)");
+  if (!page_size_ok(m1.page_size) || m1.page_size != m0.page_size)
+    bad("the meta pages disagree on the page size (" + std::to_string(m0.page_size) + " and " +
+        std::to_string(m1.page_size) + ")");
+  const MetaPage& current = m1.txnid > m0.txnid ? m1 : m0;  // as LMDB chooses
+  if (current.last_page > (uint64_t{1} << 40))
+    bad("the current meta page names an impossible last page " + std::to_string(current.last_page));
+  const uint64_t needed = (current.last_page + 1) * current.page_size;
+  if (size < needed)
+    bad("truncated to " + std::to_string(size) + " bytes; the current meta page (transaction " +
+        std::to_string(current.txnid) + ") needs " + std::to_string(needed));
+  ::close(fd);
+}
+
+}  // namespace
+
 // ---- LmdbEnv ---------------------------------------------------------------------------------
 
 std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, size_t initial_map_bytes) {
@@ -190,6 +257,7 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
       throw Error(ErrorCode::kIOError, std::string("cannot lock the log: ") + std::strerror(err), lock_path);
     }
   }
+  check_data_file(dir);
   int rc = mdb_env_create(&env->env_);
   if (rc != 0) throw_lmdb(rc, "create LMDB environment", dir);
   mdb_env_set_maxdbs(env->env_, 16);

@@ -397,6 +397,46 @@ TEST(VersionLog, ANameThatIsBothATagAndABranchInAnOldLogIsAmbiguous) {
   EXPECT_EQ(log->resolve("main@1"), ids[0]);
 }
 
+// A truncated data.mdb or a damaged page size in the current meta page is a Corruption error
+// naming the file, for readers and writers alike; before, LMDB mapped it and the process died of
+// SIGBUS (exit 135).
+TEST(VersionLog, TruncatedDataFileOrDamagedMetaPageIsCorruptionNotACrash) {
+  TempDir dir;
+  {
+    auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
+    commit_epochs(*log, 4, 100000);
+  }
+  const std::string data = dir.sub("log/versions.lmdb/data.mdb");
+  const std::string good = [&] {
+    std::ifstream in(data, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }();
+  ASSERT_GT(good.size(), 65536u);
+  auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, good.data() + at, 4); return v; };
+  auto u64 = [&](size_t at) { uint64_t v; std::memcpy(&v, good.data() + at, 8); return v; };
+  const uint32_t page = u32(40);
+  ASSERT_EQ(page, 4096u);
+  const size_t current = u64(page + 144) > u64(144) ? page : 0;
+  std::vector<std::pair<std::string, std::string>> damaged = {
+      {"half", good.substr(0, good.size() / 2)},       {"8192", good.substr(0, 8192)},
+      {"12288", good.substr(0, 12288)},                {"100", good.substr(0, 100)},
+      {"page size high byte", good},                   {"magic", good}};
+  damaged[4].second[current + 43] = static_cast<char>(damaged[4].second[current + 43] ^ 0x7F);
+  damaged[5].second[16] = static_cast<char>(damaged[5].second[16] ^ 0x01);
+  for (const auto& [what, bytes] : damaged) {
+    SCOPED_TRACE(what);
+    std::filesystem::remove_all(dir.sub("copy"));
+    std::filesystem::create_directories(dir.sub("copy/versions.lmdb"));
+    std::ofstream(dir.sub("copy/versions.lmdb/data.mdb"), std::ios::binary) << bytes;
+    for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite})
+      expect_error([&] { VersionLog::open(dir.sub("copy"), mode); }, ErrorCode::kCorruption, {"data.mdb", "damaged"});
+    // Nothing was changed: the file is as damaged as before, no bigger.
+    EXPECT_EQ(std::filesystem::file_size(dir.sub("copy/versions.lmdb/data.mdb")), bytes.size());
+  }
+  // The undamaged log still opens and reads.
+  EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadOnly)->history("main").size(), 4u);
+}
+
 TEST(VersionLog, RetentionKeepsRecentFullStateAndRefusesExactResumeElsewhere) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
