@@ -289,6 +289,15 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
   return env;
 }
 
+bool LmdbEnv::writer_active(const std::string& dir) {
+  const int fd = ::open((dir + "/writer.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  // flock conflicts between open file descriptions, in this process too.
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
+}
+
 LmdbEnv::~LmdbEnv() {
   if (env_) mdb_env_close(env_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock

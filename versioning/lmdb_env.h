@@ -70,6 +70,8 @@ class LmdbEnv {
   // dir: the versions.lmdb directory. A read-write open creates it (and the named databases)
   // when missing and takes the writer lock; a read-only open requires an existing log.
   static std::shared_ptr<LmdbEnv> open(const std::string& dir, bool read_only, size_t initial_map_bytes);
+  // True while some process (this one included) holds the writer lock of the log in `dir`.
+  static bool writer_active(const std::string& dir);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;

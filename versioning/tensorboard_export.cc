@@ -40,6 +40,13 @@ void clear_run_dir(const fs::path& dir, bool force) {
 }  // namespace
 
 TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& out_dir, bool force) {
+  // The live event files of a training run are <log>/tb/<branch>/: replacing them under a
+  // writer would delete the file it is appending to.
+  std::error_code ec;
+  if (force && log.writer_active() && fs::equivalent(fs::path(out_dir), fs::path(log.log_dir()) / "tb", ec))
+    throw Error(ErrorCode::kFailedPrecondition,
+                "a training run (or another writer) holds this log: --force would delete its live event files",
+                out_dir, "wait for it to finish, or re-create the event files into another --out");
   TensorBoardExport report;
   TensorBoardOptions options;
   for (const std::string& branch : log.branches()) {

@@ -224,6 +224,8 @@ VersionLog::~VersionLog() = default;
 
 bool VersionLog::read_only() const { return read_only_; }
 
+bool VersionLog::writer_active() const { return LmdbEnv::writer_active(log_dir_ + "/versions.lmdb"); }
+
 void VersionLog::require_writable(const char* what) const {
   if (read_only_)
     throw Error(ErrorCode::kFailedPrecondition, std::string("cannot ") + what + ": the version log is open read-only",

@@ -119,6 +119,8 @@ class VersionLog {
 
   const std::string& log_dir() const { return log_dir_; }
   bool read_only() const;
+  // A writer (a training run, a merge, gc) holds this log now, in this or another process.
+  bool writer_active() const;
   LogSettings settings() const { return settings_; }
 
   // ---- names (versioning/names.cc) ----

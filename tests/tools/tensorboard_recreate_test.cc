@@ -14,6 +14,7 @@
 #include "strata/framework/summary/event_reader.h"
 #include "strata/framework/summary/tensorboard_callback.h"
 #include "strata/framework/train/trainer.h"
+#include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
@@ -95,6 +96,17 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
   EXPECT_NE(std::system((std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --log " + dir.path() +
                          " > /dev/null 2>&1").c_str()),
             0);
+  // --force is refused while a writer (a training run) holds the log: it would delete the live
+  // event file being appended to. Into another --out it is fine.
+  const std::string force = std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --force --log " + dir.path();
+  {
+    auto writer = versioning::VersionLog::open(dir.path(), versioning::OpenMode::kReadWrite);
+    tools_test::CommandOutput refused = tools_test::run_command(force + " 2>&1");
+    EXPECT_EQ(refused.code, 1);
+    EXPECT_NE(refused.out.find("would delete its live event files"), std::string::npos) << refused.out;
+    EXPECT_EQ(tools_test::run_command(force + " --out " + dir.sub("elsewhere") + " 2>&1").code, 0);
+  }
+  EXPECT_EQ(tools_test::run_command(force + " 2>&1").code, 0);
 }
 
 }  // namespace
