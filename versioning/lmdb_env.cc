@@ -278,8 +278,9 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND)
         throw Error(ErrorCode::kCorruption,
-                    std::string("not a Strata version log: database '") + db_name(static_cast<Db>(i)) + "' is missing",
-                    dir);
+                    std::string("database '") + db_name(static_cast<Db>(i)) +
+                        "' is missing: the log is being created right now, or this is not a Strata version log",
+                    dir, "retry in a moment; if it persists, check the log directory");
       throw_lmdb(rc, std::string("open database ") + db_name(static_cast<Db>(i)), dir);
     }
   }

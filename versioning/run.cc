@@ -43,6 +43,10 @@ Run::Run(Trainer& trainer, RunOptions options) : trainer_(trainer), options_(std
   recorder_ = std::make_unique<Recorder>(log_, recorder_options);
   if (o.verbose()) std::printf("version log: %s\n", o.log_dir().c_str());
   if (!o.resume().empty()) {
+    if (log_->branches().empty())
+      throw Error(ErrorCode::kNotFound,
+                  "cannot resume '" + o.resume() + "': this log has no versions yet (its first run stopped before an epoch ended)",
+                  o.log_dir(), "run without resume to start training");
     source_ = log_->resolve(o.resume());
     if (!log_->read_record(*source_).had_optim())  // imports and merges carry parameters only
       throw Error(ErrorCode::kFailedPrecondition,

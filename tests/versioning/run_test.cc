@@ -125,6 +125,9 @@ TEST(RunApi, BadRequestsAreRefusedBeforeAnythingIsWritten) {
   expect_error([&] { train(run_options(dir.sub("new")).resume("main@1"), 1); }, ErrorCode::kNotFound,
                {"no version log", "main@1"});
   EXPECT_FALSE(fs::exists(dir.sub("new")));  // no empty log left behind
+  VersionLog::open(dir.sub("empty"), OpenMode::kReadWrite);  // a first run killed before its first epoch end
+  expect_error([&] { train(run_options(dir.sub("empty")).resume("main"), 1); }, ErrorCode::kNotFound,
+               {"no versions yet", "run without resume"});
   train(run_options(dir.path()), 1);
   expect_error([&] { train(run_options(dir.path()).resume("main").warm_start("main"), 1); },
                ErrorCode::kInvalidArgument, {"exclude each other"});
