@@ -258,13 +258,27 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
     }
   }
   check_data_file(dir);
-  int rc = mdb_env_create(&env->env_);
-  if (rc != 0) throw_lmdb(rc, "create LMDB environment", dir);
-  mdb_env_set_maxdbs(env->env_, 16);
-  rc = mdb_env_set_mapsize(env->env_, std::max(initial_map_bytes, kMinMapBytes));
-  if (rc != 0) throw_lmdb(rc, "set map size", dir);
-  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0u);
-  rc = mdb_env_open(env->env_, dir.c_str(), flags, 0644);
+  auto open_env = [&](unsigned flags) {
+    int rc = mdb_env_create(&env->env_);
+    if (rc != 0) throw_lmdb(rc, "create LMDB environment", dir);
+    mdb_env_set_maxdbs(env->env_, 16);
+    rc = mdb_env_set_mapsize(env->env_, std::max(initial_map_bytes, kMinMapBytes));
+    if (rc != 0) throw_lmdb(rc, "set map size", dir);
+    rc = mdb_env_open(env->env_, dir.c_str(), flags, 0644);
+    if (rc != 0) {
+      mdb_env_close(env->env_);
+      env->env_ = nullptr;
+    }
+    return rc;
+  };
+  const unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0u);
+  int rc = open_env(flags);
+  if (rc == EACCES && read_only) {
+    // Another user's log, readable but not writable: LMDB's reader table (lock.mdb) needs write
+    // access. Read without it (MDB_NOLOCK): exact unless a writer commits during a read, and
+    // chunks and records are re-hashed when read, so such a read fails rather than lies.
+    rc = open_env(flags | MDB_NOLOCK);
+  }
   if (rc != 0) throw_lmdb(rc, read_only ? "open version log read-only" : "open version log for writing", dir);
   int dead = 0;
   mdb_reader_check(env->env_, &dead);  // clear reader slots of killed processes

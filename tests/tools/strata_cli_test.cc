@@ -455,6 +455,25 @@ TEST(StrataCliPredict, CsvInputsWithAndWithoutALabelColumn) {
   EXPECT_TRUE(contains(bad.err, "do not fit the graph's input [4]")) << bad.err;
 }
 
+// A world-readable log can be read by another user, who cannot write its lock file.
+TEST_F(StrataCli, AnotherUserCanReadAWorldReadableLog) {
+  if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0)
+    GTEST_SKIP() << "needs root and setpriv (util-linux) to run strata as another user";
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                                std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                                std::filesystem::perms::others_exec);
+  for (std::string p = dir_.path(); p != "/" && !p.empty(); p = std::filesystem::path(p).parent_path().string())
+    if (::access(p.c_str(), R_OK | X_OK) != 0) GTEST_SKIP() << p << " is not traversable";
+  const std::string as_nobody = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  tools_test::CommandOutput r =
+      tools_test::run_command(as_nobody + STRATA_BINARY_DIR "/tools/strata log --log " + dir_.path() + " 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "main@3")) << r.out;
+  tools_test::CommandOutput v =
+      tools_test::run_command(as_nobody + STRATA_BINARY_DIR "/tools/strata verify --all --log " + dir_.path() + " 2>&1");
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
 TEST_F(StrataCli, DuBreaksBytesDownByBranchKindTensorAndCodec) {
   RunResult r = run_strata(dir_, "du --json " + log_arg());
   ASSERT_EQ(r.code, 0) << r.err;
