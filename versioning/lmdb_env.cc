@@ -9,6 +9,7 @@
 #include <map>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "strata/framework/core/error.h"
@@ -359,6 +360,7 @@ void LmdbEnv::write(const std::function<void(LmdbTxn&)>& body) {
     if (!full) {
       rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
       if (rc == 0) return;
+      if (rc == ENOSPC || rc == EIO) throw_if_disk_full(rc);
       if (rc != MDB_MAP_FULL) throw_lmdb(rc, "commit", dir_);
     } else {
       mdb_txn_abort(txn);
@@ -366,6 +368,19 @@ void LmdbEnv::write(const std::function<void(LmdbTxn&)>& body) {
     lock.unlock();
     grow_map(0);
   }
+}
+
+void LmdbEnv::throw_if_disk_full(int rc) const {
+  // LMDB reports a short write as EIO: when the file system has (almost) no space left, that is
+  // what happened. The transaction was not committed: the log stays at its previous state.
+  struct statvfs fs {};
+  if (::statvfs(dir_.c_str(), &fs) != 0) return;
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (rc == ENOSPC || free_bytes < (uint64_t{16} << 20))
+    throw Error(ErrorCode::kIOError,
+                "the disk is full: " + std::to_string(free_bytes) +
+                    " bytes free on the log's file system; this version was not written (the log is unchanged)",
+                dir_, "free space (a version takes about the size of the model and its optimizer state), then resume");
 }
 
 void LmdbEnv::grow_map(uint64_t at_least) {

@@ -94,6 +94,8 @@ class LmdbEnv {
   friend class LmdbTxn;
   LmdbEnv() = default;
   unsigned dbi(Db db) const { return dbis_[static_cast<int>(db)]; }
+  // A commit failed with ENOSPC or EIO: throws "the disk is full" when the file system is (nearly) full.
+  void throw_if_disk_full(int rc) const;
   void grow_map(uint64_t at_least);
   void adopt_map_size() const;
 

@@ -1,6 +1,7 @@
 #include "strata/versioning/run.h"
 
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 
 #include "strata/framework/core/error.h"
@@ -10,7 +11,8 @@
 
 namespace strata::versioning {
 
-Run::Run(Trainer& trainer, RunOptions options) : trainer_(trainer), options_(std::move(options)) {
+Run::Run(Trainer& trainer, RunOptions options)
+    : trainer_(trainer), options_(std::move(options)), uncaught_at_start_(std::uncaught_exceptions()) {
   const RunOptions& o = options_;
   if (o.log_dir().empty()) {
     if (!o.resume().empty() || !o.warm_start().empty())
@@ -89,7 +91,10 @@ Run::~Run() {
   try {
     recorder_->flush();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: the last version could not be committed: %s\n", e.what());
+    // While an exception unwinds (fit() failed, often with this very error) it is reported by
+    // whoever catches that one.
+    if (std::uncaught_exceptions() <= uncaught_at_start_)
+      std::fprintf(stderr, "error: the last version could not be committed: %s\n", e.what());
   }
 }
 

@@ -85,6 +85,7 @@ class Run {
   std::optional<CommitId> source_;
   std::optional<AlignReport> warm_start_report_;
   bool finished_ = false;
+  int uncaught_at_start_ = 0;  // std::uncaught_exceptions() when constructed
 };
 
 }  // namespace strata::versioning

@@ -72,7 +72,9 @@ void ProgressCallback::on_epoch_end(EpochEndInfo& info) {
   }
   std::snprintf(buf, sizeof buf, "  %.1fs  %.0f samples/s", get("time/epoch_s"), get("throughput/samples_per_s"));
   line += buf;
-  if (auto v = info.annotations.find("version"); v != info.annotations.end()) line += "  -> " + v->second;
+  // The version is being written while training goes on: durable once the recorder says so
+  // (at the next epoch end, or when fit() returns).
+  if (auto v = info.annotations.find("version"); v != info.annotations.end()) line += "  -> " + v->second + " (pending)";
   std::printf("%s\n", line.c_str());
   if (auto stop = info.annotations.find("stop"); stop != info.annotations.end()) std::printf("%s\n", stop->second.c_str());
   std::fflush(stdout);

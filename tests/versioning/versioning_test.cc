@@ -1,5 +1,6 @@
 // Version log: round trips, delta chains, dedup, corruption, names, refs, retention, gc, merge,
 // the recorder callback, and bad input. Real LMDB files in temp dirs.
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -435,6 +436,32 @@ TEST(VersionLog, TruncatedDataFileOrDamagedMetaPageIsCorruptionNotACrash) {
   }
   // The undamaged log still opens and reads.
   EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadOnly)->history("main").size(), 4u);
+}
+
+// A full disk during a commit says so, with the free bytes, and loses nothing committed before.
+TEST(VersionLog, AFullDiskIsReportedAndCommittedVersionsSurvive) {
+  TempDir dir;
+  const std::string mnt = dir.sub("small");
+  std::filesystem::create_directories(mnt);
+  if (::geteuid() != 0 || std::system(("mount -t tmpfs -o size=2m tmpfs " + mnt + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "needs root to mount a 2 MiB tmpfs";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(("umount " + path).c_str()); }
+  } unmount{mnt};
+  CommitId first{};
+  {
+    auto log = VersionLog::open(mnt + "/log", OpenMode::kReadWrite, LogOptions().initial_map_bytes(size_t{8} << 20));
+    first = commit_state(*log, synthetic_state(1), {}, "main");
+    // About 4 MB of tensors that do not compress: more than the file system has left.
+    expect_error([&] { commit_state(*log, synthetic_state(2, 7, 1000000), {first}, "main"); }, ErrorCode::kIOError,
+                 {"the disk is full", "bytes free", "not written"});
+    EXPECT_EQ(log->head("main"), first);
+  }
+  auto log = VersionLog::open(mnt + "/log", OpenMode::kReadOnly);
+  EXPECT_EQ(log->head("main"), first);
+  expect_state_eq(log->read_state(first), synthetic_state(1));
+  EXPECT_TRUE(log->verify().ok());
 }
 
 TEST(VersionLog, RetentionKeepsRecentFullStateAndRefusesExactResumeElsewhere) {
