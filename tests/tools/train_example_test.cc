@@ -95,6 +95,37 @@ TEST(TrainExample, BadFlagsExitTwoWithAShortMessage) {
   }
 }
 
+// A log written by Strata 0.2.0, checked in byte for byte (tests/versioning/fixtures): every
+// later build reads it to the same ids, verifies it, and resumes it.
+TEST(TrainExample, ALogWrittenByStrata020ReadsVerifiesAndResumes) {
+  vtest::TempDir dir;
+  std::filesystem::copy(STRATA_SOURCE_DIR "/tests/versioning/fixtures/log_format2", dir.sub("log"),
+                        std::filesystem::copy_options::recursive);
+  {
+    auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadOnly);
+    EXPECT_EQ(to_hex(log->resolve("main@1")), "4f0914944f6f83aa9dcc3a798327ed02");
+    EXPECT_EQ(to_hex(log->resolve("main")), "72f3d1e8ddde1fb9f8d0408f1c49f57e");
+    EXPECT_EQ(log->settings().format_version, 2u);
+    const CommitRecord r = log->read_record(log->resolve("main"));
+    EXPECT_EQ(r.format_version, 2u);
+    EXPECT_EQ(r.environment.at("strata"), "0.2.0");
+    EXPECT_EQ(r.epoch, 2);
+    EXPECT_TRUE(log->verify().ok());
+    const TrainState s = log->read_state(log->resolve("main"));
+    EXPECT_EQ(s.params.size(), 6u);
+    EXPECT_EQ(s.optim.size(), 12u);
+  }
+  tools_test::CommandOutput resumed = tools_test::run_command(
+      "cd " + dir.path() + " && " STRATA_BINARY_DIR "/examples/regression_csv --epochs 3 --threads 1 --no-tensorboard "
+      "--log-dir log --resume main 2>&1");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "resumed from main (72f3d1e8 (main@2)): epoch 2")) << resumed.out;
+  auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadOnly);
+  EXPECT_EQ(log->read_record(*log->head("main")).epoch, 3);
+  EXPECT_EQ(log->read_record(*log->head("main")).parents,
+            std::vector<CommitId>{log->resolve("72f3d1e8ddde1fb9f8d0408f1c49f57e")});
+}
+
 // The bug of examples/run_log: four runs of regression_csv on one log went to main, main-2,
 // main-2-2, main-2-3, and all wrote their event files into tb/main.
 TEST(TrainExample, RepeatedFreshRunsGetBranchesMainMain2Main3AndTheirOwnEventFolders) {
