@@ -5,6 +5,7 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/nn/network.h"
+#include "strata/versioning/restore.h"
 #include "strata/versioning/tensor_files.h"
 
 namespace strata::versioning {
@@ -24,26 +25,21 @@ ImportReport import_params(VersionLog& log, const ImportRequest& request) {
   Network net(request.graph);
   net.init_params(request.seed);
   NamedTensors params = net.state_tensors();
-  std::map<std::string, const Tensor*> in_file;
-  for (const auto& [name, t] : file) in_file[name] = &t;
+  TensorMatch match = copy_matching(file, params);
   ImportReport report;
-  for (auto& [name, t] : params) {
-    auto it = in_file.find(name);
-    if (it == in_file.end()) {
-      report.missing.push_back(name);
-      continue;
-    }
-    const Tensor& src = *it->second;
-    if (src.shape() != t.shape() || src.dtype() != t.dtype()) {
-      report.mismatched.push_back(name + ": file " + shape_str(src.shape()) + " " + dtype_name(src.dtype()) + ", graph " +
-                                  shape_str(t.shape()) + " " + dtype_name(t.dtype()));
-    } else {
-      t.copy_from(src);
-      report.matched.push_back(name);
-    }
-    in_file.erase(it);
+  report.matched = std::move(match.matched);
+  report.missing = std::move(match.missing);
+  report.unexpected = std::move(match.unexpected);
+  auto find = [](const NamedTensors& list, const std::string& name) -> const Tensor& {
+    for (const auto& [n, t] : list)
+      if (n == name) return t;
+    STRATA_CHECK(false);
+  };
+  for (const std::string& name : match.mismatched) {
+    const Tensor &src = find(file, name), &dst = find(params, name);
+    report.mismatched.push_back(name + ": file " + shape_str(src.shape()) + " " + dtype_name(src.dtype()) + ", graph " +
+                                shape_str(dst.shape()) + " " + dtype_name(dst.dtype()));
   }
-  for (const auto& [name, t] : in_file) report.unexpected.push_back(name);
 
   if (report.matched.empty())
     throw Error(ErrorCode::kFailedPrecondition, "no tensor of the file matches the graph by name and shape",

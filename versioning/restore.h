@@ -16,6 +16,18 @@ namespace strata::versioning {
 // bit-exactly. Refuses (kFailedPrecondition) a version whose optimizer state retention dropped.
 TrainState load_state(const VersionLog& log, const std::string& version_name);
 
+// Which tensors of a source matched a target by name (copy_matching).
+struct TensorMatch {
+  std::vector<std::string> matched;     // same name, shape and dtype: copied
+  std::vector<std::string> missing;     // in the target only: left as they were
+  std::vector<std::string> unexpected;  // in the source only
+  std::vector<std::string> mismatched;  // same name, another shape or dtype: left as they were
+};
+
+// Copies each tensor of `source` into the tensor of `target` with the same name, shape and
+// dtype; names in target order, then the source's.
+TensorMatch copy_matching(const NamedTensors& source, NamedTensors& target);
+
 // What align_state matched (DESIGN "Align").
 struct AlignReport {
   CommitId source{};
