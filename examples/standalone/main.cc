@@ -1,12 +1,10 @@
-// A complete user program: trains an MLP on Fashion-MNIST with a version log and TensorBoard files.
-//   fmnist_app LOG_DIR EPOCHS [LIMIT [VERSION]]   (VERSION: resume from it, e.g. main@1)
+// fmnist_app LOG_DIR EPOCHS [LIMIT [VERSION]]: an MLP on Fashion-MNIST, versioned; resumes VERSION.
+#include <cstdio>
+#include <string>
 #include <strata/datasets/data_loader.h>
 #include <strata/datasets/idx.h>
 #include <strata/models/models.h>
 #include <strata/versioning/run.h>
-
-#include <cstdio>
-#include <string>
 
 int main(int argc, char** argv) try {
   using namespace strata;
