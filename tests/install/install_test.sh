@@ -39,8 +39,7 @@ if grep -nE '#include [<"](oneapi/|dnnl|lmdb|google/protobuf|cereal/|zstd|xxhash
 fi
 for h in $headers; do
   echo "#include <$h>" > "$work/one_header.cc"
-  c++ -std=c++17 -fsyntax-only -Wall -Wextra -Werror -nostdinc++ -isystem /usr/include/c++/12 \
-      -isystem /usr/include/x86_64-linux-gnu/c++/12 -I"$prefix/include" "$work/one_header.cc" \
+  c++ -std=c++17 -fsyntax-only -Wall -Wextra -Werror -I"$prefix/include" "$work/one_header.cc" \
       || fail "$h does not compile on its own"
 done
 
