@@ -181,18 +181,31 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     }
   }
 
+  // A gradient flowing into a node's output is needed only when something at or before that
+  // node learns (trainable parameters), or for the graph input when input_grad is asked for. So
+  // conv1, or the first Linear after Flatten(input), computes no data gradient nobody reads.
+  std::vector<bool> needs_grad(spec_.nodes.size() + 1, false);
+  needs_grad[input_slot] = want_input_grad;
+  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    const NodeSpec& n = spec_.nodes[i];
+    bool learns = false;
+    for (const ParamSpec& p : n.params) learns = learns || p.trainable;
+    for (const std::string& in : n.inputs) learns = learns || needs_grad[in == spec_.input_name ? input_slot : index.at(in)];
+    needs_grad[i] = learns;
+  }
+
   // Decide, in backward order, which consumer contributes first to a shared gradient.
   std::vector<bool> seen(spec_.nodes.size() + 1, false);
   std::vector<std::vector<Tensor>> d_ins(spec_.nodes.size());
   for (size_t i = spec_.nodes.size(); i-- > 0;) {
     const NodeSpec& n = spec_.nodes[i];
     for (const std::string& in : n.inputs) {
-      bool from_input = in == spec_.input_name;
-      if (!training || (from_input && !want_input_grad)) {
-        d_ins[i].emplace_back();  // not needed: skips e.g. conv1's data gradient
+      const bool from_input = in == spec_.input_name;
+      const size_t src = from_input ? input_slot : index.at(in);
+      if (!training || !needs_grad[src]) {
+        d_ins[i].emplace_back();  // not needed: the op skips this data gradient
         continue;
       }
-      size_t src = from_input ? input_slot : index.at(in);
       Tensor target = from_input ? plan->input_grad : plan->grads[src];
       if (consumers[src] == 1) {
         d_ins[i].push_back(target);
