@@ -44,7 +44,8 @@ class Optimizer {
   Optimizer(Network& network, OptimizerOptions options);
 
   // One update of every trainable parameter from its gradient, at learning rate lr.
-  // Returns the global gradient norm before clipping.
+  // Returns the global gradient norm before clipping when clip_norm is set (NaN otherwise: the
+  // norm costs a pass over every gradient and nothing else needs it).
   double step(double lr);
 
   int64_t steps() const { return steps_; }

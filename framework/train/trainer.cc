@@ -202,7 +202,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
 
       // Decisions on the metrics first, then the callbacks' state, then the snapshot: a version
       // holds the state that produced the decision (callback.h).
-      EpochMetricsInfo decision{epoch, metrics_};
+      EpochMetricsInfo decision{epoch, metrics_, false, {}};
       for_each_callback([&](Callback& cb) { cb.on_epoch_metrics(decision); });
       for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
       TrainState snapshot = current_state(false);
