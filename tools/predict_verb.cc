@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <filesystem>
 
@@ -91,16 +90,6 @@ Tensor read_labels(const std::string& path) {
   return y;
 }
 
-// Rows [begin, end) of t, copied.
-Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
-  Shape shape = t.shape();
-  shape[0] = end - begin;
-  Tensor out(shape, t.dtype());
-  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
-  std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * static_cast<size_t>(begin), out.nbytes());
-  return out;
-}
-
 }  // namespace
 
 int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
@@ -108,14 +97,13 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   versioning::Predictor predictor(g.log_dir, o.version);
   const Shape& in = predictor.graph().input_shape;
   const std::string format = input_format(o);
-  Tensor x, labels;
-  if (format == "csv" && !o.target.empty()) {  // features and labels from one file
-    Dataset d = load_csv(o.input, CsvOptions().target(o.target).classification(true));
-    x = d.x;
-    labels = d.y;
-  } else {
-    x = read_inputs(o.input, format);
-  }
+  Dataset data;  // y stays undefined without labels
+  if (format == "csv" && !o.target.empty())  // features and labels from one file
+    data = load_csv(o.input, CsvOptions().target(o.target).classification(true));
+  else
+    data.x = read_inputs(o.input, format);
+  Tensor& x = data.x;
+  const Tensor& labels = data.y;
   // An image file [N, H, W] feeds a graph that takes [C=1, H, W].
   int64_t per_sample = 1;
   for (int64_t d : in) per_sample *= d;
@@ -128,7 +116,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   batched.insert(batched.end(), in.begin(), in.end());
   x = x.reshaped(batched);
   if (!o.labels.empty()) {
-    labels = read_labels(o.labels);
+    data.y = read_labels(o.labels);
     if (labels.numel() != n)
       throw_invalid(std::to_string(labels.numel()) + " labels for " + std::to_string(n) + " inputs", o.labels);
   }
@@ -139,11 +127,11 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   const int64_t batch = std::max<int64_t>(o.batch, 1);
   for (int64_t b0 = 0; b0 < n; b0 += batch) {
     const int64_t b = std::min(batch, n - b0);
-    Tensor xb = rows(x, b0, b0 + b);
-    Tensor p = predictor.predict_proba(xb);
+    const Dataset part = data.subset(b0, b0 + b);
+    Tensor p = predictor.predict_proba(part.x);
     const int64_t classes = p.shape().back();
     if (confusion.classes() == 0) confusion = ConfusionMatrix(classes);
-    if (labels.defined()) confusion.add_batch(p, rows(labels, b0, b0 + b), b);
+    if (labels.defined()) confusion.add_batch(p, part.y, b);
     for (int64_t r = 0; r < b; ++r) {
       std::vector<std::pair<int64_t, float>> row;
       for (int64_t c = 0; c < classes; ++c) row.emplace_back(c, p.f32()[r * classes + c]);
@@ -156,7 +144,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   auto recorded = predictor.metrics().find("val/accuracy");
   LatencyStats latency;
   if (o.bench > 0) {
-    const Tensor one = rows(x, 0, 1);
+    const Tensor one = data.subset(0, 1).x;
     latency = measure_latency([&] { predictor.predict(one); }, o.bench);
   }
 

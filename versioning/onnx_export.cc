@@ -170,8 +170,10 @@ class Converter {
 
 }  // namespace
 
-std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
-                          const std::map<std::string, std::string>& metadata, const OnnxOptions& options) {
+namespace {
+
+strata_onnx::ModelProto build_model(const GraphSpec& graph, const NamedTensors& params,
+                                    const std::map<std::string, std::string>& metadata, const OnnxOptions& options) {
   if (options.opset() < 13 || options.opset() > 17)
     throw_invalid("ONNX opset " + std::to_string(options.opset()) + " is not supported", "", "use an opset from 13 to 17");
   if (options.batch() < 0) throw_invalid("the ONNX batch size must be > 0, or 0 for a dynamic one");
@@ -203,9 +205,20 @@ std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
     id->add_output(graph.output);
   }
   set_value_info(g->add_output(), graph.output, out->output_shape, options.batch());
+  return model;
+}
+
+std::string serialized(const strata_onnx::ModelProto& model) {
   std::string bytes;
   if (!model.SerializeToString(&bytes)) throw Error(ErrorCode::kInternal, "cannot serialize the ONNX model");
   return bytes;
+}
+
+}  // namespace
+
+std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
+                          const std::map<std::string, std::string>& metadata, const OnnxOptions& options) {
+  return serialized(build_model(graph, params, metadata, options));
 }
 
 OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path,
@@ -213,20 +226,19 @@ OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std
   const CommitRecord record = log.read_record(version);
   const GraphSpec graph = log.read_graph(record.graph_id);
   const NamedTensors params = log.read_params(version);
-  const std::string bytes = graph_to_onnx(graph, params,
-                                          {{"strata_version_id", to_hex(version)},
-                                           {"strata_version", log.describe(version)},
-                                           {"strata", strata::version()}},
-                                          options);
+  const strata_onnx::ModelProto model = build_model(graph, params,
+                                                    {{"strata_version_id", to_hex(version)},
+                                                     {"strata_version", log.describe(version)},
+                                                     {"strata", strata::version()}},
+                                                    options);
+  const std::string bytes = serialized(model);
   write_atomically(path, "ONNX model", [&](std::FILE* f) {
     if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())
       throw Error(ErrorCode::kInvalidArgument, "cannot write the ONNX model", path, "check free space");
   });
   OnnxReport r;
-  strata_onnx::ModelProto parsed;
-  parsed.ParseFromString(bytes);
-  r.nodes = static_cast<size_t>(parsed.graph().node_size());
-  r.initializers = static_cast<size_t>(parsed.graph().initializer_size());
+  r.nodes = static_cast<size_t>(model.graph().node_size());
+  r.initializers = static_cast<size_t>(model.graph().initializer_size());
   r.file_bytes = bytes.size();
   return r;
 }
