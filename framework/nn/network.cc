@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
@@ -33,7 +34,14 @@ struct Network::Plan {
     bool first;
   };
   std::vector<Accumulate> accumulate;
+  // Reorders between layouts (see op.h): into the layout a consumer wants before its forward,
+  // and its input gradient back into the producer's layout after its backward (before any
+  // Accumulate of that node).
+  std::vector<std::vector<dnnl_utils::Reorder>> before_forward, after_backward;
   size_t output_index = 0;
+  // The output node's values and gradient in plain layout, when the node runs on a blocked one.
+  Tensor plain_output, plain_output_grad;
+  std::optional<dnnl_utils::Reorder> output_to_plain, output_grad_from_plain;
 };
 
 namespace {
@@ -150,103 +158,158 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   auto plan = std::make_unique<Plan>();
   plan->batch = batch;
   plan->mode = mode;
-  bool training = mode == Mode::kTrain;
+  const bool training = mode == Mode::kTrain;
+  const size_t num_nodes = spec_.nodes.size();
   plan->input = Tensor(with_batch(batch, spec_.input_shape));
 
   const bool want_input_grad = training && options_.input_grad();
   if (want_input_grad) plan->input_grad = Tensor(plan->input.shape());
   std::map<std::string, size_t> index;
   // consumers[i]: edges leaving node i; the graph input is counted at the end.
-  std::vector<int> consumers(spec_.nodes.size() + 1, 0);
-  const size_t input_slot = spec_.nodes.size();
-  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+  std::vector<int> consumers(num_nodes + 1, 0);
+  const size_t input_slot = num_nodes;
+  auto slot_of = [&](const std::string& in) { return in == spec_.input_name ? input_slot : index.at(in); };
+  for (size_t i = 0; i < num_nodes; ++i) {
     const NodeSpec& n = spec_.nodes[i];
     index[n.name] = i;
-    plan->outputs.emplace_back(with_batch(batch, n.output_shape));
-    if (training) plan->grads.emplace_back(with_batch(batch, n.output_shape));
-    for (const std::string& in : n.inputs) ++consumers[in == spec_.input_name ? input_slot : index.at(in)];
+    for (const std::string& in : n.inputs) ++consumers[slot_of(in)];
   }
   plan->output_index = index.at(spec_.output);
 
   // Linear/Conv2d -> ReLU pairs where the ReLU is the only consumer: fuse (see OpContext).
-  std::vector<bool> fuse_relu(spec_.nodes.size(), false), fused_relu(spec_.nodes.size(), false);
-  for (size_t j = 0; j < spec_.nodes.size(); ++j) {
+  std::vector<bool> fuse_relu(num_nodes, false), fused_relu(num_nodes, false);
+  for (size_t j = 0; j < num_nodes; ++j) {
     const NodeSpec& n = spec_.nodes[j];
     if (!options_.fuse() || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
     size_t i = index.at(n.inputs[0]);
     const std::string& producer = spec_.nodes[i].op;
-    if ((producer == "Linear" || producer == "Conv2d") && consumers[i] == 1 && i != plan->output_index) {
+    if ((producer == "Linear" || producer == "Conv2d") && consumers[i] == 1 && i != plan->output_index)
       fuse_relu[i] = fused_relu[j] = true;
-      plan->outputs[i] = plan->outputs[j];  // the producer writes the activated values
-    }
   }
+
+  // Layouts, in topological order: each op sees the layouts its producers chose.
+  std::vector<OpContext> ctxs(num_nodes);
+  std::vector<dnnl::memory::desc> out_md(num_nodes + 1);
+  std::vector<Shape> logical(num_nodes + 1);
+  out_md[input_slot] = dnnl_utils::row_major_desc(plan->input.shape());
+  logical[input_slot] = plan->input.shape();
+  for (size_t i = 0; i < num_nodes; ++i) {
+    const NodeSpec& n = spec_.nodes[i];
+    OpContext& ctx = ctxs[i];
+    ctx.node = &n;
+    ctx.batch = batch;
+    ctx.training = training;
+    ctx.fuse_relu = fuse_relu[i];
+    ctx.fused_into_input = fused_relu[i];
+    ctx.step = &step_key_->key;
+    for (const std::string& in : n.inputs) {
+      ctx.in_shapes.push_back(logical[slot_of(in)]);
+      ctx.in_md.push_back(out_md[slot_of(in)]);
+    }
+    ctx.out_shape = logical[i] = with_batch(batch, n.output_shape);
+    plan->ops.push_back(op_def(n.op, n.name).create());
+    dnnl_utils::guarded(ctx.where(), [&] { plan->ops.back()->choose_layouts(ctx); });
+    out_md[i] = ctx.out_md;
+  }
+  for (size_t i = 0; i < num_nodes; ++i) {
+    plan->outputs.push_back(fused_relu[i] ? Tensor() : dnnl_utils::alloc_for(out_md[i], logical[i]));
+    if (training) plan->grads.push_back(dnnl_utils::alloc_for(out_md[i], logical[i]));
+  }
+  // The fused producer writes the activated values, which are the ReLU's output.
+  for (size_t j = 0; j < num_nodes; ++j)
+    if (fused_relu[j]) {
+      size_t i = index.at(spec_.nodes[j].inputs[0]);
+      plan->outputs[j] = plan->outputs[i];
+    }
 
   // A gradient flowing into a node's output is needed only when something at or before that
   // node learns (trainable parameters), or for the graph input when input_grad is asked for. So
   // conv1, or the first Linear after Flatten(input), computes no data gradient nobody reads.
-  std::vector<bool> needs_grad(spec_.nodes.size() + 1, false);
+  std::vector<bool> needs_grad(num_nodes + 1, false);
   needs_grad[input_slot] = want_input_grad;
-  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+  for (size_t i = 0; i < num_nodes; ++i) {
     const NodeSpec& n = spec_.nodes[i];
     bool learns = false;
     for (const ParamSpec& p : n.params) learns = learns || p.trainable;
-    for (const std::string& in : n.inputs) learns = learns || needs_grad[in == spec_.input_name ? input_slot : index.at(in)];
+    for (const std::string& in : n.inputs) learns = learns || needs_grad[slot_of(in)];
     needs_grad[i] = learns;
   }
 
+  plan->before_forward.resize(num_nodes);
+  plan->after_backward.resize(num_nodes);
+  auto output_of = [&](size_t slot) { return slot == input_slot ? plan->input : plan->outputs[slot]; };
   // Decide, in backward order, which consumer contributes first to a shared gradient.
-  std::vector<bool> seen(spec_.nodes.size() + 1, false);
-  std::vector<std::vector<Tensor>> d_ins(spec_.nodes.size());
-  for (size_t i = spec_.nodes.size(); i-- > 0;) {
+  std::vector<bool> seen(num_nodes + 1, false);
+  for (size_t i = num_nodes; i-- > 0;) {
     const NodeSpec& n = spec_.nodes[i];
-    for (const std::string& in : n.inputs) {
-      const bool from_input = in == spec_.input_name;
-      const size_t src = from_input ? input_slot : index.at(in);
-      if (!training || !needs_grad[src]) {
-        d_ins[i].emplace_back();  // not needed: the op skips this data gradient
-        continue;
+    OpContext& ctx = ctxs[i];
+    ctx.in.resize(n.inputs.size());
+    ctx.d_in.resize(n.inputs.size());
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const size_t src = slot_of(n.inputs[k]);
+      const bool convert = ctx.in_md[k] != out_md[src];
+      ctx.in[k] = output_of(src);
+      if (convert) {
+        ctx.in[k] = dnnl_utils::alloc_for(ctx.in_md[k], logical[src]);
+        plan->before_forward[i].push_back(dnnl_utils::make_reorder(
+            dnnl_utils::wrap_md(output_of(src), out_md[src]), dnnl_utils::wrap_md(ctx.in[k], ctx.in_md[k])));
       }
-      Tensor target = from_input ? plan->input_grad : plan->grads[src];
-      if (consumers[src] == 1) {
-        d_ins[i].push_back(target);
-      } else {
+      if (!training || !needs_grad[src]) continue;  // undefined: the op skips this data gradient
+      Tensor target = src == input_slot ? plan->input_grad : plan->grads[src];
+      if (consumers[src] > 1) {
         Tensor contribution(target.shape());
-        d_ins[i].push_back(contribution);
         plan->accumulate.push_back({i, contribution, target, !seen[src]});
+        target = contribution;
       }
       seen[src] = true;
+      ctx.d_in[k] = target;
+      if (convert) {
+        ctx.d_in[k] = dnnl_utils::alloc_for(ctx.in_md[k], logical[src]);
+        plan->after_backward[i].push_back(dnnl_utils::make_reorder(
+            dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]), dnnl_utils::wrap_md(target, out_md[src])));
+      }
     }
   }
 
-  size_t k = 0;
-  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
-    const NodeSpec& n = spec_.nodes[i];
-    OpContext ctx;
-    ctx.node = &n;
-    ctx.batch = batch;
-    ctx.training = training;
-    for (const std::string& in : n.inputs)
-      ctx.in.push_back(in == spec_.input_name ? plan->input : plan->outputs[index.at(in)]);
-    ctx.out = plan->outputs[i];
+  const size_t out = plan->output_index;
+  if (!dnnl_utils::is_plain(out_md[out])) {
+    plan->plain_output = Tensor(logical[out]);
+    plan->output_to_plain = dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan->outputs[out], out_md[out]),
+                                                     dnnl_utils::wrap(plan->plain_output));
     if (training) {
-      ctx.d_out = plan->grads[i];
-      ctx.d_in = d_ins[i];
-    } else {
-      ctx.d_in.resize(n.inputs.size());
+      plan->plain_output_grad = Tensor(logical[out]);
+      plan->output_grad_from_plain = dnnl_utils::make_reorder(
+          dnnl_utils::wrap(plan->plain_output_grad), dnnl_utils::wrap_md(plan->grads[out], out_md[out]));
     }
-    for (size_t j = 0; j < n.params.size(); ++j, ++k) {
+  } else {
+    plan->plain_output = plan->outputs[out];
+    if (training) plan->plain_output_grad = plan->grads[out];
+  }
+
+  size_t k = 0;
+  for (size_t i = 0; i < num_nodes; ++i) {
+    OpContext& ctx = ctxs[i];
+    ctx.out = plan->outputs[i];
+    if (training) ctx.d_out = plan->grads[i];
+    for (size_t j = 0; j < spec_.nodes[i].params.size(); ++j, ++k) {
       ctx.params.push_back(params_[k].value);
       ctx.grads.push_back(params_[k].grad);
     }
-    ctx.step = &step_key_->key;
-    ctx.fuse_relu = fuse_relu[i];
-    ctx.fused_into_input = fused_relu[i];
-    plan->ops.push_back(op_def(n.op, n.name).create());
-    plan->ops.back()->compile(std::move(ctx));
+    plan->ops[i]->compile(std::move(ctx));
   }
   plans_.push_back(std::move(plan));
   return *plans_.back();
 }
+
+namespace {
+void run_reorder(const dnnl_utils::Reorder& r) {
+  try {
+    dnnl_utils::execute(r.prim, r.args);
+  } catch (const dnnl::error& e) {
+    throw Error(ErrorCode::kInternal, std::string("oneDNN reorder: ") + e.what());
+  }
+}
+}  // namespace
 
 const Tensor& Network::forward(const Tensor& x, Mode mode) {
   const Shape& s = x.shape();
@@ -258,15 +321,19 @@ const Tensor& Network::forward(const Tensor& x, Mode mode) {
   if (s[0] <= 0) throw_invalid("network input: batch size must be > 0, got " + shape_str(s));
   Plan& plan = plan_for(s[0], mode);
   std::memcpy(plan.input.raw(), x.raw(), x.nbytes());
-  for (auto& op : plan.ops) op->forward();
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    for (const auto& r : plan.before_forward[i]) run_reorder(r);
+    plan.ops[i]->forward();
+  }
+  if (plan.output_to_plain) run_reorder(*plan.output_to_plain);
   last_ = &plan;
-  return plan.outputs[plan.output_index];
+  return plan.plain_output;
 }
 
 Tensor& Network::output_grad() {
   if (!last_ || last_->mode != Mode::kTrain)
     throw Error(ErrorCode::kFailedPrecondition, "output_grad() needs a preceding forward(x, Mode::kTrain)");
-  return last_->grads[last_->output_index];
+  return last_->plain_output_grad;
 }
 
 const Tensor& Network::input_grad() const {
@@ -278,9 +345,11 @@ const Tensor& Network::input_grad() const {
 void Network::backward() {
   output_grad();  // checks that the last forward was a training one
   Plan& plan = *last_;
+  if (plan.output_grad_from_plain) run_reorder(*plan.output_grad_from_plain);
   size_t next = 0;
   for (size_t i = plan.ops.size(); i-- > 0;) {
     plan.ops[i]->backward();
+    for (const auto& r : plan.after_backward[i]) run_reorder(r);
     // Contributions were registered in this same reverse order.
     while (next < plan.accumulate.size() && plan.accumulate[next].after_node == i) {
       auto& a = plan.accumulate[next++];

@@ -22,61 +22,115 @@ ConvGeometry geometry(const NodeSpec& n) {
   return {k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]};
 }
 
+// Source and destination on the layouts oneDNN picks (format_tag::any: blocked nChw16c and
+// direct AVX-512 kernels instead of im2col + sgemm on plain nchw). The canonical OIHW weights
+// are reordered into the kernel's blocked layout before each forward, and the blocked weight
+// gradient back into OIHW after backward: both are small next to the activations.
 class Conv2dOp : public Op {
+ public:
+  void choose_layouts(OpContext& ctx) const override {
+    auto any = [](const Shape& s) { return memory::desc(dnnl_utils::dims_of(s), memory::data_type::f32, memory::format_tag::any); };
+    auto pd = forward_pd(ctx, any(ctx.in_shapes[0]), any(ctx.out_shape));
+    ctx.in_md[0] = pd.src_desc();
+    ctx.out_md = pd.dst_desc();
+  }
+
+ private:
+  static convolution_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src,
+                                                        const memory::desc& dst) {
+    ConvGeometry g = geometry(*ctx.node);
+    const NodeSpec& n = *ctx.node;
+    int64_t out = n.int_attr("out_channels", 0), c = ctx.in_shapes[0][1];
+    memory::desc w({out, c, g.kh, g.kw}, memory::data_type::f32, memory::format_tag::any);
+    memory::desc b = n.int_attr("bias", 1) ? plain_desc({out}) : memory::desc();
+    memory::dims strides = {g.sh, g.sw}, dilation = {g.dh - 1, g.dw - 1}, pad = {g.ph, g.pw};
+    prop_kind prop = ctx.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    return convolution_forward::primitive_desc(
+        convolution_forward::desc(prop, algorithm::convolution_direct, src, w, b, dst, strides, dilation, pad, pad),
+        dnnl_utils::attr_with_relu(ctx.fuse_relu), dnnl_utils::cpu_engine());
+  }
+
+  // Memory for the weights in layout md: the plain parameter itself, or a private buffer.
+  memory weights_in(const memory::desc& md, Tensor& buffer) {
+    memory plain = dnnl_utils::wrap(ctx_.params[0]);
+    if (md == plain.get_desc()) return plain;
+    buffer = dnnl_utils::alloc_for(md, ctx_.params[0].shape());
+    return dnnl_utils::wrap_md(buffer, md);
+  }
+
   void setup() override {
     ConvGeometry g = geometry(*ctx_.node);
     bool has_bias = ctx_.params.size() > 1;
-    auto src = plain_desc(ctx_.in[0].shape()), dst = plain_desc(ctx_.out.shape());
-    auto w = plain_desc(ctx_.params[0].shape());
+    const memory::desc &src = ctx_.in_md[0], &dst = ctx_.out_md;
+    memory::desc w_any(dnnl_utils::dims_of(ctx_.params[0].shape()), memory::data_type::f32, memory::format_tag::any);
     auto b = has_bias ? plain_desc(ctx_.params[1].shape()) : memory::desc();
     memory::dims strides = {g.sh, g.sw}, dilation = {g.dh - 1, g.dw - 1}, pad = {g.ph, g.pw};
     auto attr = dnnl_utils::default_attr();
-    auto fwd_attr = dnnl_utils::attr_with_relu(ctx_.fuse_relu);
     auto& eng = dnnl_utils::cpu_engine();
-    prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
-    convolution_forward::primitive_desc fwd_pd(
-        convolution_forward::desc(prop, algorithm::convolution_direct, src, w, b, dst, strides,
-                                  dilation, pad, pad),
-        fwd_attr, eng);
+    auto fwd_pd = forward_pd(ctx_, src, dst);
     fwd_ = convolution_forward(fwd_pd);
-    memory mx = dnnl_utils::wrap(ctx_.in[0]), mw = dnnl_utils::wrap(ctx_.params[0]);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},
+    memory mw_plain = dnnl_utils::wrap(ctx_.params[0]);
+    memory mw = weights_in(fwd_pd.weights_desc(), weights_);
+    if (weights_.defined()) to_kernel_weights_ = dnnl_utils::make_reorder(mw_plain, mw);
+    memory mx = dnnl_utils::wrap_md(ctx_.in[0], src);
+    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (has_bias) fwd_args_[DNNL_ARG_BIAS] = dnnl_utils::wrap(ctx_.params[1]);
     if (!ctx_.training) return;
 
-    memory mdy = dnnl_utils::wrap(ctx_.d_out);
+    memory mdy = dnnl_utils::wrap_md(ctx_.d_out, dst);
     if (ctx_.d_in[0].defined()) {
       convolution_backward_data::primitive_desc pd(
-          convolution_backward_data::desc(algorithm::convolution_direct, src, w, dst, strides,
-                                          dilation, pad, pad),
+          convolution_backward_data::desc(algorithm::convolution_direct, src, w_any, dst, strides, dilation, pad, pad),
           attr, eng, fwd_pd);
       bwd_data_ = convolution_backward_data(pd);
-      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw},
-                        {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])},
+      memory w = mw;
+      if (pd.weights_desc() != fwd_pd.weights_desc()) {
+        w = weights_in(pd.weights_desc(), bwd_weights_copy_);
+        if (bwd_weights_copy_.defined()) to_bwd_data_weights_ = dnnl_utils::make_reorder(mw_plain, w);
+      }
+      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, w},
+                        {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     }
     convolution_backward_weights::primitive_desc pd(
-        convolution_backward_weights::desc(algorithm::convolution_direct, src, w, b, dst, strides,
-                                           dilation, pad, pad),
+        convolution_backward_weights::desc(algorithm::convolution_direct, src, w_any, b, dst, strides, dilation, pad, pad),
         attr, eng, fwd_pd);
     bwd_weights_ = convolution_backward_weights(pd);
-    bwd_weights_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy},
-                         {DNNL_ARG_DIFF_WEIGHTS, dnnl_utils::wrap(ctx_.grads[0])},
+    memory mdw_plain = dnnl_utils::wrap(ctx_.grads[0]), mdw = mdw_plain;
+    if (pd.diff_weights_desc() != mdw_plain.get_desc()) {
+      weight_grad_ = dnnl_utils::alloc_for(pd.diff_weights_desc(), ctx_.grads[0].shape());
+      mdw = dnnl_utils::wrap_md(weight_grad_, pd.diff_weights_desc());
+      to_plain_weight_grad_ = dnnl_utils::make_reorder(mdw, mdw_plain);
+    }
+    bwd_weights_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw},
                          {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     if (has_bias) bwd_weights_args_[DNNL_ARG_DIFF_BIAS] = dnnl_utils::wrap(ctx_.grads[1]);
   }
 
-  void forward() override { run(fwd_, fwd_args_); }
+  void run_reorder(const std::optional<dnnl_utils::Reorder>& r) {
+    if (r) run(r->prim, r->args);
+  }
+
+  void forward() override {
+    run_reorder(to_kernel_weights_);
+    run(fwd_, fwd_args_);
+  }
   void backward() override {
-    if (bwd_data_) run(*bwd_data_, bwd_data_args_);
+    if (bwd_data_) {
+      run_reorder(to_bwd_data_weights_);
+      run(*bwd_data_, bwd_data_args_);
+    }
     run(bwd_weights_, bwd_weights_args_);
+    run_reorder(to_plain_weight_grad_);
   }
 
   convolution_forward fwd_;
   std::optional<convolution_backward_data> bwd_data_;
   convolution_backward_weights bwd_weights_;
   dnnl_utils::Args fwd_args_, bwd_data_args_, bwd_weights_args_;
+  Tensor weights_, bwd_weights_copy_, weight_grad_;  // blocked copies, when the kernels want them
+  std::optional<dnnl_utils::Reorder> to_kernel_weights_, to_bwd_data_weights_, to_plain_weight_grad_;
 };
 
 Shape infer(const NodeSpec& n, const ShapeList& in) {

@@ -33,6 +33,37 @@ dnnl::memory::desc plain_desc(const Shape& shape) {
   return dnnl::memory::desc(dims_of(shape), dnnl::memory::data_type::f32, plain_tag(shape.size()));
 }
 
+dnnl::memory::desc row_major_desc(const Shape& shape) {
+  if (shape.size() <= 5) return plain_desc(shape);
+  return dnnl::memory::desc({shape_numel(shape)}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+}
+
+bool is_plain(const dnnl::memory::desc& md) {
+  const dnnl::memory::dims dims = md.dims();
+  return md == row_major_desc(Shape(dims.begin(), dims.end()));
+}
+
+dnnl::memory wrap_md(const Tensor& tensor, const dnnl::memory::desc& md) {
+  STRATA_CHECK(tensor.nbytes() >= md.get_size());
+  return dnnl::memory(md, cpu_engine(), const_cast<void*>(tensor.raw()));
+}
+
+Tensor alloc_for(const dnnl::memory::desc& md, const Shape& logical) {
+  if (md == row_major_desc(logical)) return Tensor(logical);
+  return Tensor({static_cast<int64_t>((md.get_size() + 3) / 4)});
+}
+
+Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to) {
+  dnnl::reorder::primitive_desc pd(from, to, default_attr());
+  Reorder r;
+  r.prim = dnnl::reorder(pd);
+  size_t bytes = pd.scratchpad_desc().get_size();
+  r.scratch = Tensor({static_cast<int64_t>((bytes + 3) / 4 + 1)});
+  r.args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to},
+            {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd.scratchpad_desc(), cpu_engine(), r.scratch.raw())}};
+  return r;
+}
+
 dnnl::memory wrap(const Tensor& tensor) { return wrap_as(tensor, tensor.shape()); }
 
 dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape) {

@@ -21,9 +21,17 @@ dnnl::memory::dims dims_of(const Shape& shape);
 // Plain row-major format for a tensor of this rank: a, ab (nc), abc, abcd (nchw).
 dnnl::memory::format_tag plain_tag(size_t rank);
 dnnl::memory::desc plain_desc(const Shape& shape);
+// The layout a plain-only op sees: plain_desc, or one flat axis above oneDNN's rank limit.
+dnnl::memory::desc row_major_desc(const Shape& shape);
+bool is_plain(const dnnl::memory::desc& md);
 // A memory object that aliases the tensor's storage (no copy). The tensor must outlive it.
 dnnl::memory wrap(const Tensor& tensor);
 dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape);
+// The same for a tensor holding data in layout md (its storage must be at least md's size).
+dnnl::memory wrap_md(const Tensor& tensor, const dnnl::memory::desc& md);
+// Storage for layout md: a tensor of the logical shape when md is plain, else a flat one of
+// md's padded size (zero-filled, as blocked layouts need their padding zero).
+Tensor alloc_for(const dnnl::memory::desc& md, const Shape& logical);
 
 // Runs f, turning dnnl::error into strata::Error naming the node.
 template <typename F>
@@ -49,5 +57,13 @@ bool inside_execute();
 dnnl::primitive_attr default_attr();
 // default_attr() plus a ReLU post-op when relu is true.
 dnnl::primitive_attr attr_with_relu(bool relu);
+
+// A reorder from one layout to another, created once; run it with execute(prim, args).
+struct Reorder {
+  dnnl::reorder prim;
+  Args args;
+  Tensor scratch;
+};
+Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to);
 
 }  // namespace strata::dnnl_utils

@@ -9,14 +9,16 @@ namespace {
 
 using namespace dnnl;
 
+// Element-wise, so any layout works: the output takes the input's.
 class EltwiseOp : public Op {
  public:
   explicit EltwiseOp(algorithm alg) : alg_(alg) {}
+  void choose_layouts(OpContext& ctx) const override { ctx.out_md = ctx.in_md[0]; }
 
  private:
   void setup() override {
     alpha_ = static_cast<float>(ctx_.node->float_attr("slope", 0.0));
-    auto data = dnnl_utils::plain_desc(ctx_.in[0].shape());
+    const memory::desc& data = ctx_.in_md[0];
     auto attr = dnnl_utils::default_attr();
     auto& eng = dnnl_utils::cpu_engine();
     prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
@@ -28,20 +30,20 @@ class EltwiseOp : public Op {
       eltwise_forward::primitive_desc hint(eltwise_forward::desc(prop, alg, data, 0.f, 0.f), attr, eng);
       eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg, data, data, 0.f, 0.f), attr, eng, hint);
       bwd_ = eltwise_backward(pd);
-      bwd_args_ = {{DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
-                   {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+      bwd_args_ = {{DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                   {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
       return;
     }
     eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop, alg_, data, alpha_, 0.f), attr, eng);
     fwd_ = eltwise_forward(fwd_pd);
-    memory mx = dnnl_utils::wrap(ctx_.in[0]);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},
+    memory mx = dnnl_utils::wrap_md(ctx_.in[0], data);
+    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training || !ctx_.d_in[0].defined()) return;
     eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg_, data, data, alpha_, 0.f), attr, eng, fwd_pd);
     bwd_ = eltwise_backward(pd);
-    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
-                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
   }
 
   void forward() override {

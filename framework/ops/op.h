@@ -5,6 +5,11 @@
 // executable Op. An Op is compiled once for a batch size and a mode, creating its oneDNN
 // primitives and any buffers it needs; forward() and backward() then allocate nothing.
 //
+// Layouts: activations and their gradients may live in oneDNN's blocked layouts (nChw16c) along
+// conv -> ReLU -> pool chains; an op declares what it accepts in choose_layouts() and the
+// network inserts reorders elsewhere. A node's output gradient has the layout of its output.
+// Parameters and their gradients are always plain (canonical OIHW, row-major).
+//
 // backward() contract: given ctx.d_out, overwrite every defined ctx.d_in[i] with dL/d(in[i])
 // and overwrite every defined ctx.grads[j] with dL/d(params[j]). Accumulation across consumers
 // is the Network's job.
@@ -32,8 +37,17 @@ struct OpContext {
   const NodeSpec* node = nullptr;
   int64_t batch = 0;
   bool training = false;
-  std::vector<Tensor> in;      // [N, ...] activations of the inputs
-  Tensor out;                  // [N, ...]
+  std::vector<Shape> in_shapes;  // logical [N, ...] shape of each input
+  Shape out_shape;               // logical [N, ...] shape of the output
+  // Memory layouts (DESIGN: format_tag::any, reorders at the boundary). Before compile the
+  // network fills in_md with the layouts the producers offer; choose_layouts() replaces them by
+  // the layouts this op wants (the network reorders where they differ) and sets out_md.
+  std::vector<dnnl::memory::desc> in_md;
+  dnnl::memory::desc out_md;
+  // Storage of the activations in those layouts: a plain layout comes as a tensor of the logical
+  // shape; a blocked one as a flat tensor of the layout's (padded) size.
+  std::vector<Tensor> in;      // activations of the inputs
+  Tensor out;
   std::vector<Tensor> d_in;    // undefined where the gradient is not needed
   Tensor d_out;                // training only
   std::vector<Tensor> params;  // in node->params order
@@ -50,6 +64,9 @@ struct OpContext {
 class Op {
  public:
   virtual ~Op() = default;
+  // Layout negotiation, before any buffer exists. The default takes and gives plain row-major
+  // tensors; ops on oneDNN primitives that run faster on blocked layouts override it.
+  virtual void choose_layouts(OpContext& ctx) const;
   void compile(OpContext ctx) {
     ctx_ = std::move(ctx);
     dnnl_utils::guarded(ctx_.where(), [&] { setup(); });

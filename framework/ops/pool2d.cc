@@ -24,22 +24,36 @@ PoolGeometry geometry(const NodeSpec& n) {
   return {k[0], k[1], s[0], s[1], p[0], p[1]};
 }
 
+// Runs on the layout its producer offers (blocked after a convolution); the output takes the
+// same layout, so conv -> ReLU -> pool -> conv chains need no reorder.
 class PoolOp : public Op {
  public:
   explicit PoolOp(algorithm alg) : alg_(alg) {}
 
+  void choose_layouts(OpContext& ctx) const override {
+    memory::desc any(dnnl_utils::dims_of(ctx.out_shape), memory::data_type::f32, memory::format_tag::any);
+    ctx.out_md = forward_pd(ctx, ctx.in_md[0], any).dst_desc();
+  }
+
  private:
+  pooling_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src,
+                                             const memory::desc& dst) const {
+    PoolGeometry g = geometry(*ctx.node);
+    memory::dims strides = {g.sh, g.sw}, kernel = {g.kh, g.kw}, pad = {g.ph, g.pw};
+    prop_kind prop = ctx.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    return pooling_forward::primitive_desc(pooling_forward::desc(prop, alg_, src, dst, strides, kernel, pad, pad),
+                                           dnnl_utils::default_attr(), dnnl_utils::cpu_engine());
+  }
+
   void setup() override {
     PoolGeometry g = geometry(*ctx_.node);
-    auto src = plain_desc(ctx_.in[0].shape()), dst = plain_desc(ctx_.out.shape());
+    const memory::desc &src = ctx_.in_md[0], &dst = ctx_.out_md;
     memory::dims strides = {g.sh, g.sw}, kernel = {g.kh, g.kw}, pad = {g.ph, g.pw};
     auto attr = dnnl_utils::default_attr();
     auto& eng = dnnl_utils::cpu_engine();
-    prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
-    pooling_forward::primitive_desc fwd_pd(
-        pooling_forward::desc(prop, alg_, src, dst, strides, kernel, pad, pad), attr, eng);
+    auto fwd_pd = forward_pd(ctx_, src, dst);
     fwd_ = pooling_forward(fwd_pd);
-    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap(ctx_.in[0])}, {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)},
+    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap_md(ctx_.in[0], src)}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training || !ctx_.d_in[0].defined()) return;
     memory workspace;
@@ -51,8 +65,8 @@ class PoolOp : public Op {
     pooling_backward::primitive_desc pd(
         pooling_backward::desc(alg_, src, dst, strides, kernel, pad, pad), attr, eng, fwd_pd);
     bwd_ = pooling_backward(pd);
-    bwd_args_ = {{DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
-                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])},
+    bwd_args_ = {{DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, dst)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     if (workspace) bwd_args_[DNNL_ARG_WORKSPACE] = workspace;
   }

@@ -55,6 +55,11 @@ ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape,
   return p;
 }
 
+void Op::choose_layouts(OpContext& ctx) const {
+  for (size_t k = 0; k < ctx.in_md.size(); ++k) ctx.in_md[k] = dnnl_utils::row_major_desc(ctx.in_shapes[k]);
+  ctx.out_md = dnnl_utils::row_major_desc(ctx.out_shape);
+}
+
 dnnl::memory Op::scratchpad(const dnnl::primitive_desc_base& pd) {
   size_t bytes = pd.scratchpad_desc().get_size();
   scratch_.emplace_back(Shape{static_cast<int64_t>((bytes + 3) / 4 + 1)}, DType::kF32);

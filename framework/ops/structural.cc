@@ -19,7 +19,16 @@ class FlattenOp : public Op {
   }
 };
 
+// Element-wise, so it runs on any layout both inputs share (blocked residual blocks); the
+// second input is reordered into the first one's layout when they differ.
 class AddOp : public Op {
+ public:
+  void choose_layouts(OpContext& ctx) const override {
+    ctx.in_md[1] = ctx.in_md[0];
+    ctx.out_md = ctx.in_md[0];
+  }
+
+ private:
   void setup() override {}
   void forward() override {
     const float* a = ctx_.in[0].f32();

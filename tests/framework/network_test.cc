@@ -2,9 +2,11 @@
 // steady-state step, smaller last batch, train vs eval.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
@@ -164,6 +166,64 @@ TEST(Network, SmallerLastBatchAndEvalMode) {
   const Tensor& single = net.forward(one, Mode::kEval);
   for (int j = 0; j < 10; ++j) EXPECT_NEAR(single.f32()[j], a.f32()[j], 1e-5);
   EXPECT_EQ(net.num_plans(), 4u);  // train 8, train 3, eval 3, eval 1
+}
+
+// Direct convolution in double over [N,C,H,W] with OIHW weights, stride 1, zero padding.
+std::vector<double> naive_conv(const std::vector<double>& x, int64_t n, int64_t c, int64_t h, int64_t w,
+                               const Tensor& weight, const Tensor& bias, int64_t pad, int64_t* oh, int64_t* ow) {
+  int64_t o = weight.dim(0), k = weight.dim(2);
+  *oh = h + 2 * pad - k + 1;
+  *ow = w + 2 * pad - k + 1;
+  std::vector<double> y(n * o * *oh * *ow);
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t f = 0; f < o; ++f)
+      for (int64_t i = 0; i < *oh; ++i)
+        for (int64_t j = 0; j < *ow; ++j) {
+          double acc = bias.f32()[f];
+          for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t a = 0; a < k; ++a)
+              for (int64_t b = 0; b < k; ++b) {
+                int64_t r = i + a - pad, q = j + b - pad;
+                if (r < 0 || r >= h || q < 0 || q >= w) continue;
+                acc += x[((s * c + ch) * h + r) * w + q] * weight.f32()[((f * c + ch) * k + a) * k + b];
+              }
+          y[((s * o + f) * *oh + i) * *ow + j] = acc;
+        }
+  return y;
+}
+
+TEST(Layouts, BlockedConvReluPoolConvChainEqualsANaiveReference) {
+  // Channel counts that are not multiples of oneDNN's block of 16 (so the blocked activations
+  // carry zero padding), a chain that stays blocked (conv -> ReLU -> pool -> conv) and a blocked
+  // output node that the network reorders back to plain. oneDNN picks nhwc for inference and
+  // nChw16c for training here: both modes are checked.
+  Sequential s({3, 7, 7});
+  s.conv2d(Conv2dOptions(5, 3).padding(1)).relu().max_pool2d(2).conv2d(Conv2dOptions(17, 2));
+  Network net(s.build());
+  net.init_params(4);
+  Tensor x({2, 3, 7, 7});
+  fill(x, 6);
+  Tensor y = net.forward(x, Mode::kEval).clone(), y_train = net.forward(x, Mode::kTrain).clone();
+  ASSERT_EQ(y.shape(), (Shape{2, 17, 2, 2}));
+
+  auto& p = net.parameters();
+  std::vector<double> in(x.f32(), x.f32() + x.numel());
+  int64_t h1, w1, h2, w2;
+  std::vector<double> a = naive_conv(in, 2, 3, 7, 7, p[0].value, p[1].value, 1, &h1, &w1);
+  std::vector<double> pooled(2 * 5 * 3 * 3);
+  for (int64_t sc = 0; sc < 2 * 5; ++sc)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 3; ++j) {
+        double m = 0;  // after ReLU every value is >= 0
+        for (int64_t u = 0; u < 2; ++u)
+          for (int64_t v = 0; v < 2; ++v) m = std::max(m, a[(sc * h1 + 2 * i + u) * w1 + 2 * j + v]);
+        pooled[(sc * 3 + i) * 3 + j] = m;
+      }
+  std::vector<double> ref = naive_conv(pooled, 2, 5, 3, 3, p[2].value, p[3].value, 0, &h2, &w2);
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    ASSERT_NEAR(y.f32()[i], ref[i], 1e-5) << i;
+    ASSERT_NEAR(y_train.f32()[i], ref[i], 1e-5) << i;
+  }
 }
 
 TEST(Network, GraphSerializesAndHashesStably) {
