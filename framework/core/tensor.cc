@@ -84,6 +84,15 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::view(Shape shape) const {
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  if (t.numel_ > numel_)
+    throw_invalid("a view of shape " + shape_str(t.shape_) + " does not fit in a tensor of " + shape_str(shape_));
+  return t;
+}
+
 void Tensor::fill(float value) {
   float* p = f32();
   for (int64_t i = 0; i < numel_; ++i) p[i] = value;

@@ -1,5 +1,6 @@
 #include "strata/framework/nn/network.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -42,6 +43,8 @@ struct Network::Plan {
   // The output node's values and gradient in plain layout, when the node runs on a blocked one.
   Tensor plain_output, plain_output_grad;
   std::optional<dnnl_utils::Reorder> output_to_plain, output_grad_from_plain;
+  ScratchpadPool scratchpads;
+  size_t buffer_bytes = 0;  // activations and gradients after sharing
 };
 
 namespace {
@@ -51,6 +54,75 @@ Shape with_batch(int64_t n, const Shape& per_sample) {
   s.insert(s.end(), per_sample.begin(), per_sample.end());
   return s;
 }
+
+// Memory planning from liveness (DESIGN "Network definition and execution"): every activation
+// and gradient buffer of a plan is live over an interval of the step's timeline; buffers whose
+// intervals do not overlap share one allocation. Greedy interval colouring by start time, reusing
+// the best-fitting free allocation and growing it when none is large enough.
+class BufferPlanner {
+ public:
+  static constexpr int kKept = 1 << 30;  // live until the next step (or for good)
+
+  int add(const dnnl::memory::desc& md, const Shape& logical, int first, int last) {
+    requests_.push_back({md, logical, first, last, 0});
+    return static_cast<int>(requests_.size()) - 1;
+  }
+
+  // Returns the total bytes allocated.
+  size_t assign() {
+    std::vector<size_t> order(requests_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return requests_[a].first < requests_[b].first; });
+    struct Arena {
+      size_t bytes;
+      int busy_until;
+    };
+    std::vector<Arena> arenas;
+    for (size_t r : order) {
+      Request& q = requests_[r];
+      size_t bytes = q.md.get_size();
+      int best = -1;
+      for (size_t a = 0; a < arenas.size(); ++a) {
+        if (arenas[a].busy_until >= q.first) continue;
+        bool fits = arenas[a].bytes >= bytes;
+        if (best < 0) { best = static_cast<int>(a); continue; }
+        bool best_fits = arenas[best].bytes >= bytes;
+        if (fits && (!best_fits || arenas[a].bytes < arenas[best].bytes)) best = static_cast<int>(a);
+        if (!fits && !best_fits && arenas[a].bytes > arenas[best].bytes) best = static_cast<int>(a);
+      }
+      if (best < 0) {
+        arenas.push_back({0, 0});
+        best = static_cast<int>(arenas.size()) - 1;
+      }
+      arenas[best].bytes = std::max(arenas[best].bytes, bytes);
+      arenas[best].busy_until = q.last;
+      q.arena = best;
+    }
+    size_t total = 0;
+    for (const Arena& a : arenas) {
+      storage_.emplace_back(Shape{static_cast<int64_t>((a.bytes + 3) / 4)});
+      total += a.bytes;
+    }
+    return total;
+  }
+
+  // The buffer as a tensor: the logical shape for a plain layout, flat for a blocked one.
+  Tensor tensor(int handle) const {
+    const Request& q = requests_[handle];
+    Shape shape = dnnl_utils::is_plain(q.md) ? q.logical : Shape{static_cast<int64_t>((q.md.get_size() + 3) / 4)};
+    return storage_[q.arena].view(shape);
+  }
+
+ private:
+  struct Request {
+    dnnl::memory::desc md;
+    Shape logical;
+    int first, last;
+    size_t arena;
+  };
+  std::vector<Request> requests_;
+  std::vector<Tensor> storage_;
+};
 
 void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_t seed) {
   // Key the stream by the parameter's name so adding a layer does not change the others.
@@ -147,6 +219,12 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
 
 size_t Network::num_plans() const { return plans_.size(); }
 
+size_t Network::buffer_bytes() const {
+  size_t bytes = 0;
+  for (const auto& p : plans_) bytes += p->buffer_bytes;
+  return bytes;
+}
+
 void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
   step_key_->key = {seed, epoch, step};
 }
@@ -202,6 +280,7 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     ctx.fuse_relu = fuse_relu[i];
     ctx.fused_into_input = fused_relu[i];
     ctx.step = &step_key_->key;
+    ctx.scratchpads = &plan->scratchpads;
     for (const std::string& in : n.inputs) {
       ctx.in_shapes.push_back(logical[slot_of(in)]);
       ctx.in_md.push_back(out_md[slot_of(in)]);
@@ -211,16 +290,6 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     dnnl_utils::guarded(ctx.where(), [&] { plan->ops.back()->choose_layouts(ctx); });
     out_md[i] = ctx.out_md;
   }
-  for (size_t i = 0; i < num_nodes; ++i) {
-    plan->outputs.push_back(fused_relu[i] ? Tensor() : dnnl_utils::alloc_for(out_md[i], logical[i]));
-    if (training) plan->grads.push_back(dnnl_utils::alloc_for(out_md[i], logical[i]));
-  }
-  // The fused producer writes the activated values, which are the ReLU's output.
-  for (size_t j = 0; j < num_nodes; ++j)
-    if (fused_relu[j]) {
-      size_t i = index.at(spec_.nodes[j].inputs[0]);
-      plan->outputs[j] = plan->outputs[i];
-    }
 
   // A gradient flowing into a node's output is needed only when something at or before that
   // node learns (trainable parameters), or for the graph input when input_grad is asked for. So
@@ -235,49 +304,123 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     needs_grad[i] = learns;
   }
 
+  // The step's timeline: node i's forward at i, the caller writes the output gradient at n, node
+  // i's backward at 2n - i. Activations stay live for the whole training step (backward reads
+  // them); in evaluation an activation lives until its last consumer has run.
+  const int n_int = static_cast<int>(num_nodes), t_user = n_int;
+  auto t_bwd = [&](size_t i) { return 2 * n_int - static_cast<int>(i); };
+  const size_t out = plan->output_index;
+  std::vector<int> last_read(num_nodes, -1), first_grad_write(num_nodes, -1);
+  for (size_t j = 0; j < num_nodes; ++j)
+    for (const std::string& in : spec_.nodes[j].inputs) {
+      if (in == spec_.input_name) continue;
+      size_t src = index.at(in);
+      last_read[src] = std::max(last_read[src], static_cast<int>(j));
+      // The last consumer runs first in backward.
+      first_grad_write[src] = first_grad_write[src] < 0 ? t_bwd(j) : std::min(first_grad_write[src], t_bwd(j));
+    }
+  BufferPlanner buffers;
+  std::vector<int> out_buf(num_nodes, -1), grad_buf(num_nodes, -1);
+  for (size_t i = 0; i < num_nodes; ++i) {
+    if (fused_relu[i]) continue;  // shares its producer's buffer
+    int end = last_read[i];
+    for (size_t j = 0; j < num_nodes; ++j)  // a fused producer's buffer is also its ReLU's output
+      if (fuse_relu[i] && fused_relu[j] && spec_.nodes[j].inputs[0] == spec_.nodes[i].name)
+        end = std::max(end, j == out ? BufferPlanner::kKept : last_read[j]);
+    if (training || i == out) end = BufferPlanner::kKept;
+    out_buf[i] = buffers.add(out_md[i], logical[i], static_cast<int>(i), std::max(end, static_cast<int>(i)));
+  }
+  if (training)
+    for (size_t i = 0; i < num_nodes; ++i) {
+      int first = i == out ? t_user : first_grad_write[i];
+      if (first < 0) first = 0;  // never written (a node nothing consumes): keep it zero
+      int last = first_grad_write[i] < 0 && i != out ? BufferPlanner::kKept : t_bwd(i);
+      grad_buf[i] = buffers.add(out_md[i], logical[i], first, last);
+    }
+
+  // Per node input: a reorder into the layout the consumer wants, a private contribution to a
+  // shared gradient, and the consumer's gradient in its own layout before it is reordered back.
+  struct Wiring {
+    int converted = -1, converted_grad = -1, contribution = -1;
+    bool first = false, wants_grad = false;
+  };
+  std::vector<std::vector<Wiring>> wiring(num_nodes);
+  std::vector<bool> seen(num_nodes + 1, false);
+  for (size_t i = num_nodes; i-- > 0;) {  // backward order decides which contribution is first
+    const NodeSpec& n = spec_.nodes[i];
+    wiring[i].resize(n.inputs.size());
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      Wiring& w = wiring[i][k];
+      const size_t src = slot_of(n.inputs[k]);
+      const bool convert = ctxs[i].in_md[k] != out_md[src];
+      const int t = static_cast<int>(i);
+      if (convert)
+        w.converted = buffers.add(ctxs[i].in_md[k], logical[src], t, training ? BufferPlanner::kKept : t);
+      if (!training || !needs_grad[src]) continue;  // undefined: the op skips this data gradient
+      w.wants_grad = true;
+      if (consumers[src] > 1) {
+        w.contribution = buffers.add(out_md[src], logical[src], t_bwd(i), t_bwd(i));
+        w.first = !seen[src];
+      }
+      seen[src] = true;
+      if (convert) w.converted_grad = buffers.add(ctxs[i].in_md[k], logical[src], t_bwd(i), t_bwd(i));
+    }
+  }
+  int plain_out_buf = -1, plain_grad_buf = -1;
+  const bool reorder_output = !dnnl_utils::is_plain(out_md[out]);
+  if (reorder_output) {
+    dnnl::memory::desc plain = dnnl_utils::row_major_desc(logical[out]);
+    plain_out_buf = buffers.add(plain, logical[out], n_int - 1, BufferPlanner::kKept);
+    if (training) plain_grad_buf = buffers.add(plain, logical[out], n_int - 1, t_user);
+  }
+
+  plan->buffer_bytes = buffers.assign();
+  for (size_t i = 0; i < num_nodes; ++i) {
+    plan->outputs.push_back(out_buf[i] >= 0 ? buffers.tensor(out_buf[i]) : Tensor());
+    if (training) plan->grads.push_back(buffers.tensor(grad_buf[i]));
+  }
+  for (size_t j = 0; j < num_nodes; ++j)  // the fused producer writes the ReLU's output
+    if (fused_relu[j]) plan->outputs[j] = plan->outputs[index.at(spec_.nodes[j].inputs[0])];
+
   plan->before_forward.resize(num_nodes);
   plan->after_backward.resize(num_nodes);
   auto output_of = [&](size_t slot) { return slot == input_slot ? plan->input : plan->outputs[slot]; };
-  // Decide, in backward order, which consumer contributes first to a shared gradient.
-  std::vector<bool> seen(num_nodes + 1, false);
-  for (size_t i = num_nodes; i-- > 0;) {
+  for (size_t i = num_nodes; i-- > 0;) {  // the same order as above: accumulate relies on it
     const NodeSpec& n = spec_.nodes[i];
     OpContext& ctx = ctxs[i];
     ctx.in.resize(n.inputs.size());
     ctx.d_in.resize(n.inputs.size());
     for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const Wiring& w = wiring[i][k];
       const size_t src = slot_of(n.inputs[k]);
-      const bool convert = ctx.in_md[k] != out_md[src];
       ctx.in[k] = output_of(src);
-      if (convert) {
-        ctx.in[k] = dnnl_utils::alloc_for(ctx.in_md[k], logical[src]);
+      if (w.converted >= 0) {
+        ctx.in[k] = buffers.tensor(w.converted);
         plan->before_forward[i].push_back(dnnl_utils::make_reorder(
             dnnl_utils::wrap_md(output_of(src), out_md[src]), dnnl_utils::wrap_md(ctx.in[k], ctx.in_md[k])));
       }
-      if (!training || !needs_grad[src]) continue;  // undefined: the op skips this data gradient
+      if (!w.wants_grad) continue;
       Tensor target = src == input_slot ? plan->input_grad : plan->grads[src];
-      if (consumers[src] > 1) {
-        Tensor contribution(target.shape());
-        plan->accumulate.push_back({i, contribution, target, !seen[src]});
+      if (w.contribution >= 0) {
+        Tensor contribution = buffers.tensor(w.contribution);
+        plan->accumulate.push_back({i, contribution, target, w.first});
         target = contribution;
       }
-      seen[src] = true;
       ctx.d_in[k] = target;
-      if (convert) {
-        ctx.d_in[k] = dnnl_utils::alloc_for(ctx.in_md[k], logical[src]);
+      if (w.converted_grad >= 0) {
+        ctx.d_in[k] = buffers.tensor(w.converted_grad);
         plan->after_backward[i].push_back(dnnl_utils::make_reorder(
             dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]), dnnl_utils::wrap_md(target, out_md[src])));
       }
     }
   }
 
-  const size_t out = plan->output_index;
-  if (!dnnl_utils::is_plain(out_md[out])) {
-    plan->plain_output = Tensor(logical[out]);
+  if (reorder_output) {
+    plan->plain_output = buffers.tensor(plain_out_buf);
     plan->output_to_plain = dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan->outputs[out], out_md[out]),
                                                      dnnl_utils::wrap(plan->plain_output));
     if (training) {
-      plan->plain_output_grad = Tensor(logical[out]);
+      plan->plain_output_grad = buffers.tensor(plain_grad_buf);
       plan->output_grad_from_plain = dnnl_utils::make_reorder(
           dnnl_utils::wrap(plan->plain_output_grad), dnnl_utils::wrap_md(plan->grads[out], out_md[out]));
     }
@@ -297,6 +440,7 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     }
     plan->ops[i]->compile(std::move(ctx));
   }
+  plan->scratchpads.bind();
   plans_.push_back(std::move(plan));
   return *plans_.back();
 }

@@ -78,6 +78,9 @@ class Network {
 
   // Number of compiled plans (for tests: a steady state compiles nothing new).
   size_t num_plans() const;
+  // Bytes of activation and gradient storage the compiled plans hold. Buffers whose lifetimes
+  // within a step do not overlap share storage, so this is well below one buffer per node.
+  size_t buffer_bytes() const;
 
  private:
   struct Plan;

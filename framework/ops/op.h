@@ -33,6 +33,16 @@ struct StepKey {
   int64_t step = 0;
 };
 
+// One scratchpad for all the primitives of a plan: a primitive uses its scratchpad only while it
+// runs, and a plan runs one primitive at a time. Ops register their scratchpad memories here at
+// compile time; the network allocates the largest size once and points every memory at it.
+struct ScratchpadPool {
+  std::vector<dnnl::memory> users;
+  size_t bytes = 0;
+  Tensor storage;
+  void bind();  // after every op has compiled
+};
+
 struct OpContext {
   const NodeSpec* node = nullptr;
   int64_t batch = 0;
@@ -53,6 +63,7 @@ struct OpContext {
   std::vector<Tensor> params;  // in node->params order
   std::vector<Tensor> grads;   // same order; undefined for buffers (running statistics)
   const StepKey* step = nullptr;
+  ScratchpadPool* scratchpads = nullptr;  // owned by the plan; null: each op allocates its own
   // Fusion (DESIGN: bias and activation as post-ops): a Linear/Conv2d whose only consumer is a
   // ReLU applies the ReLU as a oneDNN post-op and writes the ReLU's output; the ReLU then only
   // runs its backward, from its output (dy * (y > 0)).

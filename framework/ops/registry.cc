@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 
 #include "strata/framework/ops/op.h"
@@ -55,6 +56,11 @@ ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape,
   return p;
 }
 
+void ScratchpadPool::bind() {
+  storage = Tensor({static_cast<int64_t>((bytes + 3) / 4 + 1)});
+  for (dnnl::memory& m : users) m.set_data_handle(storage.raw());
+}
+
 void Op::choose_layouts(OpContext& ctx) const {
   for (size_t k = 0; k < ctx.in_md.size(); ++k) ctx.in_md[k] = dnnl_utils::row_major_desc(ctx.in_shapes[k]);
   ctx.out_md = dnnl_utils::row_major_desc(ctx.out_shape);
@@ -62,6 +68,12 @@ void Op::choose_layouts(OpContext& ctx) const {
 
 dnnl::memory Op::scratchpad(const dnnl::primitive_desc_base& pd) {
   size_t bytes = pd.scratchpad_desc().get_size();
+  if (ctx_.scratchpads) {
+    ScratchpadPool& pool = *ctx_.scratchpads;
+    pool.users.emplace_back(pd.scratchpad_desc(), dnnl_utils::cpu_engine(), static_cast<void*>(DNNL_MEMORY_NONE));
+    pool.bytes = std::max(pool.bytes, bytes);
+    return pool.users.back();
+  }
   scratch_.emplace_back(Shape{static_cast<int64_t>((bytes + 3) / 4 + 1)}, DType::kF32);
   return dnnl::memory(pd.scratchpad_desc(), dnnl_utils::cpu_engine(), scratch_.back().raw());
 }

@@ -226,6 +226,28 @@ TEST(Layouts, BlockedConvReluPoolConvChainEqualsANaiveReference) {
   }
 }
 
+TEST(Network, BuffersWhoseLifetimesDoNotOverlapShareStorage) {
+  // A chain of 8 Linear+Tanh pairs, 32 wide: 16 activations of batch x 32 floats.
+  Sequential s({32});
+  for (int i = 0; i < 8; ++i) s.linear(32).activation("tanh");
+  GraphSpec chain = s.build();
+  const size_t one = 64 * 32 * sizeof(float);
+  Tensor x({64, 32});
+  fill(x, 2);
+  Network eval_net(chain);
+  eval_net.init_params(1);
+  Tensor y = eval_net.forward(x, Mode::kEval).clone();
+  // Evaluation: a node's input and output are live together, nothing else: 2 buffers, not 16.
+  EXPECT_EQ(eval_net.buffer_bytes(), 2 * one);
+
+  // Training keeps the 16 activations for backward; the gradients flow through 2 buffers.
+  Network train_net(chain);
+  train_net.init_params(1);
+  Tensor y_train = train_net.forward(x, Mode::kTrain).clone();
+  EXPECT_EQ(train_net.buffer_bytes(), (16 + 2) * one);
+  EXPECT_TRUE(y.bit_equal(y_train));  // no dropout or batchnorm: both modes compute the same
+}
+
 TEST(Network, GraphSerializesAndHashesStably) {
   GraphSpec g = small_cnn();
   GraphSpec back = GraphSpec::from_bytes(g.to_bytes());
