@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   double train_sps = bench::median(train_rate);
-  char extra[160];
-  std::snprintf(extra, sizeof extra, ", \"train_gflops\": %.1f, \"sgemm_peak_gflops\": %.1f",
-                train_flops(graph, 128) / 128 * train_sps / 1e9, sgemm_peak_gflops());
+  char extra[200];
+  std::snprintf(extra, sizeof extra, ", \"train_gflops\": %.1f, \"sgemm_peak_gflops\": %.1f, \"activation_mb\": %.1f",
+                train_flops(graph, 128) / 128 * train_sps / 1e9, sgemm_peak_gflops(), net.buffer_bytes() / 1048576.0);
   std::printf("%s\n", bench::json_line("strata", model, train_rate, eval_rate, usage.ru_maxrss / 1024.0, extra).c_str());
 }

@@ -35,7 +35,12 @@ DType dtype_from_name(const std::string& name) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0) throw_invalid("negative dimension in shape " + shape_str(shape));
+    // Shapes come from files too (graphs, manifests, .npy): refuse one whose size overflows.
+    if (__builtin_mul_overflow(n, d, &n))
+      throw_invalid("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
+  }
   return n;
 }
 
@@ -84,12 +89,14 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
-Tensor Tensor::view(Shape shape) const {
+Tensor Tensor::view(Shape shape, size_t offset) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);
   t.numel_ = shape_numel(t.shape_);
-  if (t.numel_ > numel_)
-    throw_invalid("a view of shape " + shape_str(t.shape_) + " does not fit in a tensor of " + shape_str(shape_));
+  if (offset % 64 != 0 || offset + t.nbytes() > nbytes())
+    throw_invalid("a view of shape " + shape_str(t.shape_) + " at byte " + std::to_string(offset) +
+                  " does not fit in a tensor of " + shape_str(shape_) + " (or is not 64-byte aligned)");
+  t.storage_ = std::shared_ptr<uint8_t>(storage_, storage_.get() + offset);  // shares ownership
   return t;
 }
 

@@ -58,9 +58,10 @@ class Tensor {
   Tensor clone() const;
   // Same storage, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
-  // A tensor of `shape` over the start of this one's storage, sharing it; it must fit. (The
-  // network's memory planner gives buffers whose lifetimes do not overlap one allocation.)
-  Tensor view(Shape shape) const;
+  // A tensor of `shape` over this one's storage from byte `offset` on (a multiple of 64),
+  // sharing it; it must fit. (The network's memory planner lays out buffers whose lifetimes do
+  // not overlap in one allocation.)
+  Tensor view(Shape shape, size_t offset = 0) const;
   void fill(float value);
   void copy_from(const Tensor& other);  // same dtype and numel
   bool bit_equal(const Tensor& other) const;

@@ -21,49 +21,56 @@ class BufferPlanner {
     return static_cast<int>(requests_.size()) - 1;
   }
 
-  // Returns the total bytes allocated.
-  size_t assign() {
+  // Assigns every buffer to an arena: greedy interval colouring by start time.
+  void plan() {
     std::vector<size_t> order(requests_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return requests_[a].first < requests_[b].first; });
-    struct Arena {
-      size_t bytes;
-      int busy_until;
-    };
-    std::vector<Arena> arenas;
+    std::vector<int> busy_until;
     for (size_t r : order) {
       Request& q = requests_[r];
       size_t bytes = q.md.get_size();
-      int best = -1;
-      for (size_t a = 0; a < arenas.size(); ++a) {
-        if (arenas[a].busy_until >= q.first) continue;
-        bool fits = arenas[a].bytes >= bytes;
+      int best = -1;  // a free arena: the smallest that fits, else the largest
+      for (size_t a = 0; a < arena_bytes_.size(); ++a) {
+        if (busy_until[a] >= q.first) continue;
         if (best < 0) { best = static_cast<int>(a); continue; }
-        bool best_fits = arenas[best].bytes >= bytes;
-        if (fits && (!best_fits || arenas[a].bytes < arenas[best].bytes)) best = static_cast<int>(a);
-        if (!fits && !best_fits && arenas[a].bytes > arenas[best].bytes) best = static_cast<int>(a);
+        bool fits = arena_bytes_[a] >= bytes, best_fits = arena_bytes_[best] >= bytes;
+        if (fits && (!best_fits || arena_bytes_[a] < arena_bytes_[best])) best = static_cast<int>(a);
+        if (!fits && !best_fits && arena_bytes_[a] > arena_bytes_[best]) best = static_cast<int>(a);
       }
       if (best < 0) {
-        arenas.push_back({0, 0});
-        best = static_cast<int>(arenas.size()) - 1;
+        arena_bytes_.push_back(0);
+        busy_until.push_back(0);
+        best = static_cast<int>(arena_bytes_.size()) - 1;
       }
-      arenas[best].bytes = std::max(arenas[best].bytes, bytes);
-      arenas[best].busy_until = q.last;
+      arena_bytes_[best] = std::max(arena_bytes_[best], bytes);
+      busy_until[best] = q.last;
       q.arena = best;
     }
-    size_t total = 0;
-    for (const Arena& a : arenas) {
-      storage_.emplace_back(Shape{static_cast<int64_t>((a.bytes + 3) / 4)});
-      total += a.bytes;
+  }
+
+  // The arenas lie one after another in `pool`, the network's storage shared by all its plans
+  // (plans never run at the same time, and a plan's buffers are valid only until the next
+  // forward()), so the pool is the largest plan's size, not the sum. True when the pool is too
+  // small for this plan: the caller then drops the other plans first, so that their storage is
+  // freed before bind() allocates more.
+  bool outgrows(const Tensor& pool) const { return pool.nbytes() < total_bytes(); }
+
+  void bind(Tensor& pool) {
+    if (pool.nbytes() < total_bytes()) {
+      pool = Tensor();  // release before allocating: peak memory is the larger, not the sum
+      pool = Tensor(Shape{static_cast<int64_t>(total_bytes() / 4)});
     }
-    return total;
+    pool_ = pool;
   }
 
   // The buffer as a tensor: the logical shape for a plain layout, flat for a blocked one.
   Tensor tensor(int handle) const {
     const Request& q = requests_[handle];
     Shape shape = dnnl_utils::is_plain(q.md) ? q.logical : Shape{static_cast<int64_t>((q.md.get_size() + 3) / 4)};
-    return storage_[q.arena].view(shape);
+    size_t offset = 0;
+    for (size_t a = 0; a < q.arena; ++a) offset += aligned(arena_bytes_[a]);
+    return pool_.view(shape, offset);
   }
 
  private:
@@ -73,8 +80,16 @@ class BufferPlanner {
     int first, last;
     size_t arena;
   };
+  static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
+  size_t total_bytes() const {
+    size_t total = 0;
+    for (size_t b : arena_bytes_) total += aligned(b);
+    return total;
+  }
+
   std::vector<Request> requests_;
-  std::vector<Tensor> storage_;
+  std::vector<size_t> arena_bytes_;
+  Tensor pool_;
 };
 
 }  // namespace strata

@@ -45,7 +45,6 @@ struct Network::Plan {
   Tensor plain_output, plain_output_grad;
   std::optional<dnnl_utils::Reorder> output_to_plain, output_grad_from_plain;
   ScratchpadPool scratchpads;
-  size_t buffer_bytes = 0;  // activations and gradients after sharing
 };
 
 namespace {
@@ -152,9 +151,7 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
 size_t Network::num_plans() const { return plans_.size(); }
 
 size_t Network::buffer_bytes() const {
-  size_t bytes = 0;
-  for (const auto& p : plans_) bytes += p->buffer_bytes;
-  return bytes;
+  return buffer_pool_.nbytes();
 }
 
 void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
@@ -306,7 +303,14 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     if (training) plain_grad_buf = buffers.add(plain, logical[out], n_int - 1, t_user);
   }
 
-  plan->buffer_bytes = buffers.assign();
+  buffers.plan();
+  if (buffers.outgrows(buffer_pool_)) {
+    // The shared pool must grow: the other plans' buffers would point at storage it no longer
+    // holds. They are compiled again when next used (only while new plans appear).
+    plans_.clear();
+    last_ = nullptr;
+  }
+  buffers.bind(buffer_pool_);
   for (size_t i = 0; i < num_nodes; ++i) {
     plan->outputs.push_back(out_buf[i] >= 0 ? buffers.tensor(out_buf[i]) : Tensor());
     if (training) plan->grads.push_back(buffers.tensor(grad_buf[i]));

@@ -52,7 +52,8 @@ class Network {
   // instead of initialising them from its seed (a warm start loads them before the Trainer).
   bool params_set() const { return params_set_; }
 
-  // x: [N, input_shape...] f32. Returns the output [N, ...], valid until the next forward().
+  // x: [N, input_shape...] f32. Returns the output [N, ...], valid until the next forward()
+  // (whatever its mode or batch size: plans share their buffers).
   const Tensor& forward(const Tensor& x, Mode mode);
   // dL/d(output) of the last forward(): write it here, then call backward().
   Tensor& output_grad();
@@ -79,7 +80,8 @@ class Network {
   // Number of compiled plans (for tests: a steady state compiles nothing new).
   size_t num_plans() const;
   // Bytes of activation and gradient storage the compiled plans hold. Buffers whose lifetimes
-  // within a step do not overlap share storage, so this is well below one buffer per node.
+  // within a step do not overlap share storage, and all plans (batch sizes, train and eval)
+  // share one pool, so this is well below one buffer per node and plan.
   size_t buffer_bytes() const;
 
  private:
@@ -91,6 +93,7 @@ class Network {
   std::vector<Parameter> params_;
   bool params_set_ = false;
   std::vector<std::unique_ptr<Plan>> plans_;
+  Tensor buffer_pool_;  // activation and gradient storage shared by the plans
   Plan* last_ = nullptr;
   struct StepKeyHolder;
   std::unique_ptr<StepKeyHolder> step_key_;
