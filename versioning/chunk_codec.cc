@@ -548,6 +548,9 @@ ChunkHeader parse_chunk_header(std::string_view value) {
   h.depth = static_cast<uint16_t>(p[2] | p[3] << 8);
   h.raw_size = load_u32(p + 4);
   if (h.raw_size > kMaxChunkBytes) throw_corruption("chunk raw size " + std::to_string(h.raw_size) + " > 1 MiB");
+  // Writers never make an empty chunk (an empty tensor has no chunks); found by fuzz_chunk, an
+  // empty delta's base would be no buffer at all.
+  if (h.raw_size == 0) throw_corruption("chunk of 0 bytes");
   if (h.delta != (h.depth > 0)) throw_corruption("chunk delta flag and depth disagree");
   h.payload_offset = kHeaderBytes;
   if (h.delta) {

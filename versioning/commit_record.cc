@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/layout_check.h"
 
 namespace strata::versioning {
 namespace {
@@ -30,24 +31,72 @@ TensorEntry load_entry(Archive& ar) {
   e.dtype = static_cast<DType>(dtype);
   for (int64_t d : e.shape)
     if (d < 0) throw_corruption("negative dimension in manifest entry '" + e.name + "'");
-  if (e.raw_bytes != static_cast<uint64_t>(shape_numel(e.shape)) * dtype_size(e.dtype))
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(e.shape);
+  } catch (const Error&) {
+    throw_corruption("manifest entry '" + e.name + "' has a shape whose size overflows");
+  }
+  if (e.raw_bytes != static_cast<uint64_t>(numel) * dtype_size(e.dtype))
     throw_corruption("manifest entry '" + e.name + "' size disagrees with its shape");
   if (e.chunks.size() != (e.raw_bytes + (1u << 20) - 1) / (1u << 20))
     throw_corruption("manifest entry '" + e.name + "' has the wrong number of chunks");
   return e;
 }
 
+// FORMAT.md "Commit records": a tensor entry, and the three values, checked before cereal
+// allocates anything (a damaged length would otherwise ask for gigabytes).
+void check_entry(LayoutCheck& c) {
+  c.string();          // name
+  c.skip(1);           // dtype
+  c.fixed_vector(8);   // shape
+  c.fixed_vector(16);  // chunk ids
+  c.skip(8);           // raw_bytes
+}
+
+void check_record_layout(std::string_view bytes) {
+  LayoutCheck c(bytes);
+  uint32_t version = c.u32();
+  if (version == 0 || version > CommitRecord::kFormatVersion) return;  // decode() says which
+  c.fixed_vector(16);  // parents
+  c.string();          // branch
+  c.skip(3 * 8);       // epoch, global_step, wall_time_ms
+  c.string();          // author
+  c.string();          // message
+  c.string();          // graph_id
+  c.repeat([&] { c.string(); c.string(); });  // hparams
+  c.repeat([&] { c.string(); c.skip(8); });   // metrics
+  c.repeat([&] { c.string(); c.skip(8); });   // counters
+  c.repeat([&] { check_entry(c); });          // params
+  c.skip(4 + 16);      // optim_count, optim_digest
+  if (version >= 2) c.repeat([&] { c.string(); c.string(); });  // environment
+}
+
+void check_manifest_layout(std::string_view bytes) {
+  LayoutCheck c(bytes);
+  c.u32();
+  c.repeat([&] { check_entry(c); });
+}
+
+void check_stats_layout(std::string_view bytes) {
+  LayoutCheck c(bytes);
+  c.u32();
+  c.skip(5 * 8);
+  c.repeat([&] { c.string(); c.skip(8); });
+}
+
 // Decodes with `fn` and insists that every byte is consumed: a record must re-encode to the
 // bytes it came from, or its id would not verify.
 template <class Fn>
-void decode_exactly(std::string_view bytes, const char* what, Fn&& fn) {
+void decode_exactly(std::string_view bytes, const char* what, void (*check_layout)(std::string_view), Fn&& fn) {
   std::istringstream is{std::string(bytes)};
   try {
+    check_layout(bytes);
     cereal::PortableBinaryInputArchive ar(is);
     fn(ar);
   } catch (const Error&) {
     throw;
-  } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a damaged length
+  } catch (const std::exception& e) {  // cereal::Exception, or the layout check's refusal
     throw_corruption(std::string("cannot decode ") + what + ": " + e.what());
   }
   if (is.peek() != std::char_traits<char>::eof()) throw_corruption(std::string("trailing bytes after ") + what);
@@ -71,7 +120,7 @@ std::string CommitRecord::encode() const {
 
 CommitRecord CommitRecord::decode(std::string_view bytes) {
   CommitRecord r;
-  decode_exactly(bytes, "commit record", [&](cereal::PortableBinaryInputArchive& ar) {
+  decode_exactly(bytes, "commit record", check_record_layout, [&](cereal::PortableBinaryInputArchive& ar) {
     ar(r.format_version);
     if (r.format_version == 0 || r.format_version > kFormatVersion)
       throw Error(ErrorCode::kCorruption,
@@ -102,7 +151,7 @@ std::string encode_manifest(const std::vector<TensorEntry>& entries) {
 
 std::vector<TensorEntry> decode_manifest(std::string_view bytes) {
   std::vector<TensorEntry> out;
-  decode_exactly(bytes, "optimizer manifest", [&](cereal::PortableBinaryInputArchive& ar) {
+  decode_exactly(bytes, "optimizer manifest", check_manifest_layout, [&](cereal::PortableBinaryInputArchive& ar) {
     uint32_t version = 0;
     uint64_t n = 0;
     ar(version, n);
@@ -125,7 +174,7 @@ std::string CommitStats::encode() const {
 
 CommitStats CommitStats::decode(std::string_view bytes) {
   CommitStats s;
-  decode_exactly(bytes, "commit stats", [&](cereal::PortableBinaryInputArchive& ar) {
+  decode_exactly(bytes, "commit stats", check_stats_layout, [&](cereal::PortableBinaryInputArchive& ar) {
     uint32_t version = 0;
     ar(version);
     if (version == 0 || version > kStatsVersion) throw_corruption("commit stats version not understood");

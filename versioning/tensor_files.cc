@@ -560,10 +560,13 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
       }
       continue;
     }
+    // Named copies of the bindings: a lambda may not capture structured bindings before C++20.
+    const HeaderParser::Value& value = v;
+    const std::string& tensor_name = name;
     auto member = [&](const char* key) -> const HeaderParser::Value& {
-      for (const auto& f : v.fields)
+      for (const auto& f : value.fields)
         if (f.first == key) return f.second;
-      bad_file(path, "tensor '" + name + "' has no " + key);
+      bad_file(path, "tensor '" + tensor_name + "' has no " + key);
     };
     if (v.kind != HeaderParser::Value::kObject) bad_file(path, "tensor '" + name + "' is not an object");
     Entry e;

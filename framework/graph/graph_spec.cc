@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/layout_check.h"
 
 namespace strata {
 
@@ -49,11 +50,37 @@ std::string GraphSpec::to_bytes() const {
   return os.str();
 }
 
+namespace {
+// The layout of FORMAT.md "Graphs", checked before cereal allocates anything.
+void check_graph_layout(std::string_view bytes) {
+  LayoutCheck c(bytes);
+  if (c.u32() > GraphSpec::kFormatVersion) return;  // from_bytes says so
+  c.string();               // input_name
+  c.fixed_vector(8);        // input_shape
+  c.repeat([&] {            // nodes
+    c.string();             // name
+    c.string();             // op
+    c.repeat([&] { c.string(); });  // inputs
+    c.repeat([&] { c.string(); c.fixed_vector(8); });  // ints
+    c.repeat([&] { c.string(); c.skip(8); });          // floats
+    c.repeat([&] {          // params
+      c.string();
+      c.fixed_vector(8);
+      c.string();
+      c.skip(1 + 8 + 8);    // trainable, fan_in, fan_out
+    });
+    c.fixed_vector(8);      // output_shape
+  });
+  c.string();               // output
+}
+}  // namespace
+
 GraphSpec GraphSpec::from_bytes(const std::string& bytes) {
   std::istringstream is(bytes);
   GraphSpec g;
   uint32_t version = 0;
   try {
+    check_graph_layout(bytes);
     cereal::PortableBinaryInputArchive ar(is);
     ar(version);
     if (version > kFormatVersion)
@@ -61,7 +88,9 @@ GraphSpec GraphSpec::from_bytes(const std::string& bytes) {
                   " is newer than this build understands (" + std::to_string(kFormatVersion) + ")",
                   "", "upgrade Strata");
     ar(g);
-  } catch (const cereal::Exception& e) {
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // cereal::Exception, or LayoutCheck's refusal
     throw_corruption(std::string("cannot decode graph: ") + e.what());
   }
   return g;

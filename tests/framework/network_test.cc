@@ -257,6 +257,17 @@ TEST(Network, GraphSerializesAndHashesStably) {
   EXPECT_EQ(g.graph_id().size(), 32u);
   EXPECT_NE(Sequential({1, 12, 12}).flatten().linear(10).build().graph_id(), g.graph_id());
   EXPECT_THROW(GraphSpec::from_bytes("garbage"), Error);
+  // A damaged length is corruption, refused before anything is allocated for it (found by
+  // fuzz_graph_spec: cereal would have asked for 2^54 bytes).
+  std::string damaged = g.to_bytes();
+  damaged[1 + 4 + 6] = 0x40;  // the input name's length (after marker and version), byte 6
+  try {
+    GraphSpec::from_bytes(damaged);
+    ADD_FAILURE() << "a damaged length decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorruption);
+    EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(g.nodes[0].name, "conv1");
   EXPECT_EQ(g.nodes[0].params[0].name, "conv1/weight");
   EXPECT_EQ(g.nodes[0].output_shape, (Shape{4, 12, 12}));

@@ -136,5 +136,32 @@ TEST(FormatGolden, TfRecordFramingOfOneEvent) {
   EXPECT_EQ(hex(record), "0500000000000000" "eab2043e" "6576656e74" "e5690bf6");
 }
 
+TEST(FormatGolden, WorkedExampleOfFormatMd) {
+  // versioning/FORMAT.md "Worked example": a raw chunk of two floats and a minimal commit.
+  std::vector<float> two = {1.0f, -2.0f};
+  std::string chunk = encode_chunk(bytes_of(two), DType::kF32, nullptr, CodecOptions().codec(ChunkCodec::kRaw));
+  EXPECT_EQ(hex(chunk), "00000000" "08000000" "0000803f" "000000c0");
+  EXPECT_EQ(to_hex(hash128(bytes_of(two))), "d11372a3f8d4096998cd4bf727a9d2ae");
+
+  CommitRecord r;
+  r.branch = "b";
+  r.epoch = 1;
+  r.global_step = 2;
+  r.wall_time_ms = 3;
+  r.params.push_back({"w", DType::kF32, {2}, {hash128(bytes_of(two))}, 8});
+  r.environment = {{"strata", "0.2.0"}};
+  EXPECT_EQ(hex(r.encode()),
+            "01" "02000000" "0000000000000000" "0100000000000000" "62"  // version, parents, branch
+            "0100000000000000" "0200000000000000" "0300000000000000"  // epoch, step, wall time
+            "0000000000000000" "0000000000000000" "0000000000000000"  // author, message, graph
+            "0000000000000000" "0000000000000000" "0000000000000000"  // hparams, metrics, counters
+            "0100000000000000" "0100000000000000" "77" "00"  // 1 tensor: name "w", f32
+            "0100000000000000" "0200000000000000"  // shape [2]
+            "0100000000000000" "d11372a3f8d4096998cd4bf727a9d2ae"  // 1 chunk
+            "0800000000000000" "00000000" "00000000000000000000000000000000"  // bytes, no optim
+            "0100000000000000" "0600000000000000" "737472617461" "0500000000000000" "302e322e30");
+  EXPECT_EQ(to_hex(r.id()), "b47201276b28714943b275d33d9fc4e2");
+}
+
 }  // namespace
 }  // namespace strata::versioning

@@ -104,6 +104,11 @@ TEST(CommitRecord, EncodeDecodeEncodeIsIdentical) {
   expect_error([&] { CommitRecord::decode(newer.encode()); }, ErrorCode::kCorruption, {"format version", "upgrade"});
   expect_error([&] { CommitRecord::decode(bytes.substr(0, bytes.size() - 3)); }, ErrorCode::kCorruption, {});
   expect_error([&] { CommitRecord::decode(bytes + "x"); }, ErrorCode::kCorruption, {"trailing"});
+  // A damaged length is refused before anything is allocated for it (found by fuzz_commit_record).
+  std::string huge = bytes;
+  const size_t branch_length = 1 + 4 + 8 + 16 * r.parents.size();  // marker, version, parents
+  huge[branch_length + 5] = 0x40;  // the length's 6th byte: 2^46 and more
+  expect_error([&] { CommitRecord::decode(huge); }, ErrorCode::kCorruption, {"exceeds"});
 }
 
 // Golden bytes of a minimal record in both formats (versioning/FORMAT.md "Commit records"):

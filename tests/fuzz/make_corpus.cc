@@ -1,0 +1,123 @@
+// Writes the seed corpus of every fuzz target (tests/fuzz/corpus/<target>/) with Strata's own
+// encoders, so the seeds are valid inputs of today's formats that the fuzzer then mutates.
+//   make_corpus OUT_DIR
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "strata/framework/summary/event_writer.h"
+#include "strata/models/models.h"
+#include "strata/versioning/chunk_codec.h"
+#include "strata/versioning/commit_record.h"
+#include "strata/versioning/tensor_files.h"
+#include "strata/versioning/version_log.h"
+#include "tests/fuzz/fuzz_util.h"
+
+namespace fs = std::filesystem;
+using namespace strata;
+using namespace strata::versioning;
+
+namespace {
+
+fs::path g_out;
+
+void put(const std::string& target, const std::string& name, const std::string& bytes) {
+  fs::create_directories(g_out / target);
+  std::ofstream(g_out / target / name, std::ios::binary) << bytes;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  g_out = argv[1];
+
+  // IDX: u8 images [3,2,2] and labels [3].
+  put("idx", "images", be32(0x00000803) + be32(3) + be32(2) + be32(2) + std::string("\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0", 12));
+  put("idx", "labels", be32(0x00000801) + be32(3) + std::string("\x01\x02\x09", 3));
+  // CIFAR-10: two records (label, 3072 pixels).
+  std::string cifar;
+  for (int r = 0; r < 2; ++r) {
+    cifar += static_cast<char>(r * 7);
+    for (int i = 0; i < 3072; ++i) cifar += static_cast<char>(i * 13 + r);
+  }
+  put("cifar", "two_records", cifar);
+  // CSV: mode byte (bit 0 classification, bit 1 ';'), then the table.
+  put("csv", "regression", std::string("\x00") + "x1,x2,y\n1.5,2,3.25\n-1,0.5,1e3\n");
+  put("csv", "classes", std::string("\x01") + "a;b;species\n1;2;setosa\n3;4;virginica\n" );
+  put("csv", "semicolon", std::string("\x03") + "a;b;label\n1;2;0\n3;4;1\n");
+
+  // Chunks: every codec, keyframe and delta against the base the fuzzer decodes with.
+  const size_t n = 4096;
+  std::vector<float> values(n / 4), moved(n / 4);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.01f * static_cast<float>(i % 97) - 0.3f;
+  std::vector<uint8_t> base(n);
+  strata::fuzz::fill_base(base.data(), base.size());
+  std::memcpy(moved.data(), base.data(), n);
+  for (size_t i = 0; i < moved.size(); i += 3) moved[i] += 1e-3f;
+  for (ChunkCodec codec : kAllCodecs) {
+    auto options = CodecOptions().codec(codec);
+    std::string_view raw(reinterpret_cast<const char*>(values.data()), n);
+    put("chunk", std::string(codec_name(codec)) + "_keyframe", encode_chunk(raw, DType::kF32, nullptr, options));
+    ChunkBase b{base.data(), ChunkId{}, 0};
+    std::string_view delta(reinterpret_cast<const char*>(moved.data()), n);
+    put("chunk", std::string(codec_name(codec)) + "_delta", encode_chunk(delta, DType::kF32, &b, options));
+  }
+
+  // Commit records, manifests and stats of the checked-in 0.2.0 log.
+  auto log = VersionLog::open(STRATA_FIXTURE_LOG, OpenMode::kReadOnly);
+  int k = 0;
+  for (const char* name : {"main@1", "main@2"}) {
+    CommitId id = log->resolve(name);
+    CommitRecord record = log->read_record(id);
+    put("commit_record", "record" + std::to_string(++k), record.encode());
+    put("commit_record", "manifest" + std::to_string(k), encode_manifest(record.params));
+    if (auto stats = log->read_stats(id)) put("commit_record", "stats" + std::to_string(k), stats->encode());
+  }
+
+  // GraphSpecs of the model zoo.
+  put("graph_spec", "mlp", models::by_name("mlp", {1, 28, 28}, 10).to_bytes());
+  put("graph_spec", "cnn", models::by_name("cnn", {1, 28, 28}, 10, 0.25).to_bytes());
+  put("graph_spec", "resnet", models::by_name("resnet", {3, 32, 32}, 10).to_bytes());
+
+  // An event file with a scalar, a histogram and text.
+  {
+    std::string dir = strata::fuzz::scratch_dir() + "/events";
+    std::string path;
+    std::vector<float> h = {0.1f, 0.2f, 0.2f, 0.9f};
+    {
+      summary::EventWriter writer(dir);
+      writer.add_scalar("train/loss", 1, 0.5);
+      writer.add_scalar("val/accuracy", 1, 0.875);
+      writer.add_histogram("fc1/weight", 1, h.data(), h.size());
+      writer.add_text("notes", 1, "# a *note*");
+      path = writer.path();
+    }
+    put("event_file", "scalars_text", file_bytes(path));
+  }
+
+  // Tensor files: npz (stored), safetensors, npy.
+  NamedTensors tensors = {{"fc1/weight", Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6})},
+                          {"fc1/bias", Tensor::from_vector({2}, {-1, 1})}};
+  std::string dir = strata::fuzz::scratch_dir();
+  write_npz(dir + "/t.npz", tensors);
+  put("tensor_files", "two.npz", file_bytes(dir + "/t.npz"));
+  write_safetensors(dir + "/t.safetensors", tensors);
+  put("tensor_files", "two.safetensors", file_bytes(dir + "/t.safetensors"));
+
+  // Version names.
+  for (const char* name : {"main", "main@1", "main@2", "main~1", "main^", "tags/v1", "heads/main", "4f0914944f6f",
+                           "4f0914944f6f83aa9dcc3a798327ed02", "exp/a-b_c.1", "main@{1}", ".."})
+    put("version_name", std::to_string(std::hash<std::string>{}(name)), name);
+  return 0;
+}
