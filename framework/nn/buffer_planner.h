@@ -25,7 +25,12 @@ class BufferPlanner {
   void plan() {
     std::vector<size_t> order(requests_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return requests_[a].first < requests_[b].first; });
+    // By start time, ties in request order (std::sort with the index as tie-break: stable_sort's
+    // temporary buffer comes from the nothrow operator new, which tests that count allocations
+    // replace only in part).
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return requests_[a].first != requests_[b].first ? requests_[a].first < requests_[b].first : a < b;
+    });
     std::vector<int> busy_until;
     for (size_t r : order) {
       Request& q = requests_[r];
