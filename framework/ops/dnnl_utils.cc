@@ -64,11 +64,8 @@ Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to) {
   return r;
 }
 
-dnnl::memory wrap(const Tensor& tensor) { return wrap_as(tensor, tensor.shape()); }
-
-dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape) {
-  STRATA_CHECK(shape_numel(shape) == tensor.numel());
-  return dnnl::memory(plain_desc(shape), cpu_engine(), const_cast<void*>(tensor.raw()));
+dnnl::memory wrap(const Tensor& tensor) {
+  return dnnl::memory(plain_desc(tensor.shape()), cpu_engine(), const_cast<void*>(tensor.raw()));
 }
 
 namespace {

@@ -26,7 +26,6 @@ dnnl::memory::desc row_major_desc(const Shape& shape);
 bool is_plain(const dnnl::memory::desc& md);
 // A memory object that aliases the tensor's storage (no copy). The tensor must outlive it.
 dnnl::memory wrap(const Tensor& tensor);
-dnnl::memory wrap_as(const Tensor& tensor, const Shape& shape);
 // The same for a tensor holding data in layout md (its storage must be at least md's size).
 dnnl::memory wrap_md(const Tensor& tensor, const dnnl::memory::desc& md);
 // Storage for layout md: a tensor of the logical shape when md is plain, else a flat one of
