@@ -12,11 +12,17 @@
 //     ms per 10 MB of state), the writer thread's CPU time against the CPU time training had,
 //   - the restore time of every version (cold VersionLog opened read-only, read_state; median of
 //     3), with the longest delta chain a restore of that version decodes,
-//   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots.
+//   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots,
+//   - the process CPU time (getrusage: training, writer and every other thread) of whole runs of
+//     --cpu-epochs without and with a recorder, --cpu-runs alternating rounds, which is steadier
+//     than wall time on a shared machine; with --compression at-fit-end the compaction that fit()
+//     runs at its end is timed apart (CPU and wall), as its own cost.
 //
 //   storage_bench [--epochs 10] [--threads 2] [--pairs 8] [--writer-threads 1]
-//                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--out-json FILE] [--data DIR]
+//                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--compression at-fit-end|inline]
+//                 [--cpu-runs 5] [--cpu-epochs 3] [--out-json FILE] [--data DIR]
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -45,6 +51,13 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -115,7 +128,9 @@ int main(int argc, char** argv) {
   int writer_nice = versioning::RecorderOptions().writer_nice();
   int zstd_level = versioning::LogOptions().zstd_level();
   std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec());
-  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist", compression = "at-fit-end";
+  int cpu_runs = 5;
+  int64_t cpu_epochs = 3;
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
   app.add_option("--pairs", pairs, "A/B pairs of epochs without and with a recorder")->check(CLI::PositiveNumber);
@@ -124,6 +139,11 @@ int main(int argc, char** argv) {
   app.add_option("--codec", codec_wanted, "the log's codec")
       ->check(CLI::IsMember(versioning::codec_names()));
   app.add_option("--zstd-level", zstd_level, "zstd level of the codecs that use zstd")->check(CLI::Range(1, 22));
+  app.add_option("--compression", compression, "when the recorder compresses: at fit() end, or inline on its writer thread")
+      ->check(CLI::IsMember({"at-fit-end", "inline"}));
+  app.add_option("--cpu-runs", cpu_runs, "alternating whole-run rounds for the CPU-time comparison (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--cpu-epochs", cpu_epochs, "epochs per run of the CPU-time comparison")->check(CLI::PositiveNumber);
   app.add_option("--out-json", out_json, "also write the results as JSON to this file");
   app.add_option("--data", data_dir, "directory with the Fashion-MNIST IDX files");
   CLI11_PARSE(app, argc, argv);
@@ -145,12 +165,76 @@ int main(int argc, char** argv) {
     DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
     const auto trainer_options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3));
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
-    const auto recorder_options = versioning::RecorderOptions().writer_threads(writer_threads).writer_nice(writer_nice);
+    const bool inline_compression = compression == "inline";
+    const auto recorder_options =
+        versioning::RecorderOptions().writer_threads(writer_threads).writer_nice(writer_nice).compression(
+            inline_compression ? versioning::RecorderCompression::kInline : versioning::RecorderCompression::kAtFitEnd);
 
     const auto log_options =
         versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
-    std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), log in %s\n",
-                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, log_dir.c_str());
+    std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), compression %s, log in %s\n",
+                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, compression.c_str(),
+                log_dir.c_str());
+
+    // Whole runs, process CPU time: without a recorder, then with one (alternating who goes first).
+    std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_cpu, compact_wall;
+    for (int run = 0; run < cpu_runs; ++run) {
+      for (int side = 0; side < 2; ++side) {
+        const bool with_recorder = (side == 0) == (run % 2 == 1);
+        Network net(models::by_name("mlp", {1, 28, 28}, 10));
+        Trainer trainer(net, TrainerOptions(trainer_options).progress(Progress::kQuiet));
+        const std::string dir = work_dir + "/cpu" + std::to_string(run);
+        std::unique_ptr<versioning::Recorder> rec;
+        std::shared_ptr<versioning::VersionLog> log;
+        if (with_recorder) {
+          log = versioning::VersionLog::open(dir, versioning::OpenMode::kReadWrite, log_options);
+          // Compaction is timed apart below, so the run itself leaves the versions queued.
+          rec = std::make_unique<versioning::Recorder>(
+              log, versioning::RecorderOptions(recorder_options)
+                       .compression(inline_compression ? versioning::RecorderCompression::kInline
+                                                       : versioning::RecorderCompression::kManual));
+          trainer.add_callback(rec.get());
+        }
+        const double cpu0 = process_cpu_seconds();
+        const auto t0 = clk::now();
+        trainer.fit(train_loader, &test_loader, cpu_epochs);  // the recorder's commits are durable at return
+        const double cpu = process_cpu_seconds() - cpu0, wall = seconds_since(t0);
+        (with_recorder ? cpu_recorded : cpu_plain).push_back(cpu);
+        (with_recorder ? wall_recorded : wall_plain).push_back(wall);
+        if (with_recorder && !inline_compression) {
+          const double c0 = process_cpu_seconds();
+          const auto w0 = clk::now();
+          log->compact_pending(threads);
+          compact_cpu.push_back(process_cpu_seconds() - c0);
+          compact_wall.push_back(seconds_since(w0));
+        }
+        std::printf("cpu run %d %s: %.2f s CPU, %.2f s wall\n", run + 1, with_recorder ? "with a recorder" : "without",
+                    cpu, wall);
+        rec.reset();
+        log.reset();
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    }
+    std::vector<double> cpu_overhead, wall_overhead;
+    for (size_t i = 0; i < cpu_plain.size() && i < cpu_recorded.size(); ++i) {
+      cpu_overhead.push_back(cpu_recorded[i] / cpu_plain[i] - 1);
+      wall_overhead.push_back(wall_recorded[i] / wall_plain[i] - 1);
+    }
+    auto range = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%+.2f%% .. %+.2f%%", v.empty() ? 0 : 100 * v.front(), v.empty() ? 0 : 100 * v.back());
+      return std::string(buf);
+    };
+    if (cpu_runs > 0) {
+      std::printf("whole runs (%lld epochs), recorder against none: process CPU %+.2f%% (median of %d, %s), wall %+.2f%% (%s)\n",
+                  static_cast<long long>(cpu_epochs), 100 * median(cpu_overhead), cpu_runs, range(cpu_overhead).c_str(),
+                  100 * median(wall_overhead), range(wall_overhead).c_str());
+      if (!compact_cpu.empty())
+        std::printf("compaction after a run: %.2f s CPU, %.2f s wall (median), %.2f%% of the run's CPU\n",
+                    median(compact_cpu), median(compact_wall), 100 * median(compact_cpu) / median(cpu_plain));
+    }
 
     // The recorded run whose log is analysed below.
     std::vector<versioning::CommitId> versions;
@@ -283,7 +367,10 @@ int main(int argc, char** argv) {
         << ", \"writer_cpu_share_median\": " << median(cpu_share) << ", \"recording_slowdown_median\": "
         << median(slowdowns) << ", \"longest_chain\": " << longest_depth
         << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
-        << ", \"raw_full_snapshots_bytes\": " << full << ", \"versions\": [" << json_versions << "]}\n";
+        << ", \"raw_full_snapshots_bytes\": " << full << ", \"compression\": \"" << compression
+        << "\", \"cpu_overhead_median\": " << median(cpu_overhead) << ", \"wall_overhead_median\": "
+        << median(wall_overhead) << ", \"compaction_cpu_s\": " << median(compact_cpu)
+        << ", \"compaction_wall_s\": " << median(compact_wall) << ", \"versions\": [" << json_versions << "]}\n";
       if (!f) throw Error(ErrorCode::kIOError, "cannot write " + out_json);
     }
   } catch (const Error& e) {

@@ -94,6 +94,7 @@ class DataLoader : public BatchSource {
 
   // Starts epoch `epoch` (1-based) at batch 0. next() without any start begins epoch 1.
   void start_epoch(int64_t epoch) override;
+  void start_epoch_at(int64_t epoch, int64_t batch) override { seek({epoch, batch}); }
   // Fills out with the next batch of the current epoch; false (out untouched) at its end.
   bool next(Batch& out) override;
   LoaderPosition position() const { return {epoch_, batch_}; }

@@ -120,7 +120,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
       json_items.push_back(item + "}");
       continue;
     }
-    std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch, r.is_merge() ? " merge" : "",
+    std::string line = fmt::format("{} {}@{}{}  {}", short_hex(id), r.branch, r.epoch_label(), r.is_merge() ? " merge" : "",
                                    local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
     if (!r.optim_present) line += " [params only]";  // retention dropped it, or an import / a merge
@@ -375,7 +375,7 @@ int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& names, c
   std::vector<std::string> heads;
   size_t col_width = 12;
   for (size_t i = 0; i < ids.size(); ++i) {
-    heads.push_back(fmt::format("{}@{}", records[i].branch, records[i].epoch));
+    heads.push_back(fmt::format("{}@{}", records[i].branch, records[i].epoch_label()));
     col_width = std::max(col_width, heads.back().size() + 2);
   }
   std::string line = fmt::format("{:<{}}", "metric", name_width);

@@ -49,11 +49,42 @@ int cmd_verify(const GlobalOptions& g, const std::string& name, bool all) {
   return 0;
 }
 
+namespace {
+
+void print_compaction(const versioning::CompactReport& r) {
+  if (r.versions == 0) return;
+  fmt::print("compact: {} version(s) compressed, {} chunk(s) re-encoded ({} as deltas), {} -> {} in {:.2f} s\n",
+             r.versions, r.chunks_encoded, r.delta_chunks, human_bytes(r.bytes_before),
+             human_bytes(r.bytes_after), r.seconds);
+}
+
+std::string compaction_json(const versioning::CompactReport& r) {
+  return fmt::format("{{\"versions\":{},\"chunks_encoded\":{},\"delta_chunks\":{},\"bytes_before\":{},"
+                     "\"bytes_after\":{},\"seconds\":{:.3f}}}",
+                     r.versions, r.chunks_encoded, r.delta_chunks, r.bytes_before, r.bytes_after, r.seconds);
+}
+
+}  // namespace
+
+int cmd_compact(const GlobalOptions& g) {
+  auto log = open_log(g, OpenMode::kReadWrite);
+  versioning::CompactReport r = log->compact_pending();
+  if (g.json) {
+    fmt::print("{}\n", compaction_json(r));
+  } else if (r.versions == 0) {
+    fmt::print("compact: nothing queued (every version is stored with the log's codec)\n");
+  } else {
+    print_compaction(r);
+  }
+  return 0;
+}
+
 int cmd_gc(const GlobalOptions& g, int keep_full) {
   auto log = open_log(g, OpenMode::kReadWrite);
   std::optional<versioning::RetentionReport> kept;
   if (keep_full > 0) kept = log->apply_retention(keep_full);
   versioning::GcReport r = log->gc();
+  versioning::CompactReport compacted = log->compact_pending();  // after gc: nothing dead is encoded
   if (g.json) {
     std::string retention;
     if (kept)
@@ -62,8 +93,10 @@ int cmd_gc(const GlobalOptions& g, int keep_full) {
           "\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}",
           keep_full, kept->full_versions, kept->dropped_now, kept->params_only, kept->chunks_deleted,
           kept->chunks_rewritten, kept->bytes_freed);
-    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}{}}}\n",
-               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed, retention);
+    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}{},"
+               "\"compaction\":{}}}\n",
+               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed, retention,
+               compaction_json(compacted));
   } else {
     if (kept)
       fmt::print("retention (keep full state of the newest {} per branch, heads, tags): optimizer state dropped from {} "
@@ -72,6 +105,7 @@ int cmd_gc(const GlobalOptions& g, int keep_full) {
                  kept->chunks_rewritten, human_bytes(kept->bytes_freed > 0 ? kept->bytes_freed : 0));
     fmt::print("gc: removed {} unreachable versions and {} chunks ({} rewritten as keyframes), freed {}\n",
                r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
+    print_compaction(compacted);
   }
   return 0;
 }

@@ -114,6 +114,8 @@ int run(int argc, char** argv) {
                      "retention: keep optimizer state only for the newest K versions of each branch, heads and "
                      "tags (older versions stay diffable and exportable but cannot be resumed exactly)")
       ->check(flags::positive());
+  CLI::App* compact_cmd = app.add_subcommand(
+      "compact", "compress the versions a training run stored raw (done at the end of fit(); needed after a kill)");
   CLI::App* du_cmd = app.add_subcommand("du", "bytes stored vs raw, by branch, kind, tensor and codec");
 
   PredictOptions predict;
@@ -169,6 +171,7 @@ int run(int argc, char** argv) {
     if (predict_cmd->parsed()) return cmd_predict(g, predict);
     if (verify_cmd->parsed()) return cmd_verify(g, verify_name, verify_all);
     if (gc_cmd->parsed()) return cmd_gc(g, gc_keep_full);
+    if (compact_cmd->parsed()) return cmd_compact(g);
     if (du_cmd->parsed()) return cmd_du(g);
     if (tb_cmd->parsed()) return cmd_tensorboard(g, tb_out, tb_force);
   } catch (const std::exception& e) {

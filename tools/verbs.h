@@ -31,6 +31,7 @@ int cmd_verify(const GlobalOptions& g, const std::string& name, bool all);
 // keep_full > 0 first applies the retention policy (VersionLog::apply_retention): full training
 // state only for the newest keep_full versions of each branch, heads and tags.
 int cmd_gc(const GlobalOptions& g, int keep_full);
+int cmd_compact(const GlobalOptions& g);
 int cmd_du(const GlobalOptions& g);
 int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path,
                versioning::TensorFileFormat format, bool with_optim);

@@ -138,6 +138,16 @@ CommitRecord CommitRecord::decode(std::string_view bytes) {
   return r;
 }
 
+int64_t CommitRecord::step_in_epoch() const {
+  auto it = counters.find("loader/batch");
+  return it == counters.end() ? 0 : std::max<int64_t>(it->second, 0);
+}
+
+std::string CommitRecord::epoch_label() const {
+  const int64_t step = step_in_epoch();
+  return std::to_string(epoch) + (step > 0 ? "." + std::to_string(step) : "");
+}
+
 std::string encode_manifest(const std::vector<TensorEntry>& entries) {
   std::ostringstream os;
   {

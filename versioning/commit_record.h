@@ -69,6 +69,12 @@ struct CommitRecord {
   // but not resumed exactly. Needs optim_present, i.e. a record from VersionLog::read_record.
   bool optim_dropped() const { return had_optim() && !optim_present; }
   bool is_merge() const { return parents.size() > 1; }
+  // A mid-epoch snapshot (TrainerOptions::snapshot_every_steps): the batches of epoch `epoch + 1`
+  // trained so far (counter "loader/batch"); 0 for a version made at an epoch's end.
+  int64_t step_in_epoch() const;
+  // "3" for an epoch's end, "3.500" for 500 steps into the epoch after epoch 3: the part after
+  // '@' in its name (branch@3.500).
+  std::string epoch_label() const;
 };
 
 std::string encode_manifest(const std::vector<TensorEntry>& entries);

@@ -109,8 +109,9 @@ PreparedCommit VersionLog::prepare(const SnapshotRequest& request) const {
   return p;
 }
 
-CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
+CommitResult VersionLog::write(const PreparedCommit& p, const WriteOptions& write_options) {
   require_writable("record a version");
+  const bool deferred = write_options.defer_compression() && settings_.codec != ChunkCodec::kRaw;
   std::lock_guard<std::mutex> serial(write_mu_);
   const CommitRecord& r = p.record;
   CommitResult result;
@@ -148,7 +149,7 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
           }
           planned.insert(e.chunks[c]);
           EncodeJob job{e.chunks[c], e.dtype, chunk_view(tensors[t], c), e.name, false, {}, nullptr, {}};
-          if (base_entry && settings_.codec != ChunkCodec::kRaw) {
+          if (base_entry && settings_.codec != ChunkCodec::kRaw && !deferred) {
             const ChunkId& base_id = base_entry->chunks[c];
             auto base_value = txn.get(Db::kChunks, as_bytes(base_id));
             if (base_value) {
@@ -176,7 +177,9 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
   });
 
   // Phase 2 (no transaction): encode the new chunks in parallel.
-  const CodecOptions codec = CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level);
+  const CodecOptions codec =
+      CodecOptions().codec(deferred ? ChunkCodec::kRaw : settings_.codec).zstd_level(settings_.zstd_level);
+  const int encode_threads = write_options.encode_threads();
   const int threads = encode_threads > 0          ? encode_threads
                       : options_.encode_threads() > 0 ? options_.encode_threads()
                                                     : omp_get_max_threads();
@@ -207,12 +210,14 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
                   log_dir_, "choose another branch name");
     for (const CommitId& parent : r.parents) LogInternals::need_record(txn, parent);
     stats.reused_chunks = reused;
+    std::string pending = std::string(as_bytes(p.id));  // this version's id, then its new chunks
     for (const EncodeJob& job : jobs) {
       if (txn.exists(Db::kChunks, as_bytes(job.id))) {
         ++stats.reused_chunks;
         continue;
       }
       txn.put(Db::kChunks, as_bytes(job.id), job.value);
+      pending += as_bytes(job.id);
       stats.new_stored_bytes += job.value.size();
       stats.stored_bytes[job.tensor] += job.value.size();
       ++stats.new_chunks;
@@ -223,16 +228,22 @@ CommitResult VersionLog::write(const PreparedCommit& p, int encode_threads) {
     if (!txn.exists(Db::kCommits, as_bytes(p.id))) txn.put(Db::kCommits, as_bytes(p.id), p.record_bytes);
     if (!p.optim_bytes.empty()) txn.put(Db::kOptim, as_bytes(p.id), p.optim_bytes);
     txn.put(Db::kStats, as_bytes(p.id), stats.encode());
+    if (deferred && pending.size() > sizeof(CommitId)) txn.put(Db::kPending, next_pending_key(txn), pending);
     if (!txn.exists(Db::kGraphs, r.graph_id)) txn.put(Db::kGraphs, r.graph_id, p.graph_bytes);
     txn.put(Db::kRefs, head_key(r.branch), as_bytes(p.id));
     if (!head)
       LogInternals::reindex_branch(txn, r.branch, p.id);
-    else if (!r.is_merge())  // branch@epoch names trained versions, never merges
+    else if (!r.is_merge() && r.step_in_epoch() == 0)  // branch@epoch: an epoch's end, never a merge
       txn.put(Db::kIndex, index_key(r.branch, r.epoch), as_bytes(p.id));
     result.stats = stats;
   });
   result.write_seconds = seconds_since(t1);
 
+  if (deferred) {  // the next commit is deferred too, most likely: no delta bases to keep
+    last_tensors_.clear();
+    has_last_ = false;
+    return result;
+  }
   // Keep this version's tensors as the delta bases of the next commit (buffers reused).
   std::map<std::string, Tensor> next;
   auto keep = [&](const std::vector<TensorEntry>& entries, const std::vector<Tensor>& tensors) {

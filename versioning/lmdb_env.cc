@@ -91,6 +91,7 @@ const char* db_name(Db db) {
     case Db::kIndex: return "index";
     case Db::kOptim: return "optim";
     case Db::kStats: return "stats";
+    case Db::kPending: return "pending";
     case Db::kCount: break;
   }
   return "?";
@@ -99,6 +100,7 @@ const char* db_name(Db db) {
 // ---- LmdbTxn ---------------------------------------------------------------------------------
 
 std::optional<std::string_view> LmdbTxn::get(Db db, std::string_view key) const {
+  if (!env_->present(db)) return std::nullopt;
   MDB_val k = to_val(key), v;
   int rc = mdb_get(txn_, env_->dbi(db), &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
@@ -126,6 +128,7 @@ bool LmdbTxn::del(Db db, std::string_view key) {
 
 void LmdbTxn::scan_from(Db db, std::string_view from,
                         const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  if (!env_->present(db)) return;
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, env_->dbi(db), &cur);
   if (rc != 0) throw_lmdb(rc, std::string("open cursor on ") + db_name(db), env_->dir());
@@ -147,7 +150,21 @@ void LmdbTxn::scan_prefix(Db db, std::string_view prefix,
   });
 }
 
+std::optional<std::string> LmdbTxn::last_key(Db db) const {
+  if (!env_->present(db)) return std::nullopt;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, env_->dbi(db), &cur);
+  if (rc != 0) throw_lmdb(rc, std::string("open cursor on ") + db_name(db), env_->dir());
+  std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> guard(cur, mdb_cursor_close);
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) throw_lmdb(rc, std::string("scan ") + db_name(db), env_->dir());
+  return std::string(from_val(k));
+}
+
 uint64_t LmdbTxn::count(Db db) const {
+  if (!env_->present(db)) return 0;
   MDB_stat st;
   int rc = mdb_stat(txn_, env_->dbi(db), &st);
   if (rc != 0) throw_lmdb(rc, std::string("stat ") + db_name(db), env_->dir());
@@ -289,6 +306,7 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
   if (rc != 0) throw_lmdb(rc, "begin transaction", dir);
   for (int i = 0; i < static_cast<int>(Db::kCount); ++i) {
     rc = mdb_dbi_open(txn, db_name(static_cast<Db>(i)), read_only ? 0u : MDB_CREATE, &env->dbis_[i]);
+    if (rc == MDB_NOTFOUND && static_cast<Db>(i) == Db::kPending) continue;  // optional, see Db
     if (rc != 0) {
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND)
@@ -298,6 +316,7 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
                     dir, "retry in a moment; if it persists, check the log directory");
       throw_lmdb(rc, std::string("open database ") + db_name(static_cast<Db>(i)), dir);
     }
+    env->present_[i] = true;
   }
   rc = mdb_txn_commit(txn);  // also for read-only: keeps the database handles open
   if (rc != 0) throw_lmdb(rc, "open databases", dir);

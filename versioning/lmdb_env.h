@@ -28,7 +28,9 @@ struct MDB_txn;
 
 namespace strata::versioning {
 
-enum class Db : int { kMeta = 0, kChunks, kCommits, kGraphs, kRefs, kIndex, kOptim, kStats, kCount };
+// kPending is optional: logs written before it existed lack it, and a read-only open of such a
+// log sees it as empty (writers create it).
+enum class Db : int { kMeta = 0, kChunks, kCommits, kGraphs, kRefs, kIndex, kOptim, kStats, kPending, kCount };
 const char* db_name(Db db);
 
 class LmdbTxn {
@@ -47,6 +49,8 @@ class LmdbTxn {
   void scan_prefix(Db db, std::string_view prefix,
                    const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
   uint64_t count(Db db) const;
+  // The largest key, nullopt when the database is empty.
+  std::optional<std::string> last_key(Db db) const;
   bool writable() const { return writable_; }
 
  private:
@@ -94,6 +98,7 @@ class LmdbEnv {
   friend class LmdbTxn;
   LmdbEnv() = default;
   unsigned dbi(Db db) const { return dbis_[static_cast<int>(db)]; }
+  bool present(Db db) const { return present_[static_cast<int>(db)]; }
   // A commit failed with ENOSPC or EIO: throws "the disk is full" when the file system is (nearly) full.
   void throw_if_disk_full(int rc) const;
   void grow_map(uint64_t at_least);
@@ -103,6 +108,7 @@ class LmdbEnv {
   bool read_only_ = true;
   MDB_env* env_ = nullptr;
   unsigned dbis_[static_cast<int>(Db::kCount)] = {};
+  bool present_[static_cast<int>(Db::kCount)] = {};  // false only for an optional database a reader lacks
   int lock_fd_ = -1;
   int map_growths_ = 0;
   // Shared by every open transaction of this process; exclusive while the map is resized.

@@ -18,6 +18,8 @@ std::string head_key(const std::string& branch);  // "heads/<branch>"
 std::string tag_key(const std::string& tag);      // "tags/<tag>"
 std::string index_key(const std::string& branch, int64_t epoch);  // "<branch>\0<epoch BE>"
 std::string index_prefix(const std::string& branch);              // "<branch>\0"
+// The key after the last entry of the `pending` queue (8 bytes, big-endian sequence number).
+std::string next_pending_key(const LmdbTxn& txn);
 
 class LogInternals {
  public:

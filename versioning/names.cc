@@ -44,11 +44,32 @@ std::string split_ancestry(const std::string& name, int64_t& back) {
 CommitId resolve_base(const LmdbTxn& txn, const std::string& name, const std::string& full) {
   if (name.empty()) throw_invalid("empty version name", "", kHint);
   if (size_t at = name.find('@'); at != std::string::npos) {
-    std::string branch = name.substr(0, at), epoch_text = name.substr(at + 1);
+    std::string branch = name.substr(0, at), epoch_text = name.substr(at + 1), step_text;
+    if (size_t dot = epoch_text.find('.'); dot != std::string::npos) {  // branch@EPOCH.STEP
+      step_text = epoch_text.substr(dot + 1);
+      epoch_text.resize(dot);
+      if (!all_digits(step_text) || step_text.size() > 18)
+        throw_invalid("bad step in '" + full + "'", "", "write BRANCH@EPOCH.STEP, e.g. main@3.500");
+    }
     if (!all_digits(epoch_text) || epoch_text.size() > 18)
       throw_invalid("bad epoch in '" + full + "'", "", "write BRANCH@EPOCH, e.g. main@7");
     int64_t epoch = std::stoll(epoch_text);
-    if (!LogInternals::get_ref(txn, head_key(branch))) unknown(full, "no branch '" + branch + "'");
+    auto head = LogInternals::get_ref(txn, head_key(branch));
+    if (!head) unknown(full, "no branch '" + branch + "'");
+    if (!step_text.empty()) {
+      // Mid-epoch versions have no index entries: walk the branch's first-parent history.
+      const int64_t step = std::stoll(step_text);
+      for (const CommitId& id : LogInternals::first_parents(txn, *head)) {
+        const CommitRecord r = LogInternals::need_record(txn, id);
+        if (r.is_merge()) continue;
+        if (r.epoch == epoch && r.step_in_epoch() == step) return id;
+        if (r.epoch < epoch) break;
+      }
+      throw Error(ErrorCode::kNotFound,
+                  "branch '" + branch + "' has no version " + std::to_string(step) + " steps into the epoch after epoch " +
+                      std::to_string(epoch),
+                  "", "see `strata log " + branch + "` for its versions (mid-epoch ones read BRANCH@EPOCH.STEP)");
+    }
     auto v = txn.get(Db::kIndex, index_key(branch, epoch));
     if (!v || v->size() != 16)
       throw Error(ErrorCode::kNotFound, "branch '" + branch + "' has no version at epoch " + std::to_string(epoch), "",

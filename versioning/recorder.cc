@@ -141,8 +141,12 @@ void Recorder::on_fit_begin(const FitBeginInfo& info) {
 }
 
 std::string Recorder::format_message(const TrainState& state) const {
+  // "3", or "3.500" for a mid-epoch snapshot 500 steps after epoch 3 (as its name reads).
+  auto batch = state.counters.find("loader/batch");
+  const std::string epoch = std::to_string(state.epoch()) +
+                            (batch != state.counters.end() && batch->second > 0 ? "." + std::to_string(batch->second) : "");
   if (options_.message_template().empty()) {
-    std::string m = "epoch " + std::to_string(state.epoch()) + ":";
+    std::string m = "epoch " + epoch + ":";
     for (auto [key, label] : {std::pair{"train/loss", "loss"}, {"val/loss", "val_loss"}, {"val/accuracy", "val_acc"}})
       if (auto it = state.metrics.find(key); it != state.metrics.end())
         m += std::string(" ") + label + "=" + format_metric(it->second);
@@ -158,7 +162,7 @@ std::string Recorder::format_message(const TrainState& state) const {
     }
     std::string key = t.substr(i + 1, close - i - 1);
     i = close + 1;
-    if (key == "epoch") out += std::to_string(state.epoch());
+    if (key == "epoch") out += epoch;
     else if (key == "step") out += std::to_string(state.global_step());
     else if (key == "branch") out += branch_;
     else if (auto m = state.metrics.find(key); m != state.metrics.end()) out += format_metric(m->second);
@@ -181,6 +185,8 @@ void Recorder::stage(const TrainState& state) {
   staging_.hparams = state.hparams;
   staging_.environment = state.environment;
 }
+
+void Recorder::on_mid_epoch_snapshot(EpochEndInfo& info) { on_epoch_end(info); }
 
 void Recorder::on_epoch_end(EpochEndInfo& info) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -236,6 +242,13 @@ void Recorder::on_fit_end(bool failed) {
     return;
   }
   flush();
+  if (options_.compression() == RecorderCompression::kAtFitEnd) {
+    // Every version is durable already; compaction only shrinks them, one transaction each, so
+    // an interruption here loses nothing (the rest stays queued for the next run or `strata compact`).
+    CompactReport report = log_->compact_pending();
+    std::lock_guard<std::mutex> lock(mu_);
+    timing_.compaction = report;
+  }
 }
 
 void Recorder::flush() {
@@ -272,7 +285,8 @@ void Recorder::writer_loop() {
     CommitResult result;
     const double cpu0 = thread_cpu_seconds();
     try {
-      result = log_->write(job, options_.writer_threads());
+      result = log_->write(job, WriteOptions().encode_threads(options_.writer_threads()).defer_compression(
+                                              options_.compression() != RecorderCompression::kInline));
     } catch (...) {
       error = std::current_exception();
     }

@@ -5,7 +5,9 @@
 // get the version's id at once, and hands the encoding and the LMDB transaction to one writer
 // thread; training goes on immediately. A snapshot waits only if the previous one is still being
 // written. on_fit_end (and flush) wait until the last commit is durable and rethrow a writer
-// error.
+// error. By default the writer stores chunks raw and on_fit_end compresses them once training is
+// over (RecorderCompression); a run killed before that leaves them raw and queued, and the next
+// run's fit end (or `strata compact`) compresses them.
 //
 // Annotations it sets (TensorBoardCallback reads them, so add it after the recorder): "version"
 // (first 8 hex digits), "version_full", "branch", "message", "snapshot/ms" (this snapshot's
@@ -36,6 +38,17 @@
 
 namespace strata::versioning {
 
+// When the writer compresses what it commits (issue 15: recording must not slow training).
+enum class RecorderCompression {
+  // Chunks go to the log raw while training runs (the cost of a raw write), and are compressed
+  // with the log's codec when fit() returns (VersionLog::compact_pending), on every core.
+  kAtFitEnd,
+  // The writer thread compresses each version while the next epoch trains.
+  kInline,
+  // Raw until `strata compact` (or a later run's fit end, or compact_pending) compresses them.
+  kManual,
+};
+
 struct RecorderOptions {
   STRATA_ARG(std::string, branch) = "main";
   // Placeholders: {epoch}, {step}, {branch}, and any metric ({val/accuracy}, 4 significant
@@ -52,6 +65,7 @@ struct RecorderOptions {
   // when cores are idle during training.
   STRATA_ARG(int, writer_threads) = 1;
   STRATA_ARG(int, writer_nice) = 5;
+  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
 };
 
 struct RecorderTiming {
@@ -62,6 +76,7 @@ struct RecorderTiming {
   double last_writer_cpu_s = 0;  // the writer thread's CPU time for it (helper threads not counted)
   uint64_t staged_bytes = 0;   // bytes copied per snapshot
   CommitStats last_stats;
+  CompactReport compaction;    // the fit-end compaction (RecorderCompression::kAtFitEnd)
 };
 
 class Recorder : public Callback {
@@ -81,6 +96,8 @@ class Recorder : public Callback {
 
   void on_fit_begin(const FitBeginInfo& info) override;
   void on_epoch_end(EpochEndInfo& info) override;
+  // A mid-epoch version (TrainerOptions::snapshot_every_steps), committed as an epoch's is.
+  void on_mid_epoch_snapshot(EpochEndInfo& info) override;
   void on_fit_end(bool failed) override;
 
   // Blocks until every snapshot handed over so far is durable; rethrows the writer's error.

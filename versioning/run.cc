@@ -40,6 +40,7 @@ Run::Run(Trainer& trainer, RunOptions options)
                   o.log_dir(), "drop the codec option, or record into a new log directory");
 
   RecorderOptions recorder_options;
+  recorder_options.compression(o.compression());
   if (!o.branch().empty()) recorder_options.branch(o.branch());
   if (!o.message().empty()) recorder_options.message_template(o.message());
   recorder_ = std::make_unique<Recorder>(log_, recorder_options);
@@ -118,6 +119,9 @@ void Run::finish() {
   std::printf("branch %s now at %s; %d snapshots this run, stall max %.1f ms (%.1f MB staged each)\n",
               recorder_->branch().c_str(), head ? log_->describe(*head).c_str() : "(none)", t.snapshots,
               t.max_stall_ms, t.staged_bytes / 1e6);
+  if (t.compaction.chunks_encoded > 0)
+    std::printf("compressed %zu versions after training: %.1f MB -> %.1f MB in %.2f s\n", t.compaction.versions,
+                t.compaction.bytes_before / 1e6, t.compaction.bytes_after / 1e6, t.compaction.seconds);
   if (options_.tensorboard()) std::printf("tensorboard --logdir %s/tb\n", options_.log_dir().c_str());
 }
 

@@ -31,12 +31,10 @@
 #include "strata/framework/summary/tensorboard_callback.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/versioning/ids.h"
+#include "strata/versioning/recorder.h"
 #include "strata/versioning/restore.h"
 
 namespace strata::versioning {
-
-class Recorder;
-class VersionLog;
 
 struct RunOptions {
   STRATA_ARG(std::string, log_dir);     // empty: no version log, no event files
@@ -46,6 +44,9 @@ struct RunOptions {
   // Commit message template ("{epoch}", "{val/accuracy}", ...; RecorderOptions::message_template).
   STRATA_ARG(std::string, message);
   STRATA_ARG(std::string, codec);       // a new log's chunk codec (codec_names()); "": float-model
+  // When versions are compressed: raw during training and compressed when fit() returns (the
+  // default), or by the writer thread while training runs (RecorderCompression).
+  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
   STRATA_ARG(bool, tensorboard) = true;
   STRATA_ARG(TensorBoardOptions, tensorboard_options) = TensorBoardOptions().train_loss_every(50);
   STRATA_ARG(bool, verbose) = true;     // print where the log is, what was resumed, the summary

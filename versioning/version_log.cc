@@ -125,7 +125,7 @@ void LogInternals::load_optim(const LmdbTxn& txn, const CommitId& id, CommitReco
 }
 
 std::string LogInternals::describe(const CommitId& id, const CommitRecord& record) {
-  return short_hex(id) + " (" + record.branch + "@" + std::to_string(record.epoch) +
+  return short_hex(id) + " (" + record.branch + "@" + record.epoch_label() +
          (record.is_merge() ? " merge" : "") + ")";
 }
 
@@ -171,7 +171,7 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
     // A merge keeps its first parent's epoch (training resumed from it counts on from there)
     // but not its name: branch@epoch stays the version that epoch trained.
     const CommitRecord r = need_record(txn, id);
-    if (!r.is_merge() && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
+    if (!r.is_merge() && r.step_in_epoch() == 0 && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
   }
 }
 

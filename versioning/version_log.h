@@ -77,6 +77,16 @@ struct PreparedCommit {
   std::vector<Tensor> params, optim;  // manifest order; storage shared with the request's state
 };
 
+// How one commit is written.
+struct WriteOptions {
+  STRATA_ARG(int, encode_threads) = 0;  // > 0 overrides LogOptions::encode_threads
+  // Store the new chunks raw and queue the version for compaction (compact_pending) instead of
+  // compressing them now: the hot path of a training run, where encoding would take CPU from
+  // training. The version's id and content are the same either way; only its stored bytes differ
+  // until it is compacted.
+  STRATA_ARG(bool, defer_compression) = false;
+};
+
 struct CommitResult {
   CommitId id{};
   CommitStats stats;
@@ -96,6 +106,14 @@ struct GcReport {
   size_t commits_deleted = 0;
   uint64_t chunks_deleted = 0, chunks_rewritten = 0;
   int64_t bytes_freed = 0;
+};
+
+struct CompactReport {
+  size_t versions = 0;             // queued versions compacted (or dropped from the queue: deleted since)
+  uint64_t chunks_encoded = 0;     // chunks re-encoded with the log's codec
+  uint64_t delta_chunks = 0;       // of those, coded against the parent version's chunk
+  uint64_t bytes_before = 0, bytes_after = 0;  // stored bytes of the chunks looked at
+  double seconds = 0;
 };
 
 struct VerifyIssue {
@@ -153,9 +171,9 @@ class VersionLog {
   // ---- writing (versioning/commit_writer.cc) ----
   // Hashes the state and builds the record: cheap (no compression), gives the final id.
   PreparedCommit prepare(const SnapshotRequest& request) const;
-  // Encodes new chunks in parallel and writes everything in one transaction.
-  // encode_threads > 0 overrides LogOptions::encode_threads for this commit.
-  CommitResult write(const PreparedCommit& prepared, int encode_threads = 0);
+  // Encodes new chunks in parallel (or stores them raw, WriteOptions::defer_compression) and
+  // writes everything in one transaction.
+  CommitResult write(const PreparedCommit& prepared, const WriteOptions& options = {});
   CommitResult commit(const SnapshotRequest& request) { return write(prepare(request)); }
 
   void set_branch(const std::string& name, const CommitId& id, bool force = false);
@@ -169,6 +187,13 @@ class VersionLog {
   RetentionReport apply_retention(int keep_last_k);
   // Deletes versions no branch or tag reaches, and chunks no remaining version needs.
   GcReport gc();
+  // Compresses the chunks of versions written with defer_compression, oldest first, with the
+  // log's codec and delta-coded against the parent version as a direct write would have; one
+  // transaction per version, each re-encoded chunk decoded and re-hashed before it replaces the
+  // raw one (ids and records never change). `threads` 0: OpenMP's default.
+  CompactReport compact_pending(int threads = 0);
+  // Versions waiting for compact_pending.
+  size_t pending_versions() const;
   // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.
   VerifyReport verify(const std::optional<CommitId>& version = std::nullopt) const;
 

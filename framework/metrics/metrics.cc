@@ -7,6 +7,30 @@
 
 namespace strata {
 
+namespace {
+
+int64_t arg_max(const float* z, int64_t k) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (z[j] > z[best]) best = j;
+  return best;
+}
+
+}  // namespace
+
+int64_t count_top1_hits(const Tensor& outputs, const Tensor& targets, int64_t count) {
+  const float* z = outputs.f32();
+  const int64_t* y = targets.data<int64_t>();
+  const int64_t k = outputs.dim(1);
+  int64_t hits = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (y[i] < 0 || y[i] >= k)
+      throw_invalid("class " + std::to_string(y[i]) + " outside [0," + std::to_string(k) + ")", "top-1 accuracy");
+    hits += arg_max(z + i * k, k) == y[i];
+  }
+  return hits;
+}
+
 ConfusionMatrix::ConfusionMatrix(int64_t classes) : classes_(classes), counts_(classes * classes, 0) {}
 
 void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
@@ -21,12 +45,7 @@ void ConfusionMatrix::add_batch(const Tensor& outputs, const Tensor& targets, in
   const int64_t* y = targets.data<int64_t>();
   int64_t k = outputs.dim(1);
   if (k != classes_) throw_invalid("confusion matrix of " + std::to_string(classes_) + " classes got outputs " + shape_str(outputs.shape()));
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < k; ++j)
-      if (z[i * k + j] > z[i * k + best]) best = j;
-    add(y[i], best);
-  }
+  for (int64_t i = 0; i < count; ++i) add(y[i], arg_max(z + i * k, k));
 }
 
 int64_t ConfusionMatrix::total() const {

@@ -11,6 +11,9 @@
 
 namespace strata {
 
+// Samples whose arg-max score (first on ties) is their class: outputs [B, classes], targets i64 [B].
+int64_t count_top1_hits(const Tensor& outputs, const Tensor& targets, int64_t count);
+
 class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int64_t classes = 0);

@@ -24,6 +24,15 @@ class BatchSource {
   // Positions the source at the first batch of this 1-based epoch; the order of an epoch is a
   // pure function of (seed, epoch), so a resumed run sees exactly the batches it would have.
   virtual void start_epoch(int64_t epoch) = 0;
+  // Positions the source at batch `batch` of `epoch`, as if `batch` batches had been read (a
+  // resume from a mid-epoch snapshot). The default reads and drops them; sources that can seek
+  // (DataLoader) override it.
+  virtual void start_epoch_at(int64_t epoch, int64_t batch) {
+    start_epoch(epoch);
+    Batch skipped;
+    for (int64_t i = 0; i < batch && next(skipped); ++i) {
+    }
+  }
   // Fills the next batch; false at the end of the epoch.
   virtual bool next(Batch& out) = 0;
 };

@@ -61,6 +61,11 @@ class Callback {
   virtual void on_batch_end(const BatchEndInfo&) {}
   virtual void on_epoch_metrics(EpochMetricsInfo&) {}
   virtual void on_epoch_end(EpochEndInfo&) {}
+  // A mid-epoch snapshot point (TrainerOptions::snapshot_every_steps / _minutes), between two
+  // steps: the state resumes exactly from here (its counters say how far into the epoch:
+  // "loader/batch", and the "partial/..." sums of the epoch's training metrics); its metrics
+  // describe the epoch so far. The recorder commits it; per-epoch writers ignore it.
+  virtual void on_mid_epoch_snapshot(EpochEndInfo&) {}
   // State that must survive a resume (early stopping's best value and patience counter), as
   // counters under the callback's own prefix. save_state writes it before every epoch-end
   // snapshot (it lands in TrainState::counters); load_state gets it back at every fit begin,

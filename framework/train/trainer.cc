@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/train/runtime.h"
@@ -17,6 +18,23 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+int64_t double_bits(double v) {
+  int64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+double bits_double(int64_t bits) {
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+int64_t counter_or(const std::map<std::string, int64_t>& counters, const std::string& key, int64_t fallback) {
+  auto it = counters.find(key);
+  return it == counters.end() ? fallback : it->second;
+}
+
 std::string fmt_num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -27,6 +45,10 @@ std::string fmt_num(double v) {
 
 Trainer::Trainer(Network& network, TrainerOptions options) : network_(network), options_(std::move(options)) {
   validate(options_.schedule());
+  if (options_.snapshot_every_steps() < 0)
+    throw_invalid("snapshot_every_steps must be >= 0, got " + std::to_string(options_.snapshot_every_steps()));
+  if (!(options_.snapshot_every_minutes() >= 0) || !std::isfinite(options_.snapshot_every_minutes()))
+    throw_invalid("snapshot_every_minutes must be a finite number >= 0, got " + fmt_num(options_.snapshot_every_minutes()));
   optimizer_ = std::make_unique<Optimizer>(network_, options_.optimizer());
   loss_ = make_loss(options_.loss(), options_.loss_options());
   if (!network_.params_set()) network_.init_params(options_.seed());
@@ -73,6 +95,22 @@ TrainState Trainer::current_state(bool deep_copy) const {
   return s;
 }
 
+TrainState Trainer::mid_epoch_state(int64_t epoch, const EpochProgress& progress, double lr) const {
+  TrainState s = current_state(false);
+  s.counters["loader/epoch"] = epoch;
+  s.counters["loader/batch"] = progress.batches;
+  s.counters["partial/loss_sum_bits"] = double_bits(progress.loss_sum);
+  s.counters["partial/samples"] = progress.samples;
+  s.counters["partial/correct"] = progress.correct;
+  s.counters["partial/ms"] = static_cast<int64_t>(progress.seconds * 1000);
+  s.metrics.clear();
+  s.metrics["train/loss"] = progress.loss_sum / static_cast<double>(std::max<int64_t>(progress.samples, 1));
+  if (loss_->classification())
+    s.metrics["train/accuracy"] = static_cast<double>(progress.correct) / static_cast<double>(std::max<int64_t>(progress.samples, 1));
+  s.metrics["lr"] = lr;
+  return s;
+}
+
 void Trainer::load_state(const TrainState& state) {
   if (!(state.graph == network_.spec()))
     throw Error(ErrorCode::kFailedPrecondition, "cannot resume: the saved graph (" + state.graph.graph_id().substr(0, 12) +
@@ -88,8 +126,25 @@ void Trainer::load_state(const TrainState& state) {
   epoch_ = state.epoch();
   global_step_ = state.global_step();
   metrics_ = state.metrics;
+  resume_progress_ = EpochProgress{};
+  const auto& c = state.counters;
+  if (int64_t batch = counter_or(c, "loader/batch", 0); batch > 0) {  // a mid-epoch snapshot
+    if (counter_or(c, "loader/epoch", 0) != epoch_ + 1)
+      throw Error(ErrorCode::kCorruption,
+                  "the saved state is " + std::to_string(batch) + " batches into epoch " +
+                      std::to_string(counter_or(c, "loader/epoch", 0)) + " but counts " + std::to_string(epoch_) +
+                      " completed epochs", "", "resume from an epoch's end (BRANCH@EPOCH) instead");
+    resume_progress_.batches = batch;
+    resume_progress_.loss_sum = bits_double(counter_or(c, "partial/loss_sum_bits", 0));
+    resume_progress_.samples = counter_or(c, "partial/samples", 0);
+    resume_progress_.correct = counter_or(c, "partial/correct", 0);
+    resume_progress_.seconds = static_cast<double>(counter_or(c, "partial/ms", 0)) / 1000;
+    metrics_.clear();
+  }
   callback_counters_ = state.counters;
   for (const auto& [key, value] : trainer_counters()) callback_counters_.erase(key);
+  for (const char* key : {"partial/loss_sum_bits", "partial/samples", "partial/correct", "partial/ms"})
+    callback_counters_.erase(key);
   resumed_ = true;
 }
 
@@ -131,15 +186,22 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   for_each_callback([&](Callback& cb) { cb.on_fit_begin(begin); });
 
   try {
+    auto last_snapshot = Clock::now();
+    const double snapshot_seconds = 60 * options_.snapshot_every_minutes();
     while (epoch_ < epochs) {
       const int64_t epoch = epoch_ + 1;
       for_each_callback([&](Callback& cb) { cb.on_epoch_begin(epoch); });
       auto start = Clock::now();
-      train.start_epoch(epoch);
-      double loss_sum = 0, lr = options_.optimizer().lr();
-      int64_t seen = 0, batch_index = 0;
+      // A resumed mid-epoch state goes on from where it stopped, its sums included.
+      EpochProgress progress = resume_progress_;
+      resume_progress_ = EpochProgress{};
+      if (progress.batches > 0)
+        train.start_epoch_at(epoch, progress.batches);
+      else
+        train.start_epoch(epoch);
+      double lr = options_.optimizer().lr();
+      int64_t& batch_index = progress.batches;
       const int64_t total = train.num_batches();
-      ConfusionMatrix train_confusion;
       Batch batch;
       while (train.next(batch)) {
         network_.set_step_key(options_.seed(), epoch, global_step_);
@@ -152,24 +214,37 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
                           std::to_string(batch_index),
                       last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
                       "lower the learning rate or enable gradient clipping, then resume from the last good version");
-        if (loss_->classification()) {
-          if (train_confusion.classes() == 0) train_confusion = ConfusionMatrix(out.dim(1));
-          train_confusion.add_batch(out, batch.y, batch.size);
-        }
+        if (loss_->classification()) progress.correct += count_top1_hits(out, batch.y, batch.size);
         network_.backward();
         optimizer_->step(lr);
         ++global_step_;
-        loss_sum += loss * static_cast<double>(batch.size);
-        seen += batch.size;
+        progress.loss_sum += loss * static_cast<double>(batch.size);
+        progress.samples += batch.size;
         ++batch_index;
         BatchEndInfo info{epoch, batch_index - 1, global_step_, loss, lr, total, batch.size};
         for_each_callback([&](Callback& cb) { cb.on_batch_end(info); });
+        const bool due = (options_.snapshot_every_steps() > 0 && global_step_ % options_.snapshot_every_steps() == 0) ||
+                         (snapshot_seconds > 0 && seconds_since(last_snapshot) >= snapshot_seconds);
+        if (due && batch_index < total) {
+          EpochProgress saved = progress;
+          saved.seconds += seconds_since(start);
+          for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
+          TrainState snapshot = mid_epoch_state(epoch, saved, lr);
+          NamedTensors grads;
+          std::map<std::string, std::string> notes;
+          EpochEndInfo snap{snapshot, grads, notes};
+          for_each_callback([&](Callback& cb) { cb.on_mid_epoch_snapshot(snap); });
+          if (notes.count("version")) last_version_ = notes["version"];
+          last_snapshot = Clock::now();
+        }
       }
-      double train_seconds = seconds_since(start);
+      double train_seconds = seconds_since(start) + progress.seconds;
       epoch_ = epoch;
+      const int64_t seen = progress.samples;
       metrics_.clear();
-      metrics_["train/loss"] = loss_sum / std::max<int64_t>(seen, 1);
-      if (loss_->classification()) metrics_["train/accuracy"] = train_confusion.accuracy();
+      metrics_["train/loss"] = progress.loss_sum / std::max<int64_t>(seen, 1);
+      if (loss_->classification())
+        metrics_["train/accuracy"] = seen ? static_cast<double>(progress.correct) / static_cast<double>(seen) : 0.0;
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
       EvalResult validation_eval;
@@ -188,7 +263,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
           metrics_["val/r2"] = v.regression.r2();
         }
       }
-      metrics_["time/epoch_s"] = seconds_since(start);
+      metrics_["time/epoch_s"] = seconds_since(start) + progress.seconds;
       if (validation && validation_eval.samples > 0 && options_.latency_probes() > 0) {
         // How fast this version serves: throughput at the validation batch, and single-sample
         // latency (eval forwards do not touch the training state, so exact resume holds).
@@ -214,6 +289,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       EpochEndInfo info{snapshot, grads, notes};
       for_each_callback([&](Callback& cb) { cb.on_epoch_end(info); });
       if (notes.count("version")) last_version_ = notes["version"];
+      last_snapshot = Clock::now();
       if (decision.stop) {
         result.stopped_early = true;
         break;

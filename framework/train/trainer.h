@@ -38,6 +38,12 @@ struct TrainerOptions {
   // Single-sample eval forwards timed after each epoch's validation, recorded as
   // infer/latency_ms_p50 and infer/latency_ms_p99 beside infer/samples_per_s (0: none of them).
   STRATA_ARG(int, latency_probes) = 50;
+  // Mid-epoch snapshots, for long epochs: every N steps (global step a multiple of N) and/or
+  // after M minutes without one, callbacks get on_mid_epoch_snapshot (the recorder commits a
+  // version named branch@E.S, S steps after epoch E). Not at an epoch's last step, whose
+  // end-of-epoch version follows. 0: none.
+  STRATA_ARG(int64_t, snapshot_every_steps) = 0;
+  STRATA_ARG(double, snapshot_every_minutes) = 0;
 };
 
 struct EvalResult {
@@ -85,8 +91,19 @@ class Trainer {
   const std::map<std::string, double>& last_metrics() const { return metrics_; }
 
  private:
+  // How far the epoch in progress has come: what a mid-epoch snapshot saves and a resume
+  // restores, so that the epoch's metrics come out as if it had never stopped.
+  struct EpochProgress {
+    int64_t batches = 0;   // batches trained in this epoch
+    double loss_sum = 0;   // sum of loss x batch size
+    int64_t samples = 0;
+    int64_t correct = 0;   // top-1 hits (classification)
+    double seconds = 0;    // training time spent on the epoch before this fit()
+  };
   // Everything needed to continue; deep_copy false: tensors are views of the live ones.
   TrainState current_state(bool deep_copy) const;
+  // The state in the middle of epoch `epoch` (views), with its progress and partial metrics.
+  TrainState mid_epoch_state(int64_t epoch, const EpochProgress& progress, double lr) const;
   // The counters the trainer itself owns (epoch, steps, seed, loader position).
   std::map<std::string, int64_t> trainer_counters() const;
   std::map<std::string, std::string> hparams() const;
@@ -105,6 +122,7 @@ class Trainer {
   std::map<std::string, std::string> extra_hparams_;
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;
+  EpochProgress resume_progress_;  // from a mid-epoch state (load_state); batches 0: none
   bool resumed_ = false;
   std::string last_version_;  // the recorder's latest annotation, named when training fails
 };

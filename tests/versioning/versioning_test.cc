@@ -206,6 +206,80 @@ TEST(VersionLog, DeltaChainsAcrossKeyframesReadBackBitExact) {
   EXPECT_EQ(ro->history("main").front(), ids.back());
 }
 
+// Every chunk value of a log, by id.
+std::map<ChunkId, std::string> chunk_values(const std::string& log_dir) {
+  std::map<ChunkId, std::string> out;
+  auto env = LmdbEnv::open(log_dir + "/versions.lmdb", true, 0);
+  env->read([&](const LmdbTxn& txn) {
+    txn.scan_from(Db::kChunks, {}, [&](std::string_view k, std::string_view v) {
+      out.emplace(digest_from_bytes(k), std::string(v));
+      return true;
+    });
+  });
+  return out;
+}
+
+TEST(VersionLog, DeferredCompressionStoresRawThenCompactsToTheBytesADirectWriteStores) {
+  TempDir direct_dir, deferred_dir;
+  auto direct = VersionLog::open(direct_dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(3));
+  auto deferred = VersionLog::open(deferred_dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(3));
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 5; ++e) {
+    TrainState s = synthetic_state(e, 7, 7000, 80000);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.author = "tester@host";
+    r.wall_time_ms = 1700000000000 + e;
+    r.state = &s;
+    const CommitId a = direct->write(direct->prepare(r)).id;
+    CommitResult b = deferred->write(deferred->prepare(r), WriteOptions().defer_compression(true));
+    ASSERT_EQ(a, b.id);  // the same version, whatever its storage
+    EXPECT_EQ(b.stats.delta_chunks, 0u);
+    ids.push_back(a);
+  }
+  EXPECT_EQ(deferred->pending_versions(), 5u);
+  for (const auto& [id, value] : chunk_values(deferred_dir.path())) EXPECT_EQ(parse_chunk_header(value).codec, ChunkCodec::kRaw);
+  // Readable bit-exactly before compaction.
+  for (int e = 1; e <= 5; ++e) expect_state_eq(deferred->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
+
+  CompactReport report = deferred->compact_pending(2);
+  EXPECT_EQ(report.versions, 5u);
+  EXPECT_EQ(deferred->pending_versions(), 0u);
+  EXPECT_GT(report.delta_chunks, 0u);
+  EXPECT_LT(report.bytes_after, report.bytes_before);
+  // Byte for byte what the direct write stored: the same codec, the same delta bases and depths.
+  EXPECT_EQ(chunk_values(deferred_dir.path()), chunk_values(direct_dir.path()));
+  for (int e = 1; e <= 5; ++e) {
+    EXPECT_EQ(deferred->read_stats(ids[e - 1])->encode(), direct->read_stats(ids[e - 1])->encode());
+    expect_state_eq(deferred->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
+  }
+  EXPECT_TRUE(deferred->verify().ok());
+  EXPECT_EQ(deferred->compact_pending().versions, 0u);  // nothing left
+}
+
+TEST(VersionLog, CompactionSkipsVersionsGcDeletedAndLeavesAFreshReaderConsistent) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 3; ++e) {
+    TrainState s = synthetic_state(e, 7, 20000);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.branch = e == 3 ? "side" : "main";
+    r.state = &s;
+    ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(true)).id);
+  }
+  log->delete_branch("side");
+  EXPECT_EQ(log->gc().commits_deleted, 1u);
+  CompactReport report = log->compact_pending();
+  EXPECT_EQ(report.versions, 3u);  // the deleted one is dropped from the queue
+  EXPECT_EQ(log->pending_versions(), 0u);
+  log.reset();
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
+  for (int e = 1; e <= 2; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
+  EXPECT_TRUE(ro->verify().ok());
+}
+
 TEST(VersionLog, FrozenTensorIsStoredOnce) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
