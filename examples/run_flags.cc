@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "strata/versioning/chunk_codec.h"
+#include "tools/flag_checks.h"
 
 namespace strata {
 
@@ -17,6 +18,12 @@ void add_run_flags(CLI::App& app, versioning::RunOptions& o) {
                  "chunk codec of a new log: float-model (default, smallest) or shuffle+zstd (half the writer "
                  "CPU, 8% more disk), zstd, raw")
       ->check(CLI::IsMember(versioning::codec_names()));
+  app.add_option("--snapshot-every", o.snapshot_every_steps(),
+                 "also commit a version every N training steps (named BRANCH@EPOCH.STEP; resumable exactly)")
+      ->check(flags::at_least(0));
+  app.add_option("--snapshot-every-minutes", o.snapshot_every_minutes(),
+                 "also commit a version after M minutes of training without one")
+      ->check(flags::at_least(0));
   app.add_flag("!--no-tensorboard", o.tensorboard(), "do not write TensorBoard event files");
 }
 

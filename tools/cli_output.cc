@@ -57,6 +57,14 @@ std::string local_time(int64_t ms) {
   return buf;
 }
 
+int metric_direction(const std::string& name) {
+  for (const char* lower : {"loss", "mse", "mae", "error"})
+    if (name.find(lower) != std::string::npos) return -1;
+  for (const char* higher : {"acc", "f1", "precision", "recall", "r2"})
+    if (name.find(higher) != std::string::npos) return 1;
+  return 0;
+}
+
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

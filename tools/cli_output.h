@@ -42,6 +42,8 @@ std::string json_map(const Map& m, Fn&& value) {
 // ---- people ----
 std::string local_time(int64_t ms);   // "2026-11-23 14:05:09"
 std::string human_bytes(uint64_t bytes);  // "1.5 MiB"
+// +1: higher is better, -1: lower is better, 0: no direction (lr, throughput, time...).
+int metric_direction(const std::string& name);
 // "1a2b3c4d (main@3)", or the short id when the record cannot be read (reports on damage).
 std::string safe_describe(const versioning::VersionLog& log, const versioning::CommitId& id);
 

@@ -65,7 +65,26 @@ std::string key_metrics_text(const CommitRecord& r) {
 
 }  // namespace
 
-int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph) {
+namespace {
+
+// The metric's change from the version's first parent when it is a regression beyond the
+// threshold (worse by more than it), else nullopt.
+std::optional<double> regression(const VersionLog& log, const CommitRecord& r, const RegressionQuery& q) {
+  if (r.parents.empty()) return std::nullopt;
+  auto mine = r.metrics.find(q.metric);
+  if (mine == r.metrics.end()) return std::nullopt;
+  const CommitRecord parent = log.read_record(r.parents[0]);
+  auto theirs = parent.metrics.find(q.metric);
+  if (theirs == parent.metrics.end()) return std::nullopt;
+  const double delta = mine->second - theirs->second;
+  const double worse = metric_direction(q.metric) < 0 ? delta : -delta;  // unknown direction: a fall is worse
+  return worse > q.threshold ? std::optional<double>(delta) : std::nullopt;
+}
+
+}  // namespace
+
+int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph,
+            const std::optional<RegressionQuery>& regressions) {
   auto log = open_log(g, OpenMode::kReadOnly);
   std::vector<CommitId> ids;
   if (all) {
@@ -104,6 +123,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
   for (size_t i = 0; i < versions.size(); ++i) {
     const auto& [id, r] = versions[i];
     const std::vector<std::string> refs = deco.refs_of(id);
+    const std::optional<double> regressed = regressions ? regression(*log, r, *regressions) : std::nullopt;
     if (g.json) {
       std::vector<std::string> parents, heads, tags;
       for (const CommitId& p : r.parents) parents.push_back(to_hex(p));
@@ -117,6 +137,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
           json_str_list(heads), json_str_list(tags), r.optim_present ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
+      if (regressions) item += fmt::format(",\"regression\":{}", regressed ? json_num(*regressed) : "null");
       json_items.push_back(item + "}");
       continue;
     }
@@ -125,6 +146,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
     if (!r.optim_present) line += " [params only]";  // retention dropped it, or an import / a merge
     line += "  " + r.message + key_metrics_text(r);
+    if (regressed) line += fmt::format("  REGRESSION {} {:+.4g}", regressions->metric, *regressed);
     if (graph) {
       fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);
       for (const std::string& c : rows[i].connectors) fmt::print("{}\n", c);
@@ -294,15 +316,6 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
 }
 
 namespace {
-
-// +1: higher is better, -1: lower is better, 0: no direction (lr, throughput, time...).
-int metric_direction(const std::string& name) {
-  for (const char* lower : {"loss", "mse", "mae", "error"})
-    if (name.find(lower) != std::string::npos) return -1;
-  for (const char* higher : {"acc", "f1", "precision", "recall", "r2"})
-    if (name.find(higher) != std::string::npos) return 1;
-  return 0;
-}
 
 // "val/*" selects by prefix; anything else must be an exact name.
 bool metric_selected(const std::string& name, const std::vector<std::string>& patterns) {

@@ -2,6 +2,10 @@
 #include "strata/framework/core/error.h"
 #include "tools/verbs.h"
 
+#include <iostream>
+
+#include "strata/versioning/restore.h"
+
 namespace strata::tools {
 
 using versioning::CommitId;
@@ -67,7 +71,28 @@ int cmd_merge(const GlobalOptions& g, const versioning::MergeRequest& request) {
   if (g.json) {
     fmt::print("{{\"id\":{},\"name\":{}}}\n", json_str(to_hex(r.id)), json_str(log->describe(r.id)));
   } else {
-    fmt::print("merged {} and {} (alpha {:g}) into {}\n", request.a, request.b, request.alpha, log->describe(r.id));
+    const versioning::CommitRecord rec = log->read_record(r.id);
+    auto base = rec.hparams.find("merge/base");
+    fmt::print("merged {} and {} by {} into {}{}\n", request.a, request.b, versioning::merge_method_name(request.method),
+               log->describe(r.id),
+               base == rec.hparams.end() ? std::string()
+                                         : " (merge base " + log->describe(*versioning::digest_from_hex(base->second)) + ")");
+  }
+  return 0;
+}
+
+int cmd_merge_base(const GlobalOptions& g, const std::string& a_name, const std::string& b_name) {
+  auto log = open_log(g, OpenMode::kReadOnly);
+  const CommitId a = log->resolve(a_name), b = log->resolve(b_name);
+  std::optional<CommitId> base = versioning::merge_base(*log, a, b);
+  if (!base) {
+    std::cerr << "error: " << log->describe(a) << " and " << log->describe(b) << " have no common ancestor\n";
+    return 1;
+  }
+  if (g.json) {
+    fmt::print("{{\"id\":{},\"name\":{}}}\n", json_str(to_hex(*base)), json_str(log->describe(*base)));
+  } else {
+    fmt::print("{}\n", log->describe(*base));
   }
   return 0;
 }

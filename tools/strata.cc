@@ -5,6 +5,7 @@
 // training process writes; verbs that change refs or chunks take the writer lock.
 // Exit codes: 0 success, 1 bad input or a failed check (message "error: ..." on stderr),
 // 2 usage errors reported by CLI11.
+#include <cmath>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +34,36 @@ int run(int argc, char** argv) {
   log_cmd->add_option("REF", log_ref, "branch or version to start from (default: main)");
   log_cmd->add_flag("--all", log_all, "every version of every branch and tag");
   log_cmd->add_flag("--graph", log_graph, "draw the version DAG (branch points, merges)");
+  std::string log_tensor;
+  bool log_regressions = false;
+  RegressionQuery regression_query;
+  log_cmd->add_option("--tensor", log_tensor, "how one tensor moved per version: mean|D|, max|D|, relative L2, norm");
+  log_cmd->add_flag("--regressions", log_regressions, "mark versions whose --metric got worse than their parent's by more than --threshold");
+  log_cmd->add_option("--metric", regression_query.metric, "the metric --regressions watches (e.g. val/accuracy)");
+  log_cmd->add_option("--threshold", regression_query.threshold, "--regressions: the change that counts")->check(flags::at_least(0));
+
+  std::string check_version, check_baseline;
+  std::vector<MetricGate> check_gates;
+  CLI::App* check_cmd = app.add_subcommand("check", "regression gate: exit 1 when a metric fell (or rose) too far from a baseline");
+  check_cmd->add_option("VERSION", check_version, "the version to check")->required();
+  check_cmd->add_option("--baseline", check_baseline, "the version to compare with")->required();
+  check_cmd->add_option_function<std::string>("--metric", [&](const std::string& m) { check_gates.push_back({m, {}, {}}); },
+                                              "a metric; the --max-drop / --max-rise after it apply to it")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto gate_bound = [&](const char* flag, bool drop) {
+    return [&check_gates, flag, drop](const double& v) {
+      if (check_gates.empty()) throw CLI::ValidationError(flag, "name the metric first: --metric M " + std::string(flag) + " X");
+      if (!(v >= 0) || !std::isfinite(v)) throw CLI::ValidationError(flag, "a number >= 0");
+      (drop ? check_gates.back().max_drop : check_gates.back().max_rise) = v;
+    };
+  };
+  check_cmd->add_option_function<double>("--max-drop", gate_bound("--max-drop", true), "fail when metric - baseline < -X")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  check_cmd->add_option_function<double>("--max-rise", gate_bound("--max-rise", false), "fail when metric - baseline > X")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
   std::string show_name;
   bool show_tensors = false, show_graph = false;
@@ -67,10 +98,22 @@ int run(int argc, char** argv) {
   }
 
   versioning::MergeRequest merge;
-  CLI::App* merge_cmd = app.add_subcommand("merge", "weight-average two versions into a new one");
+  std::string merge_method = "average";
+  std::vector<std::string> merge_take;
+  CLI::App* merge_cmd = app.add_subcommand("merge", "merge two versions into a new one (average, task arithmetic, TIES)");
   merge_cmd->add_option("A", merge.a, "first version (its branch gets the merge)")->required();
   merge_cmd->add_option("B", merge.b, "second version")->required();
-  merge_cmd->add_option("--alpha", merge.alpha, "result = (1 - alpha) A + alpha B")->check(flags::between(0, 1));
+  merge_cmd->add_option("--method", merge_method,
+                        "average: (1-alpha)A + alpha B; task-arithmetic: base + lambda((A-base) + (B-base)); ties: "
+                        "trim, elect sign, disjoint mean of the changes since the merge base")
+      ->check(CLI::IsMember({"average", "task-arithmetic", "ties"}));
+  merge_cmd->add_option("--alpha", merge.alpha, "average: result = (1 - alpha) A + alpha B")->check(flags::between(0, 1));
+  merge_cmd->add_option("--lambda", merge.lambda, "task-arithmetic, ties: scale of the merged change")
+      ->check(flags::between(0, 10));
+  merge_cmd->add_option("--density", merge.density, "ties: share of each change kept (largest magnitudes)")
+      ->check(flags::between(0, 1))
+      ->check(flags::at_least(0, true));
+  merge_cmd->add_option("--take", merge_take, "PATTERN=A|B: tensors matching PATTERN (fnmatch) taken whole from one side");
   merge_cmd->add_option("--branch", merge.branch, "branch for the merge (default: A's, A must be its head)");
   merge_cmd->add_option("-m,--message", merge.message, "commit message");
 
@@ -139,14 +182,36 @@ int run(int argc, char** argv) {
   tb_cmd->add_option("--out", tb_out, "output directory (default: <log>/tb)");
   tb_cmd->add_flag("--force", tb_force, "replace existing event files of the runs");
 
+  std::string base_a, base_b;
+  CLI::App* base_cmd = app.add_subcommand("merge-base", "the nearest common ancestor of two versions");
+  base_cmd->add_option("A", base_a, "a version")->required();
+  base_cmd->add_option("B", base_b, "another version")->required();
+
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
   try {
+    merge.method = *versioning::merge_method_from_name(merge_method);  // checked by IsMember
+    for (const std::string& rule : merge_take) {
+      try {
+        merge.take.push_back(versioning::parse_take_rule(rule));
+      } catch (const Error& e) {
+        throw CLI::ValidationError("--take", e.what());
+      }
+    }
     if (export_cmd->parsed() && !export_params.empty() + !export_safetensors.empty() + !export_onnx.empty() != 1)
       throw CLI::ValidationError("export", "name one file: --params FILE.npz, --safetensors FILE or --onnx FILE");
     if (export_batch != "dynamic" &&
         (export_batch.empty() || export_batch.size() > 9 || export_batch.find_first_not_of("0123456789") != std::string::npos ||
          std::stoll(export_batch) == 0))
       throw CLI::ValidationError("--batch", "dynamic or a positive number, not '" + export_batch + "'");
+    if (log_regressions && regression_query.metric.empty())
+      throw CLI::ValidationError("--regressions", "name the metric: --regressions --metric M --threshold T");
+    if (!log_tensor.empty() && (log_all || log_graph || log_regressions))
+      throw CLI::ValidationError("--tensor", "lists one tensor along one history; it takes no --all, --graph or --regressions");
+    if (check_cmd->parsed() && check_gates.empty())
+      throw CLI::ValidationError("check", "name a metric: --metric M --max-drop X (or --max-rise X)");
+    for (const MetricGate& gate : check_gates)
+      if (!gate.max_drop && !gate.max_rise)
+        throw CLI::ValidationError("--metric", gate.metric + " needs --max-drop X or --max-rise X after it");
     if (import_cmd->parsed() && import.graph_version.empty() == import.model.empty())
       throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");
   } catch (const CLI::ParseError& e) {
@@ -155,13 +220,17 @@ int run(int argc, char** argv) {
   }
 
   try {
-    if (log_cmd->parsed()) return cmd_log(g, log_ref, log_all, log_graph);
+    if (log_cmd->parsed() && !log_tensor.empty()) return cmd_log_tensor(g, log_ref, log_tensor);
+    if (log_cmd->parsed())
+      return cmd_log(g, log_ref, log_all, log_graph, log_regressions ? std::optional(regression_query) : std::nullopt);
+    if (check_cmd->parsed()) return cmd_check(g, check_version, check_baseline, check_gates);
     if (show_cmd->parsed()) return cmd_show(g, show_name, show_tensors, show_graph);
     if (diff_cmd->parsed()) return cmd_diff(g, diff_a, diff_b, diff_eps, diff_top);
     if (compare_cmd->parsed()) return cmd_compare(g, compare_versions, compare_metrics);
     if (branch_cmd->parsed()) return cmd_refs(g, false, ref_name, ref_version, ref_delete, ref_force);
     if (tag_cmd->parsed()) return cmd_refs(g, true, ref_name, ref_version, ref_delete, ref_force);
     if (merge_cmd->parsed()) return cmd_merge(g, merge);
+    if (base_cmd->parsed()) return cmd_merge_base(g, base_a, base_b);
     if (export_cmd->parsed() && !export_onnx.empty())
       return cmd_export_onnx(g, export_version, export_onnx, export_opset, export_batch == "dynamic" ? 0 : std::stoll(export_batch));
     if (export_cmd->parsed())

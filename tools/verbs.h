@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,30 @@
 
 namespace strata::tools {
 
-int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph);
+// `strata log --regressions --metric M --threshold T`: marks versions whose metric got worse
+// than their first parent's by more than T (a drop where higher is better, else a rise).
+struct RegressionQuery {
+  std::string metric;
+  double threshold = 0;
+};
+int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph,
+            const std::optional<RegressionQuery>& regressions = std::nullopt);
+// `strata log --tensor NAME [REF]`: how one tensor moved along the first-parent history.
+int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::string& tensor);
+// `strata check VERSION --baseline REF --metric M (--max-drop D | --max-rise R) ...`: the CI gate.
+struct MetricGate {
+  std::string metric;
+  std::optional<double> max_drop, max_rise;
+};
+int cmd_check(const GlobalOptions& g, const std::string& version, const std::string& baseline,
+              const std::vector<MetricGate>& gates);
 int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph);
 int cmd_diff(const GlobalOptions& g, const std::string& a, const std::string& b, double eps, size_t top);
 int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& versions, const std::vector<std::string>& metrics);
 
 int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const std::string& version, bool del, bool force);
 int cmd_merge(const GlobalOptions& g, const versioning::MergeRequest& request);
+int cmd_merge_base(const GlobalOptions& g, const std::string& a, const std::string& b);
 
 int cmd_verify(const GlobalOptions& g, const std::string& name, bool all);
 // keep_full > 0 first applies the retention policy (VersionLog::apply_retention): full training

@@ -39,6 +39,8 @@ Run::Run(Trainer& trainer, RunOptions options)
     throw_invalid("codec " + o.codec() + ": this log was created with codec " + codec_name(log_->settings().codec),
                   o.log_dir(), "drop the codec option, or record into a new log directory");
 
+  if (o.snapshot_every_steps() > 0 || o.snapshot_every_minutes() > 0)
+    trainer_.set_snapshot_every(o.snapshot_every_steps(), o.snapshot_every_minutes());
   RecorderOptions recorder_options;
   recorder_options.compression(o.compression());
   if (!o.branch().empty()) recorder_options.branch(o.branch());

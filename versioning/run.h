@@ -47,6 +47,10 @@ struct RunOptions {
   // When versions are compressed: raw during training and compressed when fit() returns (the
   // default), or by the writer thread while training runs (RecorderCompression).
   STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
+  // Mid-epoch versions (branch@E.S): every N steps and/or every M minutes; 0 leaves the
+  // trainer's own TrainerOptions::snapshot_every_steps / _minutes.
+  STRATA_ARG(int64_t, snapshot_every_steps) = 0;
+  STRATA_ARG(double, snapshot_every_minutes) = 0;
   STRATA_ARG(bool, tensorboard) = true;
   STRATA_ARG(TensorBoardOptions, tensorboard_options) = TensorBoardOptions().train_loss_every(50);
   STRATA_ARG(bool, verbose) = true;     // print where the log is, what was resumed, the summary

@@ -80,6 +80,19 @@ void ProgressCallback::on_epoch_end(EpochEndInfo& info) {
   std::fflush(stdout);
 }
 
+void ProgressCallback::on_mid_epoch_snapshot(EpochEndInfo& info) {
+  auto v = info.annotations.find("version");
+  if (mode_ == Progress::kQuiet || v == info.annotations.end()) return;
+  if (mode_ == Progress::kBar) std::fprintf(stderr, "\r\033[K");
+  auto batch = info.state.counters.find("loader/batch");
+  auto branch = info.annotations.find("branch");
+  std::printf("  mid-epoch snapshot %s@%lld.%lld (step %lld)  -> %s (pending)\n",
+              branch == info.annotations.end() ? "?" : branch->second.c_str(), static_cast<long long>(info.state.epoch()),
+              static_cast<long long>(batch == info.state.counters.end() ? 0 : batch->second),
+              static_cast<long long>(info.state.global_step()), v->second.c_str());
+  std::fflush(stdout);
+}
+
 void ProgressCallback::on_fit_end(bool failed) {
   if (failed && mode_ == Progress::kBar) std::fprintf(stderr, "\n");
 }

@@ -25,6 +25,7 @@ class ProgressCallback : public Callback {
   void on_epoch_begin(int64_t epoch) override;
   void on_batch_end(const BatchEndInfo& info) override;
   void on_epoch_end(EpochEndInfo& info) override;
+  void on_mid_epoch_snapshot(EpochEndInfo& info) override;
   void on_fit_end(bool failed) override;
 
  private:

@@ -45,14 +45,18 @@ std::string fmt_num(double v) {
 
 Trainer::Trainer(Network& network, TrainerOptions options) : network_(network), options_(std::move(options)) {
   validate(options_.schedule());
-  if (options_.snapshot_every_steps() < 0)
-    throw_invalid("snapshot_every_steps must be >= 0, got " + std::to_string(options_.snapshot_every_steps()));
-  if (!(options_.snapshot_every_minutes() >= 0) || !std::isfinite(options_.snapshot_every_minutes()))
-    throw_invalid("snapshot_every_minutes must be a finite number >= 0, got " + fmt_num(options_.snapshot_every_minutes()));
+  set_snapshot_every(options_.snapshot_every_steps(), options_.snapshot_every_minutes());
   optimizer_ = std::make_unique<Optimizer>(network_, options_.optimizer());
   loss_ = make_loss(options_.loss(), options_.loss_options());
   if (!network_.params_set()) network_.init_params(options_.seed());
   if (options_.progress() != Progress::kQuiet) progress_ = std::make_unique<ProgressCallback>(options_.progress());
+}
+
+void Trainer::set_snapshot_every(int64_t steps, double minutes) {
+  if (steps < 0) throw_invalid("snapshot_every_steps must be >= 0, got " + std::to_string(steps));
+  if (!(minutes >= 0) || !std::isfinite(minutes))
+    throw_invalid("snapshot_every_minutes must be a finite number >= 0, got " + fmt_num(minutes));
+  options_.snapshot_every_steps(steps).snapshot_every_minutes(minutes);
 }
 
 void Trainer::remove_callback(Callback* callback) {

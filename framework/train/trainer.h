@@ -73,6 +73,8 @@ class Trainer {
   // Not owned; called in the order added.
   void add_callback(Callback* callback) { callbacks_.push_back(callback); }
   void remove_callback(Callback* callback);
+  // Changes TrainerOptions::snapshot_every_steps / _minutes (the run API sets them from its flags).
+  void set_snapshot_every(int64_t steps, double minutes);
   // Extra hyper-parameters recorded with every version ("model", "batch_size", ...).
   void set_hparam(const std::string& key, const std::string& value) { extra_hparams_[key] = value; }
 

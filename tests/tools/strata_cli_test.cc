@@ -15,6 +15,7 @@
 #include "strata/framework/core/error.h"
 #include "tests/expect_error.h"
 #include "tests/tools/subprocess_util.h"
+#include "tools/cli_output.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
 #include "strata/framework/nn/network.h"
@@ -243,6 +244,68 @@ TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
   EXPECT_TRUE(contains(j.out, "\"tensor\":\"fc3/weight\""));
   // One unaffected version verifies clean on its own.
   EXPECT_EQ(run_strata(dir, "verify " + short_hex(ids[0]) + " --log " + dir.path()).code, 0);
+}
+
+TEST_F(StrataCli, CheckGatesOnMetricDeltasAgainstABaseline) {
+  RunResult pass = run_strata(dir_, "check main@3 --baseline main@2 --metric val_acc --max-drop 0.01 --metric val_loss "
+                                    "--max-rise 0.01 " + log_arg());
+  EXPECT_EQ(pass.code, 0) << pass.out << pass.err;
+  EXPECT_TRUE(contains(pass.out, "PASS val_acc: 0.875 vs 0.75: delta +0.125 >= -0.01 (version " + short_hex(main_[2]) + " (main@3), baseline " +
+                                     short_hex(main_[1]) + " (main@2))")) << pass.out;
+  EXPECT_TRUE(contains(pass.out, "PASS val_loss: 0.25 vs 0.333333: delta -0.0833333 <= +0.01")) << pass.out;
+  RunResult fail = run_strata(dir_, "check main@2 --baseline main@3 --metric val_acc --max-drop 0.005 --json " + log_arg());
+  EXPECT_EQ(fail.code, 1) << fail.out;
+  EXPECT_TRUE(contains(fail.out, "\"pass\":false,\"metrics\":[{\"metric\":\"val_acc\",\"pass\":false,\"value\":0.75,"
+                                 "\"baseline\":0.875,\"delta\":-0.125}]")) << fail.out;
+  RunResult missing = run_strata(dir_, "check main@2 --baseline main@3 --metric val/nothing --max-drop 0 " + log_arg());
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.out, "FAIL val/nothing: not recorded in ")) << missing.out;
+  EXPECT_EQ(run_strata(dir_, "check main@2 --baseline main@3 --max-drop 0.1 " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "check main@2 --baseline main@3 --metric val_acc " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "check main@2 --baseline main@3 --metric val_acc --max-drop -1 " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "check main@2 --metric val_acc --max-drop 1 " + log_arg()).code, 2);
+}
+
+TEST_F(StrataCli, LogMarksRegressionsAndFollowsOneTensor) {
+  CommitId worse;
+  {
+    auto log = VersionLog::open(dir_.path(), OpenMode::kReadWrite);
+    worse = commit(*log, 4, "main", {main_.back()}, -0.5);  // val_acc 0.5 after 0.875
+  }
+  RunResult r = run_strata(dir_, "log --regressions --metric val_acc --threshold 0.1 " + log_arg());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "REGRESSION val_acc -0.375")) << r.out;
+  EXPECT_EQ(r.out.find("REGRESSION"), r.out.rfind("REGRESSION")) << r.out;  // one marked line
+  // val_loss falls along main (lower is better): no regression, whatever the threshold.
+  RunResult loss = run_strata(dir_, "log --regressions --metric val_loss --threshold 0 --json " + log_arg());
+  EXPECT_TRUE(contains(loss.out, "\"regression\":null")) << loss.out;
+  EXPECT_FALSE(contains(loss.out, "\"regression\":0")) << loss.out;
+  EXPECT_FALSE(contains(loss.out, "\"regression\":-")) << loss.out;
+  EXPECT_EQ(run_strata(dir_, "log --regressions " + log_arg()).code, 2);
+
+  RunResult t = run_strata(dir_, "log --tensor fc1/weight --json " + log_arg());
+  ASSERT_EQ(t.code, 0) << t.err;
+  // Expected movement of main@2 against main@1, in double, as the verb computes it.
+  const Tensor a = synthetic_state(2).params[0].second, b = synthetic_state(1).params[0].second;
+  double mean = 0, mx = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = std::fabs(double(a.f32()[i]) - double(b.f32()[i]));
+    mean += d;
+    mx = std::max(mx, d);
+  }
+  mean /= double(a.numel());
+  EXPECT_TRUE(contains(t.out, "\"name\":\"main@2\",\"present\":true,\"mean_abs\":" + tools::json_num(mean) + ",\"max_abs\":" + tools::json_num(mx)))
+      << t.out;
+  EXPECT_TRUE(contains(t.out, "\"name\":\"main@1\",\"present\":true,\"mean_abs\":null")) << t.out;
+  RunResult text = run_strata(dir_, "log --tensor fc1/weight main@3 " + log_arg());
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 4) << text.out;  // header + 3 versions
+  RunResult none = run_strata(dir_, "log --tensor nope " + log_arg());
+  EXPECT_EQ(none.code, 1);
+  EXPECT_TRUE(contains(none.err, "no float tensor 'nope'")) << none.err;
+
+  RunResult base = run_strata(dir_, "merge-base exp main " + log_arg());
+  EXPECT_EQ(base.out, short_hex(main_[1]) + " (main@2)\n") << base.err;
+  (void)worse;
 }
 
 }  // namespace
@@ -560,6 +623,44 @@ TEST_F(StrataCli, GcKeepFullAppliesRetention) {
       << again.out;
   RunResult bad = run_strata(dir_, "gc --keep-full 0 " + log_arg());
   EXPECT_EQ(bad.code, 2) << bad.out;
+}
+
+TEST(StrataCliCompact, CompressesWhatATrainingRunQueuedAndMidEpochNamesWork) {
+  TempDir dir;
+  std::vector<CommitId> ids;
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    for (int e = 1; e <= 3; ++e) {
+      TrainState s = synthetic_state(e, 7, 30000);
+      if (e == 2) s.counters["loader/batch"] = 40;  // a mid-epoch version: 40 steps after epoch 2
+      SnapshotRequest r;
+      if (!ids.empty()) r.parents = {ids.back()};
+      r.message = "v" + std::to_string(e);
+      r.state = &s;
+      ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(true)).id);
+    }
+    ASSERT_EQ(log->pending_versions(), 3u);
+  }
+  RunResult listed = run_strata(dir, "log --log " + dir.path());
+  EXPECT_TRUE(contains(listed.out, short_hex(ids[1]) + " main@2.40  ")) << listed.out;
+  RunResult shown = run_strata(dir, "show main@2.40 --json --log " + dir.path());
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_TRUE(contains(shown.out, "\"name\":\"" + short_hex(ids[1]) + " (main@2.40)\"")) << shown.out;
+  EXPECT_EQ(run_strata(dir, "show main@2.41 --log " + dir.path()).code, 1);
+  EXPECT_EQ(run_strata(dir, "show main@2.x --log " + dir.path()).code, 1);
+
+  RunResult compacted = run_strata(dir, "compact --log " + dir.path());
+  ASSERT_EQ(compacted.code, 0) << compacted.err;
+  EXPECT_TRUE(contains(compacted.out, "compact: 3 version(s) compressed, ")) << compacted.out;
+  RunResult again = run_strata(dir, "compact --json --log " + dir.path());
+  EXPECT_EQ(again.out, "{\"versions\":0,\"chunks_encoded\":0,\"delta_chunks\":0,\"bytes_before\":0,\"bytes_after\":0,"
+                       "\"seconds\":" + again.out.substr(again.out.find("\"seconds\":") + 10)) << again.out;
+  EXPECT_EQ(run_strata(dir, "verify --log " + dir.path()).code, 0);
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  for (int e = 1; e <= 3; ++e) {
+    TrainState want = synthetic_state(e, 7, 30000);
+    vtest::expect_tensors_eq(log->read_params(ids[e - 1]), want.params);
+  }
 }
 
 }  // namespace

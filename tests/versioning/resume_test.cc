@@ -10,6 +10,7 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/trainer.h"
+#include "strata/datasets/data_loader.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "strata/versioning/recorder.h"
@@ -96,6 +97,99 @@ TEST(Resume, CnnWithBatchNormSgdMomentumStepScheduleIsBitExact) {
                   .progress(Progress::kQuiet);
   check_resume(s, "cnn");
 }
+
+// ---- mid-epoch snapshots ----
+
+// Ends fit() at a batch, as a kill would (the recorder makes its versions durable on the way out).
+struct StopAtStep : Callback {
+  int64_t step;
+  explicit StopAtStep(int64_t s) : step(s) {}
+  void on_batch_end(const BatchEndInfo& info) override {
+    if (info.global_step == step) throw std::runtime_error("stopped");
+  }
+};
+
+// 10 batches per epoch from a DataLoader (seeks on resume) or a ShuffledSource (reads and drops).
+std::unique_ptr<BatchSource> mid_epoch_source(bool loader, Dataset& storage) {
+  if (!loader) return std::make_unique<versioning::vtest::ShuffledSource>(Shape{12}, 150, 16);
+  versioning::vtest::ShuffledSource make(Shape{12}, 150, 150);
+  Batch all;
+  make.start_epoch(1);
+  make.next(all);
+  storage.x = all.x;
+  storage.y = all.y;
+  storage.num_classes = 3;
+  return std::make_unique<DataLoader>(storage, DataLoaderOptions().batch_size(16).seed(3).threads(1));
+}
+
+// Trains to `epochs` with a mid-epoch snapshot every 4 steps; `stop_at` > 0 ends the run at
+// that global step; `resume`: a version name to continue from.
+void train_mid(bool loader, const fs::path& dir, int64_t epochs, const std::string& resume, int64_t stop_at) {
+  Dataset storage;
+  std::unique_ptr<BatchSource> data = mid_epoch_source(loader, storage);
+  Network net(Sequential({12}).linear(16).relu().dropout(0.3).linear(3).build());
+  Trainer trainer(net, TrainerOptions().seed(4).optimizer(OptimizerOptions().kind("adam").lr(0.01))
+                           .progress(Progress::kQuiet).snapshot_every_steps(4));
+  std::shared_ptr<VersionLog> log = VersionLog::open(dir.string(), OpenMode::kReadWrite);
+  versioning::Recorder recorder(log);
+  if (!resume.empty()) {
+    auto id = log->resolve(resume);
+    trainer.load_state(log->read_state(id));
+    recorder.continue_from(id);
+  }
+  StopAtStep stop(stop_at);
+  trainer.add_callback(&recorder);
+  if (stop_at > 0) trainer.add_callback(&stop);
+  try {
+    trainer.fit(*data, nullptr, epochs);
+  } catch (const std::runtime_error& e) {
+    ASSERT_STREQ(e.what(), "stopped");
+  }
+}
+
+void check_mid_epoch_resume(bool loader) {
+  const std::string kind = loader ? "loader" : "source";
+  fs::path straight = fresh_dir("mid_straight_" + kind), split = fresh_dir("mid_split_" + kind);
+  train_mid(loader, straight, 3, "", 0);
+  // Stopped at step 14 (epoch 2, batch 4), after the snapshot at step 12 (epoch 2, batch 2).
+  train_mid(loader, split, 3, "", 14);
+  {
+    auto log = VersionLog::open(split.string(), OpenMode::kReadOnly);
+    const versioning::CommitRecord head = log->read_record(*log->head("main"));
+    EXPECT_EQ(head.epoch, 1);
+    EXPECT_EQ(head.step_in_epoch(), 2);
+    EXPECT_EQ(head.global_step, 12);
+    EXPECT_EQ(log->resolve("main@1.2"), *log->head("main"));
+    EXPECT_EQ(log->describe(*log->head("main")).substr(8), " (main@1.2)");
+    EXPECT_EQ(head.message.substr(0, 11), "epoch 1.2: ");
+    // main@1 is still the end of epoch 1, not a later mid-epoch version.
+    EXPECT_EQ(log->read_record(log->resolve("main@1")).step_in_epoch(), 0);
+    EXPECT_EQ(log->read_record(log->resolve("main@0.8")).global_step, 8);
+    EXPECT_THROW(log->resolve("main@1.3"), Error);
+  }
+  train_mid(loader, split, 3, "main", 0);  // the head: 2 batches into epoch 2
+
+  auto a = VersionLog::open(straight.string(), OpenMode::kReadOnly);
+  auto b = VersionLog::open(split.string(), OpenMode::kReadOnly);
+  for (const char* name : {"main@1.6", "main@2", "main@2.4", "main@2.8", "main@3"}) {
+    auto ia = a->resolve(name), ib = b->resolve(name);
+    expect_same_bits(a->read_params(ia), b->read_params(ib));
+    expect_same_bits(a->read_optim(ia), b->read_optim(ib));
+    TrainState sa = a->read_state(ia), sb = b->read_state(ib);
+    sa.counters.erase("partial/ms");  // the epoch's training time so far: wall clock
+    sb.counters.erase("partial/ms");
+    EXPECT_EQ(sa.counters, sb.counters) << name;
+    for (const char* key : {"train/loss", "train/accuracy", "lr"}) EXPECT_EQ(sa.metrics.at(key), sb.metrics.at(key)) << key;
+    if (::testing::Test::HasFailure()) FAIL() << name << " differs from the uninterrupted run";
+  }
+  // Every 4 steps except at an epoch's last step (step 20, 30): 4, 8, 12, 16, 24, 28 + 3 ends.
+  EXPECT_EQ(a->history("main").size(), 9u);
+  fs::remove_all(straight);
+  fs::remove_all(split);
+}
+
+TEST(Resume, FromAMidEpochSnapshotIsBitExact) { check_mid_epoch_resume(false); }
+TEST(Resume, FromAMidEpochSnapshotOfADataLoaderIsBitExact) { check_mid_epoch_resume(true); }
 
 // Trains with early stopping through the run API (optionally resuming); returns the fit result.
 FitResult train_with_early_stopping(const RunSetup& s, const fs::path& dir, int64_t epochs, const std::string& resume) {
