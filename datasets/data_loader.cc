@@ -119,6 +119,30 @@ DataLoader::~DataLoader() {
   }
 }
 
+std::map<std::string, std::string> DataLoader::provenance() const {
+  if (fingerprint_.empty()) fingerprint_ = content_fingerprint({data_.x, data_.y});
+  auto floats = [](const std::vector<float>& v) {
+    std::string out;
+    char buf[32];
+    for (float f : v) {
+      std::snprintf(buf, sizeof buf, "%s%g", out.empty() ? "" : ",", static_cast<double>(f));
+      out += buf;
+    }
+    return out;
+  };
+  std::string how = data_.preprocess;
+  auto add = [&](const std::string& part) { how += (how.empty() ? "" : "; ") + part; };
+  if (!options_.mean().empty()) add("normalize mean " + floats(options_.mean()) + " std " + floats(options_.std()));
+  if (options_.crop_padding() > 0) add("random crop, padding " + std::to_string(options_.crop_padding()));
+  if (options_.horizontal_flip()) add("random horizontal flip");
+  add(options_.shuffle() ? "shuffled, seed " + std::to_string(options_.seed()) : "in order");
+  add("batch " + std::to_string(options_.batch_size()) + (options_.drop_last() ? ", last partial batch dropped" : ""));
+  return {{"source", data_.source},
+          {"samples", std::to_string(n_)},
+          {"fingerprint", fingerprint_},
+          {"preprocess", how}};
+}
+
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   if (epoch < 1)
     throw_invalid("epoch " + std::to_string(epoch) + " is not valid; epochs count from 1",

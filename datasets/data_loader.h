@@ -97,6 +97,9 @@ class DataLoader : public BatchSource {
   void start_epoch_at(int64_t epoch, int64_t batch) override { seek({epoch, batch}); }
   // Fills out with the next batch of the current epoch; false (out untouched) at its end.
   bool next(Batch& out) override;
+  // Source, sample count, fingerprint of x and y (computed once, on the first call) and the
+  // preprocessing (DataLoaderOptions and Dataset::preprocess).
+  std::map<std::string, std::string> provenance() const override;
   LoaderPosition position() const { return {epoch_, batch_}; }
   // Continues from pos exactly as if the loader had got there by next(): the same batches
   // follow. Valid: {0,0}, or epoch >= 1 with 0 <= batch <= num_batches().
@@ -143,6 +146,7 @@ class DataLoader : public BatchSource {
 
   // Shared with the worker, under mu_.
   std::mutex mu_;
+  mutable std::string fingerprint_;  // provenance(): hashed once
   std::condition_variable cv_;
   JobState state_ = JobState::kIdle;
   Job job_;

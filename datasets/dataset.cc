@@ -1,11 +1,51 @@
 #include "strata/datasets/dataset.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/rng.h"
 
 namespace strata {
+
+std::pair<Dataset, Dataset> Dataset::split_validation(double fraction, uint64_t seed) const {
+  if (!(fraction >= 0 && fraction < 1))
+    throw_invalid("validation fraction must be in [0, 1)", source, "e.g. --val-split 0.1");
+  const int64_t n = size(), held = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  const CounterRng rng(seed, RngPurpose::kShuffle, 0);
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.below(static_cast<uint64_t>(i), static_cast<uint64_t>(i + 1)))]);
+  std::vector<bool> in_val(static_cast<size_t>(n), false);
+  for (int64_t k = 0; k < held; ++k) in_val[static_cast<size_t>(order[static_cast<size_t>(k)])] = true;
+  auto take = [&](bool val) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < n; ++i)
+      if (in_val[static_cast<size_t>(i)] == val) rows.push_back(i);
+    Dataset out = *this;
+    for (Tensor* t : {&out.x, &out.y}) {
+      const Tensor& src = t == &out.x ? x : y;
+      if (!src.defined()) continue;
+      Shape shape = src.shape();
+      shape[0] = static_cast<int64_t>(rows.size());
+      Tensor dst(shape, src.dtype());
+      const size_t row = static_cast<size_t>(row_bytes(src));
+      for (size_t k = 0; k < rows.size(); ++k)
+        std::memcpy(static_cast<uint8_t*>(dst.raw()) + k * row,
+                    static_cast<const uint8_t*>(src.raw()) + static_cast<size_t>(rows[k]) * row, row);
+      *t = dst;
+    }
+    char what[160];
+    std::snprintf(what, sizeof what, "%s part (%zu samples) of a validation split %g, seed %llu", val ? "validation" : "training",
+                  rows.size(), fraction, static_cast<unsigned long long>(seed));
+    out.preprocess = (preprocess.empty() ? "" : preprocess + "; ") + what;
+    return out;
+  };
+  return {take(false), take(true)};
+}
 
 Dataset Dataset::subset(int64_t begin, int64_t end) const {
   int64_t n = size();
@@ -26,6 +66,8 @@ Dataset Dataset::subset(int64_t begin, int64_t end) const {
   Dataset out = *this;
   out.x = copy_rows(x);
   out.y = copy_rows(y);
+  out.preprocess = (preprocess.empty() ? "" : preprocess + "; ") + "rows [" + std::to_string(begin) + ", " +
+                   std::to_string(end) + ")";
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/framework/core/tensor.h"
@@ -21,13 +22,20 @@ struct Dataset {
   Tensor y;
   int64_t num_classes = 0;  // 0 for regression
   std::vector<std::string> class_names, feature_names;
-  std::string source;  // path(s) it came from, for messages
+  std::string source;  // path(s) it came from, for messages and provenance
+  // What was done to the data before the loader (e.g. "first 12000", "validation split 0.1 seed 1"),
+  // recorded with the versions trained on it.
+  std::string preprocess;
 
   // Number of samples (rows of x); 0 for an empty Dataset.
   int64_t size() const { return x.defined() && x.rank() > 0 ? x.dim(0) : 0; }
   // Copies rows [begin, end) of x and y; metadata is kept. Throws kInvalidArgument on a bad
   // range.
   Dataset subset(int64_t begin, int64_t end) const;
+  // A seeded split into (training, validation): round(fraction x size()) samples, chosen by a
+  // seeded shuffle, are held out for validation; both keep dataset order. Recorded in
+  // preprocess. fraction in [0, 1).
+  std::pair<Dataset, Dataset> split_validation(double fraction, uint64_t seed) const;
   // Throws kInvalidArgument unless x is f32 with rank >= 1, y has as many rows as x, and a
   // classification y is i64 with labels in [0, num_classes). `who` prefixes the message.
   void validate(const std::string& who = "dataset") const;

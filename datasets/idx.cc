@@ -157,8 +157,11 @@ Dataset load_pair(const std::string& images_path, const std::string& labels_path
                      "the two files must belong together (train-* with train-*, t10k-* with "
                      "t10k-*)");
   int64_t n = images.dim(0);
+  const int64_t all = n;
   if (limit > 0 && limit < n) n = limit;
-  return make_image_dataset(images, labels, n, num_classes, images_path, labels_path);
+  Dataset d = make_image_dataset(images, labels, n, num_classes, images_path, labels_path);
+  if (n < all) d.preprocess = "first " + std::to_string(n) + " of " + std::to_string(all) + " samples";
+  return d;
 }
 
 bool file_exists(const std::string& path) {

@@ -24,6 +24,8 @@ void add_run_flags(CLI::App& app, versioning::RunOptions& o) {
   app.add_option("--snapshot-every-minutes", o.snapshot_every_minutes(),
                  "also commit a version after M minutes of training without one")
       ->check(flags::at_least(0));
+  app.add_flag("--strict", o.strict(),
+               "refuse to resume under another thread count, oneDNN ISA, Strata or oneDNN version (default: warn)");
   app.add_flag("!--no-tensorboard", o.tensorboard(), "do not write TensorBoard event files");
 }
 

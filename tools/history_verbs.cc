@@ -218,9 +218,26 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
   fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
   fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
   if (!r.environment.empty()) {
+    auto env = [&](const std::string& key) {
+      auto it = r.environment.find(key);
+      return it == r.environment.end() ? std::string() : it->second;
+    };
     std::vector<std::string> made_with;
-    for (const auto& [k, v] : r.environment) made_with.push_back(k + " " + v);
+    for (const char* k : {"onednn", "strata"})
+      if (!env(k).empty()) made_with.push_back(std::string(k) + " " + env(k));
     fmt::print("made with {}\n", fmt::join(made_with, ", "));
+    if (!env("host").empty())
+      fmt::print("ran on   {} ({}, oneDNN ISA {}), {} threads, built by {}\n", env("host"), env("cpu"), env("isa"),
+                 env("threads"), env("compiler"));
+    if (!env("command").empty())
+      fmt::print("command  {}\nprogram  {} (xxh3 {})\n", env("command"), env("executable"), env("executable_xxh3").substr(0, 16));
+    for (const char* role : {"train", "val", "test"}) {
+      const std::string p = std::string("data/") + role + "/";
+      if (env(p + "source").empty()) continue;
+      fmt::print("data     {}: {} samples of {} (fingerprint {})\n", role, env(p + "samples"), env(p + "source"),
+                 env(p + "fingerprint").substr(0, 16));
+      if (!env(p + "preprocess").empty()) fmt::print("         {}\n", env(p + "preprocess"));
+    }
   }
   fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));
   fmt::print("\n    {}\n", r.message);
@@ -278,12 +295,19 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
     for (const auto& [k, v] : diff.metrics)
       ms[k] = fmt::format("{{\"a\":{},\"b\":{},\"delta\":{}}}", json_num(v.first), json_num(v.second), json_num(v.second - v.first));
     for (const auto& [k, v] : diff.hparams) hs[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
+    std::map<std::string, std::string> ds, es;
+    for (const auto& [role, c] : diff.data)
+      ds[role] = fmt::format("{{\"fingerprint_a\":{},\"fingerprint_b\":{},\"source_a\":{},\"source_b\":{},"
+                             "\"preprocess_a\":{},\"preprocess_b\":{}}}",
+                             json_str(c.fingerprint_a), json_str(c.fingerprint_b), json_str(c.source_a),
+                             json_str(c.source_b), json_str(c.preprocess_a), json_str(c.preprocess_b));
+    for (const auto& [k, v] : diff.environment) es[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
     auto raw = [](const std::string& s) { return s; };
     fmt::print("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
-               "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{}}}\n",
+               "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{},\"data\":{},\"environment\":{}}}\n",
                json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts),
                json_str_list(graph.added), json_str_list(graph.removed), json_str_list(graph.changed),
-               json_map(ms, raw), json_map(hs, raw));
+               json_map(ms, raw), json_map(hs, raw), json_map(ds, raw), json_map(es, raw));
     return 0;
   }
   fmt::print("diff {} -> {}   ({} of {} tensors changed, eps {:g})\n\n", log->describe(a), log->describe(b), changed,
@@ -312,6 +336,16 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
   if (!diff.hparams.empty()) fmt::print("\nhyper-parameters:\n");
   for (const auto& [k, v] : diff.hparams)
     fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);
+  auto or_unset = [](const std::string& s) { return s.empty() ? std::string("(not recorded)") : s; };
+  for (const auto& [role, c] : diff.data) {
+    fmt::print("\ndata changed ({}): fingerprint {} -> {}\n", role, or_unset(c.fingerprint_a.substr(0, 16)),
+               or_unset(c.fingerprint_b.substr(0, 16)));
+    if (c.source_a != c.source_b) fmt::print("  source      {} -> {}\n", or_unset(c.source_a), or_unset(c.source_b));
+    if (c.preprocess_a != c.preprocess_b)
+      fmt::print("  preprocess  {} -> {}\n", or_unset(c.preprocess_a), or_unset(c.preprocess_b));
+  }
+  if (!diff.environment.empty()) fmt::print("\nenvironment:\n");
+  for (const auto& [k, v] : diff.environment) fmt::print("  {:<20} {} -> {}\n", k, or_unset(v.first), or_unset(v.second));
   return 0;
 }
 

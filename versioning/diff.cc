@@ -122,6 +122,21 @@ VersionDiff diff_versions(const VersionLog& log, const std::string& a_name, cons
   for (const auto& [k, v] : rb.hparams) hparams[k].second = v;
   for (auto& [k, v] : hparams)
     if (v.first != v.second) d.hparams.emplace(k, std::move(v));
+  auto env = [](const CommitRecord& r, const std::string& key) {
+    auto it = r.environment.find(key);
+    return it == r.environment.end() ? std::string() : it->second;
+  };
+  for (const char* role : {"train", "val", "test"}) {
+    const std::string p = std::string("data/") + role + "/";
+    VersionDiff::DataChange c{env(ra, p + "fingerprint"), env(rb, p + "fingerprint"), env(ra, p + "source"),
+                              env(rb, p + "source"),      env(ra, p + "preprocess"),  env(rb, p + "preprocess")};
+    if (c.fingerprint_a != c.fingerprint_b || c.preprocess_a != c.preprocess_b || c.source_a != c.source_b) d.data[role] = c;
+  }
+  std::map<std::string, std::pair<std::string, std::string>> environment;
+  for (const auto& [k, v] : ra.environment) environment[k].first = v;
+  for (const auto& [k, v] : rb.environment) environment[k].second = v;
+  for (auto& [k, v] : environment)
+    if (k.rfind("data/", 0) != 0 && v.first != v.second) d.environment.emplace(k, std::move(v));
   return d;
 }
 

@@ -39,6 +39,14 @@ struct VersionDiff {
   std::map<std::string, std::pair<double, double>> metrics;
   // Hyper-parameters that differ: (a, b), "" where unset.
   std::map<std::string, std::pair<std::string, std::string>> hparams;
+  // Data the versions were trained on that differs, per role ("train", "val", "test"): the
+  // fingerprints (a, b; "" where not recorded), and the sources and preprocessing when they differ.
+  struct DataChange {
+    std::string fingerprint_a, fingerprint_b, source_a, source_b, preprocess_a, preprocess_b;
+  };
+  std::map<std::string, DataChange> data;
+  // Environment entries that differ (threads, isa, strata, onednn, host, ...), data/* excluded.
+  std::map<std::string, std::pair<std::string, std::string>> environment;
 
   size_t changed_tensors() const;
 };

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/train/runtime.h"
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
@@ -57,7 +58,25 @@ Run::Run(Trainer& trainer, RunOptions options)
       throw Error(ErrorCode::kFailedPrecondition,
                   "cannot resume exactly: " + log_->describe(*source_) + " has no optimizer state (an import or a merge)",
                   o.log_dir(), "warm-start from it instead (--warm-start), which begins a new run from its parameters");
-    trainer_.load_state(log_->read_state(*source_));
+    TrainState saved = log_->read_state(*source_);
+    // Bit-exact resume holds for the same threads, ISA and library versions only.
+    const std::map<std::string, std::string> now = runtime_environment();
+    std::string differs;
+    for (const char* key : {"threads", "isa", "strata", "onednn"}) {
+      auto then = saved.environment.find(key);
+      auto here = now.find(key);
+      if (then != saved.environment.end() && here != now.end() && then->second != here->second)
+        differs += std::string(differs.empty() ? "" : ", ") + key + " " + then->second + " -> " + here->second;
+    }
+    if (!differs.empty()) {
+      const std::string what = "resuming " + log_->describe(*source_) + " under another environment (" + differs +
+                               "): the result will not be bit-identical to an uninterrupted run";
+      if (o.strict())
+        throw Error(ErrorCode::kFailedPrecondition, what, o.log_dir(),
+                    "resume with the version's environment (strata show " + o.resume() + "), or drop --strict");
+      std::fprintf(stderr, "warning: %s\n", what.c_str());
+    }
+    trainer_.load_state(saved);
     recorder_->continue_from(*source_, o.branch());
     if (o.verbose())
       std::printf("resumed from %s (%s): epoch %lld, step %lld\n", o.resume().c_str(), log_->describe(*source_).c_str(),

@@ -51,6 +51,10 @@ struct RunOptions {
   // trainer's own TrainerOptions::snapshot_every_steps / _minutes.
   STRATA_ARG(int64_t, snapshot_every_steps) = 0;
   STRATA_ARG(double, snapshot_every_minutes) = 0;
+  // Resuming under another thread count, oneDNN ISA, Strata or oneDNN version than the version was
+  // made with prints a warning naming the difference (exact resume does not hold across it);
+  // strict refuses instead (kFailedPrecondition).
+  STRATA_ARG(bool, strict) = false;
   STRATA_ARG(bool, tensorboard) = true;
   STRATA_ARG(TensorBoardOptions, tensorboard_options) = TensorBoardOptions().train_loss_every(50);
   STRATA_ARG(bool, verbose) = true;     // print where the log is, what was resumed, the summary

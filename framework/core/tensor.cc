@@ -1,9 +1,13 @@
 #include "strata/framework/core/tensor.h"
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "strata/framework/core/error.h"
+
+#include <xxhash.h>
 
 namespace strata {
 
@@ -121,6 +125,24 @@ void Tensor::check_type(DType expected) const {
   if (expected != dtype_)
     throw_invalid(std::string("tensor holds ") + dtype_name(dtype_) + ", accessed as " +
                   dtype_name(expected));
+}
+
+std::string content_fingerprint(const std::vector<Tensor>& tensors) {
+  XXH3_state_t* state = XXH3_createState();
+  if (!state) throw std::bad_alloc();
+  XXH3_128bits_reset(state);
+  for (const Tensor& t : tensors) {
+    if (!t.defined()) continue;
+    const std::string head = shape_str(t.shape()) + dtype_name(t.dtype());
+    XXH3_128bits_update(state, head.data(), head.size());
+    XXH3_128bits_update(state, t.raw(), t.nbytes());
+  }
+  const XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return hex;
 }
 
 }  // namespace strata

@@ -75,4 +75,8 @@ class Tensor {
   std::shared_ptr<uint8_t> storage_;
 };
 
+// A content fingerprint of tensors' bytes (with their shapes and dtypes): 32 hex digits of
+// XXH3-128, at memory speed (~20 ms for Fashion-MNIST's 188 MB of decoded training images).
+std::string content_fingerprint(const std::vector<Tensor>& tensors);
+
 }  // namespace strata

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "strata/framework/core/tensor.h"
 
@@ -35,6 +37,10 @@ class BatchSource {
   }
   // Fills the next batch; false at the end of the epoch.
   virtual bool next(Batch& out) = 0;
+  // Where the data comes from, recorded with every version as environment "data/<role>/<key>":
+  // "source" (paths), "samples", "fingerprint" (content_fingerprint of the decoded arrays) and
+  // "preprocess" (normalisation, augmentation, shuffling, batch size, subset). Empty: unknown.
+  virtual std::map<std::string, std::string> provenance() const { return {}; }
 };
 
 }  // namespace strata

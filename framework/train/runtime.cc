@@ -1,9 +1,14 @@
 #include "strata/framework/train/runtime.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <cmath>
 #include <vector>
@@ -11,6 +16,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/tensor.h"
 #include "strata/framework/core/version.h"
 
 namespace strata {
@@ -39,8 +45,83 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+namespace {
+
+std::string onednn_isa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "unknown";
+}
+
+// The command line, arguments separated by spaces (quoted when they hold spaces).
+std::string command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), out, arg;
+  for (char c : all) {
+    if (c != '\0') {
+      arg += c;
+      continue;
+    }
+    out += (out.empty() ? "" : " ") + (arg.find(' ') == std::string::npos ? arg : "'" + arg + "'");
+    arg.clear();
+  }
+  return out;
+}
+
+// What does not change while the process runs, computed once: the executable's path and hash,
+// the command line, the CPU, the compiler.
+const std::map<std::string, std::string>& process_environment() {
+  static const std::map<std::string, std::string> env = [] {
+    std::map<std::string, std::string> e;
+    e["strata"] = version();
+    e["onednn"] = onednn_version();
+    e["isa"] = onednn_isa();
+    e["cpu"] = cpu_model();
+#if defined(__clang__)
+    e["compiler"] = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    e["compiler"] = "GCC " __VERSION__;
+#endif
+    e["command"] = command_line();
+    std::error_code ec;
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    e["executable"] = ec ? "unknown" : exe;
+    std::ifstream file(exe, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    Tensor t({static_cast<int64_t>(bytes.size())}, DType::kU8);
+    if (!bytes.empty()) std::memcpy(t.raw(), bytes.data(), bytes.size());
+    if (!bytes.empty()) e["executable_xxh3"] = content_fingerprint({t});
+    char host[256] = {};
+    e["host"] = ::gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
+    return e;
+  }();
+  return env;
+}
+
+}  // namespace
+
 std::map<std::string, std::string> runtime_environment() {
-  return {{"strata", version()}, {"onednn", onednn_version()}};
+  std::map<std::string, std::string> e = process_environment();
+  e["threads"] = std::to_string(num_threads());
+  return e;
 }
 
 LatencyStats measure_latency(const std::function<void()>& call, int runs) {

@@ -17,7 +17,9 @@ void set_num_threads(int n);
 int max_threads();  // max(64, 4 x hardware threads)
 int num_threads();
 
-// What a version records about how it was made: {"strata": version(), "onednn": ...}.
+// What a version records about how it was made: "strata" and "onednn" versions, "isa" (the
+// instruction set oneDNN dispatches to), "cpu" (model name), "compiler", "threads" (OpenMP),
+// "host", "command" (the command line), "executable" and "executable_xxh3" (its content hash).
 std::map<std::string, std::string> runtime_environment();
 
 // Latency of `call` (one inference): one untimed warm-up call, then `runs` timed calls.

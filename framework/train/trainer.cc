@@ -96,6 +96,7 @@ TrainState Trainer::current_state(bool deep_copy) const {
   s.metrics = metrics_;
   s.hparams = hparams();
   s.environment = runtime_environment();
+  s.environment.insert(data_provenance_.begin(), data_provenance_.end());
   return s;
 }
 
@@ -178,8 +179,31 @@ EvalResult Trainer::evaluate(BatchSource& data) {
   return r;
 }
 
-FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epochs) {
+namespace {
+
+// The metrics of an evaluation, named "<prefix>/loss", "<prefix>/accuracy", ...
+void add_eval_metrics(const EvalResult& v, const std::string& prefix, std::map<std::string, double>& metrics) {
+  metrics[prefix + "/loss"] = v.loss;
+  if (v.classification) {
+    metrics[prefix + "/accuracy"] = v.confusion.accuracy();
+    metrics[prefix + "/precision"] = v.confusion.precision();
+    metrics[prefix + "/recall"] = v.confusion.recall();
+    metrics[prefix + "/f1"] = v.confusion.f1();
+  } else {
+    metrics[prefix + "/mse"] = v.regression.mse();
+    metrics[prefix + "/mae"] = v.regression.mae();
+    metrics[prefix + "/r2"] = v.regression.r2();
+  }
+}
+
+}  // namespace
+
+FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epochs, BatchSource* test) {
   if (epochs <= 0) throw_invalid("epochs must be > 0, got " + std::to_string(epochs));
+  data_provenance_.clear();
+  for (auto [role, source] : {std::pair<const char*, BatchSource*>{"train", &train}, {"val", validation}, {"test", test}})
+    if (source)
+      for (const auto& [key, value] : source->provenance()) data_provenance_[std::string("data/") + role + "/" + key] = value;
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   FitResult result;
   for_each_callback([&](Callback& cb) { cb.load_state(callback_counters_); });
@@ -254,18 +278,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       EvalResult validation_eval;
       if (validation) {
         validation_eval = evaluate(*validation);
-        const EvalResult& v = validation_eval;
-        metrics_["val/loss"] = v.loss;
-        if (v.classification) {
-          metrics_["val/accuracy"] = v.confusion.accuracy();
-          metrics_["val/precision"] = v.confusion.precision();
-          metrics_["val/recall"] = v.confusion.recall();
-          metrics_["val/f1"] = v.confusion.f1();
-        } else {
-          metrics_["val/mse"] = v.regression.mse();
-          metrics_["val/mae"] = v.regression.mae();
-          metrics_["val/r2"] = v.regression.r2();
-        }
+        add_eval_metrics(validation_eval, "val", metrics_);
       }
       metrics_["time/epoch_s"] = seconds_since(start) + progress.seconds;
       if (validation && validation_eval.samples > 0 && options_.latency_probes() > 0) {
@@ -283,6 +296,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       // holds the state that produced the decision (callback.h).
       EpochMetricsInfo decision{epoch, metrics_, false, {}};
       for_each_callback([&](Callback& cb) { cb.on_epoch_metrics(decision); });
+      if (test && (epoch == epochs || decision.stop)) add_eval_metrics(evaluate(*test), "test", metrics_);
       for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
       TrainState snapshot = current_state(false);
       NamedTensors grads;

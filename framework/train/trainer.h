@@ -78,7 +78,11 @@ class Trainer {
   // Extra hyper-parameters recorded with every version ("model", "batch_size", ...).
   void set_hparam(const std::string& key, const std::string& value) { extra_hparams_[key] = value; }
 
-  FitResult fit(BatchSource& train, BatchSource* validation, int64_t epochs);
+  // `validation` is evaluated after every epoch (val/* metrics); `test`, when given, once, after
+  // the last epoch (the one reaching `epochs`, or the one a callback stops at), as test/*
+  // metrics of that epoch's version. Every version records the sources' provenance()
+  // (environment "data/train/...", "data/val/...", "data/test/...").
+  FitResult fit(BatchSource& train, BatchSource* validation, int64_t epochs, BatchSource* test = nullptr);
   EvalResult evaluate(BatchSource& data);
 
   // Deep copy of everything needed to continue.
@@ -122,6 +126,7 @@ class Trainer {
   // Counters owned by callbacks (save_state / load_state), as last saved or restored.
   std::map<std::string, int64_t> callback_counters_;
   std::map<std::string, std::string> extra_hparams_;
+  std::map<std::string, std::string> data_provenance_;  // "data/<role>/<key>", set by fit()
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;
   EpochProgress resume_progress_;  // from a mid-epoch state (load_state); batches 0: none

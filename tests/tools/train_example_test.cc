@@ -64,7 +64,20 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
   tools_test::CommandOutput trained = tools_test::run_command(train);
   ASSERT_EQ(trained.code, 0) << trained.out;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
-  const double recorded = log->read_record(*log->head("main")).metrics.at("val/accuracy");
+  // The test set is evaluated once, after the last epoch, into its version; validation ran on
+  // the 10% held out of the training images. Both, and where the data came from, are recorded.
+  const versioning::CommitRecord head = log->read_record(*log->head("main"));
+  const double recorded = head.metrics.at("test/accuracy");
+  EXPECT_GT(head.metrics.count("val/accuracy"), 0u);
+  EXPECT_EQ(head.environment.at("data/train/samples"), "1080");
+  EXPECT_EQ(head.environment.at("data/val/samples"), "120");
+  EXPECT_EQ(head.environment.at("data/test/samples"), "10000");
+  EXPECT_EQ(head.environment.at("data/train/fingerprint").size(), 32u);
+  EXPECT_TRUE(contains(head.environment.at("data/val/preprocess"),
+                       "first 1200 of 60000 samples; validation part (120 samples) of a validation split 0.1, seed 1"))
+      << head.environment.at("data/val/preprocess");
+  EXPECT_EQ(head.environment.at("threads"), "2");
+  EXPECT_TRUE(contains(head.environment.at("command"), "--limit 1200 --epochs 1")) << head.environment.at("command");
   log.reset();
   const std::string data = "/usr/share/datasets/fashion-mnist/t10k-";
   tools_test::CommandOutput predicted = tools_test::run_command(
