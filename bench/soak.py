@@ -2,7 +2,7 @@
 """Soak test of the version log (issue 15), run by hand, not in CI: the adversary's probe at scale.
 
   /usr/bin/python3 bench/soak.py [--build build] [--kills 200] [--flips 1000] [--disk-full 12]
-                                 [--seed 1] [--json FILE]
+                                 [--seed 1] [--phases kills,flips,disk] [--json FILE]
 
 1. Kills: a training run (train_fashion_mnist, MLP with dropout and Adam, --limit 3000, a
    mid-epoch snapshot every 7 steps) is started with --resume main (after the first round),
@@ -11,8 +11,9 @@
    still there, and the reader never failed. At the end the run is trained on to a fixed epoch
    and its parameters and optimizer state (strata export --with-optim) must equal, byte for
    byte, an uninterrupted run's.
-2. Byte flips: --flips times, one random byte anywhere in a copy of a finished log's data.mdb is
-   XORed with a random non-zero value; `strata verify`, `strata log --all`, `strata show main`
+2. Byte flips: --flips times, one random byte anywhere in a copy of a small finished log's data.mdb
+   (2 epoch versions of the MLP on 3000 images: keyframe and delta chunks) is XORed with a random non-zero
+   value; `strata verify`, `strata log --all`, `strata show main`
    and `strata export main --with-optim` then run with a timeout. Each flip is classified:
    detected (a verb exits non-zero with an error message), still correct (every verb exits 0
    with exactly the undamaged outputs: the byte was unused or redundant), crash (a signal),
@@ -24,6 +25,7 @@
 Prints the counts; the targets are 0 crashes, 0 hangs, 0 wrong reads, 0 lost versions.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -40,6 +42,7 @@ P.add_argument("--kills", type=int, default=200)
 P.add_argument("--flips", type=int, default=1000)
 P.add_argument("--disk-full", type=int, default=12)
 P.add_argument("--seed", type=int, default=1)
+P.add_argument("--phases", default="kills,flips,disk", help="comma-separated subset of kills, flips, disk")
 P.add_argument("--json")
 A = P.parse_args()
 
@@ -140,7 +143,6 @@ def soak_kills():
                                                                                  os.path.join(work, "b.npz"))
     counts["kills: final epoch"] = final
     counts["kills: final state equals the uninterrupted run"] = int(same)
-    return log
 
 
 # ---- 2. byte flips -------------------------------------------------------------------------------
@@ -170,9 +172,12 @@ def run_verbs(log, out_npz):
     return ("detected" if failed else "ok"), outs
 
 
-def soak_flips(source_log):
+def soak_flips():
     pristine = os.path.join(work, "pristine")
-    shutil.copytree(source_log, pristine)
+    flip_args = [a for a in TRAIN_ARGS if a not in ("--snapshot-every", "7")]  # 2 versions: a keyframe and a delta
+    r = subprocess.run([TRAIN, "--epochs", "2", "--log-dir", pristine, *flip_args], capture_output=True, env=ENV)
+    if r.returncode != 0:
+        raise SystemExit("training the log to damage failed: " + r.stderr.decode())
     for f in ("lock.mdb",):
         p = os.path.join(pristine, "versions.lmdb", f)
         if os.path.exists(p):
@@ -181,18 +186,19 @@ def soak_flips(source_log):
     assert kind == "ok", kind
     data = os.path.join(pristine, "versions.lmdb", "data.mdb")
     size = os.path.getsize(data)
-    damaged = os.path.join(work, "damaged")
-    t0 = time.time()
-    for i in range(A.flips):
-        shutil.rmtree(damaged, ignore_errors=True)
+    flips = [(rng.randrange(size), rng.randrange(1, 256)) for _ in range(A.flips)]
+
+    def one(i):
+        pos, x = flips[i]
+        damaged = os.path.join(work, f"damaged{i}")
         shutil.copytree(pristine, damaged)
-        pos, x = rng.randrange(size), rng.randrange(1, 256)
         with open(os.path.join(damaged, "versions.lmdb", "data.mdb"), "r+b") as f:
             f.seek(pos)
             b = f.read(1)[0]
             f.seek(pos)
             f.write(bytes([b ^ x]))
-        kind, outs = run_verbs(damaged, os.path.join(work, "d.npz"))
+        kind, outs = run_verbs(damaged, os.path.join(work, f"d{i}.npz"))
+        shutil.rmtree(damaged, ignore_errors=True)
         if kind == "ok":
             kind = "still correct" if outs == want else "wrong data"
         elif kind == "detected":
@@ -200,11 +206,16 @@ def soak_flips(source_log):
             for got, expect in zip(outs, want):
                 if got[0] == "ok" and got != expect:
                     kind = "wrong data"
-        bump("flips: " + kind)
-        if kind in ("crash", "hang", "wrong data", "silent failure"):
-            print(f"flip at byte {pos} (xor {x:#04x}): {kind}: {outs if kind != 'wrong data' else ''}", file=sys.stderr)
-        if (i + 1) % 100 == 0:
-            print(f"  {i + 1} flips, {time.time() - t0:.0f} s", flush=True)
+        return pos, x, kind, outs
+
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # one per core
+        for i, (pos, x, kind, outs) in enumerate(pool.map(one, range(A.flips))):
+            bump("flips: " + kind)
+            if kind in ("crash", "hang", "wrong data", "silent failure"):
+                print(f"flip at byte {pos} (xor {x:#04x}): {kind}: {outs if kind != 'wrong data' else ''}", file=sys.stderr)
+            if (i + 1) % 100 == 0:
+                print(f"  {i + 1} flips, {time.time() - t0:.0f} s", flush=True)
 
 
 # ---- 3. disk full --------------------------------------------------------------------------------
@@ -246,11 +257,15 @@ def soak_disk_full():
 
 try:
     print(f"soak in {work}")
-    log = soak_kills()
-    print(json.dumps(counts, indent=1), flush=True)
-    soak_flips(log)
-    print(json.dumps(counts, indent=1), flush=True)
-    soak_disk_full()
+    phases = A.phases.split(",")
+    if "kills" in phases:
+        soak_kills()
+        print(json.dumps(counts, indent=1), flush=True)
+    if "flips" in phases:
+        soak_flips()
+        print(json.dumps(counts, indent=1), flush=True)
+    if "disk" in phases:
+        soak_disk_full()
 finally:
     print(json.dumps(counts, indent=1))
     if A.json:

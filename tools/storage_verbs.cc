@@ -232,7 +232,7 @@ int cmd_import(const GlobalOptions& g, const ImportOptions& o) {
 
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
   auto log = open_log(g, OpenMode::kReadOnly);
-  if (out.empty()) out = (std::filesystem::path(g.log_dir) / "tb").string();
+  if (out.empty()) out = versioning::default_recreated_dir(*log);
   versioning::TensorBoardExport r = versioning::export_tensorboard(*log, out, force);
   if (g.json) {
     fmt::print("{{\"out\":{},\"runs\":{},\"versions\":{}}}\n", json_str(out), r.runs, r.versions);

@@ -179,8 +179,8 @@ int run(int argc, char** argv) {
   std::string tb_out;
   bool tb_force = false;
   CLI::App* tb_cmd = app.add_subcommand("tensorboard", "re-create TensorBoard event files from the log");
-  tb_cmd->add_option("--out", tb_out, "output directory (default: <log>/tb)");
-  tb_cmd->add_flag("--force", tb_force, "replace existing event files of the runs");
+  tb_cmd->add_option("--out", tb_out, "output directory (default: <log>/tb-recreated; never the live <log>/tb)");
+  tb_cmd->add_flag("--force", tb_force, "replace event files an earlier re-creation wrote there");
 
   std::string base_a, base_b;
   CLI::App* base_cmd = app.add_subcommand("merge-base", "the nearest common ancestor of two versions");

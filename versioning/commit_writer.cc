@@ -113,6 +113,13 @@ CommitResult VersionLog::write(const PreparedCommit& p, const WriteOptions& writ
   require_writable("record a version");
   const bool deferred = write_options.defer_compression() && settings_.codec != ChunkCodec::kRaw;
   std::lock_guard<std::mutex> serial(write_mu_);
+  if (!deferred) {
+    // A delta coded now against a raw queued chunk would break once compaction turns that
+    // chunk into a delta of its own (chains must shorten toward their keyframe): compact first.
+    uint64_t queued = 0;
+    env_->read([&](const LmdbTxn& txn) { queued = txn.count(Db::kPending); });
+    if (queued > 0) compact_pending_locked(write_options.encode_threads());
+  }
   const CommitRecord& r = p.record;
   CommitResult result;
   result.id = p.id;

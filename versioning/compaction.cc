@@ -51,6 +51,10 @@ size_t VersionLog::pending_versions() const {
 CompactReport VersionLog::compact_pending(int threads) {
   require_writable("compact the log");
   std::lock_guard<std::mutex> serial(write_mu_);
+  return compact_pending_locked(threads);
+}
+
+CompactReport VersionLog::compact_pending_locked(int threads) {
   const auto t0 = std::chrono::steady_clock::now();
   const int k = settings_.keyframe_interval;
   const CodecOptions codec = CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level);

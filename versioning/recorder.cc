@@ -251,6 +251,13 @@ void Recorder::on_fit_end(bool failed) {
   }
 }
 
+void Recorder::on_fit_done(std::map<std::string, std::string>& annotations) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (timing_.snapshots == 0 || !last_commit_) return;
+  annotations["snapshot/bytes"] = std::to_string(timing_.last_stats.new_stored_bytes);
+  annotations["snapshot/bytes_step"] = std::to_string(last_snapshot_step_);
+}
+
 void Recorder::flush() {
   std::unique_lock<std::mutex> lock(mu_);
   wait_idle(lock);

@@ -99,6 +99,8 @@ class Recorder : public Callback {
   // A mid-epoch version (TrainerOptions::snapshot_every_steps), committed as an epoch's is.
   void on_mid_epoch_snapshot(EpochEndInfo& info) override;
   void on_fit_end(bool failed) override;
+  // "snapshot/bytes" (and "snapshot/bytes_step") of the run's last commit, durable by now.
+  void on_fit_done(std::map<std::string, std::string>& annotations) override;
 
   // Blocks until every snapshot handed over so far is durable; rethrows the writer's error.
   void flush();

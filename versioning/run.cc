@@ -101,7 +101,11 @@ Run::Run(Trainer& trainer, RunOptions options)
   if (o.verbose()) std::printf("branch: %s\n", recorder_->branch().c_str());
   trainer_.add_callback(recorder_.get());  // before TensorBoard: it reads the recorder's annotations
   if (o.tensorboard()) {
-    tensorboard_ = std::make_unique<TensorBoardCallback>(tensorboard_dir(), o.tensorboard_options());
+    TensorBoardOptions tb = o.tensorboard_options();
+    // A new branch's row in the HParams table says where it forked.
+    if (source_ && log_->read_record(*source_).branch != recorder_->branch())
+      tb.session_hparams()["forked_from"] = log_->describe(*source_);
+    tensorboard_ = std::make_unique<TensorBoardCallback>(tensorboard_dir(), tb);
     trainer_.add_callback(tensorboard_.get());
   }
 }

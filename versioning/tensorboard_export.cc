@@ -1,6 +1,8 @@
 #include "strata/versioning/tensorboard_export.h"
 
 #include <algorithm>
+#include <set>
+#include <cstdio>
 #include <filesystem>
 
 #include "strata/framework/core/error.h"
@@ -26,6 +28,14 @@ TrainState view_state(const VersionLog& log, const CommitId& id, const CommitRec
   return s;
 }
 
+bool has_event_files(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const auto& run : fs::recursive_directory_iterator(dir, ec))
+    if (run.path().filename().string().find("tfevents") != std::string::npos) return true;
+  return false;
+}
+
 void clear_run_dir(const fs::path& dir, bool force) {
   if (!fs::exists(dir)) return;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -40,16 +50,41 @@ void clear_run_dir(const fs::path& dir, bool force) {
 }  // namespace
 
 TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& out_dir, bool force) {
-  // The live event files of a training run are <log>/tb/<branch>/: replacing them under a
-  // writer would delete the file it is appending to.
-  std::error_code ec;
-  if (force && log.writer_active() && fs::equivalent(fs::path(out_dir), fs::path(log.log_dir()) / "tb", ec))
+  // Live event files (those training wrote, e.g. <log>/tb) are never replaced: they hold what the
+  // log cannot re-create, and a running trainer may be appending to them.
+  const fs::path out(out_dir), marker = out / kRecreatedMarker;
+  if (has_event_files(out) && !fs::exists(marker))
     throw Error(ErrorCode::kFailedPrecondition,
-                "a training run (or another writer) holds this log: --force would delete its live event files",
-                out_dir, "wait for it to finish, or re-create the event files into another --out");
+                "holds event files written during training (gradient histograms, per-step loss, snapshot/ms: what "
+                "the log cannot re-create); re-creation never replaces them",
+                out_dir, "re-create into another directory: strata tensorboard --out DIR (default <log>/tb-recreated)");
+  {
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    std::FILE* f = std::fopen(marker.c_str(), "w");
+    if (!f)
+      throw Error(ErrorCode::kIOError, "cannot write the re-creation marker", marker.string(), "choose a writable --out");
+    std::fputs("event files re-created from the version log by `strata tensorboard`; --force may replace them\n", f);
+    std::fclose(f);
+  }
   TensorBoardExport report;
-  TensorBoardOptions options;
+  // The HParams experiment over every branch: each hyper-parameter's values across the log (its
+  // domain) and every metric key, written into each run (TensorBoard takes the first it finds).
+  std::map<std::string, std::set<std::string>> domains;
+  std::set<std::string> metric_keys;
+  for (const std::string& branch : log.branches())
+    for (const CommitId& id : log.history(branch)) {
+      const CommitRecord r = log.read_record(id);
+      for (const auto& [k, v] : r.hparams) domains[k].insert(v);
+      for (const auto& [k, v] : r.metrics) metric_keys.insert(k);
+    }
+  std::map<std::string, std::vector<std::string>> domain_lists;
+  for (const auto& [k, values] : domains) domain_lists[k].assign(values.begin(), values.end());
+  domain_lists["forked_from"];
+  const summary::HParamsExperiment experiment =
+      summary::make_experiment(domain_lists, std::vector<std::string>(metric_keys.begin(), metric_keys.end()));
   for (const std::string& branch : log.branches()) {
+    TensorBoardOptions options;
     // The branch's own commits, oldest first (history() walks first parents into the branch it
     // forked from; those belong to that branch's run).
     std::vector<std::pair<CommitId, CommitRecord>> chain;
@@ -69,7 +104,9 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
       double wall = static_cast<double>(r.wall_time_ms) / 1000.0;
       if (k == 0) {
         int64_t start_step = r.parents.empty() ? 0 : log.read_record(r.parents[0]).global_step;
+        if (!r.parents.empty()) options.session_hparams({{"forked_from", log.describe(r.parents[0])}});
         hparams_open = summary::write_run_begin(writer, &state, start_step, options, wall);
+        if (hparams_open) writer.add_hparams_experiment(experiment, wall);
       }
       std::map<std::string, std::string> notes = {
           {"version", short_hex(id)}, {"version_full", to_hex(id)}, {"branch", r.branch}, {"message", r.message}};
@@ -84,6 +121,10 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
     ++report.runs;
   }
   return report;
+}
+
+std::string default_recreated_dir(const VersionLog& log) {
+  return (fs::path(log.log_dir()) / "tb-recreated").string();
 }
 
 }  // namespace strata::versioning

@@ -172,7 +172,8 @@ class VersionLog {
   // Hashes the state and builds the record: cheap (no compression), gives the final id.
   PreparedCommit prepare(const SnapshotRequest& request) const;
   // Encodes new chunks in parallel (or stores them raw, WriteOptions::defer_compression) and
-  // writes everything in one transaction.
+  // writes everything in one transaction. A direct write first compacts what is queued: a delta
+  // against a raw queued chunk would outlive that chunk's own re-encoding as a deeper delta.
   CommitResult write(const PreparedCommit& prepared, const WriteOptions& options = {});
   CommitResult commit(const SnapshotRequest& request) { return write(prepare(request)); }
 
@@ -201,6 +202,8 @@ class VersionLog {
   friend class LogInternals;
   VersionLog() = default;
   void require_writable(const char* what) const;
+  // compact_pending with write_mu_ held.
+  CompactReport compact_pending_locked(int threads);
 
   std::string log_dir_;
   bool read_only_ = true;  // this object's mode; the shared environment may be read-write

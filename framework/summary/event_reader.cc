@@ -45,6 +45,24 @@ void read_hparams(const tensorboard::Summary::Value& value, EventRecord& r) {
         default: r.hparams[name] = v.string_value(); break;
       }
     }
+  } else if (data.has_experiment()) {
+    const auto& e = data.experiment();
+    r.kind = EventKind::kHParamsExperiment;
+    r.experiment.description = e.description();
+    for (const auto& h : e.hparam_infos()) {
+      HParamsExperiment::HParam out{h.name(), h.display_name(), h.description(), {}};
+      if (h.has_domain_interval()) {
+        out.domain = {h.domain_interval().min_value(), h.domain_interval().max_value()};
+      } else if (h.has_domain_discrete()) {
+        for (const auto& v : h.domain_discrete().values())
+          out.domain.push_back(v.kind_case() == google::protobuf::Value::kBoolValue ? HParamValue(v.bool_value())
+                                                                                   : HParamValue(v.string_value()));
+      }
+      r.experiment.hparams.push_back(std::move(out));
+    }
+    for (const auto& m : e.metric_infos())
+      r.experiment.metrics.push_back({m.name().tag(), m.display_name(), m.description(),
+                                      m.dataset_type() == tensorboard::hparams::DATASET_VALIDATION});
   } else if (data.has_session_end_info()) {
     r.kind = EventKind::kHParamsEnd;
     r.hparams_status = static_cast<HParamsStatus>(data.session_end_info().status());
@@ -112,6 +130,7 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::kTensor: return "tensor";
     case EventKind::kHParamsStart: return "hparams_start";
     case EventKind::kHParamsEnd: return "hparams_end";
+    case EventKind::kHParamsExperiment: return "hparams_experiment";
     case EventKind::kGraph: return "graph";
     case EventKind::kSessionLog: return "session_log";
     case EventKind::kOther: return "other";

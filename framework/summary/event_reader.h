@@ -23,6 +23,7 @@ enum class EventKind {
   kTensor,        // any other tensor
   kHParamsStart,  // hparams plugin session_start_info
   kHParamsEnd,    // hparams plugin session_end_info
+  kHParamsExperiment,  // hparams plugin experiment
   kGraph,         // graph_def
   kSessionLog,    // session_log
   kOther,         // anything else (e.g. an image)
@@ -48,6 +49,7 @@ struct EventRecord {
   std::string hparams_group;                  // kHParamsStart
   double hparams_time = 0;                    // kHParamsStart start / kHParamsEnd end seconds
   HParamsStatus hparams_status = HParamsStatus::kUnknown;  // kHParamsEnd
+  HParamsExperiment experiment;               // kHParamsExperiment (domains as listed)
 };
 
 // All events of one file in order. Throws Error(kCorruption) naming the file and the byte

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -200,6 +201,60 @@ void EventWriter::add_hparams_start(const std::map<std::string, HParamValue>& hp
   info->set_start_time_secs(start_time);
   tensorboard::Event event = make_event(start_time, 0);
   set_hparams_value(event, kHParamsStartTag, data);
+  std::lock_guard<std::mutex> lock(mu_);
+  append_locked(deterministic_bytes(event));
+}
+
+void EventWriter::add_hparams_experiment(const HParamsExperiment& experiment, double wall_time) {
+  tensorboard::hparams::HParamsPluginData data;
+  tensorboard::hparams::Experiment* e = data.mutable_experiment();
+  e->set_description(experiment.description);
+  e->set_time_created_secs(wall_time);
+  for (const HParamsExperiment::HParam& h : experiment.hparams) {
+    tensorboard::hparams::HParamInfo* info = e->add_hparam_infos();
+    info->set_name(h.name);
+    info->set_display_name(h.display_name);
+    info->set_description(h.description);
+    bool numbers = !h.domain.empty(), bools = !h.domain.empty();
+    double lo = INFINITY, hi = -INFINITY;
+    for (const HParamValue& v : h.domain) {
+      if (const double* d = std::get_if<double>(&v)) {
+        lo = std::min(lo, *d);
+        hi = std::max(hi, *d);
+      }
+      numbers = numbers && std::holds_alternative<double>(v);
+      bools = bools && std::holds_alternative<bool>(v);
+    }
+    if (numbers) {
+      info->set_type(tensorboard::hparams::DATA_TYPE_FLOAT64);
+      info->mutable_domain_interval()->set_min_value(lo);
+      info->mutable_domain_interval()->set_max_value(hi);
+    } else if (!h.domain.empty()) {
+      // Mixed types are listed as strings, which is how the session start shows non-numbers.
+      info->set_type(bools ? tensorboard::hparams::DATA_TYPE_BOOL : tensorboard::hparams::DATA_TYPE_STRING);
+      for (const HParamValue& v : h.domain) {
+        google::protobuf::Value* out = info->mutable_domain_discrete()->add_values();
+        if (const bool* b = std::get_if<bool>(&v)) {
+          if (bools) out->set_bool_value(*b); else out->set_string_value(*b ? "true" : "false");
+        } else if (const double* d = std::get_if<double>(&v)) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%g", *d);
+          out->set_string_value(buf);
+        } else {
+          out->set_string_value(std::get<std::string>(v));
+        }
+      }
+    }
+  }
+  for (const HParamsExperiment::Metric& m : experiment.metrics) {
+    tensorboard::hparams::MetricInfo* info = e->add_metric_infos();
+    info->mutable_name()->set_tag(m.tag);
+    info->set_display_name(m.display_name);
+    info->set_description(m.description);
+    info->set_dataset_type(m.validation ? tensorboard::hparams::DATASET_VALIDATION : tensorboard::hparams::DATASET_TRAINING);
+  }
+  tensorboard::Event event = make_event(wall_time, 0);
+  set_hparams_value(event, kHParamsExperimentTag, data);
   std::lock_guard<std::mutex> lock(mu_);
   append_locked(deterministic_bytes(event));
 }

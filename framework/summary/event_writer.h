@@ -43,6 +43,23 @@ inline constexpr const char* kFileVersion = "brain.Event:2";
 inline constexpr const char* kGraphTag = "__run_graph__";
 inline constexpr const char* kHParamsStartTag = "_hparams_/session_start_info";
 inline constexpr const char* kHParamsEndTag = "_hparams_/session_end_info";
+inline constexpr const char* kHParamsExperimentTag = "_hparams_/experiment";
+
+// The hparams plugin's experiment: which hyper-parameters and metrics its table shows. Without
+// one TensorBoard infers it, making every scalar tag a metric column without a name.
+struct HParamsExperiment {
+  struct HParam {
+    std::string name, display_name, description;
+    std::vector<HParamValue> domain;  // distinct values seen; numbers become an interval
+  };
+  struct Metric {
+    std::string tag, display_name, description;
+    bool validation = false;  // dataset type: validation (val/, test/) or training
+  };
+  std::vector<HParam> hparams;
+  std::vector<Metric> metrics;
+  std::string description;
+};
 
 struct EventWriterOptions {
   // Wall time written into the file name and the file-version record; < 0 means now. The
@@ -83,6 +100,8 @@ class EventWriter {
   void add_hparams_start(const std::map<std::string, HParamValue>& hparams,
                          const std::string& group_name = "",
                          double start_time = wall_clock_seconds());
+  // hparams plugin: the experiment at step 0.
+  void add_hparams_experiment(const HParamsExperiment& experiment, double wall_time = wall_clock_seconds());
   // hparams plugin: session_end_info at step 0.
   void add_hparams_end(HParamsStatus status, double end_time = wall_clock_seconds());
   void add_session_log(SessionStatus status, int64_t step, const std::string& msg = "",

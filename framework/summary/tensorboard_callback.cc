@@ -4,8 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <set>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/summary/event_reader.h"
 
 namespace strata {
 namespace summary {
@@ -62,20 +65,109 @@ std::map<std::string, HParamValue> hparam_values(const std::map<std::string, std
   return out;
 }
 
+namespace {
+
+struct Described {
+  const char* display;
+  const char* description;
+};
+
+Described describe_hparam(const std::string& name) {
+  static const std::map<std::string, Described> known = {
+      {"lr", {"learning rate", "the optimizer's base learning rate"}},
+      {"batch_size", {"batch size", "samples per training step"}},
+      {"optimizer", {"optimizer", ""}},
+      {"model", {"model", ""}},
+      {"seed", {"seed", "initialisation, shuffling and dropout"}},
+      {"dropout", {"dropout", "dropout probability after hidden layers"}},
+      {"loss", {"loss", "the training loss function"}},
+      {"threads", {"threads", "OpenMP threads"}},
+      {"val_split", {"validation split", "share of the training data held out for validation"}},
+      {"weight_decay", {"weight decay", ""}},
+      {"momentum", {"momentum", ""}},
+      {"forked_from", {"forked from", "the version this branch's first version has as parent"}},
+  };
+  auto it = known.find(name);
+  return it == known.end() ? Described{"", ""} : it->second;
+}
+
+// "val/accuracy" -> "validation accuracy", "train/loss" -> "training loss".
+std::string metric_display(const std::string& key) {
+  const size_t slash = key.find('/');
+  const std::string split = key.substr(0, slash), what = key.substr(slash + 1);
+  const char* name = split == "train" ? "training" : split == "val" ? "validation" : split == "test" ? "test" : "";
+  return std::string(name) + " " + what;
+}
+
+}  // namespace
+
+HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_domains,
+                                  const std::vector<std::string>& metric_keys) {
+  HParamsExperiment e;
+  e.description = "Strata runs: one per branch of the version log";
+  for (const auto& [name, values] : hparam_domains) {
+    const Described d = describe_hparam(name);
+    HParamsExperiment::HParam h{name, d.display, d.description, {}};
+    std::map<std::string, std::string> one;
+    for (const std::string& v : values) {
+      one[name] = v;
+      h.domain.push_back(hparam_values(one).at(name));
+    }
+    e.hparams.push_back(std::move(h));
+  }
+  std::set<std::string> keys;
+  for (const std::string& k : metric_keys) {
+    if (k == "train/loss" || k == "train/accuracy" || k.rfind("val/", 0) == 0 || k.rfind("test/", 0) == 0) keys.insert(k);
+    if (k.rfind("val/", 0) == 0) keys.insert("test/" + k.substr(4));  // written once, after the last epoch
+  }
+  for (const std::string& k : keys) {
+    const bool held_out = k.rfind("train/", 0) != 0;
+    e.metrics.push_back({metric_tag(k), metric_display(k),
+                         k.rfind("test/", 0) == 0 ? "on the test set, once, after the last epoch"
+                         : held_out                ? "on the validation data, after every epoch"
+                                                   : "mean over the epoch's training batches",
+                         held_out});
+  }
+  return e;
+}
+
 int64_t session_start_step(int64_t global_step) {
   return global_step <= 0 ? 0 : global_step + 1;
 }
 
+RunSoFar read_run_so_far(const std::string& run_dir) {
+  RunSoFar so_far;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(run_dir, ec)) return so_far;
+  for (const std::string& file : list_event_files(run_dir)) {
+    std::vector<EventRecord> events;
+    try {
+      events = read_events(file);
+    } catch (const Error&) {
+      continue;  // a file cut short by a kill: what it holds is not counted
+    }
+    for (const EventRecord& e : events) {
+      if (e.kind == EventKind::kGraph) so_far.graph = true;
+      if (e.kind == EventKind::kHParamsStart) so_far.hparams_session = true;
+      if (e.kind == EventKind::kHParamsExperiment) so_far.experiment = true;
+    }
+  }
+  return so_far;
+}
+
 bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step,
-                     const TensorBoardOptions& options, double wall_time) {
+                     const TensorBoardOptions& options, double wall_time, const RunSoFar& already) {
   // START first: on a fresh run at step 0 it purges stale step-0 records of an earlier run in
   // the same directory before this run's graph and hparams.
   writer.add_session_start(session_start_step(global_step), wall_time);
   if (!state) return false;
-  if (!state->graph.nodes.empty())
+  if (!state->graph.nodes.empty() && !already.graph)
     writer.add_graph(state->graph, options.graph_batch_size(), wall_time);
-  if (state->hparams.empty()) return false;
-  writer.add_hparams_start(hparam_values(state->hparams), options.hparams_group(), wall_time);
+  std::map<std::string, std::string> hparams = state->hparams;
+  for (const auto& [k, v] : options.session_hparams()) hparams[k] = v;
+  if (hparams.empty()) return false;
+  if (already.hparams_session) return true;  // the first process's session goes on
+  writer.add_hparams_start(hparam_values(hparams), options.hparams_group(), wall_time);
   return true;
 }
 
@@ -136,7 +228,9 @@ summary::EventWriter& TensorBoardCallback::writer() {
 
 void TensorBoardCallback::on_fit_begin(const FitBeginInfo& info) {
   const double now = summary::wall_clock_seconds();
-  hparams_open_ = summary::write_run_begin(writer(), info.state, info.global_step, options_, now);
+  const summary::RunSoFar so_far = summary::read_run_so_far(run_dir_);  // before our own file exists
+  experiment_written_ = so_far.experiment;
+  hparams_open_ = summary::write_run_begin(writer(), info.state, info.global_step, options_, now, so_far);
   writer().flush();
 }
 
@@ -146,8 +240,26 @@ void TensorBoardCallback::on_batch_end(const BatchEndInfo& info) {
 }
 
 void TensorBoardCallback::on_epoch_end(EpochEndInfo& info) {
+  if (!experiment_written_ && hparams_open_) {
+    // Once the metrics are known (the first epoch's end): the columns of the HParams table.
+    std::map<std::string, std::vector<std::string>> names;  // no domains: other runs have other values
+    for (const auto& [k, v] : info.state.hparams) names[k];
+    for (const auto& [k, v] : options_.session_hparams()) names[k];
+    std::vector<std::string> metrics;
+    for (const auto& [k, v] : info.state.metrics) metrics.push_back(k);
+    writer().add_hparams_experiment(summary::make_experiment(names, metrics));
+    experiment_written_ = true;
+  }
   summary::write_epoch_events(writer(), info.state, &info.gradients, info.annotations, options_,
                               summary::wall_clock_seconds());
+  writer().flush();
+}
+
+void TensorBoardCallback::on_fit_done(std::map<std::string, std::string>& annotations) {
+  auto bytes = annotations.find("snapshot/bytes");
+  auto step = annotations.find("snapshot/bytes_step");
+  if (bytes == annotations.end() || step == annotations.end()) return;
+  writer().add_scalar("snapshot/bytes", std::stoll(step->second), std::stod(bytes->second));
   writer().flush();
 }
 

@@ -34,12 +34,17 @@
 
 namespace strata {
 
+using TextMap = std::map<std::string, std::string>;
+
 struct TensorBoardOptions {
   STRATA_ARG(bool, histograms) = true;           // params/<name> at every epoch end
   STRATA_ARG(bool, gradient_histograms) = true;  // grads/<name> at every epoch end (with histograms)
   STRATA_ARG(int64_t, train_loss_every) = 0;     // loss/train_step every N global steps; 0 = never
   STRATA_ARG(int64_t, graph_batch_size) = -1;    // batch dimension shown in graph shapes; -1 = unknown
   STRATA_ARG(std::string, hparams_group);        // HParams dashboard group; "" keeps each run apart
+  // Extra columns of this run's HParams row that are not hyper-parameters of the versions, e.g.
+  // {"forked_from": "1a2b3c4d (main@3)"} (the run API sets it for a new branch).
+  STRATA_ARG(TextMap, session_hparams);
 };
 
 namespace summary {
@@ -52,14 +57,30 @@ std::string metric_tag(const std::string& metric_key);
 // number becomes a number, "true"/"false" a bool, anything else a string.
 std::map<std::string, HParamValue> hparam_values(const std::map<std::string, std::string>& text);
 
+// The hparams experiment of runs with these hyper-parameters and metric keys: every
+// hyper-parameter with a display name (domain: the values given, none for a live run), and as
+// metrics the training loss and accuracy, every val/* metric and its test/* twin (not lr,
+// throughput, time or snapshot tags), with display names and descriptions.
+HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_domains,
+                                  const std::vector<std::string>& metric_keys);
+
 // Where a fit starting after `global_step` completed steps writes its SessionLog START.
 int64_t session_start_step(int64_t global_step);
 
 // Beginning of a fit: SessionLog START, the graph (once per graph id per writer) and the
 // hparams session start (when there are hparams). `state` may be null (START only).
 // Returns true when an hparams session start was written.
+// `already`: what earlier processes wrote into this run (a resumed branch; a branch never changes
+// its graph): the graph and the hparams session are not written again, so TensorBoard sees one
+// graph per run and one session across processes.
+struct RunSoFar {
+  bool graph = false;
+  bool hparams_session = false;
+  bool experiment = false;
+};
+RunSoFar read_run_so_far(const std::string& run_dir);
 bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step,
-                     const TensorBoardOptions& options, double wall_time);
+                     const TensorBoardOptions& options, double wall_time, const RunSoFar& already = {});
 
 // The events of one finished epoch (see the header comment), at step state.global_step().
 // `gradients` may be null (re-creation from the log has none). Does not flush.
@@ -79,6 +100,8 @@ class TensorBoardCallback : public Callback {
   void on_batch_end(const BatchEndInfo& info) override;
   void on_epoch_end(EpochEndInfo& info) override;
   void on_fit_end(bool failed) override;
+  // Writes the last commit's snapshot/bytes (the recorder sets it once the commit is durable).
+  void on_fit_done(std::map<std::string, std::string>& annotations) override;
 
   const std::string& run_dir() const { return run_dir_; }
   // Path of the event file; empty before the first fit.
@@ -91,6 +114,7 @@ class TensorBoardCallback : public Callback {
   TensorBoardOptions options_;
   std::unique_ptr<summary::EventWriter> writer_;
   bool hparams_open_ = false;  // a session start was written and awaits its end
+  bool experiment_written_ = false;
 };
 
 }  // namespace strata

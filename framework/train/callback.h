@@ -75,6 +75,10 @@ class Callback {
   // Called on normal return and when fit() stops with an error (failed = true). A recorder
   // must make every snapshot durable here before fit() returns.
   virtual void on_fit_end(bool /*failed*/) {}
+  // After every callback's on_fit_end(false) (so the recorder's last version is durable): what
+  // became known only then, as annotations ("snapshot/bytes" of the last commit and
+  // "snapshot/bytes_step"), for the callbacks after the one that set it (the TensorBoard writer).
+  virtual void on_fit_done(std::map<std::string, std::string>& /*annotations*/) {}
 };
 
 }  // namespace strata

@@ -318,6 +318,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
     throw;
   }
   for_each_callback([&](Callback& cb) { cb.on_fit_end(false); });
+  std::map<std::string, std::string> done_notes;
+  for_each_callback([&](Callback& cb) { cb.on_fit_done(done_notes); });
   resumed_ = false;
   result.epochs_completed = epoch_;
   result.last_metrics = metrics_;

@@ -558,14 +558,36 @@ TEST(TensorBoardCallback, DrivenByHand) {
   EXPECT_EQ(tags.at("grads/fc1/weight")->step, 4);
   EXPECT_EQ(tags.at("version")->text, "version `3f2a9c` (main@1)\n\nfirst epoch");
   EXPECT_EQ(tags.count(kHParamsEndTag), 0u);
+  // The HParams experiment, written at the first epoch end: the real metrics with names (no lr,
+  // time or snapshot columns) and every hyper-parameter, without domains in a live run.
+  ASSERT_TRUE(tags.count(kHParamsExperimentTag));
+  const HParamsExperiment& x = tags.at(kHParamsExperimentTag)->experiment;
+  EXPECT_EQ(tags.at(kHParamsExperimentTag)->kind, EventKind::kHParamsExperiment);
+  std::vector<std::string> metric_tags, displays, hparam_names;
+  for (const auto& m : x.metrics) {
+    metric_tags.push_back(m.tag);
+    displays.push_back(m.display_name);
+  }
+  EXPECT_EQ(metric_tags, (std::vector<std::string>{"accuracy/test", "loss/test", "loss/train", "accuracy/val", "loss/val"}));
+  EXPECT_EQ(displays, (std::vector<std::string>{"test accuracy", "test loss", "training loss", "validation accuracy",
+                                                "validation loss"}));
+  EXPECT_TRUE(x.metrics[3].validation);
+  EXPECT_FALSE(x.metrics[2].validation);
+  for (const auto& h : x.hparams) {
+    hparam_names.push_back(h.name);
+    EXPECT_TRUE(h.domain.empty()) << h.name;
+  }
+  EXPECT_EQ(hparam_names, (std::vector<std::string>{"lr", "optimizer"}));
+  EXPECT_EQ(x.hparams[0].display_name, "learning rate");
 
   cb.on_fit_end(false);
   const auto after_events = read_run(dir.str("tb/main"));  // by_tag points into this vector
   const auto after = by_tag(after_events);
   EXPECT_EQ(after.at(kHParamsEndTag)->hparams_status, HParamsStatus::kSuccess);
 
-  // Resuming the branch from step 4 in a new process: START at 5, graph written again (new
-  // file), a failed fit ends the hparams session with a failure.
+  // Resuming the branch from step 4 in a new process: START at 5 in a new file; the run has its
+  // graph and hparams session already (TensorBoard warns about a second graph and keeps the
+  // first session), so neither is written again; a failed fit ends the session with a failure.
   TensorBoardCallback resumed(dir.str("tb/main"));
   begin.global_step = 4;
   begin.resumed = true;
@@ -573,11 +595,11 @@ TEST(TensorBoardCallback, DrivenByHand) {
   resumed.on_fit_end(true);
   ASSERT_EQ(list_event_files(dir.str("tb/main")).size(), 2u);
   const std::vector<EventRecord> ev2 = read_events(resumed.event_file());
-  ASSERT_EQ(ev2.size(), 5u);
+  ASSERT_EQ(ev2.size(), 3u);
   EXPECT_EQ(ev2[1].session_status, SessionStatus::kStart);
   EXPECT_EQ(ev2[1].step, 5);
-  EXPECT_EQ(ev2[2].kind, EventKind::kGraph);
-  EXPECT_EQ(ev2[4].hparams_status, HParamsStatus::kFailure);
+  EXPECT_EQ(ev2[2].kind, EventKind::kHParamsEnd);
+  EXPECT_EQ(ev2[2].hparams_status, HParamsStatus::kFailure);
 }
 
 TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {

@@ -17,6 +17,7 @@
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/recorder.h"
+#include "strata/versioning/run.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata {
@@ -78,12 +79,11 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto live = content(dir.sub("tb/main")), recreated = content(dir.sub("tb2/main"));
   EXPECT_GT(live.size(), 20u);
-  // snapshot/bytes: live at epochs 1 and 2 (steps 2, 4), each commit's own bytes; re-created
-  // also at epoch 3.
-  for (int64_t step : {2, 4, 6}) EXPECT_EQ(recreated.count({"snapshot/bytes", step}), 1u) << step;
-  EXPECT_EQ(live.count({"snapshot/bytes", 2}) + live.count({"snapshot/bytes", 4}), 2u);
-  EXPECT_EQ(live.count({"snapshot/bytes", 6}), 0u);
-  recreated.erase({"snapshot/bytes", 6});
+  // snapshot/bytes of every commit, the last one's written live once it was durable (fit end).
+  for (int64_t step : {2, 4, 6}) {
+    EXPECT_EQ(recreated.count({"snapshot/bytes", step}), 1u) << step;
+    EXPECT_EQ(live.count({"snapshot/bytes", step}), 1u) << step;
+  }
   EXPECT_EQ(live.size(), recreated.size());
   for (const auto& [key, value] : live) {
     auto it = recreated.find(key);
@@ -92,21 +92,50 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
   }
   for (std::string tag : std::vector<std::string>{"loss/train", "accuracy/val", "params/fc1/weight", "version", summary::kGraphTag})
     EXPECT_TRUE(std::any_of(live.begin(), live.end(), [&](const auto& kv) { return kv.first.first == tag; })) << tag;
-  // Re-creating over existing files needs --force.
-  EXPECT_NE(std::system((std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --log " + dir.path() +
-                         " > /dev/null 2>&1").c_str()),
-            0);
-  // --force is refused while a writer (a training run) holds the log: it would delete the live
-  // event file being appended to. Into another --out it is fine.
-  const std::string force = std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --force --log " + dir.path();
-  {
-    auto writer = versioning::VersionLog::open(dir.path(), versioning::OpenMode::kReadWrite);
-    tools_test::CommandOutput refused = tools_test::run_command(force + " 2>&1");
+  // Re-creating over files an earlier re-creation wrote needs --force.
+  const std::string strata = std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --log " + dir.path();
+  EXPECT_NE(tools_test::run_command(strata + " --out " + dir.sub("tb2") + " 2>&1").code, 0);
+  EXPECT_EQ(tools_test::run_command(strata + " --force --out " + dir.sub("tb2") + " 2>&1").code, 0);
+  // The default target is <log>/tb-recreated, beside the live files; the live files are never
+  // replaced, --force or not.
+  EXPECT_EQ(tools_test::run_command(strata + " 2>&1").code, 0);
+  EXPECT_FALSE(summary::list_event_files(dir.sub("tb-recreated/main")).empty());
+  const size_t live_files = summary::list_event_files(dir.sub("tb/main")).size();
+  for (const char* flags : {" --out ", " --force --out "}) {
+    tools_test::CommandOutput refused = tools_test::run_command(strata + flags + dir.sub("tb") + " 2>&1");
     EXPECT_EQ(refused.code, 1);
-    EXPECT_NE(refused.out.find("would delete its live event files"), std::string::npos) << refused.out;
-    EXPECT_EQ(tools_test::run_command(force + " --out " + dir.sub("elsewhere") + " 2>&1").code, 0);
+    EXPECT_NE(refused.out.find("holds event files written during training"), std::string::npos) << refused.out;
   }
-  EXPECT_EQ(tools_test::run_command(force + " 2>&1").code, 0);
+  EXPECT_EQ(summary::list_event_files(dir.sub("tb/main")).size(), live_files);
+  EXPECT_EQ(content(dir.sub("tb/main")), live);
+}
+
+// A branch continued by a second process: one graph event and one hparams session in the run,
+// and the experiment summary once (TensorBoard warns about a second graph and keeps the first
+// session).
+TEST(TensorBoardRecreate, ASecondProcessContinuesTheRunWithoutASecondGraphOrSession) {
+  TempDir dir;
+  for (int process = 0; process < 2; ++process) {
+    Network net(Sequential({3}).linear(4).relu().linear(2).build());
+    Trainer trainer(net, TrainerOptions().progress(Progress::kQuiet));
+    trainer.set_hparam("batch_size", "4");
+    versioning::Run run(trainer, versioning::RunOptions().log_dir(dir.path()).resume(process ? "main" : "").verbose(false));
+    TinySource data;
+    trainer.fit(data, &data, 2 + 2 * process);
+    run.finish();
+  }
+  size_t graphs = 0, starts = 0, experiments = 0, ends = 0;
+  for (const summary::EventRecord& e : summary::read_run(dir.sub("tb/main"))) {
+    graphs += e.kind == summary::EventKind::kGraph;
+    starts += e.kind == summary::EventKind::kHParamsStart;
+    experiments += e.kind == summary::EventKind::kHParamsExperiment;
+    ends += e.kind == summary::EventKind::kHParamsEnd;
+  }
+  EXPECT_EQ(summary::list_event_files(dir.sub("tb/main")).size(), 2u);
+  EXPECT_EQ(graphs, 1u);
+  EXPECT_EQ(starts, 1u);
+  EXPECT_EQ(experiments, 1u);
+  EXPECT_EQ(ends, 2u);  // each process ends the session it continued
 }
 
 }  // namespace

@@ -258,6 +258,28 @@ TEST(VersionLog, DeferredCompressionStoresRawThenCompactsToTheBytesADirectWriteS
   EXPECT_EQ(deferred->compact_pending().versions, 0u);  // nothing left
 }
 
+// A direct write (a merge, an inline recorder) after a killed run's raw versions: its deltas
+// must not point at chunks that compaction later turns into deeper deltas.
+TEST(VersionLog, ADirectWriteAfterQueuedVersionsCompactsThemFirst) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(4));
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 6; ++e) {
+    TrainState s = synthetic_state(e, 7, 20000);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.state = &s;
+    const bool deferred = e <= 3 || e == 5;  // 1-3 queued, 4 direct, 5 queued, 6 direct
+    ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(deferred)).id);
+    EXPECT_EQ(log->pending_versions(), deferred ? (e <= 3 ? size_t(e) : 1u) : 0u) << e;
+  }
+  EXPECT_EQ(log->compact_pending().versions, 0u);
+  log.reset();
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
+  for (int e = 1; e <= 6; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
+  EXPECT_TRUE(ro->verify().ok());
+}
+
 TEST(VersionLog, CompactionSkipsVersionsGcDeletedAndLeavesAFreshReaderConsistent) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
