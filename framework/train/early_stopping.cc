@@ -1,28 +1,15 @@
 #include "strata/framework/train/early_stopping.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "strata/framework/core/error.h"
 
 namespace strata {
 namespace {
 
+// The best value is kept as its exact bits: a resumed run compares against the same value.
 const char* const kBestKey = "early_stopping/best_bits";
 const char* const kWaitKey = "early_stopping/wait";
-
-// The double's exact bits, so a resumed run compares against exactly the same best value.
-int64_t to_bits(double v) {
-  int64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits;
-}
-
-double from_bits(int64_t bits) {
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
 
 }  // namespace
 
@@ -56,13 +43,13 @@ void EarlyStopping::on_epoch_metrics(EpochMetricsInfo& info) {
 }
 
 void EarlyStopping::save_state(std::map<std::string, int64_t>& counters) const {
-  counters[kBestKey] = to_bits(best_);
+  counters[kBestKey] = double_to_counter(best_);
   counters[kWaitKey] = wait_;
 }
 
 void EarlyStopping::load_state(const std::map<std::string, int64_t>& counters) {
   auto best = counters.find(kBestKey), wait = counters.find(kWaitKey);
-  best_ = best != counters.end() ? from_bits(best->second) : (options_.higher_is_better() ? -INFINITY : INFINITY);
+  best_ = best != counters.end() ? counter_to_double(best->second) : (options_.higher_is_better() ? -INFINITY : INFINITY);
   wait_ = wait != counters.end() ? wait->second : 0;
 }
 

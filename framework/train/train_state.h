@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <utility>
@@ -16,6 +17,19 @@
 namespace strata {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// A double kept in an integer counter bit for bit (callbacks' and the trainer's running sums, so
+// that a resume restores them exactly).
+inline int64_t double_to_counter(double v) {
+  int64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+inline double counter_to_double(int64_t bits) {
+  double v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
 
 struct TrainState {
   GraphSpec graph;

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/train/runtime.h"
@@ -16,18 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-int64_t double_bits(double v) {
-  int64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits;
-}
-
-double bits_double(int64_t bits) {
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
 }
 
 int64_t counter_or(const std::map<std::string, int64_t>& counters, const std::string& key, int64_t fallback) {
@@ -104,7 +91,7 @@ TrainState Trainer::mid_epoch_state(int64_t epoch, const EpochProgress& progress
   TrainState s = current_state(false);
   s.counters["loader/epoch"] = epoch;
   s.counters["loader/batch"] = progress.batches;
-  s.counters["partial/loss_sum_bits"] = double_bits(progress.loss_sum);
+  s.counters["partial/loss_sum_bits"] = double_to_counter(progress.loss_sum);
   s.counters["partial/samples"] = progress.samples;
   s.counters["partial/correct"] = progress.correct;
   s.counters["partial/ms"] = static_cast<int64_t>(progress.seconds * 1000);
@@ -140,7 +127,7 @@ void Trainer::load_state(const TrainState& state) {
                       std::to_string(counter_or(c, "loader/epoch", 0)) + " but counts " + std::to_string(epoch_) +
                       " completed epochs", "", "resume from an epoch's end (BRANCH@EPOCH) instead");
     resume_progress_.batches = batch;
-    resume_progress_.loss_sum = bits_double(counter_or(c, "partial/loss_sum_bits", 0));
+    resume_progress_.loss_sum = counter_to_double(counter_or(c, "partial/loss_sum_bits", 0));
     resume_progress_.samples = counter_or(c, "partial/samples", 0);
     resume_progress_.correct = counter_or(c, "partial/correct", 0);
     resume_progress_.seconds = static_cast<double>(counter_or(c, "partial/ms", 0)) / 1000;
