@@ -245,9 +245,17 @@ void Recorder::on_fit_end(bool failed) {
   if (options_.compression() == RecorderCompression::kAtFitEnd) {
     // Every version is durable already; compaction only shrinks them, one transaction each, so
     // an interruption here loses nothing (the rest stays queued for the next run or `strata compact`).
-    CompactReport report = log_->compact_pending();
-    std::lock_guard<std::mutex> lock(mu_);
-    timing_.compaction = report;
+    // Nor does a failure (a full disk): training succeeded, so it is reported, not thrown.
+    try {
+      CompactReport report = log_->compact_pending();
+      std::lock_guard<std::mutex> lock(mu_);
+      timing_.compaction = report;
+    } catch (const Error& e) {
+      std::fprintf(stderr,
+                   "warning: the versions of this run are committed but could not be compressed: %s\n"
+                   "         they stay stored raw; run `strata compact --log %s` later\n",
+                   e.what(), log_->log_dir().c_str());
+    }
   }
 }
 
