@@ -1,4 +1,4 @@
-// Merging fine-tuned branches, measured (issue 14): the Fashion-MNIST MLP is trained on all ten
+// Merging fine-tuned branches, measured: the Fashion-MNIST MLP is trained on all ten
 // classes for --base-epochs (the common version), then fine-tuned on two branches, A on classes
 // 0-4 only and B on classes 5-9 only, for --epochs each (Adam, lr 1e-3, batch 128, seed 1). The
 // branch heads are merged by every method (average; task arithmetic and TIES against the merge

@@ -38,7 +38,7 @@
 
 namespace strata::versioning {
 
-// When the writer compresses what it commits (issue 15: recording must not slow training).
+// When the writer compresses what it commits (recording must not take CPU from training).
 enum class RecorderCompression {
   // Chunks go to the log raw while training runs (the cost of a raw write), and are compressed
   // with the log's codec when fit() returns (VersionLog::compact_pending), on every core.
