@@ -68,17 +68,17 @@ std::string key_metrics_text(const CommitRecord& r) {
 namespace {
 
 // The metric's change from the version's first parent when it is a regression beyond the
-// threshold (worse by more than it), else nullopt.
-std::optional<double> regression(const VersionLog& log, const CommitRecord& r, const RegressionQuery& q) {
-  if (r.parents.empty()) return std::nullopt;
+// threshold (worse by more than it), else NaN.
+double regression(const VersionLog& log, const CommitRecord& r, const RegressionQuery& q) {
+  if (r.parents.empty()) return NAN;
   auto mine = r.metrics.find(q.metric);
-  if (mine == r.metrics.end()) return std::nullopt;
+  if (mine == r.metrics.end()) return NAN;
   const CommitRecord parent = log.read_record(r.parents[0]);
   auto theirs = parent.metrics.find(q.metric);
-  if (theirs == parent.metrics.end()) return std::nullopt;
+  if (theirs == parent.metrics.end()) return NAN;
   const double delta = mine->second - theirs->second;
   const double worse = metric_direction(q.metric) < 0 ? delta : -delta;  // unknown direction: a fall is worse
-  return worse > q.threshold ? std::optional<double>(delta) : std::nullopt;
+  return worse > q.threshold ? delta : NAN;
 }
 
 }  // namespace
@@ -123,7 +123,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
   for (size_t i = 0; i < versions.size(); ++i) {
     const auto& [id, r] = versions[i];
     const std::vector<std::string> refs = deco.refs_of(id);
-    const std::optional<double> regressed = regressions ? regression(*log, r, *regressions) : std::nullopt;
+    const double regressed = regressions ? regression(*log, r, *regressions) : NAN;  // NaN: none
     if (g.json) {
       std::vector<std::string> parents, heads, tags;
       for (const CommitId& p : r.parents) parents.push_back(to_hex(p));
@@ -137,7 +137,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
           json_str_list(heads), json_str_list(tags), r.optim_present ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
-      if (regressions) item += fmt::format(",\"regression\":{}", regressed ? json_num(*regressed) : "null");
+      if (regressions) item += fmt::format(",\"regression\":{}", json_num(regressed));  // NaN is null
       json_items.push_back(item + "}");
       continue;
     }
@@ -146,7 +146,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
     if (!r.optim_present) line += " [params only]";  // retention dropped it, or an import / a merge
     line += "  " + r.message + key_metrics_text(r);
-    if (regressed) line += fmt::format("  REGRESSION {} {:+.4g}", regressions->metric, *regressed);
+    if (!std::isnan(regressed)) line += fmt::format("  REGRESSION {} {:+.4g}", regressions->metric, regressed);
     if (graph) {
       fmt::print("{:<{}} {}\n", rows[i].row, graph_width, line);
       for (const std::string& c : rows[i].connectors) fmt::print("{}\n", c);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "strata/framework/core/error.h"
 
@@ -127,22 +128,50 @@ void Tensor::check_type(DType expected) const {
                   dtype_name(expected));
 }
 
-std::string content_fingerprint(const std::vector<Tensor>& tensors) {
-  XXH3_state_t* state = XXH3_createState();
-  if (!state) throw std::bad_alloc();
-  XXH3_128bits_reset(state);
-  for (const Tensor& t : tensors) {
-    if (!t.defined()) continue;
-    const std::string head = shape_str(t.shape()) + dtype_name(t.dtype());
-    XXH3_128bits_update(state, head.data(), head.size());
-    XXH3_128bits_update(state, t.raw(), t.nbytes());
-  }
+namespace {
+
+std::string hex_digest(XXH3_state_t* state) {
   const XXH128_hash_t h = XXH3_128bits_digest(state);
-  XXH3_freeState(state);
   char hex[33];
   std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
                 static_cast<unsigned long long>(h.low64));
   return hex;
+}
+
+struct Xxh3State {
+  Xxh3State() : state(XXH3_createState()) {
+    if (!state) throw std::bad_alloc();
+    XXH3_128bits_reset(state);
+  }
+  ~Xxh3State() { XXH3_freeState(state); }
+  Xxh3State(const Xxh3State&) = delete;
+  Xxh3State& operator=(const Xxh3State&) = delete;
+  XXH3_state_t* state;
+};
+
+}  // namespace
+
+std::string content_fingerprint(const std::vector<Tensor>& tensors) {
+  Xxh3State h;
+  for (const Tensor& t : tensors) {
+    if (!t.defined()) continue;
+    const std::string head = shape_str(t.shape()) + dtype_name(t.dtype());
+    XXH3_128bits_update(h.state, head.data(), head.size());
+    XXH3_128bits_update(h.state, t.raw(), t.nbytes());
+  }
+  return hex_digest(h.state);
+}
+
+std::string file_fingerprint(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return {};
+  Xxh3State h;
+  std::vector<char> piece(size_t{1} << 20);
+  size_t n = 0;
+  while ((n = std::fread(piece.data(), 1, piece.size(), f)) > 0) XXH3_128bits_update(h.state, piece.data(), n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  return failed ? std::string() : hex_digest(h.state);
 }
 
 }  // namespace strata

@@ -78,5 +78,7 @@ class Tensor {
 // A content fingerprint of tensors' bytes (with their shapes and dtypes): 32 hex digits of
 // XXH3-128, at memory speed (~20 ms for Fashion-MNIST's 188 MB of decoded training images).
 std::string content_fingerprint(const std::vector<Tensor>& tensors);
+// The same hash of a file's bytes, read in 1 MiB pieces; "" when it cannot be read.
+std::string file_fingerprint(const std::string& path);
 
 }  // namespace strata

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -104,11 +103,8 @@ const std::map<std::string, std::string>& process_environment() {
     std::error_code ec;
     const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     e["executable"] = ec ? "unknown" : exe;
-    std::ifstream file(exe, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    Tensor t({static_cast<int64_t>(bytes.size())}, DType::kU8);
-    if (!bytes.empty()) std::memcpy(t.raw(), bytes.data(), bytes.size());
-    if (!bytes.empty()) e["executable_xxh3"] = content_fingerprint({t});
+    if (!ec)
+      if (std::string hash = file_fingerprint(exe); !hash.empty()) e["executable_xxh3"] = hash;
     char host[256] = {};
     e["host"] = ::gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
     return e;
