@@ -90,16 +90,20 @@ std::optional<CommitId> merge_base(const VersionLog& log, const CommitId& a, con
   for (const CommitId& id : of_a)
     if (of_b.count(id)) common.push_back(id);
   if (common.empty()) return std::nullopt;
-  // Drop common ancestors that are ancestors of another one.
+  // Drop common ancestors that are ancestors of another one. The common set holds every ancestor
+  // of its members, so such a one is the direct parent of a member: one pass over parents.
   std::set<CommitId> dominated;
-  for (const CommitId& c : common)
-    for (const CommitId& p : log.read_record(c).parents)
-      for (const CommitId& older : ancestors(log, p)) dominated.insert(older);
+  std::map<CommitId, int64_t> time_of;
+  for (const CommitId& c : common) {
+    const CommitRecord r = log.read_record(c);
+    time_of[c] = r.wall_time_ms;
+    dominated.insert(r.parents.begin(), r.parents.end());
+  }
   std::optional<CommitId> best;
   int64_t best_time = 0;
   for (const CommitId& c : common) {
     if (dominated.count(c)) continue;
-    const int64_t t = log.read_record(c).wall_time_ms;
+    const int64_t t = time_of.at(c);
     if (!best || t > best_time || (t == best_time && c > *best)) {
       best = c;
       best_time = t;
