@@ -25,16 +25,6 @@ using versioning::VersionLog;
 using versioning::short_hex;
 using versioning::to_hex;
 
-// The branch `strata log` shows without a REF: main, or the only branch there is.
-std::optional<std::string> default_branch(const VersionLog& log, const GlobalOptions& g) {
-  const std::vector<std::string> branches = log.branches();
-  if (branches.empty()) return std::nullopt;
-  if (log.head("main")) return "main";
-  if (branches.size() == 1) return branches[0];
-  throw Error(ErrorCode::kInvalidArgument, "several branches and none is named main", g.log_dir,
-              "name a branch (strata log BRANCH) or pass --all");
-}
-
 // Every version reachable from `start` through all parents (merges included).
 std::vector<CommitId> ancestors(const VersionLog& log, const CommitId& start) {
   std::set<CommitId> seen;
@@ -65,6 +55,14 @@ std::string key_metrics_text(const CommitRecord& r) {
 
 }  // namespace
 
+std::optional<std::string> default_branch(const VersionLog& log, const GlobalOptions& g, const std::string& hint) {
+  const std::vector<std::string> branches = log.branches();
+  if (branches.empty()) return std::nullopt;
+  if (log.head("main")) return "main";
+  if (branches.size() == 1) return branches[0];
+  throw Error(ErrorCode::kInvalidArgument, "several branches and none is named main", g.log_dir, hint);
+}
+
 namespace {
 
 // The metric's change from the version's first parent when it is a regression beyond the
@@ -92,7 +90,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     ids = log->all_versions();
   } else {
     std::optional<CommitId> start;
-    std::optional<std::string> branch = ref.empty() ? default_branch(*log, g) : std::nullopt;
+    std::optional<std::string> branch = ref.empty() ? default_branch(*log, g, "name a branch (strata log BRANCH) or pass --all") : std::nullopt;
     if (!ref.empty() && log->head(ref)) branch = ref;
     if (branch) {
       start = log->head(*branch);

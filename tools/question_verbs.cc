@@ -53,16 +53,8 @@ bool has_tensor(const CommitRecord& r, const std::string& name) {
 int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::string& tensor) {
   auto log = open_log(g, OpenMode::kReadOnly);
   std::string start_name = ref;
-  if (start_name.empty()) {
-    if (log->head("main")) {
-      start_name = "main";
-    } else if (log->branches().size() == 1) {
-      start_name = log->branches()[0];
-    } else {
-      throw Error(ErrorCode::kInvalidArgument, "several branches and none is named main", g.log_dir,
-                  "name a branch: strata log --tensor " + tensor + " BRANCH");
-    }
-  }
+  if (start_name.empty())
+    start_name = default_branch(*log, g, "name a branch: strata log --tensor " + tensor + " BRANCH").value_or("main");
   const std::vector<CommitId> history = log->history_from(log->resolve(start_name));  // newest first
   std::vector<CommitRecord> records;
   for (const CommitId& id : history) records.push_back(log->read_record(id));

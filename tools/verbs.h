@@ -26,6 +26,10 @@ struct RegressionQuery {
   std::string metric;
   double threshold = 0;
 };
+// The branch a verb shows without a REF: main, or the only branch there is; nullopt without
+// branches; kInvalidArgument with `hint` when several branches exist and none is main.
+std::optional<std::string> default_branch(const versioning::VersionLog& log, const GlobalOptions& g,
+                                          const std::string& hint);
 int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph,
             const std::optional<RegressionQuery>& regressions = std::nullopt);
 // `strata log --tensor NAME [REF]`: how one tensor moved along the first-parent history.
