@@ -187,6 +187,39 @@ int run(int argc, char** argv) {
   base_cmd->add_option("A", base_a, "a version")->required();
   base_cmd->add_option("B", base_b, "another version")->required();
 
+  // Sharing histories (versioning/transfer.h).
+  std::string clone_src, clone_dst, transfer_remote;
+  std::vector<std::string> transfer_branches;
+  versioning::TransferOptions transfer;
+  bool transfer_tags = false, transfer_force = false;
+  std::string remote_strata = "strata";
+  CLI::App* clone_cmd = app.add_subcommand("clone", "copy a log (every branch and tag) from a directory or ssh://host/path");
+  clone_cmd->add_option("SRC", clone_src, "log directory or ssh://[user@]host[:port]/path")->required();
+  clone_cmd->add_option("DST", clone_dst, "new log directory")->required();
+  CLI::App* push_cmd = app.add_subcommand("push", "send branches (fast-forward only) and their versions to another log");
+  CLI::App* pull_cmd = app.add_subcommand("pull", "bring branches (fast-forward only) and their versions from another log");
+  for (CLI::App* c : {push_cmd, pull_cmd}) {
+    c->add_option("REMOTE", transfer_remote, "remote name (strata remote), log directory or ssh://[user@]host[:port]/path")->required();
+    c->add_option("BRANCH", transfer_branches, "branches to send, NAME or SRC:DST (default: every branch)");
+    c->add_flag("--tags", transfer_tags, "also every tag");
+    c->add_flag("-f,--force", transfer_force, "move refs that would not fast-forward");
+  }
+  for (CLI::App* c : {clone_cmd, push_cmd, pull_cmd})
+    c->add_option("--remote-strata", remote_strata, "the strata program on the far side of ssh (default: strata)");
+  std::string remote_action, remote_name, remote_url;
+  bool remote_force = false;
+  CLI::App* remote_cmd = app.add_subcommand("remote", "named remotes: list, add NAME URL, remove NAME");
+  remote_cmd->add_option("ACTION", remote_action, "list (default), add or remove")->check(CLI::IsMember({"list", "add", "remove"}));
+  remote_cmd->add_option("NAME", remote_name, "remote name");
+  remote_cmd->add_option("URL", remote_url, "log directory or ssh://[user@]host[:port]/path");
+  remote_cmd->add_flag("-f,--force", remote_force, "replace an existing remote");
+  std::string serve_dir;
+  bool serve_receive = false;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "the far side of a transfer over ssh: speaks the transfer protocol on stdin/stdout");
+  serve_cmd->add_option("DIR", serve_dir, "the log")->required();
+  serve_cmd->add_flag("--receive", serve_receive, "open the log for writing (a push arrives)");
+  serve_cmd->group("");  // internal: run by clone/push/pull over ssh
+
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
   try {
     merge.method = *versioning::merge_method_from_name(merge_method);  // checked by IsMember
@@ -212,6 +245,14 @@ int run(int argc, char** argv) {
     for (const MetricGate& gate : check_gates)
       if (!gate.max_drop && !gate.max_rise)
         throw CLI::ValidationError("--metric", gate.metric + " needs --max-drop X or --max-rise X after it");
+    for (const std::string& b : transfer_branches) {
+      try {
+        transfer.branches().push_back(versioning::parse_refspec(b));
+      } catch (const Error& e) {
+        throw CLI::ValidationError("BRANCH", e.what());
+      }
+    }
+    transfer.tags(transfer_tags).force(transfer_force).remote_strata(remote_strata);
     if (import_cmd->parsed() && import.graph_version.empty() == import.model.empty())
       throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");
   } catch (const CLI::ParseError& e) {
@@ -243,6 +284,11 @@ int run(int argc, char** argv) {
     if (compact_cmd->parsed()) return cmd_compact(g);
     if (du_cmd->parsed()) return cmd_du(g);
     if (tb_cmd->parsed()) return cmd_tensorboard(g, tb_out, tb_force);
+    if (clone_cmd->parsed()) return cmd_clone(g, clone_src, clone_dst, transfer);
+    if (push_cmd->parsed()) return cmd_push(g, transfer_remote, transfer);
+    if (pull_cmd->parsed()) return cmd_pull(g, transfer_remote, transfer);
+    if (remote_cmd->parsed()) return cmd_remote(g, remote_action, remote_name, remote_url, remote_force);
+    if (serve_cmd->parsed()) return cmd_serve(serve_dir, serve_receive);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -6,6 +6,7 @@
 //   ref_verbs.cc      branch, tag, merge           (take the writer lock when they change refs)
 //   storage_verbs.cc  verify, gc, du, export, import, tensorboard
 //   predict_verb.cc   predict
+//   transfer_verbs.cc clone, push, pull, remote, serve
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include "tools/cli_output.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/tensor_files.h"
+#include "strata/versioning/transfer.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata::tools {
@@ -78,5 +80,13 @@ struct PredictOptions {
 };
 int cmd_predict(const GlobalOptions& g, const PredictOptions& options);
 int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force);
+
+// transfer_verbs.cc
+int cmd_clone(const GlobalOptions& g, const std::string& src, const std::string& dst, const versioning::TransferOptions& o);
+int cmd_push(const GlobalOptions& g, const std::string& remote, const versioning::TransferOptions& o);
+int cmd_pull(const GlobalOptions& g, const std::string& remote, const versioning::TransferOptions& o);
+// action: list, add, remove.
+int cmd_remote(const GlobalOptions& g, const std::string& action, const std::string& name, const std::string& url, bool force);
+int cmd_serve(const std::string& log_dir, bool receive);
 
 }  // namespace strata::tools
