@@ -3,6 +3,10 @@
 //
 //   train_fashion_mnist --model mlp --epochs 10 --log-dir runs/fmnist
 //   train_fashion_mnist --model mlp --epochs 12 --log-dir runs/fmnist --resume main@10
+//   mpirun -np 2 -x OMP_NUM_THREADS=1 train_fashion_mnist --distributed --threads 1 --log-dir runs/dp
+//
+// --distributed: data-parallel over MPI; --batch-size is the global batch, split over the ranks;
+// rank 0 owns the version log and TensorBoard files, the other ranks never open them.
 //
 // 10% of the training images (seeded) are held out for validation after every epoch; the test
 // set is evaluated once, after the last epoch, and recorded in that version (--val-split 0
@@ -10,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 
 #include "strata/datasets/data_loader.h"
 #include "strata/datasets/idx.h"
@@ -19,19 +24,24 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
+#ifdef STRATA_WITH_MPI
+#include "strata/framework/distributed/mpi_communicator.h"
+#endif
 #include "tools/flag_checks.h"
 
 using namespace strata;
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a classifier on Fashion-MNIST with Strata"};
-  std::string model = "mlp", optimizer = "adam", data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string model = "mlp", activation = "relu", optimizer = "adam", data_dir = "/usr/share/datasets/fashion-mnist";
   int64_t epochs = 10, batch_size = 128, limit = 0, patience = 0;
   double lr = 1e-3, dropout = 0.0, momentum = 0.9, weight_decay = 0.0, val_split = 0.1;
   uint64_t seed = 1;
   int threads = 2;
   versioning::RunOptions log;
   app.add_option("--model", model, "mlp | cnn")->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--activation", activation, "mlp: the hidden layers' activation")
+      ->check(CLI::IsMember({"relu", "gelu", "tanh", "sigmoid"}));
   app.add_option("--epochs", epochs, "train until this epoch (counting resumed ones)")->check(flags::positive());
   app.add_option("--batch-size", batch_size, "samples per batch")->check(flags::positive());
   app.add_option("--lr", lr, "learning rate")->check(flags::positive());
@@ -50,10 +60,24 @@ int main(int argc, char** argv) {
                  "share of the training images held out (seeded by --seed) to validate on every epoch; the test "
                  "set is evaluated once, after the last epoch, into its version (0: validate on the test set)")
       ->check(flags::between(0, 1, true));
+  bool distributed = false;
+  app.add_flag("--distributed", distributed,
+               "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
+  std::unique_ptr<Communicator> world;
   try {
+    if (distributed) {
+#ifdef STRATA_WITH_MPI
+      world = std::make_unique<MpiCommunicator>(&argc, &argv);
+#else
+      throw Error(ErrorCode::kFailedPrecondition, "--distributed: this build has no MPI", "",
+                  "install libopenmpi-dev and rebuild Strata");
+#endif
+    }
+    const bool rank0 = !world || world->rank() == 0;
+    if (!rank0) log = versioning::RunOptions().tensorboard(false).verbose(false);  // rank 0 owns the log
     set_num_threads(threads);
     Dataset all_train = load_fashion_mnist(data_dir, true, limit);
     Dataset test = load_fashion_mnist(data_dir, false);
@@ -65,32 +89,43 @@ int main(int argc, char** argv) {
     DataLoader val_loader(held_out, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
     DataLoader& validation = val_split > 0 ? val_loader : test_loader;
 
-    Network net(models::by_name(model, {1, 28, 28}, 10, dropout));
+    Network net(model == "mlp" ? models::mlp({1, 28, 28}, {784, 512, 256, 10}, activation, dropout)
+                               : models::by_name(model, {1, 28, 28}, 10, dropout));
     auto opt = OptimizerOptions().kind(optimizer).lr(lr).weight_decay(weight_decay);
     if (optimizer == "sgd" || optimizer == "rmsprop") opt.momentum(momentum);
-    Trainer trainer(net, TrainerOptions().seed(seed).optimizer(opt));
+    Trainer trainer(net, TrainerOptions().seed(seed).optimizer(opt).progress(rank0 ? Progress::kAuto : Progress::kQuiet));
+    if (world) trainer.set_data_parallel(world.get());
     trainer.set_hparam("model", model);
+    if (model == "mlp" && activation != "relu") trainer.set_hparam("activation", activation);
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("dropout", std::to_string(dropout));
     trainer.set_hparam("threads", std::to_string(threads));
     for (const auto& [key, value] : normalization_hparams(loader_options)) trainer.set_hparam(key, value);
 
     trainer.set_hparam("val_split", std::to_string(val_split));
-    std::printf("model %s: %lld trainable parameters, %lld training / %lld validation / %lld test images, %d threads\n",
-                model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),
-                static_cast<long long>(val_split > 0 ? held_out.size() : 0), static_cast<long long>(test.size()), threads);
+    if (rank0)
+      std::printf("model %s: %lld trainable parameters, %lld training / %lld validation / %lld test images, %d ranks x %d threads\n",
+                  model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),
+                  static_cast<long long>(val_split > 0 ? held_out.size() : 0), static_cast<long long>(test.size()),
+                  trainer.world_size(), threads);
     EarlyStopping early_stopping(EarlyStoppingOptions().patience(std::max<int64_t>(patience, 1)));
     if (patience > 0) trainer.add_callback(&early_stopping);
     versioning::Run run(trainer, log);  // opens the log, resumes or warm-starts, attaches the recorder
     // The test set once, after the last epoch, recorded as test/* in that version (unless it
     // already serves as the validation set, --val-split 0).
     trainer.fit(train_loader, &validation, epochs, val_split > 0 ? &test_loader : nullptr);
-    EvalResult final_eval = trainer.evaluate(test_loader);
-    std::printf("test accuracy %.2f%%  macro F1 %.4f  (%lld images)\n", 100 * final_eval.confusion.accuracy(),
-                final_eval.confusion.f1(), static_cast<long long>(final_eval.samples));
-    std::printf("%s", final_eval.confusion.to_string(train.class_names).c_str());
+    if (rank0) {
+      EvalResult final_eval = trainer.evaluate(test_loader);
+      std::printf("test accuracy %.2f%%  macro F1 %.4f  (%lld images)\n", 100 * final_eval.confusion.accuracy(),
+                  final_eval.confusion.f1(), static_cast<long long>(final_eval.samples));
+      std::printf("%s", final_eval.confusion.to_string(train.class_names).c_str());
+    }
     run.finish();
   } catch (const Error& e) {
+    if (world && world->size() > 1) {
+      std::fprintf(stderr, "error on rank %d of %d: %s\n", world->rank(), world->size(), e.what());
+      world->abort(1);  // the other ranks would wait in a collective forever
+    }
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

@@ -1,4 +1,5 @@
 // strata log / show / diff / compare: reading the history (read-only; works during training).
+#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -229,6 +230,15 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
                  env("threads"), env("compiler"));
     if (!env("command").empty())
       fmt::print("command  {}\nprogram  {} (xxh3 {})\n", env("command"), env("executable"), env("executable_xxh3").substr(0, 16));
+    if (!env("distributed/world_size").empty()) {
+      const int ranks = std::atoi(env("distributed/world_size").c_str());
+      fmt::print("ranks    {} (data-parallel over MPI)\n", ranks);
+      for (int k = 0; k < ranks; ++k) {
+        const std::string p = "distributed/rank" + std::to_string(k) + "/";
+        fmt::print("  rank {:<3} {} ({}, oneDNN ISA {}), {} threads, program xxh3 {}\n", k, env(p + "host"), env(p + "cpu"),
+                   env(p + "isa"), env(p + "threads"), env(p + "executable_xxh3").substr(0, 16));
+      }
+    }
     for (const char* role : {"train", "val", "test"}) {
       const std::string p = std::string("data/") + role + "/";
       if (env(p + "source").empty()) continue;

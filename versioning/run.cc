@@ -68,6 +68,12 @@ Run::Run(Trainer& trainer, RunOptions options)
       if (then != saved.environment.end() && here != now.end() && then->second != here->second)
         differs += std::string(differs.empty() ? "" : ", ") + key + " " + then->second + " -> " + here->second;
     }
+    // Another number of ranks is allowed (the data order is a function of seed and epoch; only
+    // the split of each batch changes) and recorded by the new versions' distributed/world_size.
+    auto then_world = saved.environment.find("distributed/world_size");
+    const std::string world_then = then_world == saved.environment.end() ? "1" : then_world->second;
+    const std::string world_now = std::to_string(trainer_.world_size());
+    if (world_then != world_now) differs += std::string(differs.empty() ? "" : ", ") + "ranks " + world_then + " -> " + world_now;
     if (!differs.empty()) {
       const std::string what = "resuming " + log_->describe(*source_) + " under another environment (" + differs +
                                "): the result will not be bit-identical to an uninterrupted run";

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <tuple>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/train/runtime.h"
@@ -20,6 +22,16 @@ double seconds_since(Clock::time_point t) {
 int64_t counter_or(const std::map<std::string, int64_t>& counters, const std::string& key, int64_t fallback) {
   auto it = counters.find(key);
   return it == counters.end() ? fallback : it->second;
+}
+
+// Rows [lo, hi) of a batch tensor (axis 0), copied.
+Tensor batch_rows(const Tensor& t, int64_t lo, int64_t hi) {
+  Shape shape = t.shape();
+  shape[0] = hi - lo;
+  Tensor out(shape, t.dtype());
+  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
+  std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + static_cast<size_t>(lo) * row, out.nbytes());
+  return out;
 }
 
 std::string fmt_num(double v) {
@@ -84,6 +96,7 @@ TrainState Trainer::current_state(bool deep_copy) const {
   s.hparams = hparams();
   s.environment = runtime_environment();
   s.environment.insert(data_provenance_.begin(), data_provenance_.end());
+  s.environment.insert(rank_environment_.begin(), rank_environment_.end());
   return s;
 }
 
@@ -192,6 +205,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
     if (source)
       for (const auto& [key, value] : source->provenance()) data_provenance_[std::string("data/") + role + "/" + key] = value;
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
+  if (comm_) sync_from_rank0();
+  const bool parallel = world_size() > 1;
   FitResult result;
   for_each_callback([&](Callback& cb) { cb.load_state(callback_counters_); });
   // Callbacks get views of the live tensors (they run on this thread, between steps): a recorder
@@ -219,18 +234,41 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       const int64_t total = train.num_batches();
       Batch batch;
       while (train.next(batch)) {
-        network_.set_step_key(options_.seed(), epoch, global_step_);
+        // Seeds differ per rank: rank r's rows are other samples than rank 0's.
+        network_.set_step_key(options_.seed() ^ static_cast<uint64_t>(rank()), epoch, global_step_);
         lr = scheduled_lr(options_.schedule(), options_.optimizer().lr(), epoch - 1, global_step_);
-        const Tensor& out = network_.forward(batch.x, Mode::kTrain);
-        double loss = loss_->compute(out, batch.y, &network_.output_grad());
+        double loss = 0;
+        int64_t correct = 0;
+        if (!parallel) {
+          const Tensor& out = network_.forward(batch.x, Mode::kTrain);
+          loss = loss_->compute(out, batch.y, &network_.output_grad());
+          if (loss_->classification()) correct = count_top1_hits(out, batch.y, batch.size);
+        } else {
+          // This rank's share of the global batch; a share can be empty (a last batch smaller
+          // than the world): its gradient is then zero.
+          const int64_t lo = batch.size * rank() / world_size(), hi = batch.size * (rank() + 1) / world_size();
+          double loss_sum = 0;
+          if (hi > lo) {
+            const Tensor x = batch_rows(batch.x, lo, hi), y = batch_rows(batch.y, lo, hi);
+            const Tensor& out = network_.forward(x, Mode::kTrain);
+            loss_sum = loss_->compute(out, y, &network_.output_grad()) * static_cast<double>(hi - lo);
+            if (loss_->classification()) correct = count_top1_hits(out, y, hi - lo);
+            network_.backward();
+          } else {
+            for (Parameter& p : network_.parameters())
+              if (p.trainable && p.grad.defined()) p.grad.fill(0.f);
+          }
+          std::tie(loss_sum, correct) = reduce_step(hi - lo, batch.size, loss_sum, correct);
+          loss = loss_sum / static_cast<double>(batch.size);
+        }
         if (!std::isfinite(loss))
           throw Error(ErrorCode::kNumerical,
                       "non-finite loss (" + fmt_num(loss) + ") at epoch " + std::to_string(epoch) + ", batch " +
                           std::to_string(batch_index),
                       last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
                       "lower the learning rate or enable gradient clipping, then resume from the last good version");
-        if (loss_->classification()) progress.correct += count_top1_hits(out, batch.y, batch.size);
-        network_.backward();
+        progress.correct += correct;
+        if (!parallel) network_.backward();
         optimizer_->step(lr);
         ++global_step_;
         progress.loss_sum += loss * static_cast<double>(batch.size);
@@ -241,6 +279,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
         const bool due = (options_.snapshot_every_steps() > 0 && global_step_ % options_.snapshot_every_steps() == 0) ||
                          (snapshot_seconds > 0 && seconds_since(last_snapshot) >= snapshot_seconds);
         if (due && batch_index < total) {
+          if (parallel) average_buffers();
           EpochProgress saved = progress;
           saved.seconds += seconds_since(start);
           for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
@@ -262,6 +301,10 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
         metrics_["train/accuracy"] = seen ? static_cast<double>(progress.correct) / static_cast<double>(seen) : 0.0;
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
+      if (parallel) {
+        average_buffers();
+        check_ranks_agree(epoch);
+      }
       EvalResult validation_eval;
       if (validation) {
         validation_eval = evaluate(*validation);

@@ -23,6 +23,7 @@
 #include "strata/framework/optim/optimizer.h"
 #include "strata/framework/train/batch_source.h"
 #include "strata/framework/train/callback.h"
+#include "strata/framework/train/communicator.h"
 #include "strata/framework/train/progress.h"
 
 namespace strata {
@@ -75,6 +76,20 @@ class Trainer {
   void remove_callback(Callback* callback);
   // Changes TrainerOptions::snapshot_every_steps / _minutes (the run API sets them from its flags).
   void set_snapshot_every(int64_t steps, double minutes);
+  // Data-parallel training over `comm` (one process per rank, each with this same program,
+  // network, data and seed): every rank reads the same global batches and trains on its share of
+  // each (rows [B r / N, B (r + 1) / N)); gradients are summed in buckets, each rank's weighted by
+  // its share, so the step is the whole batch's; the loss, accuracy and sample counts are reduced,
+  // and non-trainable buffers (batch-norm running statistics) averaged before every evaluation
+  // and snapshot, so metrics and versions describe the whole batch and epoch. fit() begins from
+  // rank 0's state (its resume or warm start reaches every rank) and checks at every epoch end that
+  // the ranks' parameters are identical. Only rank 0 should record (versioning::Run does so when
+  // the other ranks run without a log). Call before fit(); `comm` must outlive the trainer.
+  // Dropout masks of rank r > 0 are drawn from seed ^ r (its rows are other samples).
+  void set_data_parallel(Communicator* comm, DataParallelOptions options = {});
+  int rank() const { return comm_ ? comm_->rank() : 0; }
+  int world_size() const { return comm_ ? comm_->size() : 1; }
+
   // Extra hyper-parameters recorded with every version ("model", "batch_size", ...).
   void set_hparam(const std::string& key, const std::string& value) { extra_hparams_[key] = value; }
 
@@ -113,6 +128,16 @@ class Trainer {
   // The counters the trainer itself owns (epoch, steps, seed, loader position).
   std::map<std::string, int64_t> trainer_counters() const;
   std::map<std::string, std::string> hparams() const;
+  // Data parallelism (trainer_data_parallel.cc): rank 0's state onto every rank, and each rank's
+  // environment into distributed/* (called first in fit).
+  void sync_from_rank0();
+  // Sums the gradients of this rank's `rows` of a `global_rows` batch over the ranks; returns the
+  // whole batch's {loss sum, top-1 hits} from this rank's.
+  std::pair<double, int64_t> reduce_step(int64_t rows, int64_t global_rows, double loss_sum, int64_t correct);
+  // Averages non-trainable buffers over the ranks (before evaluation and snapshots).
+  void average_buffers();
+  // Throws when the ranks' parameters differ (they must stay identical).
+  void check_ranks_agree(int64_t epoch);
   // The added callbacks, then the progress display.
   template <class Fn>
   void for_each_callback(Fn&& fn);
@@ -132,6 +157,10 @@ class Trainer {
   EpochProgress resume_progress_;  // from a mid-epoch state (load_state); batches 0: none
   bool resumed_ = false;
   std::string last_version_;  // the recorder's latest annotation, named when training fails
+  Communicator* comm_ = nullptr;  // data parallelism; null: this process alone
+  DataParallelOptions data_parallel_;
+  std::map<std::string, std::string> rank_environment_;  // "distributed/...", set by sync_from_rank0
+  std::vector<float> bucket_;  // gradient bucket of reduce_step
 };
 
 }  // namespace strata

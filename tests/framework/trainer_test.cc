@@ -1,8 +1,11 @@
 // Trainer and metrics: confusion-matrix metrics against hand-computed values, an XOR smoke test,
-// non-finite loss, early stopping, state round trip.
+// non-finite loss, early stopping, state round trip, data parallelism over threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
@@ -203,6 +206,201 @@ TEST(Trainer, CallbacksDecideOnMetricsAndTheirStateIsInTheSnapshot) {
   resumed.fit(data, &data, 10);
   EXPECT_EQ(cb2.snapshot_counter, 5);  // 3 restored + epochs 4 and 5
   EXPECT_THROW(EarlyStopping(EarlyStoppingOptions().patience(0)), Error);
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+// A Communicator over threads of this process (the Trainer's data-parallel logic without MPI):
+// every collective meets at a barrier; sums are taken in rank order by every rank, so all get
+// the same bits.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), posted_(static_cast<size_t>(n)) {}
+  void barrier() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t gen = generation_;
+    if (++waiting_ == n_) {
+      waiting_ = 0;
+      ++generation_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return generation_ != gen; });
+    }
+  }
+  int n_;
+  std::vector<const void*> posted_;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;
+  uint64_t generation_ = 0;
+};
+
+class ThreadCommunicator : public Communicator {
+ public:
+  ThreadCommunicator(ThreadGroup& group, int rank) : g_(group), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return g_.n_; }
+  void allreduce_sum(float* data, size_t n) override { sum(data, n); }
+  void allreduce_sum(double* data, size_t n) override { sum(data, n); }
+  void broadcast(std::string& bytes, int root) override {
+    post(&bytes);
+    std::string copy = *static_cast<const std::string*>(g_.posted_[static_cast<size_t>(root)]);
+    g_.barrier();
+    bytes = copy;
+  }
+  std::vector<std::string> allgather(const std::string& mine) override {
+    post(&mine);
+    std::vector<std::string> all;
+    for (const void* p : g_.posted_) all.push_back(*static_cast<const std::string*>(p));
+    g_.barrier();
+    return all;
+  }
+  void abort(int) override { std::abort(); }
+  int64_t reductions = 0;
+
+ private:
+  void post(const void* p) {
+    g_.posted_[static_cast<size_t>(rank_)] = p;
+    g_.barrier();
+  }
+  template <class T>
+  void sum(T* data, size_t n) {
+    ++reductions;
+    post(data);
+    std::vector<T> total(n, T(0));
+    for (const void* p : g_.posted_)
+      for (size_t i = 0; i < n; ++i) total[i] += static_cast<const T*>(p)[i];
+    g_.barrier();
+    std::copy(total.begin(), total.end(), data);
+  }
+  ThreadGroup& g_;
+  int rank_;
+};
+
+// 13 samples of 3 features in 4 classes: a last batch of 1 (13 = 4 x 3 + 1), smaller than 2 ranks.
+ArraySource blobs() {
+  Tensor x({13, 3});
+  Tensor y({13}, DType::kI64);
+  for (int64_t i = 0; i < 13; ++i) {
+    y.data<int64_t>()[i] = i % 4;
+    for (int64_t j = 0; j < 3; ++j) x.f32()[i * 3 + j] = std::sin(0.7f * static_cast<float>(i * 3 + j)) + 0.5f * static_cast<float>(i % 4 == j);
+  }
+  return ArraySource(x, y, 4);
+}
+
+GraphSpec bn_net() { return Sequential({3}).linear(8).batch_norm().activation("tanh").linear(4).build(); }
+
+TrainerOptions sgd() {
+  return TrainerOptions().seed(5).latency_probes(0).optimizer(OptimizerOptions().kind("sgd").lr(0.1)).progress(Progress::kQuiet);
+}
+
+GraphSpec tanh_net() { return Sequential({3}).linear(8).activation("tanh").linear(4).build(); }
+
+struct RankResult {
+  NamedTensors params;
+  std::map<std::string, double> metrics;
+  int64_t reductions = 0;
+};
+
+// Trains `spec` for `epochs` on `ranks` threads; rank 0 optionally starts from `start`.
+std::vector<RankResult> train_ranks(int ranks, int64_t epochs, const TrainState* start = nullptr, size_t bucket = 4 << 20,
+                                    const GraphSpec& spec = bn_net()) {
+  ThreadGroup group(ranks);
+  std::vector<RankResult> out(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      ThreadCommunicator comm(group, r);
+      Network net(spec);
+      Trainer trainer(net, sgd());
+      trainer.set_data_parallel(&comm, DataParallelOptions().bucket_bytes(bucket));
+      if (start && r == 0) trainer.load_state(*start);
+      ArraySource data = blobs();
+      trainer.fit(data, &data, epochs);
+      out[static_cast<size_t>(r)] = {net.state_tensors(), trainer.last_metrics(), comm.reductions};
+    });
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+float max_abs_diff(const NamedTensors& a, const NamedTensors& b) {
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (int64_t j = 0; j < a[i].second.numel(); ++j)
+      worst = std::max(worst, std::abs(a[i].second.f32()[j] - b[i].second.f32()[j]));
+  return worst;
+}
+
+void expect_ranks_bit_equal(const std::vector<RankResult>& r) {
+  for (size_t k = 1; k < r.size(); ++k)
+    for (size_t i = 0; i < r[0].params.size(); ++i)
+      EXPECT_TRUE(r[0].params[i].second.bit_equal(r[k].params[i].second)) << "rank " << k << " " << r[0].params[i].first;
+}
+
+TEST(DataParallel, RanksMatchOneProcessWithTheSameGlobalBatch) {
+  Network net(tanh_net());
+  Trainer alone(net, sgd());
+  ArraySource data = blobs();
+  alone.fit(data, &data, 5);
+  for (int ranks : {2, 3}) {
+    const std::vector<RankResult> r = train_ranks(ranks, 5, nullptr, 4 << 20, tanh_net());
+    expect_ranks_bit_equal(r);
+    // The whole batch's gradient, up to the rounding of other partial sums (20 steps, one of
+    // them a batch of 1 that leaves a rank without rows).
+    EXPECT_LT(max_abs_diff(net.state_tensors(), r[0].params), 1e-6f) << ranks << " ranks";
+    EXPECT_NEAR(r[0].metrics.at("train/loss"), alone.last_metrics().at("train/loss"), 1e-6);
+    EXPECT_EQ(r[0].metrics.at("train/accuracy"), alone.last_metrics().at("train/accuracy"));
+    EXPECT_EQ(r[0].metrics.at("val/accuracy"), alone.last_metrics().at("val/accuracy"));
+  }
+}
+
+TEST(DataParallel, BatchNormStatisticsAreAveragedSoEveryRankRecordsTheSame) {
+  // Each rank normalises its own rows while training (as PyTorch's DDP without SyncBatchNorm);
+  // the running statistics are averaged before every evaluation and snapshot, so every rank
+  // holds (and rank 0 records) the same ones, and the ranks agree in every bit.
+  for (int ranks : {2, 3}) {
+    const std::vector<RankResult> r = train_ranks(ranks, 3);
+    expect_ranks_bit_equal(r);
+    EXPECT_EQ(r[0].metrics.at("val/loss"), r[1].metrics.at("val/loss"));
+  }
+}
+
+TEST(DataParallel, BucketsOnlyChangeHowManyReductionsRun) {
+  const std::vector<RankResult> big = train_ranks(2, 2), small = train_ranks(2, 2, nullptr, 64);
+  for (size_t i = 0; i < big[0].params.size(); ++i) EXPECT_TRUE(big[0].params[i].second.bit_equal(small[0].params[i].second));
+  EXPECT_GT(small[0].reductions, big[0].reductions);
+}
+
+TEST(DataParallel, RankZerosResumedStateReachesEveryRankAndResumeIsBitExact) {
+  const std::vector<RankResult> straight = train_ranks(2, 4);
+  TrainState at2;
+  {
+    ThreadGroup group(2);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 2; ++r)
+      threads.emplace_back([&, r] {
+        ThreadCommunicator comm(group, r);
+        Network net(bn_net());
+        Trainer trainer(net, sgd());
+        trainer.set_data_parallel(&comm);
+        ArraySource data = blobs();
+        trainer.fit(data, &data, 2);
+        if (r == 0) at2 = trainer.state();
+      });
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(at2.environment.at("distributed/world_size"), "2");
+  const std::vector<RankResult> resumed = train_ranks(2, 4, &at2);
+  for (int k = 0; k < 2; ++k)
+    for (size_t i = 0; i < straight[0].params.size(); ++i)
+      EXPECT_TRUE(straight[0].params[i].second.bit_equal(resumed[static_cast<size_t>(k)].params[i].second))
+          << "rank " << k << " " << straight[0].params[i].first;
 }
 
 }  // namespace
