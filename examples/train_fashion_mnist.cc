@@ -61,8 +61,13 @@ int main(int argc, char** argv) {
                  "set is evaluated once, after the last epoch, into its version (0: validate on the test set)")
       ->check(flags::between(0, 1, true));
   bool distributed = false;
+  int64_t bucket_kb = 4096;
   app.add_flag("--distributed", distributed,
                "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
+  bool overlap = false;
+  app.add_option("--allreduce-bucket-kb", bucket_kb, "--distributed: gradients are summed in buckets of this many KiB")
+      ->check(flags::positive());
+  app.add_flag("--overlap", overlap, "--distributed: sum gradient buckets on a thread while backward runs");
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
@@ -94,7 +99,7 @@ int main(int argc, char** argv) {
     auto opt = OptimizerOptions().kind(optimizer).lr(lr).weight_decay(weight_decay);
     if (optimizer == "sgd" || optimizer == "rmsprop") opt.momentum(momentum);
     Trainer trainer(net, TrainerOptions().seed(seed).optimizer(opt).progress(rank0 ? Progress::kAuto : Progress::kQuiet));
-    if (world) trainer.set_data_parallel(world.get());
+    if (world) trainer.set_data_parallel(world.get(), DataParallelOptions().bucket_bytes(static_cast<size_t>(bucket_kb) << 10).overlap(overlap));
     trainer.set_hparam("model", model);
     if (model == "mlp" && activation != "relu") trainer.set_hparam("activation", activation);
     trainer.set_hparam("batch_size", std::to_string(batch_size));

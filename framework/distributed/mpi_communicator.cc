@@ -29,9 +29,12 @@ MpiCommunicator::MpiCommunicator(int* argc, char*** argv) {
   MPI_Initialized(&ready);
   if (!ready) {
     int provided = 0;
-    check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
     owns_init_ = true;
   }
+  int level = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&level);
+  serialized_ = level >= MPI_THREAD_SERIALIZED;
   // Errors come back as codes (turned into strata::Error) instead of killing the process mid-call.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);

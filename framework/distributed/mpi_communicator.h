@@ -8,7 +8,8 @@
 //
 //   mpirun -np 4 ./train ...
 //
-// Thread-safety: MPI is initialised with MPI_THREAD_FUNNELED: call from the thread that made it.
+// Thread-safety: one thread at a time. MPI is initialised asking for MPI_THREAD_SERIALIZED, so
+// the Trainer's communication thread may sum gradients while the main thread computes.
 #pragma once
 
 #include "strata/framework/train/communicator.h"
@@ -31,6 +32,7 @@ class MpiCommunicator : public Communicator {
   void broadcast(std::string& bytes, int root) override;
   std::vector<std::string> allgather(const std::string& mine) override;
   [[noreturn]] void abort(int exit_code) override;
+  bool allows_other_threads() const override { return serialized_; }
 
   // Whether this process was started by mpirun / mpiexec (Open MPI's or a PMI launcher's
   // environment is present), without initialising MPI.
@@ -39,6 +41,7 @@ class MpiCommunicator : public Communicator {
  private:
   int rank_ = 0, size_ = 1;
   bool owns_init_ = false;
+  bool serialized_ = false;  // MPI granted MPI_THREAD_SERIALIZED or more
 };
 
 }  // namespace strata

@@ -86,6 +86,7 @@ Network::Network(GraphSpec spec, NetworkOptions options)
   if (spec_.nodes.empty()) throw_invalid("the graph has no nodes");
   for (const NodeSpec& n : spec_.nodes) {
     op_def(n.op, n.name);  // fails early on an unknown op
+    node_params_begin_.push_back(params_.size());
     for (const ParamSpec& p : n.params) {
       Parameter param;
       param.name = p.name;
@@ -95,6 +96,7 @@ Network::Network(GraphSpec spec, NetworkOptions options)
       params_.push_back(std::move(param));
     }
   }
+  node_params_begin_.push_back(params_.size());
   init_params(0);
   params_set_ = false;  // the placeholder initialisation above is the Trainer's to replace
 }
@@ -443,7 +445,17 @@ void Network::backward() {
         for (int64_t j = 0; j < n; ++j) into[j] += from[j];
       }
     }
+    if (gradients_ready_ && node_params_begin_[i + 1] > node_params_begin_[i])
+      gradients_ready_(node_params_begin_[i], node_params_begin_[i + 1]);
   }
+}
+
+void Network::zero_gradients_as_backward() {
+  for (Parameter& p : params_)
+    if (p.grad.defined()) p.grad.fill(0.f);
+  if (!gradients_ready_) return;
+  for (size_t i = spec_.nodes.size(); i-- > 0;)
+    if (node_params_begin_[i + 1] > node_params_begin_[i]) gradients_ready_(node_params_begin_[i], node_params_begin_[i + 1]);
 }
 
 }  // namespace strata

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,13 @@ class Network {
   // Backpropagates output_grad() through the last forward(kTrain) and overwrites the gradient of
   // every trainable parameter.
   void backward();
+  // Called by backward() as soon as a node's parameter gradients are final (nodes in reverse
+  // order), with the range [first, last) of parameters() that node owns; data-parallel training
+  // starts summing them over the ranks while the rest of backward() runs. Empty: none.
+  void set_gradients_ready_hook(std::function<void(size_t first, size_t last)> hook) { gradients_ready_ = std::move(hook); }
+  // Zeroes every parameter gradient and calls the hook as backward() would (a data-parallel rank
+  // that has no rows of a batch still takes part in the sums, in the same order).
+  void zero_gradients_as_backward();
   // dL/d(input) of the last backward(); needs NetworkOptions::input_grad.
   const Tensor& input_grad() const;
 
@@ -91,6 +99,8 @@ class Network {
   GraphSpec spec_;
   NetworkOptions options_;
   std::vector<Parameter> params_;
+  std::vector<size_t> node_params_begin_;  // node i owns params_[begin[i], begin[i + 1])
+  std::function<void(size_t, size_t)> gradients_ready_;
   bool params_set_ = false;
   std::vector<std::unique_ptr<Plan>> plans_;
   Tensor buffer_pool_;  // activation and gradient storage shared by the plans

@@ -26,6 +26,10 @@ class Communicator {
   virtual void broadcast(std::string& bytes, int root) = 0;
   // Every rank's string, in rank order, on every rank.
   virtual std::vector<std::string> allgather(const std::string& mine) = 0;
+  // Whether collectives may be called from another thread than the one that made this object,
+  // one thread at a time (MPI_THREAD_SERIALIZED): the gradient all-reduce can then overlap the
+  // backward pass (DataParallelOptions::overlap).
+  virtual bool allows_other_threads() const { return false; }
   // Ends every rank of the group after an error on this one (a rank that stops alone would leave
   // the others waiting in a collective forever). Does not return.
   [[noreturn]] virtual void abort(int exit_code) = 0;
@@ -34,6 +38,11 @@ class Communicator {
 struct DataParallelOptions {
   // Gradients are summed in buckets of about this many bytes: one collective per bucket.
   STRATA_ARG(size_t, bucket_bytes) = size_t{4} << 20;
+  // Sum full buckets on a communication thread while the backward pass goes on. Off by default:
+  // on a machine whose cores all compute, the thread takes CPU from backward (README
+  // "Data-parallel training" has the measurement); it pays where the transport works without the
+  // CPU (RDMA) or cores are spare.
+  STRATA_ARG(bool, overlap) = false;
 };
 
 }  // namespace strata

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/train/gradient_reducer.h"
 #include "strata/framework/train/runtime.h"
 
 namespace strata {
@@ -207,6 +208,18 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   if (comm_) sync_from_rank0();
   const bool parallel = world_size() > 1;
+  if (parallel) {
+    reducer_ = std::make_unique<GradientReducer>(*comm_, network_.parameters(), data_parallel_);
+    network_.set_gradients_ready_hook([this](size_t first, size_t last) { reducer_->ready(first, last); });
+  }
+  // The hook and the reducer's thread end with this fit, however it ends.
+  struct EndParallel {
+    Trainer& t;
+    ~EndParallel() {
+      t.network_.set_gradients_ready_hook({});
+      t.reducer_.reset();
+    }
+  } end_parallel{*this};
   FitResult result;
   for_each_callback([&](Callback& cb) { cb.load_state(callback_counters_); });
   // Callbacks get views of the live tensors (they run on this thread, between steps): a recorder
@@ -224,6 +237,9 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       auto start = Clock::now();
       // A resumed mid-epoch state goes on from where it stopped, its sums included.
       EpochProgress progress = resume_progress_;
+      metric_sum_seconds_ = 0;
+      const double reduce_before = reducer_ ? reducer_->reduce_seconds() : 0;
+      const double blocking_before = reducer_ ? reducer_->blocking_seconds() : 0;
       resume_progress_ = EpochProgress{};
       if (progress.batches > 0)
         train.start_epoch_at(epoch, progress.batches);
@@ -247,18 +263,20 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
           // This rank's share of the global batch; a share can be empty (a last batch smaller
           // than the world): its gradient is then zero.
           const int64_t lo = batch.size * rank() / world_size(), hi = batch.size * (rank() + 1) / world_size();
+          // Each rank's loss is its rows' mean, so its gradient counts with weight rows / batch:
+          // the sum over the ranks is the gradient of the whole batch's mean loss.
+          reducer_->begin(static_cast<float>(static_cast<double>(hi - lo) / static_cast<double>(batch.size)));
           double loss_sum = 0;
           if (hi > lo) {
             const Tensor x = batch_rows(batch.x, lo, hi), y = batch_rows(batch.y, lo, hi);
             const Tensor& out = network_.forward(x, Mode::kTrain);
             loss_sum = loss_->compute(out, y, &network_.output_grad()) * static_cast<double>(hi - lo);
             if (loss_->classification()) correct = count_top1_hits(out, y, hi - lo);
-            network_.backward();
+            network_.backward();  // hands each node's gradients to the reducer as they are done
           } else {
-            for (Parameter& p : network_.parameters())
-              if (p.trainable && p.grad.defined()) p.grad.fill(0.f);
+            network_.zero_gradients_as_backward();
           }
-          std::tie(loss_sum, correct) = reduce_step(hi - lo, batch.size, loss_sum, correct);
+          std::tie(loss_sum, correct) = finish_step(loss_sum, correct);
           loss = loss_sum / static_cast<double>(batch.size);
         }
         if (!std::isfinite(loss))
@@ -302,6 +320,13 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
       if (parallel) {
+        // Per step: time in the gradient all-reduces (waiting for slower ranks included), and
+        // what the sums cost the training thread (packing, the all-reduces it ran or waited for,
+        // the loss and accuracy sums): with overlap, the part backward did not hide.
+        const double steps = static_cast<double>(std::max<int64_t>(batch_index, 1));
+        metrics_["time/allreduce_ms_per_step"] = 1000 * (reducer_->reduce_seconds() - reduce_before) / steps;
+        metrics_["time/allreduce_blocking_ms_per_step"] =
+            1000 * (reducer_->blocking_seconds() - blocking_before + metric_sum_seconds_) / steps;
         average_buffers();
         check_ranks_agree(epoch);
       }

@@ -28,6 +28,8 @@
 
 namespace strata {
 
+class GradientReducer;
+
 struct TrainerOptions {
   STRATA_ARG(uint64_t, seed) = 0;
   STRATA_ARG(OptimizerOptions, optimizer);
@@ -131,9 +133,9 @@ class Trainer {
   // Data parallelism (trainer_data_parallel.cc): rank 0's state onto every rank, and each rank's
   // environment into distributed/* (called first in fit).
   void sync_from_rank0();
-  // Sums the gradients of this rank's `rows` of a `global_rows` batch over the ranks; returns the
-  // whole batch's {loss sum, top-1 hits} from this rank's.
-  std::pair<double, int64_t> reduce_step(int64_t rows, int64_t global_rows, double loss_sum, int64_t correct);
+  // Sums the gradients of this rank's rows of the batch over the ranks (the reducer got them
+  // during backward); returns the whole batch's {loss sum, top-1 hits} from this rank's.
+  std::pair<double, int64_t> finish_step(double loss_sum, int64_t correct);
   // Averages non-trainable buffers over the ranks (before evaluation and snapshots).
   void average_buffers();
   // Throws when the ranks' parameters differ (they must stay identical).
@@ -160,7 +162,8 @@ class Trainer {
   Communicator* comm_ = nullptr;  // data parallelism; null: this process alone
   DataParallelOptions data_parallel_;
   std::map<std::string, std::string> rank_environment_;  // "distributed/...", set by sync_from_rank0
-  std::vector<float> bucket_;  // gradient bucket of reduce_step
+  std::unique_ptr<GradientReducer> reducer_;  // during a data-parallel fit
+  double metric_sum_seconds_ = 0;  // this epoch: the per-step loss / accuracy all-reduce
 };
 
 }  // namespace strata

@@ -1,8 +1,10 @@
 // The data-parallel part of the Trainer (Trainer::set_data_parallel): starting every rank from
 // rank 0's state, summing gradients in buckets, averaging buffers, checking that ranks agree.
+#include <chrono>
 #include <cstring>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/train/gradient_reducer.h"
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 
@@ -166,44 +168,12 @@ void Trainer::sync_from_rank0() {
   }
 }
 
-std::pair<double, int64_t> Trainer::reduce_step(int64_t rows, int64_t global_rows, double loss_sum, int64_t correct) {
-  // Each rank's loss is its rows' mean, so its gradient counts with weight rows / global_rows:
-  // the sum is the gradient of the whole batch's mean loss.
-  const float weight = static_cast<float>(static_cast<double>(rows) / static_cast<double>(global_rows));
-  const size_t capacity = std::max<size_t>(data_parallel_.bucket_bytes() / sizeof(float), 1);
-  bucket_.resize(capacity);
-  struct Piece {
-    float* grad;
-    size_t n;
-  };
-  std::vector<Piece> pieces;  // what the bucket holds, in order
-  size_t used = 0;
-  auto flush = [&] {
-    if (used == 0) return;
-    comm_->allreduce_sum(bucket_.data(), used);
-    size_t at = 0;
-    for (const Piece& p : pieces) {
-      std::memcpy(p.grad, bucket_.data() + at, p.n * sizeof(float));
-      at += p.n;
-    }
-    pieces.clear();
-    used = 0;
-  };
-  for (Parameter& p : network_.parameters()) {
-    if (!p.trainable || !p.grad.defined()) continue;
-    float* g = p.grad.f32();
-    for (size_t off = 0, n = static_cast<size_t>(p.grad.numel()); off < n;) {
-      const size_t take = std::min(n - off, capacity - used);
-      for (size_t i = 0; i < take; ++i) bucket_[used + i] = g[off + i] * weight;
-      pieces.push_back({g + off, take});
-      used += take;
-      off += take;
-      if (used == capacity) flush();
-    }
-  }
-  flush();
+std::pair<double, int64_t> Trainer::finish_step(double loss_sum, int64_t correct) {
+  reducer_->finish();
+  const auto start = std::chrono::steady_clock::now();
   double sums[2] = {loss_sum, static_cast<double>(correct)};
   comm_->allreduce_sum(sums, 2);
+  metric_sum_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {sums[0], static_cast<int64_t>(sums[1])};
 }
 

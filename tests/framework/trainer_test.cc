@@ -262,6 +262,7 @@ class ThreadCommunicator : public Communicator {
     return all;
   }
   void abort(int) override { std::abort(); }
+  bool allows_other_threads() const override { return true; }
   int64_t reductions = 0;
 
  private:
@@ -310,7 +311,7 @@ struct RankResult {
 
 // Trains `spec` for `epochs` on `ranks` threads; rank 0 optionally starts from `start`.
 std::vector<RankResult> train_ranks(int ranks, int64_t epochs, const TrainState* start = nullptr, size_t bucket = 4 << 20,
-                                    const GraphSpec& spec = bn_net()) {
+                                    const GraphSpec& spec = bn_net(), bool overlap = false) {
   ThreadGroup group(ranks);
   std::vector<RankResult> out(static_cast<size_t>(ranks));
   std::vector<std::thread> threads;
@@ -319,7 +320,7 @@ std::vector<RankResult> train_ranks(int ranks, int64_t epochs, const TrainState*
       ThreadCommunicator comm(group, r);
       Network net(spec);
       Trainer trainer(net, sgd());
-      trainer.set_data_parallel(&comm, DataParallelOptions().bucket_bytes(bucket));
+      trainer.set_data_parallel(&comm, DataParallelOptions().bucket_bytes(bucket).overlap(overlap));
       if (start && r == 0) trainer.load_state(*start);
       ArraySource data = blobs();
       trainer.fit(data, &data, epochs);
@@ -371,10 +372,18 @@ TEST(DataParallel, BatchNormStatisticsAreAveragedSoEveryRankRecordsTheSame) {
   }
 }
 
-TEST(DataParallel, BucketsOnlyChangeHowManyReductionsRun) {
-  const std::vector<RankResult> big = train_ranks(2, 2), small = train_ranks(2, 2, nullptr, 64);
-  for (size_t i = 0; i < big[0].params.size(); ++i) EXPECT_TRUE(big[0].params[i].second.bit_equal(small[0].params[i].second));
-  EXPECT_GT(small[0].reductions, big[0].reductions);
+TEST(DataParallel, BucketSizeAndOverlapWithBackwardChangeNothingButHowTheSumsRun) {
+  for (int ranks : {2, 3}) {
+    const std::vector<RankResult> big = train_ranks(ranks, 2);
+    const std::vector<RankResult> small = train_ranks(ranks, 2, nullptr, 64);  // 16 floats: many buckets a step
+    const std::vector<RankResult> overlapped = train_ranks(ranks, 2, nullptr, 64, bn_net(), true);
+    for (size_t i = 0; i < big[0].params.size(); ++i) {
+      EXPECT_TRUE(big[0].params[i].second.bit_equal(small[0].params[i].second)) << big[0].params[i].first;
+      EXPECT_TRUE(big[0].params[i].second.bit_equal(overlapped[0].params[i].second)) << big[0].params[i].first;
+    }
+    EXPECT_GT(small[0].reductions, big[0].reductions);
+    EXPECT_EQ(overlapped[0].reductions, small[0].reductions);
+  }
 }
 
 TEST(DataParallel, RankZerosResumedStateReachesEveryRankAndResumeIsBitExact) {
