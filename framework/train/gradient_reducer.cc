@@ -62,6 +62,7 @@ void GradientReducer::finish() {
   if (worker_.joinable()) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return done_ == queued_; });
+    if (failure_) std::rethrow_exception(failure_);
   }
   blocking_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -109,9 +110,17 @@ void GradientReducer::work() {
       bucket = queue_.front();
       queue_.pop_front();
     }
-    reduce(*bucket);
+    std::exception_ptr failure;
+    if (!failure_) {  // after a failure the rest is skipped: finish() reports the first
+      try {
+        reduce(*bucket);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (failure) failure_ = failure;
       ++done_;
     }
     cv_.notify_all();

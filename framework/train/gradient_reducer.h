@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -68,6 +69,7 @@ class GradientReducer {
   size_t queued_ = 0, done_ = 0;
   bool stop_ = false;
   double seconds_ = 0;  // guarded by mu_
+  std::exception_ptr failure_;  // an error of the worker's all-reduce, rethrown by finish()
   double blocking_seconds_ = 0;  // the training thread's own
 };
 
