@@ -25,17 +25,9 @@ using vtest::TempDir;
 const std::string kTrain = std::string(STRATA_BINARY_DIR) + "/examples/train_fashion_mnist";
 const std::string kStrata = std::string(STRATA_BINARY_DIR) + "/tools/strata";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = tools_test::CommandResult;
 
-Result run(const TempDir& dir, const std::string& cmd) {
-  const std::string err = dir.sub("stderr.txt");
-  tools_test::CommandOutput o = tools_test::run_command("timeout 300 " + cmd + " 2>" + err);
-  std::ifstream in(err);
-  return {o.code, o.out, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
-}
+Result run(const TempDir& dir, const std::string& cmd) { return tools_test::run_capturing_stderr("timeout 300 " + cmd, dir.sub("stderr.txt")); }
 
 // Small and quick: 90% of 12,800 images in global batches of 64 (180 steps an epoch), the MLP.
 std::string train_flags(const std::string& log_dir, int epochs, int limit = 12800) {

@@ -28,6 +28,23 @@ inline CommandOutput run_command(const std::string& cmd) {
   return o;
 }
 
+// Runs `cmd` through the shell with stderr captured in the file `err_path` (stdout stays clean).
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+inline CommandResult run_capturing_stderr(const std::string& cmd, const std::string& err_path) {
+  CommandOutput o = run_command(cmd + " 2>" + err_path);
+  std::string err;
+  if (FILE* f = std::fopen(err_path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) err.append(buf, n);
+    std::fclose(f);
+  }
+  return {o.code, std::move(o.out), std::move(err)};
+}
+
 // The examples train on Fashion-MNIST: their tests skip where the package is not installed.
 inline bool have_fashion_mnist() {
   const std::string images = std::string(kFashionMnistDir) + "/train-images-idx3-ubyte";

@@ -25,17 +25,9 @@ using vtest::TempDir;
 
 const std::string kStrata = std::string(STRATA_BINARY_DIR) + "/tools/strata";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = tools_test::CommandResult;
 
-Result run(const TempDir& dir, const std::string& cmd) {
-  const std::string err = dir.sub("stderr.txt");
-  tools_test::CommandOutput o = tools_test::run_command(cmd + " 2>" + err);
-  std::ifstream in(err);
-  return {o.code, o.out, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
-}
+Result run(const TempDir& dir, const std::string& cmd) { return tools_test::run_capturing_stderr(cmd, dir.sub("stderr.txt")); }
 
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
