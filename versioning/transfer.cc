@@ -338,20 +338,19 @@ class Dag {
     return seen;
   }
   // The best common ancestor (newest of those that are not ancestors of another), as merge_base.
+  // The common ancestors are closed under ancestry, so one that is an ancestor of another is the
+  // parent of a common ancestor: one pass over parents finds them.
   std::optional<CommitId> merge_base(const CommitId& a, const CommitId& b) const {
     const std::set<CommitId> in_a = ancestry(a);
     std::set<CommitId> common;
     for (const CommitId& id : ancestry(b))
       if (in_a.count(id) && find(id)) common.insert(id);
+    std::set<CommitId> dominated;
+    for (const CommitId& c : common)
+      for (const CommitId& p : find(c)->parents) dominated.insert(p);
     std::optional<CommitId> best;
     for (const CommitId& c : common) {
-      bool dominated = false;
-      for (const CommitId& other : common)
-        if (other != c && ancestry(other).count(c)) {
-          dominated = true;
-          break;
-        }
-      if (dominated) continue;
+      if (dominated.count(c)) continue;
       if (!best || std::make_pair(find(c)->wall_time_ms, c) > std::make_pair(find(*best)->wall_time_ms, *best)) best = c;
     }
     return best;
