@@ -6,6 +6,8 @@
 // The other log is a local directory or `ssh://[user@]host[:port]/path`; over ssh, `strata serve`
 // runs on the far side and speaks the transfer protocol on its stdin/stdout (git's model). The
 // ssh program is $STRATA_SSH (default `ssh`), split on spaces, so a key or options can be given.
+// An ssh transfer sets SIGPIPE to be ignored in this process, so that a far side that dies makes
+// writes fail with an error instead of killing the process.
 //
 // Thread-safety: a transfer opens and writes logs like any other writer (one writer per log).
 #pragma once
