@@ -11,6 +11,7 @@
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/commit_record.h"
 #include "strata/versioning/tensor_files.h"
+#include "strata/versioning/transfer_endpoint.h"
 #include "strata/versioning/version_log.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -30,6 +31,19 @@ void put(const std::string& target, const std::string& name, const std::string& 
 std::string file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A transfer protocol frame: u64 little-endian length, then the message.
+std::string frame(const std::string& message) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((static_cast<uint64_t>(message.size()) >> (8 * i)) & 0xff);
+  return out + message;
+}
+
+std::string le64(uint64_t v) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
 }
 
 std::string be32(uint32_t v) {
@@ -114,6 +128,26 @@ int main(int argc, char** argv) {
   put("tensor_files", "two.npz", file_bytes(dir + "/t.npz"));
   write_safetensors(dir + "/t.safetensors", tensors);
   put("tensor_files", "two.safetensors", file_bytes(dir + "/t.safetensors"));
+
+  // Transfer requests as `strata serve` reads them: advertise, objects of main@1, the pack of
+  // main@1 read back, and that pack applied with a ref update.
+  {
+    const CommitId id = log->resolve("main@1");
+    auto endpoint = open_log_endpoint(STRATA_FIXTURE_LOG, false);
+    const ObjectList objects = endpoint->objects_of({id});
+    const Pack pack = endpoint->read_pack({id}, objects.chunks, objects.graphs);
+    const std::string ids = le64(1) + std::string(as_bytes(id));
+    std::string chunk_ids = le64(objects.chunks.size()), graph_ids = le64(objects.graphs.size());
+    for (const ChunkId& c : objects.chunks) chunk_ids += std::string(as_bytes(c));
+    for (const std::string& g : objects.graphs) graph_ids += le64(g.size()) + g;
+    put("transfer", "advertise", frame("\x01"));
+    put("transfer", "objects_of", frame("\x01") + frame("\x02" + ids));
+    put("transfer", "read_pack", frame(std::string("\x04") + ids + chunk_ids + graph_ids));
+    const std::string update = le64(1) + std::string("\x00", 1) + le64(4) + "copy" + std::string("\x00", 1) + std::string(as_bytes(id)) +
+                               std::string("\x00", 1);
+    put("transfer", "apply", frame("\x05" + encode_pack(pack) + update));
+    put("transfer", "pack", encode_pack(pack));
+  }
 
   // Version names.
   for (const char* name : {"main", "main@1", "main@2", "main~1", "main^", "tags/v1", "heads/main", "4f0914944f6f",
