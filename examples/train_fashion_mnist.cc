@@ -62,12 +62,13 @@ int main(int argc, char** argv) {
       ->check(flags::between(0, 1, true));
   bool distributed = false;
   int64_t bucket_kb = 4096;
-  app.add_flag("--distributed", distributed,
-               "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
+  CLI::Option* distributed_flag = app.add_flag(
+      "--distributed", distributed, "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
   bool overlap = false;
   app.add_option("--allreduce-bucket-kb", bucket_kb, "--distributed: gradients are summed in buckets of this many KiB")
-      ->check(flags::positive());
-  app.add_flag("--overlap", overlap, "--distributed: sum gradient buckets on a thread while backward runs");
+      ->check(flags::positive())
+      ->needs(distributed_flag);
+  app.add_flag("--overlap", overlap, "--distributed: sum gradient buckets on a thread while backward runs")->needs(distributed_flag);
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
