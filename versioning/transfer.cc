@@ -250,12 +250,21 @@ class LogEndpoint : public Endpoint {
       auto base = txn.get(Db::kChunks, as_bytes(h.base));
       if (!base) continue;  // reported below as a broken chain
       if (parse_chunk_header(*base).depth + 1 <= h.depth) continue;
-      ChunkBytes raw = LogInternals::decode_chunk(*log_, txn, id, false);
+      // Decoded by hand against the base: the chain as stored now breaks the depth rule, so the
+      // chain reader (which enforces it) would refuse it.
+      const ChunkBytes base_raw = LogInternals::decode_chunk(*log_, txn, h.base, true);
+      std::string raw(h.raw_size, '\0');
+      try {
+        if (base_raw->size() != h.raw_size) throw_corruption("its delta base has another size");
+        versioning::decode_chunk(value, h, base_raw->data(), reinterpret_cast<uint8_t*>(raw.data()));
+        if (hash128(raw) != id) throw_corruption("decoded bytes do not match the chunk id");
+      } catch (const Error& e) {
+        throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(id, 12) + ": " + e.what_failed(),
+                    owner_of(owners, id) + ", " + from, "run `strata verify --all` on the sending log; nothing was written here");
+      }
       auto dt = dtypes.find(id);
       const CodecOptions codec = CodecOptions().codec(settings.codec).zstd_level(settings.zstd_level);
-      txn.put(Db::kChunks, as_bytes(id),
-              encode_chunk({reinterpret_cast<const char*>(raw->data()), raw->size()}, dt != dtypes.end() ? dt->second : DType::kU8,
-                           nullptr, codec));
+      txn.put(Db::kChunks, as_bytes(id), encode_chunk(raw, dt != dtypes.end() ? dt->second : DType::kU8, nullptr, codec));
     }
     for (const ChunkId& id : arrived) {
       try {
@@ -392,8 +401,9 @@ uint64_t encoded_size(const Pack& pack) {
   return n;
 }
 
-TransferReport transfer(Endpoint& from, Endpoint& to, const TransferOptions& options) {
-  const Advertisement src = from.advertise(), dst = to.advertise();
+// `src` is from.advertise() (clone has it already: one advertisement per side).
+TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, const TransferOptions& options) {
+  const Advertisement dst = to.advertise();
   Dag dag;
   dag.add(src);
   dag.add(dst);
@@ -532,13 +542,13 @@ std::unique_ptr<Endpoint> open_log_endpoint(const std::string& log_dir, bool rec
 TransferReport push(const std::string& local_dir, const std::string& remote, const TransferOptions& options) {
   auto from = open_log_endpoint(local_dir, false);
   auto to = open_endpoint(resolve_remote(local_dir, remote), true, options.remote_strata());
-  return transfer(*from, *to, options);
+  return transfer(*from, from->advertise(), *to, options);
 }
 
 TransferReport pull(const std::string& local_dir, const std::string& remote, const TransferOptions& options) {
   auto from = open_endpoint(resolve_remote(local_dir, remote), false, options.remote_strata());
   auto to = open_log_endpoint(local_dir, true, true);
-  return transfer(*from, *to, options);
+  return transfer(*from, from->advertise(), *to, options);
 }
 
 TransferReport clone(const std::string& src, const std::string& dst_dir, const TransferOptions& options) {
@@ -547,12 +557,13 @@ TransferReport clone(const std::string& src, const std::string& dst_dir, const T
   const bool created = !fs::exists(dst_dir);
   try {
     auto from = open_endpoint(src, false, options.remote_strata());
-    const LogSettings s = from->advertise().settings;
+    const Advertisement src_ad = from->advertise();
+    const LogSettings& s = src_ad.settings;
     auto to = open_log_endpoint(dst_dir, true, true,
                                 LogOptions().keyframe_interval(s.keyframe_interval).zstd_level(s.zstd_level).codec(s.codec));
     TransferOptions all = options;
     all.branches({}).tags(true).force(false);
-    TransferReport report = transfer(*from, *to, all);
+    TransferReport report = transfer(*from, src_ad, *to, all);
     to.reset();
     const bool is_url = src.rfind("ssh://", 0) == 0;
     set_remote(dst_dir, "origin", is_url ? src : fs::absolute(src).lexically_normal().string(), true);

@@ -231,19 +231,37 @@ TEST_F(Transfer, ACorruptedChunkOnTheSendingSideIsRefusedOnArrivalNamingTensorAn
   EXPECT_TRUE(chunk_ids(b).empty());
 }
 
+// The stored header of the first chunk of `tensor` in version `id` of the log in `dir`.
+ChunkHeader first_chunk_header(const std::string& dir, const CommitId& id, const std::string& tensor) {
+  ChunkId chunk{};
+  for (const TensorEntry& e : VersionLog::open(dir, OpenMode::kReadOnly)->read_record(id).params)
+    if (e.name == tensor) chunk = e.chunks.at(0);
+  ChunkHeader h;
+  auto env = LmdbEnv::open(dir + "/versions.lmdb", true, 0);
+  env->read([&](const LmdbTxn& txn) { h = parse_chunk_header(*txn.get(Db::kChunks, as_bytes(chunk))); });
+  return h;
+}
+
 TEST_F(Transfer, ADeltaWhoseBaseTheReceiverHoldsDeeperInAChainIsRecodedAsAKeyframe) {
   // b holds epochs 1..6 as a chain (the epoch-6 chunks at depth 5); a starts from the epoch-6
-  // state as a root (depth 0) and adds epoch 7 as a delta of depth 1 against it.
+  // state as a root (depth 0) and adds epoch 7 as a delta of depth 1 against it. The trained
+  // "head/weight" (64 KiB) is large enough to be delta-coded.
+  constexpr int64_t kWide = 1 << 14;
   {
     auto log = VersionLog::open(b, OpenMode::kReadWrite);
-    commit_chain(*log, "main", std::nullopt, 1, 6);
+    const CommitId six = commit_chain(*log, "main", std::nullopt, 1, 6, 7, 0, kWide).back();
+    ASSERT_EQ(first_chunk_header(b, six, "head/weight").depth, 5);
   }
   CommitId seven;
   {
     auto log = VersionLog::open(a, OpenMode::kReadWrite);
-    seven = commit_chain(*log, "fresh", std::nullopt, 6, 2).back();
+    seven = commit_chain(*log, "fresh", std::nullopt, 6, 2, 7, 0, kWide).back();
   }
+  const ChunkHeader sent = first_chunk_header(a, seven, "head/weight");
+  ASSERT_TRUE(sent.delta);
+  ASSERT_EQ(sent.depth, 1);
   pull(b, a, TransferOptions().branches({{"fresh", "fresh"}}));
+  EXPECT_EQ(first_chunk_header(b, seven, "head/weight").depth, 0);  // re-coded as a keyframe
   auto lb = VersionLog::open(b, OpenMode::kReadOnly);
   EXPECT_TRUE(lb->verify().ok());
   expect_same_version(*VersionLog::open(a, OpenMode::kReadOnly), *lb, seven);
