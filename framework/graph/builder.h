@@ -1,7 +1,8 @@
 // Builders that produce a GraphSpec: Sequential for chains, GraphBuilder for DAGs (residual
-// Add, Concat). Every node gets a hierarchical name; parameters are named "<node>/<leaf>".
-// build() validates everything once (unknown inputs, cycles, duplicate names, shapes) and
-// throws strata::Error naming the node, so no shape check is needed at training time.
+// Add, Concat, attention). Every node gets a hierarchical name; parameters are named
+// "<node>/<leaf>". build() validates everything once against the op schemas (unknown ops and
+// inputs, attributes, cycles, duplicate names, dtypes, shapes) and throws strata::Error naming
+// the node, so no shape check is needed at training time. A node's k-th output is "node:k".
 #pragma once
 
 #include <string>
@@ -23,9 +24,32 @@ struct Conv2dOptions {
   STRATA_ARG(bool, bias) = true;
 };
 
+struct SoftmaxOptions {
+  STRATA_ARG(int64_t, axis) = -1;        // per-sample axis
+  STRATA_ARG(std::string, mask);         // a keep-mask value [Tk] (padding_mask), "" for none
+  STRATA_ARG(bool, causal) = false;      // key j > query i masked (decoders)
+};
+
+struct RecurrentOptions {
+  explicit RecurrentOptions(int64_t hidden_size = 0) : hidden_size_(hidden_size) {}
+  STRATA_ARG(int64_t, hidden_size) = 0;
+  STRATA_ARG(int64_t, num_layers) = 1;
+  STRATA_ARG(bool, bidirectional) = false;
+};
+
+struct AttentionOptions {
+  AttentionOptions(int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {}
+  STRATA_ARG(int64_t, dim) = 0;          // model width D (the input's last axis)
+  STRATA_ARG(int64_t, heads) = 1;        // D must be a multiple
+  STRATA_ARG(std::string, mask);         // keep-mask over the keys, "" for none
+  STRATA_ARG(bool, causal) = false;
+  STRATA_ARG(double, dropout) = 0.0;     // on the attention weights
+};
+
 class GraphBuilder {
  public:
-  explicit GraphBuilder(Shape input_shape, std::string input_name = "input");
+  // input_dtype kI32/kI64 for token ids (per-sample shape e.g. {T}).
+  explicit GraphBuilder(Shape input_shape, std::string input_name = "input", DType input_dtype = DType::kF32);
 
   const std::string& input() const { return spec_.input_name; }
 
@@ -46,8 +70,30 @@ class GraphBuilder {
   std::string dropout(const std::string& name, const std::string& x, double p);
   std::string flatten(const std::string& name, const std::string& x);
   std::string add(const std::string& name, const std::string& a, const std::string& b);
-  std::string concat(const std::string& name, const std::vector<std::string>& xs);
+  std::string concat(const std::string& name, const std::vector<std::string>& xs, int64_t axis = 0);
   std::string softmax(const std::string& name, const std::string& x);
+  std::string softmax(const std::string& name, const std::string& x, const SoftmaxOptions& options);
+
+  // Sequences and text (x per sample [T, D] unless said otherwise; ids are the integer input).
+  std::string embedding(const std::string& name, const std::string& ids, int64_t num_embeddings, int64_t dim,
+                        int64_t padding_idx = -1);
+  std::string positional_embedding(const std::string& name, const std::string& x);  // learned, [T, D]
+  std::string padding_mask(const std::string& name, const std::string& ids, int64_t padding_idx = 0);
+  std::string layer_norm(const std::string& name, const std::string& x, double eps = 1e-5);
+  std::string reshape(const std::string& name, const std::string& x, const Shape& shape);  // one -1 allowed
+  std::string transpose(const std::string& name, const std::string& x, const std::vector<int64_t>& perm);
+  std::string slice(const std::string& name, const std::string& x, int64_t axis, int64_t start, int64_t end);
+  std::string matmul(const std::string& name, const std::string& a, const std::string& b, bool transpose_b = false,
+                     double alpha = 1.0);
+  // Output "name" is the sequence [T, D*H], "name:1" the final hidden state [D*H].
+  std::string lstm(const std::string& name, const std::string& x, const RecurrentOptions& options);
+  std::string gru(const std::string& name, const std::string& x, const RecurrentOptions& options);
+  // pooling: mean, max or last over the steps the keep-mask keeps (all without a mask).
+  std::string sequence_pool(const std::string& name, const std::string& x, const std::string& pooling,
+                            const std::string& mask = "");
+  // Multi-head scaled dot-product attention with its q/k/v/out projections, as scoped nodes
+  // under `name`: [T, D] -> [T, D].
+  std::string multi_head_attention(const std::string& name, const std::string& x, const AttentionOptions& options);
   // Any node, for ops added later; attributes as in NodeSpec.
   std::string node(NodeSpec spec);
 
@@ -59,6 +105,7 @@ class GraphBuilder {
 
  private:
   std::string add_node(NodeSpec spec);
+  std::string recurrent(const std::string& op, const std::string& name, const std::string& x, const RecurrentOptions& o);
   GraphSpec spec_;
   std::string scope_;
 };

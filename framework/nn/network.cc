@@ -24,8 +24,8 @@ struct Network::Plan {
   Mode mode = Mode::kEval;
   Tensor input;                   // [N, input_shape...]
   Tensor input_grad;              // dL/d(input) when NetworkOptions::input_grad
-  std::vector<Tensor> outputs;    // per node
-  std::vector<Tensor> grads;      // per node, dL/d(output), training only
+  std::vector<Tensor> outputs;    // per value (every output of every node)
+  std::vector<Tensor> grads;      // per value, dL/d(value), training only
   std::vector<std::unique_ptr<Op>> ops;
   // A node whose output feeds several consumers gets each consumer's contribution in a private
   // buffer; after that consumer's backward the contribution is copied (first) or added into the
@@ -70,13 +70,14 @@ void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_
   if (init == "zeros") t.fill(0.0f);
   else if (init == "ones") t.fill(1.0f);
   else if (init.rfind("constant:", 0) == 0) t.fill(std::stof(init.substr(9)));
+  else if (init.rfind("normal:", 0) == 0) normal(std::stod(init.substr(7)));  // N(0, s^2)
   else if (init == "kaiming_uniform") uniform(std::sqrt(6.0 / fan_in));   // He, gain sqrt(2)
   else if (init == "kaiming_normal") normal(std::sqrt(2.0 / fan_in));
   else if (init == "xavier_uniform") uniform(std::sqrt(6.0 / (fan_in + fan_out)));
   else if (init == "xavier_normal") normal(std::sqrt(2.0 / (fan_in + fan_out)));
   else if (init == "bias_uniform") uniform(1.0 / std::sqrt(fan_in));     // PyTorch's bias default
   else throw_invalid("unknown initialiser '" + init + "'", p.name,
-                     "use kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, zeros, ones or constant:<v>");
+                     "use kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, normal:<stddev>, zeros, ones or constant:<v>");
 }
 
 }  // namespace
@@ -85,7 +86,7 @@ Network::Network(GraphSpec spec, NetworkOptions options)
     : spec_(std::move(spec)), options_(std::move(options)), step_key_(new StepKeyHolder) {
   if (spec_.nodes.empty()) throw_invalid("the graph has no nodes");
   for (const NodeSpec& n : spec_.nodes) {
-    op_def(n.op, n.name);  // fails early on an unknown op
+    create_op(n.op, n.name);  // fails early on an unknown op or one without a kernel
     node_params_begin_.push_back(params_.size());
     for (const ParamSpec& p : n.params) {
       Parameter param;
@@ -107,7 +108,8 @@ void Network::init_params(uint64_t seed) {
   size_t k = 0;
   for (const NodeSpec& n : spec_.nodes)
     for (const ParamSpec& p : n.params) {
-      bool is_weight = (n.op == "Linear" || n.op == "Conv2d") && p.name == n.name + "/weight";
+      const std::string& leaf = op_schema(n.op, n.name).overridable_weight;
+      bool is_weight = !leaf.empty() && p.name == n.name + "/" + leaf;
       std::string init = is_weight && !options_.weight_init().empty() ? options_.weight_init() : p.init;
       init_tensor(params_[k++].value, p, init, seed);
     }
@@ -169,37 +171,53 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   plan->mode = mode;
   const bool training = mode == Mode::kTrain;
   const size_t num_nodes = spec_.nodes.size();
-  plan->input = Tensor(with_batch(batch, spec_.input_shape));
+  plan->input = Tensor(with_batch(batch, spec_.input_shape), spec_.input_dtype);
 
-  const bool want_input_grad = training && options_.input_grad();
+  const bool want_input_grad = training && options_.input_grad() && spec_.input_dtype == DType::kF32;
   if (want_input_grad) plan->input_grad = Tensor(plan->input.shape());
+
+  // Values: every output of every node ("node:k"), then the graph input. first_value[i] is node
+  // i's output 0; its output k is first_value[i] + k.
   std::map<std::string, size_t> index;
-  // consumers[i]: edges leaving node i; the graph input is counted at the end.
-  std::vector<int> consumers(num_nodes + 1, 0);
-  const size_t input_slot = num_nodes;
-  auto slot_of = [&](const std::string& in) { return in == spec_.input_name ? input_slot : index.at(in); };
+  std::vector<size_t> first_value(num_nodes + 1, 0), producer;
   for (size_t i = 0; i < num_nodes; ++i) {
     const NodeSpec& n = spec_.nodes[i];
     index[n.name] = i;
-    for (const std::string& in : n.inputs) ++consumers[slot_of(in)];
+    first_value[i + 1] = first_value[i] + n.num_outputs();
+    for (int k = 0; k < n.num_outputs(); ++k) producer.push_back(i);
   }
-  plan->output_index = index.at(spec_.output);
+  const size_t num_values = first_value[num_nodes] + 1, input_slot = num_values - 1;
+  auto slot_of = [&](const std::string& edge) {
+    if (edge == spec_.input_name) return input_slot;
+    ValueRef ref = parse_value_ref(edge);
+    return first_value[index.at(ref.node)] + ref.output;
+  };
+  std::vector<int> consumers(num_values, 0);
+  for (const NodeSpec& n : spec_.nodes)
+    for (const std::string& in : n.inputs) ++consumers[slot_of(in)];
+  const size_t out = slot_of(spec_.output);
+  plan->output_index = out;
+  auto is_integer_input = [&](size_t i, size_t k) {
+    return slot_of(spec_.nodes[i].inputs[k]) == input_slot && spec_.input_dtype != DType::kF32;
+  };
 
-  // Linear/Conv2d -> ReLU pairs where the ReLU is the only consumer: fuse (see OpContext).
+  // A producer whose schema fuses a following ReLU, when the ReLU is its output's only consumer:
+  // fuse (see OpContext).
   std::vector<bool> fuse_relu(num_nodes, false), fused_relu(num_nodes, false);
   for (size_t j = 0; j < num_nodes; ++j) {
     const NodeSpec& n = spec_.nodes[j];
     if (!options_.fuse() || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
-    size_t i = index.at(n.inputs[0]);
-    const std::string& producer = spec_.nodes[i].op;
-    if ((producer == "Linear" || producer == "Conv2d") && consumers[i] == 1 && i != plan->output_index)
+    size_t v = slot_of(n.inputs[0]), i = producer[v];
+    const NodeSpec& p = spec_.nodes[i];
+    if (op_schema(p.op, p.name).fuses_relu && p.num_outputs() == 1 && consumers[v] == 1 && v != out)
       fuse_relu[i] = fused_relu[j] = true;
   }
 
-  // Layouts, in topological order: each op sees the layouts its producers chose.
+  // Layouts, in topological order: each op sees the layouts its producers chose. Outputs after
+  // the first are plain.
   std::vector<OpContext> ctxs(num_nodes);
-  std::vector<dnnl::memory::desc> out_md(num_nodes + 1);
-  std::vector<Shape> logical(num_nodes + 1);
+  std::vector<dnnl::memory::desc> out_md(num_values);
+  std::vector<Shape> logical(num_values);
   out_md[input_slot] = dnnl_utils::row_major_desc(plan->input.shape());
   logical[input_slot] = plan->input.shape();
   for (size_t i = 0; i < num_nodes; ++i) {
@@ -216,23 +234,30 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
       ctx.in_shapes.push_back(logical[slot_of(in)]);
       ctx.in_md.push_back(out_md[slot_of(in)]);
     }
-    ctx.out_shape = logical[i] = with_batch(batch, n.output_shape);
-    plan->ops.push_back(op_def(n.op, n.name).create());
+    const size_t v0 = first_value[i];
+    ctx.out_shape = logical[v0] = with_batch(batch, n.output_shape);
+    for (int k = 1; k < n.num_outputs(); ++k) {
+      logical[v0 + k] = with_batch(batch, n.output_shape_at(k));
+      out_md[v0 + k] = dnnl_utils::row_major_desc(logical[v0 + k]);
+      ctx.extra_out_shapes.push_back(logical[v0 + k]);
+    }
+    plan->ops.push_back(create_op(n.op, n.name));
     dnnl_utils::guarded(ctx.where(), [&] { plan->ops.back()->choose_layouts(ctx); });
-    out_md[i] = ctx.out_md;
+    out_md[v0] = ctx.out_md;
   }
 
-  // A gradient flowing into a node's output is needed only when something at or before that
-  // node learns (trainable parameters), or for the graph input when input_grad is asked for. So
-  // conv1, or the first Linear after Flatten(input), computes no data gradient nobody reads.
-  std::vector<bool> needs_grad(num_nodes + 1, false);
+  // A gradient flowing into a value is needed only when something at or before its producer
+  // learns (trainable parameters), or for the graph input when input_grad is asked for. So
+  // conv1, or the first Linear after Flatten(input), computes no data gradient nobody reads;
+  // integer inputs (token ids) never get one.
+  std::vector<bool> needs_grad(num_values, false);
   needs_grad[input_slot] = want_input_grad;
   for (size_t i = 0; i < num_nodes; ++i) {
     const NodeSpec& n = spec_.nodes[i];
     bool learns = false;
     for (const ParamSpec& p : n.params) learns = learns || p.trainable;
     for (const std::string& in : n.inputs) learns = learns || needs_grad[slot_of(in)];
-    needs_grad[i] = learns;
+    for (int k = 0; k < n.num_outputs(); ++k) needs_grad[first_value[i] + k] = learns;
   }
 
   // The step's timeline: node i's forward at i, the caller writes the output gradient at n, node
@@ -240,33 +265,34 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   // them); in evaluation an activation lives until its last consumer has run.
   const int n_int = static_cast<int>(num_nodes), t_user = n_int;
   auto t_bwd = [&](size_t i) { return 2 * n_int - static_cast<int>(i); };
-  const size_t out = plan->output_index;
-  std::vector<int> last_read(num_nodes, -1), first_grad_write(num_nodes, -1);
+  std::vector<int> last_read(num_values, -1), first_grad_write(num_values, -1);
   for (size_t j = 0; j < num_nodes; ++j)
     for (const std::string& in : spec_.nodes[j].inputs) {
-      if (in == spec_.input_name) continue;
-      size_t src = index.at(in);
+      size_t src = slot_of(in);
+      if (src == input_slot) continue;
       last_read[src] = std::max(last_read[src], static_cast<int>(j));
       // The last consumer runs first in backward.
       first_grad_write[src] = first_grad_write[src] < 0 ? t_bwd(j) : std::min(first_grad_write[src], t_bwd(j));
     }
   BufferPlanner buffers;
-  std::vector<int> out_buf(num_nodes, -1), grad_buf(num_nodes, -1);
-  for (size_t i = 0; i < num_nodes; ++i) {
+  std::vector<int> out_buf(num_values, -1), grad_buf(num_values, -1);
+  for (size_t v = 0; v + 1 < num_values; ++v) {
+    const size_t i = producer[v];
     if (fused_relu[i]) continue;  // shares its producer's buffer
-    int end = last_read[i];
+    int end = last_read[v];
     for (size_t j = 0; j < num_nodes; ++j)  // a fused producer's buffer is also its ReLU's output
-      if (fuse_relu[i] && fused_relu[j] && spec_.nodes[j].inputs[0] == spec_.nodes[i].name)
-        end = std::max(end, j == out ? BufferPlanner::kKept : last_read[j]);
-    if (training || i == out) end = BufferPlanner::kKept;
-    out_buf[i] = buffers.add(out_md[i], logical[i], static_cast<int>(i), std::max(end, static_cast<int>(i)));
+      if (fuse_relu[i] && fused_relu[j] && slot_of(spec_.nodes[j].inputs[0]) == v)
+        end = std::max(end, first_value[j] == out ? BufferPlanner::kKept : last_read[first_value[j]]);
+    if (training || v == out) end = BufferPlanner::kKept;
+    out_buf[v] = buffers.add(out_md[v], logical[v], static_cast<int>(i), std::max(end, static_cast<int>(i)));
   }
   if (training)
-    for (size_t i = 0; i < num_nodes; ++i) {
-      int first = i == out ? t_user : first_grad_write[i];
-      if (first < 0) first = 0;  // never written (a node nothing consumes): keep it zero
-      int last = first_grad_write[i] < 0 && i != out ? BufferPlanner::kKept : t_bwd(i);
-      grad_buf[i] = buffers.add(out_md[i], logical[i], first, last);
+    for (size_t v = 0; v + 1 < num_values; ++v) {
+      const size_t i = producer[v];
+      int first = v == out ? t_user : first_grad_write[v];
+      if (first < 0) first = 0;  // never written (a value nothing consumes): keep it zero
+      int last = first_grad_write[v] < 0 && v != out ? BufferPlanner::kKept : t_bwd(i);
+      grad_buf[v] = buffers.add(out_md[v], logical[v], first, last);
     }
 
   // Per node input: a reorder into the layout the consumer wants, a private contribution to a
@@ -276,14 +302,14 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     bool first = false, wants_grad = false;
   };
   std::vector<std::vector<Wiring>> wiring(num_nodes);
-  std::vector<bool> seen(num_nodes + 1, false);
+  std::vector<bool> seen(num_values, false);
   for (size_t i = num_nodes; i-- > 0;) {  // backward order decides which contribution is first
     const NodeSpec& n = spec_.nodes[i];
     wiring[i].resize(n.inputs.size());
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       Wiring& w = wiring[i][k];
       const size_t src = slot_of(n.inputs[k]);
-      const bool convert = ctxs[i].in_md[k] != out_md[src];
+      const bool convert = !is_integer_input(i, k) && ctxs[i].in_md[k] != out_md[src];
       const int t = static_cast<int>(i);
       if (convert)
         w.converted = buffers.add(ctxs[i].in_md[k], logical[src], t, training ? BufferPlanner::kKept : t);
@@ -313,12 +339,12 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     last_ = nullptr;
   }
   buffers.bind(buffer_pool_);
-  for (size_t i = 0; i < num_nodes; ++i) {
-    plan->outputs.push_back(out_buf[i] >= 0 ? buffers.tensor(out_buf[i]) : Tensor());
-    if (training) plan->grads.push_back(buffers.tensor(grad_buf[i]));
+  for (size_t v = 0; v + 1 < num_values; ++v) {
+    plan->outputs.push_back(out_buf[v] >= 0 ? buffers.tensor(out_buf[v]) : Tensor());
+    if (training) plan->grads.push_back(buffers.tensor(grad_buf[v]));
   }
   for (size_t j = 0; j < num_nodes; ++j)  // the fused producer writes the ReLU's output
-    if (fused_relu[j]) plan->outputs[j] = plan->outputs[index.at(spec_.nodes[j].inputs[0])];
+    if (fused_relu[j]) plan->outputs[first_value[j]] = plan->outputs[slot_of(spec_.nodes[j].inputs[0])];
 
   plan->before_forward.resize(num_nodes);
   plan->after_backward.resize(num_nodes);
@@ -370,8 +396,13 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   size_t k = 0;
   for (size_t i = 0; i < num_nodes; ++i) {
     OpContext& ctx = ctxs[i];
-    ctx.out = plan->outputs[i];
-    if (training) ctx.d_out = plan->grads[i];
+    const size_t v0 = first_value[i];
+    ctx.out = plan->outputs[v0];
+    if (training) ctx.d_out = plan->grads[v0];
+    for (int j = 1; j < spec_.nodes[i].num_outputs(); ++j) {
+      ctx.extra_out.push_back(plan->outputs[v0 + j]);
+      if (training) ctx.extra_d_out.push_back(plan->grads[v0 + j]);
+    }
     for (size_t j = 0; j < spec_.nodes[i].params.size(); ++j, ++k) {
       ctx.params.push_back(params_[k].value);
       ctx.grads.push_back(params_[k].grad);
@@ -395,11 +426,11 @@ void run_reorder(const dnnl_utils::Reorder& r) {
 
 const Tensor& Network::forward(const Tensor& x, Mode mode) {
   const Shape& s = x.shape();
-  bool ok = x.dtype() == DType::kF32 && s.size() == spec_.input_shape.size() + 1 &&
+  bool ok = x.dtype() == spec_.input_dtype && s.size() == spec_.input_shape.size() + 1 &&
             std::equal(spec_.input_shape.begin(), spec_.input_shape.end(), s.begin() + 1);
   if (!ok)
-    throw_invalid("network input: expected [N," + shape_str(spec_.input_shape).substr(1) + " f32, got " +
-                  shape_str(s) + " " + dtype_name(x.dtype()));
+    throw_invalid("network input: expected [N," + shape_str(spec_.input_shape).substr(1) + " " +
+                  dtype_name(spec_.input_dtype) + ", got " + shape_str(s) + " " + dtype_name(x.dtype()));
   if (s[0] <= 0) throw_invalid("network input: batch size must be > 0, got " + shape_str(s));
   Plan& plan = plan_for(s[0], mode);
   std::memcpy(plan.input.raw(), x.raw(), x.nbytes());

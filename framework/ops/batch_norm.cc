@@ -92,22 +92,12 @@ class BatchNormOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_args_;
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0].size() != 1 && in[0].size() != 3) shape_error(n, "[N,C] or [N,C,H,W]", in[0]);
-  return in[0];
-}
 
-std::vector<ParamSpec> params(const NodeSpec& n, const ShapeList& in) {
-  int64_t c = in[0][0];
-  return {make_param(n, "weight", {c}, "ones"), make_param(n, "bias", {c}, "zeros"),
-          make_param(n, "running_mean", {c}, "zeros", false),
-          make_param(n, "running_var", {c}, "ones", false)};
-}
 
 }  // namespace
 
-OpDef batch_norm_def() {
-  return {"BatchNorm", 1, 1, infer, params, [] { return std::unique_ptr<Op>(new BatchNormOp); }};
+KernelDef batch_norm_def() {
+  return {"BatchNorm", [] { return std::unique_ptr<Op>(new BatchNormOp); }};
 }
 
 }  // namespace strata

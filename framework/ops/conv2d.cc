@@ -133,33 +133,10 @@ class Conv2dOp : public Op {
   std::optional<dnnl_utils::Reorder> to_kernel_weights_, to_bwd_data_weights_, to_plain_weight_grad_;
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0].size() != 3) shape_error(n, "[N,C,H,W]", in[0]);
-  ConvGeometry g = geometry(n);
-  int64_t out = n.int_attr("out_channels", 0);
-  if (out <= 0 || g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.ph < 0 || g.pw < 0 ||
-      g.dh <= 0 || g.dw <= 0)
-    throw_invalid(n.op + "(" + n.name + "): out_channels, kernel, stride and dilation must be > 0, padding >= 0");
-  int64_t h = (in[0][1] + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
-  int64_t w = (in[0][2] + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
-  if (h <= 0 || w <= 0)
-    shape_error(n, "spatial size large enough for kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw), in[0]);
-  return {out, h, w};
-}
-
-std::vector<ParamSpec> params(const NodeSpec& n, const ShapeList& in) {
-  ConvGeometry g = geometry(n);
-  int64_t out = n.int_attr("out_channels", 0), c = in[0][0];
-  int64_t fan_in = c * g.kh * g.kw, fan_out = out * g.kh * g.kw;
-  std::vector<ParamSpec> p = {make_param(n, "weight", {out, c, g.kh, g.kw}, "kaiming_uniform", true, fan_in, fan_out)};
-  if (n.int_attr("bias", 1)) p.push_back(make_param(n, "bias", {out}, "bias_uniform", true, fan_in, fan_out));
-  return p;
-}
-
 }  // namespace
 
-OpDef conv2d_def() {
-  return {"Conv2d", 1, 1, infer, params, [] { return std::unique_ptr<Op>(new Conv2dOp); }};
+KernelDef conv2d_def() {
+  return {"Conv2d", [] { return std::unique_ptr<Op>(new Conv2dOp); }};
 }
 
 }  // namespace strata

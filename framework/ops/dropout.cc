@@ -61,17 +61,11 @@ class DropoutOp : public Op {
   Tensor scale_;
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  double p = n.float_attr("p", 0.5);
-  if (!(p >= 0.0 && p < 1.0)) throw_invalid("Dropout(" + n.name + "): p must be in [0, 1), got " + std::to_string(p));
-  return in[0];
-}
 
 }  // namespace
 
-OpDef dropout_def() {
-  return {"Dropout", 1, 1, infer, [](const NodeSpec&, const ShapeList&) { return std::vector<ParamSpec>{}; },
-          [] { return std::unique_ptr<Op>(new DropoutOp); }};
+KernelDef dropout_def() {
+  return {"Dropout", [] { return std::unique_ptr<Op>(new DropoutOp); }};
 }
 
 }  // namespace strata

@@ -61,18 +61,16 @@ class EltwiseOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_args_;
 };
 
-Shape same_shape(const NodeSpec&, const ShapeList& in) { return in[0]; }
-std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
 
 template <algorithm kAlg>
 std::unique_ptr<Op> create() { return std::unique_ptr<Op>(new EltwiseOp(kAlg)); }
 
 }  // namespace
 
-OpDef relu_def() { return {"ReLU", 1, 1, same_shape, no_params, create<algorithm::eltwise_relu>}; }
-OpDef leaky_relu_def() { return {"LeakyReLU", 1, 1, same_shape, no_params, create<algorithm::eltwise_relu>}; }
-OpDef sigmoid_def() { return {"Sigmoid", 1, 1, same_shape, no_params, create<algorithm::eltwise_logistic>}; }
-OpDef tanh_def() { return {"Tanh", 1, 1, same_shape, no_params, create<algorithm::eltwise_tanh>}; }
-OpDef gelu_def() { return {"GELU", 1, 1, same_shape, no_params, create<algorithm::eltwise_gelu_erf>}; }
+KernelDef relu_def() { return {"ReLU", create<algorithm::eltwise_relu>}; }
+KernelDef leaky_relu_def() { return {"LeakyReLU", create<algorithm::eltwise_relu>}; }
+KernelDef sigmoid_def() { return {"Sigmoid", create<algorithm::eltwise_logistic>}; }
+KernelDef tanh_def() { return {"Tanh", create<algorithm::eltwise_tanh>}; }
+KernelDef gelu_def() { return {"GELU", create<algorithm::eltwise_gelu_erf>}; }
 
 }  // namespace strata

@@ -31,16 +31,11 @@ class GlobalAvgPoolOp : public Op {
   }
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0].size() != 3) shape_error(n, "[N,C,H,W]", in[0]);
-  return {in[0][0]};
-}
 
 }  // namespace
 
-OpDef global_avg_pool_def() {
-  return {"GlobalAvgPool", 1, 1, infer, [](const NodeSpec&, const ShapeList&) { return std::vector<ParamSpec>{}; },
-          [] { return std::unique_ptr<Op>(new GlobalAvgPoolOp); }};
+KernelDef global_avg_pool_def() {
+  return {"GlobalAvgPool", [] { return std::unique_ptr<Op>(new GlobalAvgPoolOp); }};
 }
 
 }  // namespace strata

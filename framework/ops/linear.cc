@@ -1,4 +1,5 @@
-// Linear: y[N,O] = x[N,I] W[O,I]^T + b[O]   (oneDNN inner product, PyTorch weight layout)
+// Linear: y[R,O] = x[R,I] W[O,I]^T + b[O]   (oneDNN inner product, PyTorch weight layout)
+// over the last axis: a [N,T,I] input is R = N*T rows.
 #include "strata/framework/ops/op.h"
 
 namespace strata {
@@ -9,11 +10,11 @@ using dnnl_utils::plain_desc;
 
 class LinearOp : public Op {
   void setup() override {
-    const Shape& x = ctx_.in[0].shape();
-    int64_t out_features = ctx_.out.dim(1);
+    int64_t in_features = ctx_.params[0].dim(1), out_features = ctx_.params[0].dim(0);
+    int64_t rows = ctx_.in[0].numel() / in_features;
     bool has_bias = ctx_.params.size() > 1;
-    auto src = plain_desc(x), dst = plain_desc(ctx_.out.shape());
-    auto w = plain_desc({out_features, x[1]});
+    auto src = plain_desc({rows, in_features}), dst = plain_desc({rows, out_features});
+    auto w = plain_desc({out_features, in_features});
     auto b = has_bias ? plain_desc({out_features}) : memory::desc();
     auto attr = dnnl_utils::default_attr();
     auto fwd_attr = dnnl_utils::attr_with_relu(ctx_.fuse_relu);
@@ -21,19 +22,19 @@ class LinearOp : public Op {
     inner_product_forward::primitive_desc fwd_pd(
         inner_product_forward::desc(prop, src, w, b, dst), fwd_attr, dnnl_utils::cpu_engine());
     fwd_ = inner_product_forward(fwd_pd);
-    memory mx = dnnl_utils::wrap(ctx_.in[0]), mw = dnnl_utils::wrap(ctx_.params[0]);
+    memory mx = dnnl_utils::wrap_md(ctx_.in[0], src), mw = dnnl_utils::wrap(ctx_.params[0]);
     fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw},
-                 {DNNL_ARG_DST, dnnl_utils::wrap(ctx_.out)}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (has_bias) fwd_args_[DNNL_ARG_BIAS] = dnnl_utils::wrap(ctx_.params[1]);
     if (!ctx_.training) return;
 
-    memory mdy = dnnl_utils::wrap(ctx_.d_out);
+    memory mdy = dnnl_utils::wrap_md(ctx_.d_out, dst);
     if (ctx_.d_in[0].defined()) {
       inner_product_backward_data::primitive_desc pd(
           inner_product_backward_data::desc(src, w, dst), attr, dnnl_utils::cpu_engine(), fwd_pd);
       bwd_data_ = inner_product_backward_data(pd);
       bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw},
-                        {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])},
+                        {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     }
     inner_product_backward_weights::primitive_desc pd(
@@ -57,24 +58,12 @@ class LinearOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_data_args_, bwd_weights_args_;
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0].size() != 1) shape_error(n, "[N,features] (add a Flatten before Linear)", in[0]);
-  int64_t out = n.int_attr("out_features", 0);
-  if (out <= 0) throw_invalid(n.op + "(" + n.name + "): out_features must be > 0");
-  return {out};
-}
 
-std::vector<ParamSpec> params(const NodeSpec& n, const ShapeList& in) {
-  int64_t out = n.int_attr("out_features", 0), fan_in = in[0][0];
-  std::vector<ParamSpec> p = {make_param(n, "weight", {out, fan_in}, "kaiming_uniform", true, fan_in, out)};
-  if (n.int_attr("bias", 1)) p.push_back(make_param(n, "bias", {out}, "bias_uniform", true, fan_in, out));
-  return p;
-}
 
 }  // namespace
 
-OpDef linear_def() {
-  return {"Linear", 1, 1, infer, params, [] { return std::unique_ptr<Op>(new LinearOp); }};
+KernelDef linear_def() {
+  return {"Linear", [] { return std::unique_ptr<Op>(new LinearOp); }};
 }
 
 }  // namespace strata

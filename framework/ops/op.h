@@ -1,18 +1,18 @@
-// Op: the layer contract (caffe/dlib style). Internal to framework/ (includes oneDNN).
+// Op: the executable half of an op (its schema, framework/graph/op_schema.h, is the other).
+// Internal to framework/ (includes oneDNN); users write strata::Kernel (nn/kernel.h), which runs
+// inside an Op adapter on plain layouts.
 //
-// An OpDef describes an op type as data: how many inputs, how to infer the per-sample output
-// shape (throwing a clear error on a mismatch), which parameters it owns, and how to create the
-// executable Op. An Op is compiled once for a batch size and a mode, creating its oneDNN
-// primitives and any buffers it needs; forward() and backward() then allocate nothing.
+// An Op is compiled once for a batch size and a mode, creating its oneDNN primitives and any
+// buffers it needs; forward() and backward() then allocate nothing.
 //
 // Layouts: activations and their gradients may live in oneDNN's blocked layouts (nChw16c) along
 // conv -> ReLU -> pool chains; an op declares what it accepts in choose_layouts() and the
 // network inserts reorders elsewhere. A node's output gradient has the layout of its output.
 // Parameters and their gradients are always plain (canonical OIHW, row-major).
 //
-// backward() contract: given ctx.d_out, overwrite every defined ctx.d_in[i] with dL/d(in[i])
-// and overwrite every defined ctx.grads[j] with dL/d(params[j]). Accumulation across consumers
-// is the Network's job.
+// backward() contract (op_schema.h): given ctx.d_out (and extra_d_out), overwrite every defined
+// ctx.d_in[i] with dL/d(in[i]) and every defined ctx.grads[j] with dL/d(params[j]).
+// Accumulation across consumers is the Network's job.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/graph/op_schema.h"
 #include "strata/framework/ops/dnnl_utils.h"
 
 namespace strata {
@@ -48,7 +48,7 @@ struct OpContext {
   int64_t batch = 0;
   bool training = false;
   std::vector<Shape> in_shapes;  // logical [N, ...] shape of each input
-  Shape out_shape;               // logical [N, ...] shape of the output
+  Shape out_shape;               // logical [N, ...] shape of output 0
   // Memory layouts (DESIGN: format_tag::any, reorders at the boundary). Before compile the
   // network fills in_md with the layouts the producers offer; choose_layouts() replaces them by
   // the layouts this op wants (the network reorders where they differ) and sets out_md.
@@ -58,8 +58,11 @@ struct OpContext {
   // shape; a blocked one as a flat tensor of the layout's (padded) size.
   std::vector<Tensor> in;      // activations of the inputs
   Tensor out;
-  std::vector<Tensor> d_in;    // undefined where the gradient is not needed
+  std::vector<Tensor> d_in;    // undefined where the gradient is not needed (integer inputs)
   Tensor d_out;                // training only
+  // Outputs 1, 2, ... of a multi-output op (LSTM's final state): always plain row-major.
+  std::vector<Shape> extra_out_shapes;
+  std::vector<Tensor> extra_out, extra_d_out;
   std::vector<Tensor> params;  // in node->params order
   std::vector<Tensor> grads;   // same order; undefined for buffers (running statistics)
   const StepKey* step = nullptr;
@@ -101,41 +104,43 @@ class Op {
   std::vector<Tensor> scratch_;
 };
 
-using ShapeList = std::vector<Shape>;
-
-struct OpDef {
+// A built-in kernel: the op's name (its schema is registered under it) and a factory.
+struct KernelDef {
   std::string name;
-  int min_inputs = 1, max_inputs = 1;  // max -1: any number
-  Shape (*infer)(const NodeSpec&, const ShapeList& in) = nullptr;
-  std::vector<ParamSpec> (*params)(const NodeSpec&, const ShapeList& in) = nullptr;
   std::unique_ptr<Op> (*create)() = nullptr;
 };
 
-// The table of built-in ops, filled explicitly (no static-initialiser registration).
-const OpDef& op_def(const std::string& op, const std::string& where);
-std::vector<std::string> op_names();
+// A fresh Op for the op type (built-in or registered by the user); throws kInvalidArgument
+// naming the op and node when no kernel is registered.
+std::unique_ptr<Op> create_op(const std::string& op, const std::string& where);
 
-// Helpers for shape checks in infer functions.
-[[noreturn]] void shape_error(const NodeSpec& node, const std::string& expected, const Shape& got);
-ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init,
-                     bool trainable = true, int64_t fan_in = 0, int64_t fan_out = 0);
-
-// Per-op definitions, one file each.
-OpDef linear_def();
-OpDef conv2d_def();
-OpDef max_pool2d_def();
-OpDef avg_pool2d_def();
-OpDef global_avg_pool_def();
-OpDef batch_norm_def();
-OpDef relu_def();
-OpDef leaky_relu_def();
-OpDef sigmoid_def();
-OpDef tanh_def();
-OpDef gelu_def();
-OpDef dropout_def();
-OpDef flatten_def();
-OpDef add_def();
-OpDef concat_def();
-OpDef softmax_def();
+// Per-op kernels, one file each (registered explicitly by register_builtin_ops()).
+KernelDef linear_def();
+KernelDef conv2d_def();
+KernelDef max_pool2d_def();
+KernelDef avg_pool2d_def();
+KernelDef global_avg_pool_def();
+KernelDef batch_norm_def();
+KernelDef relu_def();
+KernelDef leaky_relu_def();
+KernelDef sigmoid_def();
+KernelDef tanh_def();
+KernelDef gelu_def();
+KernelDef dropout_def();
+KernelDef flatten_def();
+KernelDef add_def();
+KernelDef concat_def();
+KernelDef softmax_def();
+KernelDef embedding_def();
+KernelDef positional_embedding_def();
+KernelDef padding_mask_def();
+KernelDef layer_norm_def();
+KernelDef reshape_def();
+KernelDef transpose_def();
+KernelDef slice_def();
+KernelDef matmul_def();
+KernelDef lstm_def();
+KernelDef gru_def();
+KernelDef sequence_pool_def();
 
 }  // namespace strata

@@ -83,30 +83,14 @@ class PoolOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_args_;
 };
 
-Shape infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0].size() != 3) shape_error(n, "[N,C,H,W]", in[0]);
-  PoolGeometry g = geometry(n);
-  if (g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.ph < 0 || g.pw < 0)
-    throw_invalid(n.op + "(" + n.name + "): kernel and stride must be > 0, padding >= 0");
-  if (g.ph * 2 > g.kh || g.pw * 2 > g.kw)
-    throw_invalid(n.op + "(" + n.name + "): padding must be at most half the kernel");
-  int64_t h = (in[0][1] + 2 * g.ph - g.kh) / g.sh + 1, w = (in[0][2] + 2 * g.pw - g.kw) / g.sw + 1;
-  if (h <= 0 || w <= 0) shape_error(n, "spatial size >= kernel", in[0]);
-  return {in[0][0], h, w};
-}
-
-std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
-
 }  // namespace
 
-OpDef max_pool2d_def() {
-  return {"MaxPool2d", 1, 1, infer, no_params,
-          [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_max)); }};
+KernelDef max_pool2d_def() {
+  return {"MaxPool2d", [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_max)); }};
 }
 
-OpDef avg_pool2d_def() {
-  return {"AvgPool2d", 1, 1, infer, no_params,
-          [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_avg_include_padding)); }};
+KernelDef avg_pool2d_def() {
+  return {"AvgPool2d", [] { return std::unique_ptr<Op>(new PoolOp(algorithm::pooling_avg_include_padding)); }};
 }
 
 }  // namespace strata

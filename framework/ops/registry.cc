@@ -1,59 +1,118 @@
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <mutex>
 
+#include "strata/framework/nn/kernel.h"
 #include "strata/framework/ops/op.h"
 
 namespace strata {
 namespace {
 
-std::map<std::string, OpDef> build_table() {
-  std::map<std::string, OpDef> table;
-  for (OpDef def : {linear_def(), conv2d_def(), max_pool2d_def(), avg_pool2d_def(),
-                    global_avg_pool_def(), batch_norm_def(), relu_def(), leaky_relu_def(),
-                    sigmoid_def(), tanh_def(), gelu_def(), dropout_def(), flatten_def(), add_def(),
-                    concat_def(), softmax_def()})
-    table.emplace(def.name, def);
-  return table;
+// Runs a user's Kernel: plain layouts (Op's default choose_layouts), tensors bound once.
+class UserKernelOp : public Op {
+ public:
+  explicit UserKernelOp(std::unique_ptr<Kernel> kernel) : kernel_(std::move(kernel)) {}
+
+ private:
+  void setup() override {
+    KernelContext& k = kctx_;
+    k.node = ctx_.node;
+    k.batch = ctx_.batch;
+    k.training = ctx_.training;
+    k.inputs = ctx_.in;
+    k.outputs = {ctx_.out};
+    k.outputs.insert(k.outputs.end(), ctx_.extra_out.begin(), ctx_.extra_out.end());
+    k.input_grads = ctx_.d_in;
+    if (ctx_.training) {
+      k.output_grads = {ctx_.d_out};
+      k.output_grads.insert(k.output_grads.end(), ctx_.extra_d_out.begin(), ctx_.extra_d_out.end());
+    }
+    k.params = ctx_.params;
+    k.param_grads = ctx_.grads;
+    if (ctx_.step) {
+      k.seed = &ctx_.step->seed;
+      k.epoch = &ctx_.step->epoch;
+      k.step = &ctx_.step->step;
+    }
+    kernel_->setup(k);
+  }
+  void forward() override { guard([&] { kernel_->forward(kctx_); }); }
+  void backward() override { guard([&] { kernel_->backward(kctx_); }); }
+
+  // A user kernel's exception names the node it ran for.
+  template <class F>
+  void guard(F&& f) {
+    try {
+      f();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(ErrorCode::kInternal, std::string("kernel failed: ") + e.what(), ctx_.where());
+    }
+  }
+
+  std::unique_ptr<Kernel> kernel_;
+  KernelContext kctx_;
+};
+
+struct KernelRegistry {
+  std::mutex mutex;
+  std::map<std::string, std::function<std::unique_ptr<Op>()>> kernels;
+  std::once_flag builtins;
+};
+
+KernelRegistry& kernels() {
+  static KernelRegistry r;
+  return r;
 }
 
-const std::map<std::string, OpDef>& table() {
-  static const std::map<std::string, OpDef> t = build_table();
-  return t;
+void ensure_builtin_kernels() {
+  std::call_once(kernels().builtins, [] {
+    register_builtin_op_schemas();
+    std::lock_guard<std::mutex> lock(kernels().mutex);
+    for (const KernelDef& def :
+         {linear_def(), conv2d_def(), max_pool2d_def(), avg_pool2d_def(), global_avg_pool_def(), batch_norm_def(),
+          relu_def(), leaky_relu_def(), sigmoid_def(), tanh_def(), gelu_def(), dropout_def(), flatten_def(), add_def(),
+          concat_def(), softmax_def(), embedding_def(), positional_embedding_def(), padding_mask_def(),
+          layer_norm_def(), reshape_def(), transpose_def(), slice_def(), matmul_def(), lstm_def(), gru_def(),
+          sequence_pool_def()}) {
+      STRATA_CHECK(has_op_schema(def.name));  // every kernel has its schema
+      kernels().kernels.emplace(def.name, def.create);
+    }
+  });
 }
 
 }  // namespace
 
-const OpDef& op_def(const std::string& op, const std::string& where) {
-  auto it = table().find(op);
-  if (it == table().end()) {
-    std::string known;
-    for (const auto& [name, def] : table()) known += (known.empty() ? "" : ", ") + name;
-    throw_invalid("unknown op type '" + op + "'", where, "known ops: " + known);
+void register_builtin_ops() { ensure_builtin_kernels(); }
+
+void register_op(OpSchema schema, KernelFactory factory) {
+  ensure_builtin_kernels();
+  if (!factory) throw_invalid("register_op: no kernel factory", schema.name);
+  std::string name = schema.name;
+  register_op_schema(std::move(schema));  // refuses a taken name
+  std::lock_guard<std::mutex> lock(kernels().mutex);
+  kernels().kernels[name] = [factory] {
+    std::unique_ptr<Kernel> kernel = factory();
+    if (!kernel) throw_invalid("register_op: the kernel factory returned null");
+    return std::unique_ptr<Op>(new UserKernelOp(std::move(kernel)));
+  };
+}
+
+std::unique_ptr<Op> create_op(const std::string& op, const std::string& where) {
+  ensure_builtin_kernels();
+  op_schema(op, where);  // an unknown op: the schema registry's message, with the known ops
+  std::function<std::unique_ptr<Op>()> create;
+  {
+    std::lock_guard<std::mutex> lock(kernels().mutex);
+    auto it = kernels().kernels.find(op);
+    if (it == kernels().kernels.end())
+      throw_invalid("op '" + op + "' has a schema but no kernel", where,
+                    "register it with strata::register_op (schema and kernel), not register_op_schema alone");
+    create = it->second;
   }
-  return it->second;
-}
-
-std::vector<std::string> op_names() {
-  std::vector<std::string> names;
-  for (const auto& [name, def] : table()) names.push_back(name);
-  return names;
-}
-
-void shape_error(const NodeSpec& node, const std::string& expected, const Shape& got) {
-  throw_invalid(node.op + "(" + node.name + "): expected input " + expected + ", got " +
-                shape_str(got));
-}
-
-ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init,
-                     bool trainable, int64_t fan_in, int64_t fan_out) {
-  ParamSpec p;
-  p.name = node.name + "/" + leaf;
-  p.shape = std::move(shape);
-  p.init = std::move(init);
-  p.trainable = trainable;
-  p.fan_in = fan_in;
-  p.fan_out = fan_out;
-  return p;
+  return create();
 }
 
 void ScratchpadPool::bind() {

@@ -1,7 +1,7 @@
 // Ops that move data without arithmetic worth a oneDNN primitive:
 //   Flatten  [N, d1, d2, ...] -> [N, d1*d2*...]
 //   Add      y = a + b (same shapes; residual connections)
-//   Concat   along the channel/feature axis (axis 1 of [N, ...])
+//   Concat   along a per-sample axis (default 0: the channel/feature axis)
 #include <cstring>
 
 #include "strata/framework/ops/op.h"
@@ -50,8 +50,13 @@ class ConcatOp : public Op {
   void forward() override { move(false); }
   void backward() override { move(true); }
 
+  // [outer, axis..end] blocks: outer counts the batch and the axes before `axis`.
   void move(bool backward) {
-    int64_t n = ctx_.batch, out_row = ctx_.out.numel() / n, offset = 0;
+    const Shape& shape = ctx_.out_shape;
+    int64_t axis = 1 + resolve_axis(*ctx_.node, ctx_.node->int_attr("axis", 0), shape.size() - 1);
+    int64_t n = 1;
+    for (int64_t i = 0; i < axis; ++i) n *= shape[i];
+    int64_t out_row = ctx_.out.numel() / n, offset = 0;
     for (size_t k = 0; k < ctx_.in.size(); ++k) {
       int64_t row = ctx_.in[k].numel() / n;
       if (!backward || ctx_.d_in[k].defined()) {
@@ -67,37 +72,12 @@ class ConcatOp : public Op {
   }
 };
 
-Shape flatten_infer(const NodeSpec&, const ShapeList& in) { return {shape_numel(in[0])}; }
-
-Shape add_infer(const NodeSpec& n, const ShapeList& in) {
-  if (in[0] != in[1])
-    throw_invalid("Add(" + n.name + "): input shapes differ: " + shape_str(in[0]) + " (" +
-                  n.inputs[0] + ") vs " + shape_str(in[1]) + " (" + n.inputs[1] + ")");
-  return in[0];
-}
-
-Shape concat_infer(const NodeSpec& n, const ShapeList& in) {
-  Shape out = in[0];
-  if (out.empty()) throw_invalid("Concat(" + n.name + "): inputs must have a feature/channel axis");
-  for (size_t k = 1; k < in.size(); ++k) {
-    if (in[k].size() != out.size() || !std::equal(in[k].begin() + 1, in[k].end(), out.begin() + 1))
-      throw_invalid("Concat(" + n.name + "): input " + n.inputs[k] + " has shape " + shape_str(in[k]) +
-                    ", incompatible with " + shape_str(in[0]) + " outside axis 1");
-    out[0] += in[k][0];
-  }
-  return out;
-}
-
-std::vector<ParamSpec> no_params(const NodeSpec&, const ShapeList&) { return {}; }
-
 }  // namespace
 
-OpDef flatten_def() {
-  return {"Flatten", 1, 1, flatten_infer, no_params, [] { return std::unique_ptr<Op>(new FlattenOp); }};
-}
-OpDef add_def() { return {"Add", 2, 2, add_infer, no_params, [] { return std::unique_ptr<Op>(new AddOp); }}; }
-OpDef concat_def() {
-  return {"Concat", 2, -1, concat_infer, no_params, [] { return std::unique_ptr<Op>(new ConcatOp); }};
+KernelDef flatten_def() { return {"Flatten", [] { return std::unique_ptr<Op>(new FlattenOp); }}; }
+KernelDef add_def() { return {"Add", [] { return std::unique_ptr<Op>(new AddOp); }}; }
+KernelDef concat_def() {
+  return {"Concat", [] { return std::unique_ptr<Op>(new ConcatOp); }};
 }
 
 }  // namespace strata
