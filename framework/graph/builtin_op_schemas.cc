@@ -316,8 +316,8 @@ OpSchema reshape() {
       else known *= out[i];
     }
     int64_t total = shape_numel(in[0].shape);
-    if (unknown >= 0 && total % known == 0) out[unknown] = total / known;
-    if (shape_numel(out) != total)
+    if (unknown >= 0) out[unknown] = total % known == 0 ? total / known : 0;
+    if ((unknown >= 0 && out[unknown] == 0) || shape_numel(out) != total)
       node_error(n, "cannot reshape " + shape_str(in[0].shape) + " (" + std::to_string(total) + " elements) into " +
                         shape_str(n.ints_attr("shape", {})));
     return f32(out);

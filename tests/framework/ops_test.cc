@@ -290,5 +290,137 @@ TEST(Loss, BadTargetsAreClearErrors) {
   EXPECT_THROW(make_loss("nope"), Error);
 }
 
+// ---- Recurrent layers against PyTorch's equations, in double ----
+// LSTM: i,f,g,o = split(W_ih x + b_ih + W_hh h + b_hh); c = f c + i g; h = o tanh(c)
+//   (i, f, o sigmoid; g tanh). GRU: r,z from sigmoid(W_i* x + b_i* + W_h* h + b_h*);
+//   n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h = (1 - z) n + z h.
+// Gradient checks cannot catch a gate permutation (it is a reparametrisation); this can.
+double sigm(double v) { return 1 / (1 + std::exp(-v)); }
+
+// One direction of one layer over x [T][in] -> hidden states [T][H] (reverse: from t = T-1).
+std::vector<std::vector<double>> reference_rnn(bool lstm, const std::vector<std::vector<double>>& x, const Tensor& wih,
+                                               const Tensor& whh, const Tensor& bih, const Tensor& bhh, int64_t H,
+                                               bool reverse) {
+  const int64_t T = static_cast<int64_t>(x.size()), in = wih.dim(1), G = lstm ? 4 : 3;
+  std::vector<double> h(H, 0.0), c(H, 0.0);
+  std::vector<std::vector<double>> out(T, std::vector<double>(H));
+  for (int64_t s = 0; s < T; ++s) {
+    int64_t t = reverse ? T - 1 - s : s;
+    std::vector<double> gx(G * H), gh(G * H);
+    for (int64_t r = 0; r < G * H; ++r) {
+      gx[r] = bih.f32()[r];
+      gh[r] = bhh.f32()[r];
+      for (int64_t k = 0; k < in; ++k) gx[r] += wih.f32()[r * in + k] * x[t][k];
+      for (int64_t k = 0; k < H; ++k) gh[r] += whh.f32()[r * H + k] * h[k];
+    }
+    for (int64_t j = 0; j < H; ++j) {
+      if (lstm) {
+        double i = sigm(gx[j] + gh[j]), f = sigm(gx[H + j] + gh[H + j]);
+        double g = std::tanh(gx[2 * H + j] + gh[2 * H + j]), o = sigm(gx[3 * H + j] + gh[3 * H + j]);
+        c[j] = f * c[j] + i * g;
+        out[t][j] = o * std::tanh(c[j]);
+      } else {
+        double r = sigm(gx[j] + gh[j]), z = sigm(gx[H + j] + gh[H + j]);
+        double n = std::tanh(gx[2 * H + j] + r * gh[2 * H + j]);
+        out[t][j] = (1 - z) * n + z * h[j];
+      }
+    }
+    for (int64_t j = 0; j < H; ++j) h[j] = out[t][j];
+  }
+  return out;
+}
+
+void check_rnn_against_reference(bool lstm) {
+  const int64_t N = 2, T = 5, I = 3, H = 4, L = 2;
+  GraphBuilder b({T, I});
+  RecurrentOptions o = RecurrentOptions(H).num_layers(L).bidirectional(true);
+  std::string rnn = lstm ? b.lstm("rnn", b.input(), o) : b.gru("rnn", b.input(), o);
+  for (const std::string& output : {rnn, rnn + ":1"}) {
+    Network net(b.build(output));
+    net.init_params(3);
+    Tensor x({N, T, I});
+    fill_uniform(x, 21, -1.0f, 1.0f);
+    Tensor y = net.forward(x, Mode::kEval).clone();
+    auto p = [&](const std::string& leaf) { return net.find_parameter("rnn/" + leaf)->value; };
+    for (int64_t n = 0; n < N; ++n) {
+      std::vector<std::vector<double>> seq(T, std::vector<double>(I));
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t k = 0; k < I; ++k) seq[t][k] = x.f32()[(n * T + t) * I + k];
+      std::vector<std::vector<double>> fwd, bwd;
+      for (int64_t l = 0; l < L; ++l) {
+        std::string s = "_l" + std::to_string(l);
+        fwd = reference_rnn(lstm, seq, p("weight_ih" + s), p("weight_hh" + s), p("bias_ih" + s), p("bias_hh" + s), H, false);
+        bwd = reference_rnn(lstm, seq, p("weight_ih" + s + "_reverse"), p("weight_hh" + s + "_reverse"),
+                            p("bias_ih" + s + "_reverse"), p("bias_hh" + s + "_reverse"), H, true);
+        for (int64_t t = 0; t < T; ++t) {
+          seq[t].assign(fwd[t].begin(), fwd[t].end());
+          seq[t].insert(seq[t].end(), bwd[t].begin(), bwd[t].end());
+        }
+      }
+      for (int64_t j = 0; j < 2 * H; ++j) {
+        if (output == rnn) {
+          for (int64_t t = 0; t < T; ++t)
+            EXPECT_NEAR(y.f32()[(n * T + t) * 2 * H + j], seq[t][j], 2e-6) << "sample " << n << " t " << t << " unit " << j;
+        } else {  // final state: forward after t = T-1, reverse after t = 0
+          double want = j < H ? fwd[T - 1][j] : bwd[0][j - H];
+          EXPECT_NEAR(y.f32()[n * 2 * H + j], want, 2e-6) << "final state, sample " << n << " unit " << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(Reference, LstmMatchesPyTorchEquations) { check_rnn_against_reference(true); }
+TEST(Reference, GruMatchesPyTorchEquations) { check_rnn_against_reference(false); }
+
+// Attention against softmax(q k^T / sqrt(dh)) v per head, in double, with a causal mask.
+TEST(Reference, CausalMultiHeadAttention) {
+  const int64_t N = 2, T = 4, D = 6, heads = 2, dh = D / heads;
+  GraphBuilder b({T, D});
+  GraphSpec g = b.build(b.multi_head_attention("attn", b.input(), AttentionOptions(D, heads).causal(true)));
+  Network net(g);
+  net.init_params(5);
+  Tensor x({N, T, D});
+  fill_uniform(x, 23, -1.0f, 1.0f);
+  const Tensor& y = net.forward(x, Mode::kEval);
+  auto linear = [&](const std::string& node, const std::vector<double>& in) {
+    const Tensor& w = net.find_parameter("attn/" + node + "/weight")->value;
+    const Tensor& bias = net.find_parameter("attn/" + node + "/bias")->value;
+    std::vector<double> out(D);
+    for (int64_t o = 0; o < D; ++o) {
+      out[o] = bias.f32()[o];
+      for (int64_t k = 0; k < D; ++k) out[o] += w.f32()[o * D + k] * in[k];
+    }
+    return out;
+  };
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<std::vector<double>> q(T), k(T), v(T), ctx(T, std::vector<double>(D, 0.0));
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<double> row(x.f32() + (n * T + t) * D, x.f32() + (n * T + t + 1) * D);
+      q[t] = linear("q", row);
+      k[t] = linear("k", row);
+      v[t] = linear("v", row);
+    }
+    for (int64_t hd = 0; hd < heads; ++hd)
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<double> w(i + 1);
+        double top = -1e300, sum = 0;
+        for (int64_t j = 0; j <= i; ++j) {
+          w[j] = 0;
+          for (int64_t e = 0; e < dh; ++e) w[j] += q[i][hd * dh + e] * k[j][hd * dh + e];
+          w[j] /= std::sqrt(static_cast<double>(dh));
+          top = std::max(top, w[j]);
+        }
+        for (double& a : w) sum += (a = std::exp(a - top));
+        for (int64_t j = 0; j <= i; ++j)
+          for (int64_t e = 0; e < dh; ++e) ctx[i][hd * dh + e] += w[j] / sum * v[j][hd * dh + e];
+      }
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<double> want = linear("out", ctx[t]);
+      for (int64_t o = 0; o < D; ++o) EXPECT_NEAR(y.f32()[(n * T + t) * D + o], want[o], 2e-6) << n << "," << t << "," << o;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace strata
