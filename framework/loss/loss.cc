@@ -27,15 +27,23 @@ class LossBase : public Loss {
     if (out.rank() < 1 || out.dim(0) <= 0) throw_invalid(name_ + ": output " + shape_str(out.shape()) + " has no samples");
     int64_t n = out.dim(0);
     if (classification_) {
-      if (out.rank() != 2) throw_invalid(name_ + ": expected output [N,classes], got " + shape_str(out.shape()));
-      if (target.dtype() != DType::kI64 || target.rank() != 1 || target.dim(0) != n)
-        throw_invalid(name_ + ": expected i64 targets [" + std::to_string(n) + "], got " +
-                      shape_str(target.shape()) + " " + dtype_name(target.dtype()));
+      // [N,classes] with targets [N]; a sequence [N,T,classes] with targets [N,T] (per token,
+      // where the ignore index skips a token).
+      const bool sequence = out.rank() == 3 && name_ == "softmax_cross_entropy";
+      if (out.rank() != 2 && !sequence)
+        throw_invalid(name_ + ": expected output [N,classes]" + (name_ == "softmax_cross_entropy" ? " or [N,T,classes]" : "") +
+                      ", got " + shape_str(out.shape()));
+      Shape want(out.shape().begin(), out.shape().end() - 1);
+      if (target.dtype() != DType::kI64 || target.shape() != want)
+        throw_invalid(name_ + ": expected i64 targets " + shape_str(want) + ", got " + shape_str(target.shape()) + " " +
+                      dtype_name(target.dtype()));
       const int64_t* y = target.data<int64_t>();
-      for (int64_t i = 0; i < n; ++i)
-        if (y[i] < 0 || y[i] >= out.dim(1))
-          throw_invalid(name_ + ": target " + std::to_string(y[i]) + " of sample " + std::to_string(i) +
-                        " is outside [0," + std::to_string(out.dim(1)) + ")");
+      const int64_t classes = out.shape().back(), per_sample = target.numel() / n;
+      for (int64_t i = 0; i < target.numel(); ++i)
+        if ((y[i] < 0 || y[i] >= classes) && !(sequence && y[i] == ignore_index_))
+          throw_invalid(name_ + ": target " + std::to_string(y[i]) + " of sample " + std::to_string(i / per_sample) +
+                        (sequence ? ", token " + std::to_string(i % per_sample) : std::string()) + " is outside [0," +
+                        std::to_string(classes) + ")" + (sequence ? " and is not the ignore index " + std::to_string(ignore_index_) : ""));
     } else if (target.dtype() != DType::kF32 || target.numel() != out.numel()) {
       throw_invalid(name_ + ": expected f32 targets shaped like the output " + shape_str(out.shape()) + ", got " +
                     shape_str(target.shape()) + " " + dtype_name(target.dtype()));
@@ -44,6 +52,7 @@ class LossBase : public Loss {
     per_sample_.assign(static_cast<size_t>(n), 0.0);
   }
   std::vector<double> per_sample_;
+  int64_t ignore_index_ = -1;
 
  private:
   std::string name_;
@@ -52,11 +61,13 @@ class LossBase : public Loss {
 
 class SoftmaxCrossEntropy : public LossBase {
  public:
-  explicit SoftmaxCrossEntropy(double smoothing) : LossBase("softmax_cross_entropy", true), smoothing_(smoothing) {
+  SoftmaxCrossEntropy(double smoothing, int64_t ignore_index) : LossBase("softmax_cross_entropy", true), smoothing_(smoothing) {
     if (smoothing < 0 || smoothing >= 1) throw_invalid("label_smoothing must be in [0,1), got " + std::to_string(smoothing));
+    ignore_index_ = ignore_index;
   }
   double compute(const Tensor& out, const Tensor& target, Tensor* grad) override {
     check(out, target, grad);
+    if (out.rank() == 3) return sequence(out, target, grad);
     int64_t n = out.dim(0), c = out.dim(1);
     const float* z = out.f32();
     const int64_t* y = target.data<int64_t>();
@@ -80,6 +91,43 @@ class SoftmaxCrossEntropy : public LossBase {
   }
 
  private:
+  // Per token over [N,T,C], as torch.nn.CrossEntropyLoss(ignore_index): the mean over the
+  // tokens that are not ignored (per-sample sums added in order, then divided).
+  double sequence(const Tensor& out, const Tensor& target, Tensor* grad) {
+    const int64_t n = out.dim(0), t = out.dim(1), c = out.dim(2);
+    const float* z = out.f32();
+    const int64_t* y = target.data<int64_t>();
+    float* g = grad ? grad->f32() : nullptr;
+    int64_t counted = 0;
+    for (int64_t i = 0; i < n * t; ++i) counted += y[i] != ignore_index_;
+    const double scale = 1.0 / static_cast<double>(std::max<int64_t>(counted, 1));
+    const double off = smoothing_ / static_cast<double>(c), on = 1.0 - smoothing_ + off;
+#pragma omp parallel for
+    for (int64_t s = 0; s < n; ++s) {
+      double sample_sum = 0;
+      for (int64_t k = s * t; k < (s + 1) * t; ++k) {
+        const float* zi = z + k * c;
+        if (y[k] == ignore_index_) {
+          if (g) std::fill(g + k * c, g + (k + 1) * c, 0.f);
+          continue;
+        }
+        float mx = *std::max_element(zi, zi + c);
+        double sum = 0;
+        for (int64_t j = 0; j < c; ++j) sum += std::exp(static_cast<double>(zi[j] - mx));
+        double log_sum = std::log(sum) + mx;
+        for (int64_t j = 0; j < c; ++j) {
+          double q = j == y[k] ? on : off;
+          sample_sum -= q * (zi[j] - log_sum);
+          if (g) g[k * c + j] = static_cast<float>((std::exp(zi[j] - log_sum) - q) * scale);
+        }
+      }
+      per_sample_[s] = sample_sum;
+    }
+    double total = 0;
+    for (double v : per_sample_) total += v;
+    return total * scale;
+  }
+
   double smoothing_;
 };
 
@@ -171,7 +219,7 @@ class BceWithLogits : public LossBase {
 
 std::unique_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
   if (name == "softmax_cross_entropy" || name == "cross_entropy")
-    return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing());
+    return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing(), options.ignore_index());
   if (name == "mse") return std::make_unique<MeanSquaredError>();
   if (name == "hinge") return std::make_unique<MultiClassHinge>(options.margin());
   if (name == "bce_with_logits") return std::make_unique<BceWithLogits>();

@@ -21,9 +21,12 @@ int64_t arg_max(const float* z, int64_t k) {
 int64_t count_top1_hits(const Tensor& outputs, const Tensor& targets, int64_t count) {
   const float* z = outputs.f32();
   const int64_t* y = targets.data<int64_t>();
-  const int64_t k = outputs.dim(1);
+  const int64_t k = outputs.shape().back();
+  const bool sequence = outputs.rank() == 3;  // [N,T,C]: per token; a negative target is ignored
+  const int64_t rows = count * (sequence ? outputs.dim(1) : 1);
   int64_t hits = 0;
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t i = 0; i < rows; ++i) {
+    if (sequence && y[i] < 0) continue;
     if (y[i] < 0 || y[i] >= k)
       throw_invalid("class " + std::to_string(y[i]) + " outside [0," + std::to_string(k) + ")", "top-1 accuracy");
     hits += arg_max(z + i * k, k) == y[i];
@@ -43,9 +46,12 @@ void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
 void ConfusionMatrix::add_batch(const Tensor& outputs, const Tensor& targets, int64_t count) {
   const float* z = outputs.f32();
   const int64_t* y = targets.data<int64_t>();
-  int64_t k = outputs.dim(1);
+  int64_t k = outputs.shape().back();
   if (k != classes_) throw_invalid("confusion matrix of " + std::to_string(classes_) + " classes got outputs " + shape_str(outputs.shape()));
-  for (int64_t i = 0; i < count; ++i) add(y[i], arg_max(z + i * k, k));
+  const bool sequence = outputs.rank() == 3;  // per token; negative targets are ignored
+  const int64_t rows = count * (sequence ? outputs.dim(1) : 1);
+  for (int64_t i = 0; i < rows; ++i)
+    if (!sequence || y[i] >= 0) add(y[i], arg_max(z + i * k, k));
 }
 
 int64_t ConfusionMatrix::total() const {

@@ -112,7 +112,8 @@ TrainState Trainer::mid_epoch_state(int64_t epoch, const EpochProgress& progress
   s.metrics.clear();
   s.metrics["train/loss"] = progress.loss_sum / static_cast<double>(std::max<int64_t>(progress.samples, 1));
   if (loss_->classification())
-    s.metrics["train/accuracy"] = static_cast<double>(progress.correct) / static_cast<double>(std::max<int64_t>(progress.samples, 1));
+    s.metrics["train/accuracy"] = static_cast<double>(progress.correct) /
+                                  static_cast<double>(std::max<int64_t>(progress.samples * targets_per_sample_, 1));
   s.metrics["lr"] = lr;
   return s;
 }
@@ -165,11 +166,11 @@ EvalResult Trainer::evaluate(BatchSource& data) {
     if (!r.first_sample.defined()) {
       Shape one = batch.x.shape();
       one[0] = 1;
-      r.first_sample = Tensor(one);
-      std::copy(batch.x.f32(), batch.x.f32() + r.first_sample.numel(), r.first_sample.f32());
+      r.first_sample = Tensor(one, batch.x.dtype());
+      std::memcpy(r.first_sample.raw(), batch.x.raw(), r.first_sample.nbytes());
     }
     const Tensor& out = network_.forward(batch.x, Mode::kEval);
-    if (r.classification && r.confusion.classes() == 0) r.confusion = ConfusionMatrix(out.dim(1));
+    if (r.classification && r.confusion.classes() == 0) r.confusion = ConfusionMatrix(out.shape().back());
     loss_sum += loss_->compute(out, batch.y, nullptr) * static_cast<double>(batch.size);
     if (r.classification) r.confusion.add_batch(out, batch.y, batch.size);
     else r.regression.add_batch(out, batch.y, batch.size);
@@ -255,6 +256,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
         lr = scheduled_lr(options_.schedule(), options_.optimizer().lr(), epoch - 1, global_step_);
         double loss = 0;
         int64_t correct = 0;
+        targets_per_sample_ = batch.y.numel() / std::max<int64_t>(batch.y.dim(0), 1);  // T for a sequence
         if (!parallel) {
           const Tensor& out = network_.forward(batch.x, Mode::kTrain);
           loss = loss_->compute(out, batch.y, &network_.output_grad());
@@ -316,7 +318,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       metrics_.clear();
       metrics_["train/loss"] = progress.loss_sum / std::max<int64_t>(seen, 1);
       if (loss_->classification())
-        metrics_["train/accuracy"] = seen ? static_cast<double>(progress.correct) / static_cast<double>(seen) : 0.0;
+        metrics_["train/accuracy"] =
+            seen ? static_cast<double>(progress.correct) / static_cast<double>(seen * targets_per_sample_) : 0.0;
       metrics_["lr"] = lr;
       metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
       if (parallel) {

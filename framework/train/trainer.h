@@ -120,7 +120,7 @@ class Trainer {
     int64_t batches = 0;   // batches trained in this epoch
     double loss_sum = 0;   // sum of loss x batch size
     int64_t samples = 0;
-    int64_t correct = 0;   // top-1 hits (classification)
+    int64_t correct = 0;   // top-1 hits (classification; per token for sequences)
     double seconds = 0;    // training time spent on the epoch before this fit()
   };
   // Everything needed to continue; deep_copy false: tensors are views of the live ones.
@@ -157,6 +157,7 @@ class Trainer {
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;
   EpochProgress resume_progress_;  // from a mid-epoch state (load_state); batches 0: none
+  int64_t targets_per_sample_ = 1;  // accuracy denominators: T for per-token targets [N,T]
   bool resumed_ = false;
   std::string last_version_;  // the recorder's latest annotation, named when training fails
   Communicator* comm_ = nullptr;  // data parallelism; null: this process alone

@@ -261,6 +261,30 @@ TEST(GradCheck, Losses) {
   Tensor bits({3, 4});
   for (int64_t i = 0; i < 12; ++i) bits.f32()[i] = static_cast<float>(i % 3 == 0);
   check_loss("bce_with_logits", {}, bits, {3, 4});
+  // Per token over a sequence, with one ignored token.
+  Tensor tokens = labels({0, 3, -1, 2, 1, 1}).reshaped({3, 2});
+  check_loss("softmax_cross_entropy", {}, tokens, {3, 2, 4});
+  check_loss("softmax_cross_entropy", LossOptions().label_smoothing(0.1), tokens, {3, 2, 4});
+}
+
+TEST(Loss, SequenceCrossEntropyKnownValues) {
+  // Uniform logits: log 4 per counted token; the ignored token gets zero gradient and the
+  // others (p - onehot) / 5 (five tokens counted).
+  Tensor z({3, 2, 4}), grad({3, 2, 4});
+  Tensor tokens = labels({0, 3, -1, 2, 1, 1}).reshaped({3, 2});
+  EXPECT_NEAR(make_loss("softmax_cross_entropy")->compute(z, tokens, &grad), std::log(4.0), 1e-12);
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(grad.f32()[2 * 4 + j], 0.0f);
+  EXPECT_FLOAT_EQ(grad.f32()[0], (0.25f - 1.0f) / 5.0f);
+  EXPECT_FLOAT_EQ(grad.f32()[1], 0.25f / 5.0f);
+  // Another ignore index; -1 is then an error naming sample and token.
+  Tensor other = labels({0, 3, 9, 2, 1, 1}).reshaped({3, 2});
+  EXPECT_NEAR(make_loss("softmax_cross_entropy", LossOptions().ignore_index(9))->compute(z, other, nullptr), std::log(4.0), 1e-12);
+  try {
+    make_loss("softmax_cross_entropy", LossOptions().ignore_index(9))->compute(z, tokens, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("target -1 of sample 1, token 0"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Loss, KnownValues) {
