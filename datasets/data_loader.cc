@@ -69,10 +69,25 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
 
   const Shape& xs = data_.x.shape();
   x_row_ = data_.x.numel() / n_;
+  x_row_bytes_ = row_bytes(data_.x);
   y_row_bytes_ = row_bytes(data_.y);
   channels_ = xs.size() >= 2 ? xs[1] : 1;
   inner_ = channels_ > 0 ? x_row_ / channels_ : 0;
   augment_ = options_.crop_padding() > 0 || options_.horizontal_flip();
+  if (data_.x.dtype() != DType::kF32) {
+    // Token ids are symbols, not magnitudes: scaling or shifting them is meaningless.
+    const std::string what = std::string("x holds integer token ids (") +
+                             dtype_name(data_.x.dtype()) + " " + shape_str(xs) + "): ";
+    const char* hint = "these options are for f32 features and images only; leave them unset";
+    if (!options_.mean().empty() || !options_.std().empty())
+      throw_invalid(what + "normalisation (mean/std) is not supported", where, hint);
+    if (options_.crop_padding() > 0)
+      throw_invalid(what + "random crop (crop_padding " +
+                        std::to_string(options_.crop_padding()) + ") is not supported",
+                    where, hint);
+    if (options_.horizontal_flip())
+      throw_invalid(what + "horizontal_flip is not supported", where, hint);
+  }
   if (augment_) {
     if (xs.size() != 4)
       throw_invalid("random crop and flip need images [N,C,H,W], got x " + shape_str(xs), where);
@@ -95,12 +110,12 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
   for (Slot& s : slots_) {
     if (n_ / bs > 0) {
       x_shape[0] = y_shape[0] = bs;
-      s.x_full = Tensor(x_shape, DType::kF32);
+      s.x_full = Tensor(x_shape, data_.x.dtype());
       s.y_full = Tensor(y_shape, data_.y.dtype());
     }
     if (tail_ > 0) {
       x_shape[0] = y_shape[0] = tail_;
-      s.x_tail = Tensor(x_shape, DType::kF32);
+      s.x_tail = Tensor(x_shape, data_.x.dtype());
       s.y_tail = Tensor(y_shape, data_.y.dtype());
     }
   }
@@ -223,9 +238,11 @@ void DataLoader::assemble(const Job& job) {
   Tensor& y = short_batch ? slot.y_tail : slot.y_full;
   const int64_t first = job.batch * options_.batch_size();
   const int64_t* order = order_.data();
-  const float* src_x = data_.x.f32();
+  // Bytes: integer x takes only the plain-copy path below (the constructor refuses
+  // transforms on it); the float pointers are used only when there is a transform.
+  const uint8_t* src_x = static_cast<const uint8_t*>(data_.x.raw());
   const uint8_t* src_y = static_cast<const uint8_t*>(data_.y.raw());
-  float* dst_x = x.f32();
+  uint8_t* dst_x = static_cast<uint8_t*>(x.raw());
   uint8_t* dst_y = static_cast<uint8_t*>(y.raw());
   const CounterRng aug(options_.seed(), RngPurpose::kAugment, static_cast<uint64_t>(job.epoch));
   const bool normalize = !mean_c_.empty();
@@ -251,12 +268,13 @@ void DataLoader::assemble(const Job& job) {
     const int64_t sample = order[pos];
     std::memcpy(dst_y + k * y_row_bytes_, src_y + sample * y_row_bytes_,
                 static_cast<size_t>(y_row_bytes_));
-    const float* s = src_x + sample * x_row_;
-    float* d = dst_x + k * x_row_;
     if (!augment_ && !normalize) {
-      std::memcpy(d, s, static_cast<size_t>(x_row_) * sizeof(float));
+      std::memcpy(dst_x + k * x_row_bytes_, src_x + sample * x_row_bytes_,
+                  static_cast<size_t>(x_row_bytes_));
       continue;
     }
+    const float* s = reinterpret_cast<const float*>(src_x) + sample * x_row_;
+    float* d = reinterpret_cast<float*>(dst_x) + k * x_row_;
     if (!augment_) {
       for (int64_t c = 0; c < channels_; ++c) {
         const float m = mean_c_[c], sd = std_c_[c];

@@ -13,6 +13,10 @@
 // crop_padding on each side, mirror it left-right, then (x - mean[c]) / std[c] per channel
 // (dimension 1 of x; for [N,features] data each feature is a channel).
 //
+// Integer x (i32/i64 token ids, datasets/text.h) is copied row by row as bytes into batches
+// of the same dtype; normalisation, crop and flip are for f32 features and images only, and
+// asking for them on integer x is refused at construction.
+//
 // Buffers and lifetime: batches are assembled into three preallocated slots used in turn, so
 // steady state allocates nothing. A Batch returned by next() stays valid through the following
 // call of next() and is overwritten during the one after (the next-but-one call): the caller
@@ -130,7 +134,8 @@ class DataLoader : public BatchSource {
   DataLoaderOptions options_;
   int64_t n_ = 0, num_batches_ = 0, tail_ = 0;
   int64_t channels_ = 1, inner_ = 1, height_ = 0, width_ = 0;
-  int64_t x_row_ = 0;        // floats per sample
+  int64_t x_row_ = 0;        // elements per sample
+  int64_t x_row_bytes_ = 0;
   int64_t y_row_bytes_ = 0;
   std::vector<float> mean_c_, std_c_;  // per channel, empty when no normalisation
   bool augment_ = false;

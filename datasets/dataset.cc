@@ -74,8 +74,10 @@ Dataset Dataset::subset(int64_t begin, int64_t end) const {
 void Dataset::validate(const std::string& who) const {
   if (!x.defined() || x.rank() == 0)
     throw_invalid(who + ": the dataset has no x tensor", source);
-  if (x.dtype() != DType::kF32)
-    throw_invalid(who + ": x must be f32, got " + dtype_name(x.dtype()), source);
+  if (x.dtype() != DType::kF32 && x.dtype() != DType::kI32 && x.dtype() != DType::kI64)
+    throw_invalid(who + ": x must be f32 (features) or i32/i64 (token ids), got " +
+                      dtype_name(x.dtype()),
+                  source);
   if (!y.defined() || y.rank() == 0)
     throw_invalid(who + ": the dataset has no y tensor", source);
   if (y.dim(0) != x.dim(0))
@@ -85,17 +87,24 @@ void Dataset::validate(const std::string& who) const {
   if (num_classes < 0)
     throw_invalid(who + ": negative num_classes " + std::to_string(num_classes), source);
   if (num_classes > 0) {
-    if (y.dtype() != DType::kI64 || y.rank() != 1)
-      throw_invalid(who + ": a classification y must be i64 [N], got " + dtype_name(y.dtype()) +
-                        " " + shape_str(y.shape()),
+    if (y.dtype() != DType::kI64 || y.rank() > 2)
+      throw_invalid(who + ": a classification y must be i64 [N] or [N,T], got " +
+                        dtype_name(y.dtype()) + " " + shape_str(y.shape()),
                     source);
+    // Per-token targets (rank 2) may leave positions out; one label per sample may not.
+    const bool per_token = y.rank() == 2;
+    const int64_t per_row = per_token ? y.dim(1) : 1;
     const int64_t* labels = y.data<int64_t>();
-    for (int64_t i = 0; i < y.numel(); ++i)
-      if (labels[i] < 0 || labels[i] >= num_classes)
-        throw_invalid(who + ": label " + std::to_string(labels[i]) + " of sample " +
-                          std::to_string(i) + " is outside [0, " + std::to_string(num_classes) +
-                          ")",
-                      source);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      if ((labels[i] >= 0 && labels[i] < num_classes) || (per_token && labels[i] == kIgnoreIndex))
+        continue;
+      throw_invalid(who + ": label " + std::to_string(labels[i]) + " of sample " +
+                        std::to_string(i / per_row) +
+                        (per_token ? " position " + std::to_string(i % per_row) : std::string()) +
+                        " is outside [0, " + std::to_string(num_classes) + ")" +
+                        (per_token ? " and is not the ignore index -1" : ""),
+                    source);
+    }
   }
 }
 

@@ -15,10 +15,18 @@
 
 namespace strata {
 
+// A per-token target that takes no part in the loss or the metrics: positions a rank-2
+// classification y leaves out (e.g. padding after the end of a text). Only rank-2 y may hold
+// it; a rank-1 y is one label per sample and must be a class.
+constexpr int64_t kIgnoreIndex = -1;
+
 struct Dataset {
-  // f32 [N, ...]: images [N,C,H,W] scaled to [0,1], or tabular [N, features].
+  // f32 [N, ...]: images [N,C,H,W] scaled to [0,1], or tabular [N, features]. Or integer
+  // token ids, i64 (or i32) [N, T]: characters of a word or a window of text (datasets/text.h).
   Tensor x;
-  // Classification: i64 [N] class indices in [0, num_classes). Regression: f32 [N, targets].
+  // Classification: i64 [N] class indices in [0, num_classes), or i64 [N, T] per-token targets
+  // (a language model's next token) in [0, num_classes) or kIgnoreIndex. Regression: f32
+  // [N, targets].
   Tensor y;
   int64_t num_classes = 0;  // 0 for regression
   std::vector<std::string> class_names, feature_names;
@@ -36,8 +44,9 @@ struct Dataset {
   // seeded shuffle, are held out for validation; both keep dataset order. Recorded in
   // preprocess. fraction in [0, 1).
   std::pair<Dataset, Dataset> split_validation(double fraction, uint64_t seed) const;
-  // Throws kInvalidArgument unless x is f32 with rank >= 1, y has as many rows as x, and a
-  // classification y is i64 with labels in [0, num_classes). `who` prefixes the message.
+  // Throws kInvalidArgument unless x is f32, i32 or i64 with rank >= 1, y has as many rows as
+  // x, and a classification y is i64 [N] with labels in [0, num_classes) or i64 [N, T] with
+  // labels in [0, num_classes) or kIgnoreIndex. `who` prefixes the message.
   void validate(const std::string& who = "dataset") const;
 };
 

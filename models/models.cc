@@ -55,6 +55,68 @@ GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_s
   return b.build(b.linear("fc", x, classes));
 }
 
+namespace {
+
+std::string recurrent(GraphBuilder& b, const std::string& name, const std::string& x, const TextModelOptions& o) {
+  RecurrentOptions r = RecurrentOptions(o.hidden()).num_layers(o.layers()).bidirectional(o.bidirectional());
+  if (o.cell() == "lstm") return b.lstm(name, x, r);
+  if (o.cell() == "gru") return b.gru(name, x, r);
+  throw_invalid("unknown recurrent cell '" + o.cell() + "'", name, "use lstm or gru");
+}
+
+// Pre-norm Transformer blocks over x [T, D].
+std::string transformer_blocks(GraphBuilder& b, std::string x, const std::string& mask, bool causal,
+                               const TextModelOptions& o) {
+  for (int64_t l = 1; l <= o.layers(); ++l) {
+    const std::string block = "block" + std::to_string(l);
+    b.set_scope(block);
+    std::string h = b.multi_head_attention(
+        "attn", b.layer_norm("ln1", x),
+        AttentionOptions(o.dim(), o.heads()).mask(mask).causal(causal).dropout(o.dropout()));
+    if (o.dropout() > 0) h = b.dropout("drop1", h, o.dropout());
+    x = b.add("res1", x, h);
+    std::string f = b.linear("ff1", b.layer_norm("ln2", x), o.hidden());
+    f = b.linear("ff2", b.gelu("gelu", f), o.dim());
+    if (o.dropout() > 0) f = b.dropout("drop2", f, o.dropout());
+    x = b.add("res2", x, f);
+    b.set_scope("");
+  }
+  return b.layer_norm("ln_final", x);
+}
+
+}  // namespace
+
+GraphSpec recurrent_classifier(int64_t seq_len, int64_t vocab, int64_t classes, const TextModelOptions& o) {
+  GraphBuilder b({seq_len}, "tokens", DType::kI64);
+  std::string mask = b.padding_mask("mask", b.input(), 0);
+  std::string h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim(), 0), o);
+  h = b.sequence_pool("pool", h, "mean", mask);
+  if (o.dropout() > 0) h = b.dropout("dropout", h, o.dropout());
+  return b.build(b.linear("classifier", h, classes));
+}
+
+GraphSpec transformer_classifier(int64_t seq_len, int64_t vocab, int64_t classes, const TextModelOptions& o) {
+  GraphBuilder b({seq_len}, "tokens", DType::kI64);
+  std::string mask = b.padding_mask("mask", b.input(), 0);
+  std::string x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim(), 0));
+  x = transformer_blocks(b, x, mask, false, o);
+  return b.build(b.linear("classifier", b.sequence_pool("pool", x, "mean", mask), classes));
+}
+
+GraphSpec recurrent_language_model(int64_t seq_len, int64_t vocab, const TextModelOptions& o) {
+  if (o.bidirectional()) throw_invalid("a language model cannot be bidirectional: it would read the tokens it predicts");
+  GraphBuilder b({seq_len}, "tokens", DType::kI64);
+  std::string h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim()), o);
+  if (o.dropout() > 0) h = b.dropout("dropout", h, o.dropout());
+  return b.build(b.linear("logits", h, vocab));
+}
+
+GraphSpec transformer_language_model(int64_t seq_len, int64_t vocab, const TextModelOptions& o) {
+  GraphBuilder b({seq_len}, "tokens", DType::kI64);
+  std::string x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim()));
+  return b.build(b.linear("logits", transformer_blocks(b, x, "", true, o), vocab));
+}
+
 GraphSpec by_name(const std::string& name, const Shape& input_shape, int64_t classes, double dropout) {
   if (name == "mlp") return mlp(input_shape, {shape_numel(input_shape), 512, 256, classes}, "relu", dropout);
   if (name == "cnn" || name == "lenet") return lenet(input_shape, classes, dropout);

@@ -33,10 +33,11 @@ class LossBase : public Loss {
       if (out.rank() != 2 && !sequence)
         throw_invalid(name_ + ": expected output [N,classes]" + (name_ == "softmax_cross_entropy" ? " or [N,T,classes]" : "") +
                       ", got " + shape_str(out.shape()));
-      Shape want(out.shape().begin(), out.shape().end() - 1);
-      if (target.dtype() != DType::kI64 || target.shape() != want)
-        throw_invalid(name_ + ": expected i64 targets " + shape_str(want) + ", got " + shape_str(target.shape()) + " " +
-                      dtype_name(target.dtype()));
+      // Compared in place: a training step allocates nothing.
+      bool shaped = target.rank() + 1 == out.rank() && std::equal(target.shape().begin(), target.shape().end(), out.shape().begin());
+      if (target.dtype() != DType::kI64 || !shaped)
+        throw_invalid(name_ + ": expected i64 targets " + shape_str(Shape(out.shape().begin(), out.shape().end() - 1)) +
+                      ", got " + shape_str(target.shape()) + " " + dtype_name(target.dtype()));
       const int64_t* y = target.data<int64_t>();
       const int64_t classes = out.shape().back(), per_sample = target.numel() / n;
       for (int64_t i = 0; i < target.numel(); ++i)

@@ -286,13 +286,18 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     if (training || v == out) end = BufferPlanner::kKept;
     out_buf[v] = buffers.add(out_md[v], logical[v], static_cast<int>(i), std::max(end, static_cast<int>(i)));
   }
+  // A value nothing consumes (an LSTM's unused final state) has a zero gradient: it gets storage
+  // of its own, as the shared pool holds other plans' data between steps.
+  std::vector<Tensor> zero_grads(num_values);
   if (training)
     for (size_t v = 0; v + 1 < num_values; ++v) {
       const size_t i = producer[v];
+      if (v != out && first_grad_write[v] < 0) {
+        zero_grads[v] = dnnl_utils::alloc_for(out_md[v], logical[v]);
+        continue;
+      }
       int first = v == out ? t_user : first_grad_write[v];
-      if (first < 0) first = 0;  // never written (a value nothing consumes): keep it zero
-      int last = first_grad_write[v] < 0 && v != out ? BufferPlanner::kKept : t_bwd(i);
-      grad_buf[v] = buffers.add(out_md[v], logical[v], first, last);
+      grad_buf[v] = buffers.add(out_md[v], logical[v], first, t_bwd(i));
     }
 
   // Per node input: a reorder into the layout the consumer wants, a private contribution to a
@@ -341,7 +346,7 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   buffers.bind(buffer_pool_);
   for (size_t v = 0; v + 1 < num_values; ++v) {
     plan->outputs.push_back(out_buf[v] >= 0 ? buffers.tensor(out_buf[v]) : Tensor());
-    if (training) plan->grads.push_back(buffers.tensor(grad_buf[v]));
+    if (training) plan->grads.push_back(grad_buf[v] >= 0 ? buffers.tensor(grad_buf[v]) : zero_grads[v]);
   }
   for (size_t j = 0; j < num_nodes; ++j)  // the fused producer writes the ReLU's output
     if (fused_relu[j]) plan->outputs[first_value[j]] = plan->outputs[slot_of(spec_.nodes[j].inputs[0])];

@@ -11,6 +11,7 @@
 #include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/datasets/data_loader.h"
+#include "strata/models/models.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "strata/versioning/recorder.h"
@@ -28,6 +29,7 @@ struct RunSetup {
   GraphSpec graph;
   TrainerOptions options;
   Shape sample;
+  int64_t vocab = 0;  // token ids instead of features
 };
 
 fs::path fresh_dir(const std::string& name) {
@@ -37,7 +39,7 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 void train(const RunSetup& s, const fs::path& dir, int64_t epochs, const std::string& resume) {
-  versioning::vtest::ShuffledSource train_data(s.sample, 48, 16), val_data(s.sample, 24, 24);
+  versioning::vtest::ShuffledSource train_data(s.sample, 48, 16, s.vocab), val_data(s.sample, 24, 24, s.vocab);
   Network net(s.graph);
   Trainer trainer(net, s.options);
   std::shared_ptr<VersionLog> log = VersionLog::open(dir.string(), OpenMode::kReadWrite);
@@ -84,6 +86,24 @@ TEST(Resume, MlpWithDropoutAndAdamIsBitExact) {
   s.graph = Sequential({12}).linear(16).relu().dropout(0.3).linear(3).build();
   s.options = TrainerOptions().seed(4).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
   check_resume(s, "mlp");
+}
+
+TEST(Resume, LstmClassifierWithDropoutIsBitExact) {
+  RunSetup s;
+  s.sample = {7};
+  s.vocab = 9;
+  s.graph = models::recurrent_classifier(7, 9, 3, models::TextModelOptions().dim(6).hidden(5).layers(2).bidirectional(true).dropout(0.2));
+  s.options = TrainerOptions().seed(6).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
+  check_resume(s, "lstm");
+}
+
+TEST(Resume, TransformerClassifierWithDropoutIsBitExact) {
+  RunSetup s;
+  s.sample = {7};
+  s.vocab = 9;
+  s.graph = models::transformer_classifier(7, 9, 3, models::TextModelOptions().dim(8).heads(2).hidden(12).layers(2).dropout(0.2));
+  s.options = TrainerOptions().seed(6).optimizer(OptimizerOptions().kind("adamw").lr(0.01)).progress(Progress::kQuiet);
+  check_resume(s, "transformer");
 }
 
 TEST(Resume, CnnWithBatchNormSgdMomentumStepScheduleIsBitExact) {
@@ -193,7 +213,7 @@ TEST(Resume, FromAMidEpochSnapshotOfADataLoaderIsBitExact) { check_mid_epoch_res
 
 // Trains with early stopping through the run API (optionally resuming); returns the fit result.
 FitResult train_with_early_stopping(const RunSetup& s, const fs::path& dir, int64_t epochs, const std::string& resume) {
-  versioning::vtest::ShuffledSource train_data(s.sample, 48, 16), val_data(s.sample, 24, 24);
+  versioning::vtest::ShuffledSource train_data(s.sample, 48, 16, s.vocab), val_data(s.sample, 24, 24, s.vocab);
   Network net(s.graph);
   Trainer trainer(net, s.options);
   // min_delta makes the plateau certain: val/loss keeps falling, but soon by less than 0.02.
