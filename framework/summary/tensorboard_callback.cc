@@ -206,6 +206,9 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
   }
   if (find(annotations, "version"))
     writer.add_text("version", step, version_markdown(annotations, state.epoch()), wall_time);
+  // Text other callbacks attach to the epoch ("text/sample": a language model's generated text).
+  for (const auto& [key, text] : annotations)
+    if (key.rfind("text/", 0) == 0) writer.add_text(key.substr(5), step, text, wall_time);
 }
 
 }  // namespace summary

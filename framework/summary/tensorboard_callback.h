@@ -17,7 +17,9 @@
 //    there) when the metrics lack them, at the step in annotation "<name>_step" when present
 //    (the recorder knows a commit's stored bytes one epoch later);
 //  - histograms `params/<name>` of every f32 parameter and `grads/<name>` of every gradient;
-//  - a text entry `version` naming annotations "version", "branch"@epoch and "message".
+//  - a text entry `version` naming annotations "version", "branch"@epoch and "message";
+//  - a text entry `<tag>` for every annotation "text/<tag>" (callbacks added before this one
+//    set them, e.g. a language model's sample).
 //
 // The callback owns its EventWriter, created at the first on_fit_begin. Not thread-safe; the
 // Trainer calls callbacks from one thread.

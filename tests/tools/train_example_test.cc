@@ -158,5 +158,32 @@ TEST(TrainExample, RepeatedFreshRunsGetBranchesMainMain2Main3AndTheirOwnEventFol
   EXPECT_EQ(log->branches(), (std::vector<std::string>{"main", "main-2", "main-3"}));
 }
 
+TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsVocabulary) {
+  if (!std::filesystem::exists("/usr/share/dict/ngerman") || !std::filesystem::exists("/usr/share/dict/swedish"))
+    GTEST_SKIP() << "the word lists are not installed (scripts/install_deps.sh installs them)";
+  vtest::TempDir dir;
+  const std::string example = STRATA_BINARY_DIR "/examples/train_text --task langid --model lstm --words 800 "
+                              "--dim 16 --hidden 32 --no-tensorboard --log-dir " + dir.path();
+  tools_test::CommandOutput first = tools_test::run_command(example + " --epochs 2 2>&1");
+  ASSERT_EQ(first.code, 0) << first.out;
+  // 8 balanced languages: the majority class is about 1/8; two epochs already read far better.
+  double accuracy = 0, majority = 0;
+  ASSERT_EQ(std::sscanf(first.out.substr(first.out.find("validation accuracy")).c_str(),
+                        "validation accuracy %lf%% (majority class %lf%%)", &accuracy, &majority), 2) << first.out;
+  EXPECT_LT(majority, 20.0);
+  EXPECT_GT(accuracy, 2 * majority) << first.out;
+  tools_test::CommandOutput resumed = tools_test::run_command(example + " --epochs 3 --resume main 2>&1");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "epoch 3/3")) << resumed.out;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
+  TrainState head = log->read_state(log->resolve("main"));
+  EXPECT_EQ(head.epoch(), 3);
+  const std::string vocab = head.hparams.at("data/vocabulary");
+  EXPECT_EQ(vocab.rfind("strata-vocabulary/1 char", 0), 0u) << vocab;
+  // Bad flags: exit 2.
+  EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model rnn 2>&1").code, 2);
+  EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model transformer --dim 10 --heads 4 2>&1").code, 2);
+}
+
 }  // namespace
 }  // namespace strata::versioning
