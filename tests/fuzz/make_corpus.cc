@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
   put("graph_spec", "mlp", models::by_name("mlp", {1, 28, 28}, 10).to_bytes());
   put("graph_spec", "cnn", models::by_name("cnn", {1, 28, 28}, 10, 0.25).to_bytes());
   put("graph_spec", "resnet", models::by_name("resnet", {3, 32, 32}, 10).to_bytes());
+  // Format 2: token ids, multi-output nodes.
+  put("graph_spec", "lstm_classifier",
+      models::recurrent_classifier(16, 60, 8, models::TextModelOptions().layers(2).bidirectional(true)).to_bytes());
+  put("graph_spec", "transformer_lm", models::transformer_language_model(32, 100, models::TextModelOptions()).to_bytes());
 
   // An event file with a scalar, a histogram and text.
   {

@@ -4,6 +4,7 @@
 #  2. every installed header compiles on its own against that prefix alone, and none names a
 #     third-party header (oneDNN, LMDB, protobuf, cereal) or is an internal one;
 #  3. examples/standalone (find_package(Strata) only) configures and builds against the prefix;
+#     a second program there registers its own op (schema and kernel) and trains with it;
 #  4. it trains 2 epochs, resumes from main@1, runs fresh twice more, and the prefix's `strata`
 #     binary shows branches main, main-2 (the resume), main-3, main-4 with event files in
 #     tb/<branch>/;
@@ -56,6 +57,11 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ -std=c++17 $cxx_flags "$source_dir/e
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs strata) -Wl,-rpath,"$prefix/lib" \
   || fail "pkg-config build"
 "$work/app-pc" 2> /dev/null && fail "the app must refuse a missing LOG_DIR with exit 2" || [ $? -eq 2 ] || fail "usage exit code"
+
+# A user's own op (schema + kernel through strata::register_op) trains in a program built
+# against the prefix.
+"$work/app-build/custom_op_app" > "$work/custom_op.log" || fail "custom_op_app: $(cat "$work/custom_op.log")"
+grep -q "custom op Swish: gradient" "$work/custom_op.log" || fail "custom_op_app printed: $(cat "$work/custom_op.log")"
 
 # 4. Train, resume, fresh runs; check with the installed strata.
 app=$work/app-build/fmnist_app log=$work/log

@@ -112,6 +112,22 @@ TEST(FormatGolden, CommitIdAndGraphId) {
   EXPECT_EQ(to_hex(hash128(g.to_bytes())), g.graph_id());  // the id is the digest of the bytes
 }
 
+// Format 2 (FORMAT.md "Graphs"): format-1 fields, then the input dtype byte and per node its
+// extra output shapes.
+TEST(FormatGolden, GraphFormat2WithTokenIdsAndASecondOutput) {
+  GraphBuilder b({5}, "tokens", DType::kI64);
+  std::string rnn = b.gru("rnn", b.embedding("embed", b.input(), 7, 3, 0), RecurrentOptions(4));
+  GraphSpec g = b.build(rnn + ":1");
+  const std::string bytes = g.to_bytes();
+  EXPECT_EQ(hex(bytes.substr(1, 4)), "02000000");  // format version 2
+  const std::string tail = "03"                                  // i64 input
+                           "0000000000000000"                    // embed: no extra outputs
+                           "0100000000000000" "0100000000000000" "0400000000000000";  // rnn: one, [4]
+  EXPECT_EQ(hex(bytes.substr(bytes.size() - tail.size() / 2)), tail);
+  EXPECT_EQ(g.graph_id(), "afe53a7491e0107070ea2aa8848df75b");
+  EXPECT_EQ(GraphSpec::from_bytes(bytes), g);
+}
+
 TEST(FormatGolden, PhiloxStream) {
   // Philox-4x32-10 keyed by (seed, purpose), counter (epoch, step, index): the values every
   // initialisation, shuffle and dropout mask is drawn from. Cross-checked with an independent
