@@ -446,5 +446,99 @@ TEST(Reference, CausalMultiHeadAttention) {
   }
 }
 
+// ---- Forward semantics of the sequence ops, exact where the arithmetic is exact ----
+// (Gradient checks show backward matches forward; these show forward computes the right thing.)
+
+Tensor ids_tensor(Shape shape, std::vector<int64_t> v) {
+  Tensor t(std::move(shape), DType::kI64);
+  std::copy(v.begin(), v.end(), t.data<int64_t>());
+  return t;
+}
+
+TEST(Semantics, EmbeddingPaddingAndLookup) {
+  GraphBuilder b({3}, "ids", DType::kI64);
+  Network net(b.build(b.embedding("emb", b.input(), 4, 2, 0)));
+  Tensor& w = net.find_parameter("emb/weight")->value;
+  for (int64_t i = 0; i < 8; ++i) w.f32()[i] = static_cast<float>(i + 1);
+  const Tensor& y = net.forward(ids_tensor({2, 3}, {3, 0, 1, 2, 2, 0}), Mode::kEval);
+  std::vector<float> want = {7, 8, 0, 0, 3, 4, 5, 6, 5, 6, 0, 0};
+  EXPECT_EQ(std::vector<float>(y.f32(), y.f32() + 12), want);
+  EXPECT_THROW(net.forward(ids_tensor({1, 3}, {1, 4, 0}), Mode::kEval), Error);  // id 4 of 4
+}
+
+TEST(Semantics, LayerNormNormalisesTheLastAxis) {
+  GraphBuilder b({2, 4});
+  Network net(b.build(b.layer_norm("ln", b.input())));
+  net.init_params(1);  // weight ones, bias zeros
+  Tensor x = Tensor::from_vector({1, 2, 4}, {1, 2, 3, 4, -2, -2, 2, 2});
+  const Tensor& y = net.forward(x, Mode::kTrain);
+  const double s1 = 1 / std::sqrt(1.25 + 1e-5), s2 = 1 / std::sqrt(4.0 + 1e-5);
+  std::vector<double> want = {-1.5 * s1, -0.5 * s1, 0.5 * s1, 1.5 * s1, -2 * s2, -2 * s2, 2 * s2, 2 * s2};
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(y.f32()[i], want[i], 1e-6) << i;
+}
+
+TEST(Semantics, SequencePoolingOverKeptSteps) {
+  // ids [N=1, T=4] with the last step padding; x = embedding rows e(id) = (id, 10 id).
+  for (const char* pooling : {"mean", "max", "last"}) {
+    GraphBuilder b({4}, "ids", DType::kI64);
+    std::string e = b.embedding("emb", b.input(), 5, 2);
+    Network net(b.build(b.sequence_pool("pool", e, pooling, b.padding_mask("mask", b.input(), 0))));
+    Tensor& w = net.find_parameter("emb/weight")->value;
+    for (int64_t id = 0; id < 5; ++id) w.f32()[2 * id] = static_cast<float>(id), w.f32()[2 * id + 1] = 10.f * id;
+    const Tensor& y = net.forward(ids_tensor({1, 4}, {2, 4, 1, 0}), Mode::kEval);
+    std::vector<float> want = std::string(pooling) == "mean" ? std::vector<float>{7.f / 3, 70.f / 3}
+                              : std::string(pooling) == "max" ? std::vector<float>{4, 40} : std::vector<float>{1, 10};
+    EXPECT_NEAR(y.f32()[0], want[0], 1e-6) << pooling;
+    EXPECT_NEAR(y.f32()[1], want[1], 1e-5) << pooling;
+  }
+}
+
+TEST(Semantics, MaskedAndCausalSoftmax) {
+  // Keys 0..2 of [T=3] with key 2 padding: each row is a softmax over keys 0 and 1 only; causal
+  // additionally hides keys after the query.
+  GraphBuilder b({3}, "ids", DType::kI64);
+  std::string scores = b.embedding("scores", b.input(), 4, 3);  // row per id: 3 logits
+  std::string mask = b.padding_mask("mask", b.input(), 0);
+  GraphSpec padded = b.build(b.softmax("sm", scores, SoftmaxOptions().mask(mask)));
+  GraphSpec causal = b.build(b.softmax("sm_causal", scores, SoftmaxOptions().mask(mask).causal(true)));
+  for (const GraphSpec* g : {&padded, &causal}) {
+    Network net(*g);
+    Tensor& w = net.find_parameter("scores/weight")->value;
+    for (int64_t i = 0; i < 12; ++i) w.f32()[i] = 0.5f * static_cast<float>(i % 5);
+    const Tensor& y = net.forward(ids_tensor({1, 3}, {1, 2, 0}), Mode::kEval);
+    const bool is_causal = g == &causal;
+    for (int64_t q = 0; q < 3; ++q) {
+      const float* logits = w.f32() + 3 * (q == 0 ? 1 : q == 1 ? 2 : 0);
+      int64_t keys = is_causal ? std::min<int64_t>(q + 1, 2) : 2;
+      double sum = 0;
+      for (int64_t k = 0; k < keys; ++k) sum += std::exp(logits[k]);
+      for (int64_t k = 0; k < 3; ++k) {
+        double want = k < keys ? std::exp(logits[k]) / sum : 0.0;
+        EXPECT_NEAR(y.f32()[q * 3 + k], want, 1e-6) << (is_causal ? "causal " : "") << q << "," << k;
+      }
+    }
+  }
+}
+
+TEST(Semantics, ShapeOpsMoveTheRightElements) {
+  Tensor x({1, 2, 3});
+  for (int64_t i = 0; i < 6; ++i) x.f32()[i] = static_cast<float>(i);  // [[0,1,2],[3,4,5]]
+  auto run = [&](const std::function<std::string(GraphBuilder&)>& add) {
+    GraphBuilder b({2, 3});
+    Network net(b.build(add(b)));
+    const Tensor& y = net.forward(x, Mode::kEval);
+    return std::vector<float>(y.f32(), y.f32() + y.numel());
+  };
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.transpose("t", b.input(), {1, 0}); }), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.slice("s", b.input(), 1, 1, 3); }), (std::vector<float>{1, 2, 4, 5}));
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.slice("s", b.input(), 0, -1, 2); }), (std::vector<float>{3, 4, 5}));
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.concat("c", {b.input(), b.input()}, 1); }),
+            (std::vector<float>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5}));
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.reshape("r", b.input(), {3, 2}); }), (std::vector<float>{0, 1, 2, 3, 4, 5}));
+  // [2,3] x [2,3]^T = [[5, 14], [14, 50]], scaled by 0.5.
+  EXPECT_EQ(run([](GraphBuilder& b) { return b.matmul("mm", b.input(), b.input(), true, 0.5); }),
+            (std::vector<float>{2.5f, 7, 7, 25}));
+}
+
 }  // namespace
 }  // namespace strata
