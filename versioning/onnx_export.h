@@ -5,11 +5,17 @@
 // "strata_version", "strata"), the input named as the graph's input and the output as the
 // graph's output node, both with their shapes (batch dimension "N" when dynamic).
 //
-// Operators (opset 13 to 17, IR version 8): Linear -> Gemm (transB = 1), Conv2d -> Conv,
-// MaxPool2d -> MaxPool, AvgPool2d -> AveragePool (count_include_pad = 1, as Strata pools),
-// GlobalAvgPool -> GlobalAveragePool + Flatten, BatchNorm -> BatchNormalization, ReLU, LeakyReLU,
-// Sigmoid, Tanh, GELU -> 0.5 x (1 + Erf(x / sqrt 2)), Flatten, Add, Concat (axis 1), Softmax
-// (axis -1). An op without an equivalent is kInvalidArgument naming the node.
+// Operators (opset 13 to 17, IR version 8): Linear -> Gemm (transB = 1; over the last axis of a
+// longer input, MatMul + Add), Conv2d -> Conv, MaxPool2d -> MaxPool, AvgPool2d -> AveragePool
+// (count_include_pad = 1, as Strata pools), GlobalAvgPool -> GlobalAveragePool + Flatten,
+// BatchNorm -> BatchNormalization, ReLU, LeakyReLU, Sigmoid, Tanh, GELU -> 0.5 x (1 + Erf(x /
+// sqrt 2)), Flatten, Add, Concat, Softmax (masks as -1e30 added to the logits, the weights then
+// multiplied by the keep-mask); the text ops: Embedding -> Gather (the padding row exported as
+// zeros), PositionalEmbedding -> Add, PaddingMask -> Equal/Not/Cast, LayerNorm ->
+// LayerNormalization (opset 17; below, its arithmetic), Reshape, Transpose, Slice, MatMul,
+// LSTM/GRU -> one ONNX LSTM/GRU per layer (gates reordered, GRU linear_before_reset) with
+// transposes to batch-first, SequencePool -> reductions over the kept steps. The input keeps its
+// dtype (int64/int32 token ids). An op without an equivalent is kInvalidArgument naming the node.
 //
 // Free functions; thread-safe.
 #pragma once

@@ -144,6 +144,85 @@ TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
   EXPECT_EQ(checked.code, 0) << checked.out;
 }
 
+// Every sequence op in one graph over token ids: the two pooled branches, a final state and a
+// sliced, transposed, concatenated and multiplied sequence.
+GraphSpec every_sequence_op_graph() {
+  GraphBuilder b({9}, "tokens", DType::kI64);
+  std::string mask = b.padding_mask("mask", b.input(), 0);
+  std::string e = b.positional_embedding("pos", b.embedding("embed", b.input(), 13, 6, 0));
+  std::string rnn = b.gru("gru", b.layer_norm("ln", e), RecurrentOptions(4).bidirectional(true));
+  std::string seq = b.concat("cat", {rnn, b.slice("first6", e, 1, 0, 6)}, 1);           // [9, 14]
+  std::string scores = b.matmul("scores", seq, seq, true, 0.25);                       // [9, 9]
+  std::string attn = b.softmax("attn", scores, SoftmaxOptions().mask(mask).causal(true));
+  std::string mixed = b.matmul("mixed", attn, b.transpose("seq_tt", b.transpose("seq_t", seq, {1, 0}), {1, 0}));
+  std::string pooled_max = b.sequence_pool("max", mixed, "max", mask);
+  std::string pooled_last = b.sequence_pool("last", b.reshape("same", mixed, {9, 14}), "last", mask);
+  std::string last_unmasked = b.sequence_pool("last_all", mixed, "last");
+  std::string h = b.concat("heads", {pooled_max, pooled_last, last_unmasked, rnn + ":1"});
+  return b.build(b.linear("out", h, 5));
+}
+
+TEST(OnnxExport, TextModelsMatchOnnxRuntime) {
+  if (!have_onnx_checker()) GTEST_SKIP() << "python3-onnx is not installed (scripts/install_deps.sh installs it)";
+  if (!have_ort()) GTEST_SKIP() << "onnxruntime-node is not installed in " << ort_dir();
+  TempDir dir;
+  const int64_t n = 6, steps = 9;
+  Tensor ids({n, steps}, DType::kI64);
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t t = 0; t < steps; ++t) ids.data<int64_t>()[s * steps + t] = t < 2 + s ? 1 + (7 * s + 5 * t) % 12 : 0;
+  {
+    std::ofstream out(dir.sub("ids.i64"), std::ios::binary);
+    out.write(static_cast<const char*>(ids.raw()), static_cast<std::streamsize>(ids.nbytes()));
+  }
+  const models::TextModelOptions o = models::TextModelOptions().dim(8).hidden(6).heads(2).layers(2);
+  const std::vector<std::pair<Case, int>> cases = {
+      {{"lstm_classifier", models::recurrent_classifier(steps, 13, 4, models::TextModelOptions(o).bidirectional(true))}, 17},
+      {{"gru_classifier", models::recurrent_classifier(steps, 13, 4, models::TextModelOptions(o).cell("gru"))}, 13},
+      {{"transformer_classifier", models::transformer_classifier(steps, 13, 4, o)}, 17},
+      {{"transformer_classifier_opset13", models::transformer_classifier(steps, 13, 4, o)}, 13},
+      {{"transformer_lm", models::transformer_language_model(steps, 13, o)}, 17},
+      {{"lstm_lm", models::recurrent_language_model(steps, 13, o)}, 17},
+      {{"every_sequence_op", every_sequence_op_graph()}, 17}};
+  std::string models_arg;
+  uint64_t seed = 1;
+  for (const auto& [c, opset] : cases) {
+    SCOPED_TRACE(c.name);
+    Network net(c.graph);
+    net.init_params(seed++);
+    NamedTensors params = net.state_tensors();
+    for (auto& [name, t] : params) {  // off the initialisers (layer norms' ones and zeros)
+      CounterRng rng(seed, RngPurpose::kData, std::hash<std::string>{}(name));
+      for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] += 0.2f * (rng.uniform(i) - 0.5f);
+    }
+    net.load_state_tensors(params);
+    const Tensor want = net.forward(ids, Mode::kEval).clone();
+    const std::string model = dir.sub(c.name + ".onnx");
+    std::ofstream(model, std::ios::binary) << graph_to_onnx(c.graph, params, {{"case", c.name}}, OnnxOptions().opset(opset));
+    models_arg += " " + model;
+    const tools_test::CommandOutput run = tools_test::run_command(
+        "node " STRATA_SOURCE_DIR "/tests/versioning/onnx_run.js " + ort_dir() + " " + model + " " + dir.sub("ids.i64") +
+        " " + dir.sub("y.f32") + " 6 9 2>&1");
+    ASSERT_EQ(run.code, 0) << run.out;
+    std::string dims = "[";
+    for (int64_t d : want.shape()) dims += (dims.size() > 1 ? "," : "") + std::to_string(d);
+    EXPECT_EQ(run.out, dims + "]");
+    std::ifstream in(dir.sub("y.f32"), std::ios::binary);
+    std::vector<float> got(static_cast<size_t>(want.numel()));
+    in.read(reinterpret_cast<char*>(got.data()), static_cast<std::streamsize>(got.size() * sizeof(float)));
+    ASSERT_TRUE(in.good());
+    double worst = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want.f32()[i]));
+    EXPECT_LE(worst, 1e-4) << c.name;
+    std::printf("%-31s opset %d max |onnxruntime - strata| = %.3g\n", c.name.c_str(), opset, worst);
+  }
+  std::ofstream(dir.sub("check.py")) << "import onnx, sys\nfrom onnx import shape_inference\nfor p in sys.argv[1:]:\n"
+                                        "    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n"
+                                        "    shape_inference.infer_shapes(m, strict_mode=True)\n";
+  const tools_test::CommandOutput checked =
+      tools_test::run_command("/usr/bin/python3 " + dir.sub("check.py") + models_arg + " 2>&1");
+  EXPECT_EQ(checked.code, 0) << checked.out;
+}
+
 TEST(OnnxExport, AVersionCarriesItsNameAndIsRefusedWhereOnnxCannotFollow) {
   TempDir dir;
   auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
