@@ -18,8 +18,10 @@ void set_output_shape(tensorboard::NodeDef* node, const Shape& shape) {
   set_shape(attr.mutable_list()->add_shape(), shape);
 }
 
-void set_type(tensorboard::NodeDef* node, const char* key) {
-  (*node->mutable_attr())[key].set_type(tensorboard::DT_FLOAT);
+void set_type(tensorboard::NodeDef* node, const char* key, DType dtype = DType::kF32) {
+  (*node->mutable_attr())[key].set_type(dtype == DType::kI64   ? tensorboard::DT_INT64
+                                        : dtype == DType::kI32 ? tensorboard::DT_INT32
+                                                               : tensorboard::DT_FLOAT);
 }
 
 Shape batched(const Shape& per_sample, int64_t batch_size) {
@@ -69,7 +71,7 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
   tensorboard::NodeDef* input = def.add_node();
   input->set_name(graph.input_name);
   input->set_op("Placeholder");
-  set_type(input, "dtype");
+  set_type(input, "dtype", graph.input_dtype);
   set_shape((*input->mutable_attr())["shape"].mutable_shape(), batched(graph.input_shape, -1));
   set_output_shape(input, batched(graph.input_shape, batch_size));
 
@@ -81,12 +83,14 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
     op->set_name(op_name);
     op->set_op(n.op);
     for (const std::string& in : n.inputs) {
-      auto it = renamed.find(in);
+      // Output k of a node is "<node>:k", as TensorFlow names it.
+      const ValueRef ref = in == graph.input_name ? ValueRef{in, 0} : parse_value_ref(in);
+      auto it = renamed.find(ref.node);
       if (it == renamed.end())
         throw_invalid("node '" + n.name + "' reads '" + in +
                           "', which is neither the graph input nor an earlier node",
                       "GraphSpec", "build the graph with Sequential or GraphBuilder");
-      op->add_input(it->second);
+      op->add_input(ref.output == 0 ? it->second : it->second + ":" + std::to_string(ref.output));
     }
     for (const ParamSpec& p : n.params) {
       tensorboard::NodeDef* var = def.add_node();
@@ -100,7 +104,7 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
       op->add_input(p.name);
     }
     set_type(op, "T");
-    set_output_shape(op, batched(n.output_shape, batch_size));
+    for (int k = 0; k < n.num_outputs(); ++k) set_output_shape(op, batched(n.output_shape_at(k), batch_size));
     for (const auto& [key, values] : n.ints) {
       tensorboard::AttrValue& attr = (*op->mutable_attr())[key];
       if (values.size() == 1) {

@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 
+#include "strata/framework/graph/builder.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/summary/crc32c.h"
 #include "strata/framework/summary/event_reader.h"
@@ -458,6 +459,18 @@ TEST(GraphDef, NodesScopesInputsAndShapes) {
   for (GraphDefNode& n : parse_graphdef(graph_to_graphdef(g, 32))) b32[n.name] = n;
   EXPECT_EQ(b32.at("relu1").output_shapes, (std::vector<Shape>{{32, 128}}));
   EXPECT_EQ(b32.at("fc1/weight").output_shapes, (std::vector<Shape>{{128, 784}}));
+}
+
+TEST(GraphDef, TokenInputAndASecondOutput) {
+  GraphBuilder b({5}, "tokens", DType::kI64);
+  std::string rnn = b.lstm("rnn", b.embedding("embed", b.input(), 9, 4), RecurrentOptions(3));
+  const GraphSpec g = b.build(b.linear("fc", rnn + ":1", 2));
+  std::map<std::string, GraphDefNode> by_name;
+  for (GraphDefNode& n : parse_graphdef(graph_to_graphdef(g, 8))) by_name[n.name] = n;
+  // The LSTM node lists both outputs' shapes; the consumer reads "<node>:1" (TensorFlow's form).
+  EXPECT_EQ(by_name.at("rnn/LSTM").output_shapes, (std::vector<Shape>{{8, 5, 3}, {8, 3}}));
+  EXPECT_EQ(by_name.at("fc/Linear").inputs, (std::vector<std::string>{"rnn/LSTM:1", "fc/weight", "fc/bias"}));
+  EXPECT_EQ(by_name.at("tokens").output_shapes, (std::vector<Shape>{{8, 5}}));
 }
 
 TEST(GraphDef, BadGraphAndBadBytes) {
