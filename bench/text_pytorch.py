@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Strata vs PyTorch (Debian python3-torch 1.13) on the text models of models/: the LSTM
+"""Strata vs PyTorch (Debian python3-torch 1.13) and libtorch (libtorch-dev, bench/libtorch_text_bench.cc)
+on the text models of models/: the LSTM
 classifier (Embedding 60x64 with padding 0 -> LSTM 64->128 -> mean over the non-padding steps
 -> Linear 128->8) and the Transformer encoder classifier (Embedding + learned positions -> 2
 pre-norm encoder layers, width 64, 4 heads, feed-forward 128, GELU, the padding mask -> LayerNorm
@@ -7,9 +8,11 @@ pre-norm encoder layers, width 64, 4 heads, feed-forward 128, GELU, the padding 
 Adam, no dropout, the same thread count. Each side runs in its own process: a warm-up of 20
 steps, then --repeats timed repetitions of one epoch (200 steps) and of inference over 6,400
 samples in batches of 512. Rounds alternate the sides. PyTorch runs with OPENBLAS_NUM_THREADS=1
-and without (Debian's pthread OpenBLAS oversubscribes the cores); ratios use its faster figure.
+and without (Debian's pthread OpenBLAS oversubscribes the cores; without libopenblas0 Debian's
+torch falls back to the reference BLAS: STRATA_BENCH_DEPS=1 scripts/install_deps.sh installs it);
+ratios use each peer's faster figure.
 
-    scripts/build.sh
+    STRATA_BENCH_DEPS=1 scripts/install_deps.sh && scripts/build.sh
     /usr/bin/python3 bench/text_pytorch.py --threads 2 --rounds 3 --repeats 3
 """
 import argparse, json, os, statistics, subprocess, sys, time
@@ -111,6 +114,7 @@ def main():
         return torch_side(a.model, a.repeats, a.threads)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     strata = os.path.join(root, "build", "bench", "text_bench")
+    libtorch = os.path.join(root, "build", "bench", "libtorch_text_bench")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     env.pop("OPENBLAS_NUM_THREADS", None)
     for model in a.models.split(","):
@@ -120,6 +124,10 @@ def main():
                          "--threads", str(a.threads)], env),
         }
         sides["pytorch OPENBLAS_NUM_THREADS=1"] = (sides["pytorch"][0], dict(env, OPENBLAS_NUM_THREADS="1"))
+        if os.path.exists(libtorch):  # Debian libtorch-dev: the C++ frontend, no Python overhead
+            cmd = [libtorch, model, str(a.repeats), str(a.threads)]
+            sides["libtorch"] = (cmd, env)
+            sides["libtorch OPENBLAS_NUM_THREADS=1"] = (cmd, dict(env, OPENBLAS_NUM_THREADS="1"))
         results = {s: [] for s in sides}
         for r in range(a.rounds):
             order = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
@@ -134,9 +142,13 @@ def main():
             print(f"  {s:34s} train {med[s]['train_samples_per_s']:9.0f} [{rng['train_samples_per_s'][0]:.0f}-"
                   f"{rng['train_samples_per_s'][1]:.0f}]  inference {med[s]['infer_samples_per_s']:9.0f} "
                   f"[{rng['infer_samples_per_s'][0]:.0f}-{rng['infer_samples_per_s'][1]:.0f}]  params {rs[0]['parameters']}")
-        best = {k: max(med[s][k] for s in med if s != "strata") for k in ("train_samples_per_s", "infer_samples_per_s")}
-        print(f"  strata / best pytorch: train {med['strata']['train_samples_per_s'] / best['train_samples_per_s']:.2f}, "
-              f"inference {med['strata']['infer_samples_per_s'] / best['infer_samples_per_s']:.2f}")
+        for peer in ("pytorch", "libtorch"):
+            names = [s for s in med if s.startswith(peer)]
+            if not names:
+                continue
+            best = {k: max(med[s][k] for s in names) for k in ("train_samples_per_s", "infer_samples_per_s")}
+            print(f"  strata / best {peer}: train {med['strata']['train_samples_per_s'] / best['train_samples_per_s']:.2f}, "
+                  f"inference {med['strata']['infer_samples_per_s'] / best['infer_samples_per_s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@
 //   text) a generated sample after every epoch
 //     train_text --task lm --model lstm --epochs 3 --log-dir runs/lm
 //
-// The vocabulary is recorded with every version (hyper-parameter data/vocabulary), so a version
+// 10% of the data (seeded) is the test set, evaluated once after the last epoch and recorded as
+// test/* in that version; --val-split of the rest validates after every epoch. The vocabulary is
+// recorded with every version (hyper-parameter data/vocabulary), so a version
 // can be decoded without the training program.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
 #include "examples/run_flags.h"
 #include "strata/datasets/data_loader.h"
@@ -103,7 +106,9 @@ int main(int argc, char** argv) {
   app.add_option("--window", window, "lm: characters per training window")->check(flags::positive());
   app.add_option("--fortunes", fortunes_dir, "lm: the fortunes directory");
   app.add_option("--sample-length", sample_length, "lm: characters generated after every epoch")->check(flags::at_least(0));
-  app.add_option("--val-split", val_split, "share of the data held out (seeded) for validation")->check(flags::between(0, 1, true));
+  app.add_option("--val-split", val_split,
+                 "share of the data (after 10% is held out as the test set) for validation after every epoch (0: none)")
+      ->check(flags::between(0, 1, true));
   app.add_option("--seed", seed, "seed of sampling, initialisation, shuffling and dropout");
   app.add_option("--threads", threads, "OpenMP threads")->check(flags::between(1, max_threads()));
   add_run_flags(app, log);
@@ -130,10 +135,16 @@ int main(int argc, char** argv) {
       data = language_model_windows(vocab.encode(text), window, window, vocab.size());
       data.source = fortunes_dir;
     }
-    auto [train, held_out] = data.split_validation(val_split, seed);
+    // 10% test (evaluated once, after the last epoch, into that version's test/* metrics), then
+    // --val-split of the rest for validation after every epoch.
+    auto [rest, test] = data.split_validation(0.1, seed);
+    auto [train, held_out] = rest.split_validation(val_split, seed + 1);
     auto loader_options = DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1);
     DataLoader train_loader(train, loader_options);
-    DataLoader val_loader(held_out, DataLoaderOptions(loader_options).shuffle(false).batch_size(512));
+    std::unique_ptr<DataLoader> val_loader;  // --val-split 0: no validation
+    if (held_out.size() > 0)
+      val_loader = std::make_unique<DataLoader>(held_out, DataLoaderOptions(loader_options).shuffle(false).batch_size(512));
+    DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(512));
 
     const int64_t length = data.x.dim(1);
     auto o = models::TextModelOptions().dim(dim).hidden(hidden).layers(layers).heads(heads).dropout(dropout)
@@ -154,28 +165,30 @@ int main(int argc, char** argv) {
       trainer.set_hparam(key, value);
     if (task == "langid" && bidirectional) trainer.set_hparam("bidirectional", "true");
 
-    // Majority class of the validation set: the baseline an accuracy must beat.
+    // Majority class of the test set: the baseline an accuracy must beat.
     std::map<int64_t, int64_t> counts;
     if (task == "langid")
-      for (int64_t i = 0; i < held_out.size(); ++i) ++counts[held_out.y.data<int64_t>()[i]];
+      for (int64_t i = 0; i < test.size(); ++i) ++counts[test.y.data<int64_t>()[i]];
     int64_t majority = 0;
     for (const auto& [label, count] : counts) majority = std::max(majority, count);
-    std::printf("task %s, model %s: %lld trainable parameters, vocabulary %lld, %lld training / %lld validation samples of %lld tokens\n",
+    std::printf("task %s, model %s: %lld trainable parameters, vocabulary %lld, %lld training / %lld validation / %lld test "
+                "samples of %lld tokens\n",
                 task.c_str(), model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(vocab.size()),
-                static_cast<long long>(train.size()), static_cast<long long>(held_out.size()), static_cast<long long>(length));
+                static_cast<long long>(train.size()), static_cast<long long>(held_out.size()),
+                static_cast<long long>(test.size()), static_cast<long long>(length));
 
     SampleText sampler(net, vocab, length, "The ", sample_length, seed);
     if (task == "lm" && sample_length > 0) trainer.add_callback(&sampler);  // before the Run's TensorBoard callback
     versioning::Run run(trainer, log);
-    trainer.fit(train_loader, &val_loader, epochs);
-    EvalResult final_eval = trainer.evaluate(val_loader);
+    trainer.fit(train_loader, val_loader.get(), epochs, &test_loader);
+    EvalResult final_eval = trainer.evaluate(test_loader);
     if (task == "langid") {
-      std::printf("validation accuracy %.2f%% (majority class %.2f%%)  macro F1 %.4f\n", 100 * final_eval.confusion.accuracy(),
-                  held_out.size() ? 100.0 * static_cast<double>(majority) / static_cast<double>(held_out.size()) : 0.0,
+      std::printf("test accuracy %.2f%% (majority class %.2f%%)  macro F1 %.4f\n", 100 * final_eval.confusion.accuracy(),
+                  test.size() ? 100.0 * static_cast<double>(majority) / static_cast<double>(test.size()) : 0.0,
                   final_eval.confusion.f1());
       std::printf("%s", final_eval.confusion.to_string(data.class_names).c_str());
     } else {
-      std::printf("validation loss %.4f nats/char (%.3f bits/char), per-character accuracy %.2f%%\n", final_eval.loss,
+      std::printf("test loss %.4f nats/char (%.3f bits/char), per-character accuracy %.2f%%\n", final_eval.loss,
                   final_eval.loss / std::log(2.0), 100 * final_eval.confusion.accuracy());
     }
     run.finish();

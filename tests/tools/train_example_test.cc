@@ -168,8 +168,9 @@ TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsV
   ASSERT_EQ(first.code, 0) << first.out;
   // 8 balanced languages: the majority class is about 1/8; two epochs already read far better.
   double accuracy = 0, majority = 0;
-  ASSERT_EQ(std::sscanf(first.out.substr(first.out.find("validation accuracy")).c_str(),
-                        "validation accuracy %lf%% (majority class %lf%%)", &accuracy, &majority), 2) << first.out;
+  ASSERT_NE(first.out.find("test accuracy"), std::string::npos) << first.out;
+  ASSERT_EQ(std::sscanf(first.out.substr(first.out.find("test accuracy")).c_str(),
+                        "test accuracy %lf%% (majority class %lf%%)", &accuracy, &majority), 2) << first.out;
   EXPECT_LT(majority, 20.0);
   EXPECT_GT(accuracy, 2 * majority) << first.out;
   tools_test::CommandOutput resumed = tools_test::run_command(example + " --epochs 3 --resume main 2>&1");
@@ -178,6 +179,7 @@ TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsV
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   TrainState head = log->read_state(log->resolve("main"));
   EXPECT_EQ(head.epoch(), 3);
+  EXPECT_NEAR(head.metrics.at("test/accuracy") * 100, accuracy, 30.0);  // recorded (after one more epoch)
   const std::string vocab = head.hparams.at("data/vocabulary");
   EXPECT_EQ(vocab.rfind("strata-vocabulary/1 char", 0), 0u) << vocab;
   // Bad flags: exit 2.
