@@ -153,6 +153,7 @@ OpSchema batch_norm() {
 OpSchema eltwise(const std::string& name, const std::string& doc) {
   OpSchema s{name};
   if (name == "LeakyReLU") s.attrs = {real("slope", 0.0, "builders write 0.01")};
+  s.is_relu = name == "ReLU";
   s.doc = doc;
   s.infer = same_as_input;
   return s;

@@ -60,9 +60,11 @@ struct OpSchema {
   std::function<std::vector<ParamSpec>(const NodeSpec&, const ValueTypes& inputs)> params;
   // The parameter leaf whose initialiser NetworkOptions::weight_init overrides ("" : none).
   std::string overridable_weight;
-  // A following ReLU that is this node's only consumer may be applied inside this op's kernel
-  // (a oneDNN post-op): the kernel then writes the ReLU's output.
+  // Fusion of a ReLU into its producer (a oneDNN post-op): a producer with fuses_relu applies a
+  // following op with is_relu (its output's only consumer) inside its own kernel and writes that
+  // op's output; the ReLU's kernel then runs only its backward, from that output.
   bool fuses_relu = false;
+  bool is_relu = false;
   // Integer inputs (token ids) get no gradient; inputs listed here must be integer.
   std::vector<int> integer_inputs;
   std::string doc;  // one line: what it computes

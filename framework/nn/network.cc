@@ -201,12 +201,12 @@ Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
     return slot_of(spec_.nodes[i].inputs[k]) == input_slot && spec_.input_dtype != DType::kF32;
   };
 
-  // A producer whose schema fuses a following ReLU, when the ReLU is its output's only consumer:
-  // fuse (see OpContext).
+  // Fusion as the schemas declare it (OpSchema::fuses_relu, is_relu), when the ReLU is its
+  // producer's only consumer (see OpContext).
   std::vector<bool> fuse_relu(num_nodes, false), fused_relu(num_nodes, false);
   for (size_t j = 0; j < num_nodes; ++j) {
     const NodeSpec& n = spec_.nodes[j];
-    if (!options_.fuse() || n.op != "ReLU" || n.inputs[0] == spec_.input_name) continue;
+    if (!options_.fuse() || !op_schema(n.op, n.name).is_relu || n.inputs[0] == spec_.input_name) continue;
     size_t v = slot_of(n.inputs[0]), i = producer[v];
     const NodeSpec& p = spec_.nodes[i];
     if (op_schema(p.op, p.name).fuses_relu && p.num_outputs() == 1 && consumers[v] == 1 && v != out)

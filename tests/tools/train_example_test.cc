@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
+#include "strata/framework/summary/event_reader.h"
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/storage_report.h"
@@ -185,6 +187,42 @@ TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsV
   // Bad flags: exit 2.
   EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model rnn 2>&1").code, 2);
   EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model transformer --dim 10 --heads 4 2>&1").code, 2);
+}
+
+TEST(TrainText, LanguageModelSamplesGoToTensorBoardAndAResumedRunSamplesTheSameText) {
+  // A small fortune file of our own (the format of Debian's: fortunes between lines of "%", and a
+  // .dat index beside it), so that the test runs in seconds.
+  vtest::TempDir dir;
+  const std::string fortunes = dir.path() + "/fortunes";
+  std::filesystem::create_directories(fortunes);
+  {
+    std::ofstream f(fortunes + "/wisdom");
+    for (int i = 0; i < 60; ++i)
+      f << "The early bird gets the worm, but the second mouse gets the cheese. " << i << "\n%\n";
+    std::ofstream(fortunes + "/wisdom.dat") << "index";
+  }
+  const std::string example = STRATA_BINARY_DIR "/examples/train_text --task lm --model transformer --window 16 --dim 16 "
+                              "--hidden 16 --heads 2 --sample-length 40 --fortunes " + fortunes;
+  const std::string straight = dir.path() + "/straight", split = dir.path() + "/split";
+  tools_test::CommandOutput a = tools_test::run_command(example + " --epochs 2 --log-dir " + straight + " 2>&1");
+  ASSERT_EQ(a.code, 0) << a.out;
+  ASSERT_TRUE(contains(a.out, "sample after epoch 2: The ")) << a.out;
+  ASSERT_EQ(tools_test::run_command(example + " --epochs 1 --log-dir " + split + " 2>&1").code, 0);
+  tools_test::CommandOutput b = tools_test::run_command(example + " --epochs 2 --resume main --log-dir " + split + " 2>&1");
+  ASSERT_EQ(b.code, 0) << b.out;
+  auto sample = [](const std::string& out) {
+    size_t at = out.find("sample after epoch 2:");
+    return out.substr(at, out.find("\nepoch 2/2", at) - at);
+  };
+  EXPECT_EQ(sample(a.out), sample(b.out));  // sampled from (seed, epoch) and bit-identical weights
+  // The sample is a TensorBoard text entry per epoch, at the epoch's step.
+  int texts = 0;
+  for (const summary::EventRecord& e : summary::read_run(straight + "/tb/main"))
+    if (e.kind == summary::EventKind::kText && e.tag == "sample") {
+      ++texts;
+      EXPECT_TRUE(contains(e.text, "The ")) << e.text;
+    }
+  EXPECT_EQ(texts, 2);
 }
 
 }  // namespace
