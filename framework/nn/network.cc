@@ -85,6 +85,24 @@ void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_
 Network::Network(GraphSpec spec, NetworkOptions options)
     : spec_(std::move(spec)), options_(std::move(options)), step_key_(new StepKeyHolder) {
   if (spec_.nodes.empty()) throw_invalid("the graph has no nodes");
+  // Every edge names the input or an output of an earlier node (a graph read from a damaged log
+  // must not wire a value to the wrong buffer).
+  std::map<std::string, int> outputs_of = {{spec_.input_name, 1}};
+  auto check_edge = [&](const std::string& edge, const std::string& who) {
+    const ValueRef ref = edge == spec_.input_name ? ValueRef{edge, 0} : parse_value_ref(edge);
+    auto it = outputs_of.find(ref.node);
+    if (it == outputs_of.end() || ref.output >= it->second)
+      throw_invalid(who + " reads '" + edge + "', which is neither the graph input nor an output of an earlier node",
+                    "", "build graphs with GraphBuilder, which checks them");
+  };
+  for (const NodeSpec& n : spec_.nodes) {
+    for (const std::string& in : n.inputs) check_edge(in, n.op + "(" + n.name + ")");
+    if (n.num_outputs() != op_schema(n.op, n.name).num_outputs)
+      throw_invalid(n.op + "(" + n.name + ") has " + std::to_string(n.num_outputs()) + " output shapes, its op has " +
+                    std::to_string(op_schema(n.op, n.name).num_outputs));
+    outputs_of[n.name] = n.num_outputs();
+  }
+  check_edge(spec_.output, "the graph's output");
   for (const NodeSpec& n : spec_.nodes) {
     create_op(n.op, n.name);  // fails early on an unknown op or one without a kernel
     node_params_begin_.push_back(params_.size());

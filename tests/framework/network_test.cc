@@ -273,5 +273,22 @@ TEST(Network, GraphSerializesAndHashesStably) {
   EXPECT_EQ(g.nodes[0].output_shape, (Shape{4, 12, 12}));
 }
 
+TEST(Network, AGraphWiredToAMissingValueIsRefused) {
+  // What a damaged log could hold: GraphBuilder never writes such graphs.
+  GraphBuilder b({4, 3});
+  GraphSpec g = b.build(b.linear("fc", b.lstm("rnn", b.input(), RecurrentOptions(2)) + ":1", 2));
+  GraphSpec bad = g;
+  bad.nodes.back().inputs = {"rnn:2"};  // the LSTM has outputs 0 and 1
+  EXPECT_THROW(Network{bad}, Error);
+  bad = g;
+  bad.output = "fc:1";
+  EXPECT_THROW(Network{bad}, Error);
+  bad = g;
+  bad.nodes.front().extra_output_shapes.clear();  // an LSTM with one output
+  EXPECT_THROW(Network{bad}, Error);
+  Network ok(g);
+  EXPECT_EQ(ok.forward(Tensor({2, 4, 3}), Mode::kEval).shape(), (Shape{2, 2}));
+}
+
 }  // namespace
 }  // namespace strata
