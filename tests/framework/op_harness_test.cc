@@ -245,6 +245,7 @@ void check_case(const Case& c) {
   backward();
   for (size_t j = 0; j < grads.size(); ++j)
     if (grads[j].defined()) EXPECT_TRUE(grads[j].bit_equal(net->parameters()[j].grad)) << net->parameters()[j].name << " accumulates";
+  if (dx.defined()) EXPECT_TRUE(dx.bit_equal(net->input_grad())) << "the input gradient accumulates";
 
   // Central differences against backward().
   constexpr float kEps = 1e-2f;
