@@ -18,26 +18,13 @@
 #include "strata/datasets/dataset.h"
 #include "strata/datasets/text.h"
 #include "strata/framework/core/error.h"
+#include "tests/datasets/temp_dir.h"
 #include "tests/expect_error.h"
 
 namespace strata {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "strata_text_XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    if (!p) throw std::runtime_error("mkdtemp failed");
-    path_ = p;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using dtest::TempDir;
 
 void write_text(const std::string& path, const std::string& text) {
   FILE* f = std::fopen(path.c_str(), "wb");

@@ -18,9 +18,13 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/nn/kernel.h"
 #include "strata/framework/nn/network.h"
+#include "tests/framework/fill.h"
 
 namespace strata {
 namespace {
+
+using optest::fill_distinct;
+using optest::fill_uniform;
 
 // A user op registered from outside the framework, through the public API only: y = x^2 * s.
 struct SquareKernel : Kernel {
@@ -149,22 +153,6 @@ std::map<std::string, std::vector<Case>> cases() {
   return c;
 }
 
-void fill_uniform(Tensor& t, uint64_t seed, float lo, float hi) {
-  CounterRng rng(seed, RngPurpose::kData);
-  float* p = t.f32();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = lo + (hi - lo) * static_cast<float>(rng.uniform(i));
-}
-
-// Distinct values 0.05 apart, none within 0.05 of zero, shuffled.
-void fill_distinct(Tensor& t, uint64_t seed) {
-  CounterRng rng(seed, RngPurpose::kData);
-  int64_t n = t.numel();
-  std::vector<float> v(n);
-  for (int64_t i = 0; i < n; ++i) v[i] = 0.05f * static_cast<float>(i - n / 2) + (i >= n / 2 ? 0.05f : 0.0f);
-  for (int64_t i = n - 1; i > 0; --i) std::swap(v[i], v[rng.below(i, i + 1)]);
-  std::copy(v.begin(), v.end(), t.f32());
-}
-
 Tensor make_input(const Case& c, int64_t batch) {
   Shape shape = {batch};
   shape.insert(shape.end(), c.graph.input_shape.begin(), c.graph.input_shape.end());
@@ -195,8 +183,6 @@ Shape expected_output_shape(const GraphSpec& g, int64_t batch) {
   s.insert(s.end(), per_sample.begin(), per_sample.end());
   return s;
 }
-
-void fill_distinct(Tensor& t, uint64_t seed);
 
 std::unique_ptr<Network> make_net(const Case& c) {
   auto net = std::make_unique<Network>(c.graph, NetworkOptions().input_grad(true));

@@ -91,6 +91,35 @@ struct Case {
   GraphSpec graph;
 };
 
+// Runs `model` in ONNX Runtime on the input file (dims with the batch) and returns the largest
+// |difference| from `want` (Strata's eval forward); fails the test on a wrong output shape.
+double max_difference_in_ort(const TempDir& dir, const std::string& model, const std::string& input,
+                             const std::string& dims, const Tensor& want) {
+  const tools_test::CommandOutput run = tools_test::run_command(
+      "node " STRATA_SOURCE_DIR "/tests/versioning/onnx_run.js " + ort_dir() + " " + model + " " + input + " " +
+      dir.sub("y.f32") + " " + dims + " 2>&1");
+  EXPECT_EQ(run.code, 0) << run.out;
+  std::string shape = "[";
+  for (int64_t d : want.shape()) shape += (shape.size() > 1 ? "," : "") + std::to_string(d);
+  EXPECT_EQ(run.out, shape + "]");
+  std::ifstream in(dir.sub("y.f32"), std::ios::binary);
+  std::vector<float> got(static_cast<size_t>(want.numel()));
+  in.read(reinterpret_cast<char*>(got.data()), static_cast<std::streamsize>(got.size() * sizeof(float)));
+  EXPECT_TRUE(in.good()) << "ONNX Runtime wrote no output of " << shape << "]";
+  double worst = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want.f32()[i]));
+  return worst;
+}
+
+// The full checker and strict shape inference of python3-onnx over the models.
+void expect_onnx_checker_passes(const TempDir& dir, const std::string& models) {
+  std::ofstream(dir.sub("check.py")) << "import onnx, sys\nfrom onnx import shape_inference\nfor p in sys.argv[1:]:\n"
+                                        "    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n"
+                                        "    shape_inference.infer_shapes(m, strict_mode=True)\n";
+  const tools_test::CommandOutput checked = tools_test::run_command("/usr/bin/python3 " + dir.sub("check.py") + models + " 2>&1");
+  EXPECT_EQ(checked.code, 0) << checked.out;
+}
+
 TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
   if (!have_onnx_checker()) GTEST_SKIP() << "python3-onnx is not installed (scripts/install_deps.sh installs it)";
   if (!have_ort())
@@ -110,10 +139,6 @@ TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
                                    {"lenet_bn", lenet_with_batch_norm()},
                                    {"resnet", models::resnet({1, 28, 28}, 10)},
                                    {"every_op", every_op_graph()}};
-  std::string check = "import onnx, sys\nfrom onnx import shape_inference\nfor p in sys.argv[1:]:\n"
-                      "    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n"
-                      "    shape_inference.infer_shapes(m, strict_mode=True)\n";
-  std::ofstream(dir.sub("check.py")) << check;
   std::string models_arg;
   uint64_t seed = 1;
   for (const Case& c : cases) {
@@ -125,23 +150,11 @@ TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
     const int opset = c.name == "mlp" ? 13 : 17;
     std::ofstream(model, std::ios::binary) << graph_to_onnx(c.graph, params, {{"case", c.name}}, OnnxOptions().opset(opset));
     models_arg += " " + model;
-    const tools_test::CommandOutput run = tools_test::run_command(
-        "node " STRATA_SOURCE_DIR "/tests/versioning/onnx_run.js " + ort_dir() + " " + model + " " + dir.sub("x.f32") +
-        " " + dir.sub("y.f32") + " 16 1 28 28 2>&1");
-    ASSERT_EQ(run.code, 0) << run.out;
-    EXPECT_EQ(run.out, "[16,10]");
-    std::ifstream in(dir.sub("y.f32"), std::ios::binary);
-    std::vector<float> got(static_cast<size_t>(want.numel()));
-    in.read(reinterpret_cast<char*>(got.data()), static_cast<std::streamsize>(got.size() * sizeof(float)));
-    ASSERT_TRUE(in.good());
-    double worst = 0;
-    for (int64_t i = 0; i < want.numel(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want.f32()[i]));
+    const double worst = max_difference_in_ort(dir, model, dir.sub("x.f32"), "16 1 28 28", want);
     EXPECT_LE(worst, 1e-4) << c.name;
     std::printf("%-9s max |onnxruntime - strata| = %.3g\n", c.name.c_str(), worst);
   }
-  const tools_test::CommandOutput checked =
-      tools_test::run_command("/usr/bin/python3 " + dir.sub("check.py") + models_arg + " 2>&1");
-  EXPECT_EQ(checked.code, 0) << checked.out;
+  expect_onnx_checker_passes(dir, models_arg);
 }
 
 // Every sequence op in one graph over token ids: the two pooled branches, a final state and a
@@ -199,28 +212,11 @@ TEST(OnnxExport, TextModelsMatchOnnxRuntime) {
     const std::string model = dir.sub(c.name + ".onnx");
     std::ofstream(model, std::ios::binary) << graph_to_onnx(c.graph, params, {{"case", c.name}}, OnnxOptions().opset(opset));
     models_arg += " " + model;
-    const tools_test::CommandOutput run = tools_test::run_command(
-        "node " STRATA_SOURCE_DIR "/tests/versioning/onnx_run.js " + ort_dir() + " " + model + " " + dir.sub("ids.i64") +
-        " " + dir.sub("y.f32") + " 6 9 2>&1");
-    ASSERT_EQ(run.code, 0) << run.out;
-    std::string dims = "[";
-    for (int64_t d : want.shape()) dims += (dims.size() > 1 ? "," : "") + std::to_string(d);
-    EXPECT_EQ(run.out, dims + "]");
-    std::ifstream in(dir.sub("y.f32"), std::ios::binary);
-    std::vector<float> got(static_cast<size_t>(want.numel()));
-    in.read(reinterpret_cast<char*>(got.data()), static_cast<std::streamsize>(got.size() * sizeof(float)));
-    ASSERT_TRUE(in.good());
-    double worst = 0;
-    for (int64_t i = 0; i < want.numel(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want.f32()[i]));
+    const double worst = max_difference_in_ort(dir, model, dir.sub("ids.i64"), "6 9", want);
     EXPECT_LE(worst, 1e-4) << c.name;
     std::printf("%-31s opset %d max |onnxruntime - strata| = %.3g\n", c.name.c_str(), opset, worst);
   }
-  std::ofstream(dir.sub("check.py")) << "import onnx, sys\nfrom onnx import shape_inference\nfor p in sys.argv[1:]:\n"
-                                        "    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n"
-                                        "    shape_inference.infer_shapes(m, strict_mode=True)\n";
-  const tools_test::CommandOutput checked =
-      tools_test::run_command("/usr/bin/python3 " + dir.sub("check.py") + models_arg + " 2>&1");
-  EXPECT_EQ(checked.code, 0) << checked.out;
+  expect_onnx_checker_passes(dir, models_arg);
 }
 
 TEST(OnnxExport, AVersionCarriesItsNameAndIsRefusedWhereOnnxCannotFollow) {
