@@ -18,13 +18,14 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/nn/kernel.h"
 #include "strata/framework/nn/network.h"
-#include "tests/framework/fill.h"
+#include "tests/framework/op_check.h"
 
 namespace strata {
 namespace {
 
 using optest::fill_distinct;
 using optest::fill_uniform;
+using optest::weighted_sum;
 
 // A user op registered from outside the framework, through the public API only: y = x^2 * s.
 struct SquareKernel : Kernel {
@@ -170,11 +171,6 @@ Tensor make_input(const Case& c, int64_t batch) {
   return x;
 }
 
-double weighted_sum(const Tensor& y, const Tensor& r) {
-  double s = 0;
-  for (int64_t i = 0; i < y.numel(); ++i) s += static_cast<double>(y.f32()[i]) * r.f32()[i];
-  return s;
-}
 
 Shape expected_output_shape(const GraphSpec& g, int64_t batch) {
   ValueRef ref = parse_value_ref(g.output);
@@ -229,28 +225,19 @@ void check_case(const Case& c) {
   for (Parameter& p : net->parameters()) grads.push_back(p.trainable ? p.grad.clone() : Tensor());
   Tensor dx = c.graph.input_dtype == DType::kF32 ? net->input_grad().clone() : Tensor();
   backward();
-  for (size_t j = 0; j < grads.size(); ++j)
-    if (grads[j].defined()) EXPECT_TRUE(grads[j].bit_equal(net->parameters()[j].grad)) << net->parameters()[j].name << " accumulates";
-  if (dx.defined()) EXPECT_TRUE(dx.bit_equal(net->input_grad())) << "the input gradient accumulates";
+  for (size_t j = 0; j < grads.size(); ++j) {
+    if (grads[j].defined()) {
+      EXPECT_TRUE(grads[j].bit_equal(net->parameters()[j].grad)) << net->parameters()[j].name << " accumulates";
+    }
+  }
+  if (dx.defined()) {
+    EXPECT_TRUE(dx.bit_equal(net->input_grad())) << "the input gradient accumulates";
+  }
 
   // Central differences against backward().
-  constexpr float kEps = 1e-2f;
   auto loss_at = [&] { return weighted_sum(net->forward(x, Mode::kTrain), r); };
   auto probe = [&](Tensor& t, const Tensor& analytic, const std::string& name) {
-    CounterRng pick(99, RngPurpose::kData);
-    const int samples = 16;
-    int64_t n = t.numel();
-    for (int k = 0; k < std::min<int64_t>(samples, n); ++k) {
-      int64_t i = n <= samples ? k : static_cast<int64_t>(pick.below(k, n));
-      float saved = t.f32()[i];
-      t.f32()[i] = saved + kEps;
-      double up = loss_at();
-      t.f32()[i] = saved - kEps;
-      double down = loss_at();
-      t.f32()[i] = saved;
-      double numeric = (up - down) / (2.0 * kEps), a = analytic.f32()[i];
-      EXPECT_NEAR(a, numeric, 3e-3 + 3e-2 * std::max(std::abs(a), std::abs(numeric))) << name << "[" << i << "]";
-    }
+    optest::expect_gradient(t, analytic, name, 16, loss_at);
   };
   if (dx.defined()) probe(x, dx, "input");
   for (size_t j = 0; j < grads.size(); ++j)

@@ -11,7 +11,7 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/loss/loss.h"
 #include "strata/framework/nn/network.h"
-#include "tests/framework/fill.h"
+#include "tests/framework/op_check.h"
 
 namespace strata {
 namespace {
@@ -21,11 +21,7 @@ constexpr float kEps = 1e-2f;
 using optest::fill_distinct;
 using optest::fill_uniform;
 
-double weighted_sum(const Tensor& y, const Tensor& r) {
-  double s = 0;
-  for (int64_t i = 0; i < y.numel(); ++i) s += static_cast<double>(y.f32()[i]) * r.f32()[i];
-  return s;
-}
+using optest::weighted_sum;
 
 void expect_close(double analytic, double numeric, const std::string& what) {
   double tol = 3e-3 + 3e-2 * std::max(std::abs(analytic), std::abs(numeric));
@@ -55,19 +51,7 @@ void check_gradients(const GraphSpec& g, int64_t batch, bool distinct_input = fa
 
   auto loss_at = [&]() { return weighted_sum(net.forward(x, Mode::kTrain), r); };
   auto probe = [&](Tensor& t, const Tensor& analytic, const std::string& name) {
-    CounterRng pick(99, RngPurpose::kData);
-    int64_t n = t.numel();
-    int count = static_cast<int>(std::min<int64_t>(samples, n));
-    for (int k = 0; k < count; ++k) {
-      int64_t i = n <= samples ? k : static_cast<int64_t>(pick.below(k, n));
-      float saved = t.f32()[i];
-      t.f32()[i] = saved + kEps;
-      double up = loss_at();
-      t.f32()[i] = saved - kEps;
-      double down = loss_at();
-      t.f32()[i] = saved;
-      expect_close(analytic.f32()[i], (up - down) / (2.0 * kEps), name + "[" + std::to_string(i) + "]");
-    }
+    optest::expect_gradient(t, analytic, name, samples, loss_at);
   };
   probe(x, dx, "input");
   for (size_t j = 0; j < net.parameters().size(); ++j)
