@@ -273,6 +273,8 @@ void DataLoader::assemble(const Job& job) {
                   static_cast<size_t>(x_row_bytes_));
       continue;
     }
+    // The constructor refuses normalisation and augmentation of integer x, so this is f32.
+    STRATA_CHECK(data_.x.dtype() == DType::kF32);
     const float* s = reinterpret_cast<const float*>(src_x) + sample * x_row_;
     float* d = reinterpret_cast<float*>(dst_x) + k * x_row_;
     if (!augment_) {

@@ -93,6 +93,10 @@ void Dataset::validate(const std::string& who) const {
                     source);
     // Per-token targets (rank 2) may leave positions out; one label per sample may not.
     const bool per_token = y.rank() == 2;
+    if (per_token && x.rank() >= 2 && y.dim(1) != x.dim(1))
+      throw_invalid(who + ": per-token targets " + shape_str(y.shape()) + " do not match the " + std::to_string(x.dim(1)) +
+                        " positions of x " + shape_str(x.shape()),
+                    source);
     const int64_t per_row = per_token ? y.dim(1) : 1;
     const int64_t* labels = y.data<int64_t>();
     for (int64_t i = 0; i < y.numel(); ++i) {

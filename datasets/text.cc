@@ -111,7 +111,7 @@ bool literal_in_vocabulary_string(unsigned char c) {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;  // lower case is not canonical: refused, so that parse(print(v)) is the only form
+  return -1;  // lower case is not what to_string writes: refused
 }
 
 std::string quoted(const std::string& s, size_t max = 40) {
@@ -191,8 +191,9 @@ std::string install_hint(const std::string& package) {
 }
 
 // The file as UTF-8; a read error is rethrown with what the file was for and what to install.
+// *latin1 (when given) says whether the file was not valid UTF-8 and was read as Latin-1.
 std::string read_text_file(const std::string& path, const std::string& what,
-                           const std::string& package) {
+                           const std::string& package, bool* latin1 = nullptr) {
   std::vector<uint8_t> bytes;
   try {
     bytes = detail::read_maybe_gzip(path);
@@ -201,7 +202,9 @@ std::string read_text_file(const std::string& path, const std::string& what,
     throw Error(e.code(), what + ": " + e.what_failed(), path,
                 package.empty() ? e.hint() : install_hint(package));
   }
-  return to_utf8(std::string(bytes.begin(), bytes.end()));
+  std::string text(bytes.begin(), bytes.end());
+  if (latin1) *latin1 = !is_valid_utf8(text);
+  return to_utf8(text);
 }
 
 }  // namespace
@@ -425,9 +428,12 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
   // content, not on their line order.
   const size_t num_languages = languages.size();
   std::vector<std::vector<std::string>> words(num_languages);
+  std::string read_as_latin1;  // recorded in preprocess: a stray byte turns a UTF-8 file into Latin-1
   for (size_t l = 0; l < num_languages; ++l) {
     const auto& [name, path] = languages[l];
-    const std::string text = read_text_file(path, "word list of " + name, word_list_package(path));
+    bool latin1 = false;
+    const std::string text = read_text_file(path, "word list of " + name, word_list_package(path), &latin1);
+    if (latin1) read_as_latin1 += (read_as_latin1.empty() ? "" : ", ") + path;
     for_each_line(text, [&](const std::string& line) {
       std::string word = options.lowercase() ? lowercase_latin(line) : line;
       const int64_t length = count_characters(word);
@@ -511,7 +517,7 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
                    "dropped: " + std::to_string(ambiguous) + "; " +
                    std::to_string(per_language) + " words per language sampled with seed " +
                    std::to_string(options.seed()) + ", interleaved; character ids padded with 0 to " +
-                   std::to_string(width);
+                   std::to_string(width) + (read_as_latin1.empty() ? "" : "; read as Latin-1 (not UTF-8): " + read_as_latin1);
   if (vocabulary_out) *vocabulary_out = std::move(vocabulary);
   return out;
 }
@@ -521,8 +527,10 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
 std::string read_fortunes(const std::string& dir, const std::vector<std::string>& files) {
   const std::string hint = install_hint("fortunes");
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0)
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) throw_io(std::string("cannot read the fortune directory: ") + std::strerror(errno), dir);
     throw Error(ErrorCode::kNotFound, "fortune directory not found", dir, hint);
+  }
   if (!S_ISDIR(st.st_mode)) throw_invalid("not a directory, expected the fortune files' directory", dir);
   std::vector<std::string> names = files;
   if (names.empty()) {
@@ -575,7 +583,7 @@ Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, 
   if (vocabulary_size < 1)
     throw_invalid(who + ": vocabulary_size must be >= 1, got " + std::to_string(vocabulary_size));
   const int64_t total = static_cast<int64_t>(ids.size());
-  if (total < window + 1)
+  if (total - 1 < window)  // one window and its next-token target (no overflow for a huge window)
     throw_invalid(who + ": " + std::to_string(total) + " ids are too few for one window of " +
                       std::to_string(window) + " (and its next-token target)",
                   "", "use more text or a smaller window");

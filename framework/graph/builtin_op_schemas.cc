@@ -26,6 +26,12 @@ AttrSpec real(std::string name, double fallback, std::string doc = "") {
   throw_invalid(n.op + "(" + n.name + "): " + what);
 }
 
+OpSchema named(std::string name) {
+  OpSchema s;
+  s.name = std::move(name);
+  return s;
+}
+
 ValueTypes f32(Shape s) { return {ValueType{DType::kF32, std::move(s)}}; }
 ValueTypes same_as_input(const NodeSpec&, const ValueTypes& in) { return f32(in[0].shape); }
 
@@ -38,7 +44,7 @@ int64_t positive_attr(const NodeSpec& n, const std::string& key) {
 // ---- the original ops (format 1) ----
 
 OpSchema linear() {
-  OpSchema s{"Linear"};
+  OpSchema s = named("Linear");
   s.attrs = {required_ints("out_features"), ints("bias", {1})};
   s.doc = "y = x W^T + b over the last axis: [..., in] -> [..., out]";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -75,7 +81,7 @@ Geometry2d geometry(const NodeSpec& n, bool stride_defaults_to_kernel) {
 }
 
 OpSchema conv2d() {
-  OpSchema s{"Conv2d"};
+  OpSchema s = named("Conv2d");
   s.attrs = {required_ints("out_channels"), required_ints("kernel", "[kh, kw] or one value"), ints("stride", {1}),
              ints("padding", {0}), ints("dilation", {1}), ints("bias", {1})};
   s.doc = "2-d convolution, OIHW weights: [C,H,W] -> [out,H',W']";
@@ -106,7 +112,7 @@ OpSchema conv2d() {
 }
 
 OpSchema pool2d(const std::string& name) {
-  OpSchema s{name};
+  OpSchema s = named(name);
   s.attrs = {required_ints("kernel"), ints("stride", {}, "default: the kernel"), ints("padding", {0})};
   s.doc = name == "MaxPool2d" ? "2-d max pooling" : "2-d average pooling (padding counted)";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -124,7 +130,7 @@ OpSchema pool2d(const std::string& name) {
 }
 
 OpSchema global_avg_pool() {
-  OpSchema s{"GlobalAvgPool"};
+  OpSchema s = named("GlobalAvgPool");
   s.doc = "mean over H and W: [C,H,W] -> [C]";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     if (in[0].shape.size() != 3) shape_error(n, "[N,C,H,W]", in[0].shape);
@@ -134,7 +140,7 @@ OpSchema global_avg_pool() {
 }
 
 OpSchema batch_norm() {
-  OpSchema s{"BatchNorm"};
+  OpSchema s = named("BatchNorm");
   s.attrs = {real("eps", 1e-5), real("momentum", 0.1)};
   s.doc = "batch normalisation over the batch (and H, W) per channel";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -151,7 +157,7 @@ OpSchema batch_norm() {
 }
 
 OpSchema eltwise(const std::string& name, const std::string& doc) {
-  OpSchema s{name};
+  OpSchema s = named(name);
   if (name == "LeakyReLU") s.attrs = {real("slope", 0.0, "builders write 0.01")};
   s.is_relu = name == "ReLU";
   s.doc = doc;
@@ -160,7 +166,7 @@ OpSchema eltwise(const std::string& name, const std::string& doc) {
 }
 
 OpSchema dropout() {
-  OpSchema s{"Dropout"};
+  OpSchema s = named("Dropout");
   s.attrs = {real("p", 0.5)};
   s.doc = "inverted dropout in training, the identity in evaluation";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -172,14 +178,14 @@ OpSchema dropout() {
 }
 
 OpSchema flatten() {
-  OpSchema s{"Flatten"};
+  OpSchema s = named("Flatten");
   s.doc = "[d1,d2,...] -> [d1*d2*...]";
   s.infer = [](const NodeSpec&, const ValueTypes& in) { return f32({shape_numel(in[0].shape)}); };
   return s;
 }
 
 OpSchema add() {
-  OpSchema s{"Add"};
+  OpSchema s = named("Add");
   s.min_inputs = s.max_inputs = 2;
   s.doc = "a + b, same shapes";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -192,7 +198,7 @@ OpSchema add() {
 }
 
 OpSchema concat() {
-  OpSchema s{"Concat"};
+  OpSchema s = named("Concat");
   s.min_inputs = 2;
   s.max_inputs = -1;
   s.attrs = {ints("axis", {0}, "per-sample axis; 0 is the channel/feature axis")};
@@ -219,7 +225,7 @@ OpSchema concat() {
 }
 
 OpSchema softmax() {
-  OpSchema s{"Softmax"};
+  OpSchema s = named("Softmax");
   s.max_inputs = 2;
   s.attrs = {ints("axis", {-1}, "per-sample axis"),
              ints("causal", {0}, "1: mask position j > i of the last two axes [.., Tq, Tk]")};
@@ -243,7 +249,7 @@ OpSchema softmax() {
 // ---- sequence and text ops (format 2 where they take token ids or give several outputs) ----
 
 OpSchema embedding() {
-  OpSchema s{"Embedding"};
+  OpSchema s = named("Embedding");
   s.attrs = {required_ints("num_embeddings"), required_ints("embedding_dim"),
              ints("padding_idx", {-1}, "ids equal to it map to zeros and get no gradient; -1: none")};
   s.integer_inputs = {0};
@@ -264,7 +270,7 @@ OpSchema embedding() {
 }
 
 OpSchema positional_embedding() {
-  OpSchema s{"PositionalEmbedding"};
+  OpSchema s = named("PositionalEmbedding");
   s.doc = "learned position vectors added: x[t] + P[t], x [T, D]";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     if (in[0].shape.size() != 2) shape_error(n, "[N,T,D]", in[0].shape);
@@ -277,7 +283,7 @@ OpSchema positional_embedding() {
 }
 
 OpSchema padding_mask() {
-  OpSchema s{"PaddingMask"};
+  OpSchema s = named("PaddingMask");
   s.attrs = {ints("padding_idx", {0})};
   s.integer_inputs = {0};
   s.doc = "token ids [T] -> f32 keep-mask [T]: 1 where id != padding_idx";
@@ -289,7 +295,7 @@ OpSchema padding_mask() {
 }
 
 OpSchema layer_norm() {
-  OpSchema s{"LayerNorm"};
+  OpSchema s = named("LayerNorm");
   s.attrs = {real("eps", 1e-5)};
   s.doc = "normalisation over the last axis with a learned scale and shift";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -304,7 +310,7 @@ OpSchema layer_norm() {
 }
 
 OpSchema reshape() {
-  OpSchema s{"Reshape"};
+  OpSchema s = named("Reshape");
   s.attrs = {required_ints("shape", "per sample; one -1 is inferred")};
   s.doc = "same elements, another per-sample shape";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -327,7 +333,7 @@ OpSchema reshape() {
 }
 
 OpSchema transpose() {
-  OpSchema s{"Transpose"};
+  OpSchema s = named("Transpose");
   s.attrs = {required_ints("perm", "a permutation of the per-sample axes")};
   s.doc = "permutes the per-sample axes: out axis i is input axis perm[i]";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -347,7 +353,7 @@ OpSchema transpose() {
 }
 
 OpSchema slice() {
-  OpSchema s{"Slice"};
+  OpSchema s = named("Slice");
   s.attrs = {ints("axis", {0}), required_ints("start"), ints("end", {}, "default: the axis length; negative counts from the end")};
   s.doc = "x[..., start:end, ...] along one per-sample axis";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
@@ -367,7 +373,7 @@ OpSchema slice() {
 }
 
 OpSchema matmul() {
-  OpSchema s{"MatMul"};
+  OpSchema s = named("MatMul");
   s.min_inputs = s.max_inputs = 2;
   s.attrs = {ints("transpose_b", {0}), real("alpha", 1.0, "scales the product")};
   s.doc = "batched alpha A B (or A B^T): [...,M,K] x [...,K,N] -> [...,M,N], same leading axes";
@@ -388,7 +394,7 @@ OpSchema matmul() {
 }
 
 OpSchema recurrent(const std::string& name, int gates) {
-  OpSchema s{name};
+  OpSchema s = named(name);
   s.num_outputs = 2;
   s.attrs = {required_ints("hidden_size"), ints("num_layers", {1}), ints("bidirectional", {0})};
   s.doc = name + " over [T, features] (batch first); output 0: the last layer's outputs [T, D*H]; output 1: its final "
@@ -420,7 +426,7 @@ OpSchema recurrent(const std::string& name, int gates) {
 }
 
 OpSchema sequence_pool() {
-  OpSchema s{"SequencePool"};
+  OpSchema s = named("SequencePool");
   s.max_inputs = 2;
   s.attrs = {ints("mode", {0}, "0 mean, 1 max, 2 last")};
   s.doc = "pools [T, D] over time -> [D]; optional keep-mask [T] (PaddingMask): only kept steps count";

@@ -290,7 +290,9 @@ TEST(WordLists, DebianLists) {
   EXPECT_EQ(d.x.shape(), (Shape{16000, 16}));
   EXPECT_GE(v.size(), 40);
   EXPECT_LE(v.size(), 200);
-  EXPECT_NE(v.id("å"), Vocabulary::kUnknown);  // swedish, read as Latin-1
+  EXPECT_NE(v.id("å"), Vocabulary::kUnknown);  // swedish, read as Latin-1, and said so
+  EXPECT_NE(d.preprocess.find("read as Latin-1 (not UTF-8): /usr/share/dict/swedish"), std::string::npos) << d.preprocess;
+  EXPECT_EQ(d.preprocess.find("ngerman", d.preprocess.find("Latin-1")), std::string::npos) << d.preprocess;
   EXPECT_NE(v.id("ß"), Vocabulary::kUnknown);
   EXPECT_EQ(v.id("A"), Vocabulary::kUnknown);  // lowercased
   EXPECT_EQ(Vocabulary::from_string(v.to_string()), v);

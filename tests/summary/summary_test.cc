@@ -114,13 +114,13 @@ std::vector<Field> decode(const std::string& s) {
 GraphSpec mlp_graph() {
   GraphSpec g;
   g.input_shape = {1, 28, 28};
-  NodeSpec flatten{"flatten", "Flatten", {"input"}, {}, {}, {}, {784}};
-  NodeSpec fc1{"fc1", "Linear", {"flatten"}, {{"out_features", {128}}}, {}, {}, {128}};
+  NodeSpec flatten{"flatten", "Flatten", {"input"}, {}, {}, {}, {784}, {}};
+  NodeSpec fc1{"fc1", "Linear", {"flatten"}, {{"out_features", {128}}}, {}, {}, {128}, {}};
   fc1.params = {{"fc1/weight", {128, 784}, "kaiming_uniform", true, 784, 128},
                 {"fc1/bias", {128}, "zeros", true, 784, 128}};
-  NodeSpec relu{"relu1", "ReLU", {"fc1"}, {}, {}, {}, {128}};
-  NodeSpec drop{"drop", "Dropout", {"relu1"}, {}, {{"p", 0.5}}, {}, {128}};
-  NodeSpec pool{"pool", "MaxPool2d", {"drop"}, {{"kernel", {2, 2}}}, {}, {}, {64}};
+  NodeSpec relu{"relu1", "ReLU", {"fc1"}, {}, {}, {}, {128}, {}};
+  NodeSpec drop{"drop", "Dropout", {"relu1"}, {}, {{"p", 0.5}}, {}, {128}, {}};
+  NodeSpec pool{"pool", "MaxPool2d", {"drop"}, {{"kernel", {2, 2}}}, {}, {}, {64}, {}};
   g.nodes = {flatten, fc1, relu, drop, pool};
   g.output = "pool";
   return g;
