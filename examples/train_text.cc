@@ -43,7 +43,7 @@ class SampleText : public Callback {
     std::vector<int64_t> ids = vocab_.encode(prompt_);
     CounterRng rng(seed_, RngPurpose::kData, static_cast<uint64_t>(info.state.epoch()), 0x7e47);
     Tensor x({1, window_}, DType::kI64);
-    const int64_t v = vocab_.size(), start = static_cast<int64_t>(ids.size());
+    const int64_t v = vocab_.size();
     for (int64_t k = 0; k < length_; ++k) {
       // The last `window_` ids, left-aligned (the model is causal: later slots do not matter).
       int64_t from = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - window_);
@@ -62,9 +62,8 @@ class SampleText : public Callback {
         if ((u -= p[j]) <= 0) { pick = j; break; }
       ids.push_back(pick);
     }
-    std::string text = vocab_.decode(ids.data() + 0, static_cast<int64_t>(ids.size()));
+    std::string text = vocab_.decode(ids.data(), static_cast<int64_t>(ids.size()));
     std::printf("sample after epoch %lld: %s\n", static_cast<long long>(info.state.epoch()), text.c_str());
-    (void)start;
     info.annotations["text/sample"] = "```\n" + text + "\n```";
   }
 

@@ -43,8 +43,7 @@ class RnnOp : public Op {
     dirs_ = node.int_attr("bidirectional", 0) ? 2 : 1;
     const int64_t layers = node.int_attr("num_layers", 1);
     batch_ = ctx_.batch;
-    steps_ = ctx_.in_shapes[0][1];
-    const int64_t n = batch_, t = steps_, h = hidden_, d = dirs_, g = gates_;
+    const int64_t n = batch_, t = ctx_.in_shapes[0][1], h = hidden_, d = dirs_, g = gates_;
     const int64_t bias_gates = 4;  // LSTM: 4 gates; lbr_gru: 3 gates + b_hn
     auto& eng = dnnl_utils::cpu_engine();
     auto attr = dnnl_utils::default_attr();
@@ -264,7 +263,7 @@ class RnnOp : public Op {
 
   bool lstm_;
   int64_t gates_;
-  int64_t hidden_ = 0, dirs_ = 1, batch_ = 0, steps_ = 0;
+  int64_t hidden_ = 0, dirs_ = 1, batch_ = 0;
   std::vector<Layer> layers_;
   std::vector<lstm_forward::primitive_desc> lstm_fwd_;
   std::vector<lbr_gru_forward::primitive_desc> gru_fwd_;

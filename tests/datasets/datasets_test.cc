@@ -19,7 +19,7 @@
 #include "strata/datasets/dataset.h"
 #include "strata/datasets/idx.h"
 #include "strata/framework/core/error.h"
-#include "tests/datasets/temp_dir.h"
+#include "tests/datasets/dataset_test_util.h"
 #include "tests/expect_error.h"
 
 namespace strata {
@@ -423,13 +423,7 @@ TEST(Dataset, ChannelStats) {
 
 // --- DataLoader ------------------------------------------------------------------------------
 
-std::vector<Batch> run_epoch(DataLoader& loader, int64_t epoch) {
-  loader.start_epoch(epoch);
-  std::vector<Batch> out;
-  Batch b;
-  while (loader.next(b)) out.push_back({b.x.clone(), b.y.clone(), b.size, b.epoch, b.index});
-  return out;
-}
+using dtest::run_epoch;
 
 std::vector<int64_t> labels_of(const std::vector<Batch>& batches) {
   std::vector<int64_t> ids;

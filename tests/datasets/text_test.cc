@@ -18,7 +18,7 @@
 #include "strata/datasets/dataset.h"
 #include "strata/datasets/text.h"
 #include "strata/framework/core/error.h"
-#include "tests/datasets/temp_dir.h"
+#include "tests/datasets/dataset_test_util.h"
 #include "tests/expect_error.h"
 
 namespace strata {
@@ -391,13 +391,7 @@ TEST(IntegerData, ValidateAcceptsTokenIdsAndTheIgnoreIndex) {
   expect_error([&] { d.validate(); }, ErrorCode::kInvalidArgument, {"x must be f32", "got u8"});
 }
 
-std::vector<Batch> run_epoch(DataLoader& loader, int64_t epoch) {
-  loader.start_epoch(epoch);
-  std::vector<Batch> out;
-  Batch b;
-  while (loader.next(b)) out.push_back({b.x.clone(), b.y.clone(), b.size, b.epoch, b.index});
-  return out;
-}
+using dtest::run_epoch;
 
 TEST(IntegerData, LoaderCopiesRowsInTheShuffledOrder) {
   std::vector<int64_t> ids(50);

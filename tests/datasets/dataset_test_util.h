@@ -1,4 +1,5 @@
-// A temporary directory for the dataset tests, removed with everything in it. Header-only.
+// Helpers of the dataset tests: a temporary directory removed with everything in it, and one
+// epoch of a DataLoader as kept batches. Header-only.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +8,9 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "strata/datasets/data_loader.h"
 
 namespace strata::dtest {
 
@@ -27,5 +31,14 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Every batch of one epoch, cloned (the loader reuses its buffers).
+inline std::vector<Batch> run_epoch(DataLoader& loader, int64_t epoch) {
+  loader.start_epoch(epoch);
+  std::vector<Batch> out;
+  Batch b;
+  while (loader.next(b)) out.push_back({b.x.clone(), b.y.clone(), b.size, b.epoch, b.index});
+  return out;
+}
 
 }  // namespace strata::dtest
