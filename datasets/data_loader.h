@@ -104,6 +104,8 @@ class DataLoader : public BatchSource {
   // Source, sample count, fingerprint of x and y (computed once, on the first call) and the
   // preprocessing (DataLoaderOptions and Dataset::preprocess).
   std::map<std::string, std::string> provenance() const override;
+  std::map<std::string, std::string> input_normalization() const override { return normalization_hparams(options_); }
+  Tensor raw_inputs() const override { return data_.x; }
   LoaderPosition position() const { return {epoch_, batch_}; }
   // Continues from pos exactly as if the loader had got there by next(): the same batches
   // follow. Valid: {0,0}, or epoch >= 1 with 0 <= batch <= num_batches().

@@ -44,7 +44,6 @@ std::string train(const GraphSpec& graph, const versioning::RunOptions& log, int
   Network net(graph);
   Trainer trainer(net, TrainerOptions().seed(seed).optimizer(OptimizerOptions().kind("adam").lr(1e-3)));
   trainer.set_hparam("model", graph.find("fc2b") ? "mlp+fc2b" : "mlp");
-  for (const auto& [key, value] : normalization_hparams(train_loader.options())) trainer.set_hparam(key, value);
   versioning::Run run(trainer, log);
   if (identity_fc2b && graph.find("fc2b")) {
     NamedTensors params = net.state_tensors();

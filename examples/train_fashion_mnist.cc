@@ -106,7 +106,6 @@ int main(int argc, char** argv) {
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("dropout", std::to_string(dropout));
     trainer.set_hparam("threads", std::to_string(threads));
-    for (const auto& [key, value] : normalization_hparams(loader_options)) trainer.set_hparam(key, value);
 
     trainer.set_hparam("val_split", std::to_string(val_split));
     if (rank0)

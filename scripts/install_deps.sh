@@ -6,8 +6,9 @@ packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev
           libprotobuf-dev protobuf-compiler libgtest-dev libzstd-dev libxxhash-dev libcli11-dev
           libfmt-dev zlib1g-dev dataset-fashion-mnist python3-numpy python3-onnx python3-torch dpkg-dev
           libtorch-dev clang libfuzzer-14-dev openmpi-bin libopenmpi-dev openssh-server openssh-client
+          libcpp-httplib-dev nlohmann-json3-dev prometheus curl
           wamerican wngerman wfrench witalian wspanish wportuguese wdutch wswedish fortunes)
-if [ "${STRATA_BENCH_DEPS:-0}" = 1 ]; then packages+=(libopenblas0); fi
+if [ "${STRATA_BENCH_DEPS:-0}" = 1 ]; then packages+=(libopenblas0 hey); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/versioning/diff.h"
 #include "tools/log_graph.h"
+#include "strata/framework/metrics/input_stats.h"
 #include "tools/verbs.h"
 
 namespace strata::tools {
@@ -157,6 +158,26 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
   return 0;
 }
 
+namespace {
+
+// The training inputs' statistics (the drift reference of `strata serve`), one line a feature.
+void print_input_statistics(const std::string& text) {
+  if (text.empty()) return;
+  try {
+    const InputReference ref = InputReference::parse(text);
+    fmt::print("inputs   statistics of {} training samples (drift reference): mean, std, deciles\n", ref.samples);
+    for (const FeatureReference& f : ref.features) {
+      std::vector<std::string> deciles;
+      for (double e : f.edges) deciles.push_back(fmt::format("{:.3g}", e));
+      fmt::print("  {:<12} {:>9.4g} {:>9.4g}  {}\n", f.name, f.mean, f.std, fmt::join(deciles, " "));
+    }
+  } catch (const Error& e) {
+    fmt::print("inputs   statistics unreadable: {}\n", e.what());
+  }
+}
+
+}  // namespace
+
 int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph) {
   auto log = open_log(g, OpenMode::kReadOnly);
   const CommitId id = log->resolve(name);
@@ -246,6 +267,7 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
                  env(p + "fingerprint").substr(0, 16));
       if (!env(p + "preprocess").empty()) fmt::print("         {}\n", env(p + "preprocess"));
     }
+    print_input_statistics(env("data/train/input_stats"));
   }
   fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));
   fmt::print("\n    {}\n", r.message);

@@ -1,6 +1,7 @@
 // strata predict: a version's predictions on a file of inputs, through versioning::Predictor.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <filesystem>
@@ -95,6 +96,7 @@ Tensor read_labels(const std::string& path) {
 int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   if (g.log_dir.empty()) throw_invalid("no log directory", "", "pass --log DIR or set STRATA_LOG");
   versioning::Predictor predictor(g.log_dir, o.version);
+  for (const std::string& w : predictor.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   const Shape& in = predictor.graph().input_shape;
   const std::string format = input_format(o);
   Dataset data;  // y stays undefined without labels

@@ -213,12 +213,32 @@ int run(int argc, char** argv) {
   remote_cmd->add_option("NAME", remote_name, "remote name");
   remote_cmd->add_option("URL", remote_url, "log directory or ssh://[user@]host[:port]/path");
   remote_cmd->add_flag("-f,--force", remote_force, "replace an existing remote");
-  std::string serve_dir;
-  bool serve_receive = false;
-  CLI::App* serve_cmd = app.add_subcommand("serve", "the far side of a transfer over ssh: speaks the transfer protocol on stdin/stdout");
-  serve_cmd->add_option("DIR", serve_dir, "the log")->required();
-  serve_cmd->add_flag("--receive", serve_receive, "open the log for writing (a push arrives)");
-  serve_cmd->group("");  // internal: run by clone/push/pull over ssh
+  versioning::ServerOptions serve;
+  std::vector<std::string> serve_refs;
+  int serve_max_body_mb = 64;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "serve tags or branches over HTTP (Open Inference Protocol v2, Prometheus /metrics)");
+  serve_cmd->add_option("REF", serve_refs, "tags or branches, each served as a model named after it")->required();
+  serve_cmd->add_option("--host", serve.host(), "address to listen on (default 127.0.0.1: this machine only)");
+  serve_cmd->add_option("--port", serve.port(), "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--poll-ms", serve.poll_ms(), "how often each ref is looked up for a new version")->check(CLI::Range(10, 3600000));
+  serve_cmd->add_option("--threads", serve.threads(), "inference workers, one Predictor each (default: one per core)")->check(CLI::Range(1, 256));
+  serve_cmd->add_option("--http-threads", serve.http_threads(), "connections served at once")->check(CLI::Range(1, 1024));
+  serve_cmd->add_option("--max-batch", serve.max_batch(), "dynamic batching: merge concurrent requests up to N samples (1: off)")->check(CLI::Range(1, 4096));
+  serve_cmd->add_option("--batch-timeout-us", serve.batch_timeout_us(), "dynamic batching: wait at most this for a batch to fill")->check(CLI::Range(0, 1000000));
+  serve_cmd->add_option("--max-queue", serve.max_queue(), "requests waiting for a worker; more are answered 503")->check(CLI::Range(1, 1 << 20));
+  serve_cmd->add_option("--max-body-mb", serve_max_body_mb, "larger request bodies are answered 413")->check(CLI::Range(1, 4096));
+  serve_cmd->add_option("--keep-versions", serve.keep_versions(), "loaded versions kept per model for an instant rollback")->check(CLI::Range(1, 100));
+  serve_cmd->add_option("--drift-window", serve.drift_window(), "recent samples compared with the training inputs")->check(CLI::Range(10, 1000000));
+
+  // Plumbing, run by clone/push/pull over ssh (git's upload-pack / receive-pack): the transfer
+  // protocol on stdin/stdout, read-only for upload-pack, writing for receive-pack.
+  std::string pack_dir;
+  CLI::App* upload_pack_cmd = app.add_subcommand("upload-pack", "the far side of clone/pull over ssh (read-only)");
+  CLI::App* receive_pack_cmd = app.add_subcommand("receive-pack", "the far side of push over ssh (writes the log)");
+  for (CLI::App* c : {upload_pack_cmd, receive_pack_cmd}) {
+    c->add_option("DIR", pack_dir, "the log")->required();
+    c->group("");  // hidden from --help: not for people
+  }
 
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
   try {
@@ -288,7 +308,9 @@ int run(int argc, char** argv) {
     if (push_cmd->parsed()) return cmd_push(g, transfer_remote, transfer);
     if (pull_cmd->parsed()) return cmd_pull(g, transfer_remote, transfer);
     if (remote_cmd->parsed()) return cmd_remote(g, remote_action, remote_name, remote_url, remote_force);
-    if (serve_cmd->parsed()) return cmd_serve(serve_dir, serve_receive);
+    if (serve_cmd->parsed()) return cmd_serve(g, serve.refs(serve_refs).max_body_bytes(int64_t{serve_max_body_mb} << 20));
+    if (upload_pack_cmd->parsed()) return cmd_transfer_endpoint(pack_dir, false);
+    if (receive_pack_cmd->parsed()) return cmd_transfer_endpoint(pack_dir, true);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

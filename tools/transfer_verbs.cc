@@ -85,7 +85,7 @@ int cmd_remote(const GlobalOptions& g, const std::string& action, const std::str
   return 0;
 }
 
-int cmd_serve(const std::string& log_dir, bool receive) {
+int cmd_transfer_endpoint(const std::string& log_dir, bool receive) {
   versioning::serve(log_dir, receive, STDIN_FILENO, STDOUT_FILENO);
   return 0;
 }

@@ -6,7 +6,8 @@
 //   ref_verbs.cc      branch, tag, merge           (take the writer lock when they change refs)
 //   storage_verbs.cc  verify, gc, du, export, import, tensorboard
 //   predict_verb.cc   predict
-//   transfer_verbs.cc clone, push, pull, remote, serve
+//   transfer_verbs.cc clone, push, pull, remote, upload-pack, receive-pack
+//   serve_verb.cc     serve (versioning/server.h)
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 
 #include "tools/cli_output.h"
 #include "strata/versioning/restore.h"
+#include "strata/versioning/server.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/transfer.h"
 #include "strata/versioning/version_log.h"
@@ -87,6 +89,9 @@ int cmd_push(const GlobalOptions& g, const std::string& remote, const versioning
 int cmd_pull(const GlobalOptions& g, const std::string& remote, const versioning::TransferOptions& o);
 // action: list, add, remove.
 int cmd_remote(const GlobalOptions& g, const std::string& action, const std::string& name, const std::string& url, bool force);
-int cmd_serve(const std::string& log_dir, bool receive);
+// serve_verb.cc: `strata serve REF...` until SIGTERM/SIGINT (drains, exits 0).
+int cmd_serve(const GlobalOptions& g, versioning::ServerOptions options);
+// `strata upload-pack DIR` / `strata receive-pack DIR`: the far side of a transfer over ssh.
+int cmd_transfer_endpoint(const std::string& log_dir, bool receive);
 
 }  // namespace strata::tools

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <tuple>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/nn/network.h"
@@ -28,7 +29,58 @@ std::vector<float> parse_floats(const std::string& text, const std::string& key,
   return out;
 }
 
+// The normalisation the training data's provenance describes ("... normalize mean M std S; ..."),
+// written with %g (6 significant digits). {} when the text does not name one.
+std::pair<std::string, std::string> normalisation_in_provenance(const std::string& preprocess) {
+  const std::string key = "normalize mean ";
+  const size_t at = preprocess.find(key);
+  if (at == std::string::npos) return {};
+  const size_t std_at = preprocess.find(" std ", at + key.size());
+  if (std_at == std::string::npos) return {};
+  size_t end = preprocess.find(';', std_at);
+  if (end == std::string::npos) end = preprocess.size();
+  return {preprocess.substr(at + key.size(), std_at - at - key.size()), preprocess.substr(std_at + 5, end - std_at - 5)};
+}
+
 }  // namespace
+
+// Decides how inputs are normalised before the network (see the header): recorded hparams,
+// else the provenance's text with a warning, else a refusal when the provenance says the
+// inputs were normalised some other way.
+void Predictor::resolve_normalisation(const CommitRecord& record) {
+  auto mean = record.hparams.find("input/mean"), std = record.hparams.find("input/std");
+  std::string mean_text, std_text, source = "hyper-parameter ";
+  if (mean != record.hparams.end() && std != record.hparams.end()) {
+    mean_text = mean->second;
+    std_text = std->second;
+  } else if (auto prep = record.environment.find("data/train/preprocess"); prep != record.environment.end()) {
+    std::tie(mean_text, std_text) = normalisation_in_provenance(prep->second);
+    source = "provenance data/train/preprocess, ";
+    const bool says_normalised = prep->second.find("normaliz") != std::string::npos ||
+                                 prep->second.find("standardiz") != std::string::npos;
+    if (mean_text.empty() && says_normalised)
+      throw Error(ErrorCode::kFailedPrecondition,
+                  "the training inputs were normalised ('" + prep->second +
+                      "') but the version recorded no input/mean and input/std to reproduce it",
+                  name_, "normalise the inputs as in training and pass PredictorOptions().normalize_input(false)");
+    if (!mean_text.empty())
+      warnings_.push_back("input normalisation (mean " + mean_text + ", std " + std_text +
+                          ") read from the training data's provenance, which keeps 6 significant digits; "
+                          "predictions may differ from training in the last bits");
+  }
+  if (mean_text.empty()) return;
+  mean_ = parse_floats(mean_text, source + "input/mean", name_);
+  std_ = parse_floats(std_text, source + "input/std", name_);
+  const int64_t channels = graph_.input_shape.empty() ? 1 : graph_.input_shape[0];
+  for (const auto* v : {&mean_, &std_})
+    if (v->size() != 1 && static_cast<int64_t>(v->size()) != channels)
+      throw Error(ErrorCode::kCorruption, "input normalisation has " + std::to_string(v->size()) + " values for " +
+                  std::to_string(channels) + " channels", name_);
+  for (float s : std_)
+    if (!(s > 0)) throw Error(ErrorCode::kCorruption, "input/std must be > 0", name_);
+  if (graph_.input_dtype != DType::kF32)
+    throw Error(ErrorCode::kCorruption, "a normalisation is recorded for integer (token id) inputs", name_);
+}
 
 Predictor::Predictor(const std::string& log_dir, const std::string& version, PredictorOptions options) {
   {
@@ -40,19 +92,21 @@ Predictor::Predictor(const std::string& log_dir, const std::string& version, Pre
     metrics_ = record.metrics;
     net_ = std::make_unique<Network>(graph_);
     net_->load_state_tensors(log->read_params(id_));
-    auto mean = record.hparams.find("input/mean"), std = record.hparams.find("input/std");
-    if (options.normalize_input() && mean != record.hparams.end() && std != record.hparams.end()) {
-      mean_ = parse_floats(mean->second, "input/mean", name_);
-      std_ = parse_floats(std->second, "input/std", name_);
-      const int64_t channels = graph_.input_shape.empty() ? 1 : graph_.input_shape[0];
-      for (const auto* v : {&mean_, &std_})
-        if (v->size() != 1 && static_cast<int64_t>(v->size()) != channels)
-          throw Error(ErrorCode::kCorruption, "input normalisation has " + std::to_string(v->size()) +
-                      " values for " + std::to_string(channels) + " channels", name_);
-      for (float s : std_)
-        if (!(s > 0)) throw Error(ErrorCode::kCorruption, "input/std must be > 0", name_);
+    if (options.normalize_input()) resolve_normalisation(record);
+    if (auto stats = record.environment.find("data/train/input_stats"); stats != record.environment.end()) {
+      try {
+        input_stats_ = InputReference::parse(stats->second);
+      } catch (const Error& e) {
+        warnings_.push_back(std::string("input statistics unreadable, drift is unknown: ") + e.what());
+      }
     }
   }  // the log is closed: serving holds no LMDB handle
+}
+
+const Shape& Predictor::output_shape() const {
+  const NodeSpec* out = graph_.find(graph_.output);
+  static const Shape kNone;
+  return out ? out->output_shape : kNone;
 }
 
 Predictor::~Predictor() = default;
@@ -62,9 +116,10 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 const Tensor& Predictor::predict(const Tensor& x) {
   Shape want = {x.rank() > 0 ? x.dim(0) : 0};
   want.insert(want.end(), graph_.input_shape.begin(), graph_.input_shape.end());
-  if (x.dtype() != DType::kF32 || x.shape() != want || want[0] <= 0)
+  if (x.dtype() != graph_.input_dtype || x.shape() != want || want[0] <= 0)
     throw_invalid("input of shape " + shape_str(x.shape()) + " " + dtype_name(x.dtype()) + ", the graph takes [N" +
-                      (graph_.input_shape.empty() ? "" : ",") + shape_str(graph_.input_shape).substr(1) + " f32",
+                      (graph_.input_shape.empty() ? "" : ",") + shape_str(graph_.input_shape).substr(1) + " " +
+                      dtype_name(graph_.input_dtype),
                   name_, "reshape the input to the graph's input shape");
   if (mean_.empty()) return net_->forward(x, Mode::kEval);
   // Per channel (dimension 1) when there are several values, else one for all.

@@ -6,10 +6,17 @@
 //
 // The constructor opens the log read-only (no writer lock: it works while a training run
 // writes the log), reads the version's graph and parameters, closes the log again, and builds
-// an eval-mode network; a plan is compiled once per batch size. When the version recorded how
-// its inputs were normalised (hparams "input/mean" and "input/std", one value or one per
-// channel, as the examples record them), predict() applies it, so inputs are given as the
-// dataset stores them ([0, 1] pixels), unless PredictorOptions::normalize_input is off.
+// an eval-mode network; a plan is compiled once per batch size.
+//
+// Input normalisation: predict() takes inputs as the dataset stores them ([0, 1] pixels) and
+// applies the normalisation the version was trained with. The Trainer records the training
+// DataLoader's normalisation as hparams "input/mean" and "input/std" (one value or one per
+// channel). A version made before it did so, whose training data's provenance says
+// "normalize mean M std S" but has no such hparams, gets that normalisation with a warning
+// (warnings(): the provenance keeps 6 significant digits). A version whose provenance says
+// its inputs were normalised in a way the Predictor cannot read is refused
+// (kFailedPrecondition) rather than served silently wrong. PredictorOptions::normalize_input
+// (false) turns all of this off: the caller then passes inputs normalised as in training.
 //
 // Not thread-safe: one Predictor per thread (each has its own network and buffers).
 #pragma once
@@ -22,6 +29,7 @@
 #include "strata/framework/core/options.h"
 #include "strata/framework/core/tensor.h"
 #include "strata/framework/graph/graph_spec.h"
+#include "strata/framework/metrics/input_stats.h"
 #include "strata/versioning/ids.h"
 
 namespace strata {
@@ -29,6 +37,7 @@ class Network;
 }
 
 namespace strata::versioning {
+struct CommitRecord;
 
 struct PredictorOptions {
   STRATA_ARG(bool, normalize_input) = true;  // apply the version's recorded input normalisation
@@ -47,19 +56,30 @@ class Predictor {
   const std::map<std::string, double>& metrics() const { return metrics_; }  // as recorded
   const std::vector<float>& input_mean() const { return mean_; }  // empty: none recorded / off
   const std::vector<float>& input_std() const { return std_; }
+  // The graph's per-sample output shape (e.g. {10} for a 10-class classifier).
+  const Shape& output_shape() const;
+  // The training inputs' statistics (empty when the version recorded none), for drift checks.
+  const InputReference& input_statistics() const { return input_stats_; }
+  // What a caller should tell the user about how this version is served (empty: nothing).
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
-  // x: f32 [N, input_shape...] (kInvalidArgument naming both shapes otherwise). Returns the
+  // x: [N, input_shape...] of the graph's input dtype (f32; i32/i64 token ids for text
+  // models), kInvalidArgument naming both shapes and dtypes otherwise. Returns the
   // graph's output [N, ...], e.g. a classifier's logits; valid until the next call.
   const Tensor& predict(const Tensor& x);
   // Softmax of predict() over the last axis: class probabilities, rows summing to 1.
   Tensor predict_proba(const Tensor& x);
 
  private:
+  void resolve_normalisation(const CommitRecord& record);
+
   CommitId id_{};
   std::string name_;
   GraphSpec graph_;
   std::map<std::string, double> metrics_;
   std::vector<float> mean_, std_;
+  InputReference input_stats_;
+  std::vector<std::string> warnings_;
   std::unique_ptr<Network> net_;
   Tensor normalized_;
 };

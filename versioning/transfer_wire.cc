@@ -473,7 +473,7 @@ std::unique_ptr<Endpoint> spawn_ssh(const std::string& url, bool receive, const 
   }
   if (!u.port.empty()) argv.insert(argv.end(), {"-p", u.port});
   argv.push_back(u.user_host);
-  argv.push_back(shell_quote(remote_strata) + " serve" + (receive ? " --receive " : " ") + shell_quote(u.path));
+  argv.push_back(shell_quote(remote_strata) + (receive ? " receive-pack " : " upload-pack ") + shell_quote(u.path));
   int to_child[2], from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0)
     throw_io(std::string("cannot create pipes: ") + std::strerror(errno));

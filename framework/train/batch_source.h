@@ -41,6 +41,15 @@ class BatchSource {
   // "source" (paths), "samples", "fingerprint" (content_fingerprint of the decoded arrays) and
   // "preprocess" (normalisation, augmentation, shuffling, batch size, subset). Empty: unknown.
   virtual std::map<std::string, std::string> provenance() const { return {}; }
+  // The normalisation this source applies to the inputs, as hyper-parameters "input/mean" and
+  // "input/std" (datasets/data_loader.h normalization_hparams). The Trainer records those of
+  // the training source with every version, so that a Predictor or a server applies the same
+  // normalisation to raw inputs. Empty: the source does not normalise.
+  virtual std::map<std::string, std::string> input_normalization() const { return {}; }
+  // The inputs as the dataset stores them (before normalisation and augmentation), f32
+  // [N, ...], from which the Trainer computes the training source's input statistics
+  // (framework/metrics/input_stats.h). An undefined tensor: none (drift then reads "unknown").
+  virtual Tensor raw_inputs() const { return {}; }
 };
 
 }  // namespace strata

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/metrics/input_stats.h"
 #include "strata/framework/train/gradient_reducer.h"
 #include "strata/framework/train/runtime.h"
 
@@ -77,7 +78,8 @@ std::map<std::string, std::string> Trainer::hparams() const {
   h["seed"] = std::to_string(options_.seed());
   if (options_.schedule().kind() != "constant") h["schedule"] = options_.schedule().kind();
   if (options_.loss_options().label_smoothing() > 0) h["label_smoothing"] = fmt_num(options_.loss_options().label_smoothing());
-  for (const auto& [k, v] : extra_hparams_) h[k] = v;
+  for (const auto& [k, v] : input_hparams_) h[k] = v;
+  for (const auto& [k, v] : extra_hparams_) h[k] = v;  // set_hparam wins
   return h;
 }
 
@@ -206,6 +208,11 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   for (auto [role, source] : {std::pair<const char*, BatchSource*>{"train", &train}, {"val", validation}, {"test", test}})
     if (source)
       for (const auto& [key, value] : source->provenance()) data_provenance_[std::string("data/") + role + "/" + key] = value;
+  // What a Predictor needs to serve a version of this run as it was trained: the training
+  // inputs' normalisation and statistics (docs/serving.md).
+  input_hparams_ = train.input_normalization();
+  if (const InputReference stats = input_reference(train.raw_inputs()); !stats.empty())
+    data_provenance_["data/train/input_stats"] = stats.to_string();
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   if (comm_) sync_from_rank0();
   const bool parallel = world_size() > 1;

@@ -1,4 +1,4 @@
-// The transfer protocol as `strata serve` reads it from the other side of an ssh connection: a
+// The transfer protocol as `strata upload-pack` / `receive-pack` read it from the other side of an ssh connection: a
 // stream of request frames, served from the checked-in 0.2.0 test log read-only and, on a
 // scratch copy of it, receiving (packs verified and applied); and packs decoded on their own.
 #include <fcntl.h>

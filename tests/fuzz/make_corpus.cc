@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   write_safetensors(dir + "/t.safetensors", tensors);
   put("tensor_files", "two.safetensors", file_bytes(dir + "/t.safetensors"));
 
-  // Transfer requests as `strata serve` reads them: advertise, objects of main@1, the pack of
+  // Transfer requests as `strata upload-pack` / `receive-pack` read them: advertise, objects of main@1, the pack of
   // main@1 read back, and that pack applied with a ref update.
   {
     const CommitId id = log->resolve("main@1");
@@ -157,5 +157,20 @@ int main(int argc, char** argv) {
   for (const char* name : {"main", "main@1", "main@2", "main~1", "main^", "tags/v1", "heads/main", "4f0914944f6f",
                            "4f0914944f6f83aa9dcc3a798327ed02", "exp/a-b_c.1", "main@{1}", ".."})
     put("version_name", std::to_string(std::hash<std::string>{}(name)), name);
+
+  // Inference requests (Open Inference Protocol JSON), flat and nested, for the fuzzer's three
+  // signatures (tests/fuzz/fuzz_infer_request.cc).
+  std::string image = "[[[";
+  for (int r = 0; r < 28; ++r) image += std::string(r ? ",[" : "[") + "0.5,0,1,0.25,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0.75]";
+  image += "]]]";
+  put("infer_request", "flat_tabular.json",
+      R"({"id":"a","inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2.5,-3e2]}]})");
+  put("infer_request", "nested_tabular.json",
+      R"({"inputs":[{"name":"input","shape":[2,3],"datatype":"FP32","data":[[1,2,3],[4,5,6]]}],"outputs":[{"name":"fc2"}]})");
+  put("infer_request", "tokens.json",
+      R"({"inputs":[{"name":"tokens","shape":[1,8],"datatype":"INT64","data":[1,2,3,4,5,6,7,9223372036854775807]}]})");
+  put("infer_request", "wrong_type.json", R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"INT32","data":[1,2,3]}]})");
+  put("infer_request", "image_nested.json",
+      R"({"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":)" + image + "}]}");
   return 0;
 }

@@ -208,5 +208,59 @@ TEST(Predictor, ServesAVersionWhileTheLogIsOpenForWriting) {
   expect_error([&] { Predictor(dir.sub("nothing"), "main"); }, ErrorCode::kNotFound, {});
 }
 
+// The Trainer records the training source's normalisation itself (no set_hparam), so a version
+// is served as it was trained.
+TEST(Predictor, AppliesTheNormalisationTheTrainingSourceReported) {
+  struct NormalisingSource : ShuffledSource {
+    using ShuffledSource::ShuffledSource;
+    std::map<std::string, std::string> input_normalization() const override {
+      return {{"input/mean", "0.5"}, {"input/std", "0.25"}};
+    }
+  };
+  TempDir dir;
+  NormalisingSource data({12}, 32, 16);
+  Network net(small_mlp());
+  Trainer trainer(net, quiet());
+  {
+    versioning::Run run(trainer, run_options(dir.path()));
+    trainer.fit(data, &data, 1);
+  }
+  Predictor p(dir.path(), "main");
+  EXPECT_EQ(p.input_mean(), std::vector<float>{0.5f});
+  EXPECT_EQ(p.input_std(), std::vector<float>{0.25f});
+  EXPECT_TRUE(p.warnings().empty());
+}
+
+// A version made before the library recorded the normalisation: the provenance's text is used,
+// with a warning; a provenance that says "normalised" in a way the Predictor cannot read is
+// refused rather than served silently wrong.
+TEST(Predictor, FallsBackToTheProvenanceOrRefuses) {
+  TempDir dir;
+  auto commit = [&](const std::string& branch, const std::string& preprocess) {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    TrainState s = vtest::synthetic_state(1);
+    s.environment["data/train/preprocess"] = preprocess;
+    SnapshotRequest r;
+    r.branch = branch;
+    r.state = &s;
+    log->commit(r);
+  };
+  commit("old", "first 600 of 60000 samples; normalize mean 0.286 std 0.353; shuffled, seed 1; batch 64");
+  commit("custom", "my own standardization of every pixel; batch 64");
+  commit("plain", "shuffled, seed 1; batch 64");
+  Predictor old(dir.path(), "old");
+  EXPECT_EQ(old.input_mean(), std::vector<float>{0.286f});
+  EXPECT_EQ(old.input_std(), std::vector<float>{0.353f});
+  ASSERT_EQ(old.warnings().size(), 1u);
+  EXPECT_NE(old.warnings()[0].find("6 significant digits"), std::string::npos) << old.warnings()[0];
+  expect_error([&] { Predictor(dir.path(), "custom"); }, ErrorCode::kFailedPrecondition,
+               {"my own standardization", "normalize_input(false)"});
+  Predictor custom(dir.path(), "custom", PredictorOptions().normalize_input(false));
+  EXPECT_TRUE(custom.input_mean().empty());
+  Predictor plain(dir.path(), "plain");
+  EXPECT_TRUE(plain.input_mean().empty());
+  EXPECT_TRUE(plain.warnings().empty());
+}
+
 }  // namespace
 }  // namespace strata::versioning
