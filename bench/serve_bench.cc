@@ -1,11 +1,14 @@
-// In-process reference for bench/serve_bench.sh: what `strata serve` is measured against.
+// In-process reference for bench/serve_bench.sh: what `strata serve` is measured against, and
+// a precise sequential HTTP latency client (hey prints latencies to 0.1 ms only).
 //
 //   serve_bench LOG VERSION [--threads N] [--seconds S] [--runs R]
+//   serve_bench --http PORT PATH BODY_FILE RUNS
 //
 // Prints one JSON line: the single-image latency of one Predictor (p50/p99 over R runs, after
 // warm-up) and the single-image throughput of N threads, each with its own Predictor and
 // cores / N OpenMP threads, exactly as the server's workers compute. Inputs are Fashion-MNIST
 // test images as [0, 1] pixels.
+#include <httplib.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -13,6 +16,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,7 +28,32 @@
 using namespace strata;
 using Clock = std::chrono::steady_clock;
 
+// One keep-alive connection to 127.0.0.1:port, RUNS POSTs of the body after 200 warm-up ones.
+int http_latency(int port, const std::string& path, const std::string& body_file, int runs) {
+  std::ifstream in(body_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string body = ss.str();
+  httplib::Client client("127.0.0.1", port);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);  // headers and body are separate writes
+  std::vector<double> ms;
+  for (int i = 0; i < runs + 200; ++i) {
+    const auto t = Clock::now();
+    auto r = client.Post(path, body, "application/json");
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "request failed: %s\n", r ? r->body.c_str() : "no connection");
+      return 1;
+    }
+    if (i >= 200) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("{\"latency_ms_p50\":%.4f,\"latency_ms_p99\":%.4f}\n", ms[ms.size() / 2], ms[ms.size() * 99 / 100]);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 6 && std::string(argv[1]) == "--http") return http_latency(std::atoi(argv[2]), argv[3], argv[4], std::atoi(argv[5]));
   if (argc < 3) {
     std::fprintf(stderr, "usage: serve_bench LOG VERSION [--threads N] [--seconds S] [--runs R]\n");
     return 2;

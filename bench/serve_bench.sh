@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Measures `strata serve` (docs/benchmarks.md "Serving"): HTTP overhead per single-image request,
+# Measures `strata serve` (docs/serving.md "Measured"): HTTP overhead per single-image request,
 # throughput under 8 concurrent clients with dynamic batching off and on, against the in-process
-# Predictor at the same thread count (bench/serve_bench.cc) and ONNX Runtime in-process
+# Predictor at the same thread count (bench/serve_bench.cc, which is also the sequential HTTP
+# latency client: hey prints latencies to 0.1 ms only) and ONNX Runtime in-process
 # (bench/onnx_latency.js), then a hot swap (tag flips under load) and the memory after many swaps.
 # Everything targets 127.0.0.1; every load run is bounded in time.
 #
 #   bench/serve_bench.sh [--model mlp|cnn] [--rounds R] [--seconds S] [--threads N] [--flips F] [--swaps W]
+#                        [--parts "latency swap memory"]
 # Needs: build/ (scripts/build.sh), hey (STRATA_BENCH_DEPS=1 scripts/install_deps.sh), node and
 # onnxruntime-node (installed by scripts/install_deps.sh) for the ONNX Runtime line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=mlp rounds=3 seconds=15 threads=2 flips=30 swaps=200
+model=mlp rounds=3 seconds=15 threads=2 flips=30 swaps=200 parts="latency swap memory"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -19,7 +21,8 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift 2 ;;
     --flips) flips="$2"; shift 2 ;;
     --swaps) swaps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --parts) parts="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "serve_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -70,14 +73,16 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 minmax() { sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
 
 : > "$work/rounds.txt"
+if [[ " $parts " == *" latency "* ]]; then
 for r in $(seq 1 "$rounds"); do
   # Alternate the sides: in-process first on odd rounds, HTTP first on even ones.
   inproc() { build/bench/serve_bench "$log" main@1 --threads "$threads" --seconds "$seconds" --runs 3000; }
   http() {
     local batching=$1; shift
     start_server "$@"
-    hey -n 300 -c 1 -m POST -T application/json -D "$work/body.json" "$(url)" > /dev/null  # warm-up
-    read -r lat50 lat99 _ _ < <(hey_run -n 3000 -c 1)
+    local lat
+    lat=$(build/bench/serve_bench --http "$port" /v2/models/production/infer "$work/body.json" 3000)
+    lat50=$(echo "$lat" | grep -oP 'p50":\K[0-9.]+'); lat99=$(echo "$lat" | grep -oP 'p99":\K[0-9.]+')
     read -r _ c99 rps bad < <(hey_run -z "${seconds}s" -c 8)
     stop_server
     echo "http batching=$batching p50=$lat50 p99=$lat99 c8_p99=$c99 rps=$rps non200=$bad" >> "$work/rounds.txt"
@@ -87,7 +92,7 @@ for r in $(seq 1 "$rounds"); do
 done
 cat "$work/rounds.txt"
 
-get() { grep "$1" "$work/rounds.txt" | grep -oP "$2=\K[0-9.]+" ; }
+get() { grep "$1" "$work/rounds.txt" | grep -oP " $2=\K[0-9.]+" ; }
 in_p50=$(grep inproc "$work/rounds.txt" | grep -oP '"latency_ms_p50":\K[0-9.]+' | median)
 in_p99=$(grep inproc "$work/rounds.txt" | grep -oP '"latency_ms_p99":\K[0-9.]+' | median)
 in_rps=$(grep inproc "$work/rounds.txt" | grep -oP '"throughput_per_s":\K[0-9.]+' | median)
@@ -111,7 +116,10 @@ if [[ -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]]; then
   echo "| ONNX Runtime in-process, 1 image: p50 / p99 ms | $(echo "$ort" | grep -oP 'p50":\K[0-9.]+' | xargs printf %.4f) / $(echo "$ort" | grep -oP 'p99":\K[0-9.]+' | xargs printf %.4f) | | |"
 fi
 
+fi
+
 # Hot swap: 8 clients for 60 s while the tag flips $flips times.
+if [[ " $parts " == *" swap "* ]]; then
 start_server --poll-ms 100
 hey -z 60s -c 8 -m POST -T application/json -D "$work/body.json" "$(url)" > "$work/swap.txt" &
 hey_pid=$!
@@ -129,13 +137,18 @@ read -r _ swap_p99 _ swap_bad < <(awk '/ 99% in/ {p99=$3*1000}
        errs && /\[[0-9]+\]/ {n=$1; gsub(/[\[\]]/, "", n); bad += n}
        END {printf "0 %.3f 0 %d\n", p99, bad}' "$work/swap.txt")
 steady_p99=$(get "batching=off" c8_p99 | median)
+[[ -z "$steady_p99" ]] && steady_p99="(run the latency part)"
 echo "| hot swap: $flips flips under 8 clients, 60 s: non-200 responses + socket errors | $swap_bad | $loads loads | 0 |"
 echo "| hot swap: p99 during flips vs steady p99 (ms) | $swap_p99 vs $steady_p99 | | <= 2x |"
 stop_server
+fi
 # Memory: resident size before and after $swaps swaps (poll every 10 ms, wait for each swap).
+if [[ " $parts " == *" memory "* ]]; then
 start_server --poll-ms 10
 rss() { curl -s "http://127.0.0.1:$port/metrics" | grep -oP '^process_resident_memory_bytes \K[0-9.e+]+' | xargs printf %.0f; }
-status_version() { curl -s "http://127.0.0.1:$port/v2/models/production/status" | grep -oP '"version":"\K[0-9a-f]+'; }
+status_version() {
+  curl -s "http://127.0.0.1:$port/v2/models/production/status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])'
+}
 for i in 1 2 3 4; do $strata tag -f production "$([[ $((i % 2)) = 1 ]] && echo v2 || echo v1)" --log "$log" > /dev/null; sleep 0.2; done
 before=$(rss)
 for i in $(seq 1 "$swaps"); do
@@ -145,6 +158,8 @@ for i in $(seq 1 "$swaps"); do
   for _ in $(seq 1 200); do [[ "$(status_version)" == "$want" ]] && break; sleep 0.01; done
 done
 after=$(rss)
-params=$($strata show main@1 --json --log "$log" | grep -oP '"raw_bytes":\K[0-9]+' | head -1)
-echo "| resident memory after $swaps swaps: before / after / growth (one model's parameters: $params B) | $before / $after / $((after - before)) B | | growth <= $params B |"
+$strata export main@1 --safetensors "$work/model.safetensors" --log "$log" > /dev/null
+params=$(stat -c %s "$work/model.safetensors")
+echo "| resident memory after $swaps swaps: before / after / growth (one model: $params B) | $before / $after / $((after - before)) B | | growth <= $params B |"
 stop_server
+fi

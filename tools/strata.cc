@@ -221,11 +221,11 @@ int run(int argc, char** argv) {
   serve_cmd->add_option("--host", serve.host(), "address to listen on (default 127.0.0.1: this machine only)");
   serve_cmd->add_option("--port", serve.port(), "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
   serve_cmd->add_option("--poll-ms", serve.poll_ms(), "how often each ref is looked up for a new version")->check(CLI::Range(10, 3600000));
-  serve_cmd->add_option("--threads", serve.threads(), "inference workers, one Predictor each (default: one per core)")->check(CLI::Range(1, 256));
+  serve_cmd->add_option("--threads", serve.threads(), "inference slots, one Predictor each (default: one per core)")->check(CLI::Range(1, 256));
   serve_cmd->add_option("--http-threads", serve.http_threads(), "connections served at once")->check(CLI::Range(1, 1024));
   serve_cmd->add_option("--max-batch", serve.max_batch(), "dynamic batching: merge concurrent requests up to N samples (1: off)")->check(CLI::Range(1, 4096));
   serve_cmd->add_option("--batch-timeout-us", serve.batch_timeout_us(), "dynamic batching: wait at most this for a batch to fill")->check(CLI::Range(0, 1000000));
-  serve_cmd->add_option("--max-queue", serve.max_queue(), "requests waiting for a worker; more are answered 503")->check(CLI::Range(1, 1 << 20));
+  serve_cmd->add_option("--max-queue", serve.max_queue(), "requests waiting for a slot; more are answered 503")->check(CLI::Range(1, 1 << 20));
   serve_cmd->add_option("--max-body-mb", serve_max_body_mb, "larger request bodies are answered 413")->check(CLI::Range(1, 4096));
   serve_cmd->add_option("--keep-versions", serve.keep_versions(), "loaded versions kept per model for an instant rollback")->check(CLI::Range(1, 100));
   serve_cmd->add_option("--drift-window", serve.drift_window(), "recent samples compared with the training inputs")->check(CLI::Range(10, 1000000));

@@ -28,11 +28,11 @@ struct ServerOptions {
   STRATA_ARG(std::string, host) = "127.0.0.1";
   STRATA_ARG(int, port) = 8080;                 // 0: any free port (Server::port() tells)
   STRATA_ARG(int, poll_ms) = 1000;              // how often each ref is looked up
-  STRATA_ARG(int, threads) = 0;                 // inference workers, one Predictor each; 0: one per core
+  STRATA_ARG(int, threads) = 0;                 // inference slots, one Predictor each; 0: one per core
   STRATA_ARG(int, http_threads) = 32;           // connections served at once (keep-alive holds one)
   STRATA_ARG(int64_t, max_batch) = 1;           // > 1: merge concurrent requests up to this many samples
   STRATA_ARG(int64_t, batch_timeout_us) = 500;  // how long a worker waits to fill a batch
-  STRATA_ARG(int64_t, max_queue) = 256;         // requests waiting for a worker; more get 503
+  STRATA_ARG(int64_t, max_queue) = 256;         // requests waiting for a slot; more get 503
   STRATA_ARG(int64_t, max_body_bytes) = 64 << 20;  // larger bodies get 413
   STRATA_ARG(int64_t, max_samples) = 4096;      // samples per request; more get 400
   STRATA_ARG(int, keep_versions) = 3;           // loaded versions kept per model (instant rollback)

@@ -25,6 +25,7 @@
 #include "strata/versioning/run.h"
 #include "strata/versioning/server.h"
 #include "strata/versioning/version_log.h"
+#include "tests/versioning/shuffled_source.h"
 #include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
@@ -450,6 +451,46 @@ TEST_F(ServerTest, RefusesToStartWithoutItsModels) {
   a.start();
   Server b(options().port(a.port()));
   EXPECT_THROW(b.start(), strata::Error);
+}
+
+// A token model (LSTM classifier over INT64 ids) is served too: its inputs are integers, its
+// answer is Predictor's, and it has no drift features.
+TEST(ServerTokens, ServesATokenModel) {
+  TempDir dir;
+  vtest::ShuffledSource data({7}, 48, 16, 9);
+  Network net(models::recurrent_classifier(7, 9, 3, models::TextModelOptions().dim(6).hidden(5)));
+  Trainer trainer(net, TrainerOptions().seed(6).progress(Progress::kQuiet));
+  {
+    versioning::Run run(trainer, RunOptions().log_dir(dir.path()).tensorboard(false));
+    trainer.fit(data, nullptr, 1);
+  }
+  Server server(ServerOptions().log_dir(dir.path()).refs({"main"}).port(0).threads(1));
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  const json meta = json::parse(c.Get("/v2/models/main")->body);
+  EXPECT_EQ(meta["inputs"][0]["datatype"], "INT64");
+  EXPECT_EQ(meta["inputs"][0]["shape"], (json{-1, 7}));
+  const std::vector<int64_t> ids = {1, 2, 3, 4, 0, 0, 0, 5, 6, 7, 8, 1, 2, 0};
+  EXPECT_EQ(meta["inputs"][0]["name"], "tokens");
+  json body = {{"inputs", {{{"name", "tokens"}, {"shape", {2, 7}}, {"datatype", "INT64"}, {"data", ids}}}}};
+  auto r = c.Post("/v2/models/main/infer", body.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  Tensor x({2, 7}, DType::kI64);
+  std::copy(ids.begin(), ids.end(), x.data<int64_t>());
+  omp_set_num_threads(omp_get_num_procs());  // one worker: all cores, as this Predictor
+  Predictor p(dir.path(), "main");
+  const Tensor want = p.predict(x).clone();
+  const std::vector<float> got = json::parse(r->body)["outputs"][0]["data"].get<std::vector<float>>();
+  ASSERT_EQ(static_cast<int64_t>(got.size()), want.numel());
+  EXPECT_EQ(std::memcmp(got.data(), want.f32(), want.nbytes()), 0);
+  body["inputs"][0]["datatype"] = "INT32";
+  EXPECT_EQ(c.Post("/v2/models/main/infer", body.dump(), "application/json")->status, 400);
+  body["inputs"][0]["datatype"] = "INT64";
+  body["inputs"][0]["data"][0] = 1.5;
+  EXPECT_EQ(c.Post("/v2/models/main/infer", body.dump(), "application/json")->status, 400);
+  const json drift = json::parse(c.Get("/v2/models/main/drift")->body);
+  EXPECT_EQ(drift["status"], "unknown");
+  EXPECT_TRUE(drift.contains("reason"));
 }
 
 }  // namespace

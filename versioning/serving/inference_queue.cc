@@ -12,13 +12,14 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 }  // namespace
 
 InferenceQueue::InferenceQueue(int workers, int64_t capacity, int64_t max_batch, int64_t batch_timeout_us)
-    : capacity_(std::max<int64_t>(capacity, 1)), max_batch_(std::max<int64_t>(max_batch, 1)),
+    : slots_(std::max(workers, 1)), omp_threads_(std::max(1, std::max(omp_get_num_procs(), 1) / std::max(workers, 1))),
+      capacity_(std::max<int64_t>(capacity, 1)), max_batch_(std::max<int64_t>(max_batch, 1)),
       batch_timeout_us_(std::max<int64_t>(batch_timeout_us, 0)) {
-  // The cores are shared among the workers: each forward pass uses cores / workers OpenMP
-  // threads, so N workers never oversubscribe the machine.
-  const int cores = std::max(omp_get_num_procs(), 1);
-  const int omp_threads = std::max(1, cores / std::max(workers, 1));
-  for (int i = 0; i < std::max(workers, 1); ++i) threads_.emplace_back([this, i, omp_threads] { worker_loop(i, omp_threads); });
+  if (max_batch_ <= 1) {
+    for (int i = slots_ - 1; i >= 0; --i) free_slots_.push_back(i);
+    return;
+  }
+  for (int i = 0; i < slots_; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
 }
 
 InferenceQueue::~InferenceQueue() {
@@ -30,20 +31,43 @@ InferenceQueue::~InferenceQueue() {
   for (std::thread& t : threads_) t.join();
 }
 
-bool InferenceQueue::submit(std::shared_ptr<InferenceJob> job) {
+std::optional<InferenceResult> InferenceQueue::execute(std::shared_ptr<InferenceJob> job) {
+  if (max_batch_ <= 1) return execute_inline(std::move(job));
+  std::future<InferenceResult> done = job->done.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (static_cast<int64_t>(queue_.size()) >= capacity_ || stopping_) return false;
+    if (static_cast<int64_t>(queue_.size()) >= capacity_ || stopping_) return std::nullopt;
     job->queued = Clock::now();
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
-  return true;
+  return done.get();
 }
 
-int64_t InferenceQueue::waiting() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int64_t>(queue_.size());
+std::optional<InferenceResult> InferenceQueue::execute_inline(std::shared_ptr<InferenceJob> job) {
+  std::future<InferenceResult> done = job->done.get_future();
+  job->queued = Clock::now();
+  int slot = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (free_slots_.empty()) {
+      if (waiting_ >= capacity_) return std::nullopt;
+      ++waiting_;
+      cv_.wait(lock, [&] { return !free_slots_.empty(); });
+      --waiting_;
+    }
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  omp_set_num_threads(omp_threads_);  // this (HTTP) thread computes: its share of the cores
+  std::vector<std::shared_ptr<InferenceJob>> jobs{std::move(job)};
+  run(slot, jobs);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_slots_.push_back(slot);
+  }
+  cv_.notify_one();
+  return done.get();
 }
 
 // The first queued job and, with batching, the jobs of the same version behind it.
@@ -68,8 +92,8 @@ std::vector<std::shared_ptr<InferenceJob>> InferenceQueue::take_batch(std::uniqu
   }
 }
 
-void InferenceQueue::worker_loop(int index, int omp_threads) {
-  omp_set_num_threads(omp_threads);
+void InferenceQueue::worker_loop(int index) {
+  omp_set_num_threads(omp_threads_);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
