@@ -20,7 +20,7 @@
    Ethernet (2.5 GB/s, 25 us) and 100 Gb/s InfiniBand (11 GB/s, 3 us); efficiency c / (c + T)
    without overlap, and c / (c + max(0, T - backward)) when the sums hide behind backward
    (taken as 2/3 of c).
-Prints Markdown tables for the README.
+Prints Markdown tables for docs/benchmarks.md.
 """
 import argparse
 import os

@@ -1,7 +1,7 @@
 // DataLoader: seeded shuffling, batching, normalisation, augmentation and prefetching over a
 // Dataset, with a position that can be saved and restored.
 //
-// Determinism (DESIGN "Determinism contract"): the sample order of epoch e is a Fisher-Yates
+// Determinism (docs/design.md "Determinism contract"): the sample order of epoch e is a Fisher-Yates
 // shuffle driven by CounterRng(seed, kShuffle, e), drawing index i for the swap at position i;
 // the augmentation of the sample at position p of epoch e uses CounterRng(seed, kAugment, e)
 // .block(p) (word 0: flip, words 1 and 2: crop offsets). So every batch is a function of

@@ -1,4 +1,4 @@
-// Warm start on a branch with a changed graph (DESIGN "Align"): trains the Fashion-MNIST MLP
+// Warm start on a branch with a changed graph (docs/design.md "Align"): trains the Fashion-MNIST MLP
 // 784-512-256-10 for 3 epochs on `main`, inserts a hidden layer (fc2b, 256 -> 256, after relu2),
 // warm-starts the deeper network from main@3 (fc1, fc2 and fc3 are copied because name and shape
 // match; fc2b is new), and trains it 2 more epochs on the branch `deeper`, whose first version

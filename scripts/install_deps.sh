@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Installs Strata's build and run dependencies from Debian 12 packages (as root, or via sudo).
-# Idempotent: does nothing when everything is present.
+# Installs Strata's dependencies from Debian 12 packages (as root, or via sudo). Idempotent:
+# does nothing when everything is present.
+#
+#   scripts/install_deps.sh          everything the tests, examples and benchmarks need
+#   scripts/install_deps.sh --main   only what building the library and running the main job needs
+#                                    (no PyTorch, libtorch, MPI, ssh server, clang or Prometheus)
 set -euo pipefail
+main_only=0
+[ "${1:-}" = "--main" ] && main_only=1
+# Building the libraries, the examples and the strata command; the main job's data set.
 packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev libcereal-dev
-          libprotobuf-dev protobuf-compiler libgtest-dev libzstd-dev libxxhash-dev libcli11-dev
-          libfmt-dev zlib1g-dev dataset-fashion-mnist python3-numpy python3-onnx python3-torch dpkg-dev
-          libtorch-dev clang libfuzzer-14-dev openmpi-bin libopenmpi-dev openssh-server openssh-client
-          libcpp-httplib-dev nlohmann-json3-dev prometheus curl
-          wamerican wngerman wfrench witalian wspanish wportuguese wdutch wswedish fortunes)
+          libprotobuf-dev protobuf-compiler libzstd-dev libxxhash-dev libcli11-dev libfmt-dev zlib1g-dev
+          libcpp-httplib-dev nlohmann-json3-dev dataset-fashion-mnist)
+if [ $main_only = 0 ]; then
+  # The tests: GoogleTest, PyTorch and ONNX checkers, the fuzzers, MPI, a real ssh server, the
+  # HTTP clients and Prometheus, the word lists and fortunes of the text models, the .deb build.
+  packages+=(libgtest-dev python3-numpy python3-onnx python3-torch dpkg-dev libtorch-dev clang libfuzzer-14-dev
+             openmpi-bin libopenmpi-dev openssh-server openssh-client prometheus curl
+             wamerican wngerman wfrench witalian wspanish wportuguese wdutch wswedish fortunes)
+fi
 if [ "${STRATA_BENCH_DEPS:-0}" = 1 ]; then packages+=(libopenblas0 hey); fi
 missing=()
 for p in "${packages[@]}"; do
@@ -19,6 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+
+[ $main_only = 1 ] && exit 0
 
 # ONNX Runtime for the ONNX export test (tests/versioning/onnx_test.cc) is not a Debian package:
 # the npm registry's onnxruntime-node ships a CPU runtime. The library never downloads anything.

@@ -3,8 +3,9 @@
 # log and TensorBoard event files, then show the history.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
-scripts/build.sh
+scripts/install_deps.sh --main
+# The libraries, the examples and the strata command; tests and benchmarks are scripts/test.sh's.
+scripts/build.sh -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_BENCH=OFF
 log_dir="${LOG_DIR:-runs/fashion_mnist}"
 ./build/examples/train_fashion_mnist --model mlp --epochs "${EPOCHS:-10}" --threads 2 --log-dir "$log_dir" "$@"
 if [ -x ./build/tools/strata ]; then ./build/tools/strata log --log "$log_dir" --all; fi

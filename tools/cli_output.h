@@ -1,5 +1,5 @@
 // Output helpers shared by the `strata` verbs: a minimal JSON writer (field names are part of the
-// CLI's interface, documented in the README) and human formatting of times, sizes and refs.
+// CLI's interface, documented in docs/cli.md) and human formatting of times, sizes and refs.
 #pragma once
 
 #include <cstdint>

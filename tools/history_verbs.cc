@@ -10,6 +10,7 @@
 #include "strata/versioning/diff.h"
 #include "tools/log_graph.h"
 #include "strata/framework/metrics/input_stats.h"
+#include "strata/versioning/commit_graph.h"
 #include "tools/verbs.h"
 
 namespace strata::tools {
@@ -26,21 +27,6 @@ using versioning::TensorEntry;
 using versioning::VersionLog;
 using versioning::short_hex;
 using versioning::to_hex;
-
-// Every version reachable from `start` through all parents (merges included).
-std::vector<CommitId> ancestors(const VersionLog& log, const CommitId& start) {
-  std::set<CommitId> seen;
-  std::deque<CommitId> todo{start};
-  std::vector<CommitId> out;
-  while (!todo.empty()) {
-    const CommitId id = todo.front();
-    todo.pop_front();
-    if (!seen.insert(id).second) continue;
-    out.push_back(id);
-    for (const CommitId& p : log.read_record(id).parents) todo.push_back(p);
-  }
-  return out;
-}
 
 // Validation accuracy and loss whatever the separator ("val_acc", "val/accuracy", "val_loss"),
 // unless the message already shows the value (the default message does).
@@ -100,7 +86,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
       start = log->resolve(ref);
     }
     // Without --graph: the first-parent line (git log --first-parent); with it, the whole ancestry.
-    if (start) ids = graph ? ancestors(*log, *start) : log->history_from(*start);
+    if (start) ids = graph ? versioning::ancestors(versioning::log_commits(*log), *start) : log->history_from(*start);
   }
   std::vector<std::pair<CommitId, CommitRecord>> versions;
   for (const CommitId& id : ids) versions.emplace_back(id, log->read_record(id));

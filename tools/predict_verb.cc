@@ -143,7 +143,9 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto recorded = predictor.metrics().find("val/accuracy");
+  // What the version measured on its test set, else on its validation data.
+  auto recorded = predictor.metrics().find("test/accuracy");
+  if (recorded == predictor.metrics().end()) recorded = predictor.metrics().find("val/accuracy");
   LatencyStats latency;
   if (o.bench > 0) {
     const Tensor one = data.subset(0, 1).x;
@@ -190,7 +192,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
     int64_t correct = 0;
     for (int64_t c = 0; c < confusion.classes(); ++c) correct += confusion.at(c, c);
     fmt::print("accuracy {:.2f}% ({} of {})", 100 * confusion.accuracy(), correct, n);
-    if (recorded != predictor.metrics().end()) fmt::print("   recorded val/accuracy {:.2f}%", 100 * recorded->second);
+    if (recorded != predictor.metrics().end()) fmt::print("   recorded {} {:.2f}%", recorded->first, 100 * recorded->second);
     fmt::print("\n{}", confusion.to_string());
   }
   return 0;

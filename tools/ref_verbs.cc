@@ -4,6 +4,8 @@
 
 #include <iostream>
 
+#include "strata/versioning/commit_graph.h"
+#include "strata/versioning/merge.h"
 #include "strata/versioning/restore.h"
 
 namespace strata::tools {

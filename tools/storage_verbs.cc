@@ -103,7 +103,7 @@ int cmd_gc(const GlobalOptions& g, int keep_full) {
                  "versions now ({} params-only in all, {} full); {} chunks deleted, {} rewritten as keyframes, freed {}\n",
                  keep_full, kept->dropped_now, kept->params_only, kept->full_versions, kept->chunks_deleted,
                  kept->chunks_rewritten, human_bytes(kept->bytes_freed > 0 ? kept->bytes_freed : 0));
-    fmt::print("gc: removed {} unreachable versions and {} chunks ({} rewritten as keyframes), freed {}\n",
+    fmt::print("gc: removed {} unreachable version(s) and {} chunk(s) ({} rewritten as keyframes), freed {}\n",
                r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
     print_compaction(compacted);
   }

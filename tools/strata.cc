@@ -1,7 +1,7 @@
-// strata: the command line of the version log (DESIGN "The version log", "Command line").
+// strata: the command line of the version log (docs/design.md "The version log", "Command line").
 //
 // Every verb takes --log DIR (or $STRATA_LOG) and --json for machine output with stable field
-// names (README "Command line"). Reading verbs open the log read-only, so they work while a
+// names (docs/cli.md). Reading verbs open the log read-only, so they work while a
 // training process writes; verbs that change refs or chunks take the writer lock.
 // Exit codes: 0 success, 1 bad input or a failed check (message "error: ..." on stderr),
 // 2 usage errors reported by CLI11.

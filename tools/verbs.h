@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tools/cli_output.h"
+#include "strata/versioning/merge.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/server.h"
 #include "strata/versioning/tensor_files.h"

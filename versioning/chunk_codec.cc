@@ -1,4 +1,4 @@
-// Chunk codec; the byte layout is specified in versioning/FORMAT.md "Chunk values".
+// Chunk codec; the byte layout is specified in docs/formats.md "Chunk values".
 #include "strata/versioning/chunk_codec.h"
 
 #include <algorithm>
@@ -22,7 +22,7 @@ constexpr uint8_t kFlagDelta = 1;
 enum : uint8_t { kModeFields = 0, kModeResidual = 1, kModeSignedResidual = 2 };
 enum : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
 
-// Model sizes (FORMAT.md "Float model"). Changing any of them is a format break.
+// Model sizes (docs/formats.md "Float model"). Changing any of them is a format break.
 constexpr int kResidualPrevBuckets = 9;  // previous value's residual bit length >> 2, 0..8
 constexpr uint32_t kMaxResidualBits = 33;
 constexpr uint32_t kMaxMagnitudeBits = 32;     // mode 2 codes |r| < 2^32
@@ -467,7 +467,7 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
       break;
     }
     case ChunkCodec::kFloatModel: {
-      // Measured on a Fashion-MNIST MLP's Adam state (FORMAT.md "Float model"): with a base, the
+      // Measured on a Fashion-MNIST MLP's Adam state (docs/formats.md "Float model"): with a base, the
       // residual mode wins for parameters and v. Adam's m forgets its past within an epoch: for
       // it, coding sign and exponent in the context of the base's, or of the neighbour's as in a
       // keyframe, wins (which of the two depends on the layer, by 1-2%). A keyframe that wins

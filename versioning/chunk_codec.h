@@ -1,5 +1,5 @@
 // Chunk codec: how a piece (<= 1 MiB) of a tensor's raw bytes is stored in the `chunks` database
-// (versioning/FORMAT.md "Chunk values" has the byte layout).
+// (docs/formats.md "Chunk values" has the byte layout).
 //
 // A chunk value is a small header (codec, delta flag, chain depth, raw size, base chunk id when
 // delta) followed by the payload. Encoding is lossless: decode(encode(x)) == x bit for bit; the
@@ -36,7 +36,7 @@ enum class ChunkCodec : uint8_t {
   kRaw = 0,          // payload is the raw bytes
   kZstd = 1,         // zstd of the bytes (XOR with the base first when delta)
   kShuffleZstd = 2,  // 4 byte planes of float32, one zstd frame (XOR with the base first when delta)
-  kFloatModel = 3,   // float32 model (fields or residual), see FORMAT.md
+  kFloatModel = 3,   // float32 model (fields or residual), see docs/formats.md
 };
 const char* codec_name(ChunkCodec codec);
 // The codec named `name` (as codec_name spells it); nullopt for an unknown name.

@@ -1,4 +1,4 @@
-// Encodings of records, manifests and stats; layouts in versioning/FORMAT.md.
+// Encodings of records, manifests and stats; layouts in docs/formats.md.
 #include "strata/versioning/commit_record.h"
 
 #include <cereal/archives/portable_binary.hpp>
@@ -44,7 +44,7 @@ TensorEntry load_entry(Archive& ar) {
   return e;
 }
 
-// FORMAT.md "Commit records": a tensor entry, and the three values, checked before cereal
+// docs/formats.md "Commit records": a tensor entry, and the three values, checked before cereal
 // allocates anything (a damaged length would otherwise ask for gigabytes).
 void check_entry(LayoutCheck& c) {
   c.string();          // name

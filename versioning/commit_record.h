@@ -1,4 +1,4 @@
-// CommitRecord: the immutable description of one version (versioning/FORMAT.md "Commit records").
+// CommitRecord: the immutable description of one version (docs/formats.md "Commit records").
 //
 // A record is encoded with cereal's portable binary archive behind a format version; the commit
 // id is the XXH3-128 of those bytes. Parameters are listed in the record itself. The optimizer

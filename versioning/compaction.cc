@@ -1,6 +1,6 @@
 // Deferred compression: a training run's writer stores new chunks raw (WriteOptions::
 // defer_compression) and queues the version in the `pending` database; compact_pending encodes
-// them later, when training no longer needs the CPU (FORMAT.md "Pending compaction").
+// them later, when training no longer needs the CPU (docs/formats.md "Pending compaction").
 //
 // Why a chunk may be delta-coded against its parent version's chunk here without ever making a
 // cycle: the queue lists only the chunks a version added (they were absent before it was

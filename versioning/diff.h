@@ -1,4 +1,4 @@
-// Diff of two versions (DESIGN "Diff"): per tensor the mean absolute difference D, max |a-b|,
+// Diff of two versions (docs/design.md "Diff"): per tensor the mean absolute difference D, max |a-b|,
 // relative L2 change and cosine similarity (changed when D > eps), shape changes, the graph diff,
 // metric deltas (B - A) and hyper-parameter changes. `strata diff` prints what diff_versions
 // returns.

@@ -1,4 +1,4 @@
-// Content ids of the version log: 16-byte XXH3-128 digests (versioning/FORMAT.md "Ids").
+// Content ids of the version log: 16-byte XXH3-128 digests (docs/formats.md "Ids").
 //
 // A ChunkId is the digest of a chunk's decoded bytes, a CommitId the digest of an encoded commit
 // record. Both are stored as XXH128's canonical (big-endian) bytes, so the hex string users see

@@ -1,6 +1,6 @@
 // Importing parameters trained elsewhere (PyTorch state_dicts saved with numpy or safetensors):
 // a new version whose parameters come from a .npz or .safetensors file, matched by name and
-// shape against a graph (README "Export and import").
+// shape against a graph (docs/guide.md "Export and import").
 //
 // The version is a root on a new branch, without optimizer state ([params only]): it can be
 // evaluated, exported, diffed, served and used as a warm start, not resumed. Its hparams record

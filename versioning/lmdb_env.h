@@ -1,4 +1,4 @@
-// LmdbEnv: the one place that talks to LMDB (versioning/FORMAT.md "Environment").
+// LmdbEnv: the one place that talks to LMDB (docs/formats.md "Environment").
 //
 // Owns an MDB_env on <log_dir>/versions.lmdb with the named databases of the version log, turns
 // every LMDB return code into strata::Error, grows the map on MDB_MAP_FULL (abort, double the map,

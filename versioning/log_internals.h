@@ -13,7 +13,7 @@
 
 namespace strata::versioning {
 
-// Keys (FORMAT.md "Databases").
+// Keys (docs/formats.md "Databases").
 std::string head_key(const std::string& branch);  // "heads/<branch>"
 std::string tag_key(const std::string& tag);      // "tags/<tag>"
 std::string index_key(const std::string& branch, int64_t epoch);  // "<branch>\0<epoch BE>"

@@ -1,5 +1,5 @@
 // merge_versions: weight averaging, task arithmetic and TIES merging of two versions against
-// their merge base (DESIGN "Merge").
+// their merge base (docs/design.md "Merge").
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -10,7 +10,8 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/restore.h"
+#include "strata/versioning/commit_graph.h"
+#include "strata/versioning/merge.h"
 
 namespace strata::versioning {
 namespace {
@@ -29,19 +30,6 @@ std::string param_mismatch(const CommitRecord& a, const CommitRecord& b) {
   }
   if (!bs.empty()) return "'" + bs.begin()->first + "' is missing from the first version";
   return {};
-}
-
-// Every ancestor of `start` (itself included), by id.
-std::set<CommitId> ancestors(const VersionLog& log, const CommitId& start) {
-  std::set<CommitId> seen;
-  std::deque<CommitId> todo{start};
-  while (!todo.empty()) {
-    CommitId id = todo.front();
-    todo.pop_front();
-    if (!seen.insert(id).second) continue;
-    for (const CommitId& p : log.read_record(id).parents) todo.push_back(p);
-  }
-  return seen;
 }
 
 std::string fmt_double(double v) {
@@ -82,34 +70,6 @@ TakeRule parse_take_rule(const std::string& text) {
   if (eq == std::string::npos || eq == 0 || (side != "A" && side != "B"))
     throw_invalid("bad --take rule '" + text + "'", "", "write PATTERN=A or PATTERN=B, e.g. 'fc1/*=A'");
   return TakeRule{text.substr(0, eq), side == "B"};
-}
-
-std::optional<CommitId> merge_base(const VersionLog& log, const CommitId& a, const CommitId& b) {
-  const std::set<CommitId> of_a = ancestors(log, a), of_b = ancestors(log, b);
-  std::vector<CommitId> common;
-  for (const CommitId& id : of_a)
-    if (of_b.count(id)) common.push_back(id);
-  if (common.empty()) return std::nullopt;
-  // Drop common ancestors that are ancestors of another one. The common set holds every ancestor
-  // of its members, so such a one is the direct parent of a member: one pass over parents.
-  std::set<CommitId> dominated;
-  std::map<CommitId, int64_t> time_of;
-  for (const CommitId& c : common) {
-    const CommitRecord r = log.read_record(c);
-    time_of[c] = r.wall_time_ms;
-    dominated.insert(r.parents.begin(), r.parents.end());
-  }
-  std::optional<CommitId> best;
-  int64_t best_time = 0;
-  for (const CommitId& c : common) {
-    if (dominated.count(c)) continue;
-    const int64_t t = time_of.at(c);
-    if (!best || t > best_time || (t == best_time && c > *best)) {
-      best = c;
-      best_time = t;
-    }
-  }
-  return best;
 }
 
 CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {

@@ -1,4 +1,4 @@
-// Version names (DESIGN "Naming a version"): hex ids and prefixes, branch@epoch, tags, branches,
+// Version names (docs/design.md "Naming a version"): hex ids and prefixes, branch@epoch, tags, branches,
 // each with ~N suffixes.
 #include <cctype>
 

@@ -1,4 +1,4 @@
-// ONNX export of a version (README "Export and import"; wire format: shared/formats.md section 6):
+// ONNX export of a version (docs/guide.md "Export and import"; wire format: docs/wire-formats.md section 6):
 // the graph as ONNX operators, the parameters as initializers, BatchNorm in inference form with
 // its running statistics, Dropout as identity (omitted). The model carries the version id, its
 // branch@epoch name and the Strata version as metadata_props ("strata_version_id",

@@ -1,5 +1,5 @@
 // Predictor: serves one version of a log from C++ without the training machinery
-// (DESIGN "Library, run API and deployment"; `strata predict` uses it).
+// (docs/design.md "Library, run API and deployment"; `strata predict` uses it).
 //
 //   versioning::Predictor p("runs/x", "main@7");   // or "main", a tag, an id prefix
 //   Tensor probs = p.predict_proba(images);        // images f32 [N, 1, 28, 28] in [0, 1]

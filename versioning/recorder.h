@@ -1,5 +1,5 @@
 // Recorder: the Trainer callback that commits a version at the end of every epoch
-// (DESIGN "Asynchrony", "Resume").
+// (docs/design.md "Asynchrony", "Resume").
 //
 // on_epoch_end copies the TrainState into a staging buffer (reused across epochs), hashes it to
 // get the version's id at once, and hands the encoding and the LMDB transaction to one writer

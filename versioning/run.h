@@ -1,5 +1,5 @@
 // Run: the one call that attaches a version log and TensorBoard event files to a Trainer
-// (DESIGN "Library, run API and deployment").
+// (docs/design.md "Library, run API and deployment").
 //
 //   Trainer trainer(net, TrainerOptions().seed(1));
 //   versioning::Run run(trainer, versioning::RunOptions().log_dir("runs/x").resume(argv[1]));

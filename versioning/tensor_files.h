@@ -1,5 +1,5 @@
 // Tensor files other frameworks read and write: safetensors (Hugging Face) and NumPy .npz, for
-// `strata export` and `strata import` (README "Export and import").
+// `strata export` and `strata import` (docs/guide.md "Export and import").
 //
 // safetensors: an 8-byte little-endian header length N, N bytes of JSON
 //   {"__metadata__": {"k": "v", ...}, "<name>": {"dtype": "F32", "shape": [d0, ...],

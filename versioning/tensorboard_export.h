@@ -1,4 +1,4 @@
-// Re-creates TensorBoard event files from the version log alone (DESIGN "TensorBoard": the log
+// Re-creates TensorBoard event files from the version log alone (docs/design.md "TensorBoard": the log
 // is the source of truth, event files are a view). One run per branch, <out_dir>/<branch>/, with
 // the same per-epoch scalars, parameter histograms, version text, graph and hparams the live
 // TensorBoardCallback writes; gradient histograms and snapshot/ms exist only in live files

@@ -1,4 +1,4 @@
-// Clone, push and pull (FORMAT.md "Transfer"): the planner, the endpoint on a log of this process
+// Clone, push and pull (docs/formats.md "Transfer"): the planner, the endpoint on a log of this process
 // (what it advertises, lists, reads and applies) and named remotes.
 #include "strata/versioning/transfer.h"
 
@@ -13,6 +13,7 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/versioning/atomic_file.h"
+#include "strata/versioning/commit_graph.h"
 #include "strata/versioning/log_internals.h"
 #include "strata/versioning/transfer_endpoint.h"
 
@@ -33,18 +34,12 @@ std::string owner_of(const ChunkOwners& owners, const ChunkId& id) {
   return it != owners.end() ? it->second : "chunk " + short_hex(id, 12);
 }
 
-// Whether `ancestor` is `id` or reachable from it through parents, reading records in `txn`.
-bool is_ancestor_in_log(const LmdbTxn& txn, const CommitId& ancestor, const CommitId& id) {
-  std::set<CommitId> seen{id};
-  std::vector<CommitId> todo{id};
-  while (!todo.empty()) {
-    CommitId cur = todo.back();
-    todo.pop_back();
-    if (cur == ancestor) return true;
-    for (const CommitId& p : LogInternals::need_record(txn, cur).parents)
-      if (seen.insert(p).second) todo.push_back(p);
-  }
-  return false;
+// The commit graph as the records of `txn` hold it.
+CommitLookup txn_commits(const LmdbTxn& txn) {
+  return [&txn](const CommitId& id) -> std::optional<CommitNode> {
+    CommitRecord r = LogInternals::need_record(txn, id);
+    return CommitNode{std::move(r.parents), r.wall_time_ms};
+  };
 }
 
 class LogEndpoint : public Endpoint {
@@ -302,7 +297,7 @@ class LogEndpoint : public Endpoint {
                     std::string(u.tag ? "tag '" : "branch '") + u.name + "' moved while the transfer ran",
                     "now at " + (current ? LogInternals::describe(txn, *current) : std::string("nothing")) + " in " + log_->log_dir(),
                     "run the command again");
-      if (current && !u.tag && !u.force && !is_ancestor_in_log(txn, *current, u.new_id))
+      if (current && !u.tag && !u.force && !is_ancestor(txn_commits(txn), *current, u.new_id))
         throw Error(ErrorCode::kFailedPrecondition, "branch '" + u.name + "' would not fast-forward",
                     LogInternals::describe(txn, *current) + " in " + log_->log_dir(), "pass --force to move it anyway");
       if (LogInternals::get_ref(txn, u.tag ? head_key(u.name) : tag_key(u.name)))
@@ -333,59 +328,13 @@ class Dag {
     const AdvertisedCommit* c = find(id);
     return c ? c->label : short_hex(id);
   }
-  // `id` and every ancestor of it.
-  std::set<CommitId> ancestry(const CommitId& id) const {
-    std::set<CommitId> seen{id};
-    std::vector<CommitId> todo{id};
-    while (!todo.empty()) {
-      const AdvertisedCommit* c = find(todo.back());
-      todo.pop_back();
-      if (!c) continue;
-      for (const CommitId& p : c->parents)
-        if (seen.insert(p).second) todo.push_back(p);
-    }
-    return seen;
-  }
-  // The best common ancestor (newest of those that are not ancestors of another), as merge_base.
-  // The common ancestors are closed under ancestry, so one that is an ancestor of another is the
-  // parent of a common ancestor: one pass over parents finds them.
-  std::optional<CommitId> merge_base(const CommitId& a, const CommitId& b) const {
-    const std::set<CommitId> in_a = ancestry(a);
-    std::set<CommitId> common;
-    for (const CommitId& id : ancestry(b))
-      if (in_a.count(id) && find(id)) common.insert(id);
-    std::set<CommitId> dominated;
-    for (const CommitId& c : common)
-      for (const CommitId& p : find(c)->parents) dominated.insert(p);
-    std::optional<CommitId> best;
-    for (const CommitId& c : common) {
-      if (dominated.count(c)) continue;
-      if (!best || std::make_pair(find(c)->wall_time_ms, c) > std::make_pair(find(*best)->wall_time_ms, *best)) best = c;
-    }
-    return best;
-  }
-  // The ancestry of `heads` that `known` lacks, parents before children.
-  std::vector<CommitId> missing(const std::vector<CommitId>& heads, const std::set<CommitId>& known) const {
-    std::vector<CommitId> order;
-    std::set<CommitId> done;
-    // Iterative post-order (histories are long chains; recursion would be as deep as the history).
-    for (const CommitId& head : heads) {
-      std::vector<std::pair<CommitId, size_t>> stack;
-      if (known.count(head) || !done.insert(head).second) continue;
-      stack.push_back({head, 0});
-      while (!stack.empty()) {
-        auto& [id, next] = stack.back();
-        const AdvertisedCommit* c = find(id);
-        if (c && next < c->parents.size()) {
-          const CommitId p = c->parents[next++];
-          if (!known.count(p) && done.insert(p).second) stack.push_back({p, 0});
-          continue;
-        }
-        order.push_back(id);
-        stack.pop_back();
-      }
-    }
-    return order;
+  // The other side's history as a commit graph (versions it did not advertise end it).
+  CommitLookup commits() const {
+    return [this](const CommitId& id) -> std::optional<CommitNode> {
+      const AdvertisedCommit* c = find(id);
+      if (!c) return std::nullopt;
+      return CommitNode{c->parents, c->wall_time_ms};
+    };
   }
 
  private:
@@ -434,9 +383,9 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
       continue;
     }
     bool forced = false;
-    if (old_id && !dag.ancestry(next).count(*old_id)) {
+    if (old_id && !is_ancestor(dag.commits(), *old_id, next)) {
       if (!options.force()) {
-        auto base = dag.merge_base(*old_id, next);
+        auto base = merge_base(dag.commits(), *old_id, next);
         refused.push_back("branch '" + spec.dst + "': " + to.where() + " has it at " + dag.label(*old_id) + ", which is not an ancestor of " +
                           dag.label(next) + (base ? "; the histories diverged after " + dag.label(*base) : "; the histories never meet"));
         continue;
@@ -472,7 +421,7 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
 
   std::vector<CommitId> heads;
   for (const RefUpdate& u : updates) heads.push_back(u.new_id);
-  const std::vector<CommitId> commits = dag.missing(heads, known);
+  const std::vector<CommitId> commits = parents_first(dag.commits(), heads, known);
   ObjectList objects;
   Lacks lacking;
   if (!commits.empty()) {
@@ -508,7 +457,7 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
 
 bool holds_log(const std::string& dir) { return fs::exists(fs::path(dir) / "versions.lmdb"); }
 
-// The `remotes` file: one "name url" line per remote (FORMAT.md "Remotes").
+// The `remotes` file: one "name url" line per remote (docs/formats.md "Remotes").
 std::string remotes_path(const std::string& log_dir) { return (fs::path(log_dir) / "remotes").string(); }
 
 void validate_remote_name(const std::string& name) {

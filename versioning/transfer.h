@@ -1,10 +1,11 @@
-// Sharing histories between logs, git's way (FORMAT.md "Transfer"): clone, push and pull copy
+// Sharing histories between logs, git's way (docs/formats.md "Transfer"): clone, push and pull copy
 // the versions, graphs and chunks the other side lacks (with the delta bases a chunk needs),
 // the receiver verifies every record, manifest, graph and chunk against its id, and moves refs
 // last, all in one write transaction: an interrupted transfer leaves both logs as they were.
 //
-// The other log is a local directory or `ssh://[user@]host[:port]/path`; over ssh, `strata serve`
-// runs on the far side and speaks the transfer protocol on its stdin/stdout (git's model). The
+// The other log is a local directory or `ssh://[user@]host[:port]/path`; over ssh, `strata
+// upload-pack` (clone, pull) or `strata receive-pack` (push) runs on the far side and speaks the
+// transfer protocol on its stdin/stdout (git's model). The
 // ssh program is $STRATA_SSH (default `ssh`), split on spaces, so a key or options can be given.
 // An ssh transfer sets SIGPIPE to be ignored in this process, so that a far side that dies makes
 // writes fail with an error instead of killing the process.
@@ -68,7 +69,7 @@ TransferReport clone(const std::string& src, const std::string& dst_dir, const T
 // until the other side hangs up. `receive` opens the log for writing (a push arrives).
 void serve(const std::string& log_dir, bool receive, int in_fd, int out_fd);
 
-// Named remotes, stored in the log's `remotes` database (they are not part of any version).
+// Named remotes, stored in the log directory's `remotes` file (they are not part of any version).
 void set_remote(const std::string& log_dir, const std::string& name, const std::string& url, bool force);
 void remove_remote(const std::string& log_dir, const std::string& name);
 std::map<std::string, std::string> remotes(const std::string& log_dir);

@@ -1,7 +1,8 @@
 // The two ends of a transfer (internal). A transfer is planned by the side that runs the command
 // and talks to both logs through Endpoint: a LogEndpoint on a log of this process, or a
-// StreamEndpoint that forwards each call to `strata serve` on the far side of a pipe (ssh).
-// The calls and their bytes are specified in FORMAT.md "Transfer".
+// StreamEndpoint that forwards each call to `strata upload-pack` or `receive-pack` on the far side
+// of a pipe (ssh).
+// The calls and their bytes are specified in docs/formats.md "Transfer".
 #pragma once
 
 #include <memory>
@@ -86,11 +87,12 @@ constexpr uint32_t kTransferProtocol = 1;
 // An endpoint on a log of this process (opened read-only, or for writing when `receive`).
 std::unique_ptr<Endpoint> open_log_endpoint(const std::string& log_dir, bool receive, bool create = false,
                                             const LogOptions& options = {});
-// An endpoint for `url`: a local directory, or ssh://... (runs `remote_strata serve` there).
+// An endpoint for `url`: a local directory, or ssh://... (runs `remote_strata upload-pack` or
+// `receive-pack` there).
 std::unique_ptr<Endpoint> open_endpoint(const std::string& url, bool receive, const std::string& remote_strata,
                                         bool create = false, const LogOptions& options = {});
 
-// The bytes of a pack on the wire (FORMAT.md "Transfer"), and back.
+// The bytes of a pack on the wire (docs/formats.md "Transfer"), and back.
 std::string encode_pack(const Pack& pack);
 Pack decode_pack(std::string_view bytes);
 

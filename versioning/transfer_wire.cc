@@ -1,4 +1,4 @@
-// The transfer protocol on a byte stream (FORMAT.md "Transfer"): the encoding of every call,
+// The transfer protocol on a byte stream (docs/formats.md "Transfer"): the encoding of every call,
 // the client side (StreamEndpoint, over an ssh child process) and the server loop (`strata serve`).
 #include <cerrno>
 #include <fcntl.h>

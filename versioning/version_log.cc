@@ -1,4 +1,4 @@
-// VersionLog: opening, settings, records, refs and history. Layouts: versioning/FORMAT.md.
+// VersionLog: opening, settings, records, refs and history. Layouts: docs/formats.md.
 #include "strata/versioning/version_log.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// VersionLog: the version history of a training run, stored in LMDB (DESIGN "The version log";
-// byte layouts in versioning/FORMAT.md).
+// VersionLog: the version history of a training run, stored in LMDB (docs/design.md "The version log";
+// byte layouts in docs/formats.md).
 //
 // A version (commit) is an immutable record with parents, named by the XXH3-128 of its encoding;
 // its tensors are cut into <= 1 MiB chunks, content-addressed (deduplicated), delta-coded against

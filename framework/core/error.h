@@ -1,4 +1,4 @@
-// The one error type of Strata (DESIGN "Errors"): what failed, where, and what to do.
+// The one error type of Strata (docs/design.md "Errors"): what failed, where, and what to do.
 //
 // Bad user input and bad bytes on disk throw strata::Error with a code; our own bugs hit
 // STRATA_CHECK, which aborts with file:line in every build. The two are kept apart on purpose:

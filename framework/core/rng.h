@@ -1,6 +1,6 @@
 // Counter-based random numbers (Philox-4x32-10) keyed by (seed, purpose) and indexed by
 // (epoch, step, index): every draw can be recomputed from those numbers alone, so the state
-// needed to resume training bit-exactly is just counters (DESIGN "Determinism contract").
+// needed to resume training bit-exactly is just counters (docs/design.md "Determinism contract").
 // Stateless and thread-safe: any thread may draw any index.
 #pragma once
 

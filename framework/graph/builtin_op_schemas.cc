@@ -1,4 +1,4 @@
-// The schemas of the built-in ops (FORMAT.md "Graphs" lists them with their attributes). Shapes
+// The schemas of the built-in ops (docs/formats.md "Graphs" lists them with their attributes). Shapes
 // are per sample. Kernels live in framework/ops and register against these names.
 #include <algorithm>
 #include <cmath>

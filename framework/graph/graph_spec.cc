@@ -73,7 +73,7 @@ std::string GraphSpec::to_bytes() const {
 }
 
 namespace {
-// The layout of FORMAT.md "Graphs", checked before cereal allocates anything.
+// The layout of docs/formats.md "Graphs", checked before cereal allocates anything.
 void check_graph_layout(std::string_view bytes) {
   LayoutCheck c(bytes);
   uint32_t version = c.u32();

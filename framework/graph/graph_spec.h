@@ -1,4 +1,4 @@
-// GraphSpec: a network as plain data (DESIGN "Network definition and execution").
+// GraphSpec: a network as plain data (docs/design.md "Network definition and execution").
 //
 // Nodes in topological order, each with a hierarchical name ("block1/conv"), an op type, input
 // edges, attributes and named parameters. Shapes are per sample (no batch dimension).
@@ -56,7 +56,7 @@ struct NodeSpec {
            floats == o.floats && params == o.params && output_shape == o.output_shape &&
            extra_output_shapes == o.extra_output_shapes;
   }
-  // The format-1 fields; GraphSpec::to_bytes appends the rest (see FORMAT.md "Graphs").
+  // The format-1 fields; GraphSpec::to_bytes appends the rest (see docs/formats.md "Graphs").
   template <class Archive> void serialize(Archive& ar) {
     ar(name, op, inputs, ints, floats, params, output_shape);
   }

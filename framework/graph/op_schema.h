@@ -1,6 +1,6 @@
-// OpSchema: what an op is, as data, without any kernel (DESIGN "Network definition and
+// OpSchema: what an op is, as data, without any kernel (docs/design.md "Network definition and
 // execution"). GraphBuilder, models/, the TensorBoard graph and the ONNX exporter use schemas
-// only; kernels (framework/ops, or a user's own, see framework/ops/kernel.h) register against
+// only; kernels (framework/ops, or a user's own, see framework/nn/kernel.h) register against
 // them. No oneDNN here: this layer links strata_core alone.
 //
 // The kernel contract every op follows (the generic harness in tests/framework/op_harness_test.cc

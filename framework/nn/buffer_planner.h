@@ -8,7 +8,7 @@
 
 namespace strata {
 
-// Memory planning from liveness (DESIGN "Network definition and execution"): every activation
+// Memory planning from liveness (docs/design.md "Network definition and execution"): every activation
 // and gradient buffer of a plan is live over an interval of the step's timeline; buffers whose
 // intervals do not overlap share one allocation. Greedy interval colouring by start time, reusing
 // the best-fitting free allocation and growing it when none is large enough.

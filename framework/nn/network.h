@@ -1,4 +1,4 @@
-// Network: a GraphSpec compiled into plans of oneDNN primitives (DESIGN "Network definition and
+// Network: a GraphSpec compiled into plans of oneDNN primitives (docs/design.md "Network definition and
 // execution").
 //
 // A plan is built once per (batch size, mode): primitives, activation and gradient buffers and

@@ -49,7 +49,7 @@ struct OpContext {
   bool training = false;
   std::vector<Shape> in_shapes;  // logical [N, ...] shape of each input
   Shape out_shape;               // logical [N, ...] shape of output 0
-  // Memory layouts (DESIGN: format_tag::any, reorders at the boundary). Before compile the
+  // Memory layouts (docs/design.md "Network definition and execution": format_tag::any, reorders at the boundary). Before compile the
   // network fills in_md with the layouts the producers offer; choose_layouts() replaces them by
   // the layouts this op wants (the network reorders where they differ) and sets out_md.
   std::vector<dnnl::memory::desc> in_md;
@@ -67,7 +67,7 @@ struct OpContext {
   std::vector<Tensor> grads;   // same order; undefined for buffers (running statistics)
   const StepKey* step = nullptr;
   ScratchpadPool* scratchpads = nullptr;  // owned by the plan; null: each op allocates its own
-  // Fusion (DESIGN: bias and activation as post-ops): a Linear/Conv2d whose only consumer is a
+  // Fusion (docs/design.md "Network definition and execution"): a Linear/Conv2d whose only consumer is a
   // ReLU applies the ReLU as a oneDNN post-op and writes the ReLU's output; the ReLU then only
   // runs its backward, from its output (dy * (y > 0)).
   bool fuse_relu = false;        // on the Linear/Conv2d

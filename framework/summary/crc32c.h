@@ -1,4 +1,4 @@
-// CRC32C (Castagnoli) and the masking TFRecord applies to it (shared/formats.md section 1).
+// CRC32C (Castagnoli) and the masking TFRecord applies to it (docs/wire-formats.md section 1).
 //
 // Pure functions, thread-safe. The table is built at compile time, so there is no static
 // initialisation order to worry about.

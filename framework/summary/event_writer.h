@@ -1,5 +1,5 @@
 // EventWriter: appends TensorBoard events to one event file of a run directory
-// (DESIGN "TensorBoard", shared/formats.md).
+// (docs/design.md "TensorBoard", docs/wire-formats.md).
 //
 // The file is `<run_dir>/events.out.tfevents.<10-digit unix seconds>.<host>.<pid>.<n>`, where
 // n counts the writers this process has opened, so two writers started in the same second get

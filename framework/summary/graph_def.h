@@ -1,4 +1,4 @@
-// GraphSpec -> TensorBoard GraphDef (shared/formats.md section 4).
+// GraphSpec -> TensorBoard GraphDef (docs/wire-formats.md section 4).
 //
 // Layout, chosen so the Graphs dashboard groups each layer into one collapsible box:
 //  - the graph input is a Placeholder named GraphSpec::input_name;

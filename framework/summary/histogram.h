@@ -1,4 +1,4 @@
-// Histograms in TensorBoard's HistogramProto layout (shared/formats.md section 3).
+// Histograms in TensorBoard's HistogramProto layout (docs/wire-formats.md section 3).
 //
 // Buckets are TensorFlow's defaults: limits -DBL_MAX, -1e20.., -1e-12, 0, 1e-12 .. ~1e20,
 // DBL_MAX, where each positive limit is the previous one times 1.1 (1551 limits in all).

@@ -1,4 +1,4 @@
-// TFRecord framing (shared/formats.md section 1): the container TensorBoard event files use.
+// TFRecord framing (docs/wire-formats.md section 1): the container TensorBoard event files use.
 //
 //   uint64 length | uint32 masked_crc32c(length bytes) | data | uint32 masked_crc32c(data)
 //

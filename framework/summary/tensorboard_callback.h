@@ -1,5 +1,5 @@
 // TensorBoardCallback: the Trainer callback that writes a run's TensorBoard view live
-// (DESIGN "TensorBoard"), plus the functions it is made of, which `strata tensorboard` reuses to
+// (docs/design.md "TensorBoard"), plus the functions it is made of, which `strata tensorboard` reuses to
 // re-create the same events from the version log.
 //
 // Steps: a Trainer step is one batch, counted from 1 (BatchEndInfo::global_step is the number

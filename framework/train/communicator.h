@@ -1,5 +1,5 @@
-// Communicator: what data-parallel training needs from a group of processes (DESIGN "Training
-// on several processes"). Strata::mpi implements it over MPI (framework/distributed); a test or a
+// Communicator: what data-parallel training needs from a group of processes (docs/design.md
+// "Training", docs/distributed.md). Strata::mpi implements it over MPI (framework/distributed); a test or a
 // user may implement it over anything else.
 //
 // Every call is collective: every rank of the group makes it, in the same order, with the same
@@ -39,7 +39,7 @@ struct DataParallelOptions {
   // Gradients are summed in buckets of about this many bytes: one collective per bucket.
   STRATA_ARG(size_t, bucket_bytes) = size_t{4} << 20;
   // Sum full buckets on a communication thread while the backward pass goes on. Off by default:
-  // on a machine whose cores all compute, the thread takes CPU from backward (README
+  // on a machine whose cores all compute, the thread takes CPU from backward (docs/benchmarks.md
   // "Data-parallel training" has the measurement); it pays where the transport works without the
   // CPU (RDMA) or cores are spare.
   STRATA_ARG(bool, overlap) = false;

@@ -1,7 +1,7 @@
 // TrainState: everything needed to continue a training run, as named tensors and counters.
 //
 // The Trainer exposes its state this way so that versioning/ can snapshot and restore it
-// without framework/ knowing about the version log (DESIGN "Layers and data flow").
+// without framework/ knowing about the version log (docs/design.md "Layers and data flow").
 #pragma once
 
 #include <cstdint>

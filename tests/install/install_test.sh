@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The user's route to Strata, end to end (README "Your own program"):
+# The user's route to Strata, end to end (docs/guide.md "Your own program"):
 #  1. `cmake --install` the build into a fresh prefix;
 #  2. every installed header compiles on its own against that prefix alone, and none names a
 #     third-party header (oneDNN, LMDB, protobuf, cereal) or is an internal one;
@@ -110,7 +110,7 @@ endforeach()
 CMAKE
 cmake -S "$work/sub" -B "$work/sub-build" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON > "$work/sub.log" 2>&1 \
   || { cat "$work/sub.log"; fail "subproject configure"; }
-# 6. The .deb (README: `cpack -G DEB`): headers, libraries, the CMake package, strata.pc, the binary,
+# 6. The .deb (docs/guide.md: `cpack -G DEB`): headers, libraries, the CMake package, strata.pc, the binary,
 #    and Depends on the runtime libraries it links.
 (cd "$build_dir" && cpack -G DEB -B "$work/deb" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
 deb=$(ls "$work"/deb/strata_*_amd64.deb)

@@ -1,5 +1,5 @@
 // Tests of framework/summary: TFRecord framing and CRCs against the vectors of
-// shared/formats.md, exact bytes, round trips through EventReader, corruption, histograms,
+// docs/wire-formats.md, exact bytes, round trips through EventReader, corruption, histograms,
 // GraphDef and the TensorBoard callback driven by hand.
 #include <gtest/gtest.h>
 #include <unistd.h>

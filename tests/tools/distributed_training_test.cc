@@ -78,7 +78,7 @@ TEST_F(Distributed, TwoAndThreeRanksOfOneThreadMatchOneRankWithTheSameGlobalBatc
   // partial gradients where one rank sums one batch: only float rounding differs. How far that
   // carries depends on the run: a ReLU pre-activation within rounding of zero that flips, or
   // Adam normalising a near-zero gradient, turns it into a visible difference that then grows,
-  // exactly as between 1 and 2 OpenMP threads of one process (README "Data-parallel training":
+  // exactly as between 1 and 2 OpenMP threads of one process (docs/distributed.md:
   // 3e-2 after 180 steps of the default lr 1e-3 on 12,800 images, either way). This run has no
   // such event with 2 ranks: measured 9.1e-7; the bound is 1e-5. With 3 ranks it has one (measured
   // 1.9e-2), so 3 ranks are held to the same training only (metrics), and to bit-identical repeats

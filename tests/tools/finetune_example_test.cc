@@ -1,4 +1,4 @@
-// examples/finetune_branch end to end (align, DESIGN "Align"): the base MLP trains 3 epochs on
+// examples/finetune_branch end to end (align, docs/design.md "Align"): the base MLP trains 3 epochs on
 // main, a deeper MLP warm-starts from main@3 on the branch `deeper`, and `strata log --all
 // --graph` shows both lines with deeper@1's parent being main@3. Because the inserted layer
 // starts as the identity, the deeper network's accuracy before training equals main@3's: the

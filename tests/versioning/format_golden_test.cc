@@ -1,4 +1,4 @@
-// The format, pinned (versioning/FORMAT.md): fixed expected bytes or digests for every chunk
+// The format, pinned (docs/formats.md): fixed expected bytes or digests for every chunk
 // codec mode (keyframe and delta), a commit id, a graph id, the Philox stream behind
 // initialisation, shuffling and dropout, and the TFRecord framing of one event. A change that
 // alters the bytes of an existing format fails here and must be a deliberate format version.
@@ -112,7 +112,7 @@ TEST(FormatGolden, CommitIdAndGraphId) {
   EXPECT_EQ(to_hex(hash128(g.to_bytes())), g.graph_id());  // the id is the digest of the bytes
 }
 
-// Format 2 (FORMAT.md "Graphs"): format-1 fields, then the input dtype byte and per node its
+// Format 2 (docs/formats.md "Graphs"): format-1 fields, then the input dtype byte and per node its
 // extra output shapes.
 TEST(FormatGolden, GraphFormat2WithTokenIdsAndASecondOutput) {
   GraphBuilder b({5}, "tokens", DType::kI64);
@@ -153,7 +153,7 @@ TEST(FormatGolden, TfRecordFramingOfOneEvent) {
 }
 
 TEST(FormatGolden, WorkedExampleOfFormatMd) {
-  // versioning/FORMAT.md "Worked example": a raw chunk of two floats and a minimal commit.
+  // docs/formats.md "Worked example": a raw chunk of two floats and a minimal commit.
   std::vector<float> two = {1.0f, -2.0f};
   std::string chunk = encode_chunk(bytes_of(two), DType::kF32, nullptr, CodecOptions().codec(ChunkCodec::kRaw));
   EXPECT_EQ(hex(chunk), "00000000" "08000000" "0000803f" "000000c0");

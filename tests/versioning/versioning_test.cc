@@ -17,6 +17,8 @@
 #include "strata/versioning/lmdb_env.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/diff.h"
+#include "strata/versioning/commit_graph.h"
+#include "strata/versioning/merge.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
 
@@ -112,7 +114,7 @@ TEST(CommitRecord, EncodeDecodeEncodeIsIdentical) {
   expect_error([&] { CommitRecord::decode(huge); }, ErrorCode::kCorruption, {"exceeds"});
 }
 
-// Golden bytes of a minimal record in both formats (versioning/FORMAT.md "Commit records"):
+// Golden bytes of a minimal record in both formats (docs/formats.md "Commit records"):
 // a change here is a format break and must be deliberate.
 TEST(CommitRecord, GoldenBytes) {
   CommitRecord r;
