@@ -135,6 +135,36 @@ bool parse_class_index(const std::string& s, int64_t& out) {
   return ec == std::errc() && ptr == s.data() + s.size() && out >= 0;
 }
 
+// Class labels as i64 [N] with their names: indices when every label is a small non-negative
+// integer (the names are then "0", "1", ...), else the sorted distinct labels.
+void encode_class_labels(const std::vector<std::string>& labels, const std::string& path, Dataset& d) {
+  const int64_t n = static_cast<int64_t>(labels.size());
+  d.y = Tensor({n}, DType::kI64);
+  int64_t* y = d.y.data<int64_t>();
+  bool all_indices = true;
+  int64_t max_index = 0;
+  for (int64_t i = 0; i < n && all_indices; ++i) {
+    all_indices = parse_class_index(labels[i], y[i]);
+    if (all_indices) max_index = std::max(max_index, y[i]);
+  }
+  if (all_indices) {
+    // A huge index is far more likely a numeric regression target than a class.
+    if (max_index >= 100000)
+      throw_invalid("class index " + std::to_string(max_index) + " is too large", path,
+                    "is the target really a class? use classification=false for regression");
+    d.num_classes = max_index + 1;
+    for (int64_t c = 0; c < d.num_classes; ++c) d.class_names.push_back(std::to_string(c));
+  } else {
+    std::set<std::string> distinct(labels.begin(), labels.end());
+    d.class_names.assign(distinct.begin(), distinct.end());
+    d.num_classes = static_cast<int64_t>(d.class_names.size());
+    std::map<std::string, int64_t> index;
+    for (const std::string& name : d.class_names)
+      index.emplace(name, static_cast<int64_t>(index.size()));
+    for (int64_t i = 0; i < n; ++i) y[i] = index.at(labels[i]);
+  }
+}
+
 }  // namespace
 
 Dataset load_csv(const std::string& path, const CsvOptions& options) {
@@ -226,30 +256,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
     return d;
   }
 
-  d.y = Tensor({n}, DType::kI64);
-  int64_t* y = d.y.data<int64_t>();
-  bool all_indices = true;
-  int64_t max_index = 0;
-  for (int64_t i = 0; i < n && all_indices; ++i) {
-    all_indices = parse_class_index(labels[i], y[i]);
-    if (all_indices) max_index = std::max(max_index, y[i]);
-  }
-  if (all_indices) {
-    // A huge index is far more likely a numeric regression target than a class.
-    if (max_index >= 100000)
-      throw_invalid("class index " + std::to_string(max_index) + " is too large", path,
-                    "is the target really a class? use classification=false for regression");
-    d.num_classes = max_index + 1;
-    for (int64_t c = 0; c < d.num_classes; ++c) d.class_names.push_back(std::to_string(c));
-  } else {
-    std::set<std::string> distinct(labels.begin(), labels.end());
-    d.class_names.assign(distinct.begin(), distinct.end());
-    d.num_classes = static_cast<int64_t>(d.class_names.size());
-    std::map<std::string, int64_t> index;
-    for (const std::string& name : d.class_names)
-      index.emplace(name, static_cast<int64_t>(index.size()));
-    for (int64_t i = 0; i < n; ++i) y[i] = index.at(labels[i]);
-  }
+  encode_class_labels(labels, path, d);
   return d;
 }
 

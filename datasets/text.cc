@@ -409,6 +409,33 @@ std::vector<std::pair<std::string, std::string>> default_word_lists() {
           {"swedish", "/usr/share/dict/swedish"}};
 }
 
+namespace {
+
+// The words of each sorted, distinct list that no other list has, by a merge of the lists: a
+// word at the head of several lists at once is ambiguous (counted in `ambiguous`, dropped).
+std::vector<std::vector<std::string>> words_in_one_list(std::vector<std::vector<std::string>> words, int64_t& ambiguous) {
+  const size_t lists = words.size();
+  std::vector<std::vector<std::string>> kept(lists);
+  std::vector<size_t> head(lists, 0), holders;
+  for (;;) {
+    const std::string* least = nullptr;
+    for (size_t l = 0; l < lists; ++l)
+      if (head[l] < words[l].size() && (!least || words[l][head[l]] < *least)) least = &words[l][head[l]];
+    if (!least) break;
+    holders.clear();
+    for (size_t l = 0; l < lists; ++l)
+      if (head[l] < words[l].size() && words[l][head[l]] == *least) holders.push_back(l);
+    if (holders.size() == 1)
+      kept[holders[0]].push_back(std::move(words[holders[0]][head[holders[0]]]));
+    else
+      ++ambiguous;
+    for (size_t l : holders) ++head[l];
+  }
+  return kept;
+}
+
+}  // namespace
+
 Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& languages,
                         const WordListOptions& options, Vocabulary* vocabulary_out) {
   const std::string who = "read_word_lists";
@@ -444,25 +471,8 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
     std::sort(words[l].begin(), words[l].end());
     words[l].erase(std::unique(words[l].begin(), words[l].end()), words[l].end());
   }
-  // A merge of the sorted lists: a word at the head of several lists at once is ambiguous.
-  std::vector<std::vector<std::string>> kept(num_languages);
-  std::vector<size_t> head(num_languages, 0), holders;
   int64_t ambiguous = 0;
-  for (;;) {
-    const std::string* least = nullptr;
-    for (size_t l = 0; l < num_languages; ++l)
-      if (head[l] < words[l].size() && (!least || words[l][head[l]] < *least)) least = &words[l][head[l]];
-    if (!least) break;
-    holders.clear();
-    for (size_t l = 0; l < num_languages; ++l)
-      if (head[l] < words[l].size() && words[l][head[l]] == *least) holders.push_back(l);
-    if (holders.size() == 1)
-      kept[holders[0]].push_back(std::move(words[holders[0]][head[holders[0]]]));
-    else
-      ++ambiguous;
-    for (size_t l : holders) ++head[l];
-  }
-  words.clear();
+  std::vector<std::vector<std::string>> kept = words_in_one_list(std::move(words), ambiguous);
 
   const int64_t per_language = options.words_per_language();
   std::vector<std::vector<std::string>> sample(num_languages);

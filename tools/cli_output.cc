@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "strata/framework/core/error.h"
+#include "strata/versioning/json_reader.h"
 
 namespace strata::tools {
 
@@ -14,25 +15,7 @@ std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, version
   return versioning::VersionLog::open(g.log_dir, mode);
 }
 
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string json_str(const std::string& s) { return versioning::json_quote(s); }
 
 std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 

@@ -2,7 +2,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cmath>
-#include <deque>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -88,6 +88,8 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     // Without --graph: the first-parent line (git log --first-parent); with it, the whole ancestry.
     if (start) ids = graph ? versioning::ancestors(versioning::log_commits(*log), *start) : log->history_from(*start);
   }
+  if (ids.empty() && !g.json)  // a log whose first run has not committed yet: say so, on stderr
+    std::fprintf(stderr, "no versions yet in %s: the first run that records one creates it\n", log->log_dir().c_str());
   std::vector<std::pair<CommitId, CommitRecord>> versions;
   for (const CommitId& id : ids) versions.emplace_back(id, log->read_record(id));
 
@@ -162,6 +164,41 @@ void print_input_statistics(const std::string& text) {
   }
 }
 
+// How the version was made: versions, machine, command, ranks, data and input statistics.
+void print_environment(const versioning::CommitRecord& r) {
+  if (r.environment.empty()) return;
+  auto env = [&](const std::string& key) {
+    auto it = r.environment.find(key);
+    return it == r.environment.end() ? std::string() : it->second;
+  };
+  std::vector<std::string> made_with;
+  for (const char* k : {"onednn", "strata"})
+    if (!env(k).empty()) made_with.push_back(std::string(k) + " " + env(k));
+  fmt::print("made with {}\n", fmt::join(made_with, ", "));
+  if (!env("host").empty())
+    fmt::print("ran on   {} ({}, oneDNN ISA {}), {} threads, built by {}\n", env("host"), env("cpu"), env("isa"),
+               env("threads"), env("compiler"));
+  if (!env("command").empty())
+    fmt::print("command  {}\nprogram  {} (xxh3 {})\n", env("command"), env("executable"), env("executable_xxh3").substr(0, 16));
+  if (!env("distributed/world_size").empty()) {
+    const int ranks = std::atoi(env("distributed/world_size").c_str());
+    fmt::print("ranks    {} (data-parallel over MPI)\n", ranks);
+    for (int k = 0; k < ranks; ++k) {
+      const std::string p = "distributed/rank" + std::to_string(k) + "/";
+      fmt::print("  rank {:<3} {} ({}, oneDNN ISA {}), {} threads, program xxh3 {}\n", k, env(p + "host"), env(p + "cpu"),
+                 env(p + "isa"), env(p + "threads"), env(p + "executable_xxh3").substr(0, 16));
+    }
+  }
+  for (const char* role : {"train", "val", "test"}) {
+    const std::string p = std::string("data/") + role + "/";
+    if (env(p + "source").empty()) continue;
+    fmt::print("data     {}: {} samples of {} (fingerprint {})\n", role, env(p + "samples"), env(p + "source"),
+               env(p + "fingerprint").substr(0, 16));
+    if (!env(p + "preprocess").empty()) fmt::print("         {}\n", env(p + "preprocess"));
+  }
+  print_input_statistics(env("data/train/input_stats"));
+}
+
 }  // namespace
 
 int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph) {
@@ -223,38 +260,7 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
   fmt::print("branch   {}\nepoch    {}\nstep     {}\n", r.branch, r.epoch, r.global_step);
   fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
   fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
-  if (!r.environment.empty()) {
-    auto env = [&](const std::string& key) {
-      auto it = r.environment.find(key);
-      return it == r.environment.end() ? std::string() : it->second;
-    };
-    std::vector<std::string> made_with;
-    for (const char* k : {"onednn", "strata"})
-      if (!env(k).empty()) made_with.push_back(std::string(k) + " " + env(k));
-    fmt::print("made with {}\n", fmt::join(made_with, ", "));
-    if (!env("host").empty())
-      fmt::print("ran on   {} ({}, oneDNN ISA {}), {} threads, built by {}\n", env("host"), env("cpu"), env("isa"),
-                 env("threads"), env("compiler"));
-    if (!env("command").empty())
-      fmt::print("command  {}\nprogram  {} (xxh3 {})\n", env("command"), env("executable"), env("executable_xxh3").substr(0, 16));
-    if (!env("distributed/world_size").empty()) {
-      const int ranks = std::atoi(env("distributed/world_size").c_str());
-      fmt::print("ranks    {} (data-parallel over MPI)\n", ranks);
-      for (int k = 0; k < ranks; ++k) {
-        const std::string p = "distributed/rank" + std::to_string(k) + "/";
-        fmt::print("  rank {:<3} {} ({}, oneDNN ISA {}), {} threads, program xxh3 {}\n", k, env(p + "host"), env(p + "cpu"),
-                   env(p + "isa"), env(p + "threads"), env(p + "executable_xxh3").substr(0, 16));
-      }
-    }
-    for (const char* role : {"train", "val", "test"}) {
-      const std::string p = std::string("data/") + role + "/";
-      if (env(p + "source").empty()) continue;
-      fmt::print("data     {}: {} samples of {} (fingerprint {})\n", role, env(p + "samples"), env(p + "source"),
-                 env(p + "fingerprint").substr(0, 16));
-      if (!env(p + "preprocess").empty()) fmt::print("         {}\n", env(p + "preprocess"));
-    }
-    print_input_statistics(env("data/train/input_stats"));
-  }
+  print_environment(r);
   fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));
   fmt::print("\n    {}\n", r.message);
   if (!r.hparams.empty()) {
@@ -348,7 +354,12 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
     for (const auto& n : graph.changed) fmt::print("  ~ {}\n", n);
   }
   fmt::print("\nmetrics (B - A):\n");
-  for (const auto& [k, v] : diff.metrics) fmt::print("  {:<28} {:>12.6g} {:>12.6g} {:>+12.6g}\n", k, v.first, v.second, v.second - v.first);
+  // A metric only one side has shows '-' on the other, as in `strata compare`.
+  auto cell = [](double v, bool sign) {
+    return std::isnan(v) ? std::string("-") : sign ? fmt::format("{:+.6g}", v) : fmt::format("{:.6g}", v);
+  };
+  for (const auto& [k, v] : diff.metrics)
+    fmt::print("  {:<28} {:>12} {:>12} {:>12}\n", k, cell(v.first, false), cell(v.second, false), cell(v.second - v.first, true));
   if (!diff.hparams.empty()) fmt::print("\nhyper-parameters:\n");
   for (const auto& [k, v] : diff.hparams)
     fmt::print("  {:<20} {} -> {}\n", k, v.first.empty() ? "(unset)" : v.first, v.second.empty() ? "(unset)" : v.second);

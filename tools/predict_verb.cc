@@ -91,6 +91,34 @@ Tensor read_labels(const std::string& path) {
   return y;
 }
 
+// `strata predict --json`: per row the best class and the top classes with probabilities; with
+// labels, accuracy and the confusion matrix; with --bench, the single-sample latency.
+void print_predictions_json(const versioning::Predictor& predictor, int64_t n, double seconds,
+                            const std::vector<std::vector<std::pair<int64_t, float>>>& top,
+                            const ConfusionMatrix* confusion, const LatencyStats& latency) {
+  std::vector<std::string> rows;
+  for (const auto& row : top) {
+    std::vector<std::string> items;
+    for (const auto& [c, p] : row) items.push_back(fmt::format("[{},{}]", c, json_num(p)));
+    rows.push_back(fmt::format("{{\"class\":{},\"top\":{}}}", row[0].first, json_list(items)));
+  }
+  std::string extra;
+  if (confusion) {
+    std::vector<std::string> matrix;
+    for (int64_t t = 0; t < confusion->classes(); ++t) {
+      std::vector<std::string> counts;
+      for (int64_t p = 0; p < confusion->classes(); ++p) counts.push_back(std::to_string(confusion->at(t, p)));
+      matrix.push_back("[" + fmt::format("{}", fmt::join(counts, ",")) + "]");
+    }
+    extra = fmt::format(",\"accuracy\":{},\"confusion\":{}", json_num(confusion->accuracy()), json_list(matrix));
+  }
+  if (latency.runs > 0)
+    extra += fmt::format(",\"latency_ms_p50\":{},\"latency_ms_p99\":{}", json_num(latency.p50_ms), json_num(latency.p99_ms));
+  fmt::print("{{\"id\":{},\"name\":{},\"samples\":{},\"seconds\":{},\"predictions\":{}{}}}\n",
+             json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds),
+             json_list(rows), extra);
+}
+
 }  // namespace
 
 int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
@@ -153,27 +181,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   }
 
   if (g.json) {
-    std::vector<std::string> rows;
-    for (const auto& row : top) {
-      std::vector<std::string> items;
-      for (const auto& [c, p] : row) items.push_back(fmt::format("[{},{}]", c, json_num(p)));
-      rows.push_back(fmt::format("{{\"class\":{},\"top\":{}}}", row[0].first, json_list(items)));
-    }
-    std::string extra;
-    if (labels.defined()) {
-      std::vector<std::string> matrix;
-      for (int64_t t = 0; t < confusion.classes(); ++t) {
-        std::vector<std::string> counts;
-        for (int64_t p = 0; p < confusion.classes(); ++p) counts.push_back(std::to_string(confusion.at(t, p)));
-        matrix.push_back("[" + fmt::format("{}", fmt::join(counts, ",")) + "]");
-      }
-      extra = fmt::format(",\"accuracy\":{},\"confusion\":{}", json_num(confusion.accuracy()), json_list(matrix));
-    }
-    if (latency.runs > 0)
-      extra += fmt::format(",\"latency_ms_p50\":{},\"latency_ms_p99\":{}", json_num(latency.p50_ms), json_num(latency.p99_ms));
-    fmt::print("{{\"id\":{},\"name\":{},\"samples\":{},\"seconds\":{},\"predictions\":{}{}}}\n",
-               json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds),
-               json_list(rows), extra);
+    print_predictions_json(predictor, n, seconds, top, labels.defined() ? &confusion : nullptr, latency);
     return 0;
   }
   fmt::print("predict {}: {} samples in {:.2f} s ({:.0f} samples/s, batch {})\n", predictor.name(), n, seconds,

@@ -29,7 +29,9 @@ int cmd_serve(const GlobalOptions& g, versioning::ServerOptions options) {
                refs.c_str(), g.log_dir.c_str(), options.host().c_str(), server.port());
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  std::fprintf(stderr, "%s: draining (readiness 503), then stopping\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  std::fprintf(stderr, "%s: draining (readiness 503), then stopping; a second signal stops at once\n",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // this thread now takes them: default action
   server.drain_and_stop();
   std::fprintf(stderr, "stopped\n");
   return 0;

@@ -71,11 +71,11 @@ void make_dirs(const std::string& dir) {
     if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
       int err = errno;
       throw Error(ErrorCode::kIOError, std::string("cannot create directory: ") + std::strerror(err), partial,
-                  "choose a writable --log-dir");
+                  "choose a writable log directory");
     }
     struct stat st;
     if (::stat(partial.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw Error(ErrorCode::kIOError, "not a directory", partial, "choose a writable --log-dir");
+      throw Error(ErrorCode::kIOError, "not a directory", partial, "choose a writable log directory");
   }
 }
 
@@ -246,7 +246,7 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
   struct stat st;
   if (read_only && ::stat((dir + "/data.mdb").c_str(), &st) != 0)
     throw Error(ErrorCode::kNotFound, "no version log here", dir,
-                "check --log-dir: a log is created by the first run that records versions");
+                "check the log directory (strata's --log, the examples' --log-dir): a log is created by the first run that records versions");
   const std::string key = real_path(dir);
   if (auto live = registry()[key].lock()) {
     if (read_only) return live;
@@ -265,7 +265,7 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
     if (env->lock_fd_ < 0) {
       int err = errno;
       throw Error(ErrorCode::kIOError, std::string("cannot create the writer lock: ") + std::strerror(err),
-                  lock_path, "choose a writable --log-dir");
+                  lock_path, "choose a writable log directory");
     }
     if (::flock(env->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;

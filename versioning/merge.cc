@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <map>
 #include <set>
 #include <sstream>
@@ -45,6 +44,82 @@ float magnitude_threshold(const std::vector<float>& change, size_t keep) {
   for (size_t i = 0; i < change.size(); ++i) mags[i] = std::fabs(change[i]);
   std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(keep - 1), mags.end(), std::greater<float>());
   return mags[keep - 1];
+}
+
+// TIES over one tensor: trim each side's change from the base z to its largest-magnitude
+// `density` share, elect a sign per value (the sign of the trimmed changes' sum), and add lambda
+// times the mean of the trimmed changes that agree with it.
+void merge_ties(const float* x, const float* y, const float* z, int64_t n, double density, double lambda, float* o) {
+  std::vector<float> da(static_cast<size_t>(n)), db(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    da[static_cast<size_t>(i)] = x[i] - z[i];
+    db[static_cast<size_t>(i)] = y[i] - z[i];
+  }
+  const size_t keep = static_cast<size_t>(std::ceil(density * static_cast<double>(n)));
+  const float ta_min = magnitude_threshold(da, keep), tb_min = magnitude_threshold(db, keep);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t k = static_cast<size_t>(i);
+    const double ca = std::fabs(da[k]) >= ta_min && da[k] != 0 ? da[k] : 0.0;
+    const double cb = std::fabs(db[k]) >= tb_min && db[k] != 0 ? db[k] : 0.0;
+    const double sign = ca + cb >= 0 ? 1.0 : -1.0;  // elected: the sign of the larger total
+    double sum = 0;
+    int agree = 0;
+    for (double c : {ca, cb})
+      if (c != 0 && (c > 0) == (sign > 0)) {
+        sum += c;
+        ++agree;
+      }
+    o[i] = static_cast<float>(z[i] + lambda * (agree ? sum / agree : 0.0));
+  }
+}
+
+// The methods that add changes to a base need one that both sides changed from, with the same
+// parameters (kFailedPrecondition otherwise).
+void check_merge_base(const VersionLog& log, MergeMethod method, const CommitId& a, const CommitId& b,
+                      const std::optional<CommitId>& base, const CommitRecord& ra) {
+  if (!base)
+    throw Error(ErrorCode::kFailedPrecondition,
+                std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(a) + " and " +
+                    log.describe(b) + " have no common ancestor",
+                "", "use --method average, which needs no merge base");
+  if (*base == a || *base == b)
+    throw Error(ErrorCode::kFailedPrecondition,
+                std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(*base) +
+                    " is an ancestor of the other version, so one side made no change of its own",
+                "", "move the branch instead (strata branch -f), or use --method average");
+  const std::string why = param_mismatch(log.read_record(*base), ra);
+  if (!why.empty())
+    throw Error(ErrorCode::kFailedPrecondition, "cannot merge against the merge base, whose parameters differ: " + why,
+                "base " + log.describe(*base), "use --method average, which needs no merge base");
+}
+
+// Records how the merge was made in its hparams (merge/...); returns the message's summary.
+std::string record_merge(const MergeRequest& request, const CommitId& a, const CommitId& b,
+                         const std::optional<CommitId>& base, const std::vector<std::string>& taken,
+                         std::map<std::string, std::string>& hparams) {
+  const MergeMethod method = request.method;
+  hparams["merge/method"] = merge_method_name(method);
+  std::string how;
+  if (method == MergeMethod::kAverage) {
+    hparams["merge/alpha"] = fmt_double(request.alpha);
+    how = "alpha=" + fmt_double(request.alpha);
+  } else {
+    hparams["merge/lambda"] = fmt_double(request.lambda);
+    how = merge_method_name(method) + std::string(", lambda=") + fmt_double(request.lambda);
+    if (method == MergeMethod::kTies) {
+      hparams["merge/density"] = fmt_double(request.density);
+      how += ", density=" + fmt_double(request.density);
+    }
+  }
+  hparams["merge/a"] = to_hex(a);
+  hparams["merge/b"] = to_hex(b);
+  if (base) hparams["merge/base"] = to_hex(*base);
+  if (!taken.empty()) {
+    std::string list;
+    for (const std::string& t : taken) list += (list.empty() ? "" : ",") + t;
+    hparams["merge/take"] = list;
+  }
+  return how;
 }
 
 }  // namespace
@@ -91,22 +166,7 @@ CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
   }
   const MergeMethod method = request.method;
   const std::optional<CommitId> base = merge_base(log, a, b);
-  if (method != MergeMethod::kAverage) {
-    if (!base)
-      throw Error(ErrorCode::kFailedPrecondition,
-                  std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(a) + " and " +
-                      log.describe(b) + " have no common ancestor",
-                  "", "use --method average, which needs no merge base");
-    if (*base == a || *base == b)
-      throw Error(ErrorCode::kFailedPrecondition,
-                  std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(*base) +
-                      " is an ancestor of the other version, so one side made no change of its own",
-                  "", "move the branch instead (strata branch -f), or use --method average");
-    const std::string why = param_mismatch(log.read_record(*base), ra);
-    if (!why.empty())
-      throw Error(ErrorCode::kFailedPrecondition, "cannot merge against the merge base, whose parameters differ: " + why,
-                  "base " + log.describe(*base), "use --method average, which needs no merge base");
-  }
+  if (method != MergeMethod::kAverage) check_merge_base(log, method, a, b, base, ra);
   const std::string branch = request.branch.empty() ? ra.branch : request.branch;
   if (auto h = log.head(branch); h && *h != a)
     throw Error(ErrorCode::kFailedPrecondition,
@@ -152,28 +212,8 @@ CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
             const double base_v = z[i];
             o[i] = static_cast<float>(base_v + lambda * ((x[i] - base_v) + (y[i] - base_v)));
           }
-        } else {  // TIES
-          std::vector<float> da(static_cast<size_t>(n)), db(static_cast<size_t>(n));
-          for (int64_t i = 0; i < n; ++i) {
-            da[static_cast<size_t>(i)] = x[i] - z[i];
-            db[static_cast<size_t>(i)] = y[i] - z[i];
-          }
-          const size_t keep = static_cast<size_t>(std::ceil(request.density * static_cast<double>(n)));
-          const float ta_min = magnitude_threshold(da, keep), tb_min = magnitude_threshold(db, keep);
-          for (int64_t i = 0; i < n; ++i) {
-            const size_t k = static_cast<size_t>(i);
-            const double ca = std::fabs(da[k]) >= ta_min && da[k] != 0 ? da[k] : 0.0;
-            const double cb = std::fabs(db[k]) >= tb_min && db[k] != 0 ? db[k] : 0.0;
-            const double sign = ca + cb >= 0 ? 1.0 : -1.0;  // elected: the sign of the larger total
-            double sum = 0;
-            int agree = 0;
-            for (double c : {ca, cb})
-              if (c != 0 && (c > 0) == (sign > 0)) {
-                sum += c;
-                ++agree;
-              }
-            o[i] = static_cast<float>(z[i] + lambda * (agree ? sum / agree : 0.0));
-          }
+        } else {
+          merge_ties(x, y, z, n, request.density, lambda, o);
         }
       }
     }
@@ -183,27 +223,7 @@ CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
   state.counters["epoch"] = ra.epoch;
   state.counters["global_step"] = ra.global_step;
   state.hparams = ra.hparams;
-  state.hparams["merge/method"] = merge_method_name(method);
-  std::string how;
-  if (method == MergeMethod::kAverage) {
-    state.hparams["merge/alpha"] = fmt_double(alpha);
-    how = "alpha=" + fmt_double(alpha);
-  } else {
-    state.hparams["merge/lambda"] = fmt_double(lambda);
-    how = merge_method_name(method) + std::string(", lambda=") + fmt_double(lambda);
-    if (method == MergeMethod::kTies) {
-      state.hparams["merge/density"] = fmt_double(request.density);
-      how += ", density=" + fmt_double(request.density);
-    }
-  }
-  state.hparams["merge/a"] = to_hex(a);
-  state.hparams["merge/b"] = to_hex(b);
-  if (base) state.hparams["merge/base"] = to_hex(*base);
-  if (!taken.empty()) {
-    std::string list;
-    for (const std::string& t : taken) list += (list.empty() ? "" : ",") + t;
-    state.hparams["merge/take"] = list;
-  }
+  const std::string how = record_merge(request, a, b, base, taken, state.hparams);
 
   SnapshotRequest snapshot;
   snapshot.parents = {a, b};

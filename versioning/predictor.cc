@@ -1,5 +1,6 @@
 #include "strata/versioning/predictor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <tuple>
@@ -39,7 +40,10 @@ std::pair<std::string, std::string> normalisation_in_provenance(const std::strin
   if (std_at == std::string::npos) return {};
   size_t end = preprocess.find(';', std_at);
   if (end == std::string::npos) end = preprocess.size();
-  return {preprocess.substr(at + key.size(), std_at - at - key.size()), preprocess.substr(std_at + 5, end - std_at - 5)};
+  std::string mean = preprocess.substr(at + key.size(), std_at - at - key.size());
+  std::string std = preprocess.substr(std_at + 5, end - std_at - 5);
+  // A loader given a mean and no std wrote "std " with nothing after it: it divided by 1.
+  return {mean, std.empty() ? "1" : std};
 }
 
 }  // namespace
@@ -135,6 +139,11 @@ const Tensor& Predictor::predict(const Tensor& x) {
       const int64_t base = (i * channels + c) * inner;
       for (int64_t k = 0; k < inner; ++k) out[base + k] = (in[base + k] - m) / s;
     }
+  // A huge input overflows here, and a network fed inf or NaN may still answer finite numbers
+  // (a ReLU turns NaN into 0): refuse rather than answer silently wrong.
+  if (!std::all_of(out, out + normalized_.numel(), [](float v) { return std::isfinite(v); }))
+    throw_invalid("an input is not finite after the version's normalisation (x - mean) / std", name_,
+                  "give inputs as the dataset stores them (images in [0, 1])");
   return net_->forward(normalized_, Mode::kEval);
 }
 

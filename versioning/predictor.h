@@ -64,7 +64,8 @@ class Predictor {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   // x: [N, input_shape...] of the graph's input dtype (f32; i32/i64 token ids for text
-  // models), kInvalidArgument naming both shapes and dtypes otherwise. Returns the
+  // models), kInvalidArgument naming both shapes and dtypes otherwise, or when an input is not
+  // finite after the normalisation (a huge value overflows it). Returns the
   // graph's output [N, ...], e.g. a classifier's logits; valid until the next call.
   const Tensor& predict(const Tensor& x);
   // Softmax of predict() over the last axis: class probabilities, rows summing to 1.

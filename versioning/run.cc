@@ -12,6 +12,31 @@
 
 namespace strata::versioning {
 
+namespace {
+
+// What differs between the environment a state was saved in and this one, for the warning or
+// refusal of a resume ("threads 2 -> 4, ranks 1 -> 2"); empty when nothing that matters does.
+// Bit-exact resume holds for the same threads, ISA and library versions only. Another number of
+// ranks is allowed (the data order is a function of seed and epoch; only the split of each
+// batch changes) and recorded by the new versions' distributed/world_size.
+std::string environment_changes(const TrainState& saved, int world_size) {
+  const std::map<std::string, std::string> now = runtime_environment();
+  std::string differs;
+  auto add = [&](const std::string& what) { differs += (differs.empty() ? "" : ", ") + what; };
+  for (const char* key : {"threads", "isa", "strata", "onednn"}) {
+    auto then = saved.environment.find(key);
+    auto here = now.find(key);
+    if (then != saved.environment.end() && here != now.end() && then->second != here->second)
+      add(std::string(key) + " " + then->second + " -> " + here->second);
+  }
+  auto then_world = saved.environment.find("distributed/world_size");
+  const std::string world_then = then_world == saved.environment.end() ? "1" : then_world->second;
+  if (world_then != std::to_string(world_size)) add("ranks " + world_then + " -> " + std::to_string(world_size));
+  return differs;
+}
+
+}  // namespace
+
 Run::Run(Trainer& trainer, RunOptions options)
     : trainer_(trainer), options_(std::move(options)), uncaught_at_start_(std::uncaught_exceptions()) {
   const RunOptions& o = options_;
@@ -51,7 +76,7 @@ Run::Run(Trainer& trainer, RunOptions options)
   if (!o.resume().empty()) {
     if (log_->branches().empty())
       throw Error(ErrorCode::kNotFound,
-                  "cannot resume '" + o.resume() + "': this log has no versions yet (its first run stopped before an epoch ended)",
+                  "cannot resume '" + o.resume() + "': this log has no versions yet (its first run stopped before its first version was committed)",
                   o.log_dir(), "run without resume to start training");
     source_ = log_->resolve(o.resume());
     if (!log_->read_record(*source_).had_optim())  // imports and merges carry parameters only
@@ -59,22 +84,7 @@ Run::Run(Trainer& trainer, RunOptions options)
                   "cannot resume exactly: " + log_->describe(*source_) + " has no optimizer state (an import or a merge)",
                   o.log_dir(), "warm-start from it instead (--warm-start), which begins a new run from its parameters");
     TrainState saved = log_->read_state(*source_);
-    // Bit-exact resume holds for the same threads, ISA and library versions only.
-    const std::map<std::string, std::string> now = runtime_environment();
-    std::string differs;
-    for (const char* key : {"threads", "isa", "strata", "onednn"}) {
-      auto then = saved.environment.find(key);
-      auto here = now.find(key);
-      if (then != saved.environment.end() && here != now.end() && then->second != here->second)
-        differs += std::string(differs.empty() ? "" : ", ") + key + " " + then->second + " -> " + here->second;
-    }
-    // Another number of ranks is allowed (the data order is a function of seed and epoch; only
-    // the split of each batch changes) and recorded by the new versions' distributed/world_size.
-    auto then_world = saved.environment.find("distributed/world_size");
-    const std::string world_then = then_world == saved.environment.end() ? "1" : then_world->second;
-    const std::string world_now = std::to_string(trainer_.world_size());
-    if (world_then != world_now) differs += std::string(differs.empty() ? "" : ", ") + "ranks " + world_then + " -> " + world_now;
-    if (!differs.empty()) {
+    if (const std::string differs = environment_changes(saved, trainer_.world_size()); !differs.empty()) {
       const std::string what = "resuming " + log_->describe(*source_) + " under another environment (" + differs +
                                "): the result will not be bit-identical to an uninterrupted run";
       if (o.strict())

@@ -10,7 +10,10 @@
 // Each ref is a model named after it; /v2/models/<ref>/versions/<full id> pins one version.
 // A reload that fails, or whose input/output signature differs from the served one, keeps
 // the served version and is reported in /v2/models/<ref>/status and the metrics. The log is
-// only read: the server has no write endpoints and holds no LMDB handle between polls.
+// only read: the server has no write endpoints and holds no LMDB handle between polls. LMDB
+// allows one environment per process, so in the server's process a writer (a Run, a tag move)
+// cannot open the log during the milliseconds a poll has it open read-only: open writers before
+// start(), or retry on kFailedPrecondition ("already open read-only in this process").
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@
 #include "strata/framework/core/little_endian.h"
 #include "strata/framework/core/version.h"
 #include "strata/versioning/atomic_file.h"
+#include "strata/versioning/json_reader.h"
 
 namespace strata::versioning {
 namespace {
@@ -285,144 +286,6 @@ const char* safetensors_dtype(DType d) {
   return "?";
 }
 
-// A strict reader of the JSON that safetensors headers use: objects, arrays, strings, unsigned
-// integers (dtype names, shapes, offsets, metadata strings). Anything else is an error.
-class HeaderParser {
- public:
-  HeaderParser(const std::string& text, const std::string& path) : t_(text), path_(path) {}
-
-  struct Value {
-    enum Kind { kString, kInt, kArray, kObject } kind = kString;
-    std::string str;
-    uint64_t num = 0;
-    std::vector<Value> items;                            // array
-    std::vector<std::pair<std::string, Value>> fields;   // object, in file order
-  };
-
-  Value parse() {
-    Value v = value(0);
-    skip_ws();
-    if (i_ != t_.size()) fail("trailing characters after the JSON header");
-    return v;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) {
-    bad_file(path_, "safetensors header: " + what + " (at byte " + std::to_string(i_) + ")");
-  }
-  void skip_ws() {
-    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t')) ++i_;
-  }
-  void expect(char c) {
-    skip_ws();
-    if (i_ >= t_.size() || t_[i_] != c) fail(std::string("expected '") + c + "'");
-    ++i_;
-  }
-  Value value(int depth) {
-    if (depth > 8) fail("nested too deeply");
-    skip_ws();
-    if (i_ >= t_.size()) fail("unexpected end");
-    Value v;
-    const char c = t_[i_];
-    if (c == '"') {
-      v.str = string();
-    } else if (c >= '0' && c <= '9') {
-      v.kind = Value::kInt;
-      while (i_ < t_.size() && t_[i_] >= '0' && t_[i_] <= '9') {
-        if (v.num > (std::numeric_limits<uint64_t>::max() - 9) / 10) fail("number too large");
-        v.num = v.num * 10 + static_cast<uint64_t>(t_[i_++] - '0');
-      }
-    } else if (c == '[') {
-      v.kind = Value::kArray;
-      ++i_;
-      skip_ws();
-      if (i_ < t_.size() && t_[i_] == ']') {
-        ++i_;
-        return v;
-      }
-      for (;;) {
-        v.items.push_back(value(depth + 1));
-        skip_ws();
-        if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-        expect(']');
-        return v;
-      }
-    } else if (c == '{') {
-      v.kind = Value::kObject;
-      ++i_;
-      skip_ws();
-      if (i_ < t_.size() && t_[i_] == '}') {
-        ++i_;
-        return v;
-      }
-      for (;;) {
-        skip_ws();
-        if (i_ >= t_.size() || t_[i_] != '"') fail("expected a key");
-        std::string key = string();
-        expect(':');
-        for (const auto& f : v.fields)
-          if (f.first == key) fail("key '" + key + "' appears twice");
-        v.fields.emplace_back(std::move(key), value(depth + 1));
-        skip_ws();
-        if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-        expect('}');
-        return v;
-      }
-    } else {
-      fail(std::string("unexpected '") + c + "'");
-    }
-    return v;
-  }
-  std::string string() {
-    ++i_;  // the opening quote
-    std::string out;
-    while (i_ < t_.size() && t_[i_] != '"') {
-      char c = t_[i_++];
-      if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (i_ >= t_.size()) fail("unfinished escape");
-      c = t_[i_++];
-      switch (c) {
-        case '"': case '\\': case '/': out += c; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          if (i_ + 4 > t_.size()) fail("unfinished \\u escape");
-          unsigned cp = 0;
-          for (int k = 0; k < 4; ++k) {
-            const char h = t_[i_++];
-            cp = cp * 16 + static_cast<unsigned>(h >= '0' && h <= '9' ? h - '0'
-                                                 : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                                 : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                                        : (fail("bad \\u escape"), 0));
-          }
-          if (cp >= 0xD800 && cp <= 0xDFFF) fail("surrogate \\u escapes are not supported");
-          if (cp < 0x80) out += static_cast<char>(cp);
-          else if (cp < 0x800) out += static_cast<char>(0xC0 | (cp >> 6)), out += static_cast<char>(0x80 | (cp & 0x3F));
-          else
-            out += static_cast<char>(0xE0 | (cp >> 12)), out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
-                out += static_cast<char>(0x80 | (cp & 0x3F));
-          break;
-        }
-        default: fail(std::string("bad escape \\") + c);
-      }
-    }
-    if (i_ >= t_.size()) fail("unfinished string");
-    ++i_;
-    return out;
-  }
-
-  const std::string& t_;
-  const std::string& path_;
-  size_t i_ = 0;
-};
-
 }  // namespace
 
 TensorFileFormat tensor_file_format(const std::string& path) {
@@ -539,8 +402,13 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
     bad_file(path, "the header length " + std::to_string(n) + " runs past the end of the file (" +
                        std::to_string(bytes.size()) + " bytes)");
   const std::string text = bytes.substr(8, n);
-  HeaderParser::Value root = HeaderParser(text, path).parse();
-  if (root.kind != HeaderParser::Value::kObject) bad_file(path, "the safetensors header is not a JSON object");
+  JsonValue root;
+  try {
+    root = parse_json(text, 8);
+  } catch (const JsonError& e) {
+    bad_file(path, "safetensors header: " + e.what + " (at byte " + std::to_string(e.offset) + ")");
+  }
+  if (!root.is_object()) bad_file(path, "the safetensors header is not a JSON object");
   const uint64_t data_size = bytes.size() - 8 - n;
   // Tensors must tile the data buffer exactly (as the safetensors library checks): sorted by
   // offset, each starting where the previous ended, the last ending at the end of the file.
@@ -551,53 +419,58 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
     uint64_t begin, end;
   };
   std::vector<Entry> entries;
-  for (const auto& [name, v] : root.fields) {
+  for (const auto& [name, v] : root.members()) {
     if (name == "__metadata__") {
-      if (v.kind != HeaderParser::Value::kObject) bad_file(path, "__metadata__ is not an object");
-      for (const auto& [k, mv] : v.fields) {
-        if (mv.kind != HeaderParser::Value::kString) bad_file(path, "__metadata__ value of '" + k + "' is not a string");
-        if (metadata) (*metadata)[k] = mv.str;
+      if (!v.is_object()) bad_file(path, "__metadata__ is not an object");
+      for (const auto& [k, mv] : v.members()) {
+        if (!mv.is_string()) bad_file(path, "__metadata__ value of '" + k + "' is not a string");
+        if (metadata) (*metadata)[k] = mv.string();
       }
       continue;
     }
     // Named copies of the bindings: a lambda may not capture structured bindings before C++20.
-    const HeaderParser::Value& value = v;
+    const JsonValue& value = v;
     const std::string& tensor_name = name;
-    auto member = [&](const char* key) -> const HeaderParser::Value& {
-      for (const auto& f : value.fields)
-        if (f.first == key) return f.second;
+    auto member = [&](const char* key) -> const JsonValue& {
+      if (const JsonValue* m = value.find(key)) return *m;
       bad_file(path, "tensor '" + tensor_name + "' has no " + key);
     };
-    if (v.kind != HeaderParser::Value::kObject) bad_file(path, "tensor '" + name + "' is not an object");
+    if (!v.is_object()) bad_file(path, "tensor '" + name + "' is not an object");
+    // safetensors writes shapes and offsets as non-negative integers; anything else is refused.
+    auto unsigned_of = [](const JsonValue& d, uint64_t& out) {
+      if (!d.is_number() || !d.integral || d.integer < 0) return false;
+      out = static_cast<uint64_t>(d.integer);
+      return true;
+    };
     Entry e;
     e.name = name;
-    const HeaderParser::Value& dt = member("dtype");
-    if (dt.kind != HeaderParser::Value::kString) bad_file(path, "tensor '" + name + "': dtype is not a string");
-    if (dt.str == "F32") e.dtype = DType::kF32;
-    else if (dt.str == "I32") e.dtype = DType::kI32;
-    else if (dt.str == "I64") e.dtype = DType::kI64;
-    else if (dt.str == "U8") e.dtype = DType::kU8;
-    else bad_file(path, "tensor '" + name + "': dtype " + dt.str + " is not supported (F32, I32, I64, U8)");
-    const HeaderParser::Value& sh = member("shape");
-    if (sh.kind != HeaderParser::Value::kArray) bad_file(path, "tensor '" + name + "': shape is not an array");
+    const JsonValue& dt = member("dtype");
+    if (!dt.is_string()) bad_file(path, "tensor '" + name + "': dtype is not a string");
+    const std::string& dtype = dt.string();
+    if (dtype == "F32") e.dtype = DType::kF32;
+    else if (dtype == "I32") e.dtype = DType::kI32;
+    else if (dtype == "I64") e.dtype = DType::kI64;
+    else if (dtype == "U8") e.dtype = DType::kU8;
+    else bad_file(path, "tensor '" + name + "': dtype " + dtype + " is not supported (F32, I32, I64, U8)");
+    const JsonValue& sh = member("shape");
+    if (!sh.is_array()) bad_file(path, "tensor '" + name + "': shape is not an array");
     uint64_t nbytes = dtype_size(e.dtype);
-    for (const auto& d : sh.items) {
-      if (d.kind != HeaderParser::Value::kInt || d.num > (uint64_t{1} << 40))
-        bad_file(path, "tensor '" + name + "': bad dimension in shape");
-      e.shape.push_back(static_cast<int64_t>(d.num));
-      nbytes = d.num == 0 ? 0 : (nbytes > (uint64_t{1} << 42) / d.num ? (uint64_t{1} << 63) : nbytes * d.num);
+    for (const JsonValue& d : sh.items()) {
+      uint64_t dim = 0;
+      if (!unsigned_of(d, dim) || dim > (uint64_t{1} << 40))
+        bad_file(path, "tensor '" + name + "': bad dimension " + d.excerpt() + " in shape (a non-negative integer)");
+      e.shape.push_back(static_cast<int64_t>(dim));
+      nbytes = dim == 0 ? 0 : (nbytes > (uint64_t{1} << 42) / dim ? (uint64_t{1} << 63) : nbytes * dim);
     }
-    const HeaderParser::Value& off = member("data_offsets");
-    if (off.kind != HeaderParser::Value::kArray || off.items.size() != 2 || off.items[0].kind != HeaderParser::Value::kInt ||
-        off.items[1].kind != HeaderParser::Value::kInt)
+    const JsonValue& off = member("data_offsets");
+    if (!off.is_array() || off.items().size() != 2 || !unsigned_of(off.items()[0], e.begin) ||
+        !unsigned_of(off.items()[1], e.end))
       bad_file(path, "tensor '" + name + "': data_offsets is not [begin, end]");
-    e.begin = off.items[0].num;
-    e.end = off.items[1].num;
     if (e.begin > e.end || e.end > data_size)
       bad_file(path, "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                          "] lie outside the " + std::to_string(data_size) + " data bytes");
     if (e.end - e.begin != nbytes)
-      bad_file(path, "tensor '" + name + "': " + std::to_string(e.end - e.begin) + " bytes for " + dt.str + " " +
+      bad_file(path, "tensor '" + name + "': " + std::to_string(e.end - e.begin) + " bytes for " + dtype + " " +
                          shape_str(e.shape));
     entries.push_back(std::move(e));
   }

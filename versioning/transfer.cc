@@ -351,6 +351,25 @@ uint64_t encoded_size(const Pack& pack) {
 }
 
 // `src` is from.advertise() (clone has it already: one advertisement per side).
+// The chunks to send: those the receiver lacks that a new version names, and those a sent chunk
+// is a delta against. Adds their stored size to `bytes`.
+std::vector<ChunkId> chunks_to_send(const ObjectList& objects, const Lacks& lacking, uint64_t& bytes) {
+  std::vector<bool> needed(objects.chunks.size(), false);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < objects.direct; ++i) todo.push_back(i);
+  std::vector<ChunkId> chunks;
+  while (!todo.empty()) {
+    const size_t i = todo.back();
+    todo.pop_back();
+    if (needed[i] || !lacking.chunks[i]) continue;
+    needed[i] = true;
+    chunks.push_back(objects.chunks[i]);
+    bytes += objects.stored_bytes[i];
+    if (objects.bases[i] >= 0) todo.push_back(static_cast<size_t>(objects.bases[i]));
+  }
+  return chunks;
+}
+
 TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, const TransferOptions& options) {
   const Advertisement dst = to.advertise();
   Dag dag;
@@ -428,21 +447,7 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
     objects = from.objects_of(commits);
     lacking = to.lacks(objects);
   }
-  // Send a chunk the receiver lacks when a new version names it, or when a chunk that is sent
-  // is a delta against it.
-  std::vector<bool> needed(objects.chunks.size(), false);
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < objects.direct; ++i) todo.push_back(i);
-  std::vector<ChunkId> chunks;
-  while (!todo.empty()) {
-    const size_t i = todo.back();
-    todo.pop_back();
-    if (needed[i] || !lacking.chunks[i]) continue;
-    needed[i] = true;
-    chunks.push_back(objects.chunks[i]);
-    report.chunk_bytes += objects.stored_bytes[i];
-    if (objects.bases[i] >= 0) todo.push_back(static_cast<size_t>(objects.bases[i]));
-  }
+  const std::vector<ChunkId> chunks = chunks_to_send(objects, lacking, report.chunk_bytes);
   std::vector<std::string> graphs;
   for (size_t i = 0; i < objects.graphs.size(); ++i)
     if (lacking.graphs[i]) graphs.push_back(objects.graphs[i]);

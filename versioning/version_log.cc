@@ -178,7 +178,7 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
 // ---- VersionLog ------------------------------------------------------------------------------
 
 std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMode mode, LogOptions options) {
-  if (log_dir.empty()) throw_invalid("empty log directory", "", "pass --log-dir <dir>");
+  if (log_dir.empty()) throw_invalid("empty log directory", "", "name the directory of the version log");
   validate_options(options);
   std::unique_ptr<VersionLog> log(new VersionLog());
   log->log_dir_ = log_dir;

@@ -117,6 +117,18 @@ std::vector<std::string> drift_feature_names(const Shape& sample, DType dtype) {
   return names;
 }
 
+namespace {
+
+// The features of sample `i` of x into out (names.size() values).
+void sample_features(const Tensor& x, Scheme scheme, const Shape& sample, int64_t values, int64_t i, float* out) {
+  const float* row = x.f32() + i * values;
+  if (scheme == Scheme::kRaw) std::copy(row, row + values, out);
+  if (scheme == Scheme::kImage) image_features(row, sample, out);
+  if (scheme == Scheme::kSegments) segment_features(row, values, out);
+}
+
+}  // namespace
+
 DriftFeatures drift_features(const Tensor& x) {
   DriftFeatures out;
   if (!x.defined() || x.rank() == 0) return out;
@@ -128,47 +140,46 @@ DriftFeatures drift_features(const Tensor& x) {
   out.samples = x.dim(0);
   const size_t f = out.names.size();
   out.values.resize(static_cast<size_t>(out.samples) * f);
-  for (int64_t i = 0; i < out.samples; ++i) {
-    const float* row = x.f32() + i * values;
-    float* dst = out.values.data() + static_cast<size_t>(i) * f;
-    if (scheme == Scheme::kRaw) std::copy(row, row + values, dst);
-    if (scheme == Scheme::kImage) image_features(row, sample, dst);
-    if (scheme == Scheme::kSegments) segment_features(row, values, dst);
-  }
+  for (int64_t i = 0; i < out.samples; ++i)
+    sample_features(x, scheme, sample, values, i, out.values.data() + static_cast<size_t>(i) * f);
   return out;
 }
 
 InputReference input_reference(const Tensor& x, int64_t max_samples) {
   InputReference ref;
   if (!x.defined() || x.rank() == 0 || x.dtype() != DType::kF32 || x.dim(0) == 0) return ref;
+  const Shape sample(x.shape().begin() + 1, x.shape().end());
+  int64_t values = 0;
+  const Scheme scheme = scheme_for(sample, x.dtype(), &values);
+  const std::vector<std::string> names = drift_feature_names(sample, x.dtype());
+  if (names.empty()) return ref;
+  // Evenly spaced samples, read in place: deterministic, and spread over a sorted dataset too.
   const int64_t n = x.dim(0), take = std::min(n, std::max<int64_t>(max_samples, 1));
-  Tensor picked = x;
-  if (take < n) {  // evenly spaced samples: deterministic, and spread over a sorted dataset too
-    Shape shape = x.shape();
-    shape[0] = take;
-    picked = Tensor(shape);
-    const int64_t row = x.numel() / n;
-    for (int64_t i = 0; i < take; ++i) std::copy_n(x.f32() + (i * n / take) * row, row, picked.f32() + i * row);
-  }
-  const DriftFeatures feats = drift_features(picked);
-  const size_t f = feats.names.size();
-  ref.samples = feats.samples;
-  std::vector<double> column(static_cast<size_t>(feats.samples));
+  const size_t f = names.size();
+  std::vector<float> feats(static_cast<size_t>(take) * f);
+  for (int64_t i = 0; i < take; ++i) sample_features(x, scheme, sample, values, i * n / take, feats.data() + static_cast<size_t>(i) * f);
+  ref.samples = take;
+  std::vector<double> column;
   for (size_t j = 0; j < f; ++j) {
+    // Over the finite values only: a NaN would poison the mean and break the sort's ordering.
+    column.clear();
+    for (int64_t i = 0; i < take; ++i)
+      if (const float v = feats[static_cast<size_t>(i) * f + j]; std::isfinite(v)) column.push_back(v);
     FeatureReference fr;
-    fr.name = feats.names[j];
-    double sum = 0;
-    for (int64_t i = 0; i < feats.samples; ++i) sum += column[static_cast<size_t>(i)] = feats.values[static_cast<size_t>(i) * f + j];
-    fr.mean = sum / static_cast<double>(feats.samples);
-    double ss = 0;
+    fr.name = names[j];
+    const double count = static_cast<double>(std::max<size_t>(column.size(), 1));
+    double sum = 0, ss = 0;
+    for (double v : column) sum += v;
+    fr.mean = sum / count;
     for (double v : column) ss += (v - fr.mean) * (v - fr.mean);
-    fr.std = std::sqrt(ss / static_cast<double>(feats.samples));
+    fr.std = std::sqrt(ss / count);
     std::vector<double> sorted = column;
     std::sort(sorted.begin(), sorted.end());
-    for (int k = 1; k < kBins; ++k) fr.edges.push_back(sorted[static_cast<size_t>((feats.samples - 1) * k / kBins)]);
+    for (int k = 1; k < kBins; ++k)
+      fr.edges.push_back(sorted.empty() ? 0.0 : sorted[(sorted.size() - 1) * static_cast<size_t>(k) / kBins]);
     fr.proportions.assign(kBins, 0.0);
     for (double v : column) fr.proportions[static_cast<size_t>(bin_of(fr.edges, v))] += 1.0;
-    for (double& p : fr.proportions) p /= static_cast<double>(feats.samples);
+    for (double& p : fr.proportions) p /= count;
     ref.features.push_back(std::move(fr));
   }
   return ref;

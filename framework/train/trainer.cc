@@ -202,17 +202,22 @@ void add_eval_metrics(const EvalResult& v, const std::string& prefix, std::map<s
 
 }  // namespace
 
-FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epochs, BatchSource* test) {
-  if (epochs <= 0) throw_invalid("epochs must be > 0, got " + std::to_string(epochs));
+// What every version of this fit records about its data: each source's provenance and, for a
+// Predictor to serve a version as it was trained, the training inputs' normalisation and
+// statistics (docs/serving.md).
+void Trainer::record_sources(const BatchSource& train, const BatchSource* validation, const BatchSource* test) {
   data_provenance_.clear();
-  for (auto [role, source] : {std::pair<const char*, BatchSource*>{"train", &train}, {"val", validation}, {"test", test}})
+  for (auto [role, source] : {std::pair<const char*, const BatchSource*>{"train", &train}, {"val", validation}, {"test", test}})
     if (source)
       for (const auto& [key, value] : source->provenance()) data_provenance_[std::string("data/") + role + "/" + key] = value;
-  // What a Predictor needs to serve a version of this run as it was trained: the training
-  // inputs' normalisation and statistics (docs/serving.md).
   input_hparams_ = train.input_normalization();
   if (const InputReference stats = input_reference(train.raw_inputs()); !stats.empty())
     data_provenance_["data/train/input_stats"] = stats.to_string();
+}
+
+FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epochs, BatchSource* test) {
+  if (epochs <= 0) throw_invalid("epochs must be > 0, got " + std::to_string(epochs));
+  record_sources(train, validation, test);
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   if (comm_) sync_from_rank0();
   const bool parallel = world_size() > 1;

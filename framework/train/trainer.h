@@ -98,7 +98,9 @@ class Trainer {
   // `validation` is evaluated after every epoch (val/* metrics); `test`, when given, once, after
   // the last epoch (the one reaching `epochs`, or the one a callback stops at), as test/*
   // metrics of that epoch's version. Every version records the sources' provenance()
-  // (environment "data/train/...", "data/val/...", "data/test/...").
+  // (environment "data/train/...", "data/val/...", "data/test/..."), the training source's
+  // input_normalization() as hparams (set_hparam overrides them) and statistics of its
+  // raw_inputs() ("data/train/input_stats", framework/metrics/input_stats.h).
   FitResult fit(BatchSource& train, BatchSource* validation, int64_t epochs, BatchSource* test = nullptr);
   EvalResult evaluate(BatchSource& data);
 
@@ -130,6 +132,7 @@ class Trainer {
   // The counters the trainer itself owns (epoch, steps, seed, loader position).
   std::map<std::string, int64_t> trainer_counters() const;
   std::map<std::string, std::string> hparams() const;
+  void record_sources(const BatchSource& train, const BatchSource* validation, const BatchSource* test);
   // Data parallelism (trainer_data_parallel.cc): rank 0's state onto every rank, and each rank's
   // environment into distributed/* (called first in fit).
   void sync_from_rank0();

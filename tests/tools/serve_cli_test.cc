@@ -148,6 +148,9 @@ TEST_F(ServeCli, AnswersCurlAndDrainsOnSigterm) {
   // curl -d's default type is a form, which the HTTP library caps at 8 KiB: the answer says so.
   EXPECT_TRUE(contains(curl(port, "/v2/models/main/infer", "--data-binary @" + dir_->sub("request.json")),
                        "send it with Content-Type: application/json"));
+  // A chunked body has no length to check against the limit: refused before it is read.
+  EXPECT_TRUE(contains(curl(port, "/v2/models/main/infer", "-H 'Transfer-Encoding: chunked' " + kJson + dir_->sub("request.json")),
+                       "Content-Length"));
   // A client that hangs up while its request is served does not take the server down.
   run_command("curl -s --max-time 0.001 " + kJson + dir_->sub("request.json") + " http://127.0.0.1:" + port +
               "/v2/models/main/infer");

@@ -82,9 +82,20 @@ class ServerTest : public ::testing::Test {
     if (!dir_) GTEST_SKIP() << "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)";
   }
 
+  // Moves a tag as `strata tag -f` would. The server runs in this process, and LMDB allows one
+  // environment per process: while its poller has the log open read-only (a few milliseconds
+  // every poll), opening for writing is refused, so try again (bounded).
   static void move_tag(const std::string& name, const std::string& id) {
-    auto log = VersionLog::open(dir_->path(), OpenMode::kReadWrite);
-    log->set_tag(name, *digest_from_hex(id), true);
+    for (auto end = Clock::now() + std::chrono::seconds(10);;) {
+      try {
+        auto log = VersionLog::open(dir_->path(), OpenMode::kReadWrite);
+        log->set_tag(name, *digest_from_hex(id), true);
+        return;
+      } catch (const strata::Error& e) {
+        if (e.code() != ErrorCode::kFailedPrecondition || Clock::now() > end) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
   }
   static ServerOptions options() {
     return ServerOptions().log_dir(dir_->path()).refs({"production"}).port(0).poll_ms(20).threads(2);
@@ -222,6 +233,13 @@ TEST_F(ServerTest, AnswersEveryErrorWithItsCodeAndAMessage) {
   expect("/v2/models/production/versions/0123456789abcdef0123456789abcdef/infer", with(bad_value), 404, {"unknown version"});
   expect("/v2/models/production/versions/" + tiny_ + "/infer", with(bad_value), 404, {"signature"});
   expect(infer, std::string(300000, ' '), 413, {"larger"});
+  // Inputs far outside the training range overflow the network: 500, never inf/NaN in a 200.
+  const std::vector<float> huge(784, 3e38f);
+  expect(infer, with({{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", huge}}), 500, {"not finite"});
+  // Requests for models this server does not serve share one metrics label.
+  const std::string metrics = c.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("model=\"(unknown)\""), std::string::npos);
+  EXPECT_EQ(metrics.find("model=\"nope\""), std::string::npos);
   EXPECT_EQ(c.Get("/v2/models/nope")->status, 404);
   EXPECT_EQ(c.Get("/no/such/path")->status, 404);
   EXPECT_NE(json::parse(c.Get("/no/such/path")->body)["error"].get<std::string>().find("/no/such/path"), std::string::npos);

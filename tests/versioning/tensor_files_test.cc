@@ -164,7 +164,7 @@ TEST(TensorFiles, DamagedSafetensorsAreClearErrors) {
       {R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight, "4 bytes no tensor uses"},
       {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", eight, "expected '}'"},
       {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}x)", eight, "trailing"},
-      {R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", eight, "unexpected '-'"},
+      {R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", eight, "bad dimension -2 in shape"},
       {R"({"w":{"dtype":"F32","shape":[2]}})", eight, "no data_offsets"},
       {R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{}})", eight, "appears twice"},
       {R"([1,2])", eight, "not a JSON object"},

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "strata/versioning/serving/json_reader.h"
+#include "strata/versioning/json_reader.h"
 
 namespace strata::versioning::serving {
 namespace {
@@ -54,8 +54,8 @@ void fill_integers(Tensor& t, const std::vector<const JsonValue*>& values) {
   T* out = t.data<T>();
   for (size_t i = 0; i < values.size(); ++i) {
     const JsonValue& v = *values[i];
-    if (!v.is_number() || (!v.integral && std::isfinite(v.number) && v.number == std::floor(v.number) &&
-                           std::fabs(v.number) < 9.2e18 && v.text.find_first_of(".eE") != std::string_view::npos))
+    // A fraction or an exponent is no integer; digits alone that do not fit int64 are out of range.
+    if (!v.is_number() || (!v.integral && v.text.find_first_of(".eE") != std::string_view::npos))
       refuse("\"data\" element " + std::to_string(i) + " is " + v.excerpt() + ", the input takes integers");
     if (!v.integral || v.integer < std::numeric_limits<T>::min() || v.integer > std::numeric_limits<T>::max())
       refuse("\"data\" element " + std::to_string(i) + " = " + v.excerpt() + " is out of range for " +

@@ -40,7 +40,9 @@ std::optional<InferenceResult> InferenceQueue::execute(std::shared_ptr<Inference
     job->queued = Clock::now();
     queue_.push_back(std::move(job));
   }
-  cv_.notify_one();
+  // All: a worker filling a batch waits on the same condition and could take the one wake-up
+  // meant for an idle worker.
+  cv_.notify_all();
   return done.get();
 }
 
@@ -99,6 +101,7 @@ void InferenceQueue::worker_loop(int index) {
     cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and every queued job has run
     std::vector<std::shared_ptr<InferenceJob>> jobs = take_batch(lock);
+    if (!queue_.empty()) cv_.notify_one();  // jobs of another version, or past max_batch
     lock.unlock();
     run(index, jobs);
     lock.lock();

@@ -76,6 +76,7 @@ std::string ServedModel::swap(std::shared_ptr<LoadedVersion> next) {
       break;
     }
   last_load_error_.clear();
+  failed_id_.clear();
   return "";
 }
 
@@ -94,9 +95,15 @@ void ServedModel::keep_locked(std::shared_ptr<LoadedVersion> version) {
   while (static_cast<int>(kept_.size()) > keep_versions_ - 1 && !kept_.empty()) kept_.pop_back();
 }
 
-void ServedModel::set_load_error(const std::string& error) {
+void ServedModel::set_load_error(const std::string& error, const std::string& failed_id) {
   std::lock_guard<std::mutex> lock(mu_);
   last_load_error_ = error;
+  failed_id_ = failed_id;
+}
+
+std::string ServedModel::failed_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_id_;
 }
 
 void ServedModel::set_checked(double t) {

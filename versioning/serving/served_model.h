@@ -46,7 +46,10 @@ class ServedModel {
   std::string swap(std::shared_ptr<LoadedVersion> next);
   // Keeps a version loaded for pinned requests without serving it by default.
   void keep(std::shared_ptr<LoadedVersion> version);
-  void set_load_error(const std::string& error);  // "" clears it
+  // The last reload's failure ("" clears it); `failed_id`: the version that failed, which the
+  // poller does not try again until the ref points elsewhere.
+  void set_load_error(const std::string& error, const std::string& failed_id = "");
+  std::string failed_id() const;
   void set_checked(double unix_seconds);
   void set_draining(bool draining);
 
@@ -65,7 +68,7 @@ class ServedModel {
   mutable std::mutex mu_;
   std::shared_ptr<LoadedVersion> current_;
   std::deque<std::shared_ptr<LoadedVersion>> kept_;  // most recent first, current excluded
-  std::string previous_id_, last_load_error_;
+  std::string previous_id_, last_load_error_, failed_id_;
   double last_checked_ = 0;
   bool draining_ = false;
 

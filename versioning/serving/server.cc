@@ -6,7 +6,10 @@
 #include <netinet/tcp.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -131,8 +134,10 @@ std::shared_ptr<ServedModel> Server::Impl::model_or_404(const std::string& name,
 }
 
 // A pinned version: loaded or kept already, else loaded from the log on first use (and kept).
-std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, const std::string& id, httplib::Response& res) {
-  if (id.empty()) return model.current();
+std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, const std::string& pinned, httplib::Response& res) {
+  if (pinned.empty()) return model.current();
+  std::string id = pinned;
+  std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (auto v = model.find(id)) return v;
   if (id.size() != 32) {
     send_error(res, 404, "unknown version '" + id + "' of model '" + model.ref() + "': give the full 32-digit version id");
@@ -162,13 +167,16 @@ void Server::Impl::handle_infer(const httplib::Request& req, httplib::Response& 
   in_flight_gauge.add({}, 1);
   const std::string name = req.matches[1], pinned = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
   std::string version_id;
+  bool known_model = false;
   auto finish = [&] {
-    count_request(name, version_id, res.status);
+    // Names of models this server does not serve are not labels: any client could add series.
+    count_request(known_model ? name : "(unknown)", version_id, res.status);
     in_flight_gauge.add({}, -1);
     --in_flight;
   };
   try {
     auto model = model_or_404(name, res);
+    known_model = model != nullptr;
     auto version = model ? version_or_404(*model, pinned, res) : nullptr;
     if (!version) return finish();
     version_id = version->id;
@@ -186,6 +194,11 @@ void Server::Impl::handle_infer(const httplib::Request& req, httplib::Response& 
     const serving::InferenceResult& result = *ran;
     if (!result.error.empty()) {
       send_error(res, 500, "inference failed: " + result.error);
+      return finish();
+    }
+    const float* out = result.output.f32();
+    if (!std::all_of(out, out + result.output.numel(), [](float v) { return std::isfinite(v); })) {
+      send_error(res, 500, "the network's output is not finite (inf or NaN) for these inputs; are they in the range it was trained on?");
       return finish();
     }
     model->record_inputs(request.input);
@@ -288,6 +301,7 @@ void Server::Impl::install_routes() {
                                  ? "a body sent as a form (Content-Type application/x-www-form-urlencoded, curl -d's "
                                    "default) may not exceed 8 KiB: send it with Content-Type: application/json"
                              : res.status == 413 ? "the request body is larger than the server accepts (--max-body-mb)"
+                             : res.status == 503 ? "not ready: the server is draining before it stops"
                                                  : "bad request";
     send_error(res, res.status, what);
   });
@@ -301,6 +315,15 @@ void Server::Impl::install_routes() {
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   });
   http.set_payload_max_length(static_cast<size_t>(options.max_body_bytes()));
+  // httplib bounds a body by its Content-Length only: a chunked body, or one without a length,
+  // would be read whole whatever its size. Refused before it is read.
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" || (req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")))
+      return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");
+    send_error(res, 411, "send the body with a Content-Length (no chunked transfer encoding)");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   const auto seconds = [](double s) { return std::make_pair(static_cast<time_t>(s), static_cast<time_t>((s - static_cast<time_t>(s)) * 1e6)); };
   http.set_read_timeout(seconds(options.io_timeout_s()).first, seconds(options.io_timeout_s()).second);
   http.set_write_timeout(seconds(options.io_timeout_s()).first, seconds(options.io_timeout_s()).second);
@@ -325,7 +348,11 @@ void Server::Impl::poll_once(ServedModel& model) {
   }
   model.set_checked(serving::unix_now());
   const std::shared_ptr<LoadedVersion> current = model.current();
-  if (id == current->id) return;
+  if (id == current->id) {  // also after the ref moved back from a version that failed
+    model.set_load_error("");
+    return;
+  }
+  if (id == model.failed_id()) return;  // it failed to load: not again until the ref moves
   std::shared_ptr<LoadedVersion> next = model.find(id);
   const serving::Labels model_label{{"model", model.ref()}};
   if (!next) {
@@ -335,14 +362,13 @@ void Server::Impl::poll_once(ServedModel& model) {
       load_seconds.observe(model_label, seconds_since(start));
     } catch (const std::exception& e) {
       loads.add({{"model", model.ref()}, {"result", "failure"}}, 1);
-      model.set_load_error(std::string("loading ") + id + " failed, still serving " + current->name + ": " + e.what());
+      model.set_load_error(std::string("loading ") + id + " failed, still serving " + current->name + ": " + e.what(), id);
       return;
     }
   }
   if (std::string refused = model.swap(next); !refused.empty()) {
     loads.add({{"model", model.ref()}, {"result", "refused"}}, 1);
-    model.keep(next);  // a later look finds it loaded and refuses again without reloading
-    model.set_load_error(refused);
+    model.set_load_error(refused, id);  // not loaded again until the ref moves
     return;
   }
   loads.add({{"model", model.ref()}, {"result", "success"}}, 1);
@@ -374,6 +400,9 @@ void Server::start() {
     throw Error(ErrorCode::kIOError, "cannot listen on " + s.options.host() + ":" + std::to_string(s.options.port()),
                 "", "is another server using the port? pick another with --port");
   s.listener = std::thread([&s] { s.http.listen_after_bind(); });
+  // httplib's stop() does nothing until the listener runs: a drain right after start() would
+  // otherwise leave it serving for ever.
+  for (int i = 0; i < 5000 && !s.http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   s.poller = std::thread([&s] { s.poll_loop(); });
 }
 

@@ -1,22 +1,21 @@
-#include "strata/versioning/serving/json_reader.h"
+#include "strata/versioning/json_reader.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
-namespace strata::versioning::serving {
+namespace strata::versioning {
 namespace {
-
-constexpr int kMaxDepth = 64;
 
 class Reader {
  public:
-  explicit Reader(std::string_view text) : s_(text) {}
+  Reader(std::string_view text, int max_depth) : s_(text), max_depth_(max_depth) {}
 
   JsonValue document() {
     JsonValue v = value(0);
     skip_space();
-    if (pos_ != s_.size()) fail("unexpected characters after the value");
+    if (pos_ != s_.size()) fail("trailing characters after the value");
     return v;
   }
 
@@ -39,9 +38,9 @@ class Reader {
   }
 
   JsonValue value(int depth) {
-    if (depth > kMaxDepth) fail("nested deeper than 64 levels");
+    if (depth > max_depth_) fail("nested deeper than " + std::to_string(max_depth_) + " levels");
     skip_space();
-    if (pos_ >= s_.size()) fail("unexpected end of the body");
+    if (pos_ >= s_.size()) fail("unexpected end of the text");
     const size_t start = pos_;
     JsonValue v;
     const char c = s_[pos_];
@@ -78,6 +77,8 @@ class Reader {
       if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a quoted member name");
       std::string key = string();
       expect(':');
+      for (const auto& [k, other] : v.parts->members)
+        if (k == key) fail("key '" + key + "' appears twice");
       v.parts->members.emplace_back(std::move(key), value(depth + 1));
     } while (take(','));
     expect('}');
@@ -121,7 +122,12 @@ class Reader {
     v.kind = JsonValue::Kind::kNumber;
     if (integral && std::from_chars(first, last, v.integer).ec == std::errc()) v.integral = true;
     const auto [end, ec] = std::from_chars(first, last, v.number);
-    if (ec == std::errc::result_out_of_range) v.number = (*first == '-' ? -1 : 1) * HUGE_VAL;
+    if (ec == std::errc::result_out_of_range) {  // past double's range: overflow, or underflow to 0
+      const std::string_view digits_text(first, static_cast<size_t>(last - first));
+      const size_t e = digits_text.find_first_of("eE");
+      const bool underflow = e != std::string_view::npos && e + 1 < digits_text.size() && digits_text[e + 1] == '-';
+      v.number = (*first == '-' ? -1.0 : 1.0) * (underflow ? 0.0 : HUGE_VAL);
+    }
     else if (ec != std::errc() || end != last) fail("malformed number");
   }
 
@@ -212,6 +218,7 @@ class Reader {
   }
 
   std::string_view s_;
+  int max_depth_;
   size_t pos_ = 0;
 };
 
@@ -254,7 +261,7 @@ std::string JsonValue::excerpt() const {
   return text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 37)) + "...";
 }
 
-JsonValue parse_json(std::string_view text) { return Reader(text).document(); }
+JsonValue parse_json(std::string_view text, int max_depth) { return Reader(text, max_depth).document(); }
 
 std::string json_quote(std::string_view s) {
   std::string out = "\"";
@@ -278,4 +285,4 @@ std::string json_quote(std::string_view s) {
   return out + "\"";
 }
 
-}  // namespace strata::versioning::serving
+}  // namespace strata::versioning

@@ -1,7 +1,9 @@
-// A strict JSON (RFC 8259) reader for inference request bodies. A general-purpose parser spends
-// ~100 us on a 784-pixel image, more than the network's forward pass; this one keeps each value
-// as a view into the body and converts numbers with std::from_chars, ~10x faster. Values point
-// into the text they were read from, which must outlive them.
+// A strict JSON (RFC 8259) reader, the one of Strata: inference request bodies (`strata serve`)
+// and safetensors headers. A general-purpose parser spends ~100 us on a 784-pixel image, more
+// than the network's forward pass; this one keeps each value as a view into the text and
+// converts numbers with std::from_chars, 2x faster than nlohmann::json here. Strings must be
+// UTF-8; an object naming a key twice is refused (which one would count is ambiguous). Values
+// point into the text they were read from, which must outlive them.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace strata::versioning::serving {
+namespace strata::versioning {
 
 struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
@@ -44,14 +46,14 @@ struct JsonValue {
 };
 
 // Parses the whole text; throws JsonError (what, byte offset) on malformed JSON, trailing
-// characters or nesting deeper than 64 levels.
+// characters, a key named twice in one object, or nesting deeper than max_depth levels.
 struct JsonError {
   std::string what;
   size_t offset = 0;
 };
-JsonValue parse_json(std::string_view text);
+JsonValue parse_json(std::string_view text, int max_depth = 64);
 
 // "text" with JSON string escapes, quotes included.
 std::string json_quote(std::string_view s);
 
-}  // namespace strata::versioning::serving
+}  // namespace strata::versioning
