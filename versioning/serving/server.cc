@@ -164,14 +164,12 @@ void Server::Impl::count_request(const std::string& model, const std::string& ve
 void Server::Impl::handle_infer(const httplib::Request& req, httplib::Response& res) {
   const auto start = Clock::now();
   ++in_flight;
-  in_flight_gauge.add({}, 1);
   const std::string name = req.matches[1], pinned = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
   std::string version_id;
   bool known_model = false;
   auto finish = [&] {
     // Names of models this server does not serve are not labels: any client could add series.
     count_request(known_model ? name : "(unknown)", version_id, res.status);
-    in_flight_gauge.add({}, -1);
     --in_flight;
   };
   try {
@@ -235,6 +233,7 @@ void Server::Impl::handle_metadata(const httplib::Request& req, httplib::Respons
 
 void Server::Impl::handle_metrics(httplib::Response& res) {
   std::string out;
+  in_flight_gauge.set({}, static_cast<double>(in_flight.load()));  // the drain's counter, read at scrape
   for (const auto& [ref, model] : models) {
     const DriftReport d = model->drift();
     if (d.status == "unknown") {
@@ -331,7 +330,6 @@ void Server::Impl::install_routes() {
   http.set_keep_alive_max_count(1000);
   const int http_threads = std::max(options.http_threads(), 1);
   http.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
-  in_flight_gauge.set({}, 0);
 }
 
 // One look at a ref: a new target is taken from the kept versions (instant) or loaded and
