@@ -1,10 +1,13 @@
 // strata verify / gc / du / export / tensorboard: the log's bytes.
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
+#include <utility>
 
 #include "strata/framework/core/error.h"
-#include "tools/verbs.h"
+#include "tools/flag_checks.h"
+#include "tools/verbs/verbs.h"
 #include "strata/models/models.h"
 #include "strata/versioning/import.h"
 #include "strata/versioning/onnx_export.h"
@@ -13,6 +16,14 @@
 #include "strata/versioning/tensorboard_export.h"
 
 namespace strata::tools {
+
+struct ImportOptions {
+  std::string file, graph_version, model, branch, message;
+  std::vector<int64_t> input_shape{1, 28, 28};
+  int64_t classes = 10;
+  bool allow_partial = false;
+  uint64_t seed = 0;
+};
 
 using versioning::CommitId;
 using versioning::OpenMode;
@@ -242,4 +253,97 @@ int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
   return 0;
 }
 
+// The command line of these verbs (tools/verbs/verbs.h).
+namespace {
+
+Verb verify_verb(CLI::App& app, const GlobalOptions& g) {
+  auto a = std::make_shared<std::pair<std::string, bool>>("", false);
+  CLI::App* c = app.add_subcommand("verify", "re-hash every chunk; exit 1 on damage");
+  c->add_option("VERSION", a->first, "one version (default: all)");
+  c->add_flag("--all", a->second, "every version");
+  return {c, nullptr, [&g, a] { return cmd_verify(g, a->first, a->second); }};
+}
+
+Verb gc_verb(CLI::App& app, const GlobalOptions& g) {
+  auto keep_full = std::make_shared<int>(0);
+  CLI::App* c = app.add_subcommand("gc", "delete versions and chunks no branch or tag reaches");
+  c->add_option("--keep-full", *keep_full,
+                "retention: keep optimizer state only for the newest K versions of each branch, heads and "
+                "tags (older versions stay diffable and exportable but cannot be resumed exactly)")
+      ->check(flags::positive());
+  return {c, nullptr, [&g, keep_full] { return cmd_gc(g, *keep_full); }};
+}
+
+Verb compact_verb(CLI::App& app, const GlobalOptions& g) {
+  CLI::App* c = app.add_subcommand(
+      "compact", "compress the versions a training run stored raw (done at the end of fit(); needed after a kill)");
+  return {c, nullptr, [&g] { return cmd_compact(g); }};
+}
+
+Verb du_verb(CLI::App& app, const GlobalOptions& g) {
+  CLI::App* c = app.add_subcommand("du", "bytes stored vs raw, by branch, kind, tensor and codec");
+  return {c, nullptr, [&g] { return cmd_du(g); }};
+}
+
+Verb export_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::string version, npz, safetensors, onnx, batch = "dynamic";
+    int opset = 17;
+    bool optim = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("export", "write a version's tensors to a portable file");
+  c->add_option("VERSION", a->version, "version name")->required();
+  CLI::Option* npz = c->add_option("--params", a->npz, "NumPy .npz archive to write (numpy.load reads it)");
+  CLI::Option* st = c->add_option("--safetensors", a->safetensors, "safetensors file to write (Hugging Face format)")->excludes(npz);
+  c->add_option("--onnx", a->onnx, "ONNX model to write (graph and parameters)")->excludes(npz)->excludes(st);
+  c->add_option("--opset", a->opset, "ONNX opset")->check(CLI::Range(13, 17));
+  c->add_option("--batch", a->batch, "ONNX batch dimension: dynamic or a size");
+  c->add_flag("--with-optim", a->optim, "also the optimizer state (optim/<param>/<slot>)");
+  auto check = [a] {
+    if (!a->npz.empty() + !a->safetensors.empty() + !a->onnx.empty() != 1)
+      throw CLI::ValidationError("export", "name one file: --params FILE.npz, --safetensors FILE or --onnx FILE");
+    const std::string& b = a->batch;
+    if (b != "dynamic" && (b.empty() || b.size() > 9 || b.find_first_not_of("0123456789") != std::string::npos || std::stoll(b) == 0))
+      throw CLI::ValidationError("--batch", "dynamic or a positive number, not '" + b + "'");
+  };
+  auto run = [&g, a] {
+    if (!a->onnx.empty()) return cmd_export_onnx(g, a->version, a->onnx, a->opset, a->batch == "dynamic" ? 0 : std::stoll(a->batch));
+    if (!a->npz.empty()) return cmd_export(g, a->version, a->npz, versioning::TensorFileFormat::kNpz, a->optim);
+    return cmd_export(g, a->version, a->safetensors, versioning::TensorFileFormat::kSafetensors, a->optim);
+  };
+  return {c, check, run};
+}
+
+Verb import_verb(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<ImportOptions>();
+  CLI::App* c = app.add_subcommand("import", "a new version whose parameters come from a .npz or .safetensors file");
+  c->add_option("FILE", o->file, "tensor file (.npz, .safetensors), names like fc1/weight")->required();
+  CLI::Option* graph = c->add_option("--graph", o->graph_version, "take the graph of VERSION");
+  c->add_option("--model", o->model, "or build the graph of a model: mlp, cnn, resnet")->excludes(graph);
+  c->add_option("--input-shape", o->input_shape, "with --model: the sample shape (default 1 28 28)");
+  c->add_option("--classes", o->classes, "with --model: the number of classes")->check(flags::positive());
+  c->add_option("--branch", o->branch, "the new branch")->required();
+  c->add_option("-m,--message", o->message, "commit message");
+  c->add_flag("--allow-partial", o->allow_partial, "import what matches; the rest keeps the graph's fresh initialisation");
+  c->add_option("--seed", o->seed, "seed of that initialisation");
+  auto check = [o] {
+    if (o->graph_version.empty() == o->model.empty())
+      throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");
+  };
+  return {c, check, [&g, o] { return cmd_import(g, *o); }};
+}
+
+Verb tensorboard_verb(CLI::App& app, const GlobalOptions& g) {
+  auto a = std::make_shared<std::pair<std::string, bool>>("", false);
+  CLI::App* c = app.add_subcommand("tensorboard", "re-create TensorBoard event files from the log");
+  c->add_option("--out", a->first, "output directory (default: <log>/tb-recreated; never the live <log>/tb)");
+  c->add_flag("--force", a->second, "replace event files an earlier re-creation wrote there");
+  return {c, nullptr, [&g, a] { return cmd_tensorboard(g, a->first, a->second); }};
+}
+
+const VerbRegistration kExport(90, export_verb), kImport(100, import_verb), kVerify(110, verify_verb), kGc(120, gc_verb),
+    kCompact(130, compact_verb), kDu(140, du_verb), kTensorboard(160, tensorboard_verb);
+
+}  // namespace
 }  // namespace strata::tools

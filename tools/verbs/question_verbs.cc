@@ -1,9 +1,11 @@
 // strata log --tensor / check: questions the history answers (read-only).
 #include <cmath>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "strata/framework/core/error.h"
-#include "tools/verbs.h"
+#include "tools/verbs/verbs.h"
 
 namespace strata::tools {
 
@@ -13,6 +15,12 @@ using versioning::OpenMode;
 using versioning::VersionLog;
 using versioning::short_hex;
 using versioning::to_hex;
+
+// `strata check VERSION --baseline REF --metric M (--max-drop D | --max-rise R) ...`: the CI gate.
+struct MetricGate {
+  std::string metric;
+  std::optional<double> max_drop, max_rise;
+};
 
 namespace {
 
@@ -152,4 +160,46 @@ int cmd_check(const GlobalOptions& g, const std::string& version, const std::str
   return all_pass ? 0 : 1;
 }
 
+// The command line of `check` (tools/verbs/verbs.h); `log --tensor` is a flag of `log`.
+namespace {
+
+Verb check_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::string version, baseline;
+    std::vector<MetricGate> gates;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("check", "regression gate: exit 1 when a metric fell (or rose) too far from a baseline");
+  c->add_option("VERSION", a->version, "the version to check")->required();
+  c->add_option("--baseline", a->baseline, "the version to compare with")->required();
+  c->add_option_function<std::string>("--metric", [a](const std::string& m) { a->gates.push_back({m, {}, {}}); },
+                                      "a metric; the --max-drop / --max-rise after it apply to it")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  // --max-drop / --max-rise bound the --metric named last.
+  auto gate_bound = [a](const char* flag, bool drop) {
+    return [a, flag, drop](const double& v) {
+      if (a->gates.empty()) throw CLI::ValidationError(flag, "name the metric first: --metric M " + std::string(flag) + " X");
+      if (!(v >= 0) || !std::isfinite(v)) throw CLI::ValidationError(flag, "a number >= 0");
+      (drop ? a->gates.back().max_drop : a->gates.back().max_rise) = v;
+    };
+  };
+  c->add_option_function<double>("--max-drop", gate_bound("--max-drop", true), "fail when metric - baseline < -X")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  c->add_option_function<double>("--max-rise", gate_bound("--max-rise", false), "fail when metric - baseline > X")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto check = [a] {
+    if (a->gates.empty()) throw CLI::ValidationError("check", "name a metric: --metric M --max-drop X (or --max-rise X)");
+    for (const MetricGate& gate : a->gates)
+      if (!gate.max_drop && !gate.max_rise)
+        throw CLI::ValidationError("--metric", gate.metric + " needs --max-drop X or --max-rise X after it");
+  };
+  return {c, check, [&g, a] { return cmd_check(g, a->version, a->baseline, a->gates); }};
+}
+
+const VerbRegistration kCheck(20, check_verb);
+
+}  // namespace
 }  // namespace strata::tools

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -11,9 +12,17 @@
 #include "tools/log_graph.h"
 #include "strata/framework/metrics/input_stats.h"
 #include "strata/versioning/commit_graph.h"
-#include "tools/verbs.h"
+#include "tools/flag_checks.h"
+#include "tools/verbs/verbs.h"
 
 namespace strata::tools {
+
+// `strata log --regressions --metric M --threshold T`: marks versions whose metric got worse
+// than their first parent's by more than T (a drop where higher is better, else a rise).
+struct RegressionQuery {
+  std::string metric;
+  double threshold = 0;
+};
 namespace {
 
 using versioning::CommitId;
@@ -473,4 +482,77 @@ int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& names, c
   return 0;
 }
 
+// The command line of these verbs (tools/verbs/verbs.h).
+namespace {
+
+Verb log_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::string ref, tensor;
+    bool all = false, graph = false, regressions = false;
+    RegressionQuery query;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("log", "list versions, newest first");
+  c->add_option("REF", a->ref, "branch or version to start from (default: main)");
+  c->add_flag("--all", a->all, "every version of every branch and tag");
+  c->add_flag("--graph", a->graph, "draw the version DAG (branch points, merges)");
+  c->add_option("--tensor", a->tensor, "how one tensor moved per version: mean|D|, max|D|, relative L2, norm");
+  c->add_flag("--regressions", a->regressions, "mark versions whose --metric got worse than their parent's by more than --threshold");
+  c->add_option("--metric", a->query.metric, "the metric --regressions watches (e.g. val/accuracy)");
+  c->add_option("--threshold", a->query.threshold, "--regressions: the change that counts")->check(flags::at_least(0));
+  auto check = [a] {
+    if (a->regressions && a->query.metric.empty())
+      throw CLI::ValidationError("--regressions", "name the metric: --regressions --metric M --threshold T");
+    if (!a->tensor.empty() && (a->all || a->graph || a->regressions))
+      throw CLI::ValidationError("--tensor", "lists one tensor along one history; it takes no --all, --graph or --regressions");
+  };
+  auto run = [&g, a] {
+    if (!a->tensor.empty()) return cmd_log_tensor(g, a->ref, a->tensor);
+    return cmd_log(g, a->ref, a->all, a->graph, a->regressions ? std::optional(a->query) : std::nullopt);
+  };
+  return {c, check, run};
+}
+
+Verb show_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::string name;
+    bool tensors = false, graph = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("show", "describe one version");
+  c->add_option("VERSION", a->name, "version name")->required();
+  c->add_flag("--tensors", a->tensors, "list tensors with shape, dtype and bytes");
+  c->add_flag("--graph", a->graph, "list the computation graph's nodes with shapes");
+  return {c, nullptr, [&g, a] { return cmd_show(g, a->name, a->tensors, a->graph); }};
+}
+
+Verb diff_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::string a, b;
+    double eps = 0.0;
+    size_t top = 20;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("diff", "what changed between two versions");
+  c->add_option("A", a->a, "first version")->required();
+  c->add_option("B", a->b, "second version")->required();
+  c->add_option("--eps", a->eps, "a tensor is changed when mean |a-b| > eps")->check(flags::at_least(0));
+  c->add_option("--top", a->top, "show the N most changed tensors")->check(flags::at_least(1));
+  return {c, nullptr, [&g, a] { return cmd_diff(g, a->a, a->b, a->eps, a->top); }};
+}
+
+Verb compare_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    std::vector<std::string> versions, metrics;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = app.add_subcommand("compare", "metrics of several versions side by side");
+  c->add_option("VERSIONS", a->versions, "versions to compare")->required();
+  c->add_option("--metric", a->metrics, "only this metric (repeatable; 'val/*' for a prefix)");
+  return {c, nullptr, [&g, a] { return cmd_compare(g, a->versions, a->metrics); }};
+}
+
+const VerbRegistration kLog(10, log_verb), kShow(30, show_verb), kDiff(40, diff_verb), kCompare(50, compare_verb);
+
+}  // namespace
 }  // namespace strata::tools

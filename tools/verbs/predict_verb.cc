@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <filesystem>
 
 #include "strata/datasets/csv.h"
@@ -13,9 +14,17 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/versioning/predictor.h"
 #include "strata/versioning/tensor_files.h"
-#include "tools/verbs.h"
+#include "tools/verbs/verbs.h"
 
 namespace strata::tools {
+
+struct PredictOptions {
+  std::string version, input, labels, format;  // format: idx | npy | csv ("" : by extension)
+  std::string target;                          // csv: the label column (else every column is a feature)
+  int64_t batch = 256, top = 3, show = 10;
+  int bench = 0;  // > 0: also time this many single-sample predictions (latency p50 / p99)
+};
+
 namespace {
 
 std::string input_format(const PredictOptions& o) {
@@ -206,4 +215,25 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   return 0;
 }
 
+// The command line of `predict` (tools/verbs/verbs.h).
+namespace {
+
+Verb predict_verb(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* c = app.add_subcommand("predict", "a version's predictions on a file of inputs");
+  c->add_option("VERSION", o->version, "version name")->required();
+  c->add_option("--input", o->input, "inputs: an IDX file (Fashion-MNIST images), a .npy array or a CSV file")->required();
+  c->add_option("--labels", o->labels, "labels (IDX or .npy): adds accuracy and the confusion matrix");
+  c->add_option("--format", o->format, "idx | npy | csv (default: by extension)")->check(CLI::IsMember({"idx", "npy", "csv"}));
+  c->add_option("--target", o->target, "csv: the column holding the labels");
+  c->add_option("--batch", o->batch, "samples per forward pass")->check(CLI::Range(1, 1 << 20));
+  c->add_option("--top", o->top, "classes listed per row")->check(CLI::Range(1, 1000));
+  c->add_option("--show", o->show, "rows printed (text output)")->check(CLI::Range(0, 1 << 30));
+  c->add_option("--bench", o->bench, "also time N single-sample predictions (latency p50/p99)")->check(CLI::Range(1, 1000000));
+  return {c, nullptr, [&g, o] { return cmd_predict(g, *o); }};
+}
+
+const VerbRegistration kPredict(150, predict_verb);
+
+}  // namespace
 }  // namespace strata::tools

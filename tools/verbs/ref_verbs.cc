@@ -1,8 +1,11 @@
 // strata branch / tag / merge: moving names and making merge versions.
 #include "strata/framework/core/error.h"
-#include "tools/verbs.h"
+#include "tools/flag_checks.h"
+#include "tools/verbs/verbs.h"
 
 #include <iostream>
+#include <memory>
+#include <utility>
 
 #include "strata/versioning/commit_graph.h"
 #include "strata/versioning/merge.h"
@@ -99,4 +102,66 @@ int cmd_merge_base(const GlobalOptions& g, const std::string& a_name, const std:
   return 0;
 }
 
+// The command line of these verbs (tools/verbs/verbs.h).
+namespace {
+
+Verb ref_verb(CLI::App& app, const GlobalOptions& g, bool is_tag) {
+  struct Args {
+    std::string name, version;
+    bool del = false, force = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* c = is_tag ? app.add_subcommand("tag", "list, create, move or delete tags")
+                       : app.add_subcommand("branch", "list, create, move or delete branches");
+  c->add_option("NAME", a->name, "ref name");
+  c->add_option("VERSION", a->version, "version it points to");
+  c->add_flag("-d,--delete", a->del, "delete the ref");
+  c->add_flag("-f,--force", a->force, "move an existing ref");
+  return {c, nullptr, [&g, a, is_tag] { return cmd_refs(g, is_tag, a->name, a->version, a->del, a->force); }};
+}
+
+Verb merge_verb(CLI::App& app, const GlobalOptions& g) {
+  struct Args {
+    versioning::MergeRequest request;
+    std::string method = "average";
+    std::vector<std::string> take;
+  };
+  auto a = std::make_shared<Args>();
+  versioning::MergeRequest& m = a->request;
+  CLI::App* c = app.add_subcommand("merge", "merge two versions into a new one (average, task arithmetic, TIES)");
+  c->add_option("A", m.a, "first version (its branch gets the merge)")->required();
+  c->add_option("B", m.b, "second version")->required();
+  c->add_option("--method", a->method,
+                "average: (1-alpha)A + alpha B; task-arithmetic: base + lambda((A-base) + (B-base)); ties: "
+                "trim, elect sign, disjoint mean of the changes since the merge base")
+      ->check(CLI::IsMember({"average", "task-arithmetic", "ties"}));
+  c->add_option("--alpha", m.alpha, "average: result = (1 - alpha) A + alpha B")->check(flags::between(0, 1));
+  c->add_option("--lambda", m.lambda, "task-arithmetic, ties: scale of the merged change")->check(flags::between(0, 10));
+  c->add_option("--density", m.density, "ties: share of each change kept (largest magnitudes)")
+      ->check(flags::between(0, 1))
+      ->check(flags::at_least(0, true));
+  c->add_option("--take", a->take, "PATTERN=A|B: tensors matching PATTERN (fnmatch) taken whole from one side");
+  c->add_option("--branch", m.branch, "branch for the merge (default: A's, A must be its head)");
+  c->add_option("-m,--message", m.message, "commit message");
+  auto check = [a] {
+    a->request.method = *versioning::merge_method_from_name(a->method);  // checked by IsMember
+    for (const std::string& rule : a->take)
+      a->request.take.push_back(as_usage_error("--take", [&] { return versioning::parse_take_rule(rule); }));
+  };
+  return {c, check, [&g, a] { return cmd_merge(g, a->request); }};
+}
+
+Verb merge_base_verb(CLI::App& app, const GlobalOptions& g) {
+  auto a = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* c = app.add_subcommand("merge-base", "the nearest common ancestor of two versions");
+  c->add_option("A", a->first, "a version")->required();
+  c->add_option("B", a->second, "another version")->required();
+  return {c, nullptr, [&g, a] { return cmd_merge_base(g, a->first, a->second); }};
+}
+
+const VerbRegistration kBranch(60, [](CLI::App& app, const GlobalOptions& g) { return ref_verb(app, g, false); }),
+    kTag(70, [](CLI::App& app, const GlobalOptions& g) { return ref_verb(app, g, true); }), kMerge(80, merge_verb),
+    kMergeBase(170, merge_base_verb);
+
+}  // namespace
 }  // namespace strata::tools
