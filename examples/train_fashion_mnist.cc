@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "strata/datasets/data_loader.h"
 #include "strata/datasets/idx.h"
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
 #endif
     }
     const bool rank0 = !world || world->rank() == 0;
+    adopt_resumed_hparams(app, log, {{"--model", "model"}, {"--activation", "activation"}, {"--batch-size", "batch_size"},
+                                     {"--lr", "lr"}, {"--optimizer", "optimizer"}, {"--momentum", "momentum"},
+                                     {"--weight-decay", "weight_decay"}, {"--dropout", "dropout"}, {"--seed", "seed"},
+                                     {"--threads", "threads"}, {"--val-split", "val_split"}});
     if (!rank0) log = versioning::RunOptions().tensorboard(false).verbose(false);  // rank 0 owns the log
     set_num_threads(threads);
     Dataset all_train = load_fashion_mnist(data_dir, true, limit);
@@ -92,8 +97,10 @@ int main(int argc, char** argv) {
                               .normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
-    DataLoader val_loader(held_out, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
-    DataLoader& validation = val_split > 0 ? val_loader : test_loader;
+    // --val-split 0 holds nothing out (an empty dataset makes no loader): validate on the test set.
+    std::optional<DataLoader> val_loader;
+    if (val_split > 0) val_loader.emplace(held_out, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
+    DataLoader& validation = val_loader ? *val_loader : test_loader;
 
     Network net(model == "mlp" ? models::mlp({1, 28, 28}, {784, 512, 256, 10}, activation, dropout)
                                : models::by_name(model, {1, 28, 28}, 10, dropout));

@@ -33,7 +33,9 @@ using namespace strata;
 namespace {
 
 // After every epoch: sample `length` characters from the model (temperature sampling keyed by
-// (seed, epoch), so a resumed run writes the same text), print it and attach it for TensorBoard.
+// (seed, epoch), so a resumed run writes the same text) and attach it for TensorBoard. It is
+// printed on one line, newlines escaped, after the epoch's progress line (which the progress
+// display prints last in on_epoch_end): at the next epoch's start or at the end of the fit.
 class SampleText : public Callback {
  public:
   SampleText(Network& net, const Vocabulary& vocab, int64_t window, std::string prompt, int64_t length, uint64_t seed)
@@ -63,17 +65,35 @@ class SampleText : public Callback {
       ids.push_back(pick);
     }
     std::string text = vocab_.decode(ids.data(), static_cast<int64_t>(ids.size()));
-    std::printf("sample after epoch %lld: %s\n", static_cast<long long>(info.state.epoch()), text.c_str());
+    pending_ = "sample after epoch " + std::to_string(info.state.epoch()) + ": " + escaped(text);
     info.annotations["text/sample"] = "```\n" + text + "\n```";
   }
+  void on_epoch_begin(int64_t) override { print_pending(); }
+  void on_fit_end(bool) override { print_pending(); }
 
  private:
+  static std::string escaped(const std::string& text) {
+    std::string out;
+    for (char c : text)
+      if (c == '\n') out += "\\n";
+      else if (c == '\t') out += "\\t";
+      else if (c == '\\') out += "\\\\";
+      else out += c;
+    return out;
+  }
+  void print_pending() {
+    if (pending_.empty()) return;
+    std::printf("%s\n", pending_.c_str());
+    pending_.clear();
+  }
+
   Network& net_;
   const Vocabulary& vocab_;
   int64_t window_;
   std::string prompt_;
   int64_t length_;
   uint64_t seed_;
+  std::string pending_;  // the last sample, printed after its epoch's progress line
 };
 
 }  // namespace
@@ -112,6 +132,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->check(flags::between(1, max_threads()));
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
+  adopt_resumed_hparams(app, log, {{"--task", "task"}, {"--model", "model"}, {"--batch-size", "batch_size"}, {"--lr", "lr"},
+                                   {"--optimizer", "optimizer"}, {"--dropout", "dropout"}, {"--dim", "dim"},
+                                   {"--hidden", "hidden"}, {"--layers", "layers"}, {"--heads", "heads"},
+                                   {"--seed", "seed"}, {"--threads", "threads"}});
   if (dim % heads != 0 && model == "transformer") {
     std::fprintf(stderr, "error: --heads %lld must divide --dim %lld\n", static_cast<long long>(heads), static_cast<long long>(dim));
     return 2;

@@ -157,12 +157,13 @@ void Run::finish() {
   if (!options_.verbose()) return;
   std::optional<CommitId> head = log_->head(recorder_->branch());
   RecorderTiming t = recorder_->timing();
-  std::printf("branch %s now at %s; %d snapshots this run, stall max %.1f ms (%.1f MB staged each)\n",
+  std::printf("branch %s now at %s; %d snapshot%s this run, stall max %.1f ms (%.1f MB staged each)\n",
               recorder_->branch().c_str(), head ? log_->describe(*head).c_str() : "(none)", t.snapshots,
-              t.max_stall_ms, t.staged_bytes / 1e6);
+              t.snapshots == 1 ? "" : "s", t.max_stall_ms, t.staged_bytes / 1e6);
   if (t.compaction.chunks_encoded > 0)
-    std::printf("compressed %zu versions after training: %.1f MB -> %.1f MB in %.2f s\n", t.compaction.versions,
-                t.compaction.bytes_before / 1e6, t.compaction.bytes_after / 1e6, t.compaction.seconds);
+    std::printf("compressed %zu version%s after training: %.1f MB -> %.1f MB in %.2f s\n", t.compaction.versions,
+                t.compaction.versions == 1 ? "" : "s", t.compaction.bytes_before / 1e6, t.compaction.bytes_after / 1e6,
+                t.compaction.seconds);
   if (options_.tensorboard()) std::printf("tensorboard --logdir %s/tb\n", options_.log_dir().c_str());
 }
 

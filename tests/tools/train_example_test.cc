@@ -55,6 +55,38 @@ TEST(TrainExample, LogCodecSetsANewLogsCodecAndIsRefusedOnAnExistingLogWithAnoth
   EXPECT_EQ(log->settings().codec, ChunkCodec::kShuffleZstd);
 }
 
+// `--resume main` alone continues the run as it was started: the flags it does not give take the
+// recorded hyper-parameters (seed, optimizer, learning rate, ...), and the result is bit-exact
+// with an uninterrupted run. A flag that is given still wins.
+TEST(TrainExample, ResumeTakesTheRecordedHyperParametersUnlessAFlagOverridesThem) {
+  if (!tools_test::have_fashion_mnist())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  vtest::TempDir dir;
+  const std::string example = STRATA_BINARY_DIR "/examples/train_fashion_mnist --limit 600 --no-tensorboard --log-dir ";
+  const std::string started = " --seed 7 --optimizer sgd --momentum 0.5 --lr 0.05 --batch-size 32 --dropout 0.1";
+  ASSERT_EQ(tools_test::run_command(example + dir.sub("straight") + started + " --epochs 2 2>&1").code, 0);
+  ASSERT_EQ(tools_test::run_command(example + dir.sub("split") + started + " --epochs 1 2>&1").code, 0);
+  tools_test::CommandOutput resumed = tools_test::run_command(example + dir.sub("split") + " --epochs 2 --resume main 2>&1");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "resuming main with its recorded")) << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "--seed 7")) << resumed.out;
+  EXPECT_TRUE(contains(resumed.out, "--optimizer sgd")) << resumed.out;
+  auto straight = VersionLog::open(dir.sub("straight"), OpenMode::kReadOnly);
+  auto split = VersionLog::open(dir.sub("split"), OpenMode::kReadOnly);
+  const NamedTensors a = straight->read_params(straight->resolve("main")), b = split->read_params(split->resolve("main"));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i].second.bit_equal(b[i].second)) << a[i].first;
+  // A flag on the command line wins: another learning rate on a new branch.
+  tools_test::CommandOutput changed =
+      tools_test::run_command(example + dir.sub("split") + " --epochs 3 --resume main --lr 0.01 --branch slower 2>&1");
+  ASSERT_EQ(changed.code, 0) << changed.out;
+  split = VersionLog::open(dir.sub("split"), OpenMode::kReadOnly);
+  const CommitRecord slower = split->read_record(split->resolve("slower"));
+  EXPECT_EQ(slower.hparams.at("lr"), "0.01");
+  EXPECT_EQ(slower.hparams.at("seed"), "7");
+  EXPECT_EQ(slower.hparams.at("optimizer"), "sgd");
+}
+
 // `strata predict` on the Fashion-MNIST test files reproduces the accuracy the version recorded
 // (the example validates on the same 10,000 images, normalised as it recorded).
 TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
@@ -207,12 +239,13 @@ TEST(TrainText, LanguageModelSamplesGoToTensorBoardAndAResumedRunSamplesTheSameT
   tools_test::CommandOutput a = tools_test::run_command(example + " --epochs 2 --log-dir " + straight + " 2>&1");
   ASSERT_EQ(a.code, 0) << a.out;
   ASSERT_TRUE(contains(a.out, "sample after epoch 2: The ")) << a.out;
+  EXPECT_LT(a.out.find("epoch 2/2"), a.out.find("sample after epoch 2:")) << a.out;
   ASSERT_EQ(tools_test::run_command(example + " --epochs 1 --log-dir " + split + " 2>&1").code, 0);
   tools_test::CommandOutput b = tools_test::run_command(example + " --epochs 2 --resume main --log-dir " + split + " 2>&1");
   ASSERT_EQ(b.code, 0) << b.out;
   auto sample = [](const std::string& out) {
     size_t at = out.find("sample after epoch 2:");
-    return out.substr(at, out.find("\nepoch 2/2", at) - at);
+    return out.substr(at, out.find('\n', at) - at);  // one line, after the epoch's progress line
   };
   EXPECT_EQ(sample(a.out), sample(b.out));  // sampled from (seed, epoch) and bit-identical weights
   // The sample is a TensorBoard text entry per epoch, at the epoch's step.
