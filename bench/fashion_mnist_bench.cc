@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   GraphSpec graph = models::by_name(model, input, 10);
   Network net(graph);
   Optimizer opt(net, OptimizerOptions().kind("adam"));
-  auto loss = make_loss("softmax_cross_entropy");
+  auto loss = make_loss(LossKind::kSoftmaxCrossEntropy);
   int64_t epoch = 1;
   train_loader.start_epoch(epoch);
   auto step = [&] {

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   Network net(g, NetworkOptions().weight_init(argc > 4 ? argv[4] : ""));
   net.init_params(1);
   Optimizer opt(net, OptimizerOptions().kind("adam").lr(1e-3));
-  auto loss = make_loss("softmax_cross_entropy");
+  auto loss = make_loss(LossKind::kSoftmaxCrossEntropy);
   Tensor x, y, ex, ey;
   make_data(kTrain, x, y);
   make_data(kEval, ex, ey);

@@ -31,7 +31,7 @@ namespace {
 
 GraphSpec mlp(bool deeper) {
   GraphBuilder b({1, 28, 28});
-  std::string x = b.flatten("flatten1", b.input());
+  Value x = b.flatten("flatten1", b.input());
   x = b.relu("relu1", b.linear("fc1", x, 512));
   x = b.relu("relu2", b.linear("fc2", x, 256));
   if (deeper) x = b.relu("relu2b", b.linear("fc2b", x, 256));

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     DataLoader train_loader(train, loader), val_loader(val, DataLoaderOptions(loader).shuffle(false));
     int64_t features = train.x.dim(1), outputs = train.y.dim(1);
     Network net(models::mlp({features}, {features, 64, 64, outputs}, "tanh"));
-    Trainer trainer(net, TrainerOptions().seed(seed).loss("mse").optimizer(OptimizerOptions().kind("adam").lr(lr)));
+    Trainer trainer(net, TrainerOptions().seed(seed).loss(LossKind::kMse).optimizer(OptimizerOptions().kind("adam").lr(lr)));
     trainer.set_hparam("model", "mlp-64-64-tanh");
     trainer.set_hparam("batch_size", std::to_string(batch_size));
     trainer.set_hparam("data", csv);

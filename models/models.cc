@@ -3,6 +3,8 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
 
+#include <optional>
+
 namespace strata::models {
 
 GraphSpec mlp(const Shape& input_shape, const std::vector<int64_t>& sizes, const std::string& activation, double dropout) {
@@ -32,7 +34,7 @@ GraphSpec lenet(const Shape& input_shape, int64_t classes, double dropout) {
 
 GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_stage) {
   GraphBuilder b(input_shape);
-  std::string x = b.conv2d("stem/conv", b.input(), Conv2dOptions(16, 3).padding(1).bias(false));
+  Value x = b.conv2d("stem/conv", b.input(), Conv2dOptions(16, 3).padding(1).bias(false));
   x = b.relu("stem/relu", b.batch_norm("stem/bn", x));
   int64_t in_channels = 16;
   const int64_t widths[] = {16, 32, 64};
@@ -40,10 +42,10 @@ GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_s
     for (int64_t block = 0; block < blocks_per_stage; ++block) {
       int64_t out = widths[stage], stride = stage > 0 && block == 0 ? 2 : 1;
       b.set_scope("stage" + std::to_string(stage + 1) + "/block" + std::to_string(block + 1));
-      std::string h = b.conv2d("conv1", x, Conv2dOptions(out, 3).stride(stride).padding(1).bias(false));
+      Value h = b.conv2d("conv1", x, Conv2dOptions(out, 3).stride(stride).padding(1).bias(false));
       h = b.relu("relu1", b.batch_norm("bn1", h));
       h = b.batch_norm("bn2", b.conv2d("conv2", h, Conv2dOptions(out, 3).padding(1).bias(false)));
-      std::string shortcut = x;
+      Value shortcut = x;
       if (stride != 1 || in_channels != out)
         shortcut = b.batch_norm("proj_bn", b.conv2d("proj", x, Conv2dOptions(out, 1).stride(stride).bias(false)));
       x = b.relu("relu2", b.add("add", h, shortcut));
@@ -57,7 +59,7 @@ GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_s
 
 namespace {
 
-std::string recurrent(GraphBuilder& b, const std::string& name, const std::string& x, const TextModelOptions& o) {
+Value recurrent(GraphBuilder& b, const std::string& name, const Value& x, const TextModelOptions& o) {
   RecurrentOptions r = RecurrentOptions(o.hidden()).num_layers(o.layers()).bidirectional(o.bidirectional());
   if (o.cell() == "lstm") return b.lstm(name, x, r);
   if (o.cell() == "gru") return b.gru(name, x, r);
@@ -65,17 +67,16 @@ std::string recurrent(GraphBuilder& b, const std::string& name, const std::strin
 }
 
 // Pre-norm Transformer blocks over x [T, D].
-std::string transformer_blocks(GraphBuilder& b, std::string x, const std::string& mask, bool causal,
-                               const TextModelOptions& o) {
+Value transformer_blocks(GraphBuilder& b, Value x, const std::optional<Value>& mask, bool causal, const TextModelOptions& o) {
   for (int64_t l = 1; l <= o.layers(); ++l) {
     const std::string block = "block" + std::to_string(l);
     b.set_scope(block);
-    std::string h = b.multi_head_attention(
+    Value h = b.multi_head_attention(
         "attn", b.layer_norm("ln1", x),
         AttentionOptions(o.dim(), o.heads()).mask(mask).causal(causal).dropout(o.dropout()));
     if (o.dropout() > 0) h = b.dropout("drop1", h, o.dropout());
     x = b.add("res1", x, h);
-    std::string f = b.linear("ff1", b.layer_norm("ln2", x), o.hidden());
+    Value f = b.linear("ff1", b.layer_norm("ln2", x), o.hidden());
     f = b.linear("ff2", b.gelu("gelu", f), o.dim());
     if (o.dropout() > 0) f = b.dropout("drop2", f, o.dropout());
     x = b.add("res2", x, f);
@@ -88,8 +89,8 @@ std::string transformer_blocks(GraphBuilder& b, std::string x, const std::string
 
 GraphSpec recurrent_classifier(int64_t seq_len, int64_t vocab, int64_t classes, const TextModelOptions& o) {
   GraphBuilder b({seq_len}, "tokens", DType::kI64);
-  std::string mask = b.padding_mask("mask", b.input(), 0);
-  std::string h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim(), 0), o);
+  const Value mask = b.padding_mask("mask", b.input(), 0);
+  Value h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim(), 0), o);
   h = b.sequence_pool("pool", h, "mean", mask);
   if (o.dropout() > 0) h = b.dropout("dropout", h, o.dropout());
   return b.build(b.linear("classifier", h, classes));
@@ -97,8 +98,8 @@ GraphSpec recurrent_classifier(int64_t seq_len, int64_t vocab, int64_t classes, 
 
 GraphSpec transformer_classifier(int64_t seq_len, int64_t vocab, int64_t classes, const TextModelOptions& o) {
   GraphBuilder b({seq_len}, "tokens", DType::kI64);
-  std::string mask = b.padding_mask("mask", b.input(), 0);
-  std::string x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim(), 0));
+  const Value mask = b.padding_mask("mask", b.input(), 0);
+  Value x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim(), 0));
   x = transformer_blocks(b, x, mask, false, o);
   return b.build(b.linear("classifier", b.sequence_pool("pool", x, "mean", mask), classes));
 }
@@ -106,15 +107,15 @@ GraphSpec transformer_classifier(int64_t seq_len, int64_t vocab, int64_t classes
 GraphSpec recurrent_language_model(int64_t seq_len, int64_t vocab, const TextModelOptions& o) {
   if (o.bidirectional()) throw_invalid("a language model cannot be bidirectional: it would read the tokens it predicts");
   GraphBuilder b({seq_len}, "tokens", DType::kI64);
-  std::string h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim()), o);
+  Value h = recurrent(b, "rnn", b.embedding("embed", b.input(), vocab, o.dim()), o);
   if (o.dropout() > 0) h = b.dropout("dropout", h, o.dropout());
   return b.build(b.linear("logits", h, vocab));
 }
 
 GraphSpec transformer_language_model(int64_t seq_len, int64_t vocab, const TextModelOptions& o) {
   GraphBuilder b({seq_len}, "tokens", DType::kI64);
-  std::string x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim()));
-  return b.build(b.linear("logits", transformer_blocks(b, x, "", true, o), vocab));
+  const Value x = b.positional_embedding("positions", b.embedding("embed", b.input(), vocab, o.dim()));
+  return b.build(b.linear("logits", transformer_blocks(b, x, std::nullopt, true, o), vocab));
 }
 
 GraphSpec by_name(const std::string& name, const Shape& input_shape, int64_t classes, double dropout) {

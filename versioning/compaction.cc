@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <omp.h>
+#include <optional>
 #include <set>
 
 #include "strata/framework/core/error.h"
@@ -40,6 +41,108 @@ struct CompactJob {
   std::string value;
 };
 
+// Takes the oldest entry off the queue: a version id, then the ids of the chunks it added.
+std::optional<std::string> pop_pending(LmdbTxn& txn) {
+  std::optional<std::string> key, value;
+  txn.scan_from(Db::kPending, {}, [&](std::string_view k, std::string_view v) {
+    key = std::string(k);
+    value = std::string(v);
+    return false;
+  });
+  if (key) txn.del(Db::kPending, *key);
+  return value;
+}
+
+// The chunks `added` names that are still stored raw, each with its delta base: the parent's
+// chunk of the same tensor and place, when that keeps the chain shorter than `keyframe_interval`.
+std::vector<CompactJob> compaction_jobs(const VersionLog& log, const LmdbTxn& txn, const CommitRecord& record,
+                                        std::set<ChunkId> added, int keyframe_interval) {
+  std::map<std::string, TensorEntry> base_entries;
+  if (!record.parents.empty())
+    if (std::optional<CommitRecord> parent = LogInternals::get_record(txn, record.parents[0])) {
+      LogInternals::load_optim(txn, record.parents[0], *parent);
+      for (const auto* list : {&parent->params, &parent->optim})
+        for (const TensorEntry& e : *list) base_entries.emplace(e.name, e);
+    }
+  std::vector<CompactJob> jobs;
+  for (const auto* list : {&record.params, &record.optim})
+    for (const TensorEntry& e : *list)
+      for (size_t c = 0; c < e.chunks.size(); ++c) {
+        const ChunkId& chunk = e.chunks[c];
+        if (!added.erase(chunk)) continue;  // not added by this version, or seen already
+        auto stored = txn.get(Db::kChunks, as_bytes(chunk));
+        if (!stored) continue;
+        const ChunkHeader h = parse_chunk_header(*stored);
+        if (h.codec != ChunkCodec::kRaw || h.delta) continue;  // already compressed
+        CompactJob job{chunk, e.dtype, e.name, LogInternals::decode_chunk(log, txn, chunk, false), nullptr, {}, stored->size(), {}};
+        auto be = base_entries.find(e.name);
+        if (be != base_entries.end() && be->second.dtype == e.dtype && be->second.raw_bytes == e.raw_bytes &&
+            be->second.chunks[c] != chunk) {
+          const ChunkId& base_id = be->second.chunks[c];
+          if (auto base_value = txn.get(Db::kChunks, as_bytes(base_id))) {
+            const ChunkHeader hb = parse_chunk_header(*base_value);
+            if (hb.depth + 1 < keyframe_interval && hb.raw_size == h.raw_size) {
+              job.base_bytes = LogInternals::decode_chunk(log, txn, base_id, true);
+              job.base = ChunkBase{job.base_bytes->data(), base_id, hb.depth};
+            }
+          }
+        }
+        jobs.push_back(std::move(job));
+      }
+  return jobs;
+}
+
+// Encodes the jobs in parallel, then decodes and re-hashes what was encoded: a replaced chunk
+// must be exact. Returns, per job, whether it failed that check.
+std::vector<int> encode_and_check(std::vector<CompactJob>& jobs, const CodecOptions& codec, int threads) {
+  const int64_t n = static_cast<int64_t>(jobs.size());
+  std::vector<int> bad(jobs.size(), 0);
+#pragma omp parallel for num_threads(threads) schedule(dynamic) if (n > 1)
+  for (int64_t j = 0; j < n; ++j) {
+    CompactJob& job = jobs[static_cast<size_t>(j)];
+    std::string_view raw(reinterpret_cast<const char*>(job.raw->data()), job.raw->size());
+    job.value = encode_chunk(raw, job.dtype, job.base_bytes ? &job.base : nullptr, codec);
+    std::vector<uint8_t> check(job.raw->size());
+    ChunkHeader h = parse_chunk_header(job.value);
+    decode_chunk(job.value, h, job.base_bytes ? job.base_bytes->data() : nullptr, check.data());
+    bad[static_cast<size_t>(j)] = hash128(check.data(), check.size()) != job.id;
+  }
+  return bad;
+}
+
+// Replaces every chunk that came out smaller, and version `id`'s stored-bytes statistics.
+void store_compacted(LmdbTxn& txn, const CommitId& id, const std::vector<CompactJob>& jobs, const std::vector<int>& bad,
+                     const std::string& log_dir, CompactReport& report) {
+  std::optional<CommitStats> stats;
+  if (auto s = txn.get(Db::kStats, as_bytes(id))) stats = CommitStats::decode(*s);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const CompactJob& job = jobs[j];
+    if (bad[j])
+      throw Error(ErrorCode::kInternal,
+                  "compaction re-encoded chunk " + to_hex(job.id) + " of '" + job.tensor + "' (version " + short_hex(id) +
+                      ") into bytes that decode differently",
+                  log_dir, "nothing was changed; report this as a bug (the raw chunk stays)");
+    report.bytes_before += job.old_size;
+    if (job.value.size() >= job.old_size) {
+      report.bytes_after += job.old_size;
+      continue;
+    }
+    txn.put(Db::kChunks, as_bytes(job.id), job.value);
+    report.bytes_after += job.value.size();
+    ++report.chunks_encoded;
+    const bool delta = parse_chunk_header(job.value).delta;
+    report.delta_chunks += delta;
+    if (stats) {
+      const uint64_t saved = job.old_size - job.value.size();
+      stats->new_stored_bytes -= std::min(saved, stats->new_stored_bytes);
+      uint64_t& per_tensor = stats->stored_bytes[job.tensor];
+      per_tensor -= std::min(saved, per_tensor);
+      stats->delta_chunks += delta;
+    }
+  }
+  if (stats) txn.put(Db::kStats, as_bytes(id), stats->encode());
+}
+
 }  // namespace
 
 size_t VersionLog::pending_versions() const {
@@ -56,7 +159,6 @@ CompactReport VersionLog::compact_pending(int threads) {
 
 CompactReport VersionLog::compact_pending_locked(int threads) {
   const auto t0 = std::chrono::steady_clock::now();
-  const int k = settings_.keyframe_interval;
   const CodecOptions codec = CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level);
   const int n_threads = threads > 0 ? threads : options_.encode_threads() > 0 ? options_.encode_threads() : omp_get_max_threads();
   CompactReport report;
@@ -64,103 +166,24 @@ CompactReport VersionLog::compact_pending_locked(int threads) {
     CompactReport one;  // this version's share; the body may run twice (map growth)
     env_->write([&](LmdbTxn& txn) {
       one = CompactReport{};
-      std::string key, value;
-      more = false;
-      txn.scan_from(Db::kPending, {}, [&](std::string_view k2, std::string_view v) {
-        key = std::string(k2);
-        value = std::string(v);
-        more = true;
-        return false;
-      });
+      const std::optional<std::string> entry = pop_pending(txn);
+      more = entry.has_value();
       if (!more) return;
-      txn.del(Db::kPending, key);
       one.versions = 1;
       // The queue is advisory: a damaged entry, or one whose version gc has deleted since, only
       // leaves raw chunks raw.
+      const std::string_view value = *entry;
       if (value.size() < sizeof(CommitId) || value.size() % sizeof(CommitId) != 0) return;
-      const CommitId id = digest_from_bytes(std::string_view(value).substr(0, sizeof(CommitId)));
+      const CommitId id = digest_from_bytes(value.substr(0, sizeof(CommitId)));
       std::optional<CommitRecord> record = LogInternals::get_record(txn, id);
       if (!record) return;
       LogInternals::load_optim(txn, id, *record);
       std::set<ChunkId> added;
       for (size_t off = sizeof(CommitId); off < value.size(); off += sizeof(ChunkId))
-        added.insert(digest_from_bytes(std::string_view(value).substr(off, sizeof(ChunkId))));
-
-      std::map<std::string, TensorEntry> base_entries;
-      if (!record->parents.empty())
-        if (std::optional<CommitRecord> parent = LogInternals::get_record(txn, record->parents[0])) {
-          LogInternals::load_optim(txn, record->parents[0], *parent);
-          for (const auto* list : {&parent->params, &parent->optim})
-            for (const TensorEntry& e : *list) base_entries.emplace(e.name, e);
-        }
-
-      std::vector<CompactJob> jobs;
-      for (const auto* list : {&record->params, &record->optim})
-        for (const TensorEntry& e : *list)
-          for (size_t c = 0; c < e.chunks.size(); ++c) {
-            const ChunkId& chunk = e.chunks[c];
-            if (!added.erase(chunk)) continue;  // not added by this version, or seen already
-            auto stored = txn.get(Db::kChunks, as_bytes(chunk));
-            if (!stored) continue;
-            ChunkHeader h = parse_chunk_header(*stored);
-            if (h.codec != ChunkCodec::kRaw || h.delta) continue;  // already compressed
-            CompactJob job{chunk, e.dtype, e.name, LogInternals::decode_chunk(*this, txn, chunk, false), nullptr, {}, stored->size(), {}};
-            auto be = base_entries.find(e.name);
-            if (be != base_entries.end() && be->second.dtype == e.dtype && be->second.raw_bytes == e.raw_bytes &&
-                be->second.chunks[c] != chunk) {
-              const ChunkId& base_id = be->second.chunks[c];
-              if (auto base_value = txn.get(Db::kChunks, as_bytes(base_id))) {
-                ChunkHeader hb = parse_chunk_header(*base_value);
-                if (hb.depth + 1 < k && hb.raw_size == h.raw_size) {
-                  job.base_bytes = LogInternals::decode_chunk(*this, txn, base_id, true);
-                  job.base = ChunkBase{job.base_bytes->data(), base_id, hb.depth};
-                }
-              }
-            }
-            jobs.push_back(std::move(job));
-          }
-
-      // Encode, then decode and re-hash what was encoded: a replaced chunk must be exact.
-      const int64_t n = static_cast<int64_t>(jobs.size());
-      std::vector<int> bad(jobs.size(), 0);
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic) if (n > 1)
-      for (int64_t j = 0; j < n; ++j) {
-        CompactJob& job = jobs[static_cast<size_t>(j)];
-        std::string_view raw(reinterpret_cast<const char*>(job.raw->data()), job.raw->size());
-        job.value = encode_chunk(raw, job.dtype, job.base_bytes ? &job.base : nullptr, codec);
-        std::vector<uint8_t> check(job.raw->size());
-        ChunkHeader h = parse_chunk_header(job.value);
-        decode_chunk(job.value, h, job.base_bytes ? job.base_bytes->data() : nullptr, check.data());
-        bad[static_cast<size_t>(j)] = hash128(check.data(), check.size()) != job.id;
-      }
-      std::optional<CommitStats> stats;
-      if (auto s = txn.get(Db::kStats, as_bytes(id))) stats = CommitStats::decode(*s);
-      for (size_t j = 0; j < jobs.size(); ++j) {
-        const CompactJob& job = jobs[j];
-        if (bad[j])
-          throw Error(ErrorCode::kInternal,
-                      "compaction re-encoded chunk " + to_hex(job.id) + " of '" + job.tensor + "' (version " +
-                          short_hex(id) + ") into bytes that decode differently",
-                      log_dir_, "nothing was changed; report this as a bug (the raw chunk stays)");
-        one.bytes_before += job.old_size;
-        if (job.value.size() >= job.old_size) {
-          one.bytes_after += job.old_size;
-          continue;
-        }
-        txn.put(Db::kChunks, as_bytes(job.id), job.value);
-        one.bytes_after += job.value.size();
-        ++one.chunks_encoded;
-        const bool delta = parse_chunk_header(job.value).delta;
-        one.delta_chunks += delta;
-        if (stats) {
-          const uint64_t saved = job.old_size - job.value.size();
-          stats->new_stored_bytes -= std::min(saved, stats->new_stored_bytes);
-          uint64_t& per_tensor = stats->stored_bytes[job.tensor];
-          per_tensor -= std::min(saved, per_tensor);
-          stats->delta_chunks += delta;
-        }
-      }
-      if (stats) txn.put(Db::kStats, as_bytes(id), stats->encode());
+        added.insert(digest_from_bytes(value.substr(off, sizeof(ChunkId))));
+      std::vector<CompactJob> jobs = compaction_jobs(*this, txn, *record, std::move(added), settings_.keyframe_interval);
+      const std::vector<int> bad = encode_and_check(jobs, codec, n_threads);
+      store_compacted(txn, id, jobs, bad, log_dir_, one);
     });
     report.versions += one.versions;
     report.chunks_encoded += one.chunks_encoded;

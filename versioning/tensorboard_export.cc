@@ -82,7 +82,7 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
   for (const auto& [k, values] : domains) domain_lists[k].assign(values.begin(), values.end());
   domain_lists["forked_from"];
   const summary::HParamsExperiment experiment =
-      summary::make_experiment(domain_lists, std::vector<std::string>(metric_keys.begin(), metric_keys.end()));
+      summary::make_experiment(domain_lists, std::vector<std::string>(metric_keys.begin(), metric_keys.end()), true);
   for (const std::string& branch : log.branches()) {
     TensorBoardOptions options;
     // The branch's own commits, oldest first (history() walks first parents into the branch it

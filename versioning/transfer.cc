@@ -177,136 +177,159 @@ class LogEndpoint : public Endpoint {
   }
 
  private:
+  // What the arriving versions name: who owns each chunk (for messages), its dtype (to re-code
+  // it), and every chunk of each version.
+  struct Arrivals {
+    ChunkOwners owners;
+    std::map<ChunkId, DType> dtypes;
+    std::map<CommitId, std::vector<ChunkId>> chunks_of;
+    std::set<ChunkId> chunks;  // stored by this transfer
+  };
+
   // The receiving transaction (repeatable: the environment reruns it after growing the map).
+  // Everything is checked against its id before the refs move, last.
   void apply_in(LmdbTxn& txn, const Pack& pack, const std::vector<RefUpdate>& updates, const LogSettings& settings) {
     const std::string from = "as received by " + log_->log_dir();
+    store_graphs(txn, pack, from);
+    Arrivals arrivals;
+    for (const PackCommit& c : pack.commits) store_commit(txn, c, from, arrivals);
+    for (const auto& [id, value] : pack.chunks) {
+      if (txn.exists(Db::kChunks, as_bytes(id))) continue;
+      txn.put(Db::kChunks, as_bytes(id), value);
+      arrivals.chunks.insert(id);
+    }
+    for (const ChunkId& id : arrivals.chunks) recode_if_base_moved(txn, id, arrivals, settings, from);
+    for (const ChunkId& id : arrivals.chunks) {
+      try {
+        LogInternals::decode_chunk(*log_, txn, id, false);
+      } catch (const Error& e) {
+        throw Error(ErrorCode::kCorruption, "refused: " + e.what_failed(), owner_of(arrivals.owners, id) + ", " + from,
+                    "run `strata verify --all` on the sending log; nothing was written here");
+      }
+    }
+    queue_raw_chunks(txn, arrivals, settings, from);
+    for (const RefUpdate& u : updates) move_ref(txn, u, from);
+  }
+
+  void store_graphs(LmdbTxn& txn, const Pack& pack, const std::string& from) {
     for (const auto& [id, bytes] : pack.graphs) {
       if (to_hex(hash128(bytes)) != id)
         throw Error(ErrorCode::kCorruption, "refused: graph " + id + " does not match its id", from,
                     "run `strata verify --all` on the sending log");
       if (!txn.exists(Db::kGraphs, id)) txn.put(Db::kGraphs, id, bytes);
     }
-    ChunkOwners owners;
-    std::map<ChunkId, DType> dtypes;
-    std::map<CommitId, std::vector<ChunkId>> chunks_of;  // per arriving version, every chunk it names
-    for (const PackCommit& c : pack.commits) {
-      if (hash128(c.record) != c.id)
-        throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(c.id) + " does not match its id", from,
-                    "run `strata verify --all` on the sending log");
-      CommitRecord r = CommitRecord::decode(c.record);
-      const std::string version = LogInternals::describe(c.id, r);
-      for (const CommitId& p : r.parents)
-        if (!txn.exists(Db::kCommits, as_bytes(p)))
-          throw Error(ErrorCode::kCorruption, "refused: the parent " + short_hex(p) + " of version " + version + " did not arrive", from);
-      if (!txn.exists(Db::kGraphs, r.graph_id))
-        throw Error(ErrorCode::kCorruption, "refused: the graph of version " + version + " did not arrive", from);
-      if (txn.exists(Db::kCommits, as_bytes(c.id))) continue;
-      txn.put(Db::kCommits, as_bytes(c.id), c.record);
-      if (!c.optim.empty()) {
-        if (hash128(c.optim) != r.optim_digest)
-          throw Error(ErrorCode::kCorruption, "refused: the optimizer manifest of version " + version + " does not match its digest",
-                      from, "run `strata verify --all` on the sending log");
-        r.optim = decode_manifest(c.optim);
-        txn.put(Db::kOptim, as_bytes(c.id), c.optim);
-      }
-      if (!c.stats.empty()) {
-        CommitStats::decode(c.stats);  // kCorruption on bad bytes
-        txn.put(Db::kStats, as_bytes(c.id), c.stats);
-      }
-      std::vector<ChunkId>& mine = chunks_of[c.id];
-      for (const auto* list : {&r.params, &r.optim})
-        for (const TensorEntry& e : *list) {
-          add_owner(owners, e, version);
-          for (const ChunkId& ch : e.chunks) {
-            dtypes.emplace(ch, e.dtype);
-            mine.push_back(ch);
-          }
+  }
+
+  // Stores one arriving version (record, optimizer manifest, stats) once its parents and graph
+  // are here, and notes the chunks it names.
+  void store_commit(LmdbTxn& txn, const PackCommit& c, const std::string& from, Arrivals& arrivals) {
+    if (hash128(c.record) != c.id)
+      throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(c.id) + " does not match its id", from,
+                  "run `strata verify --all` on the sending log");
+    CommitRecord r = CommitRecord::decode(c.record);
+    const std::string version = LogInternals::describe(c.id, r);
+    for (const CommitId& p : r.parents)
+      if (!txn.exists(Db::kCommits, as_bytes(p)))
+        throw Error(ErrorCode::kCorruption, "refused: the parent " + short_hex(p) + " of version " + version + " did not arrive", from);
+    if (!txn.exists(Db::kGraphs, r.graph_id))
+      throw Error(ErrorCode::kCorruption, "refused: the graph of version " + version + " did not arrive", from);
+    if (txn.exists(Db::kCommits, as_bytes(c.id))) return;
+    txn.put(Db::kCommits, as_bytes(c.id), c.record);
+    if (!c.optim.empty()) {
+      if (hash128(c.optim) != r.optim_digest)
+        throw Error(ErrorCode::kCorruption, "refused: the optimizer manifest of version " + version + " does not match its digest",
+                    from, "run `strata verify --all` on the sending log");
+      r.optim = decode_manifest(c.optim);
+      txn.put(Db::kOptim, as_bytes(c.id), c.optim);
+    }
+    if (!c.stats.empty()) {
+      CommitStats::decode(c.stats);  // kCorruption on bad bytes
+      txn.put(Db::kStats, as_bytes(c.id), c.stats);
+    }
+    std::vector<ChunkId>& mine = arrivals.chunks_of[c.id];
+    for (const auto* list : {&r.params, &r.optim})
+      for (const TensorEntry& e : *list) {
+        add_owner(arrivals.owners, e, version);
+        for (const ChunkId& ch : e.chunks) {
+          arrivals.dtypes.emplace(ch, e.dtype);
+          mine.push_back(ch);
         }
-    }
-    // Chunks: store what is new, then make every chain valid here: a delta whose base this log
-    // already held may find that base at another depth than the sender's (it was coded there
-    // against another parent, or compacted), so it is re-coded as a keyframe.
-    std::set<ChunkId> arrived;
-    for (const auto& [id, value] : pack.chunks) {
-      if (txn.exists(Db::kChunks, as_bytes(id))) continue;
-      txn.put(Db::kChunks, as_bytes(id), value);
-      arrived.insert(id);
-    }
-    for (const ChunkId& id : arrived) {
-      const std::string value(*txn.get(Db::kChunks, as_bytes(id)));
-      ChunkHeader h;
-      try {
-        h = parse_chunk_header(value);
-      } catch (const Error& e) {
-        throw Error(ErrorCode::kCorruption, "refused: " + e.what_failed(), owner_of(owners, id) + ", " + from,
-                    "run `strata verify --all` on the sending log");
       }
-      if (!h.delta || arrived.count(h.base)) continue;
-      auto base = txn.get(Db::kChunks, as_bytes(h.base));
-      if (!base) continue;  // reported below as a broken chain
-      if (parse_chunk_header(*base).depth + 1 <= h.depth) continue;
-      // Decoded by hand against the base: the chain as stored now breaks the depth rule, so the
-      // chain reader (which enforces it) would refuse it.
-      const ChunkBytes base_raw = LogInternals::decode_chunk(*log_, txn, h.base, true);
-      std::string raw(h.raw_size, '\0');
-      try {
-        if (base_raw->size() != h.raw_size) throw_corruption("its delta base has another size");
-        versioning::decode_chunk(value, h, base_raw->data(), reinterpret_cast<uint8_t*>(raw.data()));
-        if (hash128(raw) != id) throw_corruption("decoded bytes do not match the chunk id");
-      } catch (const Error& e) {
-        throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(id, 12) + ": " + e.what_failed(),
-                    owner_of(owners, id) + ", " + from, "run `strata verify --all` on the sending log; nothing was written here");
-      }
-      auto dt = dtypes.find(id);
-      const CodecOptions codec = CodecOptions().codec(settings.codec).zstd_level(settings.zstd_level);
-      txn.put(Db::kChunks, as_bytes(id), encode_chunk(raw, dt != dtypes.end() ? dt->second : DType::kU8, nullptr, codec));
+  }
+
+  // A delta whose base this log already held may find that base at another depth than the
+  // sender's (it was coded there against another parent, or compacted): it is re-coded as a
+  // keyframe, so that every chain is valid here.
+  void recode_if_base_moved(LmdbTxn& txn, const ChunkId& id, const Arrivals& arrivals, const LogSettings& settings,
+                            const std::string& from) {
+    const std::string value(*txn.get(Db::kChunks, as_bytes(id)));
+    ChunkHeader h;
+    try {
+      h = parse_chunk_header(value);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kCorruption, "refused: " + e.what_failed(), owner_of(arrivals.owners, id) + ", " + from,
+                  "run `strata verify --all` on the sending log");
     }
-    for (const ChunkId& id : arrived) {
-      try {
-        LogInternals::decode_chunk(*log_, txn, id, false);
-      } catch (const Error& e) {
-        throw Error(ErrorCode::kCorruption, "refused: " + e.what_failed(), owner_of(owners, id) + ", " + from,
-                    "run `strata verify --all` on the sending log; nothing was written here");
-      }
+    if (!h.delta || arrivals.chunks.count(h.base)) return;
+    auto base = txn.get(Db::kChunks, as_bytes(h.base));
+    if (!base) return;  // reported as a broken chain when the arrivals are decoded
+    if (parse_chunk_header(*base).depth + 1 <= h.depth) return;
+    // Decoded by hand against the base: the chain as stored now breaks the depth rule, so the
+    // chain reader (which enforces it) would refuse it.
+    const ChunkBytes base_raw = LogInternals::decode_chunk(*log_, txn, h.base, true);
+    std::string raw(h.raw_size, '\0');
+    try {
+      if (base_raw->size() != h.raw_size) throw_corruption("its delta base has another size");
+      versioning::decode_chunk(value, h, base_raw->data(), reinterpret_cast<uint8_t*>(raw.data()));
+      if (hash128(raw) != id) throw_corruption("decoded bytes do not match the chunk id");
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(id, 12) + ": " + e.what_failed(),
+                  owner_of(arrivals.owners, id) + ", " + from, "run `strata verify --all` on the sending log; nothing was written here");
     }
-    for (const auto& [commit, list] : chunks_of) {
+    auto dt = arrivals.dtypes.find(id);
+    const CodecOptions codec = CodecOptions().codec(settings.codec).zstd_level(settings.zstd_level);
+    txn.put(Db::kChunks, as_bytes(id), encode_chunk(raw, dt != arrivals.dtypes.end() ? dt->second : DType::kU8, nullptr, codec));
+  }
+
+  // Every chunk of every arriving version is here; chunks that arrive raw (queued for compaction
+  // on the sending side) are queued here too.
+  void queue_raw_chunks(LmdbTxn& txn, const Arrivals& arrivals, const LogSettings& settings, const std::string& from) {
+    for (const auto& [commit, list] : arrivals.chunks_of) {
       std::vector<ChunkId> raw;
       for (const ChunkId& ch : list) {
         if (!txn.exists(Db::kChunks, as_bytes(ch)))
-          throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(ch, 12) + " did not arrive", owner_of(owners, ch) + ", " + from);
-        if (arrived.count(ch) && parse_chunk_header(*txn.get(Db::kChunks, as_bytes(ch))).codec == ChunkCodec::kRaw &&
+          throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(ch, 12) + " did not arrive",
+                      owner_of(arrivals.owners, ch) + ", " + from);
+        if (arrivals.chunks.count(ch) && parse_chunk_header(*txn.get(Db::kChunks, as_bytes(ch))).codec == ChunkCodec::kRaw &&
             settings.codec != ChunkCodec::kRaw)
           raw.push_back(ch);
       }
-      // Chunks that arrive raw (queued for compaction on the sending side) are queued here too.
-      if (!raw.empty()) {
-        std::string entry(as_bytes(commit));
-        for (const ChunkId& ch : raw) entry += as_bytes(ch);
-        txn.put(Db::kPending, next_pending_key(txn), entry);
-      }
+      if (raw.empty()) continue;
+      std::string entry(as_bytes(commit));
+      for (const ChunkId& ch : raw) entry += as_bytes(ch);
+      txn.put(Db::kPending, next_pending_key(txn), entry);
     }
-    // Refs last.
-    for (const RefUpdate& u : updates) {
-      validate_ref_name(u.tag ? "tag" : "branch", u.name);
-      if (!txn.exists(Db::kCommits, as_bytes(u.new_id)))
-        throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(u.new_id) + " for '" + u.name + "' did not arrive", from);
-      const std::string key = u.tag ? tag_key(u.name) : head_key(u.name);
-      const auto current = LogInternals::get_ref(txn, key);
-      if (current != u.expected_old && !u.force)
-        throw Error(ErrorCode::kFailedPrecondition,
-                    std::string(u.tag ? "tag '" : "branch '") + u.name + "' moved while the transfer ran",
-                    "now at " + (current ? LogInternals::describe(txn, *current) : std::string("nothing")) + " in " + log_->log_dir(),
-                    "run the command again");
-      if (current && !u.tag && !u.force && !is_ancestor(txn_commits(txn), *current, u.new_id))
-        throw Error(ErrorCode::kFailedPrecondition, "branch '" + u.name + "' would not fast-forward",
-                    LogInternals::describe(txn, *current) + " in " + log_->log_dir(), "pass --force to move it anyway");
-      if (LogInternals::get_ref(txn, u.tag ? head_key(u.name) : tag_key(u.name)))
-        throw Error(ErrorCode::kAlreadyExists,
-                    std::string("a ") + (u.tag ? "branch" : "tag") + " is named '" + u.name + "' in " + log_->log_dir(),
-                    "", "send it under another name (SRC:DST)");
-      txn.put(Db::kRefs, key, as_bytes(u.new_id));
-      if (!u.tag) LogInternals::reindex_branch(txn, u.name, u.new_id);
-    }
+  }
+
+  // Moves one ref: only from where the sender saw it (unless forced), a branch only forward.
+  void move_ref(LmdbTxn& txn, const RefUpdate& u, const std::string& from) {
+    validate_ref_name(u.tag ? "tag" : "branch", u.name);
+    if (!txn.exists(Db::kCommits, as_bytes(u.new_id)))
+      throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(u.new_id) + " for '" + u.name + "' did not arrive", from);
+    const std::string key = u.tag ? tag_key(u.name) : head_key(u.name);
+    const auto current = LogInternals::get_ref(txn, key);
+    if (current != u.expected_old && !u.force)
+      throw Error(ErrorCode::kFailedPrecondition, std::string(u.tag ? "tag '" : "branch '") + u.name + "' moved while the transfer ran",
+                  "now at " + (current ? LogInternals::describe(txn, *current) : std::string("nothing")) + " in " + log_->log_dir(),
+                  "run the command again");
+    if (current && !u.tag && !u.force && !is_ancestor(txn_commits(txn), *current, u.new_id))
+      throw Error(ErrorCode::kFailedPrecondition, "branch '" + u.name + "' would not fast-forward",
+                  LogInternals::describe(txn, *current) + " in " + log_->log_dir(), "pass --force to move it anyway");
+    if (LogInternals::get_ref(txn, u.tag ? head_key(u.name) : tag_key(u.name)))
+      throw Error(ErrorCode::kAlreadyExists, std::string("a ") + (u.tag ? "branch" : "tag") + " is named '" + u.name + "' in " + log_->log_dir(),
+                  "", "send it under another name (SRC:DST)");
+    txn.put(Db::kRefs, key, as_bytes(u.new_id));
+    if (!u.tag) LogInternals::reindex_branch(txn, u.name, u.new_id);
   }
 
   std::unique_ptr<VersionLog> log_;

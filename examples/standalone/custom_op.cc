@@ -53,7 +53,7 @@ int main() try {
   NodeSpec swish;
   swish.name = "swish";
   swish.op = "Swish";
-  swish.inputs = {b.linear("fc1", b.input(), 16)};
+  swish.inputs = {b.linear("fc1", b.input(), 16).ref()};
   swish.floats["beta"] = 1.5;
   GraphSpec graph = b.build(b.linear("fc2", b.node(swish), 3));
   Network net(graph, NetworkOptions().input_grad(true));
@@ -66,7 +66,7 @@ int main() try {
     const float* r = x.f32() + s * 6;
     y.data<int64_t>()[s] = r[0] > r[1] ? (r[0] > r[2] ? 0 : 2) : (r[1] > r[2] ? 1 : 2);
   }
-  auto loss = make_loss("softmax_cross_entropy");
+  auto loss = make_loss(LossKind::kSoftmaxCrossEntropy);
 
   // The custom op's gradient, through the whole network, against central differences.
   const Tensor& out = net.forward(x, Mode::kTrain);

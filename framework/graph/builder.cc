@@ -17,33 +17,33 @@ GraphBuilder::GraphBuilder(Shape input_shape, std::string input_name, DType inpu
   spec_.input_dtype = input_dtype;
 }
 
-std::string GraphBuilder::add_node(NodeSpec spec) {
+Value GraphBuilder::add_node(NodeSpec spec) {
   if (!scope_.empty()) spec.name = scope_ + "/" + spec.name;
-  std::string name = spec.name;
+  Value out(spec.name);
   spec_.nodes.push_back(std::move(spec));
-  return name;
+  return out;
 }
 
-std::string GraphBuilder::node(NodeSpec spec) { return add_node(std::move(spec)); }
+Value GraphBuilder::node(NodeSpec spec) { return add_node(std::move(spec)); }
 
 namespace {
-NodeSpec make(const std::string& name, const std::string& op, std::vector<std::string> inputs) {
+NodeSpec make(const std::string& name, const std::string& op, const std::vector<Value>& inputs) {
   NodeSpec n;
   n.name = name;
   n.op = op;
-  n.inputs = std::move(inputs);
+  for (const Value& v : inputs) n.inputs.push_back(v.ref());
   return n;
 }
 }  // namespace
 
-std::string GraphBuilder::linear(const std::string& name, const std::string& x, int64_t out_features, bool bias) {
+Value GraphBuilder::linear(const std::string& name, const Value& x, int64_t out_features, bool bias) {
   NodeSpec n = make(name, "Linear", {x});
   n.ints["out_features"] = {out_features};
   n.ints["bias"] = {bias ? 1 : 0};
   return add_node(std::move(n));
 }
 
-std::string GraphBuilder::conv2d(const std::string& name, const std::string& x, const Conv2dOptions& o) {
+Value GraphBuilder::conv2d(const std::string& name, const Value& x, const Conv2dOptions& o) {
   NodeSpec n = make(name, "Conv2d", {x});
   n.ints["out_channels"] = {o.out_channels()};
   n.ints["kernel"] = {o.kernel(), o.kernel()};
@@ -54,7 +54,7 @@ std::string GraphBuilder::conv2d(const std::string& name, const std::string& x, 
   return add_node(std::move(n));
 }
 
-static NodeSpec pool(const std::string& name, const std::string& op, const std::string& x, int64_t k,
+static NodeSpec pool(const std::string& name, const std::string& op, const Value& x, int64_t k,
                      int64_t s, int64_t p) {
   NodeSpec n = make(name, op, {x});
   n.ints["kernel"] = {k, k};
@@ -63,32 +63,32 @@ static NodeSpec pool(const std::string& name, const std::string& op, const std::
   return n;
 }
 
-std::string GraphBuilder::max_pool2d(const std::string& name, const std::string& x, int64_t k, int64_t s, int64_t p) {
+Value GraphBuilder::max_pool2d(const std::string& name, const Value& x, int64_t k, int64_t s, int64_t p) {
   return add_node(pool(name, "MaxPool2d", x, k, s, p));
 }
-std::string GraphBuilder::avg_pool2d(const std::string& name, const std::string& x, int64_t k, int64_t s, int64_t p) {
+Value GraphBuilder::avg_pool2d(const std::string& name, const Value& x, int64_t k, int64_t s, int64_t p) {
   return add_node(pool(name, "AvgPool2d", x, k, s, p));
 }
-std::string GraphBuilder::global_avg_pool(const std::string& name, const std::string& x) {
+Value GraphBuilder::global_avg_pool(const std::string& name, const Value& x) {
   return add_node(make(name, "GlobalAvgPool", {x}));
 }
-std::string GraphBuilder::batch_norm(const std::string& name, const std::string& x, double eps, double momentum) {
+Value GraphBuilder::batch_norm(const std::string& name, const Value& x, double eps, double momentum) {
   NodeSpec n = make(name, "BatchNorm", {x});
   n.floats["eps"] = eps;
   n.floats["momentum"] = momentum;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::relu(const std::string& name, const std::string& x) { return add_node(make(name, "ReLU", {x})); }
-std::string GraphBuilder::leaky_relu(const std::string& name, const std::string& x, double slope) {
+Value GraphBuilder::relu(const std::string& name, const Value& x) { return add_node(make(name, "ReLU", {x})); }
+Value GraphBuilder::leaky_relu(const std::string& name, const Value& x, double slope) {
   NodeSpec n = make(name, "LeakyReLU", {x});
   n.floats["slope"] = slope;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::sigmoid(const std::string& name, const std::string& x) { return add_node(make(name, "Sigmoid", {x})); }
-std::string GraphBuilder::tanh(const std::string& name, const std::string& x) { return add_node(make(name, "Tanh", {x})); }
-std::string GraphBuilder::gelu(const std::string& name, const std::string& x) { return add_node(make(name, "GELU", {x})); }
+Value GraphBuilder::sigmoid(const std::string& name, const Value& x) { return add_node(make(name, "Sigmoid", {x})); }
+Value GraphBuilder::tanh(const std::string& name, const Value& x) { return add_node(make(name, "Tanh", {x})); }
+Value GraphBuilder::gelu(const std::string& name, const Value& x) { return add_node(make(name, "GELU", {x})); }
 
-std::string GraphBuilder::activation(const std::string& kind, const std::string& name, const std::string& x) {
+Value GraphBuilder::activation(const std::string& kind, const std::string& name, const Value& x) {
   if (kind == "relu") return relu(name, x);
   if (kind == "leaky_relu") return leaky_relu(name, x);
   if (kind == "sigmoid") return sigmoid(name, x);
@@ -97,31 +97,31 @@ std::string GraphBuilder::activation(const std::string& kind, const std::string&
   throw_invalid("unknown activation '" + kind + "'", name, "use relu, leaky_relu, sigmoid, tanh or gelu");
 }
 
-std::string GraphBuilder::dropout(const std::string& name, const std::string& x, double p) {
+Value GraphBuilder::dropout(const std::string& name, const Value& x, double p) {
   NodeSpec n = make(name, "Dropout", {x});
   n.floats["p"] = p;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::flatten(const std::string& name, const std::string& x) { return add_node(make(name, "Flatten", {x})); }
-std::string GraphBuilder::add(const std::string& name, const std::string& a, const std::string& b) {
+Value GraphBuilder::flatten(const std::string& name, const Value& x) { return add_node(make(name, "Flatten", {x})); }
+Value GraphBuilder::add(const std::string& name, const Value& a, const Value& b) {
   return add_node(make(name, "Add", {a, b}));
 }
-std::string GraphBuilder::concat(const std::string& name, const std::vector<std::string>& xs, int64_t axis) {
+Value GraphBuilder::concat(const std::string& name, const std::vector<Value>& xs, int64_t axis) {
   NodeSpec n = make(name, "Concat", xs);
   if (axis != 0) n.ints["axis"] = {axis};  // the default stays unwritten: old graphs keep their bytes
   return add_node(std::move(n));
 }
-std::string GraphBuilder::softmax(const std::string& name, const std::string& x) { return add_node(make(name, "Softmax", {x})); }
+Value GraphBuilder::softmax(const std::string& name, const Value& x) { return add_node(make(name, "Softmax", {x})); }
 
-std::string GraphBuilder::softmax(const std::string& name, const std::string& x, const SoftmaxOptions& o) {
+Value GraphBuilder::softmax(const std::string& name, const Value& x, const SoftmaxOptions& o) {
   NodeSpec n = make(name, "Softmax", {x});
-  if (!o.mask().empty()) n.inputs.push_back(o.mask());
+  if (o.mask()) n.inputs.push_back(o.mask()->ref());
   if (o.axis() != -1) n.ints["axis"] = {o.axis()};
   if (o.causal()) n.ints["causal"] = {1};
   return add_node(std::move(n));
 }
 
-std::string GraphBuilder::embedding(const std::string& name, const std::string& ids, int64_t num_embeddings,
+Value GraphBuilder::embedding(const std::string& name, const Value& ids, int64_t num_embeddings,
                                     int64_t dim, int64_t padding_idx) {
   NodeSpec n = make(name, "Embedding", {ids});
   n.ints["num_embeddings"] = {num_embeddings};
@@ -129,44 +129,44 @@ std::string GraphBuilder::embedding(const std::string& name, const std::string& 
   n.ints["padding_idx"] = {padding_idx};
   return add_node(std::move(n));
 }
-std::string GraphBuilder::positional_embedding(const std::string& name, const std::string& x) {
+Value GraphBuilder::positional_embedding(const std::string& name, const Value& x) {
   return add_node(make(name, "PositionalEmbedding", {x}));
 }
-std::string GraphBuilder::padding_mask(const std::string& name, const std::string& ids, int64_t padding_idx) {
+Value GraphBuilder::padding_mask(const std::string& name, const Value& ids, int64_t padding_idx) {
   NodeSpec n = make(name, "PaddingMask", {ids});
   n.ints["padding_idx"] = {padding_idx};
   return add_node(std::move(n));
 }
-std::string GraphBuilder::layer_norm(const std::string& name, const std::string& x, double eps) {
+Value GraphBuilder::layer_norm(const std::string& name, const Value& x, double eps) {
   NodeSpec n = make(name, "LayerNorm", {x});
   n.floats["eps"] = eps;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::reshape(const std::string& name, const std::string& x, const Shape& shape) {
+Value GraphBuilder::reshape(const std::string& name, const Value& x, const Shape& shape) {
   NodeSpec n = make(name, "Reshape", {x});
   n.ints["shape"] = shape;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::transpose(const std::string& name, const std::string& x, const std::vector<int64_t>& perm) {
+Value GraphBuilder::transpose(const std::string& name, const Value& x, const std::vector<int64_t>& perm) {
   NodeSpec n = make(name, "Transpose", {x});
   n.ints["perm"] = perm;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::slice(const std::string& name, const std::string& x, int64_t axis, int64_t start, int64_t end) {
+Value GraphBuilder::slice(const std::string& name, const Value& x, int64_t axis, int64_t start, int64_t end) {
   NodeSpec n = make(name, "Slice", {x});
   n.ints["axis"] = {axis};
   n.ints["start"] = {start};
   n.ints["end"] = {end};
   return add_node(std::move(n));
 }
-std::string GraphBuilder::matmul(const std::string& name, const std::string& a, const std::string& b, bool transpose_b,
+Value GraphBuilder::matmul(const std::string& name, const Value& a, const Value& b, bool transpose_b,
                                  double alpha) {
   NodeSpec n = make(name, "MatMul", {a, b});
   n.ints["transpose_b"] = {transpose_b ? 1 : 0};
   n.floats["alpha"] = alpha;
   return add_node(std::move(n));
 }
-std::string GraphBuilder::recurrent(const std::string& op, const std::string& name, const std::string& x,
+Value GraphBuilder::recurrent(const std::string& op, const std::string& name, const Value& x,
                                     const RecurrentOptions& o) {
   NodeSpec n = make(name, op, {x});
   n.ints["hidden_size"] = {o.hidden_size()};
@@ -174,23 +174,23 @@ std::string GraphBuilder::recurrent(const std::string& op, const std::string& na
   n.ints["bidirectional"] = {o.bidirectional() ? 1 : 0};
   return add_node(std::move(n));
 }
-std::string GraphBuilder::lstm(const std::string& name, const std::string& x, const RecurrentOptions& o) {
+Value GraphBuilder::lstm(const std::string& name, const Value& x, const RecurrentOptions& o) {
   return recurrent("LSTM", name, x, o);
 }
-std::string GraphBuilder::gru(const std::string& name, const std::string& x, const RecurrentOptions& o) {
+Value GraphBuilder::gru(const std::string& name, const Value& x, const RecurrentOptions& o) {
   return recurrent("GRU", name, x, o);
 }
-std::string GraphBuilder::sequence_pool(const std::string& name, const std::string& x, const std::string& pooling,
-                                        const std::string& mask) {
+Value GraphBuilder::sequence_pool(const std::string& name, const Value& x, const std::string& pooling,
+                                  std::optional<Value> mask) {
   int64_t mode = pooling == "mean" ? 0 : pooling == "max" ? 1 : pooling == "last" ? 2 : -1;
   if (mode < 0) throw_invalid("unknown sequence pooling '" + pooling + "'", name, "use mean, max or last");
   NodeSpec n = make(name, "SequencePool", {x});
-  if (!mask.empty()) n.inputs.push_back(mask);
+  if (mask) n.inputs.push_back(mask->ref());
   n.ints["mode"] = {mode};
   return add_node(std::move(n));
 }
 
-std::string GraphBuilder::multi_head_attention(const std::string& name, const std::string& x, const AttentionOptions& o) {
+Value GraphBuilder::multi_head_attention(const std::string& name, const Value& x, const AttentionOptions& o) {
   // Scoped nodes: <name>/q, k, v (Linear), heads split [T, H, dh] -> [H, T, dh], scores
   // q k^T / sqrt(dh) [H, T, T], masked softmax, dropout, context [H, T, dh] -> [T, D], out.
   const int64_t d = o.dim(), h = o.heads();
@@ -201,17 +201,17 @@ std::string GraphBuilder::multi_head_attention(const std::string& name, const st
   std::string saved = scope_;
   scope_ = scope_.empty() ? name : scope_ + "/" + name;
   auto split = [&](const std::string& leaf) {
-    std::string proj = linear(leaf, x, d);
-    std::string r = reshape(leaf + "_heads", proj, {-1, h, dh});
+    const Value proj = linear(leaf, x, d);
+    const Value r = reshape(leaf + "_heads", proj, {-1, h, dh});
     return transpose(leaf + "_t", r, {1, 0, 2});
   };
-  std::string q = split("q"), k = split("k"), v = split("v");
-  std::string scores = matmul("scores", q, k, /*transpose_b=*/true, 1.0 / std::sqrt(static_cast<double>(dh)));
-  std::string p = softmax("softmax", scores, SoftmaxOptions().mask(o.mask()).causal(o.causal()));
+  const Value q = split("q"), k = split("k"), v = split("v");
+  const Value scores = matmul("scores", q, k, /*transpose_b=*/true, 1.0 / std::sqrt(static_cast<double>(dh)));
+  Value p = softmax("softmax", scores, SoftmaxOptions().mask(o.mask()).causal(o.causal()));
   if (o.dropout() > 0) p = dropout("attn_dropout", p, o.dropout());
-  std::string ctx = matmul("context", p, v);
-  std::string merged = reshape("merge", transpose("context_t", ctx, {1, 0, 2}), {-1, d});
-  std::string out = linear("out", merged, d);
+  const Value ctx = matmul("context", p, v);
+  const Value merged = reshape("merge", transpose("context_t", ctx, {1, 0, 2}), {-1, d});
+  const Value out = linear("out", merged, d);
   scope_ = saved;
   return out;
 }
@@ -249,7 +249,8 @@ bool is_integer(DType t) { return t == DType::kI32 || t == DType::kI64; }
 
 }  // namespace
 
-GraphSpec GraphBuilder::build(const std::string& output) const {
+GraphSpec GraphBuilder::build(const Value& output_value) const {
+  const std::string& output = output_value.ref();
   GraphSpec g;
   g.input_name = spec_.input_name;
   g.input_shape = spec_.input_shape;
@@ -346,7 +347,7 @@ GraphSpec GraphBuilder::build(const std::string& output) const {
   return g;
 }
 
-Sequential::Sequential(Shape input_shape) : builder_(std::move(input_shape)) { last_ = builder_.input(); }
+Sequential::Sequential(Shape input_shape) : builder_(std::move(input_shape)), last_(builder_.input()) {}
 
 std::string Sequential::next_name(const std::string& stem) { return stem + std::to_string(++counts_[stem]); }
 

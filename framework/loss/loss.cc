@@ -218,12 +218,21 @@ class BceWithLogits : public LossBase {
 
 }  // namespace
 
-std::unique_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
-  if (name == "softmax_cross_entropy" || name == "cross_entropy")
-    return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing(), options.ignore_index());
-  if (name == "mse") return std::make_unique<MeanSquaredError>();
-  if (name == "hinge") return std::make_unique<MultiClassHinge>(options.margin());
-  if (name == "bce_with_logits") return std::make_unique<BceWithLogits>();
+std::unique_ptr<Loss> make_loss(LossKind kind, const LossOptions& options) {
+  switch (kind) {
+    case LossKind::kSoftmaxCrossEntropy: return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing(), options.ignore_index());
+    case LossKind::kMse: return std::make_unique<MeanSquaredError>();
+    case LossKind::kHinge: return std::make_unique<MultiClassHinge>(options.margin());
+    case LossKind::kBceWithLogits: return std::make_unique<BceWithLogits>();
+  }
+  throw_invalid("unknown loss kind " + std::to_string(static_cast<int>(kind)));
+}
+
+LossKind loss_kind_from_name(const std::string& name) {
+  if (name == "softmax_cross_entropy" || name == "cross_entropy") return LossKind::kSoftmaxCrossEntropy;
+  if (name == "mse") return LossKind::kMse;
+  if (name == "hinge") return LossKind::kHinge;
+  if (name == "bce_with_logits") return LossKind::kBceWithLogits;
   throw_invalid("unknown loss '" + name + "'", "", "use softmax_cross_entropy, mse, hinge or bce_with_logits");
 }
 

@@ -37,7 +37,11 @@ class Loss {
   virtual bool classification() const = 0;
 };
 
-// name: softmax_cross_entropy (alias cross_entropy), mse, hinge, bce_with_logits.
-std::unique_ptr<Loss> make_loss(const std::string& name, const LossOptions& options = {});
+enum class LossKind { kSoftmaxCrossEntropy, kMse, kHinge, kBceWithLogits };
+
+std::unique_ptr<Loss> make_loss(LossKind kind, const LossOptions& options = {});
+// The kind a name (a config file's, a command line's) means: softmax_cross_entropy (alias
+// cross_entropy), mse, hinge, bce_with_logits; kInvalidArgument for another.
+LossKind loss_kind_from_name(const std::string& name);
 
 }  // namespace strata

@@ -1,10 +1,12 @@
-// BufferPlanner: memory planned from liveness, for Network's plans. Internal to framework/.
+// BufferPlanner: memory planned from liveness, for Network's plans. Internal to framework/; it
+// knows bytes and shapes only (no oneDNN), so tests check the assignment on its own.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
-#include "strata/framework/ops/dnnl_utils.h"
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/nn/value_lifetimes.h"
 
 namespace strata {
 
@@ -14,10 +16,12 @@ namespace strata {
 // the best-fitting free allocation and growing it when none is large enough.
 class BufferPlanner {
  public:
-  static constexpr int kKept = 1 << 30;  // live until the next step (or for good)
+  static constexpr int kKept = planning::Timeline::kKept;  // live until the next step (or for good)
 
-  int add(const dnnl::memory::desc& md, const Shape& logical, int first, int last) {
-    requests_.push_back({md, logical, first, last, 0});
+  // A buffer of `bytes`, seen as a tensor of `view` (which holds at most `bytes`), live over
+  // [first, last] of the step's timeline. Returns its handle.
+  int add(size_t bytes, const Shape& view, int first, int last) {
+    requests_.push_back({bytes, view, first, last, 0});
     return static_cast<int>(requests_.size()) - 1;
   }
 
@@ -34,7 +38,7 @@ class BufferPlanner {
     std::vector<int> busy_until;
     for (size_t r : order) {
       Request& q = requests_[r];
-      size_t bytes = q.md.get_size();
+      const size_t bytes = q.bytes;
       int best = -1;  // a free arena: the smallest that fits, else the largest
       for (size_t a = 0; a < arena_bytes_.size(); ++a) {
         if (busy_until[a] >= q.first) continue;
@@ -69,28 +73,33 @@ class BufferPlanner {
     pool_ = pool;
   }
 
-  // The buffer as a tensor: the logical shape for a plain layout, flat for a blocked one.
+  // The buffer as a tensor of its view shape, in the bound pool.
   Tensor tensor(int handle) const {
     const Request& q = requests_[handle];
-    Shape shape = dnnl_utils::is_plain(q.md) ? q.logical : Shape{static_cast<int64_t>((q.md.get_size() + 3) / 4)};
-    size_t offset = 0;
-    for (size_t a = 0; a < q.arena; ++a) offset += aligned(arena_bytes_[a]);
-    return pool_.view(shape, offset);
+    return pool_.view(q.view, offset(handle));
   }
 
- private:
-  struct Request {
-    dnnl::memory::desc md;
-    Shape logical;
-    int first, last;
-    size_t arena;
-  };
-  static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
+  // After plan(): where a buffer starts in the pool (arenas are 64-byte aligned), and the bytes
+  // all arenas take.
+  size_t offset(int handle) const {
+    size_t offset = 0;
+    for (size_t a = 0; a < requests_[handle].arena; ++a) offset += aligned(arena_bytes_[a]);
+    return offset;
+  }
   size_t total_bytes() const {
     size_t total = 0;
     for (size_t b : arena_bytes_) total += aligned(b);
     return total;
   }
+
+ private:
+  struct Request {
+    size_t bytes;
+    Shape view;
+    int first, last;
+    size_t arena;
+  };
+  static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
   std::vector<Request> requests_;
   std::vector<size_t> arena_bytes_;

@@ -10,6 +10,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 #include "strata/framework/nn/buffer_planner.h"
+#include "strata/framework/nn/value_lifetimes.h"
 #include "strata/framework/ops/op.h"
 
 namespace strata {
@@ -180,259 +181,242 @@ void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
   step_key_->key = {seed, epoch, step};
 }
 
-Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
-  for (auto& p : plans_)
-    if (p->batch == batch && p->mode == mode) return *p;
-
-  auto plan = std::make_unique<Plan>();
-  plan->batch = batch;
-  plan->mode = mode;
-  const bool training = mode == Mode::kTrain;
-  const size_t num_nodes = spec_.nodes.size();
-  plan->input = Tensor(with_batch(batch, spec_.input_shape), spec_.input_dtype);
-
-  const bool want_input_grad = training && options_.input_grad() && spec_.input_dtype == DType::kF32;
-  if (want_input_grad) plan->input_grad = Tensor(plan->input.shape());
-
-  // Values: every output of every node ("node:k"), then the graph input. first_value[i] is node
-  // i's output 0; its output k is first_value[i] + k.
-  std::map<std::string, size_t> index;
-  std::vector<size_t> first_value(num_nodes + 1, 0), producer;
-  for (size_t i = 0; i < num_nodes; ++i) {
-    const NodeSpec& n = spec_.nodes[i];
-    index[n.name] = i;
-    first_value[i + 1] = first_value[i] + n.num_outputs();
-    for (int k = 0; k < n.num_outputs(); ++k) producer.push_back(i);
-  }
-  const size_t num_values = first_value[num_nodes] + 1, input_slot = num_values - 1;
-  auto slot_of = [&](const std::string& edge) {
-    if (edge == spec_.input_name) return input_slot;
-    ValueRef ref = parse_value_ref(edge);
-    return first_value[index.at(ref.node)] + ref.output;
-  };
-  std::vector<int> consumers(num_values, 0);
-  for (const NodeSpec& n : spec_.nodes)
-    for (const std::string& in : n.inputs) ++consumers[slot_of(in)];
-  const size_t out = slot_of(spec_.output);
-  plan->output_index = out;
-  auto is_integer_input = [&](size_t i, size_t k) {
-    return slot_of(spec_.nodes[i].inputs[k]) == input_slot && spec_.input_dtype != DType::kF32;
-  };
-
-  // Fusion as the schemas declare it (OpSchema::fuses_relu, is_relu), when the ReLU is its
-  // producer's only consumer (see OpContext).
-  std::vector<bool> fuse_relu(num_nodes, false), fused_relu(num_nodes, false);
-  for (size_t j = 0; j < num_nodes; ++j) {
-    const NodeSpec& n = spec_.nodes[j];
-    if (!options_.fuse() || !op_schema(n.op, n.name).is_relu || n.inputs[0] == spec_.input_name) continue;
-    size_t v = slot_of(n.inputs[0]), i = producer[v];
-    const NodeSpec& p = spec_.nodes[i];
-    if (op_schema(p.op, p.name).fuses_relu && p.num_outputs() == 1 && consumers[v] == 1 && v != out)
-      fuse_relu[i] = fused_relu[j] = true;
+// Builds one Plan (docs/design.md "Network definition and execution") in four steps:
+// layout negotiation (each op picks its layouts given its producers'), buffer assignment (every
+// activation, gradient and reorder buffer placed in the shared pool by liveness), wiring (the
+// tensors, reorders and gradient accumulations between the ops) and compilation (each op builds
+// its primitives).
+class Network::Planner {
+ public:
+  Planner(Network& net, int64_t batch, Mode mode)
+      : net_(net), spec_(net.spec_), plan_(std::make_unique<Plan>()), training_(mode == Mode::kTrain),
+        want_input_grad_(training_ && net.options_.input_grad() && spec_.input_dtype == DType::kF32), values_(spec_),
+        fusion_(planning::plan_relu_fusion(values_, net.options_.fuse())),
+        timeline_{static_cast<int>(spec_.nodes.size())} {
+    plan_->batch = batch;
+    plan_->mode = mode;
+    plan_->input = Tensor(with_batch(batch, spec_.input_shape), spec_.input_dtype);
+    if (want_input_grad_) plan_->input_grad = Tensor(plan_->input.shape());
+    plan_->output_index = values_.output;
   }
 
-  // Layouts, in topological order: each op sees the layouts its producers chose. Outputs after
-  // the first are plain.
-  std::vector<OpContext> ctxs(num_nodes);
-  std::vector<dnnl::memory::desc> out_md(num_values);
-  std::vector<Shape> logical(num_values);
-  out_md[input_slot] = dnnl_utils::row_major_desc(plan->input.shape());
-  logical[input_slot] = plan->input.shape();
-  for (size_t i = 0; i < num_nodes; ++i) {
-    const NodeSpec& n = spec_.nodes[i];
-    OpContext& ctx = ctxs[i];
-    ctx.node = &n;
-    ctx.batch = batch;
-    ctx.training = training;
-    ctx.fuse_relu = fuse_relu[i];
-    ctx.fused_into_input = fused_relu[i];
-    ctx.step = &step_key_->key;
-    ctx.scratchpads = &plan->scratchpads;
-    for (const std::string& in : n.inputs) {
-      ctx.in_shapes.push_back(logical[slot_of(in)]);
-      ctx.in_md.push_back(out_md[slot_of(in)]);
-    }
-    const size_t v0 = first_value[i];
-    ctx.out_shape = logical[v0] = with_batch(batch, n.output_shape);
-    for (int k = 1; k < n.num_outputs(); ++k) {
-      logical[v0 + k] = with_batch(batch, n.output_shape_at(k));
-      out_md[v0 + k] = dnnl_utils::row_major_desc(logical[v0 + k]);
-      ctx.extra_out_shapes.push_back(logical[v0 + k]);
-    }
-    plan->ops.push_back(create_op(n.op, n.name));
-    dnnl_utils::guarded(ctx.where(), [&] { plan->ops.back()->choose_layouts(ctx); });
-    out_md[v0] = ctx.out_md;
+  std::unique_ptr<Plan> build() {
+    negotiate_layouts();
+    assign_buffers();
+    wire();
+    compile();
+    return std::move(plan_);
   }
 
-  // A gradient flowing into a value is needed only when something at or before its producer
-  // learns (trainable parameters), or for the graph input when input_grad is asked for. So
-  // conv1, or the first Linear after Flatten(input), computes no data gradient nobody reads;
-  // integer inputs (token ids) never get one.
-  std::vector<bool> needs_grad(num_values, false);
-  needs_grad[input_slot] = want_input_grad;
-  for (size_t i = 0; i < num_nodes; ++i) {
-    const NodeSpec& n = spec_.nodes[i];
-    bool learns = false;
-    for (const ParamSpec& p : n.params) learns = learns || p.trainable;
-    for (const std::string& in : n.inputs) learns = learns || needs_grad[slot_of(in)];
-    for (int k = 0; k < n.num_outputs(); ++k) needs_grad[first_value[i] + k] = learns;
-  }
-
-  // The step's timeline: node i's forward at i, the caller writes the output gradient at n, node
-  // i's backward at 2n - i. Activations stay live for the whole training step (backward reads
-  // them); in evaluation an activation lives until its last consumer has run.
-  const int n_int = static_cast<int>(num_nodes), t_user = n_int;
-  auto t_bwd = [&](size_t i) { return 2 * n_int - static_cast<int>(i); };
-  std::vector<int> last_read(num_values, -1), first_grad_write(num_values, -1);
-  for (size_t j = 0; j < num_nodes; ++j)
-    for (const std::string& in : spec_.nodes[j].inputs) {
-      size_t src = slot_of(in);
-      if (src == input_slot) continue;
-      last_read[src] = std::max(last_read[src], static_cast<int>(j));
-      // The last consumer runs first in backward.
-      first_grad_write[src] = first_grad_write[src] < 0 ? t_bwd(j) : std::min(first_grad_write[src], t_bwd(j));
-    }
-  BufferPlanner buffers;
-  std::vector<int> out_buf(num_values, -1), grad_buf(num_values, -1);
-  for (size_t v = 0; v + 1 < num_values; ++v) {
-    const size_t i = producer[v];
-    if (fused_relu[i]) continue;  // shares its producer's buffer
-    int end = last_read[v];
-    for (size_t j = 0; j < num_nodes; ++j)  // a fused producer's buffer is also its ReLU's output
-      if (fuse_relu[i] && fused_relu[j] && slot_of(spec_.nodes[j].inputs[0]) == v)
-        end = std::max(end, first_value[j] == out ? BufferPlanner::kKept : last_read[first_value[j]]);
-    if (training || v == out) end = BufferPlanner::kKept;
-    out_buf[v] = buffers.add(out_md[v], logical[v], static_cast<int>(i), std::max(end, static_cast<int>(i)));
-  }
-  // A value nothing consumes (an LSTM's unused final state) has a zero gradient: it gets storage
-  // of its own, as the shared pool holds other plans' data between steps.
-  std::vector<Tensor> zero_grads(num_values);
-  if (training)
-    for (size_t v = 0; v + 1 < num_values; ++v) {
-      const size_t i = producer[v];
-      if (v != out && first_grad_write[v] < 0) {
-        zero_grads[v] = dnnl_utils::alloc_for(out_md[v], logical[v]);
-        continue;
-      }
-      int first = v == out ? t_user : first_grad_write[v];
-      grad_buf[v] = buffers.add(out_md[v], logical[v], first, t_bwd(i));
-    }
-
-  // Per node input: a reorder into the layout the consumer wants, a private contribution to a
-  // shared gradient, and the consumer's gradient in its own layout before it is reordered back.
+ private:
+  // Per input of a node: a reorder into the layout the consumer wants, a private contribution to
+  // a shared gradient, and the consumer's gradient in its own layout before it is reordered back.
   struct Wiring {
     int converted = -1, converted_grad = -1, contribution = -1;
     bool first = false, wants_grad = false;
   };
-  std::vector<std::vector<Wiring>> wiring(num_nodes);
-  std::vector<bool> seen(num_values, false);
-  for (size_t i = num_nodes; i-- > 0;) {  // backward order decides which contribution is first
-    const NodeSpec& n = spec_.nodes[i];
-    wiring[i].resize(n.inputs.size());
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      Wiring& w = wiring[i][k];
-      const size_t src = slot_of(n.inputs[k]);
-      const bool convert = !is_integer_input(i, k) && ctxs[i].in_md[k] != out_md[src];
-      const int t = static_cast<int>(i);
-      if (convert)
-        w.converted = buffers.add(ctxs[i].in_md[k], logical[src], t, training ? BufferPlanner::kKept : t);
-      if (!training || !needs_grad[src]) continue;  // undefined: the op skips this data gradient
-      w.wants_grad = true;
-      if (consumers[src] > 1) {
-        w.contribution = buffers.add(out_md[src], logical[src], t_bwd(i), t_bwd(i));
-        w.first = !seen[src];
-      }
-      seen[src] = true;
-      if (convert) w.converted_grad = buffers.add(ctxs[i].in_md[k], logical[src], t_bwd(i), t_bwd(i));
-    }
-  }
-  int plain_out_buf = -1, plain_grad_buf = -1;
-  const bool reorder_output = !dnnl_utils::is_plain(out_md[out]);
-  if (reorder_output) {
-    dnnl::memory::desc plain = dnnl_utils::row_major_desc(logical[out]);
-    plain_out_buf = buffers.add(plain, logical[out], n_int - 1, BufferPlanner::kKept);
-    if (training) plain_grad_buf = buffers.add(plain, logical[out], n_int - 1, t_user);
-  }
 
-  buffers.plan();
-  if (buffers.outgrows(buffer_pool_)) {
-    // The shared pool must grow: the other plans' buffers would point at storage it no longer
-    // holds. They are compiled again when next used (only while new plans appear).
-    plans_.clear();
-    last_ = nullptr;
-  }
-  buffers.bind(buffer_pool_);
-  for (size_t v = 0; v + 1 < num_values; ++v) {
-    plan->outputs.push_back(out_buf[v] >= 0 ? buffers.tensor(out_buf[v]) : Tensor());
-    if (training) plan->grads.push_back(grad_buf[v] >= 0 ? buffers.tensor(grad_buf[v]) : zero_grads[v]);
-  }
-  for (size_t j = 0; j < num_nodes; ++j)  // the fused producer writes the ReLU's output
-    if (fused_relu[j]) plan->outputs[first_value[j]] = plan->outputs[slot_of(spec_.nodes[j].inputs[0])];
-
-  plan->before_forward.resize(num_nodes);
-  plan->after_backward.resize(num_nodes);
-  auto output_of = [&](size_t slot) { return slot == input_slot ? plan->input : plan->outputs[slot]; };
-  for (size_t i = num_nodes; i-- > 0;) {  // the same order as above: accumulate relies on it
-    const NodeSpec& n = spec_.nodes[i];
-    OpContext& ctx = ctxs[i];
-    ctx.in.resize(n.inputs.size());
-    ctx.d_in.resize(n.inputs.size());
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const Wiring& w = wiring[i][k];
-      const size_t src = slot_of(n.inputs[k]);
-      ctx.in[k] = output_of(src);
-      if (w.converted >= 0) {
-        ctx.in[k] = buffers.tensor(w.converted);
-        plan->before_forward[i].push_back(dnnl_utils::make_reorder(
-            dnnl_utils::wrap_md(output_of(src), out_md[src]), dnnl_utils::wrap_md(ctx.in[k], ctx.in_md[k])));
+  // In topological order each op sees the layouts its producers chose. Outputs after the first
+  // are plain.
+  void negotiate_layouts() {
+    const size_t n = spec_.nodes.size(), in = values_.input_slot;
+    ctxs_.resize(n);
+    out_md_.resize(values_.num_values);
+    logical_.resize(values_.num_values);
+    out_md_[in] = dnnl_utils::row_major_desc(plan_->input.shape());
+    logical_[in] = plan_->input.shape();
+    for (size_t i = 0; i < n; ++i) {
+      const NodeSpec& node = spec_.nodes[i];
+      OpContext& ctx = ctxs_[i];
+      ctx.node = &node;
+      ctx.batch = plan_->batch;
+      ctx.training = training_;
+      ctx.fuse_relu = fusion_.fuses_relu[i];
+      ctx.fused_into_input = fusion_.fused[i];
+      ctx.step = &net_.step_key_->key;
+      ctx.scratchpads = &plan_->scratchpads;
+      for (const std::string& edge : node.inputs) {
+        ctx.in_shapes.push_back(logical_[values_.slot_of(edge)]);
+        ctx.in_md.push_back(out_md_[values_.slot_of(edge)]);
       }
-      if (!w.wants_grad) continue;
-      Tensor target = src == input_slot ? plan->input_grad : plan->grads[src];
-      if (w.contribution >= 0) {
-        Tensor contribution = buffers.tensor(w.contribution);
-        plan->accumulate.push_back({i, contribution, target, w.first});
-        target = contribution;
+      const size_t v0 = values_.first_value[i];
+      ctx.out_shape = logical_[v0] = with_batch(plan_->batch, node.output_shape);
+      for (int k = 1; k < node.num_outputs(); ++k) {
+        logical_[v0 + k] = with_batch(plan_->batch, node.output_shape_at(k));
+        out_md_[v0 + k] = dnnl_utils::row_major_desc(logical_[v0 + k]);
+        ctx.extra_out_shapes.push_back(logical_[v0 + k]);
       }
-      ctx.d_in[k] = target;
-      if (w.converted_grad >= 0) {
-        ctx.d_in[k] = buffers.tensor(w.converted_grad);
-        plan->after_backward[i].push_back(dnnl_utils::make_reorder(
-            dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]), dnnl_utils::wrap_md(target, out_md[src])));
-      }
+      plan_->ops.push_back(create_op(node.op, node.name));
+      dnnl_utils::guarded(ctx.where(), [&] { plan_->ops.back()->choose_layouts(ctx); });
+      out_md_[v0] = ctx.out_md;
     }
   }
 
-  if (reorder_output) {
-    plan->plain_output = buffers.tensor(plain_out_buf);
-    plan->output_to_plain = dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan->outputs[out], out_md[out]),
-                                                     dnnl_utils::wrap(plan->plain_output));
-    if (training) {
-      plan->plain_output_grad = buffers.tensor(plain_grad_buf);
-      plan->output_grad_from_plain = dnnl_utils::make_reorder(
-          dnnl_utils::wrap(plan->plain_output_grad), dnnl_utils::wrap_md(plan->grads[out], out_md[out]));
-    }
-  } else {
-    plan->plain_output = plan->outputs[out];
-    if (training) plan->plain_output_grad = plan->grads[out];
+  int add_buffer(const dnnl::memory::desc& md, const Shape& logical, int first, int last) {
+    const size_t bytes = md.get_size();
+    const Shape view = dnnl_utils::is_plain(md) ? logical : Shape{static_cast<int64_t>((bytes + 3) / 4)};
+    return buffers_.add(bytes, view, first, last);
   }
 
-  size_t k = 0;
-  for (size_t i = 0; i < num_nodes; ++i) {
-    OpContext& ctx = ctxs[i];
-    const size_t v0 = first_value[i];
-    ctx.out = plan->outputs[v0];
-    if (training) ctx.d_out = plan->grads[v0];
-    for (int j = 1; j < spec_.nodes[i].num_outputs(); ++j) {
-      ctx.extra_out.push_back(plan->outputs[v0 + j]);
-      if (training) ctx.extra_d_out.push_back(plan->grads[v0 + j]);
+  // Requests every buffer with its lifetime, plans and binds the shared pool.
+  void assign_buffers() {
+    const planning::ValueLifetimes life = planning::value_lifetimes(values_, fusion_, training_);
+    out_buf_.assign(values_.num_values, -1);
+    grad_buf_.assign(values_.num_values, -1);
+    zero_grads_.resize(values_.num_values);
+    for (size_t v = 0; v + 1 < values_.num_values; ++v)
+      if (life.data[v]) out_buf_[v] = add_buffer(out_md_[v], logical_[v], life.data[v]->first, life.data[v]->last);
+    // A gradient nothing writes has storage of its own, as the pool holds other plans' data.
+    for (size_t v = 0; training_ && v + 1 < values_.num_values; ++v)
+      if (life.grad[v]) grad_buf_[v] = add_buffer(out_md_[v], logical_[v], life.grad[v]->first, life.grad[v]->last);
+      else zero_grads_[v] = dnnl_utils::alloc_for(out_md_[v], logical_[v]);
+    request_wiring_buffers();
+    const size_t out = values_.output;
+    if (!dnnl_utils::is_plain(out_md_[out])) {
+      const dnnl::memory::desc plain = dnnl_utils::row_major_desc(logical_[out]);
+      const int last_forward = timeline_.forward(spec_.nodes.size() - 1);
+      plain_out_buf_ = add_buffer(plain, logical_[out], last_forward, BufferPlanner::kKept);
+      if (training_) plain_grad_buf_ = add_buffer(plain, logical_[out], last_forward, timeline_.user());
     }
-    for (size_t j = 0; j < spec_.nodes[i].params.size(); ++j, ++k) {
-      ctx.params.push_back(params_[k].value);
-      ctx.grads.push_back(params_[k].grad);
+    buffers_.plan();
+    if (buffers_.outgrows(net_.buffer_pool_)) {
+      // The shared pool must grow: the other plans' buffers would point at storage it no longer
+      // holds. They are compiled again when next used (only while new plans appear).
+      net_.plans_.clear();
+      net_.last_ = nullptr;
     }
-    plan->ops[i]->compile(std::move(ctx));
+    buffers_.bind(net_.buffer_pool_);
   }
-  plan->scratchpads.bind();
+
+  // Backward order decides which contribution to a shared gradient comes first.
+  void request_wiring_buffers() {
+    const std::vector<bool> needs_grad = planning::values_needing_grad(values_, want_input_grad_);
+    wiring_.resize(spec_.nodes.size());
+    std::vector<bool> seen(values_.num_values, false);
+    for (size_t i = spec_.nodes.size(); i-- > 0;) {
+      const NodeSpec& node = spec_.nodes[i];
+      wiring_[i].resize(node.inputs.size());
+      const int fwd = timeline_.forward(i), bwd = timeline_.backward(i);
+      for (size_t k = 0; k < node.inputs.size(); ++k) {
+        Wiring& w = wiring_[i][k];
+        const size_t src = values_.slot_of(node.inputs[k]);
+        const bool integer_input = src == values_.input_slot && spec_.input_dtype != DType::kF32;
+        const bool convert = !integer_input && ctxs_[i].in_md[k] != out_md_[src];
+        if (convert) w.converted = add_buffer(ctxs_[i].in_md[k], logical_[src], fwd, training_ ? BufferPlanner::kKept : fwd);
+        if (!training_ || !needs_grad[src]) continue;  // undefined: the op skips this data gradient
+        w.wants_grad = true;
+        if (values_.consumers[src] > 1) {
+          w.contribution = add_buffer(out_md_[src], logical_[src], bwd, bwd);
+          w.first = !seen[src];
+        }
+        seen[src] = true;
+        if (convert) w.converted_grad = add_buffer(ctxs_[i].in_md[k], logical_[src], bwd, bwd);
+      }
+    }
+  }
+
+  Tensor output_of(size_t slot) const { return slot == values_.input_slot ? plan_->input : plan_->outputs[slot]; }
+
+  void wire() {
+    for (size_t v = 0; v + 1 < values_.num_values; ++v) {
+      plan_->outputs.push_back(out_buf_[v] >= 0 ? buffers_.tensor(out_buf_[v]) : Tensor());
+      if (training_) plan_->grads.push_back(grad_buf_[v] >= 0 ? buffers_.tensor(grad_buf_[v]) : zero_grads_[v]);
+    }
+    for (size_t j = 0; j < spec_.nodes.size(); ++j)  // the fused producer writes the ReLU's output
+      if (fusion_.fused[j]) plan_->outputs[values_.first_value[j]] = plan_->outputs[values_.slot_of(spec_.nodes[j].inputs[0])];
+    plan_->before_forward.resize(spec_.nodes.size());
+    plan_->after_backward.resize(spec_.nodes.size());
+    for (size_t i = spec_.nodes.size(); i-- > 0;)  // the order of request_wiring_buffers: accumulate relies on it
+      for (size_t k = 0; k < spec_.nodes[i].inputs.size(); ++k) wire_input(i, k);
+    wire_output();
+  }
+
+  void wire_input(size_t i, size_t k) {
+    OpContext& ctx = ctxs_[i];
+    ctx.in.resize(spec_.nodes[i].inputs.size());
+    ctx.d_in.resize(spec_.nodes[i].inputs.size());
+    const Wiring& w = wiring_[i][k];
+    const size_t src = values_.slot_of(spec_.nodes[i].inputs[k]);
+    ctx.in[k] = output_of(src);
+    if (w.converted >= 0) {
+      ctx.in[k] = buffers_.tensor(w.converted);
+      plan_->before_forward[i].push_back(dnnl_utils::make_reorder(dnnl_utils::wrap_md(output_of(src), out_md_[src]),
+                                                                  dnnl_utils::wrap_md(ctx.in[k], ctx.in_md[k])));
+    }
+    if (!w.wants_grad) return;
+    Tensor target = src == values_.input_slot ? plan_->input_grad : plan_->grads[src];
+    if (w.contribution >= 0) {
+      Tensor contribution = buffers_.tensor(w.contribution);
+      plan_->accumulate.push_back({i, contribution, target, w.first});
+      target = contribution;
+    }
+    ctx.d_in[k] = target;
+    if (w.converted_grad >= 0) {
+      ctx.d_in[k] = buffers_.tensor(w.converted_grad);
+      plan_->after_backward[i].push_back(dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]),
+                                                                  dnnl_utils::wrap_md(target, out_md_[src])));
+    }
+  }
+
+  // The caller reads the output and writes its gradient in plain layout.
+  void wire_output() {
+    const size_t out = values_.output;
+    if (plain_out_buf_ < 0) {
+      plan_->plain_output = plan_->outputs[out];
+      if (training_) plan_->plain_output_grad = plan_->grads[out];
+      return;
+    }
+    plan_->plain_output = buffers_.tensor(plain_out_buf_);
+    plan_->output_to_plain = dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan_->outputs[out], out_md_[out]),
+                                                      dnnl_utils::wrap(plan_->plain_output));
+    if (training_) {
+      plan_->plain_output_grad = buffers_.tensor(plain_grad_buf_);
+      plan_->output_grad_from_plain = dnnl_utils::make_reorder(dnnl_utils::wrap(plan_->plain_output_grad),
+                                                               dnnl_utils::wrap_md(plan_->grads[out], out_md_[out]));
+    }
+  }
+
+  void compile() {
+    size_t param = 0;
+    for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+      OpContext& ctx = ctxs_[i];
+      const size_t v0 = values_.first_value[i];
+      ctx.out = plan_->outputs[v0];
+      if (training_) ctx.d_out = plan_->grads[v0];
+      for (int j = 1; j < spec_.nodes[i].num_outputs(); ++j) {
+        ctx.extra_out.push_back(plan_->outputs[v0 + j]);
+        if (training_) ctx.extra_d_out.push_back(plan_->grads[v0 + j]);
+      }
+      for (size_t j = 0; j < spec_.nodes[i].params.size(); ++j, ++param) {
+        ctx.params.push_back(net_.params_[param].value);
+        ctx.grads.push_back(net_.params_[param].grad);
+      }
+      plan_->ops[i]->compile(std::move(ctx));
+    }
+    plan_->scratchpads.bind();
+  }
+
+  Network& net_;
+  const GraphSpec& spec_;
+  std::unique_ptr<Plan> plan_;
+  const bool training_, want_input_grad_;
+  const planning::ValueGraph values_;
+  const planning::ReluFusion fusion_;
+  const planning::Timeline timeline_;
+  std::vector<OpContext> ctxs_;               // per node
+  std::vector<dnnl::memory::desc> out_md_;    // per value: the layout its producer writes
+  std::vector<Shape> logical_;                // per value
+  BufferPlanner buffers_;
+  std::vector<int> out_buf_, grad_buf_;       // per value: buffer handles, -1 for none
+  std::vector<Tensor> zero_grads_;            // per value: gradients nothing writes
+  std::vector<std::vector<Wiring>> wiring_;   // per node input
+  int plain_out_buf_ = -1, plain_grad_buf_ = -1;
+};
+
+Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
+  for (auto& p : plans_)
+    if (p->batch == batch && p->mode == mode) return *p;
+  std::unique_ptr<Plan> plan = Planner(*this, batch, mode).build();  // may drop the other plans
   plans_.push_back(std::move(plan));
   return *plans_.back();
 }

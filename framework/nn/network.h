@@ -94,6 +94,8 @@ class Network {
 
  private:
   struct Plan;
+  class Planner;  // network.cc: builds a Plan
+  friend class Planner;
   Plan& plan_for(int64_t batch, Mode mode);
 
   GraphSpec spec_;

@@ -37,129 +37,154 @@ class RnnOp : public Op {
     std::vector<Tensor> dw_blocked;     // weight gradients in the primitive's layout
   };
 
+  // The memory descriptors of one layer: plain (ntc) sequences, the last layer's final states
+  // (ldnc), packed weights (ldgoi) and biases (ldgo), and `any` for the layouts the primitive picks.
+  struct Descs {
+    memory::desc src, dst, iter, c, wl_plain, wi_plain, bias, any_l, any_i;
+  };
+  Descs descs_for(int64_t input, bool last) const {
+    const int64_t n = batch_, t = steps_, h = hidden_, d = dirs_, g = gates_;
+    const auto f32 = memory::data_type::f32;
+    Descs m;
+    m.src = memory::desc({t, n, input}, f32, tag::ntc);
+    m.dst = memory::desc({t, n, d * h}, f32, tag::ntc);
+    if (last) m.iter = memory::desc({1, d, n, h}, f32, tag::ldnc);
+    if (last && lstm_) m.c = m.iter;
+    m.wl_plain = memory::desc({1, d, input, g, h}, f32, tag::ldgoi);
+    m.wi_plain = memory::desc({1, d, h, g, h}, f32, tag::ldgoi);
+    m.bias = memory::desc({1, d, kBiasGates, h}, f32, tag::ldgo);
+    m.any_l = memory::desc({1, d, input, g, h}, f32, tag::any);
+    m.any_i = memory::desc({1, d, h, g, h}, f32, tag::any);
+    return m;
+  }
+  rnn_direction direction() const {
+    return dirs_ == 2 ? rnn_direction::bidirectional_concat : rnn_direction::unidirectional_left2right;
+  }
+
   void setup() override {
     const NodeSpec& node = *ctx_.node;
     hidden_ = node.int_attr("hidden_size", 0);
     dirs_ = node.int_attr("bidirectional", 0) ? 2 : 1;
     const int64_t layers = node.int_attr("num_layers", 1);
     batch_ = ctx_.batch;
-    const int64_t n = batch_, t = ctx_.in_shapes[0][1], h = hidden_, d = dirs_, g = gates_;
-    const int64_t bias_gates = 4;  // LSTM: 4 gates; lbr_gru: 3 gates + b_hn
-    auto& eng = dnnl_utils::cpu_engine();
-    auto attr = dnnl_utils::default_attr();
-    rnn_direction direction = d == 2 ? rnn_direction::bidirectional_concat : rnn_direction::unidirectional_left2right;
-    prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    steps_ = ctx_.in_shapes[0][1];
     layers_.resize(layers);
     for (int64_t l = 0; l < layers; ++l) {
       Layer& L = layers_[l];
       const bool first = l == 0, last = l == layers - 1;
-      L.input = first ? ctx_.in_shapes[0][2] : d * h;
-      auto src_md = memory::desc({t, n, L.input}, memory::data_type::f32, tag::ntc);
-      auto dst_md = memory::desc({t, n, d * h}, memory::data_type::f32, tag::ntc);
-      auto iter_md = last ? memory::desc({1, d, n, h}, memory::data_type::f32, tag::ldnc) : memory::desc();
-      auto wl_plain = memory::desc({1, d, L.input, g, h}, memory::data_type::f32, tag::ldgoi);
-      auto wi_plain = memory::desc({1, d, h, g, h}, memory::data_type::f32, tag::ldgoi);
-      auto bias_md = memory::desc({1, d, bias_gates, h}, memory::data_type::f32, tag::ldgo);
-      auto any_l = memory::desc({1, d, L.input, g, h}, memory::data_type::f32, tag::any);
-      auto any_i = memory::desc({1, d, h, g, h}, memory::data_type::f32, tag::any);
-      L.w_layer = Tensor({d * g * h * L.input});
-      L.w_iter = Tensor({d * g * h * h});
-      L.bias = Tensor({d * bias_gates * h});
+      L.input = first ? ctx_.in_shapes[0][2] : dirs_ * hidden_;
+      const Descs m = descs_for(L.input, last);
       L.src = first ? ctx_.in[0] : layers_[l - 1].dst;
-      L.dst = last ? ctx_.out : Tensor({n, t, d * h});
-      if (last) {
-        L.dst_iter = Tensor({d, n, h});
-        if (lstm_) L.dst_iter_c = Tensor({d, n, h});
-      }
-      auto c_md = lstm_ ? iter_md : memory::desc();
-      memory::desc none;
-      primitive_desc_base fwd_pd_base = [&]() -> primitive_desc_base {
-        if (lstm_) {
-          lstm_forward::primitive_desc pd(
-              lstm_forward::desc(prop, direction, src_md, none, none, any_l, any_i, bias_md, dst_md, iter_md, c_md), attr, eng);
-          L.fwd = lstm_forward(pd);
-          lstm_fwd_.push_back(pd);
-          return pd;
-        }
-        lbr_gru_forward::primitive_desc pd(
-            lbr_gru_forward::desc(prop, direction, src_md, none, any_l, any_i, bias_md, dst_md, iter_md), attr, eng);
-        L.fwd = lbr_gru_forward(pd);
-        gru_fwd_.push_back(pd);
-        return pd;
-      }();
-      memory::desc wl_fwd = fwd_pd_base.query_md(query::weights_md, 0), wi_fwd = fwd_pd_base.query_md(query::weights_md, 1);
-      memory wl_mem = kernel_weights(L.w_layer, wl_plain, wl_fwd, L.before_fwd);
-      memory wi_mem = kernel_weights(L.w_iter, wi_plain, wi_fwd, L.before_fwd);
-      L.fwd_args = {{DNNL_ARG_SRC_LAYER, dnnl_utils::wrap_md(L.src, src_md)},
-                    {DNNL_ARG_WEIGHTS_LAYER, wl_mem}, {DNNL_ARG_WEIGHTS_ITER, wi_mem},
-                    {DNNL_ARG_BIAS, dnnl_utils::wrap_md(L.bias, bias_md)},
-                    {DNNL_ARG_DST_LAYER, dnnl_utils::wrap_md(L.dst, dst_md)},
-                    {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd_base)}};
-      if (last) {
-        L.fwd_args[DNNL_ARG_DST_ITER] = dnnl_utils::wrap_md(L.dst_iter, iter_md);
-        if (lstm_) L.fwd_args[DNNL_ARG_DST_ITER_C] = dnnl_utils::wrap_md(L.dst_iter_c, iter_md);
-      }
-      if (!ctx_.training) continue;
-      memory::desc ws = fwd_pd_base.query_md(query::workspace_md, 0);
-      L.workspace = Tensor({static_cast<int64_t>(ws.get_size() / 4 + 1)});
-      memory ws_mem = dnnl_utils::wrap_md(L.workspace, ws);
-      L.fwd_args[DNNL_ARG_WORKSPACE] = ws_mem;
-
-      L.d_src = first ? (ctx_.d_in[0].defined() ? ctx_.d_in[0] : Tensor({n, t, L.input})) : Tensor({n, t, L.input});
-      L.d_dst = last ? ctx_.d_out : Tensor();  // earlier layers: the next layer's d_src (bound below)
-      if (last) {
-        L.d_dst_iter = Tensor({d, n, h});
-        if (lstm_) L.d_dst_iter_c = Tensor({d, n, h});  // the cell state is no output: zero
-      }
-      L.dw_layer = Tensor({d * g * h * L.input});
-      L.dw_iter = Tensor({d * g * h * h});
-      L.dbias = Tensor({d * bias_gates * h});
-      primitive_desc_base bwd_pd_base = [&]() -> primitive_desc_base {
-        if (lstm_) {
-          lstm_backward::primitive_desc pd(
-              lstm_backward::desc(prop_kind::backward, direction, src_md, none, none, any_l, any_i, bias_md, dst_md,
-                                  iter_md, c_md, src_md, none, none, any_l, any_i, bias_md, dst_md, iter_md, c_md),
-              attr, eng, lstm_fwd_.back());
-          L.bwd = lstm_backward(pd);
-          return pd;
-        }
-        lbr_gru_backward::primitive_desc pd(
-            lbr_gru_backward::desc(prop_kind::backward, direction, src_md, none, any_l, any_i, bias_md, dst_md, iter_md,
-                                   src_md, none, any_l, any_i, bias_md, dst_md, iter_md),
-            attr, eng, gru_fwd_.back());
-        L.bwd = lbr_gru_backward(pd);
-        return pd;
-      }();
-      memory::desc wl_bwd = bwd_pd_base.query_md(query::weights_md, 0), wi_bwd = bwd_pd_base.query_md(query::weights_md, 1);
-      memory::desc dwl = bwd_pd_base.query_md(query::diff_weights_md, 0), dwi = bwd_pd_base.query_md(query::diff_weights_md, 1);
-      memory wl_b = kernel_weights(L.w_layer, wl_plain, wl_bwd, L.before_bwd);
-      memory wi_b = kernel_weights(L.w_iter, wi_plain, wi_bwd, L.before_bwd);
-      memory dwl_mem = gradient_weights(L, L.dw_layer, wl_plain, dwl);
-      memory dwi_mem = gradient_weights(L, L.dw_iter, wi_plain, dwi);
-      L.bwd_args = {{DNNL_ARG_SRC_LAYER, L.fwd_args[DNNL_ARG_SRC_LAYER]}, {DNNL_ARG_WEIGHTS_LAYER, wl_b},
-                    {DNNL_ARG_WEIGHTS_ITER, wi_b}, {DNNL_ARG_BIAS, L.fwd_args[DNNL_ARG_BIAS]},
-                    {DNNL_ARG_DST_LAYER, L.fwd_args[DNNL_ARG_DST_LAYER]}, {DNNL_ARG_WORKSPACE, ws_mem},
-                    {DNNL_ARG_DIFF_SRC_LAYER, dnnl_utils::wrap_md(L.d_src, src_md)},
-                    {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_mem}, {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_mem},
-                    {DNNL_ARG_DIFF_BIAS, dnnl_utils::wrap_md(L.dbias, bias_md)},
-                    {DNNL_ARG_SCRATCHPAD, scratchpad(bwd_pd_base)}};
-      if (last) {
-        L.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = dnnl_utils::wrap_md(L.d_dst, dst_md);
-        L.bwd_args[DNNL_ARG_DST_ITER] = L.fwd_args[DNNL_ARG_DST_ITER];
-        L.bwd_args[DNNL_ARG_DIFF_DST_ITER] = dnnl_utils::wrap_md(L.d_dst_iter, iter_md);
-        if (lstm_) {
-          L.bwd_args[DNNL_ARG_DST_ITER_C] = L.fwd_args[DNNL_ARG_DST_ITER_C];
-          L.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = dnnl_utils::wrap_md(L.d_dst_iter_c, iter_md);
-        }
-      }
+      L.dst = last ? ctx_.out : Tensor({batch_, steps_, dirs_ * hidden_});
+      setup_forward(L, m, last);
+      if (ctx_.training) setup_backward(L, m, first, last);
     }
     if (ctx_.training)  // layer l's output gradient is layer l+1's input gradient
       for (int64_t l = 0; l + 1 < layers; ++l) {
         Layer& L = layers_[l];
         L.d_dst = layers_[l + 1].d_src;
-        auto dst_md = memory::desc({t, n, d * h}, memory::data_type::f32, tag::ntc);
-        L.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = dnnl_utils::wrap_md(L.d_dst, dst_md);
+        L.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = dnnl_utils::wrap_md(L.d_dst, descs_for(L.input, false).dst);
       }
+  }
+
+  // The forward primitive of one layer, its weights (reordered before it runs when it wants
+  // another layout) and its arguments; the last layer also writes the final states.
+  void setup_forward(Layer& L, const Descs& m, bool last) {
+    const int64_t n = batch_, h = hidden_, d = dirs_, g = gates_;
+    auto& eng = dnnl_utils::cpu_engine();
+    const auto attr = dnnl_utils::default_attr();
+    const prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    L.w_layer = Tensor({d * g * h * L.input});
+    L.w_iter = Tensor({d * g * h * h});
+    L.bias = Tensor({d * kBiasGates * h});
+    if (last) {
+      L.dst_iter = Tensor({d, n, h});
+      if (lstm_) L.dst_iter_c = Tensor({d, n, h});
+    }
+    const memory::desc none;
+    primitive_desc_base pd_base = [&]() -> primitive_desc_base {
+      if (lstm_) {
+        lstm_forward::primitive_desc pd(
+            lstm_forward::desc(prop, direction(), m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.c), attr, eng);
+        L.fwd = lstm_forward(pd);
+        lstm_fwd_.push_back(pd);
+        return pd;
+      }
+      lbr_gru_forward::primitive_desc pd(
+          lbr_gru_forward::desc(prop, direction(), m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter), attr, eng);
+      L.fwd = lbr_gru_forward(pd);
+      gru_fwd_.push_back(pd);
+      return pd;
+    }();
+    memory wl_mem = kernel_weights(L.w_layer, m.wl_plain, pd_base.query_md(query::weights_md, 0), L.before_fwd);
+    memory wi_mem = kernel_weights(L.w_iter, m.wi_plain, pd_base.query_md(query::weights_md, 1), L.before_fwd);
+    L.fwd_args = {{DNNL_ARG_SRC_LAYER, dnnl_utils::wrap_md(L.src, m.src)},
+                  {DNNL_ARG_WEIGHTS_LAYER, wl_mem}, {DNNL_ARG_WEIGHTS_ITER, wi_mem},
+                  {DNNL_ARG_BIAS, dnnl_utils::wrap_md(L.bias, m.bias)},
+                  {DNNL_ARG_DST_LAYER, dnnl_utils::wrap_md(L.dst, m.dst)},
+                  {DNNL_ARG_SCRATCHPAD, scratchpad(pd_base)}};
+    if (last) {
+      L.fwd_args[DNNL_ARG_DST_ITER] = dnnl_utils::wrap_md(L.dst_iter, m.iter);
+      if (lstm_) L.fwd_args[DNNL_ARG_DST_ITER_C] = dnnl_utils::wrap_md(L.dst_iter_c, m.iter);
+    }
+    if (!ctx_.training) return;
+    const memory::desc ws = pd_base.query_md(query::workspace_md, 0);
+    L.workspace = Tensor({static_cast<int64_t>(ws.get_size() / 4 + 1)});
+    L.fwd_args[DNNL_ARG_WORKSPACE] = dnnl_utils::wrap_md(L.workspace, ws);
+  }
+
+  // The backward primitive of one layer (after setup_forward): gradients of its input, weights
+  // (in the primitive's layout, reordered back after it runs) and bias.
+  void setup_backward(Layer& L, const Descs& m, bool first, bool last) {
+    const int64_t n = batch_, t = steps_, h = hidden_, d = dirs_, g = gates_;
+    auto& eng = dnnl_utils::cpu_engine();
+    const auto attr = dnnl_utils::default_attr();
+    L.d_src = first && ctx_.d_in[0].defined() ? ctx_.d_in[0] : Tensor({n, t, L.input});
+    L.d_dst = last ? ctx_.d_out : Tensor();  // earlier layers: the next layer's d_src (bound in setup)
+    if (last) {
+      L.d_dst_iter = Tensor({d, n, h});
+      if (lstm_) L.d_dst_iter_c = Tensor({d, n, h});  // the cell state is no output: zero
+    }
+    L.dw_layer = Tensor({d * g * h * L.input});
+    L.dw_iter = Tensor({d * g * h * h});
+    L.dbias = Tensor({d * kBiasGates * h});
+    const memory::desc none;
+    primitive_desc_base pd_base = [&]() -> primitive_desc_base {
+      if (lstm_) {
+        lstm_backward::primitive_desc pd(
+            lstm_backward::desc(prop_kind::backward, direction(), m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter,
+                                m.c, m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.c),
+            attr, eng, lstm_fwd_.back());
+        L.bwd = lstm_backward(pd);
+        return pd;
+      }
+      lbr_gru_backward::primitive_desc pd(
+          lbr_gru_backward::desc(prop_kind::backward, direction(), m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter,
+                                 m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter),
+          attr, eng, gru_fwd_.back());
+      L.bwd = lbr_gru_backward(pd);
+      return pd;
+    }();
+    memory wl_b = kernel_weights(L.w_layer, m.wl_plain, pd_base.query_md(query::weights_md, 0), L.before_bwd);
+    memory wi_b = kernel_weights(L.w_iter, m.wi_plain, pd_base.query_md(query::weights_md, 1), L.before_bwd);
+    memory dwl_mem = gradient_weights(L, L.dw_layer, m.wl_plain, pd_base.query_md(query::diff_weights_md, 0));
+    memory dwi_mem = gradient_weights(L, L.dw_iter, m.wi_plain, pd_base.query_md(query::diff_weights_md, 1));
+    L.bwd_args = {{DNNL_ARG_SRC_LAYER, L.fwd_args[DNNL_ARG_SRC_LAYER]}, {DNNL_ARG_WEIGHTS_LAYER, wl_b},
+                  {DNNL_ARG_WEIGHTS_ITER, wi_b}, {DNNL_ARG_BIAS, L.fwd_args[DNNL_ARG_BIAS]},
+                  {DNNL_ARG_DST_LAYER, L.fwd_args[DNNL_ARG_DST_LAYER]}, {DNNL_ARG_WORKSPACE, L.fwd_args[DNNL_ARG_WORKSPACE]},
+                  {DNNL_ARG_DIFF_SRC_LAYER, dnnl_utils::wrap_md(L.d_src, m.src)},
+                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_mem}, {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_mem},
+                  {DNNL_ARG_DIFF_BIAS, dnnl_utils::wrap_md(L.dbias, m.bias)},
+                  {DNNL_ARG_SCRATCHPAD, scratchpad(pd_base)}};
+    if (last) {
+      L.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = dnnl_utils::wrap_md(L.d_dst, m.dst);
+      L.bwd_args[DNNL_ARG_DST_ITER] = L.fwd_args[DNNL_ARG_DST_ITER];
+      L.bwd_args[DNNL_ARG_DIFF_DST_ITER] = dnnl_utils::wrap_md(L.d_dst_iter, m.iter);
+      if (lstm_) {
+        L.bwd_args[DNNL_ARG_DST_ITER_C] = L.fwd_args[DNNL_ARG_DST_ITER_C];
+        L.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = dnnl_utils::wrap_md(L.d_dst_iter_c, m.iter);
+      }
+    }
   }
 
   // The memory a primitive reads weights from: the packed plain buffer, or a reorder of it into
@@ -263,7 +288,8 @@ class RnnOp : public Op {
 
   bool lstm_;
   int64_t gates_;
-  int64_t hidden_ = 0, dirs_ = 1, batch_ = 0;
+  static constexpr int64_t kBiasGates = 4;  // LSTM: 4 gates; lbr_gru: 3 gates + b_hn
+  int64_t hidden_ = 0, dirs_ = 1, batch_ = 0, steps_ = 0;
   std::vector<Layer> layers_;
   std::vector<lstm_forward::primitive_desc> lstm_fwd_;
   std::vector<lbr_gru_forward::primitive_desc> gru_fwd_;

@@ -1,6 +1,8 @@
 #include "strata/framework/optim/optimizer.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "strata/framework/core/error.h"
@@ -8,11 +10,31 @@
 namespace strata {
 
 namespace {
+// The shortest text that reads back as exactly `v`: a resumed run takes its hyper-parameters
+// from these strings (examples' --resume), so they must not round.
 std::string num(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
+// A setting `kind` does not read is refused, not silently ignored.
+void refuse_settings_that_do_not_apply(const OptimizerOptions& o) {
+  const OptimizerOptions defaults;
+  const std::string& k = o.kind();
+  const bool adam = k == "adam" || k == "adamw";
+  auto refuse = [&](const std::string& setting, const std::string& applies_to) {
+    throw_invalid(setting + " does not apply to " + k, "", setting + " is for " + applies_to + "; leave it at its default");
+  };
+  if (o.momentum() != defaults.momentum() && adam) refuse("momentum", "sgd and rmsprop");
+  if (o.nesterov() && (k != "sgd" || o.momentum() <= 0)) throw_invalid("nesterov needs sgd with momentum > 0");
+  if ((o.beta1() != defaults.beta1() || o.beta2() != defaults.beta2()) && !adam) refuse("beta1 / beta2", "adam and adamw");
+  if (o.eps() != defaults.eps() && k == "sgd") refuse("eps", "adam, adamw and rmsprop");
+  if (o.alpha() != defaults.alpha() && k != "rmsprop") refuse("alpha", "rmsprop");
+}
+
 }  // namespace
 
 Optimizer::Optimizer(Network& network, OptimizerOptions options) : network_(network), options_(std::move(options)) {
@@ -20,10 +42,9 @@ Optimizer::Optimizer(Network& network, OptimizerOptions options) : network_(netw
   if (k != "sgd" && k != "adam" && k != "adamw" && k != "rmsprop")
     throw_invalid("unknown optimizer '" + k + "'", "", "use sgd, adam, adamw or rmsprop");
   if (!(options_.lr() > 0)) throw_invalid("learning rate must be > 0, got " + num(options_.lr()));
-  if (options_.momentum() < 0 || options_.weight_decay() < 0 || options_.l1() < 0 || options_.l2() < 0 || options_.clip_norm() < 0)
-    throw_invalid("momentum, weight_decay, l1, l2 and clip_norm must be >= 0");
-  if (options_.nesterov() && (k != "sgd" || options_.momentum() <= 0))
-    throw_invalid("nesterov needs sgd with momentum > 0");
+  if (options_.momentum() < 0 || options_.weight_decay() < 0 || options_.l1() < 0 || options_.clip_norm() < 0)
+    throw_invalid("momentum, weight_decay, l1 and clip_norm must be >= 0");
+  refuse_settings_that_do_not_apply(options_);
   size_t n_slots = slot_names().size();
   for (Parameter& p : network_.parameters()) {
     if (!p.trainable) continue;
@@ -61,7 +82,7 @@ double Optimizer::step(double lr) {
   }
 
   const bool adam = o.kind() == "adam" || o.kind() == "adamw";
-  const float coupled_wd = static_cast<float>((o.kind() == "adamw" ? 0.0 : o.weight_decay()) + o.l2());
+  const float coupled_wd = static_cast<float>(o.kind() == "adamw" ? 0.0 : o.weight_decay());
   const float l1 = static_cast<float>(o.l1());
   const float flr = static_cast<float>(lr), mu = static_cast<float>(o.momentum());
   const float b1 = static_cast<float>(o.beta1()), b2 = static_cast<float>(o.beta2()), eps = static_cast<float>(o.eps());
@@ -169,7 +190,6 @@ std::map<std::string, std::string> Optimizer::hparams() const {
   }
   if (o.weight_decay() > 0) h["weight_decay"] = num(o.weight_decay());
   if (o.l1() > 0) h["l1"] = num(o.l1());
-  if (o.l2() > 0) h["l2"] = num(o.l2());
   if (o.clip_norm() > 0) h["clip_norm"] = num(o.clip_norm());
   return h;
 }

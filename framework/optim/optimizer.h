@@ -20,6 +20,8 @@
 
 namespace strata {
 
+// The optimizer and its settings. A setting that does not apply to `kind` (momentum for adam,
+// betas for sgd, ...) is refused by the Optimizer rather than ignored.
 struct OptimizerOptions {
   STRATA_ARG(std::string, kind) = "adam";  // sgd, adam, adamw, rmsprop
   STRATA_ARG(double, lr) = 1e-3;
@@ -29,9 +31,10 @@ struct OptimizerOptions {
   STRATA_ARG(double, beta2) = 0.999;       // adam(w)
   STRATA_ARG(double, eps) = 1e-8;          // adam(w), rmsprop
   STRATA_ARG(double, alpha) = 0.99;        // rmsprop smoothing
-  STRATA_ARG(double, weight_decay) = 0.0;  // L2 coupled (sgd, adam, rmsprop) or decoupled (adamw)
+  // The one weight-decay knob: an L2 penalty g += weight_decay * p for sgd, adam and rmsprop,
+  // decoupled p -= lr * weight_decay * p for adamw.
+  STRATA_ARG(double, weight_decay) = 0.0;
   STRATA_ARG(double, l1) = 0.0;            // L1 penalty: g += l1 sign(p)
-  STRATA_ARG(double, l2) = 0.0;            // L2 penalty: g += l2 p (all optimizers)
   STRATA_ARG(double, clip_norm) = 0.0;     // clip gradients to this global L2 norm (0 = off)
 
  public:

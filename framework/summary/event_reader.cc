@@ -50,7 +50,8 @@ void read_hparams(const tensorboard::Summary::Value& value, EventRecord& r) {
     r.kind = EventKind::kHParamsExperiment;
     r.experiment.description = e.description();
     for (const auto& h : e.hparam_infos()) {
-      HParamsExperiment::HParam out{h.name(), h.display_name(), h.description(), {}};
+      HParamsExperiment::HParam out{h.name(), h.display_name(), h.description(), {},
+                                    static_cast<HParamsExperiment::Type>(h.type())};
       if (h.has_domain_interval()) {
         out.domain = {h.domain_interval().min_value(), h.domain_interval().max_value()};
       } else if (h.has_domain_discrete()) {

@@ -215,23 +215,19 @@ void EventWriter::add_hparams_experiment(const HParamsExperiment& experiment, do
     info->set_name(h.name);
     info->set_display_name(h.display_name);
     info->set_description(h.description);
-    bool numbers = !h.domain.empty(), bools = !h.domain.empty();
-    double lo = INFINITY, hi = -INFINITY;
-    for (const HParamValue& v : h.domain) {
-      if (const double* d = std::get_if<double>(&v)) {
-        lo = std::min(lo, *d);
-        hi = std::max(hi, *d);
-      }
-      numbers = numbers && std::holds_alternative<double>(v);
-      bools = bools && std::holds_alternative<bool>(v);
-    }
-    if (numbers) {
-      info->set_type(tensorboard::hparams::DATA_TYPE_FLOAT64);
+    info->set_type(static_cast<tensorboard::hparams::DataType>(h.type));
+    if (h.type == HParamsExperiment::Type::kFloat64 && !h.domain.empty()) {
+      double lo = INFINITY, hi = -INFINITY;
+      for (const HParamValue& v : h.domain)
+        if (const double* d = std::get_if<double>(&v)) {
+          lo = std::min(lo, *d);
+          hi = std::max(hi, *d);
+        }
       info->mutable_domain_interval()->set_min_value(lo);
       info->mutable_domain_interval()->set_max_value(hi);
     } else if (!h.domain.empty()) {
       // Mixed types are listed as strings, which is how the session start shows non-numbers.
-      info->set_type(bools ? tensorboard::hparams::DATA_TYPE_BOOL : tensorboard::hparams::DATA_TYPE_STRING);
+      const bool bools = h.type == HParamsExperiment::Type::kBool;
       for (const HParamValue& v : h.domain) {
         google::protobuf::Value* out = info->mutable_domain_discrete()->add_values();
         if (const bool* b = std::get_if<bool>(&v)) {

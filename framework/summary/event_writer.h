@@ -48,9 +48,12 @@ inline constexpr const char* kHParamsExperimentTag = "_hparams_/experiment";
 // The hparams plugin's experiment: which hyper-parameters and metrics its table shows. Without
 // one TensorBoard infers it, making every scalar tag a metric column without a name.
 struct HParamsExperiment {
+  // The hparams plugin's DataType: how TensorBoard sorts and filters the column.
+  enum class Type { kUnset = 0, kString = 1, kBool = 2, kFloat64 = 3 };
   struct HParam {
     std::string name, display_name, description;
-    std::vector<HParamValue> domain;  // distinct values seen; numbers become an interval
+    std::vector<HParamValue> domain;  // distinct values seen; numbers become an interval; may be empty
+    Type type = Type::kUnset;
   };
   struct Metric {
     std::string tag, display_name, description;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <variant>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/summary/event_reader.h"
@@ -101,18 +102,26 @@ std::string metric_display(const std::string& key) {
 
 }  // namespace
 
-HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_domains,
-                                  const std::vector<std::string>& metric_keys) {
+HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_values_seen,
+                                  const std::vector<std::string>& metric_keys, bool with_domains) {
   HParamsExperiment e;
   e.description = "Strata runs: one per branch of the version log";
-  for (const auto& [name, values] : hparam_domains) {
+  for (const auto& [name, values] : hparam_values_seen) {
     const Described d = describe_hparam(name);
-    HParamsExperiment::HParam h{name, d.display, d.description, {}};
+    HParamsExperiment::HParam h{name, d.display, d.description, {}, HParamsExperiment::Type::kUnset};
+    bool numbers = !values.empty(), bools = !values.empty();
     std::map<std::string, std::string> one;
     for (const std::string& v : values) {
       one[name] = v;
-      h.domain.push_back(hparam_values(one).at(name));
+      const HParamValue value = hparam_values(one).at(name);
+      numbers = numbers && std::holds_alternative<double>(value);
+      bools = bools && std::holds_alternative<bool>(value);
+      if (with_domains) h.domain.push_back(value);
     }
+    // As the session start writes the values: numbers, booleans, else strings (PyTorch's
+    // SummaryWriter types its HParamInfo the same way).
+    if (!values.empty())
+      h.type = numbers ? HParamsExperiment::Type::kFloat64 : bools ? HParamsExperiment::Type::kBool : HParamsExperiment::Type::kString;
     e.hparams.push_back(std::move(h));
   }
   std::set<std::string> keys;
@@ -245,12 +254,13 @@ void TensorBoardCallback::on_batch_end(const BatchEndInfo& info) {
 void TensorBoardCallback::on_epoch_end(EpochEndInfo& info) {
   if (!experiment_written_ && hparams_open_) {
     // Once the metrics are known (the first epoch's end): the columns of the HParams table.
-    std::map<std::string, std::vector<std::string>> names;  // no domains: other runs have other values
-    for (const auto& [k, v] : info.state.hparams) names[k];
-    for (const auto& [k, v] : options_.session_hparams()) names[k];
+    // This run's values give the types; no domains, as other runs have other values.
+    std::map<std::string, std::vector<std::string>> values;
+    for (const auto& [k, v] : info.state.hparams) values[k] = {v};
+    for (const auto& [k, v] : options_.session_hparams()) values[k] = {v};
     std::vector<std::string> metrics;
     for (const auto& [k, v] : info.state.metrics) metrics.push_back(k);
-    writer().add_hparams_experiment(summary::make_experiment(names, metrics));
+    writer().add_hparams_experiment(summary::make_experiment(values, metrics, false));
     experiment_written_ = true;
   }
   summary::write_epoch_events(writer(), info.state, &info.gradients, info.annotations, options_,

@@ -60,11 +60,12 @@ std::string metric_tag(const std::string& metric_key);
 std::map<std::string, HParamValue> hparam_values(const std::map<std::string, std::string>& text);
 
 // The hparams experiment of runs with these hyper-parameters and metric keys: every
-// hyper-parameter with a display name (domain: the values given, none for a live run), and as
-// metrics the training loss and accuracy, every val/* metric and its test/* twin (not lr,
-// throughput, time or snapshot tags), with display names and descriptions.
-HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_domains,
-                                  const std::vector<std::string>& metric_keys);
+// hyper-parameter with a display name and its type (FLOAT64, BOOL or STRING, from the values
+// seen), the values seen as its domain when `with_domains` (a live run has none: other runs have
+// other values), and as metrics the training loss and accuracy, every val/* metric and its test/*
+// twin (not lr, throughput, time or snapshot tags), with display names and descriptions.
+HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::string>>& hparam_values_seen,
+                                  const std::vector<std::string>& metric_keys, bool with_domains);
 
 // Where a fit starting after `global_step` completed steps writes its SessionLog START.
 int64_t session_start_step(int64_t global_step);

@@ -220,8 +220,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   record_sources(train, validation, test);
   if (train.num_batches() <= 0) throw_invalid("the training data has no batches", "", "check the dataset and batch size");
   if (comm_) sync_from_rank0();
-  const bool parallel = world_size() > 1;
-  if (parallel) {
+  if (world_size() > 1) {
     reducer_ = std::make_unique<GradientReducer>(*comm_, network_.parameters(), data_parallel_);
     network_.set_gradients_ready_hook([this](size_t first, size_t last) { reducer_->ready(first, last); });
   }
@@ -233,7 +232,6 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
       t.reducer_.reset();
     }
   } end_parallel{*this};
-  FitResult result;
   for_each_callback([&](Callback& cb) { cb.load_state(callback_counters_); });
   // Callbacks get views of the live tensors (they run on this thread, between steps): a recorder
   // copies what it keeps, and a clone here would cost every epoch end a copy of the whole state.
@@ -241,147 +239,28 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   FitBeginInfo begin{epoch_, epochs, global_step_, resumed_, &begin_state};
   for_each_callback([&](Callback& cb) { cb.on_fit_begin(begin); });
 
+  FitResult result;
   try {
-    auto last_snapshot = Clock::now();
-    const double snapshot_seconds = 60 * options_.snapshot_every_minutes();
-    while (epoch_ < epochs) {
+    last_snapshot_ = Clock::now();
+    while (epoch_ < epochs && !result.stopped_early) {
       const int64_t epoch = epoch_ + 1;
       for_each_callback([&](Callback& cb) { cb.on_epoch_begin(epoch); });
-      auto start = Clock::now();
+      const auto start = Clock::now();
       // A resumed mid-epoch state goes on from where it stopped, its sums included.
       EpochProgress progress = resume_progress_;
-      metric_sum_seconds_ = 0;
-      const double reduce_before = reducer_ ? reducer_->reduce_seconds() : 0;
-      const double blocking_before = reducer_ ? reducer_->blocking_seconds() : 0;
       resume_progress_ = EpochProgress{};
-      if (progress.batches > 0)
-        train.start_epoch_at(epoch, progress.batches);
-      else
-        train.start_epoch(epoch);
-      double lr = options_.optimizer().lr();
-      int64_t& batch_index = progress.batches;
-      const int64_t total = train.num_batches();
-      Batch batch;
-      while (train.next(batch)) {
-        // Seeds differ per rank: rank r's rows are other samples than rank 0's.
-        network_.set_step_key(options_.seed() ^ static_cast<uint64_t>(rank()), epoch, global_step_);
-        lr = scheduled_lr(options_.schedule(), options_.optimizer().lr(), epoch - 1, global_step_);
-        double loss = 0;
-        int64_t correct = 0;
-        targets_per_sample_ = batch.y.numel() / std::max<int64_t>(batch.y.dim(0), 1);  // T for a sequence
-        if (!parallel) {
-          const Tensor& out = network_.forward(batch.x, Mode::kTrain);
-          loss = loss_->compute(out, batch.y, &network_.output_grad());
-          if (loss_->classification()) correct = count_top1_hits(out, batch.y, batch.size);
-        } else {
-          // This rank's share of the global batch; a share can be empty (a last batch smaller
-          // than the world): its gradient is then zero.
-          const int64_t lo = batch.size * rank() / world_size(), hi = batch.size * (rank() + 1) / world_size();
-          // Each rank's loss is its rows' mean, so its gradient counts with weight rows / batch:
-          // the sum over the ranks is the gradient of the whole batch's mean loss.
-          reducer_->begin(static_cast<float>(static_cast<double>(hi - lo) / static_cast<double>(batch.size)));
-          double loss_sum = 0;
-          if (hi > lo) {
-            const Tensor x = batch_rows(batch.x, lo, hi), y = batch_rows(batch.y, lo, hi);
-            const Tensor& out = network_.forward(x, Mode::kTrain);
-            loss_sum = loss_->compute(out, y, &network_.output_grad()) * static_cast<double>(hi - lo);
-            if (loss_->classification()) correct = count_top1_hits(out, y, hi - lo);
-            network_.backward();  // hands each node's gradients to the reducer as they are done
-          } else {
-            network_.zero_gradients_as_backward();
-          }
-          std::tie(loss_sum, correct) = finish_step(loss_sum, correct);
-          loss = loss_sum / static_cast<double>(batch.size);
-        }
-        if (!std::isfinite(loss))
-          throw Error(ErrorCode::kNumerical,
-                      "non-finite loss (" + fmt_num(loss) + ") at epoch " + std::to_string(epoch) + ", batch " +
-                          std::to_string(batch_index),
-                      last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
-                      "lower the learning rate or enable gradient clipping, then resume from the last good version");
-        progress.correct += correct;
-        if (!parallel) network_.backward();
-        optimizer_->step(lr);
-        ++global_step_;
-        progress.loss_sum += loss * static_cast<double>(batch.size);
-        progress.samples += batch.size;
-        ++batch_index;
-        BatchEndInfo info{epoch, batch_index - 1, global_step_, loss, lr, total, batch.size};
-        for_each_callback([&](Callback& cb) { cb.on_batch_end(info); });
-        const bool due = (options_.snapshot_every_steps() > 0 && global_step_ % options_.snapshot_every_steps() == 0) ||
-                         (snapshot_seconds > 0 && seconds_since(last_snapshot) >= snapshot_seconds);
-        if (due && batch_index < total) {
-          if (parallel) average_buffers();
-          EpochProgress saved = progress;
-          saved.seconds += seconds_since(start);
-          for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
-          TrainState snapshot = mid_epoch_state(epoch, saved, lr);
-          NamedTensors grads;
-          std::map<std::string, std::string> notes;
-          EpochEndInfo snap{snapshot, grads, notes};
-          for_each_callback([&](Callback& cb) { cb.on_mid_epoch_snapshot(snap); });
-          if (notes.count("version")) last_version_ = notes["version"];
-          last_snapshot = Clock::now();
-        }
-      }
-      double train_seconds = seconds_since(start) + progress.seconds;
+      const EpochPass pass = train_epoch(train, epoch, progress, start);
       epoch_ = epoch;
-      const int64_t seen = progress.samples;
-      metrics_.clear();
-      metrics_["train/loss"] = progress.loss_sum / std::max<int64_t>(seen, 1);
-      if (loss_->classification())
-        metrics_["train/accuracy"] =
-            seen ? static_cast<double>(progress.correct) / static_cast<double>(seen * targets_per_sample_) : 0.0;
-      metrics_["lr"] = lr;
-      metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
-      if (parallel) {
-        // Per step: time in the gradient all-reduces (waiting for slower ranks included), and
-        // what the sums cost the training thread (packing, the all-reduces it ran or waited for,
-        // the loss and accuracy sums): with overlap, the part backward did not hide.
-        const double steps = static_cast<double>(std::max<int64_t>(batch_index, 1));
-        metrics_["time/allreduce_ms_per_step"] = 1000 * (reducer_->reduce_seconds() - reduce_before) / steps;
-        metrics_["time/allreduce_blocking_ms_per_step"] =
-            1000 * (reducer_->blocking_seconds() - blocking_before + metric_sum_seconds_) / steps;
+      record_training_metrics(progress, pass, seconds_since(start) + progress.seconds);
+      if (world_size() > 1) {
         average_buffers();
         check_ranks_agree(epoch);
       }
-      EvalResult validation_eval;
-      if (validation) {
-        validation_eval = evaluate(*validation);
-        add_eval_metrics(validation_eval, "val", metrics_);
-      }
+      const EvalResult validation_eval = validation ? evaluate(*validation) : EvalResult{};
+      if (validation) add_eval_metrics(validation_eval, "val", metrics_);
       metrics_["time/epoch_s"] = seconds_since(start) + progress.seconds;
-      if (validation && validation_eval.samples > 0 && options_.latency_probes() > 0) {
-        // How fast this version serves: throughput at the validation batch, and single-sample
-        // latency (eval forwards do not touch the training state, so exact resume holds).
-        metrics_["infer/samples_per_s"] = validation_eval.samples / std::max(validation_eval.seconds, 1e-9);
-        const Tensor& sample = validation_eval.first_sample;
-        const LatencyStats latency =
-            measure_latency([&] { network_.forward(sample, Mode::kEval); }, options_.latency_probes());
-        metrics_["infer/latency_ms_p50"] = latency.p50_ms;
-        metrics_["infer/latency_ms_p99"] = latency.p99_ms;
-      }
-
-      // Decisions on the metrics first, then the callbacks' state, then the snapshot: a version
-      // holds the state that produced the decision (callback.h).
-      EpochMetricsInfo decision{epoch, metrics_, false, {}};
-      for_each_callback([&](Callback& cb) { cb.on_epoch_metrics(decision); });
-      if (test && (epoch == epochs || decision.stop)) add_eval_metrics(evaluate(*test), "test", metrics_);
-      for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
-      TrainState snapshot = current_state(false);
-      NamedTensors grads;
-      for (const Parameter& p : network_.parameters())
-        if (p.trainable) grads.emplace_back(p.name, p.grad);
-      std::map<std::string, std::string> notes;
-      if (decision.stop) notes["stop"] = decision.stop_reason;
-      EpochEndInfo info{snapshot, grads, notes};
-      for_each_callback([&](Callback& cb) { cb.on_epoch_end(info); });
-      if (notes.count("version")) last_version_ = notes["version"];
-      last_snapshot = Clock::now();
-      if (decision.stop) {
-        result.stopped_early = true;
-        break;
-      }
+      if (validation) record_serving_metrics(validation_eval);
+      result.stopped_early = end_epoch(epoch, epochs, test);
     }
   } catch (...) {
     for_each_callback([&](Callback& cb) { cb.on_fit_end(true); });
@@ -394,6 +273,150 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   result.epochs_completed = epoch_;
   result.last_metrics = metrics_;
   return result;
+}
+
+Trainer::EpochPass Trainer::train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress,
+                                        Clock::time_point start) {
+  EpochPass pass;
+  metric_sum_seconds_ = 0;
+  const double reduce_before = reducer_ ? reducer_->reduce_seconds() : 0;
+  const double blocking_before = reducer_ ? reducer_->blocking_seconds() : 0;
+  if (progress.batches > 0)
+    train.start_epoch_at(epoch, progress.batches);
+  else
+    train.start_epoch(epoch);
+  pass.lr = options_.optimizer().lr();
+  const int64_t total = train.num_batches();
+  Batch batch;
+  while (train.next(batch)) {
+    // Seeds differ per rank: rank r's rows are other samples than rank 0's.
+    network_.set_step_key(options_.seed() ^ static_cast<uint64_t>(rank()), epoch, global_step_);
+    pass.lr = scheduled_lr(options_.schedule(), options_.optimizer().lr(), epoch - 1, global_step_);
+    const auto [loss, correct] = train_step(batch, epoch, progress.batches, pass.lr);
+    progress.correct += correct;
+    progress.loss_sum += loss * static_cast<double>(batch.size);
+    progress.samples += batch.size;
+    ++progress.batches;
+    BatchEndInfo info{epoch, progress.batches - 1, global_step_, loss, pass.lr, total, batch.size};
+    for_each_callback([&](Callback& cb) { cb.on_batch_end(info); });
+    if (progress.batches < total && snapshot_due()) {
+      EpochProgress saved = progress;
+      saved.seconds += seconds_since(start);
+      snapshot_mid_epoch(epoch, saved, pass.lr);
+    }
+  }
+  if (reducer_) {
+    pass.reduce_seconds = reducer_->reduce_seconds() - reduce_before;
+    pass.blocking_seconds = reducer_->blocking_seconds() - blocking_before + metric_sum_seconds_;
+  }
+  return pass;
+}
+
+std::pair<double, int64_t> Trainer::train_step(const Batch& batch, int64_t epoch, int64_t batch_index, double lr) {
+  double loss = 0;
+  int64_t correct = 0;
+  targets_per_sample_ = batch.y.numel() / std::max<int64_t>(batch.y.dim(0), 1);  // T for a sequence
+  if (world_size() == 1) {
+    const Tensor& out = network_.forward(batch.x, Mode::kTrain);
+    loss = loss_->compute(out, batch.y, &network_.output_grad());
+    if (loss_->classification()) correct = count_top1_hits(out, batch.y, batch.size);
+  } else {
+    // This rank's share of the global batch; a share can be empty (a last batch smaller than
+    // the world): its gradient is then zero.
+    const int64_t lo = batch.size * rank() / world_size(), hi = batch.size * (rank() + 1) / world_size();
+    // Each rank's loss is its rows' mean, so its gradient counts with weight rows / batch: the
+    // sum over the ranks is the gradient of the whole batch's mean loss.
+    reducer_->begin(static_cast<float>(static_cast<double>(hi - lo) / static_cast<double>(batch.size)));
+    double loss_sum = 0;
+    if (hi > lo) {
+      const Tensor x = batch_rows(batch.x, lo, hi), y = batch_rows(batch.y, lo, hi);
+      const Tensor& out = network_.forward(x, Mode::kTrain);
+      loss_sum = loss_->compute(out, y, &network_.output_grad()) * static_cast<double>(hi - lo);
+      if (loss_->classification()) correct = count_top1_hits(out, y, hi - lo);
+      network_.backward();  // hands each node's gradients to the reducer as they are done
+    } else {
+      network_.zero_gradients_as_backward();
+    }
+    std::tie(loss_sum, correct) = finish_step(loss_sum, correct);
+    loss = loss_sum / static_cast<double>(batch.size);
+  }
+  if (!std::isfinite(loss))
+    throw Error(ErrorCode::kNumerical,
+                "non-finite loss (" + fmt_num(loss) + ") at epoch " + std::to_string(epoch) + ", batch " +
+                    std::to_string(batch_index),
+                last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
+                "lower the learning rate or enable gradient clipping, then resume from the last good version");
+  if (world_size() == 1) network_.backward();
+  optimizer_->step(lr);
+  ++global_step_;
+  return {loss, correct};
+}
+
+bool Trainer::snapshot_due() const {
+  const double every_seconds = 60 * options_.snapshot_every_minutes();
+  return (options_.snapshot_every_steps() > 0 && global_step_ % options_.snapshot_every_steps() == 0) ||
+         (every_seconds > 0 && seconds_since(last_snapshot_) >= every_seconds);
+}
+
+void Trainer::snapshot_mid_epoch(int64_t epoch, const EpochProgress& progress, double lr) {
+  if (world_size() > 1) average_buffers();
+  for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
+  TrainState snapshot = mid_epoch_state(epoch, progress, lr);
+  NamedTensors grads;
+  std::map<std::string, std::string> notes;
+  EpochEndInfo snap{snapshot, grads, notes};
+  for_each_callback([&](Callback& cb) { cb.on_mid_epoch_snapshot(snap); });
+  if (notes.count("version")) last_version_ = notes["version"];
+  last_snapshot_ = Clock::now();
+}
+
+void Trainer::record_training_metrics(const EpochProgress& progress, const EpochPass& pass, double train_seconds) {
+  const int64_t seen = progress.samples;
+  metrics_.clear();
+  metrics_["train/loss"] = progress.loss_sum / std::max<int64_t>(seen, 1);
+  if (loss_->classification())
+    metrics_["train/accuracy"] = seen ? static_cast<double>(progress.correct) / static_cast<double>(seen * targets_per_sample_) : 0.0;
+  metrics_["lr"] = pass.lr;
+  metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
+  if (world_size() > 1) {
+    // Per step: time in the gradient all-reduces (waiting for slower ranks included), and what
+    // the sums cost the training thread (packing, the all-reduces it ran or waited for, the loss
+    // and accuracy sums): with overlap, the part backward did not hide.
+    const double steps = static_cast<double>(std::max<int64_t>(progress.batches, 1));
+    metrics_["time/allreduce_ms_per_step"] = 1000 * pass.reduce_seconds / steps;
+    metrics_["time/allreduce_blocking_ms_per_step"] = 1000 * pass.blocking_seconds / steps;
+  }
+}
+
+void Trainer::record_serving_metrics(const EvalResult& validation) {
+  if (validation.samples == 0 || options_.latency_probes() <= 0) return;
+  // How fast this version serves: throughput at the validation batch, and single-sample latency
+  // (eval forwards do not touch the training state, so exact resume holds).
+  metrics_["infer/samples_per_s"] = validation.samples / std::max(validation.seconds, 1e-9);
+  const Tensor& sample = validation.first_sample;
+  const LatencyStats latency = measure_latency([&] { network_.forward(sample, Mode::kEval); }, options_.latency_probes());
+  metrics_["infer/latency_ms_p50"] = latency.p50_ms;
+  metrics_["infer/latency_ms_p99"] = latency.p99_ms;
+}
+
+bool Trainer::end_epoch(int64_t epoch, int64_t epochs, BatchSource* test) {
+  // Decisions on the metrics first, then the callbacks' state, then the snapshot: a version
+  // holds the state that produced the decision (callback.h).
+  EpochMetricsInfo decision{epoch, metrics_, false, {}};
+  for_each_callback([&](Callback& cb) { cb.on_epoch_metrics(decision); });
+  if (test && (epoch == epochs || decision.stop)) add_eval_metrics(evaluate(*test), "test", metrics_);
+  for_each_callback([&](Callback& cb) { cb.save_state(callback_counters_); });
+  TrainState snapshot = current_state(false);
+  NamedTensors grads;
+  for (const Parameter& p : network_.parameters())
+    if (p.trainable) grads.emplace_back(p.name, p.grad);
+  std::map<std::string, std::string> notes;
+  if (decision.stop) notes["stop"] = decision.stop_reason;
+  EpochEndInfo info{snapshot, grads, notes};
+  for_each_callback([&](Callback& cb) { cb.on_epoch_end(info); });
+  if (notes.count("version")) last_version_ = notes["version"];
+  last_snapshot_ = Clock::now();
+  return decision.stop;
 }
 
 }  // namespace strata

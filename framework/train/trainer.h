@@ -10,10 +10,12 @@
 // Not thread-safe; one thread drives a Trainer.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/framework/core/options.h"
@@ -34,7 +36,7 @@ struct TrainerOptions {
   STRATA_ARG(uint64_t, seed) = 0;
   STRATA_ARG(OptimizerOptions, optimizer);
   STRATA_ARG(ScheduleOptions, schedule);
-  STRATA_ARG(std::string, loss) = "softmax_cross_entropy";  // make_loss() names
+  STRATA_ARG(LossKind, loss) = LossKind::kSoftmaxCrossEntropy;
   STRATA_ARG(LossOptions, loss_options);
   STRATA_ARG(Progress, progress) = Progress::kAuto;  // kAuto: a bar on a terminal, plain lines otherwise
   STRATA_ARG(std::vector<std::string>, class_names);  // for the confusion matrix printout
@@ -125,6 +127,22 @@ class Trainer {
     int64_t correct = 0;   // top-1 hits (classification; per token for sequences)
     double seconds = 0;    // training time spent on the epoch before this fit()
   };
+  // What an epoch's training pass leaves for its metrics: the last learning rate and, when data
+  // parallel, the seconds in the gradient sums and those the training thread waited.
+  struct EpochPass {
+    double lr = 0, reduce_seconds = 0, blocking_seconds = 0;
+  };
+  // fit()'s parts: the training steps of an epoch from where `progress` stands (mid-epoch
+  // snapshots included); one step, returning its loss and top-1 hits; the epoch's metrics; and
+  // its end (decision, test, commit), returning whether a callback stopped the fit.
+  EpochPass train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress,
+                        std::chrono::steady_clock::time_point start);
+  std::pair<double, int64_t> train_step(const Batch& batch, int64_t epoch, int64_t batch_index, double lr);
+  bool snapshot_due() const;
+  void snapshot_mid_epoch(int64_t epoch, const EpochProgress& progress, double lr);
+  void record_training_metrics(const EpochProgress& progress, const EpochPass& pass, double train_seconds);
+  void record_serving_metrics(const EvalResult& validation);
+  bool end_epoch(int64_t epoch, int64_t epochs, BatchSource* test);
   // Everything needed to continue; deep_copy false: tensors are views of the live ones.
   TrainState current_state(bool deep_copy) const;
   // The state in the middle of epoch `epoch` (views), with its progress and partial metrics.
@@ -169,6 +187,7 @@ class Trainer {
   std::map<std::string, std::string> rank_environment_;  // "distributed/...", set by sync_from_rank0
   std::unique_ptr<GradientReducer> reducer_;  // during a data-parallel fit
   double metric_sum_seconds_ = 0;  // this epoch: the per-step loss / accuracy all-reduce
+  std::chrono::steady_clock::time_point last_snapshot_;  // the last version or mid-epoch snapshot
 };
 
 }  // namespace strata

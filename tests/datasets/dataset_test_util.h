@@ -11,26 +11,11 @@
 #include <vector>
 
 #include "strata/datasets/data_loader.h"
+#include "tests/temp_dir.h"
 
 namespace strata::dtest {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "strata_datasets_XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    if (!p) throw std::runtime_error("mkdtemp failed");
-    path_ = p;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = strata::test::TempDir;
 
 // Every batch of one epoch, cloned (the loader reuses its buffers).
 inline std::vector<Batch> run_epoch(DataLoader& loader, int64_t epoch) {

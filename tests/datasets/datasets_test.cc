@@ -79,8 +79,8 @@ Bytes pattern(size_t n, int mul = 7, int add = 3) {
 TEST(Idx, RawRoundTripIsExact) {
   TempDir dir;
   const Bytes data = pattern(3 * 4 * 5);
-  write_bytes(dir.file("img"), idx_file({3, 4, 5}, data));
-  Tensor t = read_idx(dir.file("img"));
+  write_bytes(dir.sub("img"), idx_file({3, 4, 5}, data));
+  Tensor t = read_idx(dir.sub("img"));
   EXPECT_EQ(t.dtype(), DType::kU8);
   EXPECT_EQ(t.shape(), (Shape{3, 4, 5}));
   EXPECT_EQ(std::memcmp(t.raw(), data.data(), data.size()), 0);
@@ -91,8 +91,8 @@ TEST(Idx, GzipRoundTripIsExactAndDetectedByContent) {
   const Bytes data = pattern(2 * 28 * 28, 13, 1);
   const Bytes file = idx_file({2, 28, 28}, data);
   // No .gz in the name: gzip is recognised by its magic bytes.
-  write_bytes(dir.file("img_compressed"), gzip(file));
-  Tensor t = read_idx(dir.file("img_compressed"));
+  write_bytes(dir.sub("img_compressed"), gzip(file));
+  Tensor t = read_idx(dir.sub("img_compressed"));
   EXPECT_EQ(t.shape(), (Shape{2, 28, 28}));
   EXPECT_EQ(std::memcmp(t.raw(), data.data(), data.size()), 0);
 
@@ -100,16 +100,16 @@ TEST(Idx, GzipRoundTripIsExactAndDetectedByContent) {
   Bytes half1(file.begin(), file.begin() + 100), half2(file.begin() + 100, file.end());
   Bytes two = gzip(half1), g2 = gzip(half2);
   two.insert(two.end(), g2.begin(), g2.end());
-  write_bytes(dir.file("two_members.gz"), two);
-  EXPECT_TRUE(read_idx(dir.file("two_members.gz")).bit_equal(t));
+  write_bytes(dir.sub("two_members.gz"), two);
+  EXPECT_TRUE(read_idx(dir.sub("two_members.gz")).bit_equal(t));
 }
 
 TEST(Idx, LoadPairScalesPixelsAndKeepsLabels) {
   TempDir dir;
   const Bytes pixels = {0, 255, 1, 128, 7, 9, 10, 11};  // 2 images of 2x2
-  write_bytes(dir.file("i"), idx_file({2, 2, 2}, pixels));
-  write_bytes(dir.file("l.gz"), gzip(idx_file({2}, {7, 3})));
-  Dataset d = load_idx_pair(dir.file("i"), dir.file("l.gz"));
+  write_bytes(dir.sub("i"), idx_file({2, 2, 2}, pixels));
+  write_bytes(dir.sub("l.gz"), gzip(idx_file({2}, {7, 3})));
+  Dataset d = load_idx_pair(dir.sub("i"), dir.sub("l.gz"));
   EXPECT_EQ(d.size(), 2);
   EXPECT_EQ(d.x.shape(), (Shape{2, 1, 2, 2}));
   EXPECT_EQ(d.y.dtype(), DType::kI64);
@@ -119,64 +119,64 @@ TEST(Idx, LoadPairScalesPixelsAndKeepsLabels) {
   EXPECT_EQ(d.x.f32()[1], 1.0f);
   EXPECT_EQ(d.y.data<int64_t>()[0], 7);
   EXPECT_EQ(d.y.data<int64_t>()[1], 3);
-  EXPECT_NE(d.source.find(dir.file("i")), std::string::npos);
+  EXPECT_NE(d.source.find(dir.sub("i")), std::string::npos);
 }
 
 TEST(Idx, TruncatedRawFileNamesSizes) {
   TempDir dir;
   Bytes file = idx_file({3, 4, 5}, pattern(60));
   file.resize(file.size() - 10);
-  write_bytes(dir.file("short"), file);
-  expect_error([&] { read_idx(dir.file("short")); }, ErrorCode::kCorruption,
+  write_bytes(dir.sub("short"), file);
+  expect_error([&] { read_idx(dir.sub("short")); }, ErrorCode::kCorruption,
                {"truncated", "header says 3 images of 4x5 = 60 bytes", "file has 50",
-                dir.file("short")});
+                dir.sub("short")});
   // Cut inside the header.
-  write_bytes(dir.file("header"), Bytes(file.begin(), file.begin() + 9));
-  expect_error([&] { read_idx(dir.file("header")); }, ErrorCode::kCorruption,
-               {"truncated", "3 dimensions", dir.file("header")});
-  write_bytes(dir.file("tiny"), {0, 0});
-  expect_error([&] { read_idx(dir.file("tiny")); }, ErrorCode::kCorruption, {"truncated"});
+  write_bytes(dir.sub("header"), Bytes(file.begin(), file.begin() + 9));
+  expect_error([&] { read_idx(dir.sub("header")); }, ErrorCode::kCorruption,
+               {"truncated", "3 dimensions", dir.sub("header")});
+  write_bytes(dir.sub("tiny"), {0, 0});
+  expect_error([&] { read_idx(dir.sub("tiny")); }, ErrorCode::kCorruption, {"truncated"});
 }
 
 TEST(Idx, TruncatedAndDamagedGzip) {
   TempDir dir;
   const Bytes gz = gzip(idx_file({4, 28, 28}, pattern(4 * 784, 31, 5)));
-  write_bytes(dir.file("cut.gz"), Bytes(gz.begin(), gz.begin() + gz.size() / 2));
-  expect_error([&] { read_idx(dir.file("cut.gz")); }, ErrorCode::kCorruption,
-               {"truncated gzip stream", dir.file("cut.gz")});
+  write_bytes(dir.sub("cut.gz"), Bytes(gz.begin(), gz.begin() + gz.size() / 2));
+  expect_error([&] { read_idx(dir.sub("cut.gz")); }, ErrorCode::kCorruption,
+               {"truncated gzip stream", dir.sub("cut.gz")});
   // A flipped bit in the CRC-32 of the trailer: the data inflates but does not check.
   Bytes crc = gz;
   crc[crc.size() - 6] ^= 0x01;
-  write_bytes(dir.file("crc.gz"), crc);
-  expect_error([&] { read_idx(dir.file("crc.gz")); }, ErrorCode::kCorruption,
-               {"corrupt gzip data", "incorrect data check", dir.file("crc.gz")});
+  write_bytes(dir.sub("crc.gz"), crc);
+  expect_error([&] { read_idx(dir.sub("crc.gz")); }, ErrorCode::kCorruption,
+               {"corrupt gzip data", "incorrect data check", dir.sub("crc.gz")});
   // Flipped bytes inside the deflate stream: whatever zlib makes of it, never silent data.
   Bytes mid = gz;
   for (size_t i = 30; i < 40; ++i) mid[i] ^= 0xA5;
-  write_bytes(dir.file("mid.gz"), mid);
-  expect_error([&] { read_idx(dir.file("mid.gz")); }, ErrorCode::kCorruption,
-               {dir.file("mid.gz")});
+  write_bytes(dir.sub("mid.gz"), mid);
+  expect_error([&] { read_idx(dir.sub("mid.gz")); }, ErrorCode::kCorruption,
+               {dir.sub("mid.gz")});
 }
 
 TEST(Idx, WrongMagic) {
   TempDir dir;
-  write_bytes(dir.file("labels"), idx_file({3}, {1, 2, 3}));
-  write_bytes(dir.file("images"), idx_file({3, 2, 2}, pattern(12)));
-  expect_error([&] { load_idx_pair(dir.file("labels"), dir.file("labels")); },
+  write_bytes(dir.sub("labels"), idx_file({3}, {1, 2, 3}));
+  write_bytes(dir.sub("images"), idx_file({3, 2, 2}, pattern(12)));
+  expect_error([&] { load_idx_pair(dir.sub("labels"), dir.sub("labels")); },
                ErrorCode::kCorruption,
                {"bad magic 0x00000801, expected 0x00000803 for an IDX image file",
-                dir.file("labels")});
-  expect_error([&] { load_idx_pair(dir.file("images"), dir.file("images")); },
+                dir.sub("labels")});
+  expect_error([&] { load_idx_pair(dir.sub("images"), dir.sub("images")); },
                ErrorCode::kCorruption,
                {"bad magic 0x00000803, expected 0x00000801 for an IDX label file"});
   Bytes zeros(40, 0);
-  write_bytes(dir.file("zeros"), zeros);
-  expect_error([&] { read_idx(dir.file("zeros")); }, ErrorCode::kCorruption,
-               {"bad magic 0x00000000", dir.file("zeros")});
+  write_bytes(dir.sub("zeros"), zeros);
+  expect_error([&] { read_idx(dir.sub("zeros")); }, ErrorCode::kCorruption,
+               {"bad magic 0x00000000", dir.sub("zeros")});
   Bytes floats = idx_file({2}, pattern(8));
   floats[2] = 0x0D;
-  write_bytes(dir.file("floats"), floats);
-  expect_error([&] { read_idx(dir.file("floats")); }, ErrorCode::kCorruption,
+  write_bytes(dir.sub("floats"), floats);
+  expect_error([&] { read_idx(dir.sub("floats")); }, ErrorCode::kCorruption,
                {"element type 0x0D (float) is not supported"});
 }
 
@@ -184,30 +184,30 @@ TEST(Idx, TrailingBytesAreAnError) {
   TempDir dir;
   Bytes file = idx_file({2}, {1, 2});
   file.push_back(9);
-  write_bytes(dir.file("long"), file);
-  expect_error([&] { read_idx(dir.file("long")); }, ErrorCode::kCorruption,
+  write_bytes(dir.sub("long"), file);
+  expect_error([&] { read_idx(dir.sub("long")); }, ErrorCode::kCorruption,
                {"size mismatch", "header says 2 labels = 2 bytes", "1 extra"});
 }
 
 TEST(Idx, CountMismatchAndLabelRange) {
   TempDir dir;
-  write_bytes(dir.file("img"), idx_file({3, 2, 2}, pattern(12)));
-  write_bytes(dir.file("lab2"), idx_file({2}, {1, 2}));
-  expect_error([&] { load_idx_pair(dir.file("img"), dir.file("lab2")); },
-               ErrorCode::kCorruption, {"label count 2 != image count 3", dir.file("lab2")});
-  write_bytes(dir.file("lab_bad"), idx_file({3}, {1, 10, 2}));
-  expect_error([&] { load_idx_pair(dir.file("img"), dir.file("lab_bad")); },
+  write_bytes(dir.sub("img"), idx_file({3, 2, 2}, pattern(12)));
+  write_bytes(dir.sub("lab2"), idx_file({2}, {1, 2}));
+  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab2")); },
+               ErrorCode::kCorruption, {"label count 2 != image count 3", dir.sub("lab2")});
+  write_bytes(dir.sub("lab_bad"), idx_file({3}, {1, 10, 2}));
+  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab_bad")); },
                ErrorCode::kCorruption,
-               {"label 10 at index 1 is out of range [0, 10)", dir.file("lab_bad")});
+               {"label 10 at index 1 is out of range [0, 10)", dir.sub("lab_bad")});
   // The same labels are fine with more classes.
-  EXPECT_EQ(load_idx_pair(dir.file("img"), dir.file("lab_bad"), 11).num_classes, 11);
+  EXPECT_EQ(load_idx_pair(dir.sub("img"), dir.sub("lab_bad"), 11).num_classes, 11);
 }
 
 TEST(Idx, MissingFile) {
   TempDir dir;
-  expect_error([&] { read_idx(dir.file("nope")); }, ErrorCode::kNotFound,
-               {"no such file", dir.file("nope")});
-  expect_error([&] { load_fashion_mnist(dir.file("nodir"), true); }, ErrorCode::kNotFound,
+  expect_error([&] { read_idx(dir.sub("nope")); }, ErrorCode::kNotFound,
+               {"no such file", dir.sub("nope")});
+  expect_error([&] { load_fashion_mnist(dir.sub("nodir"), true); }, ErrorCode::kNotFound,
                {"Fashion-MNIST directory not found", "dataset-fashion-mnist"});
   expect_error([&] { load_fashion_mnist(dir.path(), false); }, ErrorCode::kNotFound,
                {"t10k-images-idx3-ubyte[.gz] not found", "dataset-fashion-mnist"});
@@ -273,9 +273,9 @@ Bytes cifar_records(const std::vector<uint8_t>& labels, int salt) {
 
 TEST(Cifar10, ReadsRecordsOfSeveralFiles) {
   TempDir dir;
-  write_bytes(dir.file("data_batch_1.bin"), cifar_records({3, 0, 9}, 0));
-  write_bytes(dir.file("data_batch_2.bin"), gzip(cifar_records({5, 1}, 100)));
-  Dataset d = load_cifar10_batches({dir.file("data_batch_1.bin"), dir.file("data_batch_2.bin")});
+  write_bytes(dir.sub("data_batch_1.bin"), cifar_records({3, 0, 9}, 0));
+  write_bytes(dir.sub("data_batch_2.bin"), gzip(cifar_records({5, 1}, 100)));
+  Dataset d = load_cifar10_batches({dir.sub("data_batch_1.bin"), dir.sub("data_batch_2.bin")});
   EXPECT_EQ(d.size(), 5);
   EXPECT_EQ(d.x.shape(), (Shape{5, 3, 32, 32}));
   EXPECT_EQ(std::vector<int64_t>(d.y.data<int64_t>(), d.y.data<int64_t>() + 5),
@@ -292,14 +292,14 @@ TEST(Cifar10, ReadsRecordsOfSeveralFiles) {
 TEST(Cifar10, BrokenFiles) {
   TempDir dir;
   Bytes rec = cifar_records({1, 2}, 0);
-  write_bytes(dir.file("cut.bin"), Bytes(rec.begin(), rec.end() - 5));
-  expect_error([&] { load_cifar10_batches({dir.file("cut.bin")}); }, ErrorCode::kCorruption,
+  write_bytes(dir.sub("cut.bin"), Bytes(rec.begin(), rec.end() - 5));
+  expect_error([&] { load_cifar10_batches({dir.sub("cut.bin")}); }, ErrorCode::kCorruption,
                {"6141 bytes is not a whole number of 3073-byte records (1 records + 3068 bytes)",
-                dir.file("cut.bin")});
+                dir.sub("cut.bin")});
   rec[3073] = 10;  // label of record 1
-  write_bytes(dir.file("label.bin"), rec);
-  expect_error([&] { load_cifar10_batches({dir.file("label.bin")}); }, ErrorCode::kCorruption,
-               {"record 1", "label 10 is out of range [0, 10)", dir.file("label.bin")});
+  write_bytes(dir.sub("label.bin"), rec);
+  expect_error([&] { load_cifar10_batches({dir.sub("label.bin")}); }, ErrorCode::kCorruption,
+               {"record 1", "label 10 is out of range [0, 10)", dir.sub("label.bin")});
   expect_error([&] { load_cifar10_batches({}); }, ErrorCode::kInvalidArgument, {"no CIFAR-10"});
 }
 
@@ -307,14 +307,14 @@ TEST(Cifar10, BrokenFiles) {
 
 TEST(Csv, ClassificationWithNamedTargetAndTextLabels) {
   TempDir dir;
-  write_text(dir.file("iris.csv"),
+  write_text(dir.sub("iris.csv"),
              "\xEF\xBB\xBF" "id,sepal length,\"petal, width\",species\r\n"
              "1, 5.1 ,0.2,setosa\r\n"
              "\r\n"
              "2,7.0,1.4,\"versicolor\"\r\n"
              "3,6.3,+2.5,virginica\r\n"
              "4,-1e-3,1.5E1,setosa");
-  Dataset d = load_csv(dir.file("iris.csv"), CsvOptions()
+  Dataset d = load_csv(dir.sub("iris.csv"), CsvOptions()
                                                  .target("species")
                                                  .classification(true)
                                                  .ignore_columns({"id"}));
@@ -330,13 +330,13 @@ TEST(Csv, ClassificationWithNamedTargetAndTextLabels) {
 
 TEST(Csv, IntegerClassesAndRegression) {
   TempDir dir;
-  write_text(dir.file("t.csv"), "a;b;y\n1;2;3\n4;5;0\n7;8;1\n");
-  Dataset c = load_csv(dir.file("t.csv"),
+  write_text(dir.sub("t.csv"), "a;b;y\n1;2;3\n4;5;0\n7;8;1\n");
+  Dataset c = load_csv(dir.sub("t.csv"),
                        CsvOptions().delimiter(';').classification(true));  // last column
   EXPECT_EQ(c.num_classes, 4);
   EXPECT_EQ(std::vector<int64_t>(c.y.data<int64_t>(), c.y.data<int64_t>() + 3),
             (std::vector<int64_t>{3, 0, 1}));
-  Dataset r = load_csv(dir.file("t.csv"), CsvOptions().delimiter(';').target("a"));
+  Dataset r = load_csv(dir.sub("t.csv"), CsvOptions().delimiter(';').target("a"));
   EXPECT_EQ(r.num_classes, 0);
   EXPECT_EQ(r.y.shape(), (Shape{3, 1}));
   EXPECT_EQ(std::vector<float>(r.y.f32(), r.y.f32() + 3), (std::vector<float>{1, 4, 7}));
@@ -346,38 +346,38 @@ TEST(Csv, IntegerClassesAndRegression) {
 
 TEST(Csv, BadRowNamesLineAndColumn) {
   TempDir dir;
-  write_text(dir.file("bad.csv"), "a,b,target\n1,2,3\n\n4,abc,5\n");
-  expect_error([&] { load_csv(dir.file("bad.csv"), CsvOptions().target("target")); },
+  write_text(dir.sub("bad.csv"), "a,b,target\n1,2,3\n\n4,abc,5\n");
+  expect_error([&] { load_csv(dir.sub("bad.csv"), CsvOptions().target("target")); },
                ErrorCode::kCorruption,
-               {dir.file("bad.csv"), "line 4, column 2 ('b')", "'abc' is not a number"});
-  write_text(dir.file("short.csv"), "a,b,target\n1,2,3\n4,5\n");
-  expect_error([&] { load_csv(dir.file("short.csv"), CsvOptions().target("target")); },
+               {dir.sub("bad.csv"), "line 4, column 2 ('b')", "'abc' is not a number"});
+  write_text(dir.sub("short.csv"), "a,b,target\n1,2,3\n4,5\n");
+  expect_error([&] { load_csv(dir.sub("short.csv"), CsvOptions().target("target")); },
                ErrorCode::kCorruption, {"line 3, column 3 ('target')", "missing value"});
-  write_text(dir.file("long.csv"), "a,b\n1,2,3\n");
-  expect_error([&] { load_csv(dir.file("long.csv"), CsvOptions()); }, ErrorCode::kCorruption,
+  write_text(dir.sub("long.csv"), "a,b\n1,2,3\n");
+  expect_error([&] { load_csv(dir.sub("long.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2, column 3", "extra value"});
-  write_text(dir.file("empty.csv"), "a,b\n1,\n");
-  expect_error([&] { load_csv(dir.file("empty.csv"), CsvOptions()); }, ErrorCode::kCorruption,
+  write_text(dir.sub("empty.csv"), "a,b\n1,\n");
+  expect_error([&] { load_csv(dir.sub("empty.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2, column 2 ('b')", "empty value"});
-  write_text(dir.file("nan.csv"), "a,b\nnan,1\n");
-  expect_error([&] { load_csv(dir.file("nan.csv"), CsvOptions()); }, ErrorCode::kCorruption,
+  write_text(dir.sub("nan.csv"), "a,b\nnan,1\n");
+  expect_error([&] { load_csv(dir.sub("nan.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2, column 1 ('a')", "not a finite number"});
-  write_text(dir.file("quote.csv"), "a,b\n\"1,2\n");
-  expect_error([&] { load_csv(dir.file("quote.csv"), CsvOptions()); }, ErrorCode::kCorruption,
+  write_text(dir.sub("quote.csv"), "a,b\n\"1,2\n");
+  expect_error([&] { load_csv(dir.sub("quote.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2", "never closed"});
 }
 
 TEST(Csv, MissingTargetColumnAndHeaderProblems) {
   TempDir dir;
-  write_text(dir.file("t.csv"), "rooms,area,year\n3,70,1990\n");
-  expect_error([&] { load_csv(dir.file("t.csv"), CsvOptions().target("price")); },
+  write_text(dir.sub("t.csv"), "rooms,area,year\n3,70,1990\n");
+  expect_error([&] { load_csv(dir.sub("t.csv"), CsvOptions().target("price")); },
                ErrorCode::kInvalidArgument,
-               {"target column 'price' not found", "rooms, area, year", dir.file("t.csv")});
-  write_text(dir.file("dup.csv"), "a,b,a\n1,2,3\n");
-  expect_error([&] { load_csv(dir.file("dup.csv"), CsvOptions()); }, ErrorCode::kCorruption,
+               {"target column 'price' not found", "rooms, area, year", dir.sub("t.csv")});
+  write_text(dir.sub("dup.csv"), "a,b,a\n1,2,3\n");
+  expect_error([&] { load_csv(dir.sub("dup.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"'a' appears twice (columns 1 and 3)"});
-  write_text(dir.file("header_only.csv"), "a,b\n");
-  expect_error([&] { load_csv(dir.file("header_only.csv"), CsvOptions()); },
+  write_text(dir.sub("header_only.csv"), "a,b\n");
+  expect_error([&] { load_csv(dir.sub("header_only.csv"), CsvOptions()); },
                ErrorCode::kCorruption, {"no data rows"});
 }
 

@@ -189,20 +189,20 @@ std::vector<std::string> words_of(const Dataset& d, const Vocabulary& v, int64_t
 
 TEST(WordLists, FilterDeduplicateSampleAndPad) {
   TempDir dir;
-  write_text(dir.file("en"),
+  write_text(dir.sub("en"),
              "Apple\napple\ncat\ndog's\nice cream\nr2d2\nhouse\r\nab\nextraordinarily\nbanana\nhaus\n"
              "it\xE2\x80\x99s\n");
   // German, as Latin-1: the file is not UTF-8, so every byte is a Latin-1 character.
-  write_text(dir.file("de"), "Haus\nKatze\nHund\nApfel\nBanane\n\xC4pfel\n");
-  const std::vector<std::pair<std::string, std::string>> lists = {{"english", dir.file("en")},
-                                                                   {"german", dir.file("de")}};
+  write_text(dir.sub("de"), "Haus\nKatze\nHund\nApfel\nBanane\n\xC4pfel\n");
+  const std::vector<std::pair<std::string, std::string>> lists = {{"english", dir.sub("en")},
+                                                                   {"german", dir.sub("de")}};
   const auto opts = WordListOptions().min_length(3).max_length(6).words_per_language(4).seed(5);
   Vocabulary v;
   const Dataset d = read_word_lists(lists, opts, &v);
   d.validate("word lists");
   EXPECT_EQ(d.num_classes, 2);
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"english", "german"}));
-  EXPECT_EQ(d.source, dir.file("en") + ", " + dir.file("de"));
+  EXPECT_EQ(d.source, dir.sub("en") + ", " + dir.sub("de"));
   EXPECT_NE(d.preprocess.find("words found in several lists dropped: 1"), std::string::npos)
       << d.preprocess;
   ASSERT_EQ(d.x.dtype(), DType::kI64);
@@ -253,23 +253,23 @@ TEST(WordLists, FilterDeduplicateSampleAndPad) {
 
 TEST(WordLists, Errors) {
   TempDir dir;
-  write_text(dir.file("a"), "one\ntwo\nsix\n");
-  write_text(dir.file("b"), "one\nten\n");
-  const std::vector<std::pair<std::string, std::string>> lists = {{"a", dir.file("a")},
-                                                                   {"b", dir.file("b")}};
+  write_text(dir.sub("a"), "one\ntwo\nsix\n");
+  write_text(dir.sub("b"), "one\nten\n");
+  const std::vector<std::pair<std::string, std::string>> lists = {{"a", dir.sub("a")},
+                                                                   {"b", dir.sub("b")}};
   expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(2), nullptr); },
                ErrorCode::kInvalidArgument,
-               {"the b list has only 1 usable words", "fewer than words_per_language 2", dir.file("b")});
-  expect_error([&] { read_word_lists({{"a", dir.file("a")}, {"x", dir.file("missing")}},
+               {"the b list has only 1 usable words", "fewer than words_per_language 2", dir.sub("b")});
+  expect_error([&] { read_word_lists({{"a", dir.sub("a")}, {"x", dir.sub("missing")}},
                                      WordListOptions(), nullptr); },
-               ErrorCode::kNotFound, {"word list of x", dir.file("missing"), "check the path"});
+               ErrorCode::kNotFound, {"word list of x", dir.sub("missing"), "check the path"});
   expect_error([&] { read_word_lists({}, WordListOptions(), nullptr); }, ErrorCode::kInvalidArgument,
                {"no word lists"});
   expect_error([&] { read_word_lists(lists, WordListOptions().min_length(5).max_length(4), nullptr); },
                ErrorCode::kInvalidArgument, {"min_length <= max_length"});
   expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(0), nullptr); },
                ErrorCode::kInvalidArgument, {"words_per_language must be >= 1"});
-  expect_error([&] { read_word_lists({{"a", dir.file("a")}, {"a", dir.file("b")}},
+  expect_error([&] { read_word_lists({{"a", dir.sub("a")}, {"a", dir.sub("b")}},
                                      WordListOptions(), nullptr); },
                ErrorCode::kInvalidArgument, {"language 'a' is given twice"});
 }
@@ -302,25 +302,25 @@ TEST(WordLists, DebianLists) {
 
 TEST(Fortunes, ReadsPlainFortuneFilesInNameOrder) {
   TempDir dir;
-  write_text(dir.file("beta"), "B\xE9ta\n%\n");  // Latin-1
-  write_text(dir.file("beta.dat"), "index");
-  write_text(dir.file("alpha"), "One.\n%\nTwo\n  lines.\n\n%\n\n%\nThree %\n");
-  write_text(dir.file("alpha.dat"), "index");
-  write_text(dir.file("gamma"), "no index, not a fortune file\n");
-  ASSERT_EQ(::symlink("alpha", dir.file("alpha.u8").c_str()), 0);
-  ASSERT_EQ(::symlink("alpha", dir.file("delta").c_str()), 0);  // a link without extension
-  write_text(dir.file("delta.dat"), "index");
-  ASSERT_EQ(::mkdir(dir.file("off").c_str(), 0755), 0);
-  write_text(dir.file("off/rude"), "Shpx.\n%\n");
-  write_text(dir.file("off/rude.dat"), "index");
-  write_text(dir.file("off.dat"), "index");
+  write_text(dir.sub("beta"), "B\xE9ta\n%\n");  // Latin-1
+  write_text(dir.sub("beta.dat"), "index");
+  write_text(dir.sub("alpha"), "One.\n%\nTwo\n  lines.\n\n%\n\n%\nThree %\n");
+  write_text(dir.sub("alpha.dat"), "index");
+  write_text(dir.sub("gamma"), "no index, not a fortune file\n");
+  ASSERT_EQ(::symlink("alpha", dir.sub("alpha.u8").c_str()), 0);
+  ASSERT_EQ(::symlink("alpha", dir.sub("delta").c_str()), 0);  // a link without extension
+  write_text(dir.sub("delta.dat"), "index");
+  ASSERT_EQ(::mkdir(dir.sub("off").c_str(), 0755), 0);
+  write_text(dir.sub("off/rude"), "Shpx.\n%\n");
+  write_text(dir.sub("off/rude.dat"), "index");
+  write_text(dir.sub("off.dat"), "index");
 
   EXPECT_EQ(read_fortunes(dir.path()), "One.\n\nTwo\n  lines.\n\nThree %\n\nBéta");
   EXPECT_EQ(read_fortunes(dir.path(), {"beta"}), "Béta");
-  expect_error([&] { read_fortunes(dir.file("nowhere")); }, ErrorCode::kNotFound,
+  expect_error([&] { read_fortunes(dir.sub("nowhere")); }, ErrorCode::kNotFound,
                {"fortune directory not found", "install the Debian package fortunes"});
   expect_error([&] { read_fortunes(dir.path(), {"epsilon"}); }, ErrorCode::kNotFound,
-               {"fortune file", dir.file("epsilon"), "fortunes"});
+               {"fortune file", dir.sub("epsilon"), "fortunes"});
   TempDir empty;
   expect_error([&] { read_fortunes(empty.path()); }, ErrorCode::kNotFound, {"no fortune files"});
 }

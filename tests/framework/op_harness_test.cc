@@ -66,7 +66,7 @@ struct Case {
   bool distinct_params = false; // parameters as distinct_input (max over embedded tokens)
 };
 
-GraphSpec one(Shape in, const std::function<std::string(GraphBuilder&, const std::string&)>& add,
+GraphSpec one(Shape in, const std::function<Value(GraphBuilder&, const Value&)>& add,
               DType dtype = DType::kF32) {
   GraphBuilder b(std::move(in), "input", dtype);
   return b.build(add(b, b.input()));
@@ -83,7 +83,7 @@ NodeSpec raw(const std::string& name, const std::string& op, std::vector<std::st
 // Every op's cases. Graphs are small: the harness probes every coordinate it checks.
 std::map<std::string, std::vector<Case>> cases() {
   using B = GraphBuilder;
-  using S = const std::string&;
+  using S = const Value&;
   std::map<std::string, std::vector<Case>> c;
   c["Linear"] = {{"rank1", one({5}, [](B& b, S x) { return b.linear("fc", x, 4); })},
                  {"no_bias", one({5}, [](B& b, S x) { return b.linear("fc", x, 3, false); })},
@@ -112,7 +112,7 @@ std::map<std::string, std::vector<Case>> cases() {
       {"axis0", one({3, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().axis(0)); })},
       {"causal", one({4, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().causal(true)); })},
       {"padding_mask", one({5}, [](B& b, S ids) {
-         std::string e = b.embedding("emb", ids, 6, 5, 0);
+         const Value e = b.embedding("emb", ids, 6, 5, 0);
          return b.softmax("sm", e, SoftmaxOptions().mask(b.padding_mask("mask", ids, 0)));
        }, DType::kI64), false, 6}};
   c["Embedding"] = {{"padding0_i64", one({4}, [](B& b, S ids) { return b.embedding("emb", ids, 7, 3, 0); }, DType::kI64), false, 7},
@@ -132,22 +132,22 @@ std::map<std::string, std::vector<Case>> cases() {
       return std::string(op) == "LSTM" ? b.lstm("rnn", x, o) : b.gru("rnn", x, o);
     };
     c[op] = {{"sequence", one({4, 3}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(5)); })},
-             {"final_state", one({4, 3}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(5)) + ":1"; })},
+             {"final_state", one({4, 3}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(5)).output(1); })},
              {"bidirectional_2_layers", one({3, 2}, [rnn](B& b, S x) {
                 return rnn(b, x, RecurrentOptions(3).num_layers(2).bidirectional(true));
               })},
              {"bidirectional_final_state", one({3, 2}, [rnn](B& b, S x) {
-                return rnn(b, x, RecurrentOptions(3).bidirectional(true)) + ":1";
+                return rnn(b, x, RecurrentOptions(3).bidirectional(true)).output(1);
               })}};
   }
   for (const char* pooling : {"mean", "max", "last"})
     c["SequencePool"].push_back({std::string(pooling) + "_masked", one({5}, [pooling](B& b, S ids) {
-                                   std::string e = b.embedding("emb", ids, 7, 3, 0);
+                                   const Value e = b.embedding("emb", ids, 7, 3, 0);
                                    return b.sequence_pool("pool", e, pooling, b.padding_mask("mask", ids, 0));
                                  }, DType::kI64), false, 7, std::string(pooling) == "max"});
   c["SequencePool"].push_back({"max_unmasked", one({4, 3}, [](B& b, S x) { return b.sequence_pool("pool", x, "max"); }), true});
   c["HarnessSquare"] = {{"scaled", one({4}, [](B& b, S x) {
-                           NodeSpec n = raw("sq", "HarnessSquare", {b.linear("fc", x, 3)});
+                           NodeSpec n = raw("sq", "HarnessSquare", {b.linear("fc", x, 3).ref()});
                            n.floats["scale"] = 0.5;
                            return b.node(n);
                          })}};
@@ -270,9 +270,9 @@ TEST(OpRegistry, EveryRegisteredOpHasACase) {
 
 TEST(OpRegistry, UnknownOpsAndTakenNamesAreClearErrors) {
   GraphBuilder b({4});
-  b.node(raw("mystery", "Frobnicate", {b.input()}));
+  const Value mystery = b.node(raw("mystery", "Frobnicate", {b.input().ref()}));
   try {
-    b.build("mystery");
+    b.build(mystery);
     FAIL() << "an unknown op built";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("unknown op type 'Frobnicate'"), std::string::npos) << e.what();
@@ -295,11 +295,10 @@ TEST(OpRegistry, SchemaChecksAttributesDtypesAndOutputs) {
   };
   EXPECT_NE(message([] {
               GraphBuilder b({4});
-              NodeSpec n = raw("fc", "Linear", {b.input()});
+              NodeSpec n = raw("fc", "Linear", {b.input().ref()});
               n.ints["out_features"] = {2};
               n.ints["outfeatures"] = {2};
-              b.node(n);
-              b.build("fc");
+              b.build(b.node(n));
             }).find("unknown integer attribute 'outfeatures'"),
             std::string::npos);
   EXPECT_NE(message([] {
@@ -314,7 +313,7 @@ TEST(OpRegistry, SchemaChecksAttributesDtypesAndOutputs) {
             std::string::npos);
   EXPECT_NE(message([] {
               GraphBuilder b({4, 3});
-              b.build(b.lstm("rnn", b.input(), RecurrentOptions(2)) + ":2");
+              b.build(b.lstm("rnn", b.input(), RecurrentOptions(2)).output(2));
             }).find("names output 2, but LSTM has 2 output(s)"),
             std::string::npos);
   EXPECT_NE(message([] {
@@ -326,9 +325,9 @@ TEST(OpRegistry, SchemaChecksAttributesDtypesAndOutputs) {
 
 TEST(OpRegistry, MultiOutputAndIntegerGraphsRoundTripInFormat2) {
   GraphBuilder b({6}, "tokens", DType::kI64);
-  std::string e = b.embedding("emb", b.input(), 10, 4, 0);
-  std::string r = b.lstm("rnn", e, RecurrentOptions(3));
-  GraphSpec g = b.build(b.linear("fc", r + ":1", 2));
+  const Value e = b.embedding("emb", b.input(), 10, 4, 0);
+  const Value r = b.lstm("rnn", e, RecurrentOptions(3));
+  GraphSpec g = b.build(b.linear("fc", r.output(1), 2));
   EXPECT_EQ(g.format_version(), 2u);
   GraphSpec back = GraphSpec::from_bytes(g.to_bytes());
   EXPECT_EQ(back, g);

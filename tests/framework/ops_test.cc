@@ -132,7 +132,7 @@ TEST(GradCheck, Softmax) {
 
 TEST(GradCheck, ConcatOfTwoBranches) {
   GraphBuilder b({4});
-  std::string l = b.linear("left", b.input(), 3), r = b.tanh("right", b.input());
+  Value l = b.linear("left", b.input(), 3), r = b.tanh("right", b.input());
   check_gradients(b.build(b.concat("cat", {l, r, b.input()})), 2);
 }
 
@@ -140,19 +140,19 @@ TEST(GradCheck, ResidualDagWithBatchNorm) {
   // x -> conv -> bn -> tanh -> conv -> (+ x) -> tanh: the input gradient sums two paths.
   GraphBuilder b({2, 5, 5});
   b.set_scope("block1");
-  std::string h = b.conv2d("conv1", b.input(), Conv2dOptions(2, 3).padding(1));
+  Value h = b.conv2d("conv1", b.input(), Conv2dOptions(2, 3).padding(1));
   h = b.batch_norm("bn1", h);
   h = b.tanh("act1", h);
   h = b.conv2d("conv2", h, Conv2dOptions(2, 3).padding(1));
-  std::string sum = b.add("add", b.input(), h);
+  Value sum = b.add("add", b.input(), h);
   b.set_scope("");
   check_gradients(b.build(b.tanh("out", sum)), 3);
 }
 
 TEST(GradCheck, SharedActivationFeedsThreeConsumers) {
   GraphBuilder b({5});
-  std::string h = b.linear("fc", b.input(), 5);
-  std::string a = b.tanh("a", h), s = b.sigmoid("s", h);
+  Value h = b.linear("fc", b.input(), 5);
+  Value a = b.tanh("a", h), s = b.sigmoid("s", h);
   check_gradients(b.build(b.add("sum2", b.add("sum1", a, s), h)), 3);
 }
 
@@ -161,7 +161,7 @@ TEST(GradCheck, FusedLinearReluAndConvRelu) {
   GraphBuilder b({5});
   check_gradients(b.build(b.linear("fc2", b.relu("act", b.linear("fc1", b.input(), 6)), 3)), 3);
   GraphBuilder c({2, 5, 5});
-  std::string h = c.relu("act", c.conv2d("conv", c.input(), Conv2dOptions(3, 3).padding(1)));
+  Value h = c.relu("act", c.conv2d("conv", c.input(), Conv2dOptions(3, 3).padding(1)));
   GraphSpec conv_relu = c.build(c.linear("fc", c.flatten("flat", h), 2));
   // A conv weight step of kEps moves 25 pre-activations at once, so some cross the ReLU kink and
   // central differences are unreliable there; instead the fused gradients must equal the
@@ -199,7 +199,7 @@ TEST(Fusion, ForwardEqualsMaxOfAffine) {
 
 // Losses: numerical derivative w.r.t. the logits.
 void check_loss(const std::string& name, const LossOptions& options, const Tensor& target, Shape out_shape) {
-  auto loss = make_loss(name, options);
+  auto loss = make_loss(loss_kind_from_name(name), options);
   Tensor z(out_shape), grad(out_shape);
   fill_distinct(z, 21);
   loss->compute(z, target, &grad);
@@ -241,15 +241,15 @@ TEST(Loss, SequenceCrossEntropyKnownValues) {
   // others (p - onehot) / 5 (five tokens counted).
   Tensor z({3, 2, 4}), grad({3, 2, 4});
   Tensor tokens = labels({0, 3, -1, 2, 1, 1}).reshaped({3, 2});
-  EXPECT_NEAR(make_loss("softmax_cross_entropy")->compute(z, tokens, &grad), std::log(4.0), 1e-12);
+  EXPECT_NEAR(make_loss(LossKind::kSoftmaxCrossEntropy)->compute(z, tokens, &grad), std::log(4.0), 1e-12);
   for (int j = 0; j < 4; ++j) EXPECT_EQ(grad.f32()[2 * 4 + j], 0.0f);
   EXPECT_FLOAT_EQ(grad.f32()[0], (0.25f - 1.0f) / 5.0f);
   EXPECT_FLOAT_EQ(grad.f32()[1], 0.25f / 5.0f);
   // Another ignore index; -1 is then an error naming sample and token.
   Tensor other = labels({0, 3, 9, 2, 1, 1}).reshaped({3, 2});
-  EXPECT_NEAR(make_loss("softmax_cross_entropy", LossOptions().ignore_index(9))->compute(z, other, nullptr), std::log(4.0), 1e-12);
+  EXPECT_NEAR(make_loss(LossKind::kSoftmaxCrossEntropy, LossOptions().ignore_index(9))->compute(z, other, nullptr), std::log(4.0), 1e-12);
   try {
-    make_loss("softmax_cross_entropy", LossOptions().ignore_index(9))->compute(z, tokens, nullptr);
+    make_loss(LossKind::kSoftmaxCrossEntropy, LossOptions().ignore_index(9))->compute(z, tokens, nullptr);
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("target -1 of sample 1, token 0"), std::string::npos) << e.what();
@@ -259,20 +259,20 @@ TEST(Loss, SequenceCrossEntropyKnownValues) {
 TEST(Loss, KnownValues) {
   // Uniform logits over 4 classes: CE = log 4 exactly; gradient (1/4 - onehot)/N.
   Tensor z({2, 4}), grad({2, 4});
-  auto ce = make_loss("softmax_cross_entropy");
+  auto ce = make_loss(LossKind::kSoftmaxCrossEntropy);
   EXPECT_NEAR(ce->compute(z, labels({1, 3}), &grad), std::log(4.0), 1e-12);
   EXPECT_FLOAT_EQ(grad.f32()[1], (0.25f - 1.0f) / 2.0f);
   EXPECT_FLOAT_EQ(grad.f32()[0], 0.25f / 2.0f);
   // Hinge with margin 1 and zero logits: 3 active margins of 1 each.
-  EXPECT_DOUBLE_EQ(make_loss("hinge")->compute(z, labels({0, 2}), nullptr), 3.0);
+  EXPECT_DOUBLE_EQ(make_loss(LossKind::kHinge)->compute(z, labels({0, 2}), nullptr), 3.0);
   // BCE of logit 0 is log 2 whatever the target.
   Tensor t({2, 4});
-  EXPECT_NEAR(make_loss("bce_with_logits")->compute(z, t, nullptr), std::log(2.0), 1e-12);
+  EXPECT_NEAR(make_loss(LossKind::kBceWithLogits)->compute(z, t, nullptr), std::log(2.0), 1e-12);
 }
 
 TEST(Loss, BadTargetsAreClearErrors) {
   Tensor z({2, 4});
-  auto ce = make_loss("softmax_cross_entropy");
+  auto ce = make_loss(LossKind::kSoftmaxCrossEntropy);
   try {
     ce->compute(z, labels({1, 7}), nullptr);
     FAIL();
@@ -280,7 +280,8 @@ TEST(Loss, BadTargetsAreClearErrors) {
     EXPECT_NE(std::string(e.what()).find("target 7 of sample 1"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ce->compute(z, labels({1}), nullptr), Error);
-  EXPECT_THROW(make_loss("nope"), Error);
+  EXPECT_THROW(loss_kind_from_name("nope"), Error);
+  EXPECT_EQ(loss_kind_from_name("cross_entropy"), LossKind::kSoftmaxCrossEntropy);
 }
 
 // ---- Recurrent layers against PyTorch's equations, in double ----
@@ -327,8 +328,8 @@ void check_rnn_against_reference(bool lstm) {
   const int64_t N = 2, T = 5, I = 3, H = 4, L = 2;
   GraphBuilder b({T, I});
   RecurrentOptions o = RecurrentOptions(H).num_layers(L).bidirectional(true);
-  std::string rnn = lstm ? b.lstm("rnn", b.input(), o) : b.gru("rnn", b.input(), o);
-  for (const std::string& output : {rnn, rnn + ":1"}) {
+  const Value rnn = lstm ? b.lstm("rnn", b.input(), o) : b.gru("rnn", b.input(), o);
+  for (const Value& output : {rnn, rnn.output(1)}) {
     Network net(b.build(output));
     net.init_params(3);
     Tensor x({N, T, I});
@@ -450,7 +451,7 @@ TEST(Semantics, SequencePoolingOverKeptSteps) {
   // ids [N=1, T=4] with the last step padding; x = embedding rows e(id) = (id, 10 id).
   for (const char* pooling : {"mean", "max", "last"}) {
     GraphBuilder b({4}, "ids", DType::kI64);
-    std::string e = b.embedding("emb", b.input(), 5, 2);
+    Value e = b.embedding("emb", b.input(), 5, 2);
     Network net(b.build(b.sequence_pool("pool", e, pooling, b.padding_mask("mask", b.input(), 0))));
     Tensor& w = net.find_parameter("emb/weight")->value;
     for (int64_t id = 0; id < 5; ++id) w.f32()[2 * id] = static_cast<float>(id), w.f32()[2 * id + 1] = 10.f * id;
@@ -466,8 +467,8 @@ TEST(Semantics, MaskedAndCausalSoftmax) {
   // Keys 0..2 of [T=3] with key 2 padding: each row is a softmax over keys 0 and 1 only; causal
   // additionally hides keys after the query.
   GraphBuilder b({3}, "ids", DType::kI64);
-  std::string scores = b.embedding("scores", b.input(), 4, 3);  // row per id: 3 logits
-  std::string mask = b.padding_mask("mask", b.input(), 0);
+  Value scores = b.embedding("scores", b.input(), 4, 3);  // row per id: 3 logits
+  Value mask = b.padding_mask("mask", b.input(), 0);
   GraphSpec padded = b.build(b.softmax("sm", scores, SoftmaxOptions().mask(mask)));
   GraphSpec causal = b.build(b.softmax("sm_causal", scores, SoftmaxOptions().mask(mask).causal(true)));
   for (const GraphSpec* g : {&padded, &causal}) {
@@ -492,7 +493,7 @@ TEST(Semantics, MaskedAndCausalSoftmax) {
 TEST(Semantics, ShapeOpsMoveTheRightElements) {
   Tensor x({1, 2, 3});
   for (int64_t i = 0; i < 6; ++i) x.f32()[i] = static_cast<float>(i);  // [[0,1,2],[3,4,5]]
-  auto run = [&](const std::function<std::string(GraphBuilder&)>& add) {
+  auto run = [&](const std::function<Value(GraphBuilder&)>& add) {
     GraphBuilder b({2, 3});
     Network net(b.build(add(b)));
     const Tensor& y = net.forward(x, Mode::kEval);

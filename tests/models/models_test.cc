@@ -42,7 +42,7 @@ TEST(Models, ResnetTrainsOneStep) {
   Tensor y({2}, DType::kI64);
   const Tensor& out = net.forward(x, Mode::kTrain);
   EXPECT_EQ(out.shape(), (Shape{2, 10}));
-  make_loss("softmax_cross_entropy")->compute(out, y, &net.output_grad());
+  make_loss(LossKind::kSoftmaxCrossEntropy)->compute(out, y, &net.output_grad());
   net.backward();
   double norm = 0;
   for (const Parameter& p : net.parameters())
@@ -62,7 +62,7 @@ Shape train_step(const GraphSpec& g, int64_t batch, int64_t vocab, bool sequence
   const Tensor& out = net.forward(x, Mode::kTrain);
   Tensor y = sequence_targets ? Tensor({batch, t}, DType::kI64) : Tensor({batch}, DType::kI64);
   for (int64_t i = 0; i < y.numel(); ++i) y.data<int64_t>()[i] = i % 3;
-  double loss = make_loss("softmax_cross_entropy")->compute(out, y, &net.output_grad());
+  double loss = make_loss(LossKind::kSoftmaxCrossEntropy)->compute(out, y, &net.output_grad());
   EXPECT_TRUE(std::isfinite(loss));
   net.backward();
   for (const Parameter& p : net.parameters()) {

@@ -62,7 +62,7 @@ void check_against_pytorch(const std::string& kind, const models::TextModelOptio
   }
   const Tensor& logits = net.forward(ids, Mode::kTrain);
   std::vector<float> strata_logits(logits.f32(), logits.f32() + logits.numel());
-  const double loss = make_loss("softmax_cross_entropy")->compute(logits, labels, &net.output_grad());
+  const double loss = make_loss(LossKind::kSoftmaxCrossEntropy)->compute(logits, labels, &net.output_grad());
   net.backward();
 
   fs::path dir = fs::temp_directory_path() / ("strata_pt_equiv_" + kind + "_" + std::to_string(::getpid()));

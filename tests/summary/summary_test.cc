@@ -23,27 +23,14 @@
 #include "strata/framework/summary/record_io.h"
 #include "strata/framework/summary/tensorboard_callback.h"
 #include "tests/expect_error.h"
+#include "tests/temp_dir.h"
 
 namespace strata::summary {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("strata_summary_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str(const std::string& sub = "") const { return (path_ / sub).string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -160,7 +147,7 @@ TEST(EventWriter, FirstRecordExactBytesAndFileName) {
   TempDir dir;
   std::string path;
   {
-    EventWriter w(dir.str("run"), EventWriterOptions().start_time(1700000000.0));
+    EventWriter w(dir.sub("run"), EventWriterOptions().start_time(1700000000.0));
     path = w.path();
     // The file-version record is on disk before any flush().
     EXPECT_EQ(read_file(path).size(), 40u);
@@ -177,10 +164,10 @@ TEST(EventWriter, FirstRecordExactBytesAndFileName) {
 
 TEST(EventWriter, TwoWritersInOneSecondGetTwoFiles) {
   TempDir dir;
-  EventWriter a(dir.str(), EventWriterOptions().start_time(1700000000.0));
-  EventWriter b(dir.str(), EventWriterOptions().start_time(1700000000.0));
+  EventWriter a(dir.path(), EventWriterOptions().start_time(1700000000.0));
+  EventWriter b(dir.path(), EventWriterOptions().start_time(1700000000.0));
   EXPECT_NE(a.path(), b.path());
-  EXPECT_EQ(list_event_files(dir.str()).size(), 2u);
+  EXPECT_EQ(list_event_files(dir.path()).size(), 2u);
 }
 
 // ---------------------------------------------------------------- wire format, round trips
@@ -189,7 +176,7 @@ TEST(EventWriter, ScalarWireFormat) {
   TempDir dir;
   std::string path;
   {
-    EventWriter w(dir.str());
+    EventWriter w(dir.path());
     w.add_scalar("loss/train", 7, 0.25, 1700000001.5);
     path = w.path();
   }
@@ -219,7 +206,7 @@ TEST(EventWriter, ScalarWireFormat) {
 TEST(EventWriter, RoundTripEveryKind) {
   TempDir dir;
   const float data[] = {1.0f, -2.0f, 0.5f, 1.0f};
-  EventWriter w(dir.str("run"));
+  EventWriter w(dir.sub("run"));
   w.add_session_start(0, 10.0);
   w.add_scalar("loss/train", 100, 0.75, 11.0);
   w.add_scalar("accuracy/val", 100, 0.0, 11.0);  // a zero must survive proto3
@@ -233,7 +220,7 @@ TEST(EventWriter, RoundTripEveryKind) {
   w.add_session_log(SessionStatus::kCheckpoint, 200, "ckpt", 17.0);
   w.flush();  // readable while the writer is still open
 
-  const std::vector<EventRecord> ev = read_run(dir.str("run"));
+  const std::vector<EventRecord> ev = read_run(dir.sub("run"));
   ASSERT_EQ(ev.size(), 10u);
   EXPECT_EQ(ev[0].kind, EventKind::kFileVersion);
   EXPECT_EQ(ev[0].file_version, "brain.Event:2");
@@ -289,14 +276,14 @@ TEST(EventWriter, RoundTripEveryKind) {
 
 TEST(EventWriter, BadInputAndUnwritableDirectory) {
   TempDir dir;
-  write_file(dir.str("file"), "x");
-  expect_error([&] { EventWriter w(dir.str("file")); }, ErrorCode::kIOError, {"file"});
-  EventWriter w(dir.str());
+  write_file(dir.sub("file"), "x");
+  expect_error([&] { EventWriter w(dir.sub("file")); }, ErrorCode::kIOError, {"file"});
+  EventWriter w(dir.path());
   expect_error([&] { w.add_scalar("", 0, 1.0); }, ErrorCode::kInvalidArgument, {"tag"});
   HistogramData bad;
   bad.bucket = {1};
   expect_error([&] { w.add_histogram("h", 0, bad); }, ErrorCode::kInvalidArgument, {"1 buckets but 0 limits"});
-  expect_error([&] { read_events(dir.str("missing")); }, ErrorCode::kNotFound, {"missing"});
+  expect_error([&] { read_events(dir.sub("missing")); }, ErrorCode::kNotFound, {"missing"});
 }
 
 // ---------------------------------------------------------------- corruption
@@ -304,7 +291,7 @@ TEST(EventWriter, BadInputAndUnwritableDirectory) {
 class Corruption : public ::testing::Test {
  protected:
   void SetUp() override {
-    EventWriter w(dir_.str());
+    EventWriter w(dir_.path());
     w.add_scalar("a", 1, 1.0, 1.0);
     w.add_scalar("b", 2, 2.0, 2.0);
     w.add_scalar("c", 3, 3.0, 3.0);
@@ -463,8 +450,8 @@ TEST(GraphDef, NodesScopesInputsAndShapes) {
 
 TEST(GraphDef, TokenInputAndASecondOutput) {
   GraphBuilder b({5}, "tokens", DType::kI64);
-  std::string rnn = b.lstm("rnn", b.embedding("embed", b.input(), 9, 4), RecurrentOptions(3));
-  const GraphSpec g = b.build(b.linear("fc", rnn + ":1", 2));
+  Value rnn = b.lstm("rnn", b.embedding("embed", b.input(), 9, 4), RecurrentOptions(3));
+  const GraphSpec g = b.build(b.linear("fc", rnn.output(1), 2));
   std::map<std::string, GraphDefNode> by_name;
   for (GraphDefNode& n : parse_graphdef(graph_to_graphdef(g, 8))) by_name[n.name] = n;
   // The LSTM node lists both outputs' shapes; the consumer reads "<node>:1" (TensorFlow's form).
@@ -530,7 +517,7 @@ std::map<std::string, const EventRecord*> by_tag(const std::vector<EventRecord>&
 TEST(TensorBoardCallback, DrivenByHand) {
   TempDir dir;
   FakeRun run;
-  TensorBoardCallback cb(dir.str("tb/main"), TensorBoardOptions().train_loss_every(2));
+  TensorBoardCallback cb(dir.sub("tb/main"), TensorBoardOptions().train_loss_every(2));
   EXPECT_EQ(cb.event_file(), "");
   FitBeginInfo begin;
   begin.target_epochs = 1;
@@ -541,7 +528,7 @@ TEST(TensorBoardCallback, DrivenByHand) {
   cb.on_epoch_end(end);
 
   // Flushed at epoch end: readable while training goes on.
-  const std::vector<EventRecord> ev = read_run(dir.str("tb/main"));
+  const std::vector<EventRecord> ev = read_run(dir.sub("tb/main"));
   const auto tags = by_tag(ev);
   EXPECT_EQ(ev[1].kind, EventKind::kSessionLog);
   EXPECT_EQ(ev[1].session_status, SessionStatus::kStart);
@@ -591,22 +578,25 @@ TEST(TensorBoardCallback, DrivenByHand) {
     EXPECT_TRUE(h.domain.empty()) << h.name;
   }
   EXPECT_EQ(hparam_names, (std::vector<std::string>{"lr", "optimizer"}));
+  // Typed as the session start writes the values (TensorBoard's plugin filters by type).
+  EXPECT_EQ(x.hparams[0].type, HParamsExperiment::Type::kFloat64);
+  EXPECT_EQ(x.hparams[1].type, HParamsExperiment::Type::kString);
   EXPECT_EQ(x.hparams[0].display_name, "learning rate");
 
   cb.on_fit_end(false);
-  const auto after_events = read_run(dir.str("tb/main"));  // by_tag points into this vector
+  const auto after_events = read_run(dir.sub("tb/main"));  // by_tag points into this vector
   const auto after = by_tag(after_events);
   EXPECT_EQ(after.at(kHParamsEndTag)->hparams_status, HParamsStatus::kSuccess);
 
   // Resuming the branch from step 4 in a new process: START at 5 in a new file; the run has its
   // graph and hparams session already (TensorBoard warns about a second graph and keeps the
   // first session), so neither is written again; a failed fit ends the session with a failure.
-  TensorBoardCallback resumed(dir.str("tb/main"));
+  TensorBoardCallback resumed(dir.sub("tb/main"));
   begin.global_step = 4;
   begin.resumed = true;
   resumed.on_fit_begin(begin);
   resumed.on_fit_end(true);
-  ASSERT_EQ(list_event_files(dir.str("tb/main")).size(), 2u);
+  ASSERT_EQ(list_event_files(dir.sub("tb/main")).size(), 2u);
   const std::vector<EventRecord> ev2 = read_events(resumed.event_file());
   ASSERT_EQ(ev2.size(), 3u);
   EXPECT_EQ(ev2[1].session_status, SessionStatus::kStart);
@@ -619,10 +609,10 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   TempDir dir;
   FakeRun run;
   const TensorBoardOptions options;
-  EventWriter live(dir.str("live"));
+  EventWriter live(dir.sub("live"));
   write_epoch_events(live, run.state, &run.grads, run.annotations, options, 50.0);
   live.flush();
-  EventWriter recreated(dir.str("recreated"));
+  EventWriter recreated(dir.sub("recreated"));
   write_epoch_events(recreated, run.state, nullptr, run.annotations, options, 50.0);
   recreated.flush();
   std::vector<EventRecord> a = read_events(live.path()), b = read_events(recreated.path());
@@ -647,7 +637,7 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   EXPECT_EQ(j, rb.size());
 
   // No histograms at all, and a bad snapshot annotation is reported, not guessed.
-  EventWriter bare(dir.str("bare"));
+  EventWriter bare(dir.sub("bare"));
   write_epoch_events(bare, run.state, &run.grads, {}, TensorBoardOptions().histograms(false), 1.0);
   bare.flush();
   for (const EventRecord& e : read_events(bare.path())) EXPECT_NE(e.kind, EventKind::kHistogram);
@@ -656,7 +646,7 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   }, ErrorCode::kInvalidArgument, {"snapshot/bytes", "lots"});
 
   // The bytes of the previous commit land at that commit's step (the run is at step 4).
-  EventWriter late(dir.str("late"));
+  EventWriter late(dir.sub("late"));
   write_epoch_events(late, run.state, nullptr, {{"snapshot/bytes", "1234"}, {"snapshot/bytes_step", "2"}}, options, 1.0);
   late.flush();
   int found = 0;

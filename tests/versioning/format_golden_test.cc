@@ -106,7 +106,7 @@ TEST(FormatGolden, CommitIdAndGraphId) {
   EXPECT_EQ(to_hex(r.id()), "559576f675d29ef4be4ab783f4ecd2e4");
 
   GraphBuilder b({4});
-  std::string h = b.relu("act", b.linear("fc1", b.input(), 3));
+  Value h = b.relu("act", b.linear("fc1", b.input(), 3));
   GraphSpec g = b.build(b.linear("fc2", h, 2));
   EXPECT_EQ(g.graph_id(), "cdbbb25cf167454e0516f08b00ffa266");
   EXPECT_EQ(to_hex(hash128(g.to_bytes())), g.graph_id());  // the id is the digest of the bytes
@@ -116,8 +116,8 @@ TEST(FormatGolden, CommitIdAndGraphId) {
 // extra output shapes.
 TEST(FormatGolden, GraphFormat2WithTokenIdsAndASecondOutput) {
   GraphBuilder b({5}, "tokens", DType::kI64);
-  std::string rnn = b.gru("rnn", b.embedding("embed", b.input(), 7, 3, 0), RecurrentOptions(4));
-  GraphSpec g = b.build(rnn + ":1");
+  Value rnn = b.gru("rnn", b.embedding("embed", b.input(), 7, 3, 0), RecurrentOptions(4));
+  GraphSpec g = b.build(rnn.output(1));
   const std::string bytes = g.to_bytes();
   EXPECT_EQ(hex(bytes.substr(1, 4)), "02000000");  // format version 2
   const std::string tail = "03"                                  // i64 input

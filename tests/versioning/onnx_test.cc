@@ -39,16 +39,16 @@ bool have_onnx_checker() { return std::system("/usr/bin/python3 -c 'import onnx'
 // A graph with every op the exporter maps, on [1, 28, 28] input.
 GraphSpec every_op_graph() {
   GraphBuilder b({1, 28, 28});
-  std::string x = b.conv2d("conv1", b.input(), Conv2dOptions(4, 3).padding(1));
+  Value x = b.conv2d("conv1", b.input(), Conv2dOptions(4, 3).padding(1));
   x = b.batch_norm("bn1", x);
   x = b.leaky_relu("lrelu1", x, 0.1);
-  std::string left = b.max_pool2d("pool1", x, 2);
-  std::string right = b.avg_pool2d("pool2", x, 3, 2, 1);
-  std::string cat = b.concat("cat", {left, right});
-  std::string res = b.add("res", b.conv2d("conv2", cat, Conv2dOptions(8, 3).padding(1).bias(false)), cat);
-  std::string g = b.global_avg_pool("gap", b.gelu("gelu1", res));
-  std::string h = b.tanh("tanh1", b.linear("fc1", b.dropout("drop1", g, 0.5), 16));
-  std::string s = b.sigmoid("sig1", b.linear("fc2", b.batch_norm("bn2", h), 12, false));
+  Value left = b.max_pool2d("pool1", x, 2);
+  Value right = b.avg_pool2d("pool2", x, 3, 2, 1);
+  Value cat = b.concat("cat", {left, right});
+  Value res = b.add("res", b.conv2d("conv2", cat, Conv2dOptions(8, 3).padding(1).bias(false)), cat);
+  Value g = b.global_avg_pool("gap", b.gelu("gelu1", res));
+  Value h = b.tanh("tanh1", b.linear("fc1", b.dropout("drop1", g, 0.5), 16));
+  Value s = b.sigmoid("sig1", b.linear("fc2", b.batch_norm("bn2", h), 12, false));
   return b.build(b.softmax("softmax", b.linear("fc3", b.flatten("flat", b.relu("relu", s)), 10)));
 }
 
@@ -161,17 +161,17 @@ TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
 // sliced, transposed, concatenated and multiplied sequence.
 GraphSpec every_sequence_op_graph() {
   GraphBuilder b({9}, "tokens", DType::kI64);
-  std::string mask = b.padding_mask("mask", b.input(), 0);
-  std::string e = b.positional_embedding("pos", b.embedding("embed", b.input(), 13, 6, 0));
-  std::string rnn = b.gru("gru", b.layer_norm("ln", e), RecurrentOptions(4).bidirectional(true));
-  std::string seq = b.concat("cat", {rnn, b.slice("first6", e, 1, 0, 6)}, 1);           // [9, 14]
-  std::string scores = b.matmul("scores", seq, seq, true, 0.25);                       // [9, 9]
-  std::string attn = b.softmax("attn", scores, SoftmaxOptions().mask(mask).causal(true));
-  std::string mixed = b.matmul("mixed", attn, b.transpose("seq_tt", b.transpose("seq_t", seq, {1, 0}), {1, 0}));
-  std::string pooled_max = b.sequence_pool("max", mixed, "max", mask);
-  std::string pooled_last = b.sequence_pool("last", b.reshape("same", mixed, {9, 14}), "last", mask);
-  std::string last_unmasked = b.sequence_pool("last_all", mixed, "last");
-  std::string h = b.concat("heads", {pooled_max, pooled_last, last_unmasked, rnn + ":1"});
+  Value mask = b.padding_mask("mask", b.input(), 0);
+  Value e = b.positional_embedding("pos", b.embedding("embed", b.input(), 13, 6, 0));
+  Value rnn = b.gru("gru", b.layer_norm("ln", e), RecurrentOptions(4).bidirectional(true));
+  Value seq = b.concat("cat", {rnn, b.slice("first6", e, 1, 0, 6)}, 1);           // [9, 14]
+  Value scores = b.matmul("scores", seq, seq, true, 0.25);                       // [9, 9]
+  Value attn = b.softmax("attn", scores, SoftmaxOptions().mask(mask).causal(true));
+  Value mixed = b.matmul("mixed", attn, b.transpose("seq_tt", b.transpose("seq_t", seq, {1, 0}), {1, 0}));
+  Value pooled_max = b.sequence_pool("max", mixed, "max", mask);
+  Value pooled_last = b.sequence_pool("last", b.reshape("same", mixed, {9, 14}), "last", mask);
+  Value last_unmasked = b.sequence_pool("last_all", mixed, "last");
+  Value h = b.concat("heads", {pooled_max, pooled_last, last_unmasked, rnn.output(1)});
   return b.build(b.linear("out", h, 5));
 }
 

@@ -214,7 +214,7 @@ TEST(TensorFiles, DamagedNpzAreClearErrors) {
 
 GraphSpec import_graph() {
   GraphBuilder b({3});
-  std::string x = b.relu("relu1", b.linear("fc1", b.input(), 4));
+  Value x = b.relu("relu1", b.linear("fc1", b.input(), 4));
   return b.build(b.linear("fc2", x, 2));
 }
 

@@ -13,27 +13,11 @@
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/graph_spec.h"
 #include "strata/framework/train/train_state.h"
+#include "tests/temp_dir.h"
 
 namespace strata::versioning::vtest {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "strata_versioning_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = strata::test::TempDir;
 
 inline ParamSpec param(const std::string& name, Shape shape) {
   ParamSpec p;
