@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "strata/datasets/idx.h"
-#include "strata/versioning/predictor.h"
+#include "strata/versioning/run/predictor.h"
 
 using namespace strata;
 using Clock = std::chrono::steady_clock;

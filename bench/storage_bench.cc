@@ -41,7 +41,7 @@
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
 #include "strata/versioning/chunk_codec.h"
-#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "strata/datasets/file_io.h"
+#include "strata/datasets/internal/file_io.h"
 #include "strata/framework/core/error.h"
 
 namespace strata {

@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "strata/datasets/file_io.h"
+#include "strata/datasets/internal/file_io.h"
 #include "strata/framework/core/error.h"
 
 namespace strata {

@@ -1,4 +1,4 @@
-#include "strata/datasets/file_io.h"
+#include "strata/datasets/internal/file_io.h"
 
 #include <sys/stat.h>
 #include <zlib.h>

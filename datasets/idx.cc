@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "strata/datasets/file_io.h"
+#include "strata/datasets/internal/file_io.h"
 #include "strata/framework/core/error.h"
 
 namespace strata {

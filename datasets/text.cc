@@ -12,7 +12,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "strata/datasets/file_io.h"
+#include "strata/datasets/internal/file_io.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 

@@ -21,7 +21,7 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/versioning/recorder.h"
-#include "strata/versioning/run.h"
+#include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
 #include "tools/flag_checks.h"
 

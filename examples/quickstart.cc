@@ -1,7 +1,7 @@
 #include <strata/datasets/data_loader.h>
 #include <strata/datasets/idx.h>
 #include <strata/models/models.h>
-#include <strata/versioning/run.h>
+#include <strata/versioning/run/run.h>
 
 #include <string>
 

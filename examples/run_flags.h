@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "strata/versioning/run.h"
+#include "strata/versioning/run/run.h"
 
 namespace CLI { class App; }
 

@@ -4,7 +4,7 @@
 #include <ctime>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/json_reader.h"
+#include "strata/versioning/internal/json_reader.h"
 
 namespace strata::tools {
 

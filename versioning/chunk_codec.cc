@@ -8,8 +8,8 @@
 #include <zstd.h>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/little_endian.h"
-#include "strata/versioning/range_coder.h"
+#include "strata/framework/core/internal/little_endian.h"
+#include "strata/versioning/internal/range_coder.h"
 
 namespace strata::versioning {
 namespace {

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/layout_check.h"
+#include "strata/framework/core/internal/layout_check.h"
 
 namespace strata::versioning {
 namespace {

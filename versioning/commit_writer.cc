@@ -6,7 +6,7 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/version.h"
-#include "strata/versioning/log_internals.h"
+#include "strata/versioning/internal/log_internals.h"
 
 namespace strata::versioning {
 namespace {

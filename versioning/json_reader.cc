@@ -1,4 +1,4 @@
-#include "strata/versioning/json_reader.h"
+#include "strata/versioning/internal/json_reader.h"
 
 #include <charconv>
 #include <cmath>

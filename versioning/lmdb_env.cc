@@ -1,4 +1,4 @@
-#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/internal/lmdb_env.h"
 
 #include <cerrno>
 #include <climits>

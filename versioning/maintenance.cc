@@ -4,7 +4,7 @@
 #include <set>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/log_internals.h"
+#include "strata/versioning/internal/log_internals.h"
 
 namespace strata::versioning {
 namespace {

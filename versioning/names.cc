@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/log_internals.h"
+#include "strata/versioning/internal/log_internals.h"
 
 namespace strata::versioning {
 namespace {

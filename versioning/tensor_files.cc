@@ -20,10 +20,10 @@
 #include <zlib.h>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/little_endian.h"
+#include "strata/framework/core/internal/little_endian.h"
 #include "strata/framework/core/version.h"
-#include "strata/versioning/atomic_file.h"
-#include "strata/versioning/json_reader.h"
+#include "strata/versioning/internal/atomic_file.h"
+#include "strata/versioning/internal/json_reader.h"
 
 namespace strata::versioning {
 namespace {

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/chunk_cache.h"
-#include "strata/versioning/lmdb_env.h"
-#include "strata/versioning/log_internals.h"
+#include "strata/versioning/internal/chunk_cache.h"
+#include "strata/versioning/internal/lmdb_env.h"
+#include "strata/versioning/internal/log_internals.h"
 
 namespace strata::versioning {
 namespace {

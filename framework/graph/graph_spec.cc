@@ -9,7 +9,7 @@
 #include <xxhash.h>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/layout_check.h"
+#include "strata/framework/core/internal/layout_check.h"
 
 namespace strata {
 

@@ -9,9 +9,9 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
-#include "strata/framework/nn/buffer_planner.h"
-#include "strata/framework/nn/value_lifetimes.h"
-#include "strata/framework/ops/op.h"
+#include "strata/framework/nn/internal/buffer_planner.h"
+#include "strata/framework/nn/internal/value_lifetimes.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 

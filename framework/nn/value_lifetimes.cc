@@ -1,4 +1,4 @@
-#include "strata/framework/nn/value_lifetimes.h"
+#include "strata/framework/nn/internal/value_lifetimes.h"
 
 #include <algorithm>
 

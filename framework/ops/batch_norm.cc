@@ -3,7 +3,7 @@
 // Training uses the batch statistics (biased variance) and updates the running buffers like
 // PyTorch: running = (1 - momentum) running + momentum * batch, with the unbiased variance.
 // Evaluation uses the running statistics.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -1,6 +1,6 @@
 // Conv2d: y[N,O,H',W'] = x[N,C,H,W] (*) W[O,C,kh,kw] + b[O], with stride, zero padding and
 // dilation; H' = (H + 2p - d(k-1) - 1) / s + 1. Weights stay in canonical OIHW.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -1,4 +1,4 @@
-#include "strata/framework/ops/dnnl_utils.h"
+#include "strata/framework/ops/internal/dnnl_utils.h"
 
 #include <atomic>
 #include <vector>

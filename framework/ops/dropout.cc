@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "strata/framework/core/rng.h"
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

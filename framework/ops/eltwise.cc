@@ -2,7 +2,7 @@
 //   ReLU max(x,0); LeakyReLU x>0 ? x : a x; Sigmoid 1/(1+e^-x); Tanh; GELU x Phi(x) (erf form).
 // Backward reads the saved input (the *_use_dst variants would save a buffer, but then the
 // input gradient could not alias; keep it simple and exact).
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

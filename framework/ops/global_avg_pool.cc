@@ -1,6 +1,6 @@
 // GlobalAvgPool: y[n,c] = mean over (h,w) of x[n,c,h,w]. A plain loop: it is memory-bound and
 // tiny, so a oneDNN pooling with a full-size kernel buys nothing.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

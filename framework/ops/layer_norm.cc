@@ -1,6 +1,6 @@
 // LayerNorm over the last axis: y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics
 // per row (biased variance), as torch.nn.LayerNorm(D). oneDNN layer normalization on [rows, D].
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

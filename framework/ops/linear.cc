@@ -1,6 +1,6 @@
 // Linear: y[R,O] = x[R,I] W[O,I]^T + b[O]   (oneDNN inner product, PyTorch weight layout)
 // over the last axis: a [N,T,I] input is R = N*T rows.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -3,7 +3,7 @@
 //   C = a A B:    dA = a dC B^T   dB = a A^T dC
 //   C = a A B^T:  dA = a dC B     dB = a dC^T A
 // Transposed operands are strided views of the stored tensors, not copies.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

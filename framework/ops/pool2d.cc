@@ -1,7 +1,7 @@
 // MaxPool2d / AvgPool2d: windows of kernel k, stride s, zero padding p over [N,C,H,W];
 // H' = (H + 2p - k) / s + 1. Average pooling counts padding like PyTorch's default
 // (count_include_pad=True). Max pooling keeps oneDNN's workspace (argmax) for backward.
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "strata/framework/nn/kernel.h"
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -10,7 +10,7 @@
 // the primitive wants; gradients come back the same way. States start at zero.
 #include <cstring>
 
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

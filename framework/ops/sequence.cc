@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -4,7 +4,7 @@
 //   Slice      [..., start:end, ...] along one per-sample axis; backward zero-fills the rest
 #include <cstring>
 
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

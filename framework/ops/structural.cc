@@ -4,7 +4,7 @@
 //   Concat   along a per-sample axis (default 0: the channel/feature axis)
 #include <cstring>
 
-#include "strata/framework/ops/op.h"
+#include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 namespace {

@@ -1,4 +1,4 @@
-#include "strata/framework/summary/crc32c.h"
+#include "strata/framework/summary/internal/crc32c.h"
 
 #include <array>
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/internal/record_io.h"
 #include "proto/event.pb.h"
 #include "proto/hparams.pb.h"
 

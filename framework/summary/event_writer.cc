@@ -13,9 +13,9 @@
 #include <filesystem>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/summary/graph_def.h"
-#include "strata/framework/summary/proto_bytes.h"
-#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/internal/graph_def.h"
+#include "strata/framework/summary/internal/proto_bytes.h"
+#include "strata/framework/summary/internal/record_io.h"
 #include "proto/event.pb.h"
 #include "proto/hparams.pb.h"
 

@@ -1,9 +1,9 @@
-#include "strata/framework/summary/graph_def.h"
+#include "strata/framework/summary/internal/graph_def.h"
 
 #include <set>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/summary/proto_bytes.h"
+#include "strata/framework/summary/internal/proto_bytes.h"
 #include "proto/graph.pb.h"
 
 namespace strata::summary {

@@ -1,4 +1,4 @@
-#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/internal/record_io.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/little_endian.h"
-#include "strata/framework/summary/crc32c.h"
+#include "strata/framework/core/internal/little_endian.h"
+#include "strata/framework/summary/internal/crc32c.h"
 
 namespace strata::summary {
 namespace {

@@ -1,4 +1,4 @@
-#include "strata/framework/train/gradient_reducer.h"
+#include "strata/framework/train/internal/gradient_reducer.h"
 
 #include <algorithm>
 #include <chrono>

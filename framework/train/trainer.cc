@@ -9,7 +9,7 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/metrics/input_stats.h"
-#include "strata/framework/train/gradient_reducer.h"
+#include "strata/framework/train/internal/gradient_reducer.h"
 #include "strata/framework/train/runtime.h"
 
 namespace strata {

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/train/gradient_reducer.h"
+#include "strata/framework/train/internal/gradient_reducer.h"
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 

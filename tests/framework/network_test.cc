@@ -13,7 +13,7 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/loss/loss.h"
 #include "strata/framework/nn/network.h"
-#include "strata/framework/ops/dnnl_utils.h"
+#include "strata/framework/ops/internal/dnnl_utils.h"
 #include "strata/framework/optim/optimizer.h"
 
 // Global allocation counter: replaces operator new for this test binary.

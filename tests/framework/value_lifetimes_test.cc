@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "strata/framework/graph/builder.h"
-#include "strata/framework/nn/buffer_planner.h"
-#include "strata/framework/nn/value_lifetimes.h"
+#include "strata/framework/nn/internal/buffer_planner.h"
+#include "strata/framework/nn/internal/value_lifetimes.h"
 
 namespace strata::planning {
 namespace {

@@ -1,6 +1,6 @@
 // TensorBoard event files: TFRecord framing (both CRCs) and the Event/Summary protos inside.
 #include "strata/framework/summary/event_reader.h"
-#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/internal/record_io.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

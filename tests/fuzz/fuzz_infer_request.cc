@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <exception>
 
-#include "strata/versioning/serving/inference_codec.h"
+#include "strata/versioning/serving/internal/inference_codec.h"
 
 using strata::versioning::serving::RequestError;
 using strata::versioning::serving::Signature;

@@ -11,7 +11,7 @@
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/commit_record.h"
 #include "strata/versioning/tensor_files.h"
-#include "strata/versioning/transfer_endpoint.h"
+#include "strata/versioning/transfer/internal/transfer_endpoint.h"
 #include "strata/versioning/version_log.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -23,7 +23,7 @@ cmake --install "$build_dir" --prefix "$prefix" > "$work/install.log"
 [ -x "$prefix/bin/strata" ] || fail "strata binary not installed"
 "$prefix/bin/strata" --version | grep -q "^strata 0\.3\.0 (oneDNN " || fail "strata --version: $("$prefix/bin/strata" --version)"
 for f in lib/cmake/Strata/StrataConfig.cmake lib/cmake/Strata/StrataConfigVersion.cmake lib/cmake/Strata/StrataTargets.cmake \
-         lib/pkgconfig/strata.pc include/strata/versioning/run.h include/strata/framework/train/trainer.h; do
+         lib/pkgconfig/strata.pc include/strata/versioning/run/run.h include/strata/framework/train/trainer.h; do
   [ -e "$prefix/$f" ] || fail "missing $f"
 done
 ls "$prefix"/lib/libstrata_core.so.0.3 > /dev/null || fail "libstrata_core.so.0.3 (SONAME) missing"
@@ -31,8 +31,8 @@ ls "$prefix"/lib/libstrata_core.so.0.3 > /dev/null || fail "libstrata_core.so.0.
 # 2. Headers: each alone, with only the prefix on the include path.
 headers=$(cd "$prefix/include" && find strata -name '*.h' | sort)
 [ "$(echo "$headers" | wc -l)" -ge 30 ] || fail "too few headers installed: $headers"
-for internal in framework/ops/dnnl_utils.h framework/ops/op.h framework/summary/proto_bytes.h versioning/atomic_file.h \
-                versioning/lmdb_env.h versioning/range_coder.h versioning/log_internals.h versioning/chunk_cache.h; do
+for internal in framework/ops/internal/dnnl_utils.h framework/ops/internal/op.h framework/summary/internal/proto_bytes.h versioning/internal/atomic_file.h \
+                versioning/internal/lmdb_env.h versioning/internal/range_coder.h versioning/internal/log_internals.h versioning/internal/chunk_cache.h; do
   [ ! -e "$prefix/include/strata/$internal" ] || fail "internal header installed: $internal"
 done
 if grep -nE '#include [<"](oneapi/|dnnl|lmdb|google/protobuf|cereal/|zstd|xxhash|Eigen)' -r "$prefix/include"; then
@@ -115,7 +115,7 @@ cmake -S "$work/sub" -B "$work/sub-build" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON 
 (cd "$build_dir" && cpack -G DEB -B "$work/deb" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
 deb=$(ls "$work"/deb/strata_*_amd64.deb)
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/strata ./usr/include/strata/versioning/run.h ./usr/lib/libstrata_core.so.0.3.0 \
+for f in ./usr/bin/strata ./usr/include/strata/versioning/run/run.h ./usr/lib/libstrata_core.so.0.3.0 \
          ./usr/lib/cmake/Strata/StrataConfig.cmake ./usr/lib/pkgconfig/strata.pc; do
   echo "$contents" | grep -q " $f\( \|$\)" || fail "$f missing from $deb"
 done

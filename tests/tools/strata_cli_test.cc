@@ -20,7 +20,7 @@
 #include "tests/versioning/test_util.h"
 #include "strata/framework/nn/network.h"
 #include "strata/models/models.h"
-#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 

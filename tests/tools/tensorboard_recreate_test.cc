@@ -17,7 +17,7 @@
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/recorder.h"
-#include "strata/versioning/run.h"
+#include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata {

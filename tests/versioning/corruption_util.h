@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata::versioning::vtest {

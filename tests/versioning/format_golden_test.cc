@@ -2,7 +2,7 @@
 // codec mode (keyframe and delta), a commit id, a graph id, the Philox stream behind
 // initialisation, shuffling and dropout, and the TFRecord framing of one event. A change that
 // alters the bytes of an existing format fails here and must be a deliberate format version.
-// (The commit record's own bytes are pinned in versioning_test.cc, CommitRecord.GoldenBytes; a
+// (The commit record's own bytes are pinned in commit_record_test.cc, CommitRecord.GoldenBytes; a
 // whole 0.2.0 log in tests/versioning/fixtures is read, verified and resumed by
 // train_example_test.)
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/builder.h"
-#include "strata/framework/summary/record_io.h"
+#include "strata/framework/summary/internal/record_io.h"
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/commit_record.h"
 #include "strata/versioning/ids.h"

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "strata/versioning/json_reader.h"
+#include "strata/versioning/internal/json_reader.h"
 
 namespace strata::versioning {
 namespace {

@@ -15,7 +15,7 @@
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "strata/versioning/recorder.h"
-#include "strata/versioning/run.h"
+#include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
 
 namespace strata {

@@ -1,4 +1,4 @@
-// Tensor files (versioning/tensor_files.h) and import (versioning/import.h): safetensors and .npz
+// Tensor files (versioning/tensor_files.h) and import (versioning/run/import.h): safetensors and .npz
 // written and read back bit for bit, files written by numpy read, damaged files refused with a
 // clear error, golden safetensors bytes, and imports into a log (matched / missing / unexpected /
 // mismatched, nothing written when refused).
@@ -15,8 +15,8 @@
 #include "strata/framework/nn/network.h"
 #include "strata/datasets/idx.h"
 #include "strata/models/models.h"
-#include "strata/versioning/import.h"
-#include "strata/versioning/predictor.h"
+#include "strata/versioning/run/import.h"
+#include "strata/versioning/run/predictor.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"

@@ -13,6 +13,7 @@
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/graph_spec.h"
 #include "strata/framework/train/train_state.h"
+#include "strata/versioning/version_log.h"
 #include "tests/temp_dir.h"
 
 namespace strata::versioning::vtest {
@@ -127,6 +128,30 @@ inline void expect_state_eq(const TrainState& got, const TrainState& want) {
   EXPECT_EQ(got.counters, want.counters);
   EXPECT_EQ(got.metrics, want.metrics);
   EXPECT_EQ(got.hparams, want.hparams);
+}
+
+// Commits `s` on `branch` with fixed author, message and time (ids are reproducible).
+inline CommitId commit_state(VersionLog& log, const TrainState& s, std::vector<CommitId> parents,
+                      const std::string& branch = "main", int64_t time_ms = 0) {
+  SnapshotRequest r;
+  r.parents = std::move(parents);
+  r.branch = branch;
+  r.message = "epoch " + std::to_string(s.epoch());
+  r.author = "tester@host";
+  r.wall_time_ms = time_ms ? time_ms : 1700000000000 + s.epoch() * 1000;
+  r.state = &s;
+  return log.commit(r).id;
+}
+
+// Commits epochs 1..n on `branch` and returns the ids, oldest first.
+inline std::vector<CommitId> commit_epochs(VersionLog& log, int n, int64_t big = 0, const std::string& branch = "main") {
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= n; ++e) {
+    std::vector<CommitId> parents;
+    if (!ids.empty()) parents.push_back(ids.back());
+    ids.push_back(commit_state(log, synthetic_state(e, 7, big), parents, branch));
+  }
+  return ids;
 }
 
 }  // namespace strata::versioning::vtest

@@ -15,7 +15,7 @@
 #include "tests/versioning/synthetic_adam.h"
 #include "tests/versioning/test_util.h"
 #include "strata/versioning/chunk_codec.h"
-#include "strata/versioning/lmdb_env.h"
+#include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
 

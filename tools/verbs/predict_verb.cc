@@ -12,7 +12,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/metrics/metrics.h"
 #include "strata/framework/train/runtime.h"
-#include "strata/versioning/predictor.h"
+#include "strata/versioning/run/predictor.h"
 #include "strata/versioning/tensor_files.h"
 #include "tools/verbs/verbs.h"
 

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/server.h"
+#include "strata/versioning/serving/server.h"
 #include "tools/verbs/verbs.h"
 
 namespace strata::tools {

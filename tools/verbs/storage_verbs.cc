@@ -9,11 +9,11 @@
 #include "tools/flag_checks.h"
 #include "tools/verbs/verbs.h"
 #include "strata/models/models.h"
-#include "strata/versioning/import.h"
-#include "strata/versioning/onnx_export.h"
+#include "strata/versioning/run/import.h"
+#include "strata/versioning/onnx/onnx_export.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/storage_report.h"
-#include "strata/versioning/tensorboard_export.h"
+#include "strata/versioning/tensorboard/tensorboard_export.h"
 
 namespace strata::tools {
 

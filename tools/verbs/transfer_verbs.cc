@@ -1,10 +1,10 @@
-// clone, push, pull, remote and serve: sharing histories between logs (versioning/transfer.h).
+// clone, push, pull, remote and serve: sharing histories between logs (versioning/transfer/transfer.h).
 #include <unistd.h>
 
 #include <memory>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/transfer.h"
+#include "strata/versioning/transfer/transfer.h"
 #include "tools/verbs/verbs.h"
 
 namespace strata::tools {

@@ -8,7 +8,7 @@
 //   storage_verbs.cc  verify, gc, compact, du, export, import, tensorboard
 //   predict_verb.cc   predict
 //   transfer_verbs.cc clone, push, pull, remote, upload-pack, receive-pack
-//   serve_verb.cc     serve (versioning/server.h)
+//   serve_verb.cc     serve (versioning/serving/server.h)
 //
 // An action returns the process exit code; bad input throws strata::Error, which main turns
 // into "error: ..." on stderr and exit 1.

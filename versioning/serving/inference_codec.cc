@@ -1,4 +1,4 @@
-#include "strata/versioning/serving/inference_codec.h"
+#include "strata/versioning/serving/internal/inference_codec.h"
 
 #include <cmath>
 #include <cstdint>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "strata/versioning/json_reader.h"
+#include "strata/versioning/internal/json_reader.h"
 
 namespace strata::versioning::serving {
 namespace {

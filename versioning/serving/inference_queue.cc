@@ -1,4 +1,4 @@
-#include "strata/versioning/serving/inference_queue.h"
+#include "strata/versioning/serving/internal/inference_queue.h"
 
 #include <omp.h>
 

@@ -1,4 +1,4 @@
-#include "strata/versioning/serving/prometheus.h"
+#include "strata/versioning/serving/internal/prometheus.h"
 
 #include <dirent.h>
 #include <sys/resource.h>

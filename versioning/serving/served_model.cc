@@ -1,4 +1,4 @@
-#include "strata/versioning/serving/served_model.h"
+#include "strata/versioning/serving/internal/served_model.h"
 
 #include <chrono>
 

@@ -1,6 +1,6 @@
 // The HTTP side of versioning::Server: Open Inference Protocol v2 routes on cpp-httplib, the
 // Prometheus endpoint and the poller that follows the refs (docs/serving.md).
-#include "strata/versioning/server.h"
+#include "strata/versioning/serving/server.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,9 +22,9 @@
 #include "strata/framework/core/version.h"
 #include "strata/framework/train/runtime.h"
 #include "strata/versioning/version_log.h"
-#include "strata/versioning/serving/inference_queue.h"
-#include "strata/versioning/serving/prometheus.h"
-#include "strata/versioning/serving/served_model.h"
+#include "strata/versioning/serving/internal/inference_queue.h"
+#include "strata/versioning/serving/internal/prometheus.h"
+#include "strata/versioning/serving/internal/served_model.h"
 
 namespace strata::versioning {
 
