@@ -5,6 +5,7 @@
 // samples/s (median and range of `repeats` timed runs), ms per step, the training GFLOP/s, the
 // 2-thread sgemm peak measured here (dnnl_sgemm, 1024^3) and peak resident memory.
 //   fashion_mnist_bench mlp|cnn|resnet STEPS REPEATS
+#include <oneapi/dnnl/dnnl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,8 +15,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.h>
 
 #include "bench/bench_data.h"
 #include "strata/datasets/data_loader.h"

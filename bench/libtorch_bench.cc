@@ -46,8 +46,7 @@ TORCH_MODULE(Block);
 
 // models::resnet(3x32x32, 10, 1 block per stage).
 struct ResNetImpl : torch::nn::Module {
-  ResNetImpl()
-      : stem(torch::nn::Conv2dOptions(3, 16, 3).padding(1).bias(false)), bn(16), fc(64, 10) {
+  ResNetImpl() : stem(torch::nn::Conv2dOptions(3, 16, 3).padding(1).bias(false)), bn(16), fc(64, 10) {
     register_module("stem", stem);
     register_module("bn", bn);
     blocks = register_module("blocks", torch::nn::Sequential(Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2)));
@@ -75,18 +74,18 @@ Net make_net(const std::string& model) {
     ResNet net;
     return {net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); }};
   }
-  nn::Sequential seq = model == "mlp"
-      ? nn::Sequential(nn::Flatten(), nn::Linear(784, 512), nn::ReLU(), nn::Linear(512, 256), nn::ReLU(), nn::Linear(256, 10))
-      : nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
-                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
-                       nn::Flatten(), nn::Linear(3136, 256), nn::ReLU(), nn::Linear(256, 10));
+  nn::Sequential seq =
+      model == "mlp"
+          ? nn::Sequential(nn::Flatten(), nn::Linear(784, 512), nn::ReLU(), nn::Linear(512, 256), nn::ReLU(), nn::Linear(256, 10))
+          : nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                           nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
+                           nn::Linear(3136, 256), nn::ReLU(), nn::Linear(256, 10));
   return {seq.ptr(), [seq](const torch::Tensor& x) mutable { return seq->forward(x); }};
 }
 
 torch::Tensor to_torch(const strata::Tensor& t) {
   std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
-  if (t.dtype() == strata::DType::kF32)
-    return torch::from_blob(const_cast<float*>(t.f32()), shape, torch::kFloat32).clone();
+  if (t.dtype() == strata::DType::kF32) return torch::from_blob(const_cast<float*>(t.f32()), shape, torch::kFloat32).clone();
   return torch::from_blob(const_cast<int64_t*>(t.data<int64_t>()), shape, torch::kInt64).clone();
 }
 

@@ -69,7 +69,10 @@ TORCH_MODULE(Block);
 struct TransformerClassifierImpl : torch::nn::Module {
   TransformerClassifierImpl()
       : embed(torch::nn::EmbeddingOptions(kVocab, kDim).padding_idx(0)),
-        b1(), b2(), norm(torch::nn::LayerNormOptions({kDim})), fc(kDim, kClasses) {
+        b1(),
+        b2(),
+        norm(torch::nn::LayerNormOptions({kDim})),
+        fc(kDim, kClasses) {
     register_module("embed", embed);
     pos = register_parameter("pos", torch::randn({kSteps, kDim}) * 0.02);
     register_module("b1", b1);
@@ -133,11 +136,12 @@ int run(Net net, const std::string& model, int repeats) {
   std::sort(inf.begin(), inf.end());
   int64_t params = 0;
   for (const auto& p : net->parameters()) params += p.numel();
-  std::printf("{\"framework\": \"libtorch\", \"model\": \"%s\", \"train_samples_per_s\": %.1f, \"train_min\": %.1f, "
-              "\"train_max\": %.1f, \"infer_samples_per_s\": %.1f, \"infer_min\": %.1f, \"infer_max\": %.1f, "
-              "\"final_loss\": %.4f, \"parameters\": %lld}\n",
-              model.c_str(), train[train.size() / 2], train.front(), train.back(), inf[inf.size() / 2], inf.front(),
-              inf.back(), last, static_cast<long long>(params));
+  std::printf(
+      "{\"framework\": \"libtorch\", \"model\": \"%s\", \"train_samples_per_s\": %.1f, \"train_min\": %.1f, "
+      "\"train_max\": %.1f, \"infer_samples_per_s\": %.1f, \"infer_min\": %.1f, \"infer_max\": %.1f, "
+      "\"final_loss\": %.4f, \"parameters\": %lld}\n",
+      model.c_str(), train[train.size() / 2], train.front(), train.back(), inf[inf.size() / 2], inf.front(), inf.back(), last,
+      static_cast<long long>(params));
   return 0;
 }
 

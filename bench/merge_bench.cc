@@ -20,9 +20,9 @@
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
-#include "strata/versioning/recorder.h"
 #include "strata/versioning/commit_graph.h"
 #include "strata/versioning/merge.h"
+#include "strata/versioning/recorder.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
 

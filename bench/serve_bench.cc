@@ -53,7 +53,8 @@ int http_latency(int port, const std::string& path, const std::string& body_file
 }
 
 int main(int argc, char** argv) {
-  if (argc == 6 && std::string(argv[1]) == "--http") return http_latency(std::atoi(argv[2]), argv[3], argv[4], std::atoi(argv[5]));
+  if (argc == 6 && std::string(argv[1]) == "--http")
+    return http_latency(std::atoi(argv[2]), argv[3], argv[4], std::atoi(argv[5]));
   if (argc < 3) {
     std::fprintf(stderr, "usage: serve_bench LOG VERSION [--threads N] [--seconds S] [--runs R]\n");
     return 2;
@@ -63,10 +64,14 @@ int main(int argc, char** argv) {
   double seconds = 10;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (flag == "--runs") runs = std::atoi(argv[i + 1]);
-    else return 2;
+    if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::atof(argv[i + 1]);
+    else if (flag == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else
+      return 2;
   }
   const Tensor images = load_fashion_mnist(kFashionMnistDir, false).x;
   auto one = [&](int64_t i) {
@@ -117,7 +122,7 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   stop = true;
   for (auto& t : workers) t.join();
-  std::printf("{\"latency_ms_p50\":%.4f,\"latency_ms_p99\":%.4f,\"threads\":%d,\"throughput_per_s\":%.1f}\n", p50, p99,
-              threads, static_cast<double>(counted) / elapsed);
+  std::printf("{\"latency_ms_p50\":%.4f,\"latency_ms_p99\":%.4f,\"threads\":%d,\"throughput_per_s\":%.1f}\n", p50, p99, threads,
+              static_cast<double>(counted) / elapsed);
   return 0;
 }

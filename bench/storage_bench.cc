@@ -136,8 +136,7 @@ int main(int argc, char** argv) {
   app.add_option("--pairs", pairs, "A/B pairs of epochs without and with a recorder")->check(CLI::PositiveNumber);
   app.add_option("--writer-threads", writer_threads, "the recorder's encode threads")->check(CLI::PositiveNumber);
   app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
-  app.add_option("--codec", codec_wanted, "the log's codec")
-      ->check(CLI::IsMember(versioning::codec_names()));
+  app.add_option("--codec", codec_wanted, "the log's codec")->check(CLI::IsMember(versioning::codec_names()));
   app.add_option("--zstd-level", zstd_level, "zstd level of the codecs that use zstd")->check(CLI::Range(1, 22));
   app.add_option("--compression", compression, "when the recorder compresses: at fit() end, or inline on its writer thread")
       ->check(CLI::IsMember({"at-fit-end", "inline"}));
@@ -159,22 +158,22 @@ int main(int argc, char** argv) {
     set_num_threads(threads);
     Dataset train = load_fashion_mnist(data_dir, true, 0);
     Dataset test = load_fashion_mnist(data_dir, false);
-    auto loader_options = DataLoaderOptions().batch_size(128).seed(1).threads(1)
-                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options =
+        DataLoaderOptions().batch_size(128).seed(1).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
     const auto trainer_options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3));
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
     const bool inline_compression = compression == "inline";
-    const auto recorder_options =
-        versioning::RecorderOptions().writer_threads(writer_threads).writer_nice(writer_nice).compression(
-            inline_compression ? versioning::RecorderCompression::kInline : versioning::RecorderCompression::kAtFitEnd);
+    const auto recorder_options = versioning::RecorderOptions()
+                                      .writer_threads(writer_threads)
+                                      .writer_nice(writer_nice)
+                                      .compression(inline_compression ? versioning::RecorderCompression::kInline
+                                                                      : versioning::RecorderCompression::kAtFitEnd);
 
-    const auto log_options =
-        versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
+    const auto log_options = versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
     std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), compression %s, log in %s\n",
-                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, compression.c_str(),
-                log_dir.c_str());
+                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, compression.c_str(), log_dir.c_str());
 
     // Whole runs, process CPU time: without a recorder, then with one (alternating who goes first).
     std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_cpu, compact_wall;
@@ -208,8 +207,8 @@ int main(int argc, char** argv) {
           compact_cpu.push_back(process_cpu_seconds() - c0);
           compact_wall.push_back(seconds_since(w0));
         }
-        std::printf("cpu run %d %s: %.2f s CPU, %.2f s wall\n", run + 1, with_recorder ? "with a recorder" : "without",
-                    cpu, wall);
+        std::printf("cpu run %d %s: %.2f s CPU, %.2f s wall\n", run + 1, with_recorder ? "with a recorder" : "without", cpu,
+                    wall);
         rec.reset();
         log.reset();
         std::error_code ec;
@@ -232,8 +231,8 @@ int main(int argc, char** argv) {
                   static_cast<long long>(cpu_epochs), 100 * median(cpu_overhead), cpu_runs, range(cpu_overhead).c_str(),
                   100 * median(wall_overhead), range(wall_overhead).c_str());
       if (!compact_cpu.empty())
-        std::printf("compaction after a run: %.2f s CPU, %.2f s wall (median), %.2f%% of the run's CPU\n",
-                    median(compact_cpu), median(compact_wall), 100 * median(compact_cpu) / median(cpu_plain));
+        std::printf("compaction after a run: %.2f s CPU, %.2f s wall (median), %.2f%% of the run's CPU\n", median(compact_cpu),
+                    median(compact_wall), 100 * median(compact_cpu) / median(cpu_plain));
     }
 
     // The recorded run whose log is analysed below.
@@ -262,9 +261,8 @@ int main(int argc, char** argv) {
       Trainer plain(net_a, trainer_options), recorded(net_b, trainer_options);
       EpochClock clock_a, clock_b;
       plain.add_callback(&clock_a);
-      versioning::Recorder rec(
-          versioning::VersionLog::open(work_dir + "/paired", versioning::OpenMode::kReadWrite, log_options),
-          recorder_options);
+      versioning::Recorder rec(versioning::VersionLog::open(work_dir + "/paired", versioning::OpenMode::kReadWrite, log_options),
+                               recorder_options);
       recorded.add_callback(&rec);
       recorded.add_callback(&clock_b);
       auto second_of_two = [&](Trainer& trainer, EpochClock& c) {
@@ -281,8 +279,7 @@ int main(int argc, char** argv) {
           a = second_of_two(plain, clock_a);
         }
         slowdowns.push_back(b / a - 1);
-        std::printf("pair %d: epoch %.3f s without a recorder, %.3f s with: %+.2f%%\n", p + 1, a, b,
-                    100 * slowdowns.back());
+        std::printf("pair %d: epoch %.3f s without a recorder, %.3f s with: %+.2f%%\n", p + 1, a, b, 100 * slowdowns.back());
       }
     }
 
@@ -326,23 +323,22 @@ int main(int argc, char** argv) {
       const double share = writer_cpu >= 0 && epoch_s > 0 ? writer_cpu / (epoch_s * threads) : -1;
       if (clock->staged_bytes) stall_per_10mb.push_back(stall * 10e6 / static_cast<double>(clock->staged_bytes));
       if (share >= 0) cpu_share.push_back(share);
-      std::printf("%-8s %12.0f %12.0f %7.4f %8d %12.1f %10.2f %8.0f ms\n", ("@" + std::to_string(r.epoch)).c_str(), raw,
-                  stored, raw > 0 ? stored / raw : 0, depth, ms, stall, 1000 * writer_cpu);
+      std::printf("%-8s %12.0f %12.0f %7.4f %8d %12.1f %10.2f %8.0f ms\n", ("@" + std::to_string(r.epoch)).c_str(), raw, stored,
+                  raw > 0 ? stored / raw : 0, depth, ms, stall, 1000 * writer_cpu);
       char buf[512];
       std::snprintf(buf, sizeof buf,
                     "%s{\"epoch\": %lld, \"raw\": %.0f, \"stored\": %.0f, \"ratio\": %.5f, \"chain\": %d, "
                     "\"restore_ms\": %.2f, \"stall_ms\": %.3f, \"epoch_s\": %.3f, \"writer_cpu_s\": %.4f}",
-                    json_versions.empty() ? "" : ", ", static_cast<long long>(r.epoch), raw, stored,
-                    raw > 0 ? stored / raw : 0, depth, ms, stall, epoch_s, writer_cpu);
+                    json_versions.empty() ? "" : ", ", static_cast<long long>(r.epoch), raw, stored, raw > 0 ? stored / raw : 0,
+                    depth, ms, stall, epoch_s, writer_cpu);
       json_versions += buf;
     }
     const double ratio = raw_total > 0 ? stored_total / raw_total : 0;
     std::printf("\ntotal stored / raw: %.4f (%.0f / %.0f bytes)\n", ratio, stored_total, raw_total);
-    std::printf("snapshot stall: median %.2f ms per 10 MB of state (%.1f MB staged per snapshot)\n",
-                median(stall_per_10mb), static_cast<double>(clock->staged_bytes) / 1e6);
+    std::printf("snapshot stall: median %.2f ms per 10 MB of state (%.1f MB staged per snapshot)\n", median(stall_per_10mb),
+                static_cast<double>(clock->staged_bytes) / 1e6);
     std::printf("writer CPU / (training threads x epoch wall time): median %.2f%%\n", 100 * median(cpu_share));
-    std::printf("epoch time with a recorder against without (median of %d pairs): %+.2f%%\n", pairs,
-                100 * median(slowdowns));
+    std::printf("epoch time with a recorder against without (median of %d pairs): %+.2f%%\n", pairs, 100 * median(slowdowns));
     std::printf("longest delta chain: depth %d, restore %.1f ms (cold, median of 3)\n", longest_depth, longest_ms);
     env.reset();
 
@@ -354,23 +350,23 @@ int main(int argc, char** argv) {
     }
     const uint64_t kept = versioning::LmdbEnv::open(log_dir + "/versions.lmdb", true, 0)->stats().chunk_value_bytes;
     const double full = raw_total;  // every version's params + optimizer state, uncompressed
-    std::printf("retention K=3: %.0f bytes of chunks (%llu rewritten as keyframes) vs %.0f for %zu raw full "
-                "snapshots: %.4f\n",
-                static_cast<double>(kept), static_cast<unsigned long long>(report.chunks_rewritten), full,
-                versions.size(), full > 0 ? static_cast<double>(kept) / full : 0);
+    std::printf(
+        "retention K=3: %.0f bytes of chunks (%llu rewritten as keyframes) vs %.0f for %zu raw full "
+        "snapshots: %.4f\n",
+        static_cast<double>(kept), static_cast<unsigned long long>(report.chunks_rewritten), full, versions.size(),
+        full > 0 ? static_cast<double>(kept) / full : 0);
 
     if (!out_json.empty()) {
       std::ofstream f(out_json);
       f << "{\"epochs\": " << epochs << ", \"threads\": " << threads << ", \"codec\": \"" << codec_wanted
         << "\", \"zstd_level\": " << zstd_level << ", \"ratio\": " << ratio
-        << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb)
-        << ", \"writer_cpu_share_median\": " << median(cpu_share) << ", \"recording_slowdown_median\": "
-        << median(slowdowns) << ", \"longest_chain\": " << longest_depth
+        << ", \"stall_ms_per_10mb_median\": " << median(stall_per_10mb) << ", \"writer_cpu_share_median\": " << median(cpu_share)
+        << ", \"recording_slowdown_median\": " << median(slowdowns) << ", \"longest_chain\": " << longest_depth
         << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
         << ", \"raw_full_snapshots_bytes\": " << full << ", \"compression\": \"" << compression
-        << "\", \"cpu_overhead_median\": " << median(cpu_overhead) << ", \"wall_overhead_median\": "
-        << median(wall_overhead) << ", \"compaction_cpu_s\": " << median(compact_cpu)
-        << ", \"compaction_wall_s\": " << median(compact_wall) << ", \"versions\": [" << json_versions << "]}\n";
+        << "\", \"cpu_overhead_median\": " << median(cpu_overhead) << ", \"wall_overhead_median\": " << median(wall_overhead)
+        << ", \"compaction_cpu_s\": " << median(compact_cpu) << ", \"compaction_wall_s\": " << median(compact_wall)
+        << ", \"versions\": [" << json_versions << "]}\n";
       if (!f) throw Error(ErrorCode::kIOError, "cannot write " + out_json);
     }
   } catch (const Error& e) {

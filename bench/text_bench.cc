@@ -95,10 +95,11 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   Stats t = stats(train), i = stats(infer);
-  std::printf("{\"framework\": \"strata\", \"model\": \"%s\", \"train_samples_per_s\": %.1f, \"train_min\": %.1f, "
-              "\"train_max\": %.1f, \"infer_samples_per_s\": %.1f, \"infer_min\": %.1f, \"infer_max\": %.1f, "
-              "\"final_loss\": %.4f, \"parameters\": %lld, \"peak_rss_mb\": %.1f}\n",
-              model.c_str(), t.median, t.low, t.high, i.median, i.low, i.high, last_loss,
-              static_cast<long long>(net.num_trainable()), usage.ru_maxrss / 1024.0);
+  std::printf(
+      "{\"framework\": \"strata\", \"model\": \"%s\", \"train_samples_per_s\": %.1f, \"train_min\": %.1f, "
+      "\"train_max\": %.1f, \"infer_samples_per_s\": %.1f, \"infer_min\": %.1f, \"infer_max\": %.1f, "
+      "\"final_loss\": %.4f, \"parameters\": %lld, \"peak_rss_mb\": %.1f}\n",
+      model.c_str(), t.median, t.low, t.high, i.median, i.low, i.high, last_loss, static_cast<long long>(net.num_trainable()),
+      usage.ru_maxrss / 1024.0);
   return 0;
 }

@@ -15,8 +15,7 @@ constexpr int64_t kClasses = 10;
 }  // namespace
 
 Dataset load_cifar10_batches(const std::vector<std::string>& paths) {
-  if (paths.empty())
-    throw_invalid("no CIFAR-10 batch files given", "", "pass e.g. .../data_batch_1.bin");
+  if (paths.empty()) throw_invalid("no CIFAR-10 batch files given", "", "pass e.g. .../data_batch_1.bin");
   // Read and check every file before allocating the result, so its size is known.
   std::vector<std::vector<uint8_t>> files;
   files.reserve(paths.size());
@@ -31,8 +30,7 @@ Dataset load_cifar10_batches(const std::vector<std::string>& paths) {
     if (size % kRecord != 0) {
       const bool cifar100 = size % (kRecord + 1) == 0;
       throw_corruption("truncated or not a CIFAR-10 binary batch: " + size_text +
-                           " is not a whole number of 3073-byte records (" +
-                           std::to_string(size / kRecord) + " records + " +
+                           " is not a whole number of 3073-byte records (" + std::to_string(size / kRecord) + " records + " +
                            std::to_string(size % kRecord) + " bytes)",
                        path,
                        cifar100 ? "the size fits 3074-byte CIFAR-100 records, which are not "
@@ -43,9 +41,8 @@ Dataset load_cifar10_batches(const std::vector<std::string>& paths) {
     for (int64_t r = 0; r < n; ++r) {
       const uint8_t label = bytes[r * kRecord];
       if (label >= kClasses)
-        throw_corruption("record " + std::to_string(r) + " (byte offset " +
-                             std::to_string(r * kRecord) + "): label " + std::to_string(label) +
-                             " is out of range [0, 10)",
+        throw_corruption("record " + std::to_string(r) + " (byte offset " + std::to_string(r * kRecord) + "): label " +
+                             std::to_string(label) + " is out of range [0, 10)",
                          path, "the file is damaged or not a CIFAR-10 batch");
     }
     total += n;
@@ -56,8 +53,7 @@ Dataset load_cifar10_batches(const std::vector<std::string>& paths) {
   Dataset d;
   d.source = source;
   d.num_classes = kClasses;
-  d.class_names = {"airplane", "automobile", "bird", "cat", "deer",
-                   "dog",      "frog",       "horse", "ship", "truck"};
+  d.class_names = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   d.x = Tensor({total, 3, 32, 32});
   d.y = Tensor({total}, DType::kI64);
   float* x = d.x.f32();

@@ -18,10 +18,7 @@ namespace {
 class CsvTokenizer {
  public:
   CsvTokenizer(const std::vector<uint8_t>& bytes, char delimiter, const std::string& path)
-      : p_(reinterpret_cast<const char*>(bytes.data())),
-        end_(p_ + bytes.size()),
-        delim_(delimiter),
-        path_(path) {
+      : p_(reinterpret_cast<const char*>(bytes.data())), end_(p_ + bytes.size()), delim_(delimiter), path_(path) {
     // A UTF-8 byte-order mark (Excel writes one) is not part of the first column name.
     if (end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0) p_ += 3;
   }
@@ -32,8 +29,7 @@ class CsvTokenizer {
       if (p_ == end_) return false;
       line = line_;
       read_record(fields);
-      const bool blank = fields.size() == 1 && fields[0].find_first_not_of(" \t") ==
-                                                   std::string::npos && !quoted_;
+      const bool blank = fields.size() == 1 && fields[0].find_first_not_of(" \t") == std::string::npos && !quoted_;
       if (!blank) return true;
     }
   }
@@ -77,9 +73,7 @@ class CsvTokenizer {
       }
     }
     if (in_quotes)
-      throw_corruption("line " + std::to_string(start_line) +
-                           ": quoted field never closed before the end of the file",
-                       path_);
+      throw_corruption("line " + std::to_string(start_line) + ": quoted field never closed before the end of the file", path_);
     fields.push_back(std::move(field));
   }
 
@@ -98,10 +92,8 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string where_of(const std::string& path, int64_t line, size_t col,
-                     const std::vector<std::string>& header) {
-  return path + ": line " + std::to_string(line) + ", column " + std::to_string(col + 1) +
-         " ('" + header[col] + "')";
+std::string where_of(const std::string& path, int64_t line, size_t col, const std::vector<std::string>& header) {
+  return path + ": line " + std::to_string(line) + ", column " + std::to_string(col + 1) + " ('" + header[col] + "')";
 }
 
 // Locale-independent (from_chars), whole field, finite.
@@ -109,16 +101,14 @@ float parse_number(const std::string& raw, const std::string& path, int64_t line
                    const std::vector<std::string>& header) {
   const std::string s = trim(raw);
   if (s.empty())
-    throw_corruption("empty value", where_of(path, line, col, header),
-                     "fill in or drop missing values before loading");
+    throw_corruption("empty value", where_of(path, line, col, header), "fill in or drop missing values before loading");
   const char* b = s.data();
   const char* e = b + s.size();
   if (*b == '+') ++b;
   float v = 0;
   auto [ptr, ec] = std::from_chars(b, e, v);
   if (ec == std::errc::result_out_of_range)
-    throw_corruption("'" + s + "' is out of the range of a 32-bit float",
-                     where_of(path, line, col, header));
+    throw_corruption("'" + s + "' is out of the range of a 32-bit float", where_of(path, line, col, header));
   if (ec != std::errc() || ptr != e)
     throw_corruption("'" + s + "' is not a number", where_of(path, line, col, header),
                      "every column except the target must be numeric; drop text columns with "
@@ -159,8 +149,7 @@ void encode_class_labels(const std::vector<std::string>& labels, const std::stri
     d.class_names.assign(distinct.begin(), distinct.end());
     d.num_classes = static_cast<int64_t>(d.class_names.size());
     std::map<std::string, int64_t> index;
-    for (const std::string& name : d.class_names)
-      index.emplace(name, static_cast<int64_t>(index.size()));
+    for (const std::string& name : d.class_names) index.emplace(name, static_cast<int64_t>(index.size()));
     for (int64_t i = 0; i < n; ++i) y[i] = index.at(labels[i]);
   }
 }
@@ -181,8 +170,8 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   for (size_t c = 0; c < header.size(); ++c) {
     auto [it, fresh] = column_of.emplace(header[c], c);
     if (!fresh)
-      throw_corruption("column name '" + header[c] + "' appears twice (columns " +
-                           std::to_string(it->second + 1) + " and " + std::to_string(c + 1) + ")",
+      throw_corruption("column name '" + header[c] + "' appears twice (columns " + std::to_string(it->second + 1) + " and " +
+                           std::to_string(c + 1) + ")",
                        path + ": line " + std::to_string(line));
   }
   auto list_columns = [&] {
@@ -194,18 +183,15 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   if (!options.target().empty()) {
     auto it = column_of.find(options.target());
     if (it == column_of.end())
-      throw_invalid("target column '" + options.target() + "' not found", path,
-                    "the header has: " + list_columns());
+      throw_invalid("target column '" + options.target() + "' not found", path, "the header has: " + list_columns());
     target = it->second;
   }
   std::vector<bool> ignored(header.size(), false);
   for (const std::string& name : options.ignore_columns()) {
     auto it = column_of.find(name);
     if (it == column_of.end())
-      throw_invalid("ignored column '" + name + "' not found", path,
-                    "the header has: " + list_columns());
-    if (it->second == target)
-      throw_invalid("column '" + name + "' is both the target and ignored", path);
+      throw_invalid("ignored column '" + name + "' not found", path, "the header has: " + list_columns());
+    if (it->second == target) throw_invalid("column '" + name + "' is both the target and ignored", path);
     ignored[it->second] = true;
   }
   std::vector<size_t> feature_cols;
@@ -215,8 +201,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
       feature_cols.push_back(c);
       d.feature_names.push_back(header[c]);
     }
-  if (feature_cols.empty())
-    throw_invalid("no feature columns: the header has only the target and ignored columns", path);
+  if (feature_cols.empty()) throw_invalid("no feature columns: the header has only the target and ignored columns", path);
 
   std::vector<float> xs, ys;
   std::vector<std::string> labels;
@@ -224,20 +209,18 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   while (tok.next(fields, line)) {
     if (fields.size() < header.size()) {
       const size_t c = fields.size();
-      throw_corruption("missing value: the row has " + std::to_string(fields.size()) +
-                           " fields, the header has " + std::to_string(header.size()),
+      throw_corruption("missing value: the row has " + std::to_string(fields.size()) + " fields, the header has " +
+                           std::to_string(header.size()),
                        where_of(path, line, c, header));
     }
     if (fields.size() > header.size())
-      throw_corruption("extra value: the row has " + std::to_string(fields.size()) +
-                           " fields, the header has " + std::to_string(header.size()),
-                       path + ": line " + std::to_string(line) + ", column " +
-                           std::to_string(header.size() + 1));
+      throw_corruption("extra value: the row has " + std::to_string(fields.size()) + " fields, the header has " +
+                           std::to_string(header.size()),
+                       path + ": line " + std::to_string(line) + ", column " + std::to_string(header.size() + 1));
     for (size_t c : feature_cols) xs.push_back(parse_number(fields[c], path, line, c, header));
     if (options.classification()) {
       std::string label = trim(fields[target]);
-      if (label.empty())
-        throw_corruption("empty class label", where_of(path, line, target, header));
+      if (label.empty()) throw_corruption("empty class label", where_of(path, line, target, header));
       labels.push_back(std::move(label));
     } else {
       ys.push_back(parse_number(fields[target], path, line, target, header));

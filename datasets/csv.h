@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "strata/framework/core/options.h"
 #include "strata/datasets/dataset.h"
+#include "strata/framework/core/options.h"
 
 namespace strata {
 

@@ -18,13 +18,13 @@
 namespace strata {
 namespace {
 
-std::vector<float> per_channel(const std::vector<float>& v, int64_t channels, float fallback,
-                               const char* name, const std::string& where) {
+std::vector<float> per_channel(const std::vector<float>& v, int64_t channels, float fallback, const char* name,
+                               const std::string& where) {
   if (v.empty()) return std::vector<float>(static_cast<size_t>(channels), fallback);
   if (v.size() == 1) return std::vector<float>(static_cast<size_t>(channels), v[0]);
   if (static_cast<int64_t>(v.size()) != channels)
-    throw_invalid(std::string("normalisation ") + name + " has " + std::to_string(v.size()) +
-                      " values for " + std::to_string(channels) + " channels",
+    throw_invalid(std::string("normalisation ") + name + " has " + std::to_string(v.size()) + " values for " +
+                      std::to_string(channels) + " channels",
                   where, "give one value per channel (dimension 1 of x) or a single value");
   return v;
 }
@@ -46,8 +46,7 @@ std::map<std::string, std::string> normalization_hparams(const DataLoaderOptions
   return {{"input/mean", join(options.mean(), 0.0f)}, {"input/std", join(options.std(), 1.0f)}};
 }
 
-DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
-    : data_(data), options_(std::move(options)) {
+DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options) : data_(data), options_(std::move(options)) {
   const std::string& where = data_.source;
   data_.validate();
   n_ = data_.size();
@@ -55,14 +54,11 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
   const int64_t bs = options_.batch_size();
   if (bs < 1) throw_invalid("batch_size must be >= 1, got " + std::to_string(bs), where);
   if (options_.threads() < 0)
-    throw_invalid("threads must be >= 0 (0 = OpenMP default), got " +
-                  std::to_string(options_.threads()), where);
+    throw_invalid("threads must be >= 0 (0 = OpenMP default), got " + std::to_string(options_.threads()), where);
   if (options_.crop_padding() < 0)
-    throw_invalid("crop_padding must be >= 0, got " + std::to_string(options_.crop_padding()),
-                  where);
+    throw_invalid("crop_padding must be >= 0, got " + std::to_string(options_.crop_padding()), where);
   if (options_.drop_last() && n_ < bs)
-    throw_invalid("drop_last with batch_size " + std::to_string(bs) + " > " +
-                      std::to_string(n_) + " samples leaves no batch",
+    throw_invalid("drop_last with batch_size " + std::to_string(bs) + " > " + std::to_string(n_) + " samples leaves no batch",
                   where, "use a smaller batch or drop_last = false");
   num_batches_ = options_.drop_last() ? n_ / bs : (n_ + bs - 1) / bs;
   tail_ = options_.drop_last() ? 0 : n_ % bs;
@@ -76,21 +72,18 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
   augment_ = options_.crop_padding() > 0 || options_.horizontal_flip();
   if (data_.x.dtype() != DType::kF32) {
     // Token ids are symbols, not magnitudes: scaling or shifting them is meaningless.
-    const std::string what = std::string("x holds integer token ids (") +
-                             dtype_name(data_.x.dtype()) + " " + shape_str(xs) + "): ";
+    const std::string what =
+        std::string("x holds integer token ids (") + dtype_name(data_.x.dtype()) + " " + shape_str(xs) + "): ";
     const char* hint = "these options are for f32 features and images only; leave them unset";
     if (!options_.mean().empty() || !options_.std().empty())
       throw_invalid(what + "normalisation (mean/std) is not supported", where, hint);
     if (options_.crop_padding() > 0)
-      throw_invalid(what + "random crop (crop_padding " +
-                        std::to_string(options_.crop_padding()) + ") is not supported",
-                    where, hint);
-    if (options_.horizontal_flip())
-      throw_invalid(what + "horizontal_flip is not supported", where, hint);
+      throw_invalid(what + "random crop (crop_padding " + std::to_string(options_.crop_padding()) + ") is not supported", where,
+                    hint);
+    if (options_.horizontal_flip()) throw_invalid(what + "horizontal_flip is not supported", where, hint);
   }
   if (augment_) {
-    if (xs.size() != 4)
-      throw_invalid("random crop and flip need images [N,C,H,W], got x " + shape_str(xs), where);
+    if (xs.size() != 4) throw_invalid("random crop and flip need images [N,C,H,W], got x " + shape_str(xs), where);
     height_ = xs[2];
     width_ = xs[3];
   }
@@ -99,8 +92,7 @@ DataLoader::DataLoader(const Dataset& data, DataLoaderOptions options)
     std_c_ = per_channel(options_.std(), channels_, 1.0f, "std", where);
     for (float s : std_c_)
       if (!(s > 0.0f) || !std::isfinite(s))
-        throw_invalid("normalisation std must be positive and finite, got " + std::to_string(s),
-                      where);
+        throw_invalid("normalisation std must be positive and finite, got " + std::to_string(s), where);
     for (float m : mean_c_)
       if (!std::isfinite(m)) throw_invalid("normalisation mean must be finite", where);
   }
@@ -152,16 +144,11 @@ std::map<std::string, std::string> DataLoader::provenance() const {
   if (options_.horizontal_flip()) add("random horizontal flip");
   add(options_.shuffle() ? "shuffled, seed " + std::to_string(options_.seed()) : "in order");
   add("batch " + std::to_string(options_.batch_size()) + (options_.drop_last() ? ", last partial batch dropped" : ""));
-  return {{"source", data_.source},
-          {"samples", std::to_string(n_)},
-          {"fingerprint", fingerprint_},
-          {"preprocess", how}};
+  return {{"source", data_.source}, {"samples", std::to_string(n_)}, {"fingerprint", fingerprint_}, {"preprocess", how}};
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
-  if (epoch < 1)
-    throw_invalid("epoch " + std::to_string(epoch) + " is not valid; epochs count from 1",
-                  data_.source);
+  if (epoch < 1) throw_invalid("epoch " + std::to_string(epoch) + " is not valid; epochs count from 1", data_.source);
   std::vector<int64_t> order(static_cast<size_t>(n_));
   std::iota(order.begin(), order.end(), int64_t{0});
   if (!options_.shuffle()) return order;
@@ -169,34 +156,29 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   // so the permutation is a pure function of (seed, epoch, n).
   const CounterRng rng(options_.seed(), RngPurpose::kShuffle, static_cast<uint64_t>(epoch));
   for (int64_t i = n_ - 1; i > 0; --i) {
-    const int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i),
-                                                     static_cast<uint64_t>(i + 1)));
+    const int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i), static_cast<uint64_t>(i + 1)));
     std::swap(order[i], order[j]);
   }
   return order;
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
-  if (epoch < 1)
-    throw_invalid("epoch " + std::to_string(epoch) + " is not valid; epochs count from 1",
-                  data_.source);
+  if (epoch < 1) throw_invalid("epoch " + std::to_string(epoch) + " is not valid; epochs count from 1", data_.source);
   seek({epoch, 0});
 }
 
 void DataLoader::seek(LoaderPosition pos) {
   const bool initial = pos.epoch == 0 && pos.batch == 0;
   if (!initial && (pos.epoch < 1 || pos.batch < 0 || pos.batch > num_batches_))
-    throw_invalid("loader position (epoch " + std::to_string(pos.epoch) + ", batch " +
-                      std::to_string(pos.batch) + ") is not valid for " +
-                      std::to_string(num_batches_) + " batches per epoch",
+    throw_invalid("loader position (epoch " + std::to_string(pos.epoch) + ", batch " + std::to_string(pos.batch) +
+                      ") is not valid for " + std::to_string(num_batches_) + " batches per epoch",
                   data_.source,
                   "epoch >= 1 and 0 <= batch <= num_batches(); was the batch size or data "
                   "changed since the position was saved?");
   cancel();
   set_position(pos.epoch, pos.batch);
   // Start on the first batch right away: it is ready, or nearly, when next() asks for it.
-  if (options_.prefetch() && epoch_ >= 1 && batch_ < num_batches_)
-    post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
+  if (options_.prefetch() && epoch_ >= 1 && batch_ < num_batches_) post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
 }
 
 void DataLoader::set_position(int64_t epoch, int64_t batch) {
@@ -214,8 +196,7 @@ bool DataLoader::next(Batch& out) {
   const Job job{epoch_, batch_, static_cast<int>(ring_ % kSlots)};
   if (posted_) {
     // Every position change cancels, so a posted job is always the batch due now.
-    STRATA_CHECK(posted_job_.epoch == job.epoch && posted_job_.batch == job.batch &&
-                 posted_job_.slot == job.slot);
+    STRATA_CHECK(posted_job_.epoch == job.epoch && posted_job_.batch == job.batch && posted_job_.slot == job.slot);
     wait_posted();
   } else {
     assemble(job);
@@ -224,8 +205,7 @@ bool DataLoader::next(Batch& out) {
   ++ring_;
   ++batch_;
   // The slot for the next batch held the batch of two calls ago: free under the lifetime rule.
-  if (options_.prefetch() && batch_ < num_batches_)
-    post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
+  if (options_.prefetch() && batch_ < num_batches_) post({epoch_, batch_, static_cast<int>(ring_ % kSlots)});
   return true;
 }
 
@@ -266,11 +246,9 @@ void DataLoader::assemble(const Job& job) {
   for (int64_t k = 0; k < b; ++k) {
     const int64_t pos = first + k;  // position in the epoch: keys the augmentation draw
     const int64_t sample = order[pos];
-    std::memcpy(dst_y + k * y_row_bytes_, src_y + sample * y_row_bytes_,
-                static_cast<size_t>(y_row_bytes_));
+    std::memcpy(dst_y + k * y_row_bytes_, src_y + sample * y_row_bytes_, static_cast<size_t>(y_row_bytes_));
     if (!augment_ && !normalize) {
-      std::memcpy(dst_x + k * x_row_bytes_, src_x + sample * x_row_bytes_,
-                  static_cast<size_t>(x_row_bytes_));
+      std::memcpy(dst_x + k * x_row_bytes_, src_x + sample * x_row_bytes_, static_cast<size_t>(x_row_bytes_));
       continue;
     }
     // The constructor refuses normalisation and augmentation of integer x, so this is f32.
@@ -345,8 +323,7 @@ void DataLoader::cancel() {
     std::unique_lock<std::mutex> lock(mu_);
     // Not yet taken: withdraw it. Taken: it writes a slot the caller may not be using
     // and reads order_, so wait until it is done before anything changes.
-    if (state_ != JobState::kRequested)
-      cv_.wait(lock, [this] { return state_ == JobState::kDone; });
+    if (state_ != JobState::kRequested) cv_.wait(lock, [this] { return state_ == JobState::kDone; });
     state_ = JobState::kIdle;
     error_ = nullptr;
   }

@@ -41,8 +41,8 @@
 #include <thread>
 #include <vector>
 
-#include "strata/framework/core/options.h"
 #include "strata/datasets/dataset.h"
+#include "strata/framework/core/options.h"
 #include "strata/framework/core/tensor.h"
 #include "strata/framework/train/batch_source.h"
 
@@ -127,8 +127,8 @@ class DataLoader : public BatchSource {
 
   void assemble(const Job& job);  // writes slots_[job.slot]; reads data_, order_
   void post(const Job& job);
-  void wait_posted();             // rethrows the worker's exception, if any
-  void cancel();                  // discards any posted job, waiting if it is running
+  void wait_posted();  // rethrows the worker's exception, if any
+  void cancel();       // discards any posted job, waiting if it is running
   void worker_loop();
   void set_position(int64_t epoch, int64_t batch);  // cancel first
 
@@ -136,7 +136,7 @@ class DataLoader : public BatchSource {
   DataLoaderOptions options_;
   int64_t n_ = 0, num_batches_ = 0, tail_ = 0;
   int64_t channels_ = 1, inner_ = 1, height_ = 0, width_ = 0;
-  int64_t x_row_ = 0;        // elements per sample
+  int64_t x_row_ = 0;  // elements per sample
   int64_t x_row_bytes_ = 0;
   int64_t y_row_bytes_ = 0;
   std::vector<float> mean_c_, std_c_;  // per channel, empty when no normalisation

@@ -11,14 +11,14 @@
 namespace strata {
 
 std::pair<Dataset, Dataset> Dataset::split_validation(double fraction, uint64_t seed) const {
-  if (!(fraction >= 0 && fraction < 1))
-    throw_invalid("validation fraction must be in [0, 1)", source, "e.g. --val-split 0.1");
+  if (!(fraction >= 0 && fraction < 1)) throw_invalid("validation fraction must be in [0, 1)", source, "e.g. --val-split 0.1");
   const int64_t n = size(), held = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   const CounterRng rng(seed, RngPurpose::kShuffle, 0);
   for (int64_t i = n - 1; i > 0; --i)
-    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.below(static_cast<uint64_t>(i), static_cast<uint64_t>(i + 1)))]);
+    std::swap(order[static_cast<size_t>(i)],
+              order[static_cast<size_t>(rng.below(static_cast<uint64_t>(i), static_cast<uint64_t>(i + 1)))]);
   std::vector<bool> in_val(static_cast<size_t>(n), false);
   for (int64_t k = 0; k < held; ++k) in_val[static_cast<size_t>(order[static_cast<size_t>(k)])] = true;
   auto take = [&](bool val) {
@@ -50,47 +50,39 @@ std::pair<Dataset, Dataset> Dataset::split_validation(double fraction, uint64_t 
 Dataset Dataset::subset(int64_t begin, int64_t end) const {
   int64_t n = size();
   if (begin < 0 || end < begin || end > n)
-    throw_invalid("subset [" + std::to_string(begin) + ", " + std::to_string(end) +
-                      ") is outside the " + std::to_string(n) + " samples",
-                  source, "use 0 <= begin <= end <= size()");
+    throw_invalid(
+        "subset [" + std::to_string(begin) + ", " + std::to_string(end) + ") is outside the " + std::to_string(n) + " samples",
+        source, "use 0 <= begin <= end <= size()");
   auto copy_rows = [&](const Tensor& t) {
     if (!t.defined()) return Tensor();
     Shape shape = t.shape();
     shape[0] = end - begin;
     Tensor out(shape, t.dtype());
     size_t row = static_cast<size_t>(row_bytes(t));
-    if (out.nbytes())
-      std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * begin, out.nbytes());
+    if (out.nbytes()) std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * begin, out.nbytes());
     return out;
   };
   Dataset out = *this;
   out.x = copy_rows(x);
   out.y = copy_rows(y);
-  out.preprocess = (preprocess.empty() ? "" : preprocess + "; ") + "rows [" + std::to_string(begin) + ", " +
-                   std::to_string(end) + ")";
+  out.preprocess =
+      (preprocess.empty() ? "" : preprocess + "; ") + "rows [" + std::to_string(begin) + ", " + std::to_string(end) + ")";
   return out;
 }
 
 void Dataset::validate(const std::string& who) const {
-  if (!x.defined() || x.rank() == 0)
-    throw_invalid(who + ": the dataset has no x tensor", source);
+  if (!x.defined() || x.rank() == 0) throw_invalid(who + ": the dataset has no x tensor", source);
   if (x.dtype() != DType::kF32 && x.dtype() != DType::kI32 && x.dtype() != DType::kI64)
-    throw_invalid(who + ": x must be f32 (features) or i32/i64 (token ids), got " +
-                      dtype_name(x.dtype()),
-                  source);
-  if (!y.defined() || y.rank() == 0)
-    throw_invalid(who + ": the dataset has no y tensor", source);
+    throw_invalid(who + ": x must be f32 (features) or i32/i64 (token ids), got " + dtype_name(x.dtype()), source);
+  if (!y.defined() || y.rank() == 0) throw_invalid(who + ": the dataset has no y tensor", source);
   if (y.dim(0) != x.dim(0))
-    throw_invalid(who + ": y has " + std::to_string(y.dim(0)) + " rows, x has " +
-                      std::to_string(x.dim(0)),
-                  source);
-  if (num_classes < 0)
-    throw_invalid(who + ": negative num_classes " + std::to_string(num_classes), source);
+    throw_invalid(who + ": y has " + std::to_string(y.dim(0)) + " rows, x has " + std::to_string(x.dim(0)), source);
+  if (num_classes < 0) throw_invalid(who + ": negative num_classes " + std::to_string(num_classes), source);
   if (num_classes > 0) {
     if (y.dtype() != DType::kI64 || y.rank() > 2)
-      throw_invalid(who + ": a classification y must be i64 [N] or [N,T], got " +
-                        dtype_name(y.dtype()) + " " + shape_str(y.shape()),
-                    source);
+      throw_invalid(
+          who + ": a classification y must be i64 [N] or [N,T], got " + dtype_name(y.dtype()) + " " + shape_str(y.shape()),
+          source);
     // Per-token targets (rank 2) may leave positions out; one label per sample may not.
     const bool per_token = y.rank() == 2;
     if (per_token && x.rank() >= 2 && y.dim(1) != x.dim(1))
@@ -100,13 +92,10 @@ void Dataset::validate(const std::string& who) const {
     const int64_t per_row = per_token ? y.dim(1) : 1;
     const int64_t* labels = y.data<int64_t>();
     for (int64_t i = 0; i < y.numel(); ++i) {
-      if ((labels[i] >= 0 && labels[i] < num_classes) || (per_token && labels[i] == kIgnoreIndex))
-        continue;
-      throw_invalid(who + ": label " + std::to_string(labels[i]) + " of sample " +
-                        std::to_string(i / per_row) +
-                        (per_token ? " position " + std::to_string(i % per_row) : std::string()) +
-                        " is outside [0, " + std::to_string(num_classes) + ")" +
-                        (per_token ? " and is not the ignore index -1" : ""),
+      if ((labels[i] >= 0 && labels[i] < num_classes) || (per_token && labels[i] == kIgnoreIndex)) continue;
+      throw_invalid(who + ": label " + std::to_string(labels[i]) + " of sample " + std::to_string(i / per_row) +
+                        (per_token ? " position " + std::to_string(i % per_row) : std::string()) + " is outside [0, " +
+                        std::to_string(num_classes) + ")" + (per_token ? " and is not the ignore index -1" : ""),
                     source);
     }
   }
@@ -120,8 +109,7 @@ int64_t row_bytes(const Tensor& t) {
 ChannelStats channel_stats(const Tensor& x) {
   if (!x.defined() || x.dtype() != DType::kF32 || x.rank() == 0 || x.numel() == 0)
     throw_invalid("channel_stats: expected a non-empty f32 tensor, got " +
-                  std::string(x.defined() ? dtype_name(x.dtype()) : "undefined") + " " +
-                  shape_str(x.shape()));
+                  std::string(x.defined() ? dtype_name(x.dtype()) : "undefined") + " " + shape_str(x.shape()));
   int64_t n = x.dim(0);
   int64_t channels = x.rank() >= 2 ? x.dim(1) : 1;
   int64_t inner = x.numel() / (n * channels);

@@ -18,8 +18,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    if (err == ENOENT || err == ENOTDIR)
-      throw Error(ErrorCode::kNotFound, "no such file", path, "check the path");
+    if (err == ENOENT || err == ENOTDIR) throw Error(ErrorCode::kNotFound, "no such file", path, "check the path");
     throw_io(std::string("cannot stat: ") + std::strerror(err), path);
   }
   if (S_ISDIR(st.st_mode)) throw_invalid("is a directory, expected a data file", path);
@@ -41,9 +40,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
-bool is_gzip(const std::vector<uint8_t>& bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-}
+bool is_gzip(const std::vector<uint8_t>& bytes) { return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b; }
 
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& where) {
   // The gzip trailer stores the decompressed size mod 2^32 (ISIZE): a good first guess, so the
@@ -88,21 +85,18 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& w
         inflateReset(&zs);
         continue;
       }
-      throw_corruption("trailing garbage: " + std::to_string(in.size() - in_pos) +
-                           " bytes after the end of the gzip stream",
+      throw_corruption("trailing garbage: " + std::to_string(in.size() - in_pos) + " bytes after the end of the gzip stream",
                        where);
     }
     if (rc == Z_OK) continue;
     if (rc == Z_BUF_ERROR && zs.avail_out == 0) continue;  // output full: grow and go on
     if (rc == Z_BUF_ERROR && in_pos == in.size())
-      throw_corruption("truncated gzip stream: input ended after " + std::to_string(in.size()) +
-                           " compressed bytes (" + std::to_string(out_pos) +
-                           " decompressed) before the end of the stream",
+      throw_corruption("truncated gzip stream: input ended after " + std::to_string(in.size()) + " compressed bytes (" +
+                           std::to_string(out_pos) + " decompressed) before the end of the stream",
                        where, "the file is incomplete; download or copy it again");
     const std::string reason = zs.msg ? zs.msg : "zlib error " + std::to_string(rc);
-    throw_corruption("corrupt gzip data after " + std::to_string(in_pos) +
-                         " compressed bytes: " + reason,
-                     where, "the file is damaged; download or copy it again");
+    throw_corruption("corrupt gzip data after " + std::to_string(in_pos) + " compressed bytes: " + reason, where,
+                     "the file is damaged; download or copy it again");
   }
   out.resize(out_pos);
   return out;

@@ -29,12 +29,18 @@ std::string hex8(uint8_t v) {
 
 const char* type_name(uint8_t type) {
   switch (type) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
   }
   return "unknown";
 }
@@ -42,23 +48,16 @@ const char* type_name(uint8_t type) {
 // "60000 images of 28x28", "60000 labels", or the shape for other ranks.
 std::string describe(const Shape& dims) {
   if (dims.size() == 1) return std::to_string(dims[0]) + " labels";
-  if (dims.size() == 3)
-    return std::to_string(dims[0]) + " images of " + std::to_string(dims[1]) + "x" +
-           std::to_string(dims[2]);
+  if (dims.size() == 3) return std::to_string(dims[0]) + " images of " + std::to_string(dims[1]) + "x" + std::to_string(dims[2]);
   return "shape " + shape_str(dims);
 }
 
 // expected_rank: 0 accepts any rank; 1 (labels) or 3 (images) names the kind in messages.
-Tensor parse_idx(const std::vector<uint8_t>& b, bool was_gzip, const std::string& path,
-                 int expected_rank) {
-  const std::string kind = expected_rank == 3   ? " for an IDX image file"
-                           : expected_rank == 1 ? " for an IDX label file"
-                                                : "";
+Tensor parse_idx(const std::vector<uint8_t>& b, bool was_gzip, const std::string& path, int expected_rank) {
+  const std::string kind = expected_rank == 3 ? " for an IDX image file" : expected_rank == 1 ? " for an IDX label file" : "";
   const std::string file_has = was_gzip ? "file has (decompressed) " : "file has ";
   if (b.size() < 4)
-    throw_corruption("truncated: " + file_has + std::to_string(b.size()) +
-                         " bytes, less than the 4-byte IDX magic",
-                     path);
+    throw_corruption("truncated: " + file_has + std::to_string(b.size()) + " bytes, less than the 4-byte IDX magic", path);
   const uint32_t magic = uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
   const int rank = b[3];
   if (expected_rank > 0) {
@@ -68,19 +67,16 @@ Tensor parse_idx(const std::vector<uint8_t>& b, bool was_gzip, const std::string
                        "is this the right file (images vs labels), and an IDX file at all?");
   } else {
     if (b[0] != 0 || b[1] != 0 || rank == 0 || rank > kMaxRank)
-      throw_corruption("bad magic " + hex32(magic) +
-                           ", expected 0x000008NN (unsigned-byte IDX with NN dimensions)",
-                       path, "is this an IDX file?");
+      throw_corruption("bad magic " + hex32(magic) + ", expected 0x000008NN (unsigned-byte IDX with NN dimensions)", path,
+                       "is this an IDX file?");
     if (b[2] != kTypeU8)
-      throw_corruption("IDX element type " + hex8(b[2]) + " (" + type_name(b[2]) +
-                           ") is not supported, only unsigned byte (0x08)",
-                       path);
+      throw_corruption(
+          "IDX element type " + hex8(b[2]) + " (" + type_name(b[2]) + ") is not supported, only unsigned byte (0x08)", path);
   }
   const size_t header = 4 + 4 * static_cast<size_t>(rank);
   if (b.size() < header)
-    throw_corruption("truncated: the header declares " + std::to_string(rank) + " dimensions (" +
-                         std::to_string(header) + " header bytes), " + file_has +
-                         std::to_string(b.size()) + " bytes",
+    throw_corruption("truncated: the header declares " + std::to_string(rank) + " dimensions (" + std::to_string(header) +
+                         " header bytes), " + file_has + std::to_string(b.size()) + " bytes",
                      path);
   Shape dims(rank);
   const size_t have = b.size() - header;
@@ -94,15 +90,12 @@ Tensor parse_idx(const std::vector<uint8_t>& b, bool was_gzip, const std::string
   }
   const std::string need_text = overflow ? "more than 2^64 bytes" : std::to_string(need) + " bytes";
   if (overflow || need > have)
-    throw_corruption("truncated: header says " + describe(dims) + " = " + need_text + ", " +
-                         file_has + std::to_string(have) + " after the " +
-                         std::to_string(header) + "-byte header",
+    throw_corruption("truncated: header says " + describe(dims) + " = " + need_text + ", " + file_has + std::to_string(have) +
+                         " after the " + std::to_string(header) + "-byte header",
                      path, "the file is incomplete; download or copy it again");
   if (need < have)
-    throw_corruption("size mismatch: header says " + describe(dims) + " = " + need_text + ", " +
-                         file_has + std::to_string(have) + " after the " +
-                         std::to_string(header) + "-byte header (" +
-                         std::to_string(have - need) + " extra)",
+    throw_corruption("size mismatch: header says " + describe(dims) + " = " + need_text + ", " + file_has + std::to_string(have) +
+                         " after the " + std::to_string(header) + "-byte header (" + std::to_string(have - need) + " extra)",
                      path, "the header or the data is damaged");
   Tensor t(dims, DType::kU8);
   if (need) std::memcpy(t.raw(), b.data() + header, need);
@@ -116,9 +109,8 @@ Tensor read_idx_expect(const std::string& path, int expected_rank) {
 }
 
 // The first n images and labels as a Dataset; pixel / 255 exactly as torchvision's ToTensor.
-Dataset make_image_dataset(const Tensor& images, const Tensor& labels, int64_t n,
-                           int64_t num_classes, const std::string& images_path,
-                           const std::string& labels_path) {
+Dataset make_image_dataset(const Tensor& images, const Tensor& labels, int64_t n, int64_t num_classes,
+                           const std::string& images_path, const std::string& labels_path) {
   const int64_t h = images.dim(1), w = images.dim(2);
   Dataset d;
   d.source = images_path + " + " + labels_path;
@@ -129,8 +121,8 @@ Dataset make_image_dataset(const Tensor& images, const Tensor& labels, int64_t n
   int64_t* y = d.y.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     if (lab[i] >= num_classes)
-      throw_corruption("label " + std::to_string(lab[i]) + " at index " + std::to_string(i) +
-                           " is out of range [0, " + std::to_string(num_classes) + ")",
+      throw_corruption("label " + std::to_string(lab[i]) + " at index " + std::to_string(i) + " is out of range [0, " +
+                           std::to_string(num_classes) + ")",
                        labels_path, "the label file is damaged or belongs to another data set");
     y[i] = lab[i];
   }
@@ -142,17 +134,15 @@ Dataset make_image_dataset(const Tensor& images, const Tensor& labels, int64_t n
   return d;
 }
 
-Dataset load_pair(const std::string& images_path, const std::string& labels_path,
-                  int64_t num_classes, int64_t limit) {
+Dataset load_pair(const std::string& images_path, const std::string& labels_path, int64_t num_classes, int64_t limit) {
   if (num_classes < 1 || num_classes > 256)
-    throw_invalid("num_classes " + std::to_string(num_classes) + " is not in [1, 256]",
-                  labels_path, "u8 labels allow at most 256 classes");
+    throw_invalid("num_classes " + std::to_string(num_classes) + " is not in [1, 256]", labels_path,
+                  "u8 labels allow at most 256 classes");
   if (limit < 0) throw_invalid("negative limit " + std::to_string(limit), images_path);
   Tensor images = read_idx_expect(images_path, 3);
   Tensor labels = read_idx_expect(labels_path, 1);
   if (labels.dim(0) != images.dim(0))
-    throw_corruption("label count " + std::to_string(labels.dim(0)) + " != image count " +
-                         std::to_string(images.dim(0)),
+    throw_corruption("label count " + std::to_string(labels.dim(0)) + " != image count " + std::to_string(images.dim(0)),
                      images_path + " + " + labels_path,
                      "the two files must belong together (train-* with train-*, t10k-* with "
                      "t10k-*)");
@@ -173,15 +163,13 @@ bool file_exists(const std::string& path) {
 
 Tensor read_idx(const std::string& path) { return read_idx_expect(path, 0); }
 
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
-                      int64_t num_classes) {
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, int64_t num_classes) {
   return load_pair(images_path, labels_path, num_classes, 0);
 }
 
 Dataset load_fashion_mnist(const std::string& dir, bool train, int64_t limit) {
-  const std::string hint =
-      "install the Debian package dataset-fashion-mnist (it puts the files in " +
-      std::string(kFashionMnistDir) + ") or pass the directory that holds them";
+  const std::string hint = "install the Debian package dataset-fashion-mnist (it puts the files in " +
+                           std::string(kFashionMnistDir) + ") or pass the directory that holds them";
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw Error(ErrorCode::kNotFound, "Fashion-MNIST directory not found", dir, hint);
@@ -189,20 +177,17 @@ Dataset load_fashion_mnist(const std::string& dir, bool train, int64_t limit) {
   auto locate = [&](const std::string& stem) {
     for (const std::string& p : {prefix + stem + ".gz", prefix + stem})
       if (file_exists(p)) return p;
-    throw Error(ErrorCode::kNotFound,
-                "Fashion-MNIST file " + std::string(train ? "train" : "t10k") + stem +
-                    "[.gz] not found",
+    throw Error(ErrorCode::kNotFound, "Fashion-MNIST file " + std::string(train ? "train" : "t10k") + stem + "[.gz] not found",
                 dir, hint);
   };
   const std::string images_path = locate("-images-idx3-ubyte");
   const std::string labels_path = locate("-labels-idx1-ubyte");
   Dataset d = load_pair(images_path, labels_path, 10, limit);
   if (d.x.dim(2) != 28 || d.x.dim(3) != 28)
-    throw_corruption("Fashion-MNIST images are 28x28, this file has " +
-                         std::to_string(d.x.dim(2)) + "x" + std::to_string(d.x.dim(3)),
-                     images_path);
-  d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    throw_corruption(
+        "Fashion-MNIST images are 28x28, this file has " + std::to_string(d.x.dim(2)) + "x" + std::to_string(d.x.dim(3)),
+        images_path);
+  d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
   return d;
 }
 

@@ -29,8 +29,7 @@ Tensor read_idx(const std::string& path);
 
 // An image file (u8 [N,H,W]) and its label file (u8 [N]) as a classification Dataset:
 // x f32 [N,1,H,W] = pixel / 255, y i64 [N]. Labels must lie in [0, num_classes).
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path,
-                      int64_t num_classes = 10);
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, int64_t num_classes = 10);
 
 // Fashion-MNIST from dir (train-* or t10k-* files, .gz or raw): 60000 training or 10000 test
 // images of 28x28 with class names "T-shirt/top", "Trouser", ... limit > 0 keeps the first

@@ -96,8 +96,8 @@ uint32_t lowercase_code_point(uint32_t c) {
   if (c <= 0xDE) return c == 0xD7 ? c : c + 0x20;  // À..Þ, but × is no letter
   if (c < 0x100 || c > 0x17F) return c;
   // Latin Extended-A: upper/lower pairs, upper first, except where the alignment shifts.
-  if (c == 0x130) return 'i';    // İ (Turkish dotted capital I)
-  if (c == 0x178) return 0xFF;   // Ÿ -> ÿ (whose capital lives here)
+  if (c == 0x130) return 'i';   // İ (Turkish dotted capital I)
+  if (c == 0x178) return 0xFF;  // Ÿ -> ÿ (whose capital lives here)
   if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c % 2 ? c + 1 : c;
   if (c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F) return c;  // ı ĸ ŉ ſ: lower only
   return c % 2 ? c : c + 1;
@@ -162,8 +162,7 @@ bool has_excluded_character(const std::string& word) {
   for (size_t pos = 0; pos < word.size();) {
     uint32_t cp;
     if (!next_code_point(word, pos, cp)) return true;
-    if (cp == '\'' || cp == 0x2019 || cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 ||
-        (cp >= '0' && cp <= '9'))
+    if (cp == '\'' || cp == 0x2019 || cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 || (cp >= '0' && cp <= '9'))
       return true;
   }
   return false;
@@ -177,11 +176,14 @@ int64_t count_characters(const std::string& utf8) {
 
 // The Debian package that installs a standard word list, or "".
 std::string word_list_package(const std::string& path) {
-  static const std::map<std::string, std::string> kPackages = {
-      {"/usr/share/dict/american-english", "wamerican"}, {"/usr/share/dict/ngerman", "wngerman"},
-      {"/usr/share/dict/french", "wfrench"},             {"/usr/share/dict/italian", "witalian"},
-      {"/usr/share/dict/spanish", "wspanish"},           {"/usr/share/dict/portuguese", "wportuguese"},
-      {"/usr/share/dict/dutch", "wdutch"},               {"/usr/share/dict/swedish", "wswedish"}};
+  static const std::map<std::string, std::string> kPackages = {{"/usr/share/dict/american-english", "wamerican"},
+                                                               {"/usr/share/dict/ngerman", "wngerman"},
+                                                               {"/usr/share/dict/french", "wfrench"},
+                                                               {"/usr/share/dict/italian", "witalian"},
+                                                               {"/usr/share/dict/spanish", "wspanish"},
+                                                               {"/usr/share/dict/portuguese", "wportuguese"},
+                                                               {"/usr/share/dict/dutch", "wdutch"},
+                                                               {"/usr/share/dict/swedish", "wswedish"}};
   const auto it = kPackages.find(path);
   return it == kPackages.end() ? "" : it->second;
 }
@@ -192,15 +194,13 @@ std::string install_hint(const std::string& package) {
 
 // The file as UTF-8; a read error is rethrown with what the file was for and what to install.
 // *latin1 (when given) says whether the file was not valid UTF-8 and was read as Latin-1.
-std::string read_text_file(const std::string& path, const std::string& what,
-                           const std::string& package, bool* latin1 = nullptr) {
+std::string read_text_file(const std::string& path, const std::string& what, const std::string& package, bool* latin1 = nullptr) {
   std::vector<uint8_t> bytes;
   try {
     bytes = detail::read_maybe_gzip(path);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kIOError) throw;
-    throw Error(e.code(), what + ": " + e.what_failed(), path,
-                package.empty() ? e.hint() : install_hint(package));
+    throw Error(e.code(), what + ": " + e.what_failed(), path, package.empty() ? e.hint() : install_hint(package));
   }
   std::string text(bytes.begin(), bytes.end());
   if (latin1) *latin1 = !is_valid_utf8(text);
@@ -225,9 +225,7 @@ std::string latin1_to_utf8(const std::string& bytes) {
   return out;
 }
 
-std::string to_utf8(const std::string& bytes) {
-  return is_valid_utf8(bytes) ? bytes : latin1_to_utf8(bytes);
-}
+std::string to_utf8(const std::string& bytes) { return is_valid_utf8(bytes) ? bytes : latin1_to_utf8(bytes); }
 
 std::vector<std::string> utf8_characters(const std::string& text) {
   std::vector<std::string> chars;
@@ -241,8 +239,8 @@ std::string lowercase_latin(const std::string& utf8_text) {
   for (size_t pos = 0; pos < utf8_text.size();) {
     uint32_t cp;
     if (!next_code_point(utf8_text, pos, cp))
-      throw_invalid("lowercase_latin: the text is not valid UTF-8 at byte " + std::to_string(pos),
-                    "", "convert it with to_utf8 first");
+      throw_invalid("lowercase_latin: the text is not valid UTF-8 at byte " + std::to_string(pos), "",
+                    "convert it with to_utf8 first");
     append_utf8(out, lowercase_code_point(cp));
   }
   return out;
@@ -257,21 +255,20 @@ Vocabulary::Vocabulary(TextUnit unit, std::vector<std::string> symbols) : unit_(
   for (std::string& s : symbols) {
     const std::string problem = symbol_problem(s, unit);
     if (!problem.empty())
-      throw_invalid("vocabulary symbol " + quoted(s) + " " + problem, "",
-                    std::string("a ") + unit_name(unit) + " vocabulary holds single " +
-                        (unit == TextUnit::kChar ? "characters" : "bytes"));
+      throw_invalid(
+          "vocabulary symbol " + quoted(s) + " " + problem, "",
+          std::string("a ") + unit_name(unit) + " vocabulary holds single " + (unit == TextUnit::kChar ? "characters" : "bytes"));
     const int64_t id = static_cast<int64_t>(symbols_.size());
     if (!index_.emplace(s, id).second)
-      throw_invalid("vocabulary symbol " + quoted(s) + " appears twice (ids " +
-                    std::to_string(index_.at(s)) + " and " + std::to_string(id) + ")");
+      throw_invalid("vocabulary symbol " + quoted(s) + " appears twice (ids " + std::to_string(index_.at(s)) + " and " +
+                    std::to_string(id) + ")");
     symbols_.push_back(std::move(s));
   }
 }
 
 const std::string& Vocabulary::symbol(int64_t id) const {
   if (id < 0 || id >= size())
-    throw_invalid("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                  std::to_string(size()) + ")");
+    throw_invalid("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(size()) + ")");
   return symbols_[static_cast<size_t>(id)];
 }
 
@@ -293,8 +290,8 @@ std::string Vocabulary::decode(const int64_t* ids, int64_t n) const {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t id = ids[i];
     if (id < 0 || id >= size())
-      throw_invalid("token id " + std::to_string(id) + " at position " + std::to_string(i) +
-                        " is outside the vocabulary [0, " + std::to_string(size()) + ")",
+      throw_invalid("token id " + std::to_string(id) + " at position " + std::to_string(i) + " is outside the vocabulary [0, " +
+                        std::to_string(size()) + ")",
                     "", "was the text encoded with another vocabulary?");
     if (id == kPad) continue;
     out += id == kUnknown ? kReplacement : symbols_[static_cast<size_t>(id)];
@@ -321,9 +318,9 @@ std::string Vocabulary::to_string() const {
 
 Vocabulary Vocabulary::from_string(const std::string& text) {
   auto fail = [&](const std::string& what) {
-    throw_corruption("vocabulary string " + quoted(text) + ": " + what, "",
-                     "expected Vocabulary::to_string()'s format, e.g. \"" +
-                         std::string(kVocabularyTag) + " char 3 <pad> <unk> a\"");
+    throw_corruption(
+        "vocabulary string " + quoted(text) + ": " + what, "",
+        "expected Vocabulary::to_string()'s format, e.g. \"" + std::string(kVocabularyTag) + " char 3 <pad> <unk> a\"");
   };
   std::vector<std::string> fields;
   for (size_t start = 0;;) {
@@ -332,8 +329,7 @@ Vocabulary Vocabulary::from_string(const std::string& text) {
     if (end == std::string::npos) break;
     start = end + 1;
   }
-  if (fields[0] != kVocabularyTag)
-    fail("does not start with '" + std::string(kVocabularyTag) + "'");
+  if (fields[0] != kVocabularyTag) fail("does not start with '" + std::string(kVocabularyTag) + "'");
   if (fields.size() < 3) fail("the unit and the number of ids are missing");
   TextUnit unit = TextUnit::kChar;
   if (fields[1] == "byte") {
@@ -347,8 +343,7 @@ Vocabulary Vocabulary::from_string(const std::string& text) {
   const int64_t n = std::stoll(count);
   if (static_cast<int64_t>(fields.size()) - 3 != n)
     fail("says " + count + " ids but holds " + std::to_string(fields.size() - 3) + " symbols");
-  if (n < 2 || fields[3] != kPadSymbol || fields[4] != kUnknownSymbol)
-    fail("ids 0 and 1 must be <pad> and <unk>");
+  if (n < 2 || fields[3] != kPadSymbol || fields[4] != kUnknownSymbol) fail("ids 0 and 1 must be <pad> and <unk>");
   std::vector<std::string> symbols;
   for (size_t f = 5; f < fields.size(); ++f) {
     const std::string& field = fields[f];
@@ -363,8 +358,7 @@ Vocabulary Vocabulary::from_string(const std::string& text) {
       } else if (literal_in_vocabulary_string(c)) {
         symbol += static_cast<char>(c);
       } else {
-        fail("symbol " + std::to_string(f - 3) + " holds an unescaped byte " +
-             quoted(std::string(1, static_cast<char>(c))));
+        fail("symbol " + std::to_string(f - 3) + " holds an unescaped byte " + quoted(std::string(1, static_cast<char>(c))));
       }
     }
     const std::string problem = symbol_problem(symbol, unit);
@@ -380,12 +374,10 @@ Vocabulary Vocabulary::from_string(const std::string& text) {
 }
 
 Vocabulary build_vocabulary(const std::vector<std::string>& texts, TextUnit unit, int64_t min_count) {
-  if (min_count < 1)
-    throw_invalid("build_vocabulary: min_count must be >= 1, got " + std::to_string(min_count));
+  if (min_count < 1) throw_invalid("build_vocabulary: min_count must be >= 1, got " + std::to_string(min_count));
   std::unordered_map<std::string, int64_t> counts;
   for (const std::string& text : texts)
-    for_each_symbol(unit == TextUnit::kChar ? to_utf8(text) : text, unit,
-                    [&](const std::string& s) { ++counts[s]; });
+    for_each_symbol(unit == TextUnit::kChar ? to_utf8(text) : text, unit, [&](const std::string& s) { ++counts[s]; });
   std::vector<std::pair<int64_t, std::string>> ranked;
   for (auto& [symbol, count] : counts)
     if (count >= min_count) ranked.emplace_back(-count, symbol);
@@ -436,17 +428,15 @@ std::vector<std::vector<std::string>> words_in_one_list(std::vector<std::vector<
 
 }  // namespace
 
-Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& languages,
-                        const WordListOptions& options, Vocabulary* vocabulary_out) {
+Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& languages, const WordListOptions& options,
+                        Vocabulary* vocabulary_out) {
   const std::string who = "read_word_lists";
   if (languages.empty()) throw_invalid(who + ": no word lists given", "", "e.g. default_word_lists()");
   if (options.min_length() < 1 || options.max_length() < options.min_length())
-    throw_invalid(who + ": need 1 <= min_length <= max_length, got min_length " +
-                  std::to_string(options.min_length()) + ", max_length " +
-                  std::to_string(options.max_length()));
+    throw_invalid(who + ": need 1 <= min_length <= max_length, got min_length " + std::to_string(options.min_length()) +
+                  ", max_length " + std::to_string(options.max_length()));
   if (options.words_per_language() < 1)
-    throw_invalid(who + ": words_per_language must be >= 1, got " +
-                  std::to_string(options.words_per_language()));
+    throw_invalid(who + ": words_per_language must be >= 1, got " + std::to_string(options.words_per_language()));
   std::set<std::string> names;
   for (const auto& [name, path] : languages)
     if (!names.insert(name).second) throw_invalid(who + ": language '" + name + "' is given twice", path);
@@ -464,8 +454,7 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
     for_each_line(text, [&](const std::string& line) {
       std::string word = options.lowercase() ? lowercase_latin(line) : line;
       const int64_t length = count_characters(word);
-      if (length >= options.min_length() && length <= options.max_length() &&
-          !has_excluded_character(word))
+      if (length >= options.min_length() && length <= options.max_length() && !has_excluded_character(word))
         words[l].push_back(std::move(word));
     });
     std::sort(words[l].begin(), words[l].end());
@@ -480,17 +469,14 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
     std::vector<std::string>& kept_l = kept[l];
     const int64_t n = static_cast<int64_t>(kept_l.size());
     if (n < per_language)
-      throw_invalid(who + ": the " + languages[l].first + " list has only " + std::to_string(n) +
-                        " usable words (" + std::to_string(options.min_length()) + ".." +
-                        std::to_string(options.max_length()) +
-                        " characters, in no other list), fewer than words_per_language " +
-                        std::to_string(per_language),
+      throw_invalid(who + ": the " + languages[l].first + " list has only " + std::to_string(n) + " usable words (" +
+                        std::to_string(options.min_length()) + ".." + std::to_string(options.max_length()) +
+                        " characters, in no other list), fewer than words_per_language " + std::to_string(per_language),
                     languages[l].second, "lower words_per_language or widen the lengths");
     // The first per_language positions of a seeded Fisher-Yates shuffle, one stream per list.
     const CounterRng rng(options.seed(), RngPurpose::kData, static_cast<uint64_t>(l));
     for (int64_t i = 0; i < per_language; ++i) {
-      const int64_t j = i + static_cast<int64_t>(rng.below(static_cast<uint64_t>(i),
-                                                           static_cast<uint64_t>(n - i)));
+      const int64_t j = i + static_cast<int64_t>(rng.below(static_cast<uint64_t>(i), static_cast<uint64_t>(n - i)));
       std::swap(kept_l[static_cast<size_t>(i)], kept_l[static_cast<size_t>(j)]);
     }
     kept_l.resize(static_cast<size_t>(per_language));
@@ -521,13 +507,13 @@ Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& 
     out.class_names.push_back(name);
     out.source += (out.source.empty() ? "" : ", ") + path;
   }
-  out.preprocess = std::string(options.lowercase() ? "lowercased, " : "") + "words of " +
-                   std::to_string(options.min_length()) + ".." + std::to_string(width) +
+  out.preprocess = std::string(options.lowercase() ? "lowercased, " : "") + "words of " + std::to_string(options.min_length()) +
+                   ".." + std::to_string(width) +
                    " characters without apostrophes, whitespace or digits; words found in several lists "
-                   "dropped: " + std::to_string(ambiguous) + "; " +
-                   std::to_string(per_language) + " words per language sampled with seed " +
-                   std::to_string(options.seed()) + ", interleaved; character ids padded with 0 to " +
-                   std::to_string(width) + (read_as_latin1.empty() ? "" : "; read as Latin-1 (not UTF-8): " + read_as_latin1);
+                   "dropped: " +
+                   std::to_string(ambiguous) + "; " + std::to_string(per_language) + " words per language sampled with seed " +
+                   std::to_string(options.seed()) + ", interleaved; character ids padded with 0 to " + std::to_string(width) +
+                   (read_as_latin1.empty() ? "" : "; read as Latin-1 (not UTF-8): " + read_as_latin1);
   if (vocabulary_out) *vocabulary_out = std::move(vocabulary);
   return out;
 }
@@ -557,8 +543,7 @@ std::string read_fortunes(const std::string& dir, const std::vector<std::string>
       names.push_back(name);
     }
     std::sort(names.begin(), names.end());
-    if (names.empty())
-      throw Error(ErrorCode::kNotFound, "no fortune files (a file with a matching .dat) found", dir, hint);
+    if (names.empty()) throw Error(ErrorCode::kNotFound, "no fortune files (a file with a matching .dat) found", dir, hint);
   }
   std::string out;
   for (const std::string& name : names) {
@@ -567,8 +552,7 @@ std::string read_fortunes(const std::string& dir, const std::vector<std::string>
     std::string fortune;
     auto flush = [&] {
       while (!fortune.empty() && fortune.back() == '\n') fortune.pop_back();
-      if (fortune.find_first_not_of(" \t\r\n") != std::string::npos)
-        out += (out.empty() ? "" : "\n\n") + fortune;
+      if (fortune.find_first_not_of(" \t\r\n") != std::string::npos) out += (out.empty() ? "" : "\n\n") + fortune;
       fortune.clear();
     };
     for_each_line(text, [&](const std::string& line) {
@@ -584,23 +568,21 @@ std::string read_fortunes(const std::string& dir, const std::vector<std::string>
   return out;
 }
 
-Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, int64_t stride,
-                               int64_t vocabulary_size) {
+Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, int64_t stride, int64_t vocabulary_size) {
   const std::string who = "language_model_windows";
   if (window <= 0 || stride <= 0)
-    throw_invalid(who + ": window and stride must be >= 1, got window " + std::to_string(window) +
-                  ", stride " + std::to_string(stride));
-  if (vocabulary_size < 1)
-    throw_invalid(who + ": vocabulary_size must be >= 1, got " + std::to_string(vocabulary_size));
+    throw_invalid(who + ": window and stride must be >= 1, got window " + std::to_string(window) + ", stride " +
+                  std::to_string(stride));
+  if (vocabulary_size < 1) throw_invalid(who + ": vocabulary_size must be >= 1, got " + std::to_string(vocabulary_size));
   const int64_t total = static_cast<int64_t>(ids.size());
   if (total - 1 < window)  // one window and its next-token target (no overflow for a huge window)
-    throw_invalid(who + ": " + std::to_string(total) + " ids are too few for one window of " +
-                      std::to_string(window) + " (and its next-token target)",
+    throw_invalid(who + ": " + std::to_string(total) + " ids are too few for one window of " + std::to_string(window) +
+                      " (and its next-token target)",
                   "", "use more text or a smaller window");
   for (int64_t i = 0; i < total; ++i)
     if (ids[static_cast<size_t>(i)] < 0 || ids[static_cast<size_t>(i)] >= vocabulary_size)
-      throw_invalid(who + ": id " + std::to_string(ids[static_cast<size_t>(i)]) + " at position " +
-                    std::to_string(i) + " is outside [0, " + std::to_string(vocabulary_size) + ")");
+      throw_invalid(who + ": id " + std::to_string(ids[static_cast<size_t>(i)]) + " at position " + std::to_string(i) +
+                    " is outside [0, " + std::to_string(vocabulary_size) + ")");
   const int64_t n = (total - window - 1) / stride + 1;
   Dataset out;
   out.x = Tensor({n, window}, DType::kI64);
@@ -614,9 +596,8 @@ Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, 
   }
   out.num_classes = vocabulary_size;
   const int64_t used = (n - 1) * stride + window + 1;
-  out.preprocess = "next-token windows of " + std::to_string(window) + " ids, stride " +
-                   std::to_string(stride) + ", over " + std::to_string(total) + " ids (" +
-                   std::to_string(n) + " windows, last " + std::to_string(total - used) +
+  out.preprocess = "next-token windows of " + std::to_string(window) + " ids, stride " + std::to_string(stride) + ", over " +
+                   std::to_string(total) + " ids (" + std::to_string(n) + " windows, last " + std::to_string(total - used) +
                    " ids unused); y = x shifted by one";
   return out;
 }

@@ -72,9 +72,7 @@ struct Vocabulary {
   // (for kByte as raw bytes, which need not form valid UTF-8). Throws kInvalidArgument on an
   // id outside [0, size()).
   std::string decode(const int64_t* ids, int64_t n) const;
-  std::string decode(const std::vector<int64_t>& ids) const {
-    return decode(ids.data(), static_cast<int64_t>(ids.size()));
-  }
+  std::string decode(const std::vector<int64_t>& ids) const { return decode(ids.data(), static_cast<int64_t>(ids.size())); }
 
   // One line of printable ASCII, for a hyper-parameter (canonical: equal vocabularies give
   // equal strings):
@@ -94,16 +92,15 @@ struct Vocabulary {
 
  private:
   TextUnit unit_;
-  std::vector<std::string> symbols_;                 // id -> symbol, [0] <pad>, [1] <unk>
-  std::unordered_map<std::string, int64_t> index_;   // symbol -> id, ids >= 2 only
+  std::vector<std::string> symbols_;                // id -> symbol, [0] <pad>, [1] <unk>
+  std::unordered_map<std::string, int64_t> index_;  // symbol -> id, ids >= 2 only
 };
 
 // The vocabulary of the texts (each made UTF-8 by to_utf8 for kChar): symbols ordered by
 // descending count, ties by ascending symbol bytes, so the result does not depend on the order
 // of the texts. Symbols seen fewer than min_count times are left out (they encode as <unk>).
 // Throws kInvalidArgument for min_count < 1.
-Vocabulary build_vocabulary(const std::vector<std::string>& texts, TextUnit unit,
-                            int64_t min_count = 1);
+Vocabulary build_vocabulary(const std::vector<std::string>& texts, TextUnit unit, int64_t min_count = 1);
 
 // ---- Language identification from word lists ----------------------------------------------
 
@@ -130,8 +127,8 @@ struct WordListOptions {
 // sampled words, which encodes them without <unk>.
 // A missing list throws kNotFound naming the path and, for Debian's standard paths, the package
 // to install (default_word_lists()).
-Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& languages,
-                        const WordListOptions& options, Vocabulary* vocabulary_out);
+Dataset read_word_lists(const std::vector<std::pair<std::string, std::string>>& languages, const WordListOptions& options,
+                        Vocabulary* vocabulary_out);
 
 // Debian 12's word lists as (name, path): english (wamerican), german (wngerman), french
 // (wfrench), italian (witalian), spanish (wspanish), portuguese (wportuguese), dutch (wdutch),
@@ -146,15 +143,13 @@ std::vector<std::pair<std::string, std::string>> default_word_lists();
 // each regular file (not a symlink) without a '.' in its name that has a matching "<name>.dat"
 // index, in sorted order (so "off/", "*.dat" and "*.u8" are skipped). Throws kNotFound, naming
 // the package, when dir or a named file is missing, or when dir holds no fortune file.
-std::string read_fortunes(const std::string& dir = "/usr/share/games/fortunes",
-                          const std::vector<std::string>& files = {});
+std::string read_fortunes(const std::string& dir = "/usr/share/games/fortunes", const std::vector<std::string>& files = {});
 
 // Next-token windows over a token stream: for s = 0, stride, 2*stride, ... while
 // s + window + 1 <= ids.size(), a sample x = ids[s, s+window) with target y = ids[s+1,
 // s+window+1). x and y are i64 [N, window]; num_classes = vocabulary_size. Throws
 // kInvalidArgument for window or stride <= 0, an id outside [0, vocabulary_size), or fewer than
 // window + 1 ids.
-Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, int64_t stride,
-                               int64_t vocabulary_size);
+Dataset language_model_windows(const std::vector<int64_t>& ids, int64_t window, int64_t stride, int64_t vocabulary_size);
 
 }  // namespace strata

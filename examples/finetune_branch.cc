@@ -55,8 +55,7 @@ std::string train(const GraphSpec& graph, const versioning::RunOptions& log, int
     }
     net.load_state_tensors(params);
     EvalResult before = trainer.evaluate(test_loader);
-    std::printf("fc2b starts as the identity: test accuracy before training %.2f%%\n",
-                100 * before.confusion.accuracy());
+    std::printf("fc2b starts as the identity: test accuracy before training %.2f%%\n", 100 * before.confusion.accuracy());
   }
   trainer.fit(train_loader, &test_loader, epochs);
   run.finish();
@@ -93,8 +92,8 @@ int main(int argc, char** argv) {
     Dataset train_set = load_fashion_mnist(data_dir, true, limit);
     Dataset test_set = load_fashion_mnist(data_dir, false);
     const uint64_t seed = 1;
-    auto loader_options = DataLoaderOptions().batch_size(128).seed(seed).threads(1)
-                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options =
+        DataLoaderOptions().batch_size(128).seed(seed).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train_set, loader_options);
     DataLoader test_loader(test_set, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
 

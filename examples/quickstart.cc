@@ -19,5 +19,5 @@ int main(int argc, char** argv) {
   Trainer trainer(net, TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3)));
   versioning::Run run(trainer, versioning::RunOptions().log_dir(log_dir));  // .resume("main@3") continues a version
   trainer.fit(train, &val, epochs, &test);  // a version per epoch, test/* in the last; TensorBoard in <log_dir>/tb
-  run.finish();                       // waits for the last commit (the destructor does too)
+  run.finish();                             // waits for the last commit (the destructor does too)
 }

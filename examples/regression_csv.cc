@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "examples/run_flags.h"
 #include "strata/datasets/csv.h"
 #include "strata/datasets/data_loader.h"
-#include "examples/run_flags.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 #include "strata/framework/train/runtime.h"
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
     }
     Dataset all = load_csv(csv, CsvOptions().target(target));
     int64_t split = all.size() - static_cast<int64_t>(all.size() * validation_share);
-    if (split <= 0 || split >= all.size()) throw_invalid("too few rows (" + std::to_string(all.size()) + ") to hold out a validation split", csv);
+    if (split <= 0 || split >= all.size())
+      throw_invalid("too few rows (" + std::to_string(all.size()) + ") to hold out a validation split", csv);
     Dataset train = all.subset(0, split), val = all.subset(split, all.size());
     ChannelStats stats = channel_stats(train.x);  // standardise features with training statistics
     auto loader = DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1).normalize(stats.mean, stats.std);

@@ -11,7 +11,9 @@
 
 #include "strata/versioning/run/run.h"
 
-namespace CLI { class App; }
+namespace CLI {
+class App;
+}
 
 namespace strata {
 

@@ -17,9 +17,9 @@
 #include <memory>
 #include <optional>
 
+#include "examples/run_flags.h"
 #include "strata/datasets/data_loader.h"
 #include "strata/datasets/idx.h"
-#include "examples/run_flags.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/runtime.h"
@@ -63,13 +63,15 @@ int main(int argc, char** argv) {
       ->check(flags::between(0, 1, true));
   bool distributed = false;
   int64_t bucket_kb = 4096;
-  CLI::Option* distributed_flag = app.add_flag(
-      "--distributed", distributed, "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
+  CLI::Option* distributed_flag =
+      app.add_flag("--distributed", distributed,
+                   "data-parallel training over MPI (start with mpirun -np N); --batch-size is the global batch");
   bool overlap = false;
   app.add_option("--allreduce-bucket-kb", bucket_kb, "--distributed: gradients are summed in buckets of this many KiB")
       ->check(flags::positive())
       ->needs(distributed_flag);
-  app.add_flag("--overlap", overlap, "--distributed: sum gradient buckets on a thread while backward runs")->needs(distributed_flag);
+  app.add_flag("--overlap", overlap, "--distributed: sum gradient buckets on a thread while backward runs")
+      ->needs(distributed_flag);
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
 
@@ -84,17 +86,25 @@ int main(int argc, char** argv) {
 #endif
     }
     const bool rank0 = !world || world->rank() == 0;
-    adopt_resumed_hparams(app, log, {{"--model", "model"}, {"--activation", "activation"}, {"--batch-size", "batch_size"},
-                                     {"--lr", "lr"}, {"--optimizer", "optimizer"}, {"--momentum", "momentum"},
-                                     {"--weight-decay", "weight_decay"}, {"--dropout", "dropout"}, {"--seed", "seed"},
-                                     {"--threads", "threads"}, {"--val-split", "val_split"}});
+    adopt_resumed_hparams(app, log,
+                          {{"--model", "model"},
+                           {"--activation", "activation"},
+                           {"--batch-size", "batch_size"},
+                           {"--lr", "lr"},
+                           {"--optimizer", "optimizer"},
+                           {"--momentum", "momentum"},
+                           {"--weight-decay", "weight_decay"},
+                           {"--dropout", "dropout"},
+                           {"--seed", "seed"},
+                           {"--threads", "threads"},
+                           {"--val-split", "val_split"}});
     if (!rank0) log = versioning::RunOptions().tensorboard(false).verbose(false);  // rank 0 owns the log
     set_num_threads(threads);
     Dataset all_train = load_fashion_mnist(data_dir, true, limit);
     Dataset test = load_fashion_mnist(data_dir, false);
     auto [train, held_out] = all_train.split_validation(val_split, seed);
-    auto loader_options = DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1)
-                              .normalize({kFashionMnistMean}, {kFashionMnistStd});
+    auto loader_options =
+        DataLoaderOptions().batch_size(batch_size).seed(seed).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
     DataLoader train_loader(train, loader_options);
     DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
     // --val-split 0 holds nothing out (an empty dataset makes no loader): validate on the test set.
@@ -107,7 +117,9 @@ int main(int argc, char** argv) {
     auto opt = OptimizerOptions().kind(optimizer).lr(lr).weight_decay(weight_decay);
     if (optimizer == "sgd" || optimizer == "rmsprop") opt.momentum(momentum);
     Trainer trainer(net, TrainerOptions().seed(seed).optimizer(opt).progress(rank0 ? Progress::kAuto : Progress::kQuiet));
-    if (world) trainer.set_data_parallel(world.get(), DataParallelOptions().bucket_bytes(static_cast<size_t>(bucket_kb) << 10).overlap(overlap));
+    if (world)
+      trainer.set_data_parallel(world.get(),
+                                DataParallelOptions().bucket_bytes(static_cast<size_t>(bucket_kb) << 10).overlap(overlap));
     trainer.set_hparam("model", model);
     if (model == "mlp" && activation != "relu") trainer.set_hparam("activation", activation);
     trainer.set_hparam("batch_size", std::to_string(batch_size));
@@ -116,10 +128,11 @@ int main(int argc, char** argv) {
 
     trainer.set_hparam("val_split", std::to_string(val_split));
     if (rank0)
-      std::printf("model %s: %lld trainable parameters, %lld training / %lld validation / %lld test images, %d ranks x %d threads\n",
-                  model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),
-                  static_cast<long long>(val_split > 0 ? held_out.size() : 0), static_cast<long long>(test.size()),
-                  trainer.world_size(), threads);
+      std::printf(
+          "model %s: %lld trainable parameters, %lld training / %lld validation / %lld test images, %d ranks x %d threads\n",
+          model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(train.size()),
+          static_cast<long long>(val_split > 0 ? held_out.size() : 0), static_cast<long long>(test.size()), trainer.world_size(),
+          threads);
     EarlyStopping early_stopping(EarlyStoppingOptions().patience(std::max<int64_t>(patience, 1)));
     if (patience > 0) trainer.add_callback(&early_stopping);
     versioning::Run run(trainer, log);  // opens the log, resumes or warm-starts, attaches the recorder

@@ -61,7 +61,10 @@ class SampleText : public Callback {
       double u = rng.uniform(static_cast<uint64_t>(k)) * sum;
       int64_t pick = v - 1;
       for (int64_t j = 1; j < v; ++j)
-        if ((u -= p[j]) <= 0) { pick = j; break; }
+        if ((u -= p[j]) <= 0) {
+          pick = j;
+          break;
+        }
       ids.push_back(pick);
     }
     std::string text = vocab_.decode(ids.data(), static_cast<int64_t>(ids.size()));
@@ -75,10 +78,14 @@ class SampleText : public Callback {
   static std::string escaped(const std::string& text) {
     std::string out;
     for (char c : text)
-      if (c == '\n') out += "\\n";
-      else if (c == '\t') out += "\\t";
-      else if (c == '\\') out += "\\\\";
-      else out += c;
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\\')
+        out += "\\\\";
+      else
+        out += c;
     return out;
   }
   void print_pending() {
@@ -101,8 +108,8 @@ class SampleText : public Callback {
 int main(int argc, char** argv) {
   CLI::App app{"Train a character-level text model (language identification or a language model) with Strata"};
   std::string task = "langid", model = "lstm", optimizer = "adam", fortunes_dir = "/usr/share/games/fortunes";
-  int64_t epochs = 5, batch_size = 64, words = 20000, max_length = 16, window = 64, dim = 64, hidden = 128,
-          layers = 1, heads = 4, sample_length = 200;
+  int64_t epochs = 5, batch_size = 64, words = 20000, max_length = 16, window = 64, dim = 64, hidden = 128, layers = 1, heads = 4,
+          sample_length = 200;
   double lr = 2e-3, dropout = 0.1, val_split = 0.1;
   uint64_t seed = 1;
   int threads = 2;
@@ -113,7 +120,8 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", epochs, "train until this epoch (counting resumed ones)")->check(flags::positive());
   app.add_option("--batch-size", batch_size, "samples per batch")->check(flags::positive());
   app.add_option("--lr", lr, "learning rate")->check(flags::positive());
-  app.add_option("--optimizer", optimizer, "sgd | adam | adamw | rmsprop")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}));
+  app.add_option("--optimizer", optimizer, "sgd | adam | adamw | rmsprop")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}));
   app.add_option("--dropout", dropout, "dropout")->check(flags::between(0, 1, true));
   app.add_option("--dim", dim, "embedding / model width")->check(flags::positive());
   app.add_option("--hidden", hidden, "recurrent hidden size; Transformer feed-forward width")->check(flags::positive());
@@ -132,12 +140,22 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->check(flags::between(1, max_threads()));
   add_run_flags(app, log);
   if (int code = flags::parse(app, argc, argv); code >= 0) return code;
-  adopt_resumed_hparams(app, log, {{"--task", "task"}, {"--model", "model"}, {"--batch-size", "batch_size"}, {"--lr", "lr"},
-                                   {"--optimizer", "optimizer"}, {"--dropout", "dropout"}, {"--dim", "dim"},
-                                   {"--hidden", "hidden"}, {"--layers", "layers"}, {"--heads", "heads"},
-                                   {"--seed", "seed"}, {"--threads", "threads"}});
+  adopt_resumed_hparams(app, log,
+                        {{"--task", "task"},
+                         {"--model", "model"},
+                         {"--batch-size", "batch_size"},
+                         {"--lr", "lr"},
+                         {"--optimizer", "optimizer"},
+                         {"--dropout", "dropout"},
+                         {"--dim", "dim"},
+                         {"--hidden", "hidden"},
+                         {"--layers", "layers"},
+                         {"--heads", "heads"},
+                         {"--seed", "seed"},
+                         {"--threads", "threads"}});
   if (dim % heads != 0 && model == "transformer") {
-    std::fprintf(stderr, "error: --heads %lld must divide --dim %lld\n", static_cast<long long>(heads), static_cast<long long>(dim));
+    std::fprintf(stderr, "error: --heads %lld must divide --dim %lld\n", static_cast<long long>(heads),
+                 static_cast<long long>(dim));
     return 2;
   }
   if (bidirectional && task == "lm") {
@@ -150,8 +168,8 @@ int main(int argc, char** argv) {
     Vocabulary vocab;
     Dataset data;
     if (task == "langid") {
-      data = read_word_lists(default_word_lists(),
-                             WordListOptions().words_per_language(words).max_length(max_length).seed(seed), &vocab);
+      data = read_word_lists(default_word_lists(), WordListOptions().words_per_language(words).max_length(max_length).seed(seed),
+                             &vocab);
     } else {
       std::string text = read_fortunes(fortunes_dir);
       vocab = build_vocabulary({text}, TextUnit::kChar, 2);
@@ -170,8 +188,14 @@ int main(int argc, char** argv) {
     DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(512));
 
     const int64_t length = data.x.dim(1);
-    auto o = models::TextModelOptions().dim(dim).hidden(hidden).layers(layers).heads(heads).dropout(dropout)
-                 .bidirectional(bidirectional).cell(model == "gru" ? "gru" : "lstm");
+    auto o = models::TextModelOptions()
+                 .dim(dim)
+                 .hidden(hidden)
+                 .layers(layers)
+                 .heads(heads)
+                 .dropout(dropout)
+                 .bidirectional(bidirectional)
+                 .cell(model == "gru" ? "gru" : "lstm");
     GraphSpec graph = task == "langid"
                           ? (model == "transformer" ? models::transformer_classifier(length, vocab.size(), data.num_classes, o)
                                                     : models::recurrent_classifier(length, vocab.size(), data.num_classes, o))
@@ -179,12 +203,16 @@ int main(int argc, char** argv) {
                                                     : models::recurrent_language_model(length, vocab.size(), o));
     Network net(graph);
     Trainer trainer(net, TrainerOptions().seed(seed).optimizer(OptimizerOptions().kind(optimizer).lr(lr)));
-    for (const auto& [key, value] :
-         std::map<std::string, std::string>{{"task", task}, {"model", model}, {"dim", std::to_string(dim)},
-                                            {"hidden", std::to_string(hidden)}, {"layers", std::to_string(layers)},
-                                            {"heads", std::to_string(heads)}, {"dropout", std::to_string(dropout)},
-                                            {"batch_size", std::to_string(batch_size)}, {"threads", std::to_string(threads)},
-                                            {"data/vocabulary", vocab.to_string()}})
+    for (const auto& [key, value] : std::map<std::string, std::string>{{"task", task},
+                                                                       {"model", model},
+                                                                       {"dim", std::to_string(dim)},
+                                                                       {"hidden", std::to_string(hidden)},
+                                                                       {"layers", std::to_string(layers)},
+                                                                       {"heads", std::to_string(heads)},
+                                                                       {"dropout", std::to_string(dropout)},
+                                                                       {"batch_size", std::to_string(batch_size)},
+                                                                       {"threads", std::to_string(threads)},
+                                                                       {"data/vocabulary", vocab.to_string()}})
       trainer.set_hparam(key, value);
     if (task == "langid" && bidirectional) trainer.set_hparam("bidirectional", "true");
 
@@ -194,11 +222,12 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < test.size(); ++i) ++counts[test.y.data<int64_t>()[i]];
     int64_t majority = 0;
     for (const auto& [label, count] : counts) majority = std::max(majority, count);
-    std::printf("task %s, model %s: %lld trainable parameters, vocabulary %lld, %lld training / %lld validation / %lld test "
-                "samples of %lld tokens\n",
-                task.c_str(), model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(vocab.size()),
-                static_cast<long long>(train.size()), static_cast<long long>(held_out.size()),
-                static_cast<long long>(test.size()), static_cast<long long>(length));
+    std::printf(
+        "task %s, model %s: %lld trainable parameters, vocabulary %lld, %lld training / %lld validation / %lld test "
+        "samples of %lld tokens\n",
+        task.c_str(), model.c_str(), static_cast<long long>(net.num_trainable()), static_cast<long long>(vocab.size()),
+        static_cast<long long>(train.size()), static_cast<long long>(held_out.size()), static_cast<long long>(test.size()),
+        static_cast<long long>(length));
 
     SampleText sampler(net, vocab, length, "The ", sample_length, seed);
     if (task == "lm" && sample_length > 0) trainer.add_callback(&sampler);  // before the Run's TensorBoard callback

@@ -1,9 +1,9 @@
 #include "strata/models/models.h"
 
+#include <optional>
+
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
-
-#include <optional>
 
 namespace strata::models {
 
@@ -71,9 +71,8 @@ Value transformer_blocks(GraphBuilder& b, Value x, const std::optional<Value>& m
   for (int64_t l = 1; l <= o.layers(); ++l) {
     const std::string block = "block" + std::to_string(l);
     b.set_scope(block);
-    Value h = b.multi_head_attention(
-        "attn", b.layer_norm("ln1", x),
-        AttentionOptions(o.dim(), o.heads()).mask(mask).causal(causal).dropout(o.dropout()));
+    Value h = b.multi_head_attention("attn", b.layer_norm("ln1", x),
+                                     AttentionOptions(o.dim(), o.heads()).mask(mask).causal(causal).dropout(o.dropout()));
     if (o.dropout() > 0) h = b.dropout("drop1", h, o.dropout());
     x = b.add("res1", x, h);
     Value f = b.linear("ff1", b.layer_norm("ln2", x), o.hidden());

@@ -26,10 +26,10 @@ GraphSpec resnet(const Shape& input_shape, int64_t classes, int64_t blocks_per_s
 // ---- Sequence models over token ids: input i64 [T], id 0 is padding ----
 
 struct TextModelOptions {
-  STRATA_ARG(int64_t, dim) = 64;        // embedding / model width
-  STRATA_ARG(int64_t, hidden) = 128;    // recurrent hidden size; Transformer feed-forward width
+  STRATA_ARG(int64_t, dim) = 64;      // embedding / model width
+  STRATA_ARG(int64_t, hidden) = 128;  // recurrent hidden size; Transformer feed-forward width
   STRATA_ARG(int64_t, layers) = 1;
-  STRATA_ARG(int64_t, heads) = 4;       // Transformer
+  STRATA_ARG(int64_t, heads) = 4;           // Transformer
   STRATA_ARG(bool, bidirectional) = false;  // recurrent classifier
   STRATA_ARG(std::string, cell) = "lstm";   // recurrent: lstm or gru
   STRATA_ARG(double, dropout) = 0.0;

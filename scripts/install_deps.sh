@@ -15,7 +15,7 @@ packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev
 if [ $main_only = 0 ]; then
   # The tests: GoogleTest, PyTorch and ONNX checkers, the fuzzers, MPI, a real ssh server, the
   # HTTP clients and Prometheus, the word lists and fortunes of the text models, the .deb build.
-  packages+=(libgtest-dev python3-numpy python3-onnx python3-torch dpkg-dev libtorch-dev clang libfuzzer-14-dev
+  packages+=(libgtest-dev python3-numpy python3-onnx python3-torch dpkg-dev libtorch-dev clang libfuzzer-14-dev clang-format
              openmpi-bin libopenmpi-dev openssh-server openssh-client prometheus curl
              wamerican wngerman wfrench witalian wspanish wportuguese wdutch wswedish fortunes)
 fi
@@ -33,7 +33,7 @@ fi
 
 [ $main_only = 1 ] && exit 0
 
-# ONNX Runtime for the ONNX export test (tests/versioning/onnx_test.cc) is not a Debian package:
+# ONNX Runtime for the ONNX export test (tests/versioning/onnx/onnx_test.cc) is not a Debian package:
 # the npm registry's onnxruntime-node ships a CPU runtime. The library never downloads anything.
 ort_dir="${STRATA_ORT_DIR:-$HOME/.cache/strata/onnxruntime}"
 if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]; then

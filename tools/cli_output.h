@@ -2,13 +2,13 @@
 // CLI's interface, documented in docs/cli.md) and human formatting of times, sizes and refs.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "strata/versioning/version_log.h"
 
@@ -24,7 +24,7 @@ std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, version
 
 // ---- JSON ----
 std::string json_str(const std::string& s);
-std::string json_num(double v);  // NaN / Inf become null: JSON has neither
+std::string json_num(double v);                                // NaN / Inf become null: JSON has neither
 std::string json_list(const std::vector<std::string>& items);  // items are JSON already
 std::string json_str_list(const std::vector<std::string>& items);
 
@@ -40,7 +40,7 @@ std::string json_map(const Map& m, Fn&& value) {
 }
 
 // ---- people ----
-std::string local_time(int64_t ms);   // "2026-11-23 14:05:09"
+std::string local_time(int64_t ms);       // "2026-11-23 14:05:09"
 std::string human_bytes(uint64_t bytes);  // "1.5 MiB"
 // +1: higher is better, -1: lower is better, 0: no direction (lr, throughput, time...).
 int metric_direction(const std::string& name);

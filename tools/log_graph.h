@@ -24,8 +24,8 @@ struct DagNode {
 std::vector<DagNode> children_first(std::vector<DagNode> nodes);
 
 struct GraphRow {
-  std::string row;                     // lanes with the version's '*', to prefix its line
-  std::vector<std::string> connectors; // lines to print after it (joins, merges)
+  std::string row;                      // lanes with the version's '*', to prefix its line
+  std::vector<std::string> connectors;  // lines to print after it (joins, merges)
 };
 
 // `nodes` must be children-first (children_first's order). One row per node, same order.

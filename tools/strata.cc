@@ -7,11 +7,10 @@
 // 2 usage errors reported by CLI11.
 //
 // The verbs register themselves (tools/verbs/verbs.h); this file parses and dispatches.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <utility>
-
-#include <CLI/CLI.hpp>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/version.h"

@@ -1,11 +1,12 @@
 // Chunk codec; the byte layout is specified in docs/formats.md "Chunk values".
 #include "strata/versioning/chunk_codec.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
-#include <zstd.h>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/internal/little_endian.h"
@@ -25,8 +26,8 @@ enum : uint8_t { kPlaneRaw = 0, kPlaneZstd = 1 };
 // Model sizes (docs/formats.md "Float model"). Changing any of them is a format break.
 constexpr int kResidualPrevBuckets = 9;  // previous value's residual bit length >> 2, 0..8
 constexpr uint32_t kMaxResidualBits = 33;
-constexpr uint32_t kMaxMagnitudeBits = 32;     // mode 2 codes |r| < 2^32
-constexpr int kSignContexts = 3;               // previous value's residual: zero, up, down
+constexpr uint32_t kMaxMagnitudeBits = 32;  // mode 2 codes |r| < 2^32
+constexpr int kSignContexts = 3;            // previous value's residual: zero, up, down
 // Chunks above twice this many values choose their float-model mode on their first values only.
 constexpr size_t kModeSampleValues = 16384;
 
@@ -61,7 +62,10 @@ void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 class Cursor {
  public:
   Cursor(std::string_view s) : p_(reinterpret_cast<const uint8_t*>(s.data())), n_(s.size()) {}
-  uint8_t u8() { need(1); return p_[pos_++]; }
+  uint8_t u8() {
+    need(1);
+    return p_[pos_++];
+  }
   uint32_t u32() {
     need(4);
     uint32_t v = load_u32(p_ + pos_);
@@ -95,8 +99,7 @@ std::string zstd_compress(const uint8_t* data, size_t size, int level) {
 void zstd_decompress(std::string_view in, uint8_t* out, size_t size) {
   size_t n = ZSTD_decompressDCtx(thread_dctx(), out, size, in.data(), in.size());
   if (ZSTD_isError(n)) throw_corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n != size) throw_corruption("zstd frame decodes to " + std::to_string(n) + " bytes, expected " +
-                                  std::to_string(size));
+  if (n != size) throw_corruption("zstd frame decodes to " + std::to_string(n) + " bytes, expected " + std::to_string(size));
 }
 
 // A byte plane stored zstd-compressed when that is smaller, raw otherwise. `z` is scratch room
@@ -233,12 +236,8 @@ void decode_fields(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
 // The monotone key of a float's bits u: ~u for negative floats, u | 0x80000000 for positive
 // ones (and back). Written as an XOR with a mask spread from the sign bit rather than as a
 // condition: signs are data (random for weights), and a branch on them mispredicts half the time.
-uint32_t monotone_key(uint32_t u) {
-  return u ^ (static_cast<uint32_t>(static_cast<int32_t>(u) >> 31) | 0x80000000u);
-}
-uint32_t from_monotone_key(uint32_t k) {
-  return k ^ (static_cast<uint32_t>(static_cast<int32_t>(~k) >> 31) | 0x80000000u);
-}
+uint32_t monotone_key(uint32_t u) { return u ^ (static_cast<uint32_t>(static_cast<int32_t>(u) >> 31) | 0x80000000u); }
+uint32_t from_monotone_key(uint32_t k) { return k ^ (static_cast<uint32_t>(static_cast<int32_t>(~k) >> 31) | 0x80000000u); }
 
 void decode_residual(Cursor& in, size_t n, const uint8_t* base, uint8_t* out) {
   std::string_view coded = in.bytes(in.u32());
@@ -344,11 +343,10 @@ class SignedResidualCoder {
   }
 
  private:
-
   std::vector<uint16_t> models_;
   std::string coded_, bits_;
-  rc::Encoder enc_;     // writes coded_
-  rc::BitWriter bw_;    // writes bits_
+  rc::Encoder enc_;   // writes coded_
+  rc::BitWriter bw_;  // writes bits_
   const uint8_t* base_;
   uint32_t prev_nb_ = 0, prev_sign_ = 0;
 };
@@ -420,10 +418,14 @@ std::string header(ChunkCodec codec, const ChunkBase* base, uint32_t raw_size) {
 
 const char* codec_name(ChunkCodec codec) {
   switch (codec) {
-    case ChunkCodec::kRaw: return "raw";
-    case ChunkCodec::kZstd: return "zstd";
-    case ChunkCodec::kShuffleZstd: return "shuffle+zstd";
-    case ChunkCodec::kFloatModel: return "float-model";
+    case ChunkCodec::kRaw:
+      return "raw";
+    case ChunkCodec::kZstd:
+      return "zstd";
+    case ChunkCodec::kShuffleZstd:
+      return "shuffle+zstd";
+    case ChunkCodec::kFloatModel:
+      return "float-model";
   }
   return "?";
 }
@@ -440,8 +442,7 @@ std::optional<ChunkCodec> codec_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base,
-                         const CodecOptions& options) {
+std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base, const CodecOptions& options) {
   STRATA_CHECK(raw.size() <= kMaxChunkBytes);
   STRATA_CHECK(!base || base->depth < 0xFFFF);
   if (!options.allow_delta()) base = nullptr;
@@ -454,7 +455,8 @@ std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* bas
 
   std::string best;
   switch (codec) {
-    case ChunkCodec::kRaw: break;
+    case ChunkCodec::kRaw:
+      break;
     case ChunkCodec::kZstd: {
       std::vector<uint8_t> x = xor_with(raw, base_data);
       best = header(codec, base, size) + zstd_compress(x.data(), x.size(), options.zstd_level());
@@ -540,8 +542,7 @@ ChunkHeader parse_chunk_header(std::string_view value) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(value.data());
   ChunkHeader h;
   if (p[0] > static_cast<uint8_t>(ChunkCodec::kFloatModel))
-    throw_corruption("unknown chunk codec " + std::to_string(p[0]), "",
-                     "the log may have been written by a newer Strata");
+    throw_corruption("unknown chunk codec " + std::to_string(p[0]), "", "the log may have been written by a newer Strata");
   h.codec = static_cast<ChunkCodec>(p[0]);
   if (p[1] & ~kFlagDelta) throw_corruption("unknown chunk flags " + std::to_string(p[1]));
   h.delta = (p[1] & kFlagDelta) != 0;

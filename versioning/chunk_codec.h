@@ -56,22 +56,21 @@ struct CodecOptions {
 struct ChunkBase {
   const uint8_t* data = nullptr;  // decoded bytes, same size as the chunk
   ChunkId id{};
-  uint16_t depth = 0;             // the base's own chain depth (0 = keyframe)
+  uint16_t depth = 0;  // the base's own chain depth (0 = keyframe)
 };
 
 struct ChunkHeader {
   ChunkCodec codec = ChunkCodec::kRaw;
   bool delta = false;
-  uint16_t depth = 0;       // number of delta links to the keyframe at the end of the chain
+  uint16_t depth = 0;  // number of delta links to the keyframe at the end of the chain
   uint32_t raw_size = 0;
-  ChunkId base{};           // valid when delta
+  ChunkId base{};  // valid when delta
   size_t payload_offset = 0;
 };
 
 // Encodes `raw` (at most kMaxChunkBytes). `base` may be null (keyframe). The result never
 // exceeds raw size + header: incompressible data is stored raw.
-std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base,
-                         const CodecOptions& options);
+std::string encode_chunk(std::string_view raw, DType dtype, const ChunkBase* base, const CodecOptions& options);
 
 // Parses and validates the header; throws kCorruption (without a location: callers add it).
 ChunkHeader parse_chunk_header(std::string_view value);
@@ -79,7 +78,6 @@ ChunkHeader parse_chunk_header(std::string_view value);
 // Decodes into `out` (header.raw_size bytes). `base_raw` must hold the decoded base chunk when
 // header.delta. Throws kCorruption on malformed payloads; garbage that still parses is caught by
 // the caller's re-hash.
-void decode_chunk(std::string_view value, const ChunkHeader& header, const uint8_t* base_raw,
-                  uint8_t* out);
+void decode_chunk(std::string_view value, const ChunkHeader& header, const uint8_t* base_raw, uint8_t* out);
 
 }  // namespace strata::versioning

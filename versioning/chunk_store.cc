@@ -1,6 +1,7 @@
 // Reading chunks back: delta chains, verification against chunk ids, parallel tensor decode.
-#include <cstring>
 #include <omp.h>
+
+#include <cstring>
 
 #include "strata/framework/core/error.h"
 #include "strata/versioning/internal/log_internals.h"
@@ -77,8 +78,8 @@ ChunkBytes LogInternals::decode_chunk(const VersionLog& log, const LmdbTxn& txn,
 }
 
 std::vector<Tensor> LogInternals::decode_tensors(const VersionLog& log, const LmdbTxn& txn,
-                                                 const std::vector<TensorEntry>& entries,
-                                                 const std::string& version, bool use_cache) {
+                                                 const std::vector<TensorEntry>& entries, const std::string& version,
+                                                 bool use_cache) {
   ChunkCache* cache = use_cache ? log.cache_.get() : nullptr;
   struct Job {
     size_t tensor, offset;
@@ -104,8 +105,8 @@ std::vector<Tensor> LogInternals::decode_tensors(const VersionLog& log, const Lm
   const int64_t n = static_cast<int64_t>(jobs.size());
   size_t total = 0;
   for (const Tensor& t : out) total += t.nbytes();
-  // Threads pay off for a few MiB; below that, waking a team costs more than it saves (and on a
-  // loaded machine a parallel region can wait a whole time slice for a descheduled thread).
+    // Threads pay off for a few MiB; below that, waking a team costs more than it saves (and on a
+    // loaded machine a parallel region can wait a whole time slice for a descheduled thread).
 #pragma omp parallel for schedule(dynamic) if (n > 1 && total >= (size_t{2} << 20))
   for (int64_t j = 0; j < n; ++j) {
     Job& job = jobs[static_cast<size_t>(j)];
@@ -114,8 +115,9 @@ std::vector<Tensor> LogInternals::decode_tensors(const VersionLog& log, const Lm
       ChunkBytes bytes = decode_chain(job.chain, job.base, cache);
       Tensor& t = out[job.tensor];
       size_t expected = std::min(kMaxChunkBytes, t.nbytes() - job.offset);
-      if (bytes->size() != expected) throw_corruption("chunk has " + std::to_string(bytes->size()) +
-                                                      " bytes, the manifest expects " + std::to_string(expected));
+      if (bytes->size() != expected)
+        throw_corruption("chunk has " + std::to_string(bytes->size()) + " bytes, the manifest expects " +
+                         std::to_string(expected));
       std::memcpy(static_cast<uint8_t*>(t.raw()) + job.offset, bytes->data(), expected);
     } catch (const Error& err) {
       job.error = err.what_failed();

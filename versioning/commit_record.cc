@@ -58,18 +58,31 @@ void check_record_layout(std::string_view bytes) {
   LayoutCheck c(bytes);
   uint32_t version = c.u32();
   if (version == 0 || version > CommitRecord::kFormatVersion) return;  // decode() says which
-  c.fixed_vector(16);  // parents
-  c.string();          // branch
-  c.skip(3 * 8);       // epoch, global_step, wall_time_ms
-  c.string();          // author
-  c.string();          // message
-  c.string();          // graph_id
-  c.repeat([&] { c.string(); c.string(); });  // hparams
-  c.repeat([&] { c.string(); c.skip(8); });   // metrics
-  c.repeat([&] { c.string(); c.skip(8); });   // counters
-  c.repeat([&] { check_entry(c); });          // params
-  c.skip(4 + 16);      // optim_count, optim_digest
-  if (version >= 2) c.repeat([&] { c.string(); c.string(); });  // environment
+  c.fixed_vector(16);                                                  // parents
+  c.string();                                                          // branch
+  c.skip(3 * 8);                                                       // epoch, global_step, wall_time_ms
+  c.string();                                                          // author
+  c.string();                                                          // message
+  c.string();                                                          // graph_id
+  c.repeat([&] {
+    c.string();
+    c.string();
+  });  // hparams
+  c.repeat([&] {
+    c.string();
+    c.skip(8);
+  });  // metrics
+  c.repeat([&] {
+    c.string();
+    c.skip(8);
+  });                                 // counters
+  c.repeat([&] { check_entry(c); });  // params
+  c.skip(4 + 16);                     // optim_count, optim_digest
+  if (version >= 2)
+    c.repeat([&] {
+      c.string();
+      c.string();
+    });  // environment
 }
 
 void check_manifest_layout(std::string_view bytes) {
@@ -82,7 +95,10 @@ void check_stats_layout(std::string_view bytes) {
   LayoutCheck c(bytes);
   c.u32();
   c.skip(5 * 8);
-  c.repeat([&] { c.string(); c.skip(8); });
+  c.repeat([&] {
+    c.string();
+    c.skip(8);
+  });
 }
 
 // Decodes with `fn` and insists that every byte is consumed: a record must re-encode to the

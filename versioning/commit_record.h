@@ -28,8 +28,7 @@ struct TensorEntry {
   uint64_t raw_bytes = 0;
 
   bool operator==(const TensorEntry& o) const {
-    return name == o.name && dtype == o.dtype && shape == o.shape && chunks == o.chunks &&
-           raw_bytes == o.raw_bytes;
+    return name == o.name && dtype == o.dtype && shape == o.shape && chunks == o.chunks && raw_bytes == o.raw_bytes;
   }
 };
 
@@ -43,16 +42,16 @@ struct CommitRecord {
   std::string branch;             // the branch it was committed on
   int64_t epoch = 0;
   int64_t global_step = 0;
-  int64_t wall_time_ms = 0;       // Unix time in milliseconds
-  std::string author;             // user@host
+  int64_t wall_time_ms = 0;  // Unix time in milliseconds
+  std::string author;        // user@host
   std::string message;
-  std::string graph_id;           // key in `graphs`
+  std::string graph_id;  // key in `graphs`
   std::map<std::string, std::string> hparams;
   std::map<std::string, double> metrics;
   std::map<std::string, int64_t> counters;  // RNG counters, loader position, optimizer step...
   std::vector<TensorEntry> params;
-  uint32_t optim_count = 0;       // tensors in the optimizer manifest at commit time
-  Digest128 optim_digest{};       // XXH3-128 of the encoded optimizer manifest (zero if none)
+  uint32_t optim_count = 0;  // tensors in the optimizer manifest at commit time
+  Digest128 optim_digest{};  // XXH3-128 of the encoded optimizer manifest (zero if none)
   // How the version was made (format 2): "strata" and "onednn" versions, from TrainState.
   std::map<std::string, std::string> environment;
 
@@ -82,10 +81,10 @@ std::vector<TensorEntry> decode_manifest(std::string_view bytes);  // kCorruptio
 
 // Storage accounting of one commit (the `stats` database); not part of the commit's identity.
 struct CommitStats {
-  uint64_t raw_bytes = 0;          // params + optimizer state, decoded
-  uint64_t new_stored_bytes = 0;   // chunk values this commit added
+  uint64_t raw_bytes = 0;         // params + optimizer state, decoded
+  uint64_t new_stored_bytes = 0;  // chunk values this commit added
   uint64_t new_chunks = 0;
-  uint64_t reused_chunks = 0;      // chunks that were already in the log (dedup)
+  uint64_t reused_chunks = 0;  // chunks that were already in the log (dedup)
   uint64_t delta_chunks = 0;
   std::map<std::string, uint64_t> stored_bytes;  // per tensor: stored size of its new chunks
 

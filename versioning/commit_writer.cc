@@ -1,7 +1,8 @@
 // VersionLog::prepare / write: hashing a snapshot, encoding its new chunks, one transaction.
+#include <omp.h>
+
 #include <chrono>
 #include <cstring>
-#include <omp.h>
 #include <set>
 
 #include "strata/framework/core/error.h"
@@ -40,7 +41,7 @@ std::vector<TensorEntry> hash_tensors(const NamedTensors& tensors) {
   const int64_t n = static_cast<int64_t>(jobs.size());
   size_t total = 0;
   for (const auto& [name, t] : tensors) total += t.nbytes();
-  // XXH3 runs at memory speed: threads only pay off for large states.
+    // XXH3 runs at memory speed: threads only pay off for large states.
 #pragma omp parallel for schedule(dynamic) if (n > 1 && total >= (size_t{4} << 20))
   for (int64_t j = 0; j < n; ++j) {
     auto [t, c] = jobs[static_cast<size_t>(j)];
@@ -95,9 +96,9 @@ void find_delta_base(const VersionLog& log, const LmdbTxn& txn, const DeltaBases
 
 // The chunks of `entries` that neither the log nor `planned` holds, as encode jobs; counts the
 // others in `reused`.
-void plan_new_chunks(const VersionLog& log, const LmdbTxn& txn, const DeltaBases& bases,
-                     const std::vector<TensorEntry>& entries, const std::vector<Tensor>& tensors,
-                     std::set<ChunkId>& planned, uint64_t& reused, std::vector<EncodeJob>& jobs) {
+void plan_new_chunks(const VersionLog& log, const LmdbTxn& txn, const DeltaBases& bases, const std::vector<TensorEntry>& entries,
+                     const std::vector<Tensor>& tensors, std::set<ChunkId>& planned, uint64_t& reused,
+                     std::vector<EncodeJob>& jobs) {
   for (size_t t = 0; t < entries.size(); ++t) {
     const TensorEntry& e = entries[t];
     for (size_t c = 0; c < e.chunks.size(); ++c) {
@@ -213,10 +214,10 @@ PreparedCommit VersionLog::prepare(const SnapshotRequest& request) const {
   r.branch = request.branch;
   r.epoch = s.epoch();
   r.global_step = s.global_step();
-  r.wall_time_ms = request.wall_time_ms
-                       ? request.wall_time_ms
-                       : std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+  r.wall_time_ms =
+      request.wall_time_ms
+          ? request.wall_time_ms
+          : std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   r.author = request.author.empty() ? default_author() : request.author;
   r.message = request.message;
   p.graph_bytes = s.graph.to_bytes();

@@ -6,9 +6,10 @@
 // cycle: the queue lists only the chunks a version added (they were absent before it was
 // written), and a base is a chunk of the parent version, which was in the log before them. Each
 // chunk's base was therefore added strictly earlier, whichever order versions are compacted in.
+#include <omp.h>
+
 #include <chrono>
 #include <cstring>
-#include <omp.h>
 #include <optional>
 #include <set>
 
@@ -34,8 +35,8 @@ struct CompactJob {
   ChunkId id;
   DType dtype;
   std::string tensor;
-  ChunkBytes raw;          // the chunk's decoded bytes
-  ChunkBytes base_bytes;   // the decoded delta base, when there is one
+  ChunkBytes raw;         // the chunk's decoded bytes
+  ChunkBytes base_bytes;  // the decoded delta base, when there is one
   ChunkBase base;
   size_t old_size = 0;
   std::string value;
@@ -74,7 +75,8 @@ std::vector<CompactJob> compaction_jobs(const VersionLog& log, const LmdbTxn& tx
         if (!stored) continue;
         const ChunkHeader h = parse_chunk_header(*stored);
         if (h.codec != ChunkCodec::kRaw || h.delta) continue;  // already compressed
-        CompactJob job{chunk, e.dtype, e.name, LogInternals::decode_chunk(log, txn, chunk, false), nullptr, {}, stored->size(), {}};
+        CompactJob job{chunk,   e.dtype, e.name,         LogInternals::decode_chunk(log, txn, chunk, false),
+                       nullptr, {},      stored->size(), {}};
         auto be = base_entries.find(e.name);
         if (be != base_entries.end() && be->second.dtype == e.dtype && be->second.raw_bytes == e.raw_bytes &&
             be->second.chunks[c] != chunk) {

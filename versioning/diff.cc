@@ -85,8 +85,10 @@ GraphDiff diff_graphs(const GraphSpec& a, const GraphSpec& b) {
     for (const ParamSpec& p : m.params) params_b[p.name] = &p;
     for (const ParamSpec& p : n.params) {
       auto it = params_b.find(p.name);
-      if (it == params_b.end()) what += " -" + p.name;
-      else if (it->second->shape != p.shape) what += " " + p.name + " " + shape_str(p.shape) + " -> " + shape_str(it->second->shape);
+      if (it == params_b.end())
+        what += " -" + p.name;
+      else if (it->second->shape != p.shape)
+        what += " " + p.name + " " + shape_str(p.shape) + " -> " + shape_str(it->second->shape);
       if (it != params_b.end()) params_b.erase(it);
     }
     for (const auto& [name, p] : params_b) what += " +" + name;

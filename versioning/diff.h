@@ -32,9 +32,9 @@ struct GraphDiff {
 struct VersionDiff {
   CommitId a{}, b{};
   double eps = 0;
-  std::string graph_a, graph_b;       // graph ids
-  std::vector<TensorDiff> tensors;    // structural changes first, then by mean_abs, largest first
-  GraphDiff graph;                    // empty when the graph ids are equal
+  std::string graph_a, graph_b;     // graph ids
+  std::vector<TensorDiff> tensors;  // structural changes first, then by mean_abs, largest first
+  GraphDiff graph;                  // empty when the graph ids are equal
   // Every metric of either version: (a, b), NaN where one lacks it.
   std::map<std::string, std::pair<double, double>> metrics;
   // Hyper-parameters that differ: (a, b), "" where unset.

@@ -1,7 +1,8 @@
 #include "strata/versioning/ids.h"
 
-#include <cstring>
 #include <xxhash.h>
+
+#include <cstring>
 
 #include "strata/framework/core/error.h"
 
@@ -41,8 +42,7 @@ std::optional<Digest128> digest_from_hex(std::string_view hex) {
     return static_cast<uint8_t>(c - 'A' + 10);
   };
   Digest128 id;
-  for (size_t i = 0; i < id.size(); ++i)
-    id[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  for (size_t i = 0; i < id.size(); ++i) id[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
   return id;
 }
 

@@ -28,9 +28,7 @@ std::string short_hex(const Digest128& id, size_t digits = 8);
 std::optional<Digest128> digest_from_hex(std::string_view hex);
 bool is_hex(std::string_view s);
 
-inline std::string_view as_bytes(const Digest128& id) {
-  return {reinterpret_cast<const char*>(id.data()), id.size()};
-}
+inline std::string_view as_bytes(const Digest128& id) { return {reinterpret_cast<const char*>(id.data()), id.size()}; }
 // REQUIRES: bytes.size() == 16 (callers check lengths of values read from disk first).
 Digest128 digest_from_bytes(std::string_view bytes);
 

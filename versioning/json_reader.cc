@@ -44,14 +44,22 @@ class Reader {
     const size_t start = pos_;
     JsonValue v;
     const char c = s_[pos_];
-    if (c == '{') object(v, depth);
-    else if (c == '[') array(v, depth);
-    else if (c == '"') v.kind = JsonValue::Kind::kString, parts(v).string = string();
-    else if (c == '-' || (c >= '0' && c <= '9')) number(v);
-    else if (literal("true")) v.kind = JsonValue::Kind::kBool, v.boolean = true;
-    else if (literal("false")) v.kind = JsonValue::Kind::kBool;
-    else if (literal("null")) v.kind = JsonValue::Kind::kNull;
-    else fail(std::string("unexpected character '") + c + "'");
+    if (c == '{')
+      object(v, depth);
+    else if (c == '[')
+      array(v, depth);
+    else if (c == '"')
+      v.kind = JsonValue::Kind::kString, parts(v).string = string();
+    else if (c == '-' || (c >= '0' && c <= '9'))
+      number(v);
+    else if (literal("true"))
+      v.kind = JsonValue::Kind::kBool, v.boolean = true;
+    else if (literal("false"))
+      v.kind = JsonValue::Kind::kBool;
+    else if (literal("null"))
+      v.kind = JsonValue::Kind::kNull;
+    else
+      fail(std::string("unexpected character '") + c + "'");
     v.text = s_.substr(start, pos_ - start);
     return v;
   }
@@ -103,8 +111,10 @@ class Reader {
       return pos_ > d;
     };
     if (s_[pos_] == '-') ++pos_;
-    if (pos_ < s_.size() && s_[pos_] == '0') ++pos_;
-    else if (!digits()) fail("a number needs digits");
+    if (pos_ < s_.size() && s_[pos_] == '0')
+      ++pos_;
+    else if (!digits())
+      fail("a number needs digits");
     bool integral = true;
     if (pos_ < s_.size() && s_[pos_] == '.') {
       ++pos_;
@@ -127,8 +137,8 @@ class Reader {
       const size_t e = digits_text.find_first_of("eE");
       const bool underflow = e != std::string_view::npos && e + 1 < digits_text.size() && digits_text[e + 1] == '-';
       v.number = (*first == '-' ? -1.0 : 1.0) * (underflow ? 0.0 : HUGE_VAL);
-    }
-    else if (ec != std::errc() || end != last) fail("malformed number");
+    } else if (ec != std::errc() || end != last)
+      fail("malformed number");
   }
 
   static void append_utf8(std::string& out, uint32_t cp) {
@@ -194,12 +204,26 @@ class Reader {
       if (pos_ >= s_.size()) fail("unterminated string");
       const char e = s_[pos_++];
       switch (e) {
-        case '"': case '\\': case '/': out += e; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && s_.substr(pos_, 2) == "\\u") {  // a surrogate pair
@@ -212,7 +236,8 @@ class Reader {
           append_utf8(out, cp);
           break;
         }
-        default: fail(std::string("unknown escape '\\") + e + "'");
+        default:
+          fail(std::string("unknown escape '\\") + e + "'");
       }
     }
   }
@@ -247,19 +272,23 @@ const JsonValue* JsonValue::find(std::string_view key) const {
 
 const char* JsonValue::kind_name() const {
   switch (kind) {
-    case Kind::kNull: return "null";
-    case Kind::kBool: return "a boolean";
-    case Kind::kNumber: return "a number";
-    case Kind::kString: return "a string";
-    case Kind::kArray: return "an array";
-    case Kind::kObject: return "an object";
+    case Kind::kNull:
+      return "null";
+    case Kind::kBool:
+      return "a boolean";
+    case Kind::kNumber:
+      return "a number";
+    case Kind::kString:
+      return "a string";
+    case Kind::kArray:
+      return "an array";
+    case Kind::kObject:
+      return "an object";
   }
   return "?";
 }
 
-std::string JsonValue::excerpt() const {
-  return text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 37)) + "...";
-}
+std::string JsonValue::excerpt() const { return text.size() <= 40 ? std::string(text) : std::string(text.substr(0, 37)) + "..."; }
 
 JsonValue parse_json(std::string_view text, int max_depth) { return Reader(text, max_depth).document(); }
 
@@ -267,11 +296,21 @@ std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

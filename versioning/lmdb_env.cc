@@ -1,16 +1,17 @@
 #include "strata/versioning/internal/lmdb_env.h"
 
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <map>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 
 #include "strata/framework/core/error.h"
 
@@ -25,12 +26,14 @@ struct MapFull {};
 [[noreturn]] void throw_lmdb(int rc, const std::string& op, const std::string& where) {
   std::string what = op + ": " + mdb_strerror(rc);
   switch (rc) {
-    case ENOENT: throw Error(ErrorCode::kNotFound, what, where);
+    case ENOENT:
+      throw Error(ErrorCode::kNotFound, what, where);
     case EACCES:
     case EPERM:
     case EROFS:
       throw Error(ErrorCode::kIOError, what, where, "check the permissions of the log directory");
-    case ENOSPC: throw Error(ErrorCode::kIOError, what, where, "the disk is full: free space and retry");
+    case ENOSPC:
+      throw Error(ErrorCode::kIOError, what, where, "the disk is full: free space and retry");
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -39,7 +42,8 @@ struct MapFull {};
       throw Error(ErrorCode::kCorruption, what, where, "the LMDB file is damaged or not a version log");
     case MDB_READERS_FULL:
       throw Error(ErrorCode::kFailedPrecondition, what, where, "too many readers have this log open");
-    default: throw Error(ErrorCode::kIOError, what, where);
+    default:
+      throw Error(ErrorCode::kIOError, what, where);
   }
 }
 
@@ -83,16 +87,26 @@ void make_dirs(const std::string& dir) {
 
 const char* db_name(Db db) {
   switch (db) {
-    case Db::kMeta: return "meta";
-    case Db::kChunks: return "chunks";
-    case Db::kCommits: return "commits";
-    case Db::kGraphs: return "graphs";
-    case Db::kRefs: return "refs";
-    case Db::kIndex: return "index";
-    case Db::kOptim: return "optim";
-    case Db::kStats: return "stats";
-    case Db::kPending: return "pending";
-    case Db::kCount: break;
+    case Db::kMeta:
+      return "meta";
+    case Db::kChunks:
+      return "chunks";
+    case Db::kCommits:
+      return "commits";
+    case Db::kGraphs:
+      return "graphs";
+    case Db::kRefs:
+      return "refs";
+    case Db::kIndex:
+      return "index";
+    case Db::kOptim:
+      return "optim";
+    case Db::kStats:
+      return "stats";
+    case Db::kPending:
+      return "pending";
+    case Db::kCount:
+      break;
   }
   return "?";
 }
@@ -126,8 +140,7 @@ bool LmdbTxn::del(Db db, std::string_view key) {
   return true;
 }
 
-void LmdbTxn::scan_from(Db db, std::string_view from,
-                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
+void LmdbTxn::scan_from(Db db, std::string_view from, const std::function<bool(std::string_view, std::string_view)>& fn) const {
   if (!env_->present(db)) return;
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, env_->dbi(db), &cur);
@@ -220,19 +233,18 @@ void check_data_file(const std::string& dir) {
   if (!read_meta(0, m0)) bad("only " + std::to_string(size) + " bytes, shorter than an LMDB meta page");
   if (m0.magic != kLmdbMagic || m0.version != 1) bad("meta page 0 is not an LMDB meta page (magic or version)");
   if (!page_size_ok(m0.page_size)) bad("meta page 0 has an impossible page size " + std::to_string(m0.page_size));
-  if (!read_meta(m0.page_size, m1))
-    bad("truncated to " + std::to_string(size) + " bytes: the second meta page is missing");
+  if (!read_meta(m0.page_size, m1)) bad("truncated to " + std::to_string(size) + " bytes: the second meta page is missing");
   if (m1.magic != kLmdbMagic || m1.version != 1) bad("meta page 1 is not an LMDB meta page (magic or version)");
   if (!page_size_ok(m1.page_size) || m1.page_size != m0.page_size)
-    bad("the meta pages disagree on the page size (" + std::to_string(m0.page_size) + " and " +
-        std::to_string(m1.page_size) + ")");
+    bad("the meta pages disagree on the page size (" + std::to_string(m0.page_size) + " and " + std::to_string(m1.page_size) +
+        ")");
   const MetaPage& current = m1.txnid > m0.txnid ? m1 : m0;  // as LMDB chooses
   if (current.last_page > (uint64_t{1} << 40))
     bad("the current meta page names an impossible last page " + std::to_string(current.last_page));
   const uint64_t needed = (current.last_page + 1) * current.page_size;
   if (size < needed)
-    bad("truncated to " + std::to_string(size) + " bytes; the current meta page (transaction " +
-        std::to_string(current.txnid) + ") needs " + std::to_string(needed));
+    bad("truncated to " + std::to_string(size) + " bytes; the current meta page (transaction " + std::to_string(current.txnid) +
+        ") needs " + std::to_string(needed));
   ::close(fd);
 }
 
@@ -246,13 +258,13 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
   struct stat st;
   if (read_only && ::stat((dir + "/data.mdb").c_str(), &st) != 0)
     throw Error(ErrorCode::kNotFound, "no version log here", dir,
-                "check the log directory (strata's --log, the examples' --log-dir): a log is created by the first run that records versions");
+                "check the log directory (strata's --log, the examples' --log-dir): a log is created by the first run that "
+                "records versions");
   const std::string key = real_path(dir);
   if (auto live = registry()[key].lock()) {
     if (read_only) return live;
     throw Error(ErrorCode::kFailedPrecondition,
-                std::string("the log is already open ") + (live->read_only() ? "read-only" : "for writing") +
-                    " in this process",
+                std::string("the log is already open ") + (live->read_only() ? "read-only" : "for writing") + " in this process",
                 dir, "share one VersionLog object, or close the other before opening for writing");
   }
 
@@ -264,8 +276,8 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
     env->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (env->lock_fd_ < 0) {
       int err = errno;
-      throw Error(ErrorCode::kIOError, std::string("cannot create the writer lock: ") + std::strerror(err),
-                  lock_path, "choose a writable log directory");
+      throw Error(ErrorCode::kIOError, std::string("cannot create the writer lock: ") + std::strerror(err), lock_path,
+                  "choose a writable log directory");
     }
     if (::flock(env->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;

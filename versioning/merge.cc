@@ -1,5 +1,7 @@
 // merge_versions: weight averaging, task arithmetic and TIES merging of two versions against
 // their merge base (docs/design.md "Merge").
+#include "strata/versioning/merge.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/versioning/commit_graph.h"
-#include "strata/versioning/merge.h"
 
 namespace strata::versioning {
 namespace {
@@ -23,8 +24,8 @@ std::string param_mismatch(const CommitRecord& a, const CommitRecord& b) {
     auto it = bs.find(e.name);
     if (it == bs.end()) return "'" + e.name + "' is missing from the second version";
     if (it->second->shape != e.shape || it->second->dtype != e.dtype)
-      return "'" + e.name + "' is " + shape_str(e.shape) + " " + dtype_name(e.dtype) + " vs " +
-             shape_str(it->second->shape) + " " + dtype_name(it->second->dtype);
+      return "'" + e.name + "' is " + shape_str(e.shape) + " " + dtype_name(e.dtype) + " vs " + shape_str(it->second->shape) +
+             " " + dtype_name(it->second->dtype);
     bs.erase(it);
   }
   if (!bs.empty()) return "'" + bs.begin()->first + "' is missing from the first version";
@@ -79,8 +80,8 @@ void check_merge_base(const VersionLog& log, MergeMethod method, const CommitId&
                       const std::optional<CommitId>& base, const CommitRecord& ra) {
   if (!base)
     throw Error(ErrorCode::kFailedPrecondition,
-                std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(a) + " and " +
-                    log.describe(b) + " have no common ancestor",
+                std::string("cannot merge by ") + merge_method_name(method) + ": " + log.describe(a) + " and " + log.describe(b) +
+                    " have no common ancestor",
                 "", "use --method average, which needs no merge base");
   if (*base == a || *base == b)
     throw Error(ErrorCode::kFailedPrecondition,
@@ -94,9 +95,8 @@ void check_merge_base(const VersionLog& log, MergeMethod method, const CommitId&
 }
 
 // Records how the merge was made in its hparams (merge/...); returns the message's summary.
-std::string record_merge(const MergeRequest& request, const CommitId& a, const CommitId& b,
-                         const std::optional<CommitId>& base, const std::vector<std::string>& taken,
-                         std::map<std::string, std::string>& hparams) {
+std::string record_merge(const MergeRequest& request, const CommitId& a, const CommitId& b, const std::optional<CommitId>& base,
+                         const std::vector<std::string>& taken, std::map<std::string, std::string>& hparams) {
   const MergeMethod method = request.method;
   hparams["merge/method"] = merge_method_name(method);
   std::string how;
@@ -126,9 +126,12 @@ std::string record_merge(const MergeRequest& request, const CommitId& a, const C
 
 const char* merge_method_name(MergeMethod method) {
   switch (method) {
-    case MergeMethod::kAverage: return "average";
-    case MergeMethod::kTaskArithmetic: return "task-arithmetic";
-    case MergeMethod::kTies: return "ties";
+    case MergeMethod::kAverage:
+      return "average";
+    case MergeMethod::kTaskArithmetic:
+      return "task-arithmetic";
+    case MergeMethod::kTies:
+      return "ties";
   }
   return "?";
 }
@@ -153,7 +156,8 @@ CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
                 "open it with OpenMode::kReadWrite");
   if (!std::isfinite(request.alpha)) throw_invalid("merge alpha must be a finite number");
   if (!std::isfinite(request.lambda)) throw_invalid("merge lambda must be a finite number");
-  if (!(request.density > 0 && request.density <= 1)) throw_invalid("TIES density must be in (0, 1], got " + fmt_double(request.density));
+  if (!(request.density > 0 && request.density <= 1))
+    throw_invalid("TIES density must be in (0, 1], got " + fmt_double(request.density));
   const CommitId a = log.resolve(request.a), b = log.resolve(request.b);
   if (a == b) throw_invalid("cannot merge a version with itself", log.describe(a));
   const CommitRecord ra = log.read_record(a), rb = log.read_record(b);
@@ -228,9 +232,8 @@ CommitResult merge_versions(VersionLog& log, const MergeRequest& request) {
   SnapshotRequest snapshot;
   snapshot.parents = {a, b};
   snapshot.branch = branch;
-  snapshot.message = request.message.empty()
-                         ? "merge " + log.describe(a) + " and " + log.describe(b) + " (" + how + ")"
-                         : request.message;
+  snapshot.message =
+      request.message.empty() ? "merge " + log.describe(a) + " and " + log.describe(b) + " (" + how + ")" : request.message;
   snapshot.author = request.author;
   snapshot.wall_time_ms = request.wall_time_ms;
   snapshot.state = &state;

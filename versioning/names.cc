@@ -131,9 +131,8 @@ CommitId VersionLog::resolve(const std::string& name) const {
       CommitRecord r = LogInternals::need_record(txn, id);
       if (r.parents.empty())
         throw Error(ErrorCode::kNotFound,
-                    "'" + name + "' goes back past the first version (" + LogInternals::describe(id, r) +
-                        " has no parent)",
-                    "", kHint);
+                    "'" + name + "' goes back past the first version (" + LogInternals::describe(id, r) + " has no parent)", "",
+                    kHint);
       id = r.parents[0];
     }
     LogInternals::need_record(txn, id);

@@ -1,13 +1,14 @@
 #include "strata/versioning/recorder.h"
 
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <omp.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "strata/framework/core/error.h"
 
@@ -46,8 +47,7 @@ void copy_tensors(const NamedTensors& src, NamedTensors& dst) {
   for (int64_t p = 0; p < n; ++p) {
     auto [i, off] = pieces[static_cast<size_t>(p)];
     size_t len = std::min(kMaxChunkBytes, src[i].second.nbytes() - off);
-    std::memcpy(static_cast<uint8_t*>(dst[i].second.raw()) + off,
-                static_cast<const uint8_t*>(src[i].second.raw()) + off, len);
+    std::memcpy(static_cast<uint8_t*>(dst[i].second.raw()) + off, static_cast<const uint8_t*>(src[i].second.raw()) + off, len);
   }
 }
 
@@ -85,7 +85,7 @@ Recorder::~Recorder() {
 
 std::string Recorder::free_branch_name(const std::string& wanted) const {
   const std::map<std::string, CommitId> tags = log_->tags();  // a tag's name is taken too
-  std::string name = wanted;  // then wanted-2, wanted-3, ...
+  std::string name = wanted;                                  // then wanted-2, wanted-3, ...
   for (int n = 2; log_->head(name) || tags.count(name); ++n) name = wanted + "-" + std::to_string(n);
   return name;
 }
@@ -162,13 +162,20 @@ std::string Recorder::format_message(const TrainState& state) const {
     }
     std::string key = t.substr(i + 1, close - i - 1);
     i = close + 1;
-    if (key == "epoch") out += epoch;
-    else if (key == "step") out += std::to_string(state.global_step());
-    else if (key == "branch") out += branch_;
-    else if (auto m = state.metrics.find(key); m != state.metrics.end()) out += format_metric(m->second);
-    else if (auto c = state.counters.find(key); c != state.counters.end()) out += std::to_string(c->second);
-    else if (auto h = state.hparams.find(key); h != state.hparams.end()) out += h->second;
-    else out += "?";
+    if (key == "epoch")
+      out += epoch;
+    else if (key == "step")
+      out += std::to_string(state.global_step());
+    else if (key == "branch")
+      out += branch_;
+    else if (auto m = state.metrics.find(key); m != state.metrics.end())
+      out += format_metric(m->second);
+    else if (auto c = state.counters.find(key); c != state.counters.end())
+      out += std::to_string(c->second);
+    else if (auto h = state.hparams.find(key); h != state.hparams.end())
+      out += h->second;
+    else
+      out += "?";
   }
   return out;
 }
@@ -300,8 +307,9 @@ void Recorder::writer_loop() {
     CommitResult result;
     const double cpu0 = thread_cpu_seconds();
     try {
-      result = log_->write(job, WriteOptions().encode_threads(options_.writer_threads()).defer_compression(
-                                              options_.compression() != RecorderCompression::kInline));
+      result = log_->write(job, WriteOptions()
+                                    .encode_threads(options_.writer_threads())
+                                    .defer_compression(options_.compression() != RecorderCompression::kInline));
     } catch (...) {
       error = std::current_exception();
     }

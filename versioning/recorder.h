@@ -55,7 +55,7 @@ struct RecorderOptions {
   // digits), counter or hyper-parameter by name; unknown ones print "?". Empty: "epoch N: " and
   // the loss / val_loss / val_acc the epoch has.
   STRATA_ARG(std::string, message_template);
-  STRATA_ARG(std::string, author);          // empty: $USER@hostname
+  STRATA_ARG(std::string, author);  // empty: $USER@hostname
   STRATA_ARG(bool, include_optim) = true;
   // The writer thread encodes while training runs. Training already uses every core, so more
   // writer threads only oversubscribe them (an OpenMP team stalls at each barrier when one of
@@ -71,12 +71,12 @@ struct RecorderOptions {
 struct RecorderTiming {
   int snapshots = 0;
   double last_stall_ms = 0, max_stall_ms = 0, total_stall_ms = 0;  // time on_epoch_end blocked training
-  double last_wait_ms = 0;     // part of the stall spent waiting for the previous snapshot
-  double last_encode_s = 0, last_write_s = 0;  // the writer's time for the last durable commit
+  double last_wait_ms = 0;                                         // part of the stall spent waiting for the previous snapshot
+  double last_encode_s = 0, last_write_s = 0;                      // the writer's time for the last durable commit
   double last_writer_cpu_s = 0;  // the writer thread's CPU time for it (helper threads not counted)
-  uint64_t staged_bytes = 0;   // bytes copied per snapshot
+  uint64_t staged_bytes = 0;     // bytes copied per snapshot
   CommitStats last_stats;
-  CompactReport compaction;    // the fit-end compaction (RecorderCompression::kAtFitEnd)
+  CompactReport compaction;  // the fit-end compaction (RecorderCompression::kAtFitEnd)
 };
 
 class Recorder : public Callback {

@@ -33,9 +33,9 @@ TensorMatch copy_matching(const NamedTensors& source, NamedTensors& target);
 // What align_state matched (docs/design.md "Align").
 struct AlignReport {
   CommitId source{};
-  std::vector<std::string> matched;   // copied: same name, shape and dtype
-  std::vector<std::string> added;     // in the target only: keep their fresh initialisation
-  std::vector<std::string> dropped;   // in the source only
+  std::vector<std::string> matched;     // copied: same name, shape and dtype
+  std::vector<std::string> added;       // in the target only: keep their fresh initialisation
+  std::vector<std::string> dropped;     // in the source only
   std::vector<std::string> mismatched;  // same name, another shape or dtype: not copied
 };
 

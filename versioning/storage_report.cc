@@ -19,8 +19,7 @@ StorageReport storage_report(const VersionLog& log) {
     });
     // Oldest first, so that a shared chunk is charged to the version that introduced it.
     std::sort(commits.begin(), commits.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.second.wall_time_ms, a.second.epoch, a.first) <
-             std::tie(b.second.wall_time_ms, b.second.epoch, b.first);
+      return std::tie(a.second.wall_time_ms, a.second.epoch, a.first) < std::tie(b.second.wall_time_ms, b.second.epoch, b.first);
     });
     std::set<ChunkId> seen;
     for (auto& [id, record] : commits) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,7 +18,6 @@
 #include <functional>
 #include <limits>
 #include <set>
-#include <zlib.h>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/internal/little_endian.h"
@@ -30,10 +30,14 @@ namespace {
 
 const char* npy_descr(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "<f4";
-    case DType::kU8: return "|u1";
-    case DType::kI32: return "<i4";
-    case DType::kI64: return "<i8";
+    case DType::kF32:
+      return "<f4";
+    case DType::kU8:
+      return "|u1";
+    case DType::kI32:
+      return "<i4";
+    case DType::kI64:
+      return "<i8";
   }
   return "?";
 }
@@ -43,11 +47,12 @@ const char* npy_descr(DType dtype) {
 std::string npy_header(const Tensor& t) {
   std::string shape = "(";
   for (size_t i = 0; i < t.shape().size(); ++i) shape += std::to_string(t.shape()[i]) + ", ";
-  if (t.shape().size() == 1) shape.resize(shape.size() - 1);  // "(512,)"
-  else if (!t.shape().empty()) shape.resize(shape.size() - 2);  // "(512, 784)"
+  if (t.shape().size() == 1)
+    shape.resize(shape.size() - 1);  // "(512,)"
+  else if (!t.shape().empty())
+    shape.resize(shape.size() - 2);  // "(512, 784)"
   shape += ")";
-  std::string dict = std::string("{'descr': '") + npy_descr(t.dtype()) + "', 'fortran_order': False, 'shape': " +
-                     shape + ", }";
+  std::string dict = std::string("{'descr': '") + npy_descr(t.dtype()) + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const size_t preamble = 10;  // magic (6) + version (2) + header length (2)
   size_t total = preamble + dict.size() + 1;
   dict.append((64 - total % 64) % 64, ' ');
@@ -94,12 +99,12 @@ class ZipWriter {
     local += name;
 
     put_u32(central_, 0x02014b50);
-    put_u16(central_, 20);  // made by
+    put_u16(central_, 20);          // made by
     central_.append(local, 4, 26);  // version needed .. extra length, as in the local header
-    put_u16(central_, 0);   // comment length
-    put_u16(central_, 0);   // disk
-    put_u16(central_, 0);   // internal attributes
-    put_u32(central_, 0);   // external attributes
+    put_u16(central_, 0);           // comment length
+    put_u16(central_, 0);           // disk
+    put_u16(central_, 0);           // internal attributes
+    put_u32(central_, 0);           // external attributes
     put_u32(central_, static_cast<uint32_t>(offset_));
     central_ += name;
     ++entries_;
@@ -141,7 +146,6 @@ class ZipWriter {
   uint64_t offset_ = 0;
   size_t entries_ = 0;
 };
-
 
 void write_all(std::FILE* f, const void* data, size_t size, const std::string& path) {
   if (size > 0 && std::fwrite(data, 1, size, f) != size)
@@ -208,11 +212,16 @@ Tensor parse_npy(const std::string& npy, const std::string& path, const std::str
   };
   const std::string descr = field("descr");
   DType dtype;
-  if (descr == "<f4") dtype = DType::kF32;
-  else if (descr == "<i4") dtype = DType::kI32;
-  else if (descr == "<i8") dtype = DType::kI64;
-  else if (descr == "|u1" || descr == "<u1") dtype = DType::kU8;
-  else bad("dtype '" + descr + "' is not supported (float32, int32, int64, uint8; little-endian)");
+  if (descr == "<f4")
+    dtype = DType::kF32;
+  else if (descr == "<i4")
+    dtype = DType::kI32;
+  else if (descr == "<i8")
+    dtype = DType::kI64;
+  else if (descr == "|u1" || descr == "<u1")
+    dtype = DType::kU8;
+  else
+    bad("dtype '" + descr + "' is not supported (float32, int32, int64, uint8; little-endian)");
   if (field("fortran_order") != "False") bad("Fortran-order arrays are not supported (save C order)");
   Shape shape;
   const std::string dims = field("shape");
@@ -258,13 +267,13 @@ std::string inflate_member(const std::string& in, uint64_t out_size, const std::
   return out;
 }
 
-
 // ---- safetensors ----
 
 std::string json_escape(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    if (c == '"' || c == '\\')
+      out += '\\', out += static_cast<char>(c);
     else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
@@ -278,10 +287,14 @@ std::string json_escape(const std::string& s) {
 
 const char* safetensors_dtype(DType d) {
   switch (d) {
-    case DType::kF32: return "F32";
-    case DType::kU8: return "U8";
-    case DType::kI32: return "I32";
-    case DType::kI64: return "I64";
+    case DType::kF32:
+      return "F32";
+    case DType::kU8:
+      return "U8";
+    case DType::kI32:
+      return "I32";
+    case DType::kI64:
+      return "I64";
   }
   return "?";
 }
@@ -295,9 +308,7 @@ TensorFileFormat tensor_file_format(const std::string& path) {
   throw_invalid("unknown tensor file type '" + ext + "'", path, "use a .npz or .safetensors file");
 }
 
-const char* tensor_file_format_name(TensorFileFormat format) {
-  return format == TensorFileFormat::kNpz ? "npz" : "safetensors";
-}
+const char* tensor_file_format_name(TensorFileFormat format) { return format == TensorFileFormat::kNpz ? "npz" : "safetensors"; }
 
 void write_npz(const std::string& path, const NamedTensors& tensors) {
   write_atomically(path, "archive", [&](std::FILE* f) {
@@ -322,8 +333,7 @@ NamedTensors read_npz(const std::string& path) {
       break;
     }
   if (eocd == std::string::npos) bad_file(path, "no ZIP end of central directory (not an .npz archive?)");
-  const uint64_t entries = get_le(zip, eocd + 10, 2), cd_size = get_le(zip, eocd + 12, 4),
-                 cd_offset = get_le(zip, eocd + 16, 4);
+  const uint64_t entries = get_le(zip, eocd + 10, 2), cd_size = get_le(zip, eocd + 12, 4), cd_offset = get_le(zip, eocd + 16, 4);
   if (cd_offset > eocd || cd_size > eocd - cd_offset) bad_file(path, "the central directory lies outside the file");
   NamedTensors out;
   std::set<std::string> seen;
@@ -331,8 +341,7 @@ NamedTensors read_npz(const std::string& path) {
   for (uint64_t e = 0; e < entries; ++e) {
     if (at + 46 > cd_offset + cd_size || get_le(zip, at, 4) != 0x02014b50) bad_file(path, "damaged central directory");
     const uint64_t method = get_le(zip, at + 10, 2), crc = get_le(zip, at + 16, 4), csize = get_le(zip, at + 20, 4),
-                   usize = get_le(zip, at + 24, 4),
-                   name_len = get_le(zip, at + 28, 2), extra_len = get_le(zip, at + 30, 2),
+                   usize = get_le(zip, at + 24, 4), name_len = get_le(zip, at + 28, 2), extra_len = get_le(zip, at + 30, 2),
                    comment_len = get_le(zip, at + 32, 2), local = get_le(zip, at + 42, 4);
     if (at + 46 + name_len > zip.size()) bad_file(path, "damaged central directory");
     std::string name = zip.substr(at + 46, name_len);
@@ -361,9 +370,7 @@ NamedTensors read_npz(const std::string& path) {
   return out;
 }
 
-
-void write_safetensors(const std::string& path, const NamedTensors& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+void write_safetensors(const std::string& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -394,99 +401,114 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   });
 }
 
+namespace {
+
+// One tensor of a safetensors header: its dtype, shape and byte range in the data buffer.
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+DType safetensors_dtype(const std::string& path, const std::string& name, const std::string& dtype) {
+  if (dtype == "F32") return DType::kF32;
+  if (dtype == "I32") return DType::kI32;
+  if (dtype == "I64") return DType::kI64;
+  if (dtype == "U8") return DType::kU8;
+  bad_file(path, "tensor '" + name + "': dtype " + dtype + " is not supported (F32, I32, I64, U8)");
+}
+
+// safetensors writes shapes and offsets as non-negative integers; anything else is refused.
+bool unsigned_of(const JsonValue& d, uint64_t& out) {
+  if (!d.is_number() || !d.integral || d.integer < 0) return false;
+  out = static_cast<uint64_t>(d.integer);
+  return true;
+}
+
+// The header's entry for one tensor, checked against the `data_size` bytes of the data buffer.
+SafetensorsEntry safetensors_entry(const std::string& path, const std::string& name, const JsonValue& value, uint64_t data_size) {
+  if (!value.is_object()) bad_file(path, "tensor '" + name + "' is not an object");
+  auto member = [&](const char* key) -> const JsonValue& {
+    if (const JsonValue* m = value.find(key)) return *m;
+    bad_file(path, "tensor '" + name + "' has no " + key);
+  };
+  SafetensorsEntry e;
+  e.name = name;
+  const JsonValue& dt = member("dtype");
+  if (!dt.is_string()) bad_file(path, "tensor '" + name + "': dtype is not a string");
+  e.dtype = safetensors_dtype(path, name, dt.string());
+  const JsonValue& sh = member("shape");
+  if (!sh.is_array()) bad_file(path, "tensor '" + name + "': shape is not an array");
+  uint64_t nbytes = dtype_size(e.dtype);
+  for (const JsonValue& d : sh.items()) {
+    uint64_t dim = 0;
+    if (!unsigned_of(d, dim) || dim > (uint64_t{1} << 40))
+      bad_file(path, "tensor '" + name + "': bad dimension " + d.excerpt() + " in shape (a non-negative integer)");
+    e.shape.push_back(static_cast<int64_t>(dim));
+    nbytes = dim == 0 ? 0 : (nbytes > (uint64_t{1} << 42) / dim ? (uint64_t{1} << 63) : nbytes * dim);
+  }
+  const JsonValue& off = member("data_offsets");
+  if (!off.is_array() || off.items().size() != 2 || !unsigned_of(off.items()[0], e.begin) || !unsigned_of(off.items()[1], e.end))
+    bad_file(path, "tensor '" + name + "': data_offsets is not [begin, end]");
+  if (e.begin > e.end || e.end > data_size)
+    bad_file(path, "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                       "] lie outside the " + std::to_string(data_size) + " data bytes");
+  if (e.end - e.begin != nbytes)
+    bad_file(path, "tensor '" + name + "': " + std::to_string(e.end - e.begin) + " bytes for " + dt.string() + " " +
+                       shape_str(e.shape));
+  return e;
+}
+
+// Tensors must tile the data buffer exactly (as the safetensors library checks): sorted by
+// offset, each starting where the previous ended, the last ending at the end of the file.
+void check_tiling(const std::string& path, const std::vector<SafetensorsEntry>& entries, uint64_t data_size) {
+  std::vector<const SafetensorsEntry*> by_offset;
+  for (const SafetensorsEntry& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t expected = 0;
+  for (const SafetensorsEntry* e : by_offset) {
+    if (e->begin != expected) bad_file(path, "tensor '" + e->name + "' overlaps another or leaves a gap before it");
+    expected = e->end;
+  }
+  if (expected != data_size)
+    bad_file(path, "the data buffer has " + std::to_string(data_size - expected) + " bytes no tensor uses");
+}
+
+}  // namespace
+
 NamedTensors read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
   const std::string bytes = read_whole_file(path);
   if (bytes.size() < 8) bad_file(path, "too short for a safetensors file (no 8-byte header length)");
   const uint64_t n = get_le(bytes, 0, 8);
   if (n > bytes.size() - 8 || n > (uint64_t{100} << 20))
-    bad_file(path, "the header length " + std::to_string(n) + " runs past the end of the file (" +
-                       std::to_string(bytes.size()) + " bytes)");
-  const std::string text = bytes.substr(8, n);
+    bad_file(path, "the header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(bytes.size()) +
+                       " bytes)");
   JsonValue root;
   try {
-    root = parse_json(text, 8);
+    root = parse_json(bytes.substr(8, n), 8);
   } catch (const JsonError& e) {
     bad_file(path, "safetensors header: " + e.what + " (at byte " + std::to_string(e.offset) + ")");
   }
   if (!root.is_object()) bad_file(path, "the safetensors header is not a JSON object");
   const uint64_t data_size = bytes.size() - 8 - n;
-  // Tensors must tile the data buffer exactly (as the safetensors library checks): sorted by
-  // offset, each starting where the previous ended, the last ending at the end of the file.
-  struct Entry {
-    std::string name;
-    DType dtype;
-    Shape shape;
-    uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, v] : root.members()) {
-    if (name == "__metadata__") {
-      if (!v.is_object()) bad_file(path, "__metadata__ is not an object");
-      for (const auto& [k, mv] : v.members()) {
-        if (!mv.is_string()) bad_file(path, "__metadata__ value of '" + k + "' is not a string");
-        if (metadata) (*metadata)[k] = mv.string();
-      }
+  std::vector<SafetensorsEntry> entries;
+  for (const auto& [name, value] : root.members()) {
+    if (name != "__metadata__") {
+      entries.push_back(safetensors_entry(path, name, value, data_size));
       continue;
     }
-    // Named copies of the bindings: a lambda may not capture structured bindings before C++20.
-    const JsonValue& value = v;
-    const std::string& tensor_name = name;
-    auto member = [&](const char* key) -> const JsonValue& {
-      if (const JsonValue* m = value.find(key)) return *m;
-      bad_file(path, "tensor '" + tensor_name + "' has no " + key);
-    };
-    if (!v.is_object()) bad_file(path, "tensor '" + name + "' is not an object");
-    // safetensors writes shapes and offsets as non-negative integers; anything else is refused.
-    auto unsigned_of = [](const JsonValue& d, uint64_t& out) {
-      if (!d.is_number() || !d.integral || d.integer < 0) return false;
-      out = static_cast<uint64_t>(d.integer);
-      return true;
-    };
-    Entry e;
-    e.name = name;
-    const JsonValue& dt = member("dtype");
-    if (!dt.is_string()) bad_file(path, "tensor '" + name + "': dtype is not a string");
-    const std::string& dtype = dt.string();
-    if (dtype == "F32") e.dtype = DType::kF32;
-    else if (dtype == "I32") e.dtype = DType::kI32;
-    else if (dtype == "I64") e.dtype = DType::kI64;
-    else if (dtype == "U8") e.dtype = DType::kU8;
-    else bad_file(path, "tensor '" + name + "': dtype " + dtype + " is not supported (F32, I32, I64, U8)");
-    const JsonValue& sh = member("shape");
-    if (!sh.is_array()) bad_file(path, "tensor '" + name + "': shape is not an array");
-    uint64_t nbytes = dtype_size(e.dtype);
-    for (const JsonValue& d : sh.items()) {
-      uint64_t dim = 0;
-      if (!unsigned_of(d, dim) || dim > (uint64_t{1} << 40))
-        bad_file(path, "tensor '" + name + "': bad dimension " + d.excerpt() + " in shape (a non-negative integer)");
-      e.shape.push_back(static_cast<int64_t>(dim));
-      nbytes = dim == 0 ? 0 : (nbytes > (uint64_t{1} << 42) / dim ? (uint64_t{1} << 63) : nbytes * dim);
+    if (!value.is_object()) bad_file(path, "__metadata__ is not an object");
+    for (const auto& [k, mv] : value.members()) {
+      if (!mv.is_string()) bad_file(path, "__metadata__ value of '" + k + "' is not a string");
+      if (metadata) (*metadata)[k] = mv.string();
     }
-    const JsonValue& off = member("data_offsets");
-    if (!off.is_array() || off.items().size() != 2 || !unsigned_of(off.items()[0], e.begin) ||
-        !unsigned_of(off.items()[1], e.end))
-      bad_file(path, "tensor '" + name + "': data_offsets is not [begin, end]");
-    if (e.begin > e.end || e.end > data_size)
-      bad_file(path, "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                         "] lie outside the " + std::to_string(data_size) + " data bytes");
-    if (e.end - e.begin != nbytes)
-      bad_file(path, "tensor '" + name + "': " + std::to_string(e.end - e.begin) + " bytes for " + dtype + " " +
-                         shape_str(e.shape));
-    entries.push_back(std::move(e));
   }
-  std::vector<const Entry*> by_offset;
-  for (const Entry& e : entries) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-  });
-  uint64_t expected = 0;
-  for (const Entry* e : by_offset) {
-    if (e->begin != expected) bad_file(path, "tensor '" + e->name + "' overlaps another or leaves a gap before it");
-    expected = e->end;
-  }
-  if (expected != data_size) bad_file(path, "the data buffer has " + std::to_string(data_size - expected) + " bytes no tensor uses");
+  check_tiling(path, entries, data_size);
   NamedTensors out;
-  for (const Entry& e : entries) {
+  for (const SafetensorsEntry& e : entries) {
     Tensor t(e.shape, e.dtype);
     if (t.nbytes()) std::memcpy(t.raw(), bytes.data() + 8 + n + e.begin, t.nbytes());
     out.emplace_back(e.name, std::move(t));
@@ -494,8 +516,8 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
   return out;
 }
 
-ExportReport export_tensors(const VersionLog& log, const CommitId& version, const std::string& path,
-                            TensorFileFormat format, bool include_optim) {
+ExportReport export_tensors(const VersionLog& log, const CommitId& version, const std::string& path, TensorFileFormat format,
+                            bool include_optim) {
   NamedTensors tensors = log.read_params(version);
   if (include_optim) {
     NamedTensors optim = log.read_optim(version);
@@ -504,8 +526,11 @@ ExportReport export_tensors(const VersionLog& log, const CommitId& version, cons
   if (format == TensorFileFormat::kNpz)
     write_npz(path, tensors);
   else
-    write_safetensors(path, tensors, {{"strata_version_id", to_hex(version)}, {"strata_version", log.describe(version)},
-                                      {"strata", strata::version()}, {"format", "pt"}});
+    write_safetensors(path, tensors,
+                      {{"strata_version_id", to_hex(version)},
+                       {"strata_version", log.describe(version)},
+                       {"strata", strata::version()},
+                       {"format", "pt"}});
   ExportReport r;
   r.format = format;
   r.tensors = tensors.size();
@@ -523,8 +548,10 @@ void write_atomically(const std::string& path, const char* what, const std::func
   // device or a directory.
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    const char* kind = S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory"
-                       : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file";
+    const char* kind = S_ISLNK(st.st_mode)    ? "a symbolic link"
+                       : S_ISDIR(st.st_mode)  ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                              : "a device or special file";
     throw Error(ErrorCode::kInvalidArgument, std::string("will not write the ") + what + " over " + kind, path,
                 "name a new or regular file");
   }
@@ -536,14 +563,13 @@ void write_atomically(const std::string& path, const char* what, const std::func
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-    tmp = dir + "/." + target.filename().string() + "." + std::to_string(::getpid()) + "." +
-          std::to_string(counter++) + ".tmp";
+    tmp = dir + "/." + target.filename().string() + "." + std::to_string(::getpid()) + "." + std::to_string(counter++) + ".tmp";
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0)
-    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what + ": " + std::strerror(errno),
-                path, "check that the directory exists and is writable");
+    throw Error(ErrorCode::kInvalidArgument, std::string("cannot create the ") + what + ": " + std::strerror(errno), path,
+                "check that the directory exists and is writable");
   std::FILE* f = ::fdopen(fd, "wb");
   if (!f) {
     ::close(fd);

@@ -54,7 +54,7 @@ struct ExportReport {
 // The parameters of `version` (and its optimizer state with `include_optim`; refused with
 // kFailedPrecondition when retention dropped it) in `format`. A safetensors file carries the
 // version id, its branch@epoch name and the Strata version as metadata.
-ExportReport export_tensors(const VersionLog& log, const CommitId& version, const std::string& path,
-                            TensorFileFormat format, bool include_optim);
+ExportReport export_tensors(const VersionLog& log, const CommitId& version, const std::string& path, TensorFileFormat format,
+                            bool include_optim);
 
 }  // namespace strata::versioning

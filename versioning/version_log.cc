@@ -1,14 +1,15 @@
 // VersionLog: opening, settings, records, refs and history. Layouts: docs/formats.md.
 #include "strata/versioning/version_log.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <set>
-#include <pwd.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
 #include "strata/versioning/internal/chunk_cache.h"
@@ -94,8 +95,7 @@ std::optional<CommitRecord> LogInternals::get_record(const LmdbTxn& txn, const C
   auto bytes = txn.get(Db::kCommits, as_bytes(id));
   if (!bytes) return std::nullopt;
   if (hash128(*bytes) != id)
-    throw Error(ErrorCode::kCorruption, "commit record does not match its id", "version " + short_hex(id),
-                "run `strata verify`");
+    throw Error(ErrorCode::kCorruption, "commit record does not match its id", "version " + short_hex(id), "run `strata verify`");
   try {
     return CommitRecord::decode(*bytes);
   } catch (const Error& e) {
@@ -125,8 +125,7 @@ void LogInternals::load_optim(const LmdbTxn& txn, const CommitId& id, CommitReco
 }
 
 std::string LogInternals::describe(const CommitId& id, const CommitRecord& record) {
-  return short_hex(id) + " (" + record.branch + "@" + record.epoch_label() +
-         (record.is_merge() ? " merge" : "") + ")";
+  return short_hex(id) + " (" + record.branch + "@" + record.epoch_label() + (record.is_merge() ? " merge" : "") + ")";
 }
 
 std::string LogInternals::describe(const LmdbTxn& txn, const CommitId& id) {
@@ -171,7 +170,8 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
     // A merge keeps its first parent's epoch (training resumed from it counts on from there)
     // but not its name: branch@epoch stays the version that epoch trained.
     const CommitRecord r = need_record(txn, id);
-    if (!r.is_merge() && r.step_in_epoch() == 0 && done.insert(r.epoch).second) txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
+    if (!r.is_merge() && r.step_in_epoch() == 0 && done.insert(r.epoch).second)
+      txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
   }
 }
 
@@ -203,8 +203,8 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
       }
       LogSettings s;
       s.format_version = kLogFormatVersion;
-      s.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+      s.created_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
       s.keyframe_interval = options.keyframe_interval();
       s.zstd_level = options.zstd_level();
       s.codec = options.codec();
@@ -228,8 +228,8 @@ bool VersionLog::writer_active() const { return LmdbEnv::writer_active(log_dir_ 
 
 void VersionLog::require_writable(const char* what) const {
   if (read_only_)
-    throw Error(ErrorCode::kFailedPrecondition, std::string("cannot ") + what + ": the version log is open read-only",
-                log_dir_, "open it with OpenMode::kReadWrite");
+    throw Error(ErrorCode::kFailedPrecondition, std::string("cannot ") + what + ": the version log is open read-only", log_dir_,
+                "open it with OpenMode::kReadWrite");
 }
 
 bool VersionLog::has_version(const CommitId& id) const {
@@ -263,8 +263,7 @@ GraphSpec VersionLog::read_graph(const std::string& graph_id) const {
     bytes.assign(v->data(), v->size());
   });
   if (hash128(bytes) != digest_from_hex(graph_id).value_or(Digest128{}))
-    throw Error(ErrorCode::kCorruption, "graph bytes do not match graph id " + graph_id, log_dir_,
-                "run `strata verify`");
+    throw Error(ErrorCode::kCorruption, "graph bytes do not match graph id " + graph_id, log_dir_, "run `strata verify`");
   return GraphSpec::from_bytes(bytes);
 }
 
@@ -308,8 +307,8 @@ Tensor VersionLog::read_tensor(const CommitId& id, const std::string& name) cons
           return;
         }
     if (name.rfind("optim/", 0) == 0 && r.optim_dropped())
-      throw Error(ErrorCode::kFailedPrecondition, "tensor '" + name + "' was dropped by retention",
-                  "version " + version, "only parameters are kept for this version");
+      throw Error(ErrorCode::kFailedPrecondition, "tensor '" + name + "' was dropped by retention", "version " + version,
+                  "only parameters are kept for this version");
     throw Error(ErrorCode::kNotFound, "no tensor '" + name + "'", "version " + version,
                 "see `strata show " + short_hex(id) + "` for its tensors");
   });
@@ -319,8 +318,7 @@ Tensor VersionLog::read_tensor(const CommitId& id, const std::string& name) cons
 TrainState VersionLog::read_state(const CommitId& id) const {
   CommitRecord r = read_record(id);
   if (r.optim_dropped())
-    throw Error(ErrorCode::kFailedPrecondition,
-                "cannot resume exactly: retention dropped the optimizer state of this version",
+    throw Error(ErrorCode::kFailedPrecondition, "cannot resume exactly: retention dropped the optimizer state of this version",
                 "version " + describe(id),
                 "resume from a version that keeps its full state (see `strata log`), or warm-start from "
                 "its parameters (--warm-start, or align_state in C++)");
@@ -412,8 +410,7 @@ std::vector<CommitId> VersionLog::all_versions() const {
 
 void validate_ref_name(const std::string& kind, const std::string& name) {
   auto bad = [&](const std::string& why) {
-    throw_invalid("invalid " + kind + " name '" + name + "': " + why, "",
-                  "use letters, digits, '.', '_', '-' and '/'");
+    throw_invalid("invalid " + kind + " name '" + name + "': " + why, "", "use letters, digits, '.', '_', '-' and '/'");
   };
   if (name.empty()) bad("empty");
   if (name.size() > 200) bad("longer than 200 characters");
@@ -457,8 +454,8 @@ void VersionLog::set_branch(const std::string& name, const CommitId& id, bool fo
   env_->write([&](LmdbTxn& txn) {
     LogInternals::need_record(txn, id);
     if (auto old = LogInternals::get_ref(txn, head_key(name)); old && !force && *old != id)
-      throw Error(ErrorCode::kAlreadyExists, "branch '" + name + "' already exists",
-                  "at " + LogInternals::describe(txn, *old), "pass force to move it");
+      throw Error(ErrorCode::kAlreadyExists, "branch '" + name + "' already exists", "at " + LogInternals::describe(txn, *old),
+                  "pass force to move it");
     if (LogInternals::get_ref(txn, tag_key(name)))
       throw Error(ErrorCode::kAlreadyExists,
                   "a tag is named '" + name + "': a branch of the same name would make the name ambiguous", log_dir_,
@@ -483,8 +480,8 @@ void VersionLog::set_tag(const std::string& name, const CommitId& id, bool force
   env_->write([&](LmdbTxn& txn) {
     LogInternals::need_record(txn, id);
     if (auto old = LogInternals::get_ref(txn, tag_key(name)); old && !force && *old != id)
-      throw Error(ErrorCode::kAlreadyExists, "tag '" + name + "' already exists",
-                  "at " + LogInternals::describe(txn, *old), "pass force to move it, or delete it first");
+      throw Error(ErrorCode::kAlreadyExists, "tag '" + name + "' already exists", "at " + LogInternals::describe(txn, *old),
+                  "pass force to move it, or delete it first");
     if (LogInternals::get_ref(txn, head_key(name)))
       throw Error(ErrorCode::kAlreadyExists,
                   "a branch is named '" + name + "': a tag of the same name would make the name ambiguous", log_dir_,

@@ -38,13 +38,13 @@ class LmdbTxn;
 class ChunkCache;
 
 struct LogOptions {
-  STRATA_ARG(int, keyframe_interval) = 8;          // a delta chain is at most this many chunks long
+  STRATA_ARG(int, keyframe_interval) = 8;  // a delta chain is at most this many chunks long
   STRATA_ARG(int, zstd_level) = 3;
   STRATA_ARG(ChunkCodec, codec) = ChunkCodec::kFloatModel;
   STRATA_ARG(size_t, initial_map_bytes) = size_t{64} << 20;  // the map doubles whenever it is full
-  STRATA_ARG(int, encode_threads) = 0;             // 0: OpenMP's default
+  STRATA_ARG(int, encode_threads) = 0;                       // 0: OpenMP's default
   STRATA_ARG(size_t, decode_cache_bytes) = size_t{64} << 20;
-  STRATA_ARG(bool, update_settings) = false;       // an existing log keeps its meta settings unless this is set
+  STRATA_ARG(bool, update_settings) = false;  // an existing log keeps its meta settings unless this is set
 };
 
 enum class OpenMode { kReadOnly, kReadWrite };
@@ -60,11 +60,11 @@ struct LogSettings {
 
 // What to commit. The state's tensors must not change until the commit is written.
 struct SnapshotRequest {
-  std::vector<CommitId> parents;      // empty for a first version; parents[0] is the delta base
-  std::string branch = "main";        // created when missing; else its head must be parents[0]
+  std::vector<CommitId> parents;  // empty for a first version; parents[0] is the delta base
+  std::string branch = "main";    // created when missing; else its head must be parents[0]
   std::string message;
-  std::string author;                 // empty: $USER@hostname
-  int64_t wall_time_ms = 0;           // 0: now
+  std::string author;        // empty: $USER@hostname
+  int64_t wall_time_ms = 0;  // 0: now
   const TrainState* state = nullptr;
   bool include_optim = true;
 };
@@ -95,9 +95,9 @@ struct CommitResult {
 };
 
 struct RetentionReport {
-  size_t full_versions = 0;        // versions that keep their optimizer state
-  size_t dropped_now = 0;          // versions whose optimizer state this call dropped
-  size_t params_only = 0;          // versions without optimizer state after this call
+  size_t full_versions = 0;  // versions that keep their optimizer state
+  size_t dropped_now = 0;    // versions whose optimizer state this call dropped
+  size_t params_only = 0;    // versions without optimizer state after this call
   uint64_t chunks_deleted = 0, chunks_rewritten = 0;
   int64_t bytes_freed = 0;  // net: deleted chunks minus the growth of deltas rewritten as keyframes
 };
@@ -109,16 +109,16 @@ struct GcReport {
 };
 
 struct CompactReport {
-  size_t versions = 0;             // queued versions compacted (or dropped from the queue: deleted since)
-  uint64_t chunks_encoded = 0;     // chunks re-encoded with the log's codec
-  uint64_t delta_chunks = 0;       // of those, coded against the parent version's chunk
+  size_t versions = 0;                         // queued versions compacted (or dropped from the queue: deleted since)
+  uint64_t chunks_encoded = 0;                 // chunks re-encoded with the log's codec
+  uint64_t delta_chunks = 0;                   // of those, coded against the parent version's chunk
   uint64_t bytes_before = 0, bytes_after = 0;  // stored bytes of the chunks looked at
   double seconds = 0;
 };
 
 struct VerifyIssue {
   CommitId version{};
-  std::string tensor;   // empty for a problem with the record itself
+  std::string tensor;  // empty for a problem with the record itself
   std::string problem;
 };
 struct VerifyReport {

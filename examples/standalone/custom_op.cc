@@ -2,14 +2,15 @@
 // "Swish" (y = x sigmoid(beta x)) gets a schema and a plain C++ kernel, is registered with
 // strata::register_op, used in a network between two Linear layers and trained; the program
 // checks its gradient against central differences and that training lowers the loss.
-#include <cmath>
-#include <cstdio>
-#include <memory>
 #include <strata/framework/graph/builder.h>
 #include <strata/framework/loss/loss.h>
 #include <strata/framework/nn/kernel.h>
 #include <strata/framework/nn/network.h>
 #include <strata/framework/optim/optimizer.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
 
 namespace {
 

@@ -1,10 +1,11 @@
 // fmnist_app LOG_DIR EPOCHS [LIMIT [VERSION]]: an MLP on Fashion-MNIST, versioned; resumes VERSION.
-#include <cstdio>
-#include <string>
 #include <strata/datasets/data_loader.h>
 #include <strata/datasets/idx.h>
 #include <strata/models/models.h>
 #include <strata/versioning/run/run.h>
+
+#include <cstdio>
+#include <string>
 
 int main(int argc, char** argv) try {
   using namespace strata;

@@ -6,8 +6,7 @@
 namespace strata {
 namespace {
 
-std::string compose(ErrorCode code, const std::string& what, const std::string& where,
-                    const std::string& hint) {
+std::string compose(ErrorCode code, const std::string& what, const std::string& where, const std::string& hint) {
   std::string s = std::string(error_code_name(code)) + ": " + what;
   if (!where.empty()) s += " [" + where + "]";
   if (!hint.empty()) s += " -- " + hint;
@@ -18,14 +17,22 @@ std::string compose(ErrorCode code, const std::string& what, const std::string& 
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kFailedPrecondition: return "failed precondition";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kIOError: return "I/O error";
-    case ErrorCode::kNumerical: return "numerical error";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kFailedPrecondition:
+      return "failed precondition";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kIOError:
+      return "I/O error";
+    case ErrorCode::kNumerical:
+      return "numerical error";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "error";
 }

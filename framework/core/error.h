@@ -48,7 +48,7 @@ class Error : public std::runtime_error {
 }  // namespace strata
 
 // Internal invariant; aborts with file:line. Never for user input.
-#define STRATA_CHECK(cond) \
-  do {                     \
+#define STRATA_CHECK(cond)                                          \
+  do {                                                              \
     if (!(cond)) ::strata::check_failed(#cond, __FILE__, __LINE__); \
   } while (0)

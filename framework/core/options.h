@@ -11,14 +11,14 @@
 // A type with a comma (std::map<K, V>) needs an alias first.
 #pragma once
 
-#define STRATA_ARG(T, name)                                 \
- public:                                                    \
-  auto name(const T& new_##name)->decltype(*this) {         \
-    this->name##_ = new_##name;                             \
-    return *this;                                           \
-  }                                                         \
-  const T& name() const noexcept { return this->name##_; }  \
-  T& name() noexcept { return this->name##_; }              \
-                                                            \
- private:                                                   \
+#define STRATA_ARG(T, name)                                \
+ public:                                                   \
+  auto name(const T& new_##name)->decltype(*this) {        \
+    this->name##_ = new_##name;                            \
+    return *this;                                          \
+  }                                                        \
+  const T& name() const noexcept { return this->name##_; } \
+  T& name() noexcept { return this->name##_; }             \
+                                                           \
+ private:                                                  \
   T name##_

@@ -16,17 +16,14 @@ inline void mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
 
 }  // namespace
 
-CounterRng::CounterRng(uint64_t seed, RngPurpose purpose, uint64_t epoch, uint64_t step)
-    : epoch_(epoch), step_(step) {
+CounterRng::CounterRng(uint64_t seed, RngPurpose purpose, uint64_t epoch, uint64_t step) : epoch_(epoch), step_(step) {
   // Fold the purpose into the key so streams of different purposes never overlap.
-  uint64_t k = seed * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(purpose) << 56 |
-                                               static_cast<uint64_t>(purpose));
+  uint64_t k = seed * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(purpose) << 56 | static_cast<uint64_t>(purpose));
   key_ = {static_cast<uint32_t>(k), static_cast<uint32_t>(k >> 32)};
 }
 
 std::array<uint32_t, 4> CounterRng::block(uint64_t index) const {
-  std::array<uint32_t, 4> c = {static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
-                               static_cast<uint32_t>(step_),
+  std::array<uint32_t, 4> c = {static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), static_cast<uint32_t>(step_),
                                static_cast<uint32_t>(epoch_) ^ static_cast<uint32_t>(step_ >> 32) * 0x85EBCA6Bu};
   uint32_t k0 = key_[0], k1 = key_[1];
   for (int round = 0; round < 10; ++round) {
@@ -40,9 +37,7 @@ std::array<uint32_t, 4> CounterRng::block(uint64_t index) const {
   return c;
 }
 
-float CounterRng::uniform(uint64_t index) const {
-  return static_cast<float>(u32(index) >> 8) * (1.0f / 16777216.0f);
-}
+float CounterRng::uniform(uint64_t index) const { return static_cast<float>(u32(index) >> 8) * (1.0f / 16777216.0f); }
 
 float CounterRng::normal(uint64_t index) const {
   auto b = block(index);

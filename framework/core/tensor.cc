@@ -1,33 +1,41 @@
 #include "strata/framework/core/tensor.h"
 
-#include <cstdlib>
+#include <xxhash.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
 
 #include "strata/framework/core/error.h"
 
-#include <xxhash.h>
-
 namespace strata {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return 4;
-    case DType::kU8: return 1;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
+    case DType::kF32:
+      return 4;
+    case DType::kU8:
+      return 1;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kU8: return "u8";
-    case DType::kI32: return "i32";
-    case DType::kI64: return "i64";
+    case DType::kF32:
+      return "f32";
+    case DType::kU8:
+      return "u8";
+    case DType::kI32:
+      return "i32";
+    case DType::kI64:
+      return "i64";
   }
   return "?";
 }
@@ -43,8 +51,7 @@ int64_t shape_numel(const Shape& shape) {
   for (int64_t d : shape) {
     if (d < 0) throw_invalid("negative dimension in shape " + shape_str(shape));
     // Shapes come from files too (graphs, manifests, .npy): refuse one whose size overflows.
-    if (__builtin_mul_overflow(n, d, &n))
-      throw_invalid("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
+    if (__builtin_mul_overflow(n, d, &n)) throw_invalid("shape " + shape_str(shape) + " has more elements than fit in 64 bits");
   }
   return n;
 }
@@ -73,8 +80,7 @@ Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtyp
 Tensor Tensor::from_vector(Shape shape, const std::vector<float>& values) {
   Tensor t(std::move(shape));
   if (static_cast<int64_t>(values.size()) != t.numel())
-    throw_invalid("from_vector: " + std::to_string(values.size()) + " values for shape " +
-                  shape_str(t.shape()));
+    throw_invalid("from_vector: " + std::to_string(values.size()) + " values for shape " + shape_str(t.shape()));
   std::memcpy(t.raw(), values.data(), t.nbytes());
   return t;
 }
@@ -87,8 +93,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::reshaped(Shape shape) const {
-  if (shape_numel(shape) != numel_)
-    throw_invalid("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  if (shape_numel(shape) != numel_) throw_invalid("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
   Tensor t = *this;
   t.shape_ = std::move(shape);
   return t;
@@ -112,20 +117,18 @@ void Tensor::fill(float value) {
 
 void Tensor::copy_from(const Tensor& other) {
   if (other.dtype_ != dtype_ || other.numel_ != numel_)
-    throw_invalid("copy_from: " + shape_str(other.shape_) + " " + dtype_name(other.dtype_) +
-                  " into " + shape_str(shape_) + " " + dtype_name(dtype_));
+    throw_invalid("copy_from: " + shape_str(other.shape_) + " " + dtype_name(other.dtype_) + " into " + shape_str(shape_) + " " +
+                  dtype_name(dtype_));
   std::memcpy(raw(), other.raw(), nbytes());
 }
 
 bool Tensor::bit_equal(const Tensor& other) const {
-  return dtype_ == other.dtype_ && shape_ == other.shape_ &&
-         std::memcmp(raw(), other.raw(), nbytes()) == 0;
+  return dtype_ == other.dtype_ && shape_ == other.shape_ && std::memcmp(raw(), other.raw(), nbytes()) == 0;
 }
 
 void Tensor::check_type(DType expected) const {
   if (expected != dtype_)
-    throw_invalid(std::string("tensor holds ") + dtype_name(dtype_) + ", accessed as " +
-                  dtype_name(expected));
+    throw_invalid(std::string("tensor holds ") + dtype_name(dtype_) + ", accessed as " + dtype_name(expected));
 }
 
 namespace {

@@ -23,11 +23,24 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[128,1,28,28]"
 
-template <typename T> struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::kF32; };
-template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::kU8; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::kI32; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::kI64; };
+template <typename T>
+struct DTypeOf;
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::kF32;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::kU8;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::kI32;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::kI64;
+};
 
 class Tensor {
  public:
@@ -47,8 +60,13 @@ class Tensor {
 
   void* raw() { return storage_.get(); }
   const void* raw() const { return storage_.get(); }
-  template <typename T> T* data() { check_type(DTypeOf<T>::value); return static_cast<T*>(raw()); }
-  template <typename T> const T* data() const {
+  template <typename T>
+  T* data() {
+    check_type(DTypeOf<T>::value);
+    return static_cast<T*>(raw());
+  }
+  template <typename T>
+  const T* data() const {
     check_type(DTypeOf<T>::value);
     return static_cast<const T*>(raw());
   }

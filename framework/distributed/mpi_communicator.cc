@@ -1,9 +1,10 @@
 #include "strata/framework/distributed/mpi_communicator.h"
 
+#include <mpi.h>
+
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
-#include <mpi.h>
 
 #include "strata/framework/core/error.h"
 
@@ -49,13 +50,15 @@ MpiCommunicator::~MpiCommunicator() {
 
 void MpiCommunicator::allreduce_sum(float* data, size_t n) {
   for (size_t at = 0; at < n; at += kMaxCount)
-    check(MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kMaxCount, n - at)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    check(
+        MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kMaxCount, n - at)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+        "MPI_Allreduce");
 }
 
 void MpiCommunicator::allreduce_sum(double* data, size_t n) {
   for (size_t at = 0; at < n; at += kMaxCount)
-    check(MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kMaxCount, n - at)), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+    check(MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kMaxCount, n - at)), MPI_DOUBLE, MPI_SUM,
+                        MPI_COMM_WORLD),
           "MPI_Allreduce");
 }
 
@@ -83,7 +86,8 @@ std::vector<std::string> MpiCommunicator::allgather(const std::string& mine) {
   check(MPI_Allgatherv(mine.data(), my_size, MPI_CHAR, all.data(), sizes.data(), offsets.data(), MPI_CHAR, MPI_COMM_WORLD),
         "MPI_Allgatherv");
   std::vector<std::string> out;
-  for (size_t r = 0; r < sizes.size(); ++r) out.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(sizes[r])));
+  for (size_t r = 0; r < sizes.size(); ++r)
+    out.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(sizes[r])));
   return out;
 }
 

@@ -54,8 +54,7 @@ Value GraphBuilder::conv2d(const std::string& name, const Value& x, const Conv2d
   return add_node(std::move(n));
 }
 
-static NodeSpec pool(const std::string& name, const std::string& op, const Value& x, int64_t k,
-                     int64_t s, int64_t p) {
+static NodeSpec pool(const std::string& name, const std::string& op, const Value& x, int64_t k, int64_t s, int64_t p) {
   NodeSpec n = make(name, op, {x});
   n.ints["kernel"] = {k, k};
   n.ints["stride"] = {s ? s : k, s ? s : k};
@@ -103,9 +102,7 @@ Value GraphBuilder::dropout(const std::string& name, const Value& x, double p) {
   return add_node(std::move(n));
 }
 Value GraphBuilder::flatten(const std::string& name, const Value& x) { return add_node(make(name, "Flatten", {x})); }
-Value GraphBuilder::add(const std::string& name, const Value& a, const Value& b) {
-  return add_node(make(name, "Add", {a, b}));
-}
+Value GraphBuilder::add(const std::string& name, const Value& a, const Value& b) { return add_node(make(name, "Add", {a, b})); }
 Value GraphBuilder::concat(const std::string& name, const std::vector<Value>& xs, int64_t axis) {
   NodeSpec n = make(name, "Concat", xs);
   if (axis != 0) n.ints["axis"] = {axis};  // the default stays unwritten: old graphs keep their bytes
@@ -121,8 +118,8 @@ Value GraphBuilder::softmax(const std::string& name, const Value& x, const Softm
   return add_node(std::move(n));
 }
 
-Value GraphBuilder::embedding(const std::string& name, const Value& ids, int64_t num_embeddings,
-                                    int64_t dim, int64_t padding_idx) {
+Value GraphBuilder::embedding(const std::string& name, const Value& ids, int64_t num_embeddings, int64_t dim,
+                              int64_t padding_idx) {
   NodeSpec n = make(name, "Embedding", {ids});
   n.ints["num_embeddings"] = {num_embeddings};
   n.ints["embedding_dim"] = {dim};
@@ -159,15 +156,13 @@ Value GraphBuilder::slice(const std::string& name, const Value& x, int64_t axis,
   n.ints["end"] = {end};
   return add_node(std::move(n));
 }
-Value GraphBuilder::matmul(const std::string& name, const Value& a, const Value& b, bool transpose_b,
-                                 double alpha) {
+Value GraphBuilder::matmul(const std::string& name, const Value& a, const Value& b, bool transpose_b, double alpha) {
   NodeSpec n = make(name, "MatMul", {a, b});
   n.ints["transpose_b"] = {transpose_b ? 1 : 0};
   n.floats["alpha"] = alpha;
   return add_node(std::move(n));
 }
-Value GraphBuilder::recurrent(const std::string& op, const std::string& name, const Value& x,
-                                    const RecurrentOptions& o) {
+Value GraphBuilder::recurrent(const std::string& op, const std::string& name, const Value& x, const RecurrentOptions& o) {
   NodeSpec n = make(name, op, {x});
   n.ints["hidden_size"] = {o.hidden_size()};
   n.ints["num_layers"] = {o.num_layers()};
@@ -195,8 +190,8 @@ Value GraphBuilder::multi_head_attention(const std::string& name, const Value& x
   // q k^T / sqrt(dh) [H, T, T], masked softmax, dropout, context [H, T, dh] -> [T, D], out.
   const int64_t d = o.dim(), h = o.heads();
   if (d <= 0 || h <= 0 || d % h != 0)
-    throw_invalid("multi_head_attention: dim " + std::to_string(d) + " must be a positive multiple of heads " +
-                  std::to_string(h), name);
+    throw_invalid("multi_head_attention: dim " + std::to_string(d) + " must be a positive multiple of heads " + std::to_string(h),
+                  name);
   const int64_t dh = d / h;
   std::string saved = scope_;
   scope_ = scope_.empty() ? name : scope_ + "/" + name;
@@ -233,12 +228,14 @@ void check_attributes(const NodeSpec& n, const OpSchema& schema) {
   for (const auto& [key, v] : n.ints) {
     const AttrSpec* a = find(key);
     if (!a || a->kind != AttrSpec::Kind::kInts)
-      throw_invalid(n.op + "(" + n.name + "): unknown integer attribute '" + key + "'", "", "attributes of " + n.op + ": " + known());
+      throw_invalid(n.op + "(" + n.name + "): unknown integer attribute '" + key + "'", "",
+                    "attributes of " + n.op + ": " + known());
   }
   for (const auto& [key, v] : n.floats) {
     const AttrSpec* a = find(key);
     if (!a || a->kind != AttrSpec::Kind::kFloat)
-      throw_invalid(n.op + "(" + n.name + "): unknown real attribute '" + key + "'", "", "attributes of " + n.op + ": " + known());
+      throw_invalid(n.op + "(" + n.name + "): unknown real attribute '" + key + "'", "",
+                    "attributes of " + n.op + ": " + known());
   }
   for (const AttrSpec& a : schema.attrs)
     if (a.required && !(a.kind == AttrSpec::Kind::kInts ? n.ints.count(a.name) : n.floats.count(a.name)))
@@ -277,8 +274,8 @@ GraphSpec GraphBuilder::build(const Value& output_value) const {
                     "inputs must name nodes of this graph (\"node\" or \"node:k\" for output k) or '" + spec_.input_name + "'");
     int outputs = op_schema(it->second->op, it->second->name).num_outputs;
     if (ref.output >= outputs)
-      throw_invalid(who + "'" + edge + "' names output " + std::to_string(ref.output) + ", but " + it->second->op +
-                    " has " + std::to_string(outputs) + " output(s)");
+      throw_invalid(who + "'" + edge + "' names output " + std::to_string(ref.output) + ", but " + it->second->op + " has " +
+                    std::to_string(outputs) + " output(s)");
     return it->second;
   };
   for (const NodeSpec& n : spec_.nodes) {
@@ -286,7 +283,9 @@ GraphSpec GraphBuilder::build(const Value& output_value) const {
     int count = static_cast<int>(n.inputs.size());
     if (count < schema.min_inputs || (schema.max_inputs >= 0 && count > schema.max_inputs))
       throw_invalid(n.op + "(" + n.name + "): takes " + std::to_string(schema.min_inputs) +
-                    (schema.max_inputs == schema.min_inputs ? "" : schema.max_inputs < 0 ? "+" : "-" + std::to_string(schema.max_inputs)) +
+                    (schema.max_inputs == schema.min_inputs ? ""
+                     : schema.max_inputs < 0                ? "+"
+                                                            : "-" + std::to_string(schema.max_inputs)) +
                     " inputs, got " + std::to_string(count));
     check_attributes(n, schema);
     for (const std::string& in : n.inputs) producer(in, n.op + "(" + n.name + "): ");
@@ -316,8 +315,9 @@ GraphSpec GraphBuilder::build(const Value& output_value) const {
         bool wants_ids = std::count(schema.integer_inputs.begin(), schema.integer_inputs.end(), static_cast<int>(k)) > 0;
         if (wants_ids != is_integer(t.dtype))
           throw_invalid(n.op + "(" + n.name + "): input " + std::to_string(k) + " (" + n.inputs[k] + ") must be " +
-                        (wants_ids ? "token ids (i32 or i64)" : "f32") + ", got " + dtype_name(t.dtype),
-                        "", wants_ids ? "feed the graph input (GraphBuilder with DType::kI64)" : "embed token ids first (Embedding)");
+                            (wants_ids ? "token ids (i32 or i64)" : "f32") + ", got " + dtype_name(t.dtype),
+                        "",
+                        wants_ids ? "feed the graph input (GraphBuilder with DType::kI64)" : "embed token ids first (Embedding)");
         in_types.push_back(std::move(t));
       }
       NodeSpec out = n;
@@ -351,15 +351,45 @@ Sequential::Sequential(Shape input_shape) : builder_(std::move(input_shape)), la
 
 std::string Sequential::next_name(const std::string& stem) { return stem + std::to_string(++counts_[stem]); }
 
-Sequential& Sequential::linear(int64_t out, bool bias) { last_ = builder_.linear(next_name("fc"), last_, out, bias); return *this; }
-Sequential& Sequential::conv2d(const Conv2dOptions& o) { last_ = builder_.conv2d(next_name("conv"), last_, o); return *this; }
-Sequential& Sequential::max_pool2d(int64_t k, int64_t s, int64_t p) { last_ = builder_.max_pool2d(next_name("pool"), last_, k, s, p); return *this; }
-Sequential& Sequential::avg_pool2d(int64_t k, int64_t s, int64_t p) { last_ = builder_.avg_pool2d(next_name("avgpool"), last_, k, s, p); return *this; }
-Sequential& Sequential::global_avg_pool() { last_ = builder_.global_avg_pool(next_name("gap"), last_); return *this; }
-Sequential& Sequential::batch_norm(double eps, double m) { last_ = builder_.batch_norm(next_name("bn"), last_, eps, m); return *this; }
-Sequential& Sequential::activation(const std::string& kind) { last_ = builder_.activation(kind, next_name(kind), last_); return *this; }
-Sequential& Sequential::dropout(double p) { last_ = builder_.dropout(next_name("dropout"), last_, p); return *this; }
-Sequential& Sequential::flatten() { last_ = builder_.flatten(next_name("flatten"), last_); return *this; }
-Sequential& Sequential::softmax() { last_ = builder_.softmax(next_name("softmax"), last_); return *this; }
+Sequential& Sequential::linear(int64_t out, bool bias) {
+  last_ = builder_.linear(next_name("fc"), last_, out, bias);
+  return *this;
+}
+Sequential& Sequential::conv2d(const Conv2dOptions& o) {
+  last_ = builder_.conv2d(next_name("conv"), last_, o);
+  return *this;
+}
+Sequential& Sequential::max_pool2d(int64_t k, int64_t s, int64_t p) {
+  last_ = builder_.max_pool2d(next_name("pool"), last_, k, s, p);
+  return *this;
+}
+Sequential& Sequential::avg_pool2d(int64_t k, int64_t s, int64_t p) {
+  last_ = builder_.avg_pool2d(next_name("avgpool"), last_, k, s, p);
+  return *this;
+}
+Sequential& Sequential::global_avg_pool() {
+  last_ = builder_.global_avg_pool(next_name("gap"), last_);
+  return *this;
+}
+Sequential& Sequential::batch_norm(double eps, double m) {
+  last_ = builder_.batch_norm(next_name("bn"), last_, eps, m);
+  return *this;
+}
+Sequential& Sequential::activation(const std::string& kind) {
+  last_ = builder_.activation(kind, next_name(kind), last_);
+  return *this;
+}
+Sequential& Sequential::dropout(double p) {
+  last_ = builder_.dropout(next_name("dropout"), last_, p);
+  return *this;
+}
+Sequential& Sequential::flatten() {
+  last_ = builder_.flatten(next_name("flatten"), last_);
+  return *this;
+}
+Sequential& Sequential::softmax() {
+  last_ = builder_.softmax(next_name("softmax"), last_);
+  return *this;
+}
 
 }  // namespace strata

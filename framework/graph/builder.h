@@ -6,9 +6,9 @@
 // are handles the builder returns; a node's k-th output is "node:k" in the spec.
 #pragma once
 
-#include <string>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "strata/framework/core/options.h"
@@ -43,9 +43,9 @@ struct Conv2dOptions {
 };
 
 struct SoftmaxOptions {
-  STRATA_ARG(int64_t, axis) = -1;        // per-sample axis
+  STRATA_ARG(int64_t, axis) = -1;          // per-sample axis
   STRATA_ARG(std::optional<Value>, mask);  // a keep-mask value [Tk] (padding_mask)
-  STRATA_ARG(bool, causal) = false;      // key j > query i masked (decoders)
+  STRATA_ARG(bool, causal) = false;        // key j > query i masked (decoders)
 };
 
 struct RecurrentOptions {
@@ -57,11 +57,11 @@ struct RecurrentOptions {
 
 struct AttentionOptions {
   AttentionOptions(int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {}
-  STRATA_ARG(int64_t, dim) = 0;          // model width D (the input's last axis)
-  STRATA_ARG(int64_t, heads) = 1;        // D must be a multiple
+  STRATA_ARG(int64_t, dim) = 0;            // model width D (the input's last axis)
+  STRATA_ARG(int64_t, heads) = 1;          // D must be a multiple
   STRATA_ARG(std::optional<Value>, mask);  // keep-mask over the keys
   STRATA_ARG(bool, causal) = false;
-  STRATA_ARG(double, dropout) = 0.0;     // on the attention weights
+  STRATA_ARG(double, dropout) = 0.0;  // on the attention weights
 };
 
 class GraphBuilder {
@@ -93,22 +93,20 @@ class GraphBuilder {
   Value softmax(const std::string& name, const Value& x, const SoftmaxOptions& options);
 
   // Sequences and text (x per sample [T, D] unless said otherwise; ids are the integer input).
-  Value embedding(const std::string& name, const Value& ids, int64_t num_embeddings, int64_t dim,
-                        int64_t padding_idx = -1);
+  Value embedding(const std::string& name, const Value& ids, int64_t num_embeddings, int64_t dim, int64_t padding_idx = -1);
   Value positional_embedding(const std::string& name, const Value& x);  // learned, [T, D]
   Value padding_mask(const std::string& name, const Value& ids, int64_t padding_idx = 0);
   Value layer_norm(const std::string& name, const Value& x, double eps = 1e-5);
   Value reshape(const std::string& name, const Value& x, const Shape& shape);  // one -1 allowed
   Value transpose(const std::string& name, const Value& x, const std::vector<int64_t>& perm);
   Value slice(const std::string& name, const Value& x, int64_t axis, int64_t start, int64_t end);
-  Value matmul(const std::string& name, const Value& a, const Value& b, bool transpose_b = false,
-                     double alpha = 1.0);
+  Value matmul(const std::string& name, const Value& a, const Value& b, bool transpose_b = false, double alpha = 1.0);
   // The output is the sequence [T, D*H]; its output(1) the final hidden state [D*H].
   Value lstm(const std::string& name, const Value& x, const RecurrentOptions& options);
   Value gru(const std::string& name, const Value& x, const RecurrentOptions& options);
   // pooling: mean, max or last over the steps the keep-mask keeps (all without a mask).
   Value sequence_pool(const std::string& name, const Value& x, const std::string& pooling,
-                            std::optional<Value> mask = std::nullopt);
+                      std::optional<Value> mask = std::nullopt);
   // Multi-head scaled dot-product attention with its q/k/v/out projections, as scoped nodes
   // under `name`: [T, D] -> [T, D].
   Value multi_head_attention(const std::string& name, const Value& x, const AttentionOptions& options);

@@ -22,9 +22,7 @@ AttrSpec real(std::string name, double fallback, std::string doc = "") {
   return {std::move(name), Kind::kFloat, {}, fallback, false, std::move(doc)};
 }
 
-[[noreturn]] void node_error(const NodeSpec& n, const std::string& what) {
-  throw_invalid(n.op + "(" + n.name + "): " + what);
-}
+[[noreturn]] void node_error(const NodeSpec& n, const std::string& what) { throw_invalid(n.op + "(" + n.name + "): " + what); }
 
 OpSchema named(std::string name) {
   OpSchema s;
@@ -82,8 +80,9 @@ Geometry2d geometry(const NodeSpec& n, bool stride_defaults_to_kernel) {
 
 OpSchema conv2d() {
   OpSchema s = named("Conv2d");
-  s.attrs = {required_ints("out_channels"), required_ints("kernel", "[kh, kw] or one value"), ints("stride", {1}),
-             ints("padding", {0}), ints("dilation", {1}), ints("bias", {1})};
+  s.attrs = {required_ints("out_channels"), required_ints("kernel", "[kh, kw] or one value"),
+             ints("stride", {1}),           ints("padding", {0}),
+             ints("dilation", {1}),         ints("bias", {1})};
   s.doc = "2-d convolution, OIHW weights: [C,H,W] -> [out,H',W']";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     const Shape& x = in[0].shape;
@@ -190,8 +189,8 @@ OpSchema add() {
   s.doc = "a + b, same shapes";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     if (in[0].shape != in[1].shape)
-      node_error(n, "input shapes differ: " + shape_str(in[0].shape) + " (" + n.inputs[0] + ") vs " +
-                        shape_str(in[1].shape) + " (" + n.inputs[1] + ")");
+      node_error(n, "input shapes differ: " + shape_str(in[0].shape) + " (" + n.inputs[0] + ") vs " + shape_str(in[1].shape) +
+                        " (" + n.inputs[1] + ")");
     return f32(in[0].shape);
   };
   return s;
@@ -239,8 +238,8 @@ OpSchema softmax() {
     if (n.int_attr("causal", 0) && (x.size() < 2 || x[x.size() - 2] > x.back()))
       shape_error(n, "[N,...,Tq,Tk] with Tq <= Tk for a causal mask", x);
     if (in.size() == 2 && in[1].shape != Shape{x.back()})
-      node_error(n, "mask " + n.inputs[1] + " must be [N," + std::to_string(x.back()) + "], got [N," +
-                        shape_str(in[1].shape).substr(1));
+      node_error(
+          n, "mask " + n.inputs[1] + " must be [N," + std::to_string(x.back()) + "], got [N," + shape_str(in[1].shape).substr(1));
     return f32(x);
   };
   return s;
@@ -318,9 +317,12 @@ OpSchema reshape() {
     if (out.empty()) node_error(n, "shape must not be empty");
     int64_t known = 1, unknown = -1;
     for (size_t i = 0; i < out.size(); ++i) {
-      if (out[i] == -1 && unknown < 0) unknown = static_cast<int64_t>(i);
-      else if (out[i] <= 0) node_error(n, "shape " + shape_str(out) + " may hold one -1 and positive sizes");
-      else known *= out[i];
+      if (out[i] == -1 && unknown < 0)
+        unknown = static_cast<int64_t>(i);
+      else if (out[i] <= 0)
+        node_error(n, "shape " + shape_str(out) + " may hold one -1 and positive sizes");
+      else
+        known *= out[i];
     }
     int64_t total = shape_numel(in[0].shape);
     if (unknown >= 0) out[unknown] = total % known == 0 ? total / known : 0;
@@ -354,7 +356,8 @@ OpSchema transpose() {
 
 OpSchema slice() {
   OpSchema s = named("Slice");
-  s.attrs = {ints("axis", {0}), required_ints("start"), ints("end", {}, "default: the axis length; negative counts from the end")};
+  s.attrs = {ints("axis", {0}), required_ints("start"),
+             ints("end", {}, "default: the axis length; negative counts from the end")};
   s.doc = "x[..., start:end, ...] along one per-sample axis";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     Shape out = in[0].shape;
@@ -397,8 +400,9 @@ OpSchema recurrent(const std::string& name, int gates) {
   OpSchema s = named(name);
   s.num_outputs = 2;
   s.attrs = {required_ints("hidden_size"), ints("num_layers", {1}), ints("bidirectional", {0})};
-  s.doc = name + " over [T, features] (batch first); output 0: the last layer's outputs [T, D*H]; output 1: its final "
-                 "hidden state [D*H] (D = 2 when bidirectional: forward then reverse)";
+  s.doc = name +
+          " over [T, features] (batch first); output 0: the last layer's outputs [T, D*H]; output 1: its final "
+          "hidden state [D*H] (D = 2 when bidirectional: forward then reverse)";
   s.infer = [](const NodeSpec& n, const ValueTypes& in) {
     if (in[0].shape.size() != 2) shape_error(n, "[N,T,features]", in[0].shape);
     int64_t h = positive_attr(n, "hidden_size");
@@ -444,12 +448,33 @@ OpSchema sequence_pool() {
 }  // namespace
 
 std::vector<OpSchema> builtin_op_schemas() {
-  return {linear(), conv2d(), pool2d("MaxPool2d"), pool2d("AvgPool2d"), global_avg_pool(), batch_norm(),
-                     eltwise("ReLU", "max(x, 0)"), eltwise("LeakyReLU", "x > 0 ? x : slope x"),
-                     eltwise("Sigmoid", "1 / (1 + e^-x)"), eltwise("Tanh", "tanh x"),
-                     eltwise("GELU", "x Phi(x), erf form"), dropout(), flatten(), add(), concat(), softmax(),
-                     embedding(), positional_embedding(), padding_mask(), layer_norm(), reshape(), transpose(),
-                     slice(), matmul(), recurrent("LSTM", 4), recurrent("GRU", 3), sequence_pool()};
+  return {linear(),
+          conv2d(),
+          pool2d("MaxPool2d"),
+          pool2d("AvgPool2d"),
+          global_avg_pool(),
+          batch_norm(),
+          eltwise("ReLU", "max(x, 0)"),
+          eltwise("LeakyReLU", "x > 0 ? x : slope x"),
+          eltwise("Sigmoid", "1 / (1 + e^-x)"),
+          eltwise("Tanh", "tanh x"),
+          eltwise("GELU", "x Phi(x), erf form"),
+          dropout(),
+          flatten(),
+          add(),
+          concat(),
+          softmax(),
+          embedding(),
+          positional_embedding(),
+          padding_mask(),
+          layer_norm(),
+          reshape(),
+          transpose(),
+          slice(),
+          matmul(),
+          recurrent("LSTM", 4),
+          recurrent("GRU", 3),
+          sequence_pool()};
 }
 
 }  // namespace strata

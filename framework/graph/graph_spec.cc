@@ -1,12 +1,13 @@
 #include "strata/framework/graph/graph_spec.h"
 
+#include <xxhash.h>
+
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <cstdio>
 #include <sstream>
-#include <xxhash.h>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/internal/layout_check.h"
@@ -79,26 +80,32 @@ void check_graph_layout(std::string_view bytes) {
   uint32_t version = c.u32();
   if (version > GraphSpec::kFormatVersion) return;  // from_bytes says so
   uint64_t n_nodes = 0;
-  c.string();               // input_name
-  c.fixed_vector(8);        // input_shape
-  c.repeat([&] {            // nodes
+  c.string();         // input_name
+  c.fixed_vector(8);  // input_shape
+  c.repeat([&] {      // nodes
     ++n_nodes;
-    c.string();             // name
-    c.string();             // op
+    c.string();                     // name
+    c.string();                     // op
     c.repeat([&] { c.string(); });  // inputs
-    c.repeat([&] { c.string(); c.fixed_vector(8); });  // ints
-    c.repeat([&] { c.string(); c.skip(8); });          // floats
-    c.repeat([&] {          // params
+    c.repeat([&] {
+      c.string();
+      c.fixed_vector(8);
+    });  // ints
+    c.repeat([&] {
+      c.string();
+      c.skip(8);
+    });             // floats
+    c.repeat([&] {  // params
       c.string();
       c.fixed_vector(8);
       c.string();
-      c.skip(1 + 8 + 8);    // trainable, fan_in, fan_out
+      c.skip(1 + 8 + 8);  // trainable, fan_in, fan_out
     });
-    c.fixed_vector(8);      // output_shape
+    c.fixed_vector(8);  // output_shape
   });
-  c.string();               // output
+  c.string();  // output
   if (version < 2) return;
-  c.skip(1);                // input dtype
+  c.skip(1);                                                                    // input dtype
   for (uint64_t i = 0; i < n_nodes; ++i) c.repeat([&] { c.fixed_vector(8); });  // extra output shapes
 }
 }  // namespace
@@ -112,8 +119,9 @@ GraphSpec GraphSpec::from_bytes(const std::string& bytes) {
     cereal::PortableBinaryInputArchive ar(is);
     ar(version);
     if (version > kFormatVersion)
-      throw Error(ErrorCode::kCorruption, "graph format version " + std::to_string(version) +
-                  " is newer than this build understands (" + std::to_string(kFormatVersion) + ")",
+      throw Error(ErrorCode::kCorruption,
+                  "graph format version " + std::to_string(version) + " is newer than this build understands (" +
+                      std::to_string(kFormatVersion) + ")",
                   "", "upgrade Strata");
     ar(g);
     if (version >= 2) {
@@ -146,7 +154,8 @@ std::string GraphSpec::summary() const {
   int64_t total = 0;
   std::snprintf(line, sizeof line, "%-24s %-14s %-16s %s\n", "node", "op", "output", "params");
   s += line;
-  std::string input_type = shape_str(input_shape) + (input_dtype == DType::kF32 ? "" : std::string(" ") + dtype_name(input_dtype));
+  std::string input_type =
+      shape_str(input_shape) + (input_dtype == DType::kF32 ? "" : std::string(" ") + dtype_name(input_dtype));
   std::snprintf(line, sizeof line, "%-24s %-14s %-16s %s\n", input_name.c_str(), "Input", input_type.c_str(), "0");
   s += line;
   for (const NodeSpec& n : nodes) {
@@ -156,8 +165,8 @@ std::string GraphSpec::summary() const {
     total += count;
     std::string outputs = shape_str(n.output_shape);
     for (const Shape& extra : n.extra_output_shapes) outputs += " " + shape_str(extra);
-    std::snprintf(line, sizeof line, "%-24s %-14s %-16s %lld\n", n.name.c_str(), n.op.c_str(),
-                  outputs.c_str(), static_cast<long long>(count));
+    std::snprintf(line, sizeof line, "%-24s %-14s %-16s %lld\n", n.name.c_str(), n.op.c_str(), outputs.c_str(),
+                  static_cast<long long>(count));
     s += line;
   }
   s += "trainable parameters: " + std::to_string(total) + "\n";

@@ -19,29 +19,30 @@
 namespace strata {
 
 struct ParamSpec {
-  std::string name;      // full name: "<node>/weight", "<node>/bias", "<node>/running_mean"
+  std::string name;  // full name: "<node>/weight", "<node>/bias", "<node>/running_mean"
   Shape shape;
-  std::string init;      // "kaiming_uniform", "xavier_uniform", "zeros", "ones", "constant:<v>"
-  bool trainable = true; // false for buffers such as batchnorm running statistics
+  std::string init;       // "kaiming_uniform", "xavier_uniform", "zeros", "ones", "constant:<v>"
+  bool trainable = true;  // false for buffers such as batchnorm running statistics
   int64_t fan_in = 0, fan_out = 0;
 
   bool operator==(const ParamSpec& o) const {
-    return name == o.name && shape == o.shape && init == o.init && trainable == o.trainable &&
-           fan_in == o.fan_in && fan_out == o.fan_out;
+    return name == o.name && shape == o.shape && init == o.init && trainable == o.trainable && fan_in == o.fan_in &&
+           fan_out == o.fan_out;
   }
-  template <class Archive> void serialize(Archive& ar) {
+  template <class Archive>
+  void serialize(Archive& ar) {
     ar(name, shape, init, trainable, fan_in, fan_out);
   }
 };
 
 struct NodeSpec {
   std::string name;
-  std::string op;                     // "Linear", "Conv2d", "ReLU", ...
-  std::vector<std::string> inputs;    // producer node names
+  std::string op;                                    // "Linear", "Conv2d", "ReLU", ...
+  std::vector<std::string> inputs;                   // producer node names
   std::map<std::string, std::vector<int64_t>> ints;  // kernel, stride, padding, out_features...
   std::map<std::string, double> floats;              // slope, p, eps, momentum...
   std::vector<ParamSpec> params;
-  Shape output_shape;                 // per sample, filled by shape inference (output 0)
+  Shape output_shape;                      // per sample, filled by shape inference (output 0)
   std::vector<Shape> extra_output_shapes;  // outputs 1, 2, ... of a multi-output node
 
   int num_outputs() const { return 1 + static_cast<int>(extra_output_shapes.size()); }
@@ -52,12 +53,12 @@ struct NodeSpec {
   double float_attr(const std::string& key, double fallback) const;
 
   bool operator==(const NodeSpec& o) const {
-    return name == o.name && op == o.op && inputs == o.inputs && ints == o.ints &&
-           floats == o.floats && params == o.params && output_shape == o.output_shape &&
-           extra_output_shapes == o.extra_output_shapes;
+    return name == o.name && op == o.op && inputs == o.inputs && ints == o.ints && floats == o.floats && params == o.params &&
+           output_shape == o.output_shape && extra_output_shapes == o.extra_output_shapes;
   }
   // The format-1 fields; GraphSpec::to_bytes appends the rest (see docs/formats.md "Graphs").
-  template <class Archive> void serialize(Archive& ar) {
+  template <class Archive>
+  void serialize(Archive& ar) {
     ar(name, op, inputs, ints, floats, params, output_shape);
   }
 };
@@ -76,10 +77,10 @@ struct GraphSpec {
   static constexpr uint32_t kFormatVersion = 2;
 
   std::string input_name = "input";
-  Shape input_shape;                  // per sample, e.g. {1, 28, 28}
-  DType input_dtype = DType::kF32;    // kI32/kI64 for token ids
-  std::vector<NodeSpec> nodes;        // topological order
-  std::string output;                 // name of the output node
+  Shape input_shape;                // per sample, e.g. {1, 28, 28}
+  DType input_dtype = DType::kF32;  // kI32/kI64 for token ids
+  std::vector<NodeSpec> nodes;      // topological order
+  std::string output;               // name of the output node
 
   const NodeSpec* find(const std::string& name) const;
   std::vector<ParamSpec> all_params() const;
@@ -91,11 +92,14 @@ struct GraphSpec {
   std::string summary() const;  // one line per node: name, op, output shape, parameter count
 
   bool operator==(const GraphSpec& o) const {
-    return input_name == o.input_name && input_shape == o.input_shape && input_dtype == o.input_dtype &&
-           nodes == o.nodes && output == o.output;
+    return input_name == o.input_name && input_shape == o.input_shape && input_dtype == o.input_dtype && nodes == o.nodes &&
+           output == o.output;
   }
   // The format-1 fields.
-  template <class Archive> void serialize(Archive& ar) { ar(input_name, input_shape, nodes, output); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(input_name, input_shape, nodes, output);
+  }
   // 1 when the graph needs nothing of format 2, else 2.
   uint32_t format_version() const;
 };

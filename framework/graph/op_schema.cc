@@ -25,10 +25,9 @@ SchemaRegistry& registry() {
 void check_schema(const OpSchema& schema) {
   if (schema.name.empty() || !schema.infer)
     throw_invalid("register_op: a schema needs a name and an infer function", schema.name);
-  if (schema.num_outputs < 1 || schema.min_inputs < 0 ||
-      (schema.max_inputs >= 0 && schema.max_inputs < schema.min_inputs))
+  if (schema.num_outputs < 1 || schema.min_inputs < 0 || (schema.max_inputs >= 0 && schema.max_inputs < schema.min_inputs))
     throw_invalid("register_op: bad arity (inputs " + std::to_string(schema.min_inputs) + ".." +
-                  std::to_string(schema.max_inputs) + ", outputs " + std::to_string(schema.num_outputs) + ")",
+                      std::to_string(schema.max_inputs) + ", outputs " + std::to_string(schema.num_outputs) + ")",
                   schema.name);
 }
 
@@ -88,8 +87,8 @@ void shape_error(const NodeSpec& node, const std::string& expected, const Shape&
   throw_invalid(node.op + "(" + node.name + "): expected input " + expected + ", got " + shape_str(got));
 }
 
-ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init,
-                     bool trainable, int64_t fan_in, int64_t fan_out) {
+ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init, bool trainable, int64_t fan_in,
+                     int64_t fan_out) {
   ParamSpec p;
   p.name = node.name + "/" + leaf;
   p.shape = std::move(shape);
@@ -105,7 +104,8 @@ int64_t resolve_axis(const NodeSpec& node, int64_t axis, size_t rank) {
   int64_t a = axis < 0 ? axis + r : axis;
   if (a < 0 || a >= r)
     throw_invalid(node.op + "(" + node.name + "): axis " + std::to_string(axis) + " is out of range for a per-sample rank of " +
-                  std::to_string(rank), "", "axes count per sample (the batch axis is not counted); -1 is the last");
+                      std::to_string(rank),
+                  "", "axes count per sample (the batch axis is not counted); -1 is the last");
   return a;
 }
 

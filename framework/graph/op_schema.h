@@ -46,8 +46,8 @@ struct AttrSpec {
 };
 
 struct OpSchema {
-  std::string name;   // "Linear"; unique in the registry
-  int version = 1;    // bumped when the op's meaning changes (recorded in the docs table)
+  std::string name;                    // "Linear"; unique in the registry
+  int version = 1;                     // bumped when the op's meaning changes (recorded in the docs table)
   int min_inputs = 1, max_inputs = 1;  // max -1: any number
   int num_outputs = 1;
   std::vector<AttrSpec> attrs;  // anything else in a NodeSpec is refused by GraphBuilder
@@ -84,8 +84,8 @@ void register_builtin_op_schemas();
 
 // Helpers for schema functions.
 [[noreturn]] void shape_error(const NodeSpec& node, const std::string& expected, const Shape& got);
-ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init,
-                     bool trainable = true, int64_t fan_in = 0, int64_t fan_out = 0);
+ParamSpec make_param(const NodeSpec& node, const std::string& leaf, Shape shape, std::string init, bool trainable = true,
+                     int64_t fan_in = 0, int64_t fan_out = 0);
 // A per-sample axis attribute (negative counts from the end) resolved against rank; throws
 // naming the node when out of range.
 int64_t resolve_axis(const NodeSpec& node, int64_t axis, size_t rank);

@@ -34,7 +34,8 @@ class LossBase : public Loss {
         throw_invalid(name_ + ": expected output [N,classes]" + (name_ == "softmax_cross_entropy" ? " or [N,T,classes]" : "") +
                       ", got " + shape_str(out.shape()));
       // Compared in place: a training step allocates nothing.
-      bool shaped = target.rank() + 1 == out.rank() && std::equal(target.shape().begin(), target.shape().end(), out.shape().begin());
+      bool shaped =
+          target.rank() + 1 == out.rank() && std::equal(target.shape().begin(), target.shape().end(), out.shape().begin());
       if (target.dtype() != DType::kI64 || !shaped)
         throw_invalid(name_ + ": expected i64 targets " + shape_str(Shape(out.shape().begin(), out.shape().end() - 1)) +
                       ", got " + shape_str(target.shape()) + " " + dtype_name(target.dtype()));
@@ -44,7 +45,8 @@ class LossBase : public Loss {
         if ((y[i] < 0 || y[i] >= classes) && !(sequence && y[i] == ignore_index_))
           throw_invalid(name_ + ": target " + std::to_string(y[i]) + " of sample " + std::to_string(i / per_sample) +
                         (sequence ? ", token " + std::to_string(i % per_sample) : std::string()) + " is outside [0," +
-                        std::to_string(classes) + ")" + (sequence ? " and is not the ignore index " + std::to_string(ignore_index_) : ""));
+                        std::to_string(classes) + ")" +
+                        (sequence ? " and is not the ignore index " + std::to_string(ignore_index_) : ""));
     } else if (target.dtype() != DType::kF32 || target.numel() != out.numel()) {
       throw_invalid(name_ + ": expected f32 targets shaped like the output " + shape_str(out.shape()) + ", got " +
                     shape_str(target.shape()) + " " + dtype_name(target.dtype()));
@@ -220,10 +222,14 @@ class BceWithLogits : public LossBase {
 
 std::unique_ptr<Loss> make_loss(LossKind kind, const LossOptions& options) {
   switch (kind) {
-    case LossKind::kSoftmaxCrossEntropy: return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing(), options.ignore_index());
-    case LossKind::kMse: return std::make_unique<MeanSquaredError>();
-    case LossKind::kHinge: return std::make_unique<MultiClassHinge>(options.margin());
-    case LossKind::kBceWithLogits: return std::make_unique<BceWithLogits>();
+    case LossKind::kSoftmaxCrossEntropy:
+      return std::make_unique<SoftmaxCrossEntropy>(options.label_smoothing(), options.ignore_index());
+    case LossKind::kMse:
+      return std::make_unique<MeanSquaredError>();
+    case LossKind::kHinge:
+      return std::make_unique<MultiClassHinge>(options.margin());
+    case LossKind::kBceWithLogits:
+      return std::make_unique<BceWithLogits>();
   }
   throw_invalid("unknown loss kind " + std::to_string(static_cast<int>(kind)));
 }

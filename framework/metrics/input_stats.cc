@@ -98,7 +98,8 @@ std::vector<std::string> drift_feature_names(const Shape& sample, DType dtype) {
   int64_t values = 0;
   std::vector<std::string> names;
   switch (scheme_for(sample, dtype, &values)) {
-    case Scheme::kNone: break;
+    case Scheme::kNone:
+      break;
     case Scheme::kRaw:
       for (int64_t i = 0; i < values; ++i) names.push_back("x[" + std::to_string(i) + "]");
       break;
@@ -157,7 +158,8 @@ InputReference input_reference(const Tensor& x, int64_t max_samples) {
   const int64_t n = x.dim(0), take = std::min(n, std::max<int64_t>(max_samples, 1));
   const size_t f = names.size();
   std::vector<float> feats(static_cast<size_t>(take) * f);
-  for (int64_t i = 0; i < take; ++i) sample_features(x, scheme, sample, values, i * n / take, feats.data() + static_cast<size_t>(i) * f);
+  for (int64_t i = 0; i < take; ++i)
+    sample_features(x, scheme, sample, values, i * n / take, feats.data() + static_cast<size_t>(i) * f);
   ref.samples = take;
   std::vector<double> column;
   for (size_t j = 0; j < f; ++j) {
@@ -226,8 +228,7 @@ InputReference InputReference::parse(const std::string& text) {
   return ref;
 }
 
-DriftReport drift_report(const InputReference& ref, const std::vector<float>& window, int64_t samples,
-                         const DriftThresholds& t) {
+DriftReport drift_report(const InputReference& ref, const std::vector<float>& window, int64_t samples, const DriftThresholds& t) {
   DriftReport report;
   report.window = samples;
   const size_t f = ref.features.size();

@@ -58,9 +58,9 @@ struct InputReference {
 InputReference input_reference(const Tensor& x, int64_t max_samples = 20000);
 
 struct DriftThresholds {
-  double warn = 0.1;    // PSI at or above it: the feature drifted ("warn")
-  double alert = 0.25;  // PSI at or above it: the feature drifted strongly ("alert")
-  double share = 0.5;   // the model alerts when at least this share of features alert
+  double warn = 0.1;      // PSI at or above it: the feature drifted ("warn")
+  double alert = 0.25;    // PSI at or above it: the feature drifted strongly ("alert")
+  double share = 0.5;     // the model alerts when at least this share of features alert
   double epsilon = 1e-4;  // added to every bin's proportion before the logarithm
 };
 
@@ -76,7 +76,7 @@ struct DriftReport {
   std::string reason;              // why "unknown"
   int64_t window = 0;              // samples compared
   double psi_max = 0;
-  double drifted_share = 0;        // share of features at warn or alert
+  double drifted_share = 0;            // share of features at warn or alert
   std::vector<FeatureDrift> features;  // most drifted (highest PSI) first
 };
 

@@ -38,8 +38,8 @@ ConfusionMatrix::ConfusionMatrix(int64_t classes) : classes_(classes), counts_(c
 
 void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
   if (truth < 0 || truth >= classes_ || predicted < 0 || predicted >= classes_)
-    throw_invalid("confusion matrix: class " + std::to_string(truth) + "/" + std::to_string(predicted) +
-                  " outside [0," + std::to_string(classes_) + ")");
+    throw_invalid("confusion matrix: class " + std::to_string(truth) + "/" + std::to_string(predicted) + " outside [0," +
+                  std::to_string(classes_) + ")");
   ++counts_[truth * classes_ + predicted];
 }
 
@@ -47,7 +47,8 @@ void ConfusionMatrix::add_batch(const Tensor& outputs, const Tensor& targets, in
   const float* z = outputs.f32();
   const int64_t* y = targets.data<int64_t>();
   int64_t k = outputs.shape().back();
-  if (k != classes_) throw_invalid("confusion matrix of " + std::to_string(classes_) + " classes got outputs " + shape_str(outputs.shape()));
+  if (k != classes_)
+    throw_invalid("confusion matrix of " + std::to_string(classes_) + " classes got outputs " + shape_str(outputs.shape()));
   const bool sequence = outputs.rank() == 3;  // per token; negative targets are ignored
   const int64_t rows = count * (sequence ? outputs.dim(1) : 1);
   for (int64_t i = 0; i < rows; ++i)
@@ -89,8 +90,7 @@ double ConfusionMatrix::recall() const {
   std::vector<int64_t> predicted, actual;
   class_totals(predicted, actual);
   double s = 0;
-  for (int64_t c = 0; c < classes_; ++c)
-    s += actual[c] ? static_cast<double>(at(c, c)) / static_cast<double>(actual[c]) : 0.0;
+  for (int64_t c = 0; c < classes_; ++c) s += actual[c] ? static_cast<double>(at(c, c)) / static_cast<double>(actual[c]) : 0.0;
   return classes_ ? s / static_cast<double>(classes_) : 0.0;
 }
 

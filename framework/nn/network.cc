@@ -23,16 +23,16 @@ struct Network::StepKeyHolder {
 struct Network::Plan {
   int64_t batch = 0;
   Mode mode = Mode::kEval;
-  Tensor input;                   // [N, input_shape...]
-  Tensor input_grad;              // dL/d(input) when NetworkOptions::input_grad
-  std::vector<Tensor> outputs;    // per value (every output of every node)
-  std::vector<Tensor> grads;      // per value, dL/d(value), training only
+  Tensor input;                 // [N, input_shape...]
+  Tensor input_grad;            // dL/d(input) when NetworkOptions::input_grad
+  std::vector<Tensor> outputs;  // per value (every output of every node)
+  std::vector<Tensor> grads;    // per value, dL/d(value), training only
   std::vector<std::unique_ptr<Op>> ops;
   // A node whose output feeds several consumers gets each consumer's contribution in a private
   // buffer; after that consumer's backward the contribution is copied (first) or added into the
   // node's gradient. The order is fixed by the reverse topological walk, so "first" is static.
   struct Accumulate {
-    size_t after_node;            // run after this node's backward
+    size_t after_node;  // run after this node's backward
     Tensor from, into;
     bool first;
   };
@@ -68,17 +68,28 @@ void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_
   auto normal = [&](double stddev) {
     for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.normal(i) * stddev);
   };
-  if (init == "zeros") t.fill(0.0f);
-  else if (init == "ones") t.fill(1.0f);
-  else if (init.rfind("constant:", 0) == 0) t.fill(std::stof(init.substr(9)));
-  else if (init.rfind("normal:", 0) == 0) normal(std::stod(init.substr(7)));  // N(0, s^2)
-  else if (init == "kaiming_uniform") uniform(std::sqrt(6.0 / fan_in));   // He, gain sqrt(2)
-  else if (init == "kaiming_normal") normal(std::sqrt(2.0 / fan_in));
-  else if (init == "xavier_uniform") uniform(std::sqrt(6.0 / (fan_in + fan_out)));
-  else if (init == "xavier_normal") normal(std::sqrt(2.0 / (fan_in + fan_out)));
-  else if (init == "bias_uniform") uniform(1.0 / std::sqrt(fan_in));     // PyTorch's bias default
-  else throw_invalid("unknown initialiser '" + init + "'", p.name,
-                     "use kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, normal:<stddev>, zeros, ones or constant:<v>");
+  if (init == "zeros")
+    t.fill(0.0f);
+  else if (init == "ones")
+    t.fill(1.0f);
+  else if (init.rfind("constant:", 0) == 0)
+    t.fill(std::stof(init.substr(9)));
+  else if (init.rfind("normal:", 0) == 0)
+    normal(std::stod(init.substr(7)));  // N(0, s^2)
+  else if (init == "kaiming_uniform")
+    uniform(std::sqrt(6.0 / fan_in));  // He, gain sqrt(2)
+  else if (init == "kaiming_normal")
+    normal(std::sqrt(2.0 / fan_in));
+  else if (init == "xavier_uniform")
+    uniform(std::sqrt(6.0 / (fan_in + fan_out)));
+  else if (init == "xavier_normal")
+    normal(std::sqrt(2.0 / (fan_in + fan_out)));
+  else if (init == "bias_uniform")
+    uniform(1.0 / std::sqrt(fan_in));  // PyTorch's bias default
+  else
+    throw_invalid(
+        "unknown initialiser '" + init + "'", p.name,
+        "use kaiming_uniform, kaiming_normal, xavier_uniform, xavier_normal, normal:<stddev>, zeros, ones or constant:<v>");
 }
 
 }  // namespace
@@ -93,8 +104,8 @@ Network::Network(GraphSpec spec, NetworkOptions options)
     const ValueRef ref = edge == spec_.input_name ? ValueRef{edge, 0} : parse_value_ref(edge);
     auto it = outputs_of.find(ref.node);
     if (it == outputs_of.end() || ref.output >= it->second)
-      throw_invalid(who + " reads '" + edge + "', which is neither the graph input nor an output of an earlier node",
-                    "", "build graphs with GraphBuilder, which checks them");
+      throw_invalid(who + " reads '" + edge + "', which is neither the graph input nor an output of an earlier node", "",
+                    "build graphs with GraphBuilder, which checks them");
   };
   for (const NodeSpec& n : spec_.nodes) {
     for (const std::string& in : n.inputs) check_edge(in, n.op + "(" + n.name + ")");
@@ -163,9 +174,8 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
       throw Error(ErrorCode::kFailedPrecondition, "parameter '" + p.name + "' is missing from the loaded state", "",
                   "the state was saved from a different graph; use align to warm-start a changed graph");
     if (it->second->shape() != p.value.shape() || it->second->dtype() != DType::kF32)
-      throw Error(ErrorCode::kFailedPrecondition,
-                  "parameter '" + p.name + "' has shape " + shape_str(it->second->shape()) +
-                      " in the loaded state, the network expects " + shape_str(p.value.shape()));
+      throw Error(ErrorCode::kFailedPrecondition, "parameter '" + p.name + "' has shape " + shape_str(it->second->shape()) +
+                                                      " in the loaded state, the network expects " + shape_str(p.value.shape()));
     p.value.copy_from(*it->second);
   }
   params_set_ = true;
@@ -173,13 +183,9 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
 
 size_t Network::num_plans() const { return plans_.size(); }
 
-size_t Network::buffer_bytes() const {
-  return buffer_pool_.nbytes();
-}
+size_t Network::buffer_bytes() const { return buffer_pool_.nbytes(); }
 
-void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
-  step_key_->key = {seed, epoch, step};
-}
+void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) { step_key_->key = {seed, epoch, step}; }
 
 // Builds one Plan (docs/design.md "Network definition and execution") in four steps:
 // layout negotiation (each op picks its layouts given its producers'), buffer assignment (every
@@ -189,8 +195,12 @@ void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) {
 class Network::Planner {
  public:
   Planner(Network& net, int64_t batch, Mode mode)
-      : net_(net), spec_(net.spec_), plan_(std::make_unique<Plan>()), training_(mode == Mode::kTrain),
-        want_input_grad_(training_ && net.options_.input_grad() && spec_.input_dtype == DType::kF32), values_(spec_),
+      : net_(net),
+        spec_(net.spec_),
+        plan_(std::make_unique<Plan>()),
+        training_(mode == Mode::kTrain),
+        want_input_grad_(training_ && net.options_.input_grad() && spec_.input_dtype == DType::kF32),
+        values_(spec_),
         fusion_(planning::plan_relu_fusion(values_, net.options_.fuse())),
         timeline_{static_cast<int>(spec_.nodes.size())} {
     plan_->batch = batch;
@@ -268,8 +278,10 @@ class Network::Planner {
       if (life.data[v]) out_buf_[v] = add_buffer(out_md_[v], logical_[v], life.data[v]->first, life.data[v]->last);
     // A gradient nothing writes has storage of its own, as the pool holds other plans' data.
     for (size_t v = 0; training_ && v + 1 < values_.num_values; ++v)
-      if (life.grad[v]) grad_buf_[v] = add_buffer(out_md_[v], logical_[v], life.grad[v]->first, life.grad[v]->last);
-      else zero_grads_[v] = dnnl_utils::alloc_for(out_md_[v], logical_[v]);
+      if (life.grad[v])
+        grad_buf_[v] = add_buffer(out_md_[v], logical_[v], life.grad[v]->first, life.grad[v]->last);
+      else
+        zero_grads_[v] = dnnl_utils::alloc_for(out_md_[v], logical_[v]);
     request_wiring_buffers();
     const size_t out = values_.output;
     if (!dnnl_utils::is_plain(out_md_[out])) {
@@ -353,8 +365,8 @@ class Network::Planner {
     ctx.d_in[k] = target;
     if (w.converted_grad >= 0) {
       ctx.d_in[k] = buffers_.tensor(w.converted_grad);
-      plan_->after_backward[i].push_back(dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]),
-                                                                  dnnl_utils::wrap_md(target, out_md_[src])));
+      plan_->after_backward[i].push_back(
+          dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx.d_in[k], ctx.in_md[k]), dnnl_utils::wrap_md(target, out_md_[src])));
     }
   }
 
@@ -367,8 +379,8 @@ class Network::Planner {
       return;
     }
     plan_->plain_output = buffers_.tensor(plain_out_buf_);
-    plan_->output_to_plain = dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan_->outputs[out], out_md_[out]),
-                                                      dnnl_utils::wrap(plan_->plain_output));
+    plan_->output_to_plain =
+        dnnl_utils::make_reorder(dnnl_utils::wrap_md(plan_->outputs[out], out_md_[out]), dnnl_utils::wrap(plan_->plain_output));
     if (training_) {
       plan_->plain_output_grad = buffers_.tensor(plain_grad_buf_);
       plan_->output_grad_from_plain = dnnl_utils::make_reorder(dnnl_utils::wrap(plan_->plain_output_grad),
@@ -403,13 +415,13 @@ class Network::Planner {
   const planning::ValueGraph values_;
   const planning::ReluFusion fusion_;
   const planning::Timeline timeline_;
-  std::vector<OpContext> ctxs_;               // per node
-  std::vector<dnnl::memory::desc> out_md_;    // per value: the layout its producer writes
-  std::vector<Shape> logical_;                // per value
+  std::vector<OpContext> ctxs_;             // per node
+  std::vector<dnnl::memory::desc> out_md_;  // per value: the layout its producer writes
+  std::vector<Shape> logical_;              // per value
   BufferPlanner buffers_;
-  std::vector<int> out_buf_, grad_buf_;       // per value: buffer handles, -1 for none
-  std::vector<Tensor> zero_grads_;            // per value: gradients nothing writes
-  std::vector<std::vector<Wiring>> wiring_;   // per node input
+  std::vector<int> out_buf_, grad_buf_;      // per value: buffer handles, -1 for none
+  std::vector<Tensor> zero_grads_;           // per value: gradients nothing writes
+  std::vector<std::vector<Wiring>> wiring_;  // per node input
   int plain_out_buf_ = -1, plain_grad_buf_ = -1;
 };
 
@@ -436,8 +448,8 @@ const Tensor& Network::forward(const Tensor& x, Mode mode) {
   bool ok = x.dtype() == spec_.input_dtype && s.size() == spec_.input_shape.size() + 1 &&
             std::equal(spec_.input_shape.begin(), spec_.input_shape.end(), s.begin() + 1);
   if (!ok)
-    throw_invalid("network input: expected [N," + shape_str(spec_.input_shape).substr(1) + " " +
-                  dtype_name(spec_.input_dtype) + ", got " + shape_str(s) + " " + dtype_name(x.dtype()));
+    throw_invalid("network input: expected [N," + shape_str(spec_.input_shape).substr(1) + " " + dtype_name(spec_.input_dtype) +
+                  ", got " + shape_str(s) + " " + dtype_name(x.dtype()));
   if (s[0] <= 0) throw_invalid("network input: batch size must be > 0, got " + shape_str(s));
   Plan& plan = plan_for(s[0], mode);
   std::memcpy(plan.input.raw(), x.raw(), x.nbytes());

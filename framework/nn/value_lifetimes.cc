@@ -91,8 +91,10 @@ ValueLifetimes value_lifetimes(const ValueGraph& values, const ReluFusion& fusio
   for (size_t v = 0; v + 1 < values.num_values; ++v) {
     const size_t i = values.producer[v];
     if (training) {  // a fused ReLU's output has a gradient buffer of its own
-      if (v == out) life.grad[v] = Interval{t.user(), t.backward(i)};
-      else if (reads.first_grad_write[v] >= 0) life.grad[v] = Interval{reads.first_grad_write[v], t.backward(i)};
+      if (v == out)
+        life.grad[v] = Interval{t.user(), t.backward(i)};
+      else if (reads.first_grad_write[v] >= 0)
+        life.grad[v] = Interval{reads.first_grad_write[v], t.backward(i)};
     }
     if (fusion.fused[i]) continue;  // its data is its producer's buffer
     int end = reads.last_read[v];

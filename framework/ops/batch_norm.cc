@@ -38,8 +38,10 @@ class BatchNormOp : public Op {
                                             flags | normalization_flags::use_global_stats),
           attr, eng);
       fwd_ = batch_normalization_forward(pd);
-      fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
-                   {DNNL_ARG_SCALE, gamma}, {DNNL_ARG_SHIFT, beta},
+      fwd_args_ = {{DNNL_ARG_SRC, mx},
+                   {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
+                   {DNNL_ARG_SCALE, gamma},
+                   {DNNL_ARG_SHIFT, beta},
                    {DNNL_ARG_MEAN, dnnl_utils::wrap(ctx_.params[2])},
                    {DNNL_ARG_VARIANCE, dnnl_utils::wrap(ctx_.params[3])},
                    {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
@@ -51,17 +53,24 @@ class BatchNormOp : public Op {
     mean_ = Tensor({channels_});
     var_ = Tensor({channels_});
     memory mmean = dnnl_utils::wrap(mean_), mvar = dnnl_utils::wrap(var_);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
-                 {DNNL_ARG_SCALE, gamma}, {DNNL_ARG_SHIFT, beta}, {DNNL_ARG_MEAN, mmean},
-                 {DNNL_ARG_VARIANCE, mvar}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    fwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
+                 {DNNL_ARG_SCALE, gamma},
+                 {DNNL_ARG_SHIFT, beta},
+                 {DNNL_ARG_MEAN, mmean},
+                 {DNNL_ARG_VARIANCE, mvar},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     // The batch statistics and gamma gradients need the data gradient anyway, so a first-layer
     // BatchNorm writes it to a private buffer.
     Tensor d_in = ctx_.d_in[0].defined() ? ctx_.d_in[0] : dnnl_utils::alloc_for(data, as4d);
     batch_normalization_backward::primitive_desc pd(
         batch_normalization_backward::desc(prop_kind::backward, data, data, eps, flags), attr, eng, fwd_pd);
     bwd_ = batch_normalization_backward(pd);
-    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_MEAN, mmean}, {DNNL_ARG_VARIANCE, mvar},
-                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)}, {DNNL_ARG_SCALE, gamma},
+    bwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_MEAN, mmean},
+                 {DNNL_ARG_VARIANCE, mvar},
+                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                 {DNNL_ARG_SCALE, gamma},
                  {DNNL_ARG_SHIFT, beta},
                  {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(d_in, data)},
                  {DNNL_ARG_DIFF_SCALE, dnnl_utils::wrap(ctx_.grads[0])},
@@ -91,8 +100,6 @@ class BatchNormOp : public Op {
   std::optional<batch_normalization_backward> bwd_;
   dnnl_utils::Args fwd_args_, bwd_args_;
 };
-
-
 
 }  // namespace
 

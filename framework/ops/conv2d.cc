@@ -29,15 +29,16 @@ ConvGeometry geometry(const NodeSpec& n) {
 class Conv2dOp : public Op {
  public:
   void choose_layouts(OpContext& ctx) const override {
-    auto any = [](const Shape& s) { return memory::desc(dnnl_utils::dims_of(s), memory::data_type::f32, memory::format_tag::any); };
+    auto any = [](const Shape& s) {
+      return memory::desc(dnnl_utils::dims_of(s), memory::data_type::f32, memory::format_tag::any);
+    };
     auto pd = forward_pd(ctx, any(ctx.in_shapes[0]), any(ctx.out_shape));
     ctx.in_md[0] = pd.src_desc();
     ctx.out_md = pd.dst_desc();
   }
 
  private:
-  static convolution_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src,
-                                                        const memory::desc& dst) {
+  static convolution_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src, const memory::desc& dst) {
     ConvGeometry g = geometry(*ctx.node);
     const NodeSpec& n = *ctx.node;
     int64_t out = n.int_attr("out_channels", 0), c = ctx.in_shapes[0][1];
@@ -73,7 +74,9 @@ class Conv2dOp : public Op {
     memory mw = weights_in(fwd_pd.weights_desc(), weights_);
     if (weights_.defined()) to_kernel_weights_ = dnnl_utils::make_reorder(mw_plain, mw);
     memory mx = dnnl_utils::wrap_md(ctx_.in[0], src);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
+    fwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_WEIGHTS, mw},
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (has_bias) fwd_args_[DNNL_ARG_BIAS] = dnnl_utils::wrap(ctx_.params[1]);
     if (!ctx_.training) return;
@@ -81,21 +84,22 @@ class Conv2dOp : public Op {
     memory mdy = dnnl_utils::wrap_md(ctx_.d_out, dst);
     if (ctx_.d_in[0].defined()) {
       convolution_backward_data::primitive_desc pd(
-          convolution_backward_data::desc(algorithm::convolution_direct, src, w_any, dst, strides, dilation, pad, pad),
-          attr, eng, fwd_pd);
+          convolution_backward_data::desc(algorithm::convolution_direct, src, w_any, dst, strides, dilation, pad, pad), attr, eng,
+          fwd_pd);
       bwd_data_ = convolution_backward_data(pd);
       memory w = mw;
       if (pd.weights_desc() != fwd_pd.weights_desc()) {
         w = weights_in(pd.weights_desc(), bwd_weights_copy_);
         if (bwd_weights_copy_.defined()) to_bwd_data_weights_ = dnnl_utils::make_reorder(mw_plain, w);
       }
-      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, w},
+      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy},
+                        {DNNL_ARG_WEIGHTS, w},
                         {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     }
     convolution_backward_weights::primitive_desc pd(
-        convolution_backward_weights::desc(algorithm::convolution_direct, src, w_any, b, dst, strides, dilation, pad, pad),
-        attr, eng, fwd_pd);
+        convolution_backward_weights::desc(algorithm::convolution_direct, src, w_any, b, dst, strides, dilation, pad, pad), attr,
+        eng, fwd_pd);
     bwd_weights_ = convolution_backward_weights(pd);
     memory mdw_plain = dnnl_utils::wrap(ctx_.grads[0]), mdw = mdw_plain;
     if (pd.diff_weights_desc() != mdw_plain.get_desc()) {
@@ -103,8 +107,8 @@ class Conv2dOp : public Op {
       mdw = dnnl_utils::wrap_md(weight_grad_, pd.diff_weights_desc());
       to_plain_weight_grad_ = dnnl_utils::make_reorder(mdw, mdw_plain);
     }
-    bwd_weights_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw},
-                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    bwd_weights_args_ = {
+        {DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     if (has_bias) bwd_weights_args_[DNNL_ARG_DIFF_BIAS] = dnnl_utils::wrap(ctx_.grads[1]);
   }
 

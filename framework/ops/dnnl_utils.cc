@@ -20,11 +20,16 @@ dnnl::memory::dims dims_of(const Shape& shape) { return dnnl::memory::dims(shape
 dnnl::memory::format_tag plain_tag(size_t rank) {
   using tag = dnnl::memory::format_tag;
   switch (rank) {
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    case 5: return tag::abcde;
+    case 1:
+      return tag::a;
+    case 2:
+      return tag::ab;
+    case 3:
+      return tag::abc;
+    case 4:
+      return tag::abcd;
+    case 5:
+      return tag::abcde;
   }
   throw_invalid("tensor rank " + std::to_string(rank) + " is not supported by oneDNN ops");
 }
@@ -59,7 +64,8 @@ Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to) {
   r.prim = dnnl::reorder(pd);
   size_t bytes = pd.scratchpad_desc().get_size();
   r.scratch = Tensor({static_cast<int64_t>((bytes + 3) / 4 + 1)});
-  r.args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to},
+  r.args = {{DNNL_ARG_FROM, from},
+            {DNNL_ARG_TO, to},
             {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd.scratchpad_desc(), cpu_engine(), r.scratch.raw())}};
   return r;
 }
@@ -71,7 +77,7 @@ dnnl::memory wrap(const Tensor& tensor) {
 namespace {
 // Process-wide, because oneDNN's OpenMP workers allocate on their own threads.
 std::atomic<int> in_execute{0};
-}
+}  // namespace
 
 bool inside_execute() { return in_execute.load(std::memory_order_relaxed) > 0; }
 
@@ -91,8 +97,6 @@ dnnl::primitive_attr default_attr() {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
 }
-
-
 
 dnnl::primitive_attr attr_with_relu(bool relu) {
   dnnl::primitive_attr attr = default_attr();

@@ -29,8 +29,8 @@ class DropoutOp : public Op {
     STRATA_CHECK(ctx_.step != nullptr);
     // Fold the node into the seed; std::hash of a string is stable within one binary, which is
     // all the determinism contract promises (same binary, same threads, same seed).
-    CounterRng rng(ctx_.step->seed ^ (node_key_ * 0x9E3779B97F4A7C15ull), RngPurpose::kDropout,
-                   ctx_.step->epoch, ctx_.step->step);
+    CounterRng rng(ctx_.step->seed ^ (node_key_ * 0x9E3779B97F4A7C15ull), RngPurpose::kDropout, ctx_.step->epoch,
+                   ctx_.step->step);
     float keep_scale = 1.0f / (1.0f - p_);
     float* m = scale_.f32();
     // Four uniforms per Philox block.
@@ -60,7 +60,6 @@ class DropoutOp : public Op {
   size_t node_key_ = 0;
   Tensor scale_;
 };
-
 
 }  // namespace
 

@@ -30,20 +30,24 @@ class EltwiseOp : public Op {
       eltwise_forward::primitive_desc hint(eltwise_forward::desc(prop, alg, data, 0.f, 0.f), attr, eng);
       eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg, data, data, 0.f, 0.f), attr, eng, hint);
       bwd_ = eltwise_backward(pd);
-      bwd_args_ = {{DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
-                   {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+      bwd_args_ = {{DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
+                   {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                   {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)},
+                   {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
       return;
     }
     eltwise_forward::primitive_desc fwd_pd(eltwise_forward::desc(prop, alg_, data, alpha_, 0.f), attr, eng);
     fwd_ = eltwise_forward(fwd_pd);
     memory mx = dnnl_utils::wrap_md(ctx_.in[0], data);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
-                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    fwd_args_ = {
+        {DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training || !ctx_.d_in[0].defined()) return;
     eltwise_backward::primitive_desc pd(eltwise_backward::desc(alg_, data, data, alpha_, 0.f), attr, eng, fwd_pd);
     bwd_ = eltwise_backward(pd);
-    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
-                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    bwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], data)},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
   }
 
   void forward() override {
@@ -61,9 +65,10 @@ class EltwiseOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_args_;
 };
 
-
 template <algorithm kAlg>
-std::unique_ptr<Op> create() { return std::unique_ptr<Op>(new EltwiseOp(kAlg)); }
+std::unique_ptr<Op> create() {
+  return std::unique_ptr<Op>(new EltwiseOp(kAlg));
+}
 
 }  // namespace
 

@@ -31,7 +31,6 @@ class GlobalAvgPoolOp : public Op {
   }
 };
 
-
 }  // namespace
 
 KernelDef global_avg_pool_def() {

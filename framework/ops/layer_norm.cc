@@ -23,8 +23,12 @@ class LayerNormOp : public Op {
     mean_ = Tensor({rows});
     var_ = Tensor({rows});
     memory mmean = wrap_stat(mean_, fwd_pd.mean_desc()), mvar = wrap_stat(var_, fwd_pd.variance_desc());
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)}, {DNNL_ARG_SCALE, gamma},
-                 {DNNL_ARG_SHIFT, beta}, {DNNL_ARG_MEAN, mmean}, {DNNL_ARG_VARIANCE, mvar},
+    fwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, data)},
+                 {DNNL_ARG_SCALE, gamma},
+                 {DNNL_ARG_SHIFT, beta},
+                 {DNNL_ARG_MEAN, mmean},
+                 {DNNL_ARG_VARIANCE, mvar},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training) return;
     // gamma/beta gradients come with the data gradient: a first layer writes it to a private buffer.
@@ -32,11 +36,16 @@ class LayerNormOp : public Op {
     layer_normalization_backward::primitive_desc pd(
         layer_normalization_backward::desc(prop_kind::backward, data, data, eps, flags), attr, eng, fwd_pd);
     bwd_ = layer_normalization_backward(pd);
-    bwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_MEAN, mmean}, {DNNL_ARG_VARIANCE, mvar},
-                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)}, {DNNL_ARG_SCALE, gamma},
-                 {DNNL_ARG_SHIFT, beta}, {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(d_in, data)},
+    bwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_MEAN, mmean},
+                 {DNNL_ARG_VARIANCE, mvar},
+                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, data)},
+                 {DNNL_ARG_SCALE, gamma},
+                 {DNNL_ARG_SHIFT, beta},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(d_in, data)},
                  {DNNL_ARG_DIFF_SCALE, dnnl_utils::wrap(ctx_.grads[0])},
-                 {DNNL_ARG_DIFF_SHIFT, dnnl_utils::wrap(ctx_.grads[1])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+                 {DNNL_ARG_DIFF_SHIFT, dnnl_utils::wrap(ctx_.grads[1])},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
   }
   static memory wrap_stat(const Tensor& t, const memory::desc& md) { return dnnl_utils::wrap_md(t, md); }
 
@@ -51,6 +60,8 @@ class LayerNormOp : public Op {
 
 }  // namespace
 
-KernelDef layer_norm_def() { return {"LayerNorm", [] { return std::unique_ptr<Op>(new LayerNormOp); }}; }
+KernelDef layer_norm_def() {
+  return {"LayerNorm", [] { return std::unique_ptr<Op>(new LayerNormOp); }};
+}
 
 }  // namespace strata

@@ -19,28 +19,32 @@ class LinearOp : public Op {
     auto attr = dnnl_utils::default_attr();
     auto fwd_attr = dnnl_utils::attr_with_relu(ctx_.fuse_relu);
     prop_kind prop = ctx_.training ? prop_kind::forward_training : prop_kind::forward_inference;
-    inner_product_forward::primitive_desc fwd_pd(
-        inner_product_forward::desc(prop, src, w, b, dst), fwd_attr, dnnl_utils::cpu_engine());
+    inner_product_forward::primitive_desc fwd_pd(inner_product_forward::desc(prop, src, w, b, dst), fwd_attr,
+                                                 dnnl_utils::cpu_engine());
     fwd_ = inner_product_forward(fwd_pd);
     memory mx = dnnl_utils::wrap_md(ctx_.in[0], src), mw = dnnl_utils::wrap(ctx_.params[0]);
-    fwd_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw},
-                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    fwd_args_ = {{DNNL_ARG_SRC, mx},
+                 {DNNL_ARG_WEIGHTS, mw},
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (has_bias) fwd_args_[DNNL_ARG_BIAS] = dnnl_utils::wrap(ctx_.params[1]);
     if (!ctx_.training) return;
 
     memory mdy = dnnl_utils::wrap_md(ctx_.d_out, dst);
     if (ctx_.d_in[0].defined()) {
-      inner_product_backward_data::primitive_desc pd(
-          inner_product_backward_data::desc(src, w, dst), attr, dnnl_utils::cpu_engine(), fwd_pd);
+      inner_product_backward_data::primitive_desc pd(inner_product_backward_data::desc(src, w, dst), attr,
+                                                     dnnl_utils::cpu_engine(), fwd_pd);
       bwd_data_ = inner_product_backward_data(pd);
-      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw},
+      bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy},
+                        {DNNL_ARG_WEIGHTS, mw},
                         {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     }
-    inner_product_backward_weights::primitive_desc pd(
-        inner_product_backward_weights::desc(src, w, b, dst), attr, dnnl_utils::cpu_engine(), fwd_pd);
+    inner_product_backward_weights::primitive_desc pd(inner_product_backward_weights::desc(src, w, b, dst), attr,
+                                                      dnnl_utils::cpu_engine(), fwd_pd);
     bwd_weights_ = inner_product_backward_weights(pd);
-    bwd_weights_args_ = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy},
+    bwd_weights_args_ = {{DNNL_ARG_SRC, mx},
+                         {DNNL_ARG_DIFF_DST, mdy},
                          {DNNL_ARG_DIFF_WEIGHTS, dnnl_utils::wrap(ctx_.grads[0])},
                          {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     if (has_bias) bwd_weights_args_[DNNL_ARG_DIFF_BIAS] = dnnl_utils::wrap(ctx_.grads[1]);
@@ -57,8 +61,6 @@ class LinearOp : public Op {
   inner_product_backward_weights bwd_weights_;
   dnnl_utils::Args fwd_args_, bwd_data_args_, bwd_weights_args_;
 };
-
-
 
 }  // namespace
 

@@ -41,7 +41,7 @@ class MatMulOp : public Op {
     if (ctx_.d_in[1].defined()) {
       if (tb)  // dB [n,k] = a dC^T [n,m] x A [m,k]
         bwd_b_ = product(ctx_.d_out, transposed(batch, n, m), ctx_.in[0], da, ctx_.d_in[1], db_stored, alpha);
-      else     // dB [k,n] = a A^T [k,m] x dC [m,n]
+      else  // dB [k,n] = a A^T [k,m] x dC [m,n]
         bwd_b_ = product(ctx_.in[0], transposed(batch, k, m), ctx_.d_out, dc, ctx_.d_in[1], db_stored, alpha);
     }
   }
@@ -51,8 +51,11 @@ class MatMulOp : public Op {
     primitive_attr attr = dnnl_utils::default_attr();
     if (alpha != 1.f) attr.set_output_scales(0, {alpha});
     matmul::primitive_desc pd(matmul::desc(xd, wd, yd), attr, dnnl_utils::cpu_engine());
-    return {matmul(pd), {{DNNL_ARG_SRC, dnnl_utils::wrap_md(x, xd)}, {DNNL_ARG_WEIGHTS, dnnl_utils::wrap_md(w, wd)},
-                         {DNNL_ARG_DST, dnnl_utils::wrap_md(y, yd)}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}}};
+    return {matmul(pd),
+            {{DNNL_ARG_SRC, dnnl_utils::wrap_md(x, xd)},
+             {DNNL_ARG_WEIGHTS, dnnl_utils::wrap_md(w, wd)},
+             {DNNL_ARG_DST, dnnl_utils::wrap_md(y, yd)},
+             {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}}};
   }
 
   void forward() override { run(fwd_.prim, fwd_.args); }
@@ -67,6 +70,8 @@ class MatMulOp : public Op {
 
 }  // namespace
 
-KernelDef matmul_def() { return {"MatMul", [] { return std::unique_ptr<Op>(new MatMulOp); }}; }
+KernelDef matmul_def() {
+  return {"MatMul", [] { return std::unique_ptr<Op>(new MatMulOp); }};
+}
 
 }  // namespace strata

@@ -36,8 +36,7 @@ class PoolOp : public Op {
   }
 
  private:
-  pooling_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src,
-                                             const memory::desc& dst) const {
+  pooling_forward::primitive_desc forward_pd(const OpContext& ctx, const memory::desc& src, const memory::desc& dst) const {
     PoolGeometry g = geometry(*ctx.node);
     memory::dims strides = {g.sh, g.sw}, kernel = {g.kh, g.kw}, pad = {g.ph, g.pw};
     prop_kind prop = ctx.training ? prop_kind::forward_training : prop_kind::forward_inference;
@@ -53,7 +52,8 @@ class PoolOp : public Op {
     auto& eng = dnnl_utils::cpu_engine();
     auto fwd_pd = forward_pd(ctx_, src, dst);
     fwd_ = pooling_forward(fwd_pd);
-    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap_md(ctx_.in[0], src)}, {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
+    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap_md(ctx_.in[0], src)},
+                 {DNNL_ARG_DST, dnnl_utils::wrap_md(ctx_.out, dst)},
                  {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training || !ctx_.d_in[0].defined()) return;
     memory workspace;
@@ -62,8 +62,7 @@ class PoolOp : public Op {
       workspace = memory(fwd_pd.workspace_desc(), eng, workspace_.raw());
       fwd_args_[DNNL_ARG_WORKSPACE] = workspace;
     }
-    pooling_backward::primitive_desc pd(
-        pooling_backward::desc(alg_, src, dst, strides, kernel, pad, pad), attr, eng, fwd_pd);
+    pooling_backward::primitive_desc pd(pooling_backward::desc(alg_, src, dst, strides, kernel, pad, pad), attr, eng, fwd_pd);
     bwd_ = pooling_backward(pd);
     bwd_args_ = {{DNNL_ARG_DIFF_DST, dnnl_utils::wrap_md(ctx_.d_out, dst)},
                  {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},

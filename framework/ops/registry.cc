@@ -37,8 +37,12 @@ class UserKernelOp : public Op {
     }
     kernel_->setup(k);
   }
-  void forward() override { guard([&] { kernel_->forward(kctx_); }); }
-  void backward() override { guard([&] { kernel_->backward(kctx_); }); }
+  void forward() override {
+    guard([&] { kernel_->forward(kctx_); });
+  }
+  void backward() override {
+    guard([&] { kernel_->backward(kctx_); });
+  }
 
   // A user kernel's exception names the node it ran for.
   template <class F>
@@ -71,12 +75,33 @@ void ensure_builtin_kernels() {
   std::call_once(kernels().builtins, [] {
     register_builtin_op_schemas();
     std::lock_guard<std::mutex> lock(kernels().mutex);
-    for (const KernelDef& def :
-         {linear_def(), conv2d_def(), max_pool2d_def(), avg_pool2d_def(), global_avg_pool_def(), batch_norm_def(),
-          relu_def(), leaky_relu_def(), sigmoid_def(), tanh_def(), gelu_def(), dropout_def(), flatten_def(), add_def(),
-          concat_def(), softmax_def(), embedding_def(), positional_embedding_def(), padding_mask_def(),
-          layer_norm_def(), reshape_def(), transpose_def(), slice_def(), matmul_def(), lstm_def(), gru_def(),
-          sequence_pool_def()}) {
+    for (const KernelDef& def : {linear_def(),
+                                 conv2d_def(),
+                                 max_pool2d_def(),
+                                 avg_pool2d_def(),
+                                 global_avg_pool_def(),
+                                 batch_norm_def(),
+                                 relu_def(),
+                                 leaky_relu_def(),
+                                 sigmoid_def(),
+                                 tanh_def(),
+                                 gelu_def(),
+                                 dropout_def(),
+                                 flatten_def(),
+                                 add_def(),
+                                 concat_def(),
+                                 softmax_def(),
+                                 embedding_def(),
+                                 positional_embedding_def(),
+                                 padding_mask_def(),
+                                 layer_norm_def(),
+                                 reshape_def(),
+                                 transpose_def(),
+                                 slice_def(),
+                                 matmul_def(),
+                                 lstm_def(),
+                                 gru_def(),
+                                 sequence_pool_def()}) {
       STRATA_CHECK(has_op_schema(def.name));  // every kernel has its schema
       kernels().kernels.emplace(def.name, def.create);
     }

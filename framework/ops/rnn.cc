@@ -24,17 +24,17 @@ class RnnOp : public Op {
 
  private:
   struct Layer {
-    int64_t input = 0;                  // features in
-    Tensor w_layer, w_iter, bias;       // packed ldgoi / ldgo
-    Tensor dw_layer, dw_iter, dbias;    // packed gradients
-    Tensor src, dst;                    // [N,T,in], [N,T,D*H] (first and last layer use ctx_'s)
+    int64_t input = 0;                // features in
+    Tensor w_layer, w_iter, bias;     // packed ldgoi / ldgo
+    Tensor dw_layer, dw_iter, dbias;  // packed gradients
+    Tensor src, dst;                  // [N,T,in], [N,T,D*H] (first and last layer use ctx_'s)
     Tensor d_src, d_dst;
     Tensor dst_iter, dst_iter_c, d_dst_iter, d_dst_iter_c;  // last layer: [1,D,N,H]
     Tensor workspace;
     std::optional<primitive> fwd, bwd;
     dnnl_utils::Args fwd_args, bwd_args;
     std::vector<dnnl_utils::Reorder> before_fwd, before_bwd, after_bwd;
-    std::vector<Tensor> dw_blocked;     // weight gradients in the primitive's layout
+    std::vector<Tensor> dw_blocked;  // weight gradients in the primitive's layout
   };
 
   // The memory descriptors of one layer: plain (ntc) sequences, the last layer's final states
@@ -119,7 +119,8 @@ class RnnOp : public Op {
     memory wl_mem = kernel_weights(L.w_layer, m.wl_plain, pd_base.query_md(query::weights_md, 0), L.before_fwd);
     memory wi_mem = kernel_weights(L.w_iter, m.wi_plain, pd_base.query_md(query::weights_md, 1), L.before_fwd);
     L.fwd_args = {{DNNL_ARG_SRC_LAYER, dnnl_utils::wrap_md(L.src, m.src)},
-                  {DNNL_ARG_WEIGHTS_LAYER, wl_mem}, {DNNL_ARG_WEIGHTS_ITER, wi_mem},
+                  {DNNL_ARG_WEIGHTS_LAYER, wl_mem},
+                  {DNNL_ARG_WEIGHTS_ITER, wi_mem},
                   {DNNL_ARG_BIAS, dnnl_utils::wrap_md(L.bias, m.bias)},
                   {DNNL_ARG_DST_LAYER, dnnl_utils::wrap_md(L.dst, m.dst)},
                   {DNNL_ARG_SCRATCHPAD, scratchpad(pd_base)}};
@@ -152,15 +153,15 @@ class RnnOp : public Op {
     primitive_desc_base pd_base = [&]() -> primitive_desc_base {
       if (lstm_) {
         lstm_backward::primitive_desc pd(
-            lstm_backward::desc(prop_kind::backward, direction(), m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter,
-                                m.c, m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.c),
+            lstm_backward::desc(prop_kind::backward, direction(), m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.c,
+                                m.src, none, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.c),
             attr, eng, lstm_fwd_.back());
         L.bwd = lstm_backward(pd);
         return pd;
       }
       lbr_gru_backward::primitive_desc pd(
-          lbr_gru_backward::desc(prop_kind::backward, direction(), m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter,
-                                 m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter),
+          lbr_gru_backward::desc(prop_kind::backward, direction(), m.src, none, m.any_l, m.any_i, m.bias, m.dst, m.iter, m.src,
+                                 none, m.any_l, m.any_i, m.bias, m.dst, m.iter),
           attr, eng, gru_fwd_.back());
       L.bwd = lbr_gru_backward(pd);
       return pd;
@@ -169,11 +170,15 @@ class RnnOp : public Op {
     memory wi_b = kernel_weights(L.w_iter, m.wi_plain, pd_base.query_md(query::weights_md, 1), L.before_bwd);
     memory dwl_mem = gradient_weights(L, L.dw_layer, m.wl_plain, pd_base.query_md(query::diff_weights_md, 0));
     memory dwi_mem = gradient_weights(L, L.dw_iter, m.wi_plain, pd_base.query_md(query::diff_weights_md, 1));
-    L.bwd_args = {{DNNL_ARG_SRC_LAYER, L.fwd_args[DNNL_ARG_SRC_LAYER]}, {DNNL_ARG_WEIGHTS_LAYER, wl_b},
-                  {DNNL_ARG_WEIGHTS_ITER, wi_b}, {DNNL_ARG_BIAS, L.fwd_args[DNNL_ARG_BIAS]},
-                  {DNNL_ARG_DST_LAYER, L.fwd_args[DNNL_ARG_DST_LAYER]}, {DNNL_ARG_WORKSPACE, L.fwd_args[DNNL_ARG_WORKSPACE]},
+    L.bwd_args = {{DNNL_ARG_SRC_LAYER, L.fwd_args[DNNL_ARG_SRC_LAYER]},
+                  {DNNL_ARG_WEIGHTS_LAYER, wl_b},
+                  {DNNL_ARG_WEIGHTS_ITER, wi_b},
+                  {DNNL_ARG_BIAS, L.fwd_args[DNNL_ARG_BIAS]},
+                  {DNNL_ARG_DST_LAYER, L.fwd_args[DNNL_ARG_DST_LAYER]},
+                  {DNNL_ARG_WORKSPACE, L.fwd_args[DNNL_ARG_WORKSPACE]},
                   {DNNL_ARG_DIFF_SRC_LAYER, dnnl_utils::wrap_md(L.d_src, m.src)},
-                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_mem}, {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_mem},
+                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_mem},
+                  {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_mem},
                   {DNNL_ARG_DIFF_BIAS, dnnl_utils::wrap_md(L.dbias, m.bias)},
                   {DNNL_ARG_SCRATCHPAD, scratchpad(pd_base)}};
     if (last) {
@@ -270,8 +275,7 @@ class RnnOp : public Op {
     const float* dy = ctx_.extra_d_out[0].f32();
     for (int64_t d = 0; d < dirs_; ++d)
       for (int64_t s = 0; s < batch_; ++s)
-        std::memcpy(last.d_dst_iter.f32() + (d * batch_ + s) * hidden_, dy + (s * dirs_ + d) * hidden_,
-                    hidden_ * sizeof(float));
+        std::memcpy(last.d_dst_iter.f32() + (d * batch_ + s) * hidden_, dy + (s * dirs_ + d) * hidden_, hidden_ * sizeof(float));
     for (size_t l = layers_.size(); l-- > 0;) {
       Layer& L = layers_[l];
       for (const auto& r : L.before_bwd) run(r.prim, r.args);
@@ -298,7 +302,11 @@ class RnnOp : public Op {
 
 }  // namespace
 
-KernelDef lstm_def() { return {"LSTM", [] { return std::unique_ptr<Op>(new RnnOp(true)); }}; }
-KernelDef gru_def() { return {"GRU", [] { return std::unique_ptr<Op>(new RnnOp(false)); }}; }
+KernelDef lstm_def() {
+  return {"LSTM", [] { return std::unique_ptr<Op>(new RnnOp(true)); }};
+}
+KernelDef gru_def() {
+  return {"GRU", [] { return std::unique_ptr<Op>(new RnnOp(false)); }};
+}
 
 }  // namespace strata

@@ -39,8 +39,10 @@ class EmbeddingOp : public Op {
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
       int64_t id = id_at(ids, i);
-      if (id == pad_) std::memset(y + i * dim_, 0, dim_ * sizeof(float));
-      else std::memcpy(y + i * dim_, w + id * dim_, dim_ * sizeof(float));
+      if (id == pad_)
+        std::memset(y + i * dim_, 0, dim_ * sizeof(float));
+      else
+        std::memcpy(y + i * dim_, w + id * dim_, dim_ * sizeof(float));
     }
   }
   void backward() override {
@@ -179,11 +181,17 @@ class SequencePoolOp : public Op {
 
 }  // namespace
 
-KernelDef embedding_def() { return {"Embedding", [] { return std::unique_ptr<Op>(new EmbeddingOp); }}; }
+KernelDef embedding_def() {
+  return {"Embedding", [] { return std::unique_ptr<Op>(new EmbeddingOp); }};
+}
 KernelDef positional_embedding_def() {
   return {"PositionalEmbedding", [] { return std::unique_ptr<Op>(new PositionalEmbeddingOp); }};
 }
-KernelDef padding_mask_def() { return {"PaddingMask", [] { return std::unique_ptr<Op>(new PaddingMaskOp); }}; }
-KernelDef sequence_pool_def() { return {"SequencePool", [] { return std::unique_ptr<Op>(new SequencePoolOp); }}; }
+KernelDef padding_mask_def() {
+  return {"PaddingMask", [] { return std::unique_ptr<Op>(new PaddingMaskOp); }};
+}
+KernelDef sequence_pool_def() {
+  return {"SequencePool", [] { return std::unique_ptr<Op>(new SequencePoolOp); }};
+}
 
 }  // namespace strata

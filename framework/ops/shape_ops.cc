@@ -32,8 +32,7 @@ class TransposeOp : public Op {
     dnnl::memory::desc plain_out = dnnl_utils::plain_desc(out);
     to_out_ = dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx_.in[0], as_output), dnnl_utils::wrap_md(ctx_.out, plain_out));
     if (ctx_.training && ctx_.d_in[0].defined())
-      to_in_ = dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx_.d_out, plain_out),
-                                        dnnl_utils::wrap_md(ctx_.d_in[0], as_output));
+      to_in_ = dnnl_utils::make_reorder(dnnl_utils::wrap_md(ctx_.d_out, plain_out), dnnl_utils::wrap_md(ctx_.d_in[0], as_output));
   }
   void forward() override { run(to_out_.prim, to_out_.args); }
   void backward() override {
@@ -80,8 +79,14 @@ class SliceOp : public Op {
 
 }  // namespace
 
-KernelDef reshape_def() { return {"Reshape", [] { return std::unique_ptr<Op>(new ReshapeOp); }}; }
-KernelDef transpose_def() { return {"Transpose", [] { return std::unique_ptr<Op>(new TransposeOp); }}; }
-KernelDef slice_def() { return {"Slice", [] { return std::unique_ptr<Op>(new SliceOp); }}; }
+KernelDef reshape_def() {
+  return {"Reshape", [] { return std::unique_ptr<Op>(new ReshapeOp); }};
+}
+KernelDef transpose_def() {
+  return {"Transpose", [] { return std::unique_ptr<Op>(new TransposeOp); }};
+}
+KernelDef slice_def() {
+  return {"Slice", [] { return std::unique_ptr<Op>(new SliceOp); }};
+}
 
 }  // namespace strata

@@ -33,13 +33,14 @@ class SoftmaxOp : public Op {
     softmax_forward::primitive_desc fwd_pd(softmax_forward::desc(prop, data, axis), attr, eng);
     fwd_ = softmax_forward(fwd_pd);
     memory my = dnnl_utils::wrap(ctx_.out);
-    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap(ctx_.in[0])}, {DNNL_ARG_DST, my},
-                 {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
+    fwd_args_ = {{DNNL_ARG_SRC, dnnl_utils::wrap(ctx_.in[0])}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, scratchpad(fwd_pd)}};
     if (!ctx_.training || !ctx_.d_in[0].defined()) return;
     softmax_backward::primitive_desc pd(softmax_backward::desc(data, data, axis), attr, eng, fwd_pd);
     bwd_ = softmax_backward(pd);
-    bwd_args_ = {{DNNL_ARG_DST, my}, {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
-                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    bwd_args_ = {{DNNL_ARG_DST, my},
+                 {DNNL_ARG_DIFF_DST, dnnl_utils::wrap(ctx_.d_out)},
+                 {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap(ctx_.d_in[0])},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
   }
 
   void forward() override {

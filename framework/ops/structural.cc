@@ -74,8 +74,12 @@ class ConcatOp : public Op {
 
 }  // namespace
 
-KernelDef flatten_def() { return {"Flatten", [] { return std::unique_ptr<Op>(new FlattenOp); }}; }
-KernelDef add_def() { return {"Add", [] { return std::unique_ptr<Op>(new AddOp); }}; }
+KernelDef flatten_def() {
+  return {"Flatten", [] { return std::unique_ptr<Op>(new FlattenOp); }};
+}
+KernelDef add_def() {
+  return {"Add", [] { return std::unique_ptr<Op>(new AddOp); }};
+}
 KernelDef concat_def() {
   return {"Concat", [] { return std::unique_ptr<Op>(new ConcatOp); }};
 }

@@ -114,9 +114,8 @@ double Optimizer::step(double lr) {
         rule(p, a, b, i, g);
       });
     else
-      for_each_element([=](float* p, const float* gr, float* a, float* b, int64_t i) {
-        rule(p, a, b, i, gr[i] * clip + coupled_wd * p[i]);
-      });
+      for_each_element(
+          [=](float* p, const float* gr, float* a, float* b, int64_t i) { rule(p, a, b, i, gr[i] * clip + coupled_wd * p[i]); });
   };
   if (adam) {
     with_gradient([=](float* p, float* a, float* b, int64_t i, float g) {
@@ -172,8 +171,8 @@ void Optimizer::load_state(const NamedTensors& tensors, int64_t steps) {
         throw Error(ErrorCode::kFailedPrecondition, "optimizer state '" + key + "' is missing", "",
                     "the state was saved with a different optimizer (" + options_.kind() + " expected)");
       if (it->second->shape() != s.slots[i].shape())
-        throw Error(ErrorCode::kFailedPrecondition, "optimizer state '" + key + "' has shape " +
-                    shape_str(it->second->shape()) + ", expected " + shape_str(s.slots[i].shape()));
+        throw Error(ErrorCode::kFailedPrecondition, "optimizer state '" + key + "' has shape " + shape_str(it->second->shape()) +
+                                                        ", expected " + shape_str(s.slots[i].shape()));
       s.slots[i].copy_from(*it->second);
     }
   steps_ = steps;

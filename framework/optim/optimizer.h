@@ -25,17 +25,17 @@ namespace strata {
 struct OptimizerOptions {
   STRATA_ARG(std::string, kind) = "adam";  // sgd, adam, adamw, rmsprop
   STRATA_ARG(double, lr) = 1e-3;
-  STRATA_ARG(double, momentum) = 0.0;      // sgd, rmsprop
-  STRATA_ARG(bool, nesterov) = false;      // sgd
-  STRATA_ARG(double, beta1) = 0.9;         // adam(w)
-  STRATA_ARG(double, beta2) = 0.999;       // adam(w)
-  STRATA_ARG(double, eps) = 1e-8;          // adam(w), rmsprop
-  STRATA_ARG(double, alpha) = 0.99;        // rmsprop smoothing
+  STRATA_ARG(double, momentum) = 0.0;  // sgd, rmsprop
+  STRATA_ARG(bool, nesterov) = false;  // sgd
+  STRATA_ARG(double, beta1) = 0.9;     // adam(w)
+  STRATA_ARG(double, beta2) = 0.999;   // adam(w)
+  STRATA_ARG(double, eps) = 1e-8;      // adam(w), rmsprop
+  STRATA_ARG(double, alpha) = 0.99;    // rmsprop smoothing
   // The one weight-decay knob: an L2 penalty g += weight_decay * p for sgd, adam and rmsprop,
   // decoupled p -= lr * weight_decay * p for adamw.
   STRATA_ARG(double, weight_decay) = 0.0;
-  STRATA_ARG(double, l1) = 0.0;            // L1 penalty: g += l1 sign(p)
-  STRATA_ARG(double, clip_norm) = 0.0;     // clip gradients to this global L2 norm (0 = off)
+  STRATA_ARG(double, l1) = 0.0;         // L1 penalty: g += l1 sign(p)
+  STRATA_ARG(double, clip_norm) = 0.0;  // clip gradients to this global L2 norm (0 = off)
 
  public:
   OptimizerOptions& betas(double b1, double b2) { return beta1(b1).beta2(b2); }

@@ -21,8 +21,7 @@ constexpr Tables make_tables() {
     tables.t[0][i] = c;
   }
   for (uint32_t i = 0; i < 256; ++i)
-    for (int s = 1; s < 4; ++s)
-      tables.t[s][i] = (tables.t[s - 1][i] >> 8) ^ tables.t[0][tables.t[s - 1][i] & 0xFF];
+    for (int s = 1; s < 4; ++s) tables.t[s][i] = (tables.t[s - 1][i] >> 8) ^ tables.t[0][tables.t[s - 1][i] & 0xFF];
   return tables;
 }
 
@@ -36,8 +35,8 @@ uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n) {
   uint32_t c = ~crc;
   while (n >= 4) {
     // Little-endian word assembled byte by byte: no alignment or endianness assumptions.
-    c ^= static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+    c ^= static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
     c = t[3][c & 0xFF] ^ t[2][(c >> 8) & 0xFF] ^ t[1][(c >> 16) & 0xFF] ^ t[0][c >> 24];
     p += 4;
     n -= 4;

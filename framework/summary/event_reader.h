@@ -16,40 +16,40 @@
 namespace strata::summary {
 
 enum class EventKind {
-  kFileVersion,   // file_version
-  kScalar,        // simple_value, or a scalar float tensor of the "scalars" plugin
-  kHistogram,     // histo
-  kText,          // DT_STRING tensor (plugin "text")
-  kTensor,        // any other tensor
-  kHParamsStart,  // hparams plugin session_start_info
-  kHParamsEnd,    // hparams plugin session_end_info
+  kFileVersion,        // file_version
+  kScalar,             // simple_value, or a scalar float tensor of the "scalars" plugin
+  kHistogram,          // histo
+  kText,               // DT_STRING tensor (plugin "text")
+  kTensor,             // any other tensor
+  kHParamsStart,       // hparams plugin session_start_info
+  kHParamsEnd,         // hparams plugin session_end_info
   kHParamsExperiment,  // hparams plugin experiment
-  kGraph,         // graph_def
-  kSessionLog,    // session_log
-  kOther,         // anything else (e.g. an image)
+  kGraph,              // graph_def
+  kSessionLog,         // session_log
+  kOther,              // anything else (e.g. an image)
 };
 const char* event_kind_name(EventKind kind);
 
 struct EventRecord {
-  std::string file;      // path of the event file
-  uint64_t offset = 0;   // byte offset of the record in that file
+  std::string file;     // path of the event file
+  uint64_t offset = 0;  // byte offset of the record in that file
   double wall_time = 0;
   int64_t step = 0;
   EventKind kind = EventKind::kOther;
-  std::string tag;          // the Summary.Value tag; kGraphTag for graphs
-  std::string plugin_name;  // from the value's metadata, when present
-  double value = 0;         // kScalar
-  HistogramData histogram;  // kHistogram
-  std::string text;         // kText: the Markdown (string values joined by newlines)
-  std::string graph_def;    // kGraph: serialized GraphDef (parse_graphdef in graph_def.h)
-  std::string file_version;                   // kFileVersion
+  std::string tag;                                             // the Summary.Value tag; kGraphTag for graphs
+  std::string plugin_name;                                     // from the value's metadata, when present
+  double value = 0;                                            // kScalar
+  HistogramData histogram;                                     // kHistogram
+  std::string text;                                            // kText: the Markdown (string values joined by newlines)
+  std::string graph_def;                                       // kGraph: serialized GraphDef (parse_graphdef in graph_def.h)
+  std::string file_version;                                    // kFileVersion
   SessionStatus session_status = SessionStatus::kUnspecified;  // kSessionLog
-  std::string session_msg;                    // kSessionLog
-  std::map<std::string, HParamValue> hparams; // kHParamsStart
-  std::string hparams_group;                  // kHParamsStart
-  double hparams_time = 0;                    // kHParamsStart start / kHParamsEnd end seconds
-  HParamsStatus hparams_status = HParamsStatus::kUnknown;  // kHParamsEnd
-  HParamsExperiment experiment;               // kHParamsExperiment (domains as listed)
+  std::string session_msg;                                     // kSessionLog
+  std::map<std::string, HParamValue> hparams;                  // kHParamsStart
+  std::string hparams_group;                                   // kHParamsStart
+  double hparams_time = 0;                                     // kHParamsStart start / kHParamsEnd end seconds
+  HParamsStatus hparams_status = HParamsStatus::kUnknown;      // kHParamsEnd
+  HParamsExperiment experiment;                                // kHParamsExperiment (domains as listed)
 };
 
 // All events of one file in order. Throws Error(kCorruption) naming the file and the byte

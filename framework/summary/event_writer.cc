@@ -12,12 +12,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "proto/event.pb.h"
+#include "proto/hparams.pb.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/summary/internal/graph_def.h"
 #include "strata/framework/summary/internal/proto_bytes.h"
 #include "strata/framework/summary/internal/record_io.h"
-#include "proto/event.pb.h"
-#include "proto/hparams.pb.h"
 
 namespace strata::summary {
 namespace {
@@ -51,8 +51,7 @@ tensorboard::Summary::Value* add_value(tensorboard::Event& event, const std::str
 
 // The hparams plugin wants its summaries to carry a DT_FLOAT tensor of shape [0]
 // (`08 01 12 02 12 00`) next to the metadata that holds the actual data.
-void set_hparams_value(tensorboard::Event& event, const std::string& tag,
-                       const tensorboard::hparams::HParamsPluginData& data) {
+void set_hparams_value(tensorboard::Event& event, const std::string& tag, const tensorboard::hparams::HParamsPluginData& data) {
   tensorboard::Summary::Value* value = add_value(event, tag);
   auto* plugin = value->mutable_metadata()->mutable_plugin_data();
   plugin->set_plugin_name("hparams");
@@ -73,8 +72,7 @@ double wall_clock_seconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
-    : run_dir_(run_dir) {
+EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options) : run_dir_(run_dir) {
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   if (ec)
@@ -85,8 +83,8 @@ EventWriter::EventWriter(const std::string& run_dir, EventWriterOptions options)
   const long long secs = static_cast<long long>(std::floor(start));
   char stamp[32];
   std::snprintf(stamp, sizeof stamp, "%010lld", secs);
-  const std::string prefix = (std::filesystem::path(run_dir) / "events.out.tfevents.").string() +
-                             stamp + "." + host + "." + std::to_string(getpid()) + ".";
+  const std::string prefix = (std::filesystem::path(run_dir) / "events.out.tfevents.").string() + stamp + "." + host + "." +
+                             std::to_string(getpid()) + ".";
   // O_EXCL: another writer (or a reused pid) never shares a file; take the next suffix instead.
   for (int attempt = 0; fd_ < 0; ++attempt) {
     path_ = prefix + std::to_string(g_writer_count.fetch_add(1));
@@ -118,8 +116,7 @@ EventWriter::~EventWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void EventWriter::add_scalar(const std::string& tag, int64_t step, double value,
-                             double wall_time) {
+void EventWriter::add_scalar(const std::string& tag, int64_t step, double value, double wall_time) {
   check_tag(tag, path_);
   tensorboard::Event event = make_event(wall_time, step);
   add_value(event, tag)->set_simple_value(static_cast<float>(value));
@@ -127,17 +124,15 @@ void EventWriter::add_scalar(const std::string& tag, int64_t step, double value,
   append_locked(deterministic_bytes(event));
 }
 
-void EventWriter::add_histogram(const std::string& tag, int64_t step, const float* data,
-                                size_t n, double wall_time) {
+void EventWriter::add_histogram(const std::string& tag, int64_t step, const float* data, size_t n, double wall_time) {
   add_histogram(tag, step, make_histogram(data, n), wall_time);
 }
 
-void EventWriter::add_histogram(const std::string& tag, int64_t step,
-                                const HistogramData& h, double wall_time) {
+void EventWriter::add_histogram(const std::string& tag, int64_t step, const HistogramData& h, double wall_time) {
   check_tag(tag, path_);
   if (h.bucket.size() != h.bucket_limit.size())
-    throw_invalid("histogram '" + tag + "' has " + std::to_string(h.bucket.size()) +
-                      " buckets but " + std::to_string(h.bucket_limit.size()) + " limits",
+    throw_invalid("histogram '" + tag + "' has " + std::to_string(h.bucket.size()) + " buckets but " +
+                      std::to_string(h.bucket_limit.size()) + " limits",
                   path_, "build it with make_histogram()");
   tensorboard::Event event = make_event(wall_time, step);
   tensorboard::HistogramProto* histo = add_value(event, tag)->mutable_histo();
@@ -152,8 +147,7 @@ void EventWriter::add_histogram(const std::string& tag, int64_t step,
   append_locked(deterministic_bytes(event));
 }
 
-void EventWriter::add_text(const std::string& tag, int64_t step, const std::string& markdown,
-                           double wall_time) {
+void EventWriter::add_text(const std::string& tag, int64_t step, const std::string& markdown, double wall_time) {
   check_tag(tag, path_);
   tensorboard::Event event = make_event(wall_time, step);
   tensorboard::Summary::Value* value = add_value(event, tag);
@@ -167,8 +161,7 @@ void EventWriter::add_text(const std::string& tag, int64_t step, const std::stri
   append_locked(deterministic_bytes(event));
 }
 
-bool EventWriter::add_graph(const GraphSpec& graph, int64_t batch_size_for_shapes,
-                            double wall_time) {
+bool EventWriter::add_graph(const GraphSpec& graph, int64_t batch_size_for_shapes, double wall_time) {
   const std::string id = graph.graph_id();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -182,8 +175,8 @@ bool EventWriter::add_graph(const GraphSpec& graph, int64_t batch_size_for_shape
   return true;
 }
 
-void EventWriter::add_hparams_start(const std::map<std::string, HParamValue>& hparams,
-                                    const std::string& group_name, double start_time) {
+void EventWriter::add_hparams_start(const std::map<std::string, HParamValue>& hparams, const std::string& group_name,
+                                    double start_time) {
   tensorboard::hparams::HParamsPluginData data;
   tensorboard::hparams::SessionStartInfo* info = data.mutable_session_start_info();
   for (const auto& [name, v] : hparams) {
@@ -231,7 +224,10 @@ void EventWriter::add_hparams_experiment(const HParamsExperiment& experiment, do
       for (const HParamValue& v : h.domain) {
         google::protobuf::Value* out = info->mutable_domain_discrete()->add_values();
         if (const bool* b = std::get_if<bool>(&v)) {
-          if (bools) out->set_bool_value(*b); else out->set_string_value(*b ? "true" : "false");
+          if (bools)
+            out->set_bool_value(*b);
+          else
+            out->set_string_value(*b ? "true" : "false");
         } else if (const double* d = std::get_if<double>(&v)) {
           char buf[32];
           std::snprintf(buf, sizeof buf, "%g", *d);
@@ -266,8 +262,7 @@ void EventWriter::add_hparams_end(HParamsStatus status, double end_time) {
   append_locked(deterministic_bytes(event));
 }
 
-void EventWriter::add_session_log(SessionStatus status, int64_t step, const std::string& msg,
-                                  double wall_time) {
+void EventWriter::add_session_log(SessionStatus status, int64_t step, const std::string& msg, double wall_time) {
   tensorboard::Event event = make_event(wall_time, step);
   tensorboard::SessionLog* log = event.mutable_session_log();
   log->set_status(static_cast<tensorboard::SessionLog::SessionStatus>(status));
@@ -295,8 +290,7 @@ void EventWriter::flush_locked() {
       const int err = n < 0 ? errno : EIO;
       // Cut a partly written record off so readers still see a well-formed file; the pending
       // records are dropped (the version log, not this view, is the source of truth).
-      if (::ftruncate(fd_, static_cast<off_t>(file_size_)) == 0)
-        ::lseek(fd_, static_cast<off_t>(file_size_), SEEK_SET);
+      if (::ftruncate(fd_, static_cast<off_t>(file_size_)) == 0) ::lseek(fd_, static_cast<off_t>(file_size_), SEEK_SET);
       pending_.clear();
       throw_io(std::string("cannot write event file: ") + std::strerror(err), path_,
                "free disk space; `strata tensorboard` can re-create the event files later");

@@ -84,31 +84,25 @@ class EventWriter {
   const std::string& path() const { return path_; }
 
   // Summary.Value.simple_value (a float, as TensorBoard stores it).
-  void add_scalar(const std::string& tag, int64_t step, double value,
-                  double wall_time = wall_clock_seconds());
+  void add_scalar(const std::string& tag, int64_t step, double value, double wall_time = wall_clock_seconds());
   // Histogram of n floats with TensorFlow's default buckets (see histogram.h).
-  void add_histogram(const std::string& tag, int64_t step, const float* data, size_t n,
-                     double wall_time = wall_clock_seconds());
+  void add_histogram(const std::string& tag, int64_t step, const float* data, size_t n, double wall_time = wall_clock_seconds());
   void add_histogram(const std::string& tag, int64_t step, const HistogramData& histogram,
                      double wall_time = wall_clock_seconds());
   // Markdown shown by the Text dashboard (a DT_STRING tensor with plugin "text").
-  void add_text(const std::string& tag, int64_t step, const std::string& markdown,
-                double wall_time = wall_clock_seconds());
+  void add_text(const std::string& tag, int64_t step, const std::string& markdown, double wall_time = wall_clock_seconds());
   // The graph as a GraphDef at step 0 (see graph_def.h). Written once per graph id by this
   // writer: returns false, writing nothing, when that graph was already written.
-  bool add_graph(const GraphSpec& graph, int64_t batch_size_for_shapes = -1,
-                 double wall_time = wall_clock_seconds());
+  bool add_graph(const GraphSpec& graph, int64_t batch_size_for_shapes = -1, double wall_time = wall_clock_seconds());
   // hparams plugin: session_start_info at step 0 with the values and the group name (sessions
   // in one group are aggregated by the HParams dashboard; "" keeps each run apart).
-  void add_hparams_start(const std::map<std::string, HParamValue>& hparams,
-                         const std::string& group_name = "",
+  void add_hparams_start(const std::map<std::string, HParamValue>& hparams, const std::string& group_name = "",
                          double start_time = wall_clock_seconds());
   // hparams plugin: the experiment at step 0.
   void add_hparams_experiment(const HParamsExperiment& experiment, double wall_time = wall_clock_seconds());
   // hparams plugin: session_end_info at step 0.
   void add_hparams_end(HParamsStatus status, double end_time = wall_clock_seconds());
-  void add_session_log(SessionStatus status, int64_t step, const std::string& msg = "",
-                       double wall_time = wall_clock_seconds());
+  void add_session_log(SessionStatus status, int64_t step, const std::string& msg = "", double wall_time = wall_clock_seconds());
   void add_session_start(int64_t step, double wall_time = wall_clock_seconds()) {
     add_session_log(SessionStatus::kStart, step, "", wall_time);
   }

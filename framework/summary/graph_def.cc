@@ -2,9 +2,9 @@
 
 #include <set>
 
+#include "proto/graph.pb.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/summary/internal/proto_bytes.h"
-#include "proto/graph.pb.h"
 
 namespace strata::summary {
 namespace {
@@ -57,9 +57,7 @@ std::string op_node_name(const std::set<std::string>& names, const NodeSpec& nod
 std::string graphdef_node_name(const GraphSpec& graph, const std::string& node_name) {
   if (node_name == graph.input_name) return node_name;
   const NodeSpec* node = graph.find(node_name);
-  if (!node)
-    throw_invalid("graph has no node '" + node_name + "'", "GraphSpec",
-                  "name a node of the graph or its input");
+  if (!node) throw_invalid("graph has no node '" + node_name + "'", "GraphSpec", "name a node of the graph or its input");
   return op_node_name(all_names(graph), *node);
 }
 
@@ -87,8 +85,7 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
       const ValueRef ref = in == graph.input_name ? ValueRef{in, 0} : parse_value_ref(in);
       auto it = renamed.find(ref.node);
       if (it == renamed.end())
-        throw_invalid("node '" + n.name + "' reads '" + in +
-                          "', which is neither the graph input nor an earlier node",
+        throw_invalid("node '" + n.name + "' reads '" + in + "', which is neither the graph input nor an earlier node",
                       "GraphSpec", "build the graph with Sequential or GraphBuilder");
       op->add_input(ref.output == 0 ? it->second : it->second + ":" + std::to_string(ref.output));
     }
@@ -114,8 +111,7 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
         for (int64_t v : values) list->add_i(v);
       }
     }
-    for (const auto& [key, value] : n.floats)
-      (*op->mutable_attr())[key].set_f(static_cast<float>(value));
+    for (const auto& [key, value] : n.floats) (*op->mutable_attr())[key].set_f(static_cast<float>(value));
     renamed[n.name] = op_name;
   }
   return deterministic_bytes(def);
@@ -124,8 +120,8 @@ std::string graph_to_graphdef(const GraphSpec& graph, int64_t batch_size) {
 std::vector<GraphDefNode> parse_graphdef(const std::string& bytes) {
   tensorboard::GraphDef def;
   if (!def.ParseFromString(bytes))
-    throw_corruption("cannot parse GraphDef (" + std::to_string(bytes.size()) + " bytes)",
-                     "Event.graph_def", "re-create the event file");
+    throw_corruption("cannot parse GraphDef (" + std::to_string(bytes.size()) + " bytes)", "Event.graph_def",
+                     "re-create the event file");
   std::vector<GraphDefNode> out;
   out.reserve(def.node_size());
   for (const tensorboard::NodeDef& node : def.node()) {
@@ -143,14 +139,23 @@ std::vector<GraphDefNode> parse_graphdef(const std::string& bytes) {
         continue;
       }
       switch (attr.value_case()) {
-        case tensorboard::AttrValue::kI: n.ints[key] = {attr.i()}; break;
-        case tensorboard::AttrValue::kB: n.ints[key] = {attr.b() ? 1 : 0}; break;
-        case tensorboard::AttrValue::kF: n.floats[key] = attr.f(); break;
-        case tensorboard::AttrValue::kS: n.strings[key] = attr.s(); break;
+        case tensorboard::AttrValue::kI:
+          n.ints[key] = {attr.i()};
+          break;
+        case tensorboard::AttrValue::kB:
+          n.ints[key] = {attr.b() ? 1 : 0};
+          break;
+        case tensorboard::AttrValue::kF:
+          n.floats[key] = attr.f();
+          break;
+        case tensorboard::AttrValue::kS:
+          n.strings[key] = attr.s();
+          break;
         case tensorboard::AttrValue::kList:
           n.ints[key].assign(attr.list().i().begin(), attr.list().i().end());
           break;
-        default: break;
+        default:
+          break;
       }
     }
     out.push_back(std::move(n));

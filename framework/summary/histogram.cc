@@ -44,9 +44,7 @@ const std::vector<uint16_t>& cell_starts() {
       float v;
       std::memcpy(&v, &bits, sizeof v);
       if (!std::isfinite(v)) continue;  // never looked up: non-finite values are skipped
-      out[cell] = static_cast<uint16_t>(
-          std::upper_bound(limits.begin(), limits.end(), static_cast<double>(v)) -
-          limits.begin());
+      out[cell] = static_cast<uint16_t>(std::upper_bound(limits.begin(), limits.end(), static_cast<double>(v)) - limits.begin());
     }
     return out;
   }();

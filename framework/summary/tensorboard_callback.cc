@@ -30,8 +30,7 @@ const std::string* find(const std::map<std::string, std::string>& m, const std::
   return it == m.end() || it->second.empty() ? nullptr : &it->second;
 }
 
-std::string version_markdown(const std::map<std::string, std::string>& annotations,
-                             int64_t epoch) {
+std::string version_markdown(const std::map<std::string, std::string>& annotations, int64_t epoch) {
   std::string md = "version `" + *find(annotations, "version") + "`";
   if (const std::string* branch = find(annotations, "branch"))
     md += " (" + *branch + "@" + std::to_string(epoch) + ")";
@@ -121,7 +120,9 @@ HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::s
     // As the session start writes the values: numbers, booleans, else strings (PyTorch's
     // SummaryWriter types its HParamInfo the same way).
     if (!values.empty())
-      h.type = numbers ? HParamsExperiment::Type::kFloat64 : bools ? HParamsExperiment::Type::kBool : HParamsExperiment::Type::kString;
+      h.type = numbers ? HParamsExperiment::Type::kFloat64
+               : bools ? HParamsExperiment::Type::kBool
+                       : HParamsExperiment::Type::kString;
     e.hparams.push_back(std::move(h));
   }
   std::set<std::string> keys;
@@ -133,16 +134,14 @@ HParamsExperiment make_experiment(const std::map<std::string, std::vector<std::s
     const bool held_out = k.rfind("train/", 0) != 0;
     e.metrics.push_back({metric_tag(k), metric_display(k),
                          k.rfind("test/", 0) == 0 ? "on the test set, once, after the last epoch"
-                         : held_out                ? "on the validation data, after every epoch"
-                                                   : "mean over the epoch's training batches",
+                         : held_out               ? "on the validation data, after every epoch"
+                                                  : "mean over the epoch's training batches",
                          held_out});
   }
   return e;
 }
 
-int64_t session_start_step(int64_t global_step) {
-  return global_step <= 0 ? 0 : global_step + 1;
-}
+int64_t session_start_step(int64_t global_step) { return global_step <= 0 ? 0 : global_step + 1; }
 
 RunSoFar read_run_so_far(const std::string& run_dir) {
   RunSoFar so_far;
@@ -164,14 +163,13 @@ RunSoFar read_run_so_far(const std::string& run_dir) {
   return so_far;
 }
 
-bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step,
-                     const TensorBoardOptions& options, double wall_time, const RunSoFar& already) {
+bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step, const TensorBoardOptions& options,
+                     double wall_time, const RunSoFar& already) {
   // START first: on a fresh run at step 0 it purges stale step-0 records of an earlier run in
   // the same directory before this run's graph and hparams.
   writer.add_session_start(session_start_step(global_step), wall_time);
   if (!state) return false;
-  if (!state->graph.nodes.empty() && !already.graph)
-    writer.add_graph(state->graph, options.graph_batch_size(), wall_time);
+  if (!state->graph.nodes.empty() && !already.graph) writer.add_graph(state->graph, options.graph_batch_size(), wall_time);
   std::map<std::string, std::string> hparams = state->hparams;
   for (const auto& [k, v] : options.session_hparams()) hparams[k] = v;
   if (hparams.empty()) return false;
@@ -180,18 +178,15 @@ bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t globa
   return true;
 }
 
-void write_epoch_events(EventWriter& writer, const TrainState& state,
-                        const NamedTensors* gradients,
-                        const std::map<std::string, std::string>& annotations,
-                        const TensorBoardOptions& options, double wall_time) {
+void write_epoch_events(EventWriter& writer, const TrainState& state, const NamedTensors* gradients,
+                        const std::map<std::string, std::string>& annotations, const TensorBoardOptions& options,
+                        double wall_time) {
   const int64_t step = state.global_step();
-  for (const auto& [key, value] : state.metrics)
-    writer.add_scalar(metric_tag(key), step, value, wall_time);
+  for (const auto& [key, value] : state.metrics) writer.add_scalar(metric_tag(key), step, value, wall_time);
   auto number = [&](const std::string& key, const std::string& text) {
     double value = 0;
     if (!parse_number(text, &value))
-      throw_invalid("annotation '" + key + "' is not a number: '" + text + "'", writer.path(),
-                    "set it to a decimal number");
+      throw_invalid("annotation '" + key + "' is not a number: '" + text + "'", writer.path(), "set it to a decimal number");
     return value;
   };
   for (const char* key : {"snapshot/ms", "snapshot/bytes"}) {
@@ -205,16 +200,13 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
   if (options.histograms()) {
     for (const auto& [name, tensor] : state.params)
       if (tensor.defined() && tensor.dtype() == DType::kF32)
-        writer.add_histogram("params/" + name, step, tensor.f32(),
-                             static_cast<size_t>(tensor.numel()), wall_time);
+        writer.add_histogram("params/" + name, step, tensor.f32(), static_cast<size_t>(tensor.numel()), wall_time);
     if (options.gradient_histograms() && gradients)
       for (const auto& [name, tensor] : *gradients)
         if (tensor.defined() && tensor.dtype() == DType::kF32)
-          writer.add_histogram("grads/" + name, step, tensor.f32(),
-                               static_cast<size_t>(tensor.numel()), wall_time);
+          writer.add_histogram("grads/" + name, step, tensor.f32(), static_cast<size_t>(tensor.numel()), wall_time);
   }
-  if (find(annotations, "version"))
-    writer.add_text("version", step, version_markdown(annotations, state.epoch()), wall_time);
+  if (find(annotations, "version")) writer.add_text("version", step, version_markdown(annotations, state.epoch()), wall_time);
   // Text other callbacks attach to the epoch ("text/sample": a language model's generated text).
   for (const auto& [key, text] : annotations)
     if (key.rfind("text/", 0) == 0) writer.add_text(key.substr(5), step, text, wall_time);
@@ -224,13 +216,10 @@ void write_epoch_events(EventWriter& writer, const TrainState& state,
 
 TensorBoardCallback::TensorBoardCallback(std::string run_dir, TensorBoardOptions options)
     : run_dir_(std::move(run_dir)), options_(std::move(options)) {
-  if (run_dir_.empty())
-    throw_invalid("empty TensorBoard run directory", "TensorBoardCallback",
-                  "pass <log_dir>/tb/<branch>");
+  if (run_dir_.empty()) throw_invalid("empty TensorBoard run directory", "TensorBoardCallback", "pass <log_dir>/tb/<branch>");
   if (options_.train_loss_every() < 0)
-    throw_invalid("train_loss_every must be >= 0, got " +
-                      std::to_string(options_.train_loss_every()),
-                  "TensorBoardOptions", "use 0 to turn per-step losses off");
+    throw_invalid("train_loss_every must be >= 0, got " + std::to_string(options_.train_loss_every()), "TensorBoardOptions",
+                  "use 0 to turn per-step losses off");
 }
 
 summary::EventWriter& TensorBoardCallback::writer() {
@@ -263,8 +252,7 @@ void TensorBoardCallback::on_epoch_end(EpochEndInfo& info) {
     writer().add_hparams_experiment(summary::make_experiment(values, metrics, false));
     experiment_written_ = true;
   }
-  summary::write_epoch_events(writer(), info.state, &info.gradients, info.annotations, options_,
-                              summary::wall_clock_seconds());
+  summary::write_epoch_events(writer(), info.state, &info.gradients, info.annotations, options_, summary::wall_clock_seconds());
   writer().flush();
 }
 
@@ -279,9 +267,7 @@ void TensorBoardCallback::on_fit_done(std::map<std::string, std::string>& annota
 void TensorBoardCallback::on_fit_end(bool failed) {
   if (!writer_) return;
   try {
-    if (hparams_open_)
-      writer().add_hparams_end(failed ? summary::HParamsStatus::kFailure
-                                      : summary::HParamsStatus::kSuccess);
+    if (hparams_open_) writer().add_hparams_end(failed ? summary::HParamsStatus::kFailure : summary::HParamsStatus::kSuccess);
     hparams_open_ = false;
     writer().flush();
   } catch (const Error& e) {

@@ -82,15 +82,14 @@ struct RunSoFar {
   bool experiment = false;
 };
 RunSoFar read_run_so_far(const std::string& run_dir);
-bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step,
-                     const TensorBoardOptions& options, double wall_time, const RunSoFar& already = {});
+bool write_run_begin(EventWriter& writer, const TrainState* state, int64_t global_step, const TensorBoardOptions& options,
+                     double wall_time, const RunSoFar& already = {});
 
 // The events of one finished epoch (see the header comment), at step state.global_step().
 // `gradients` may be null (re-creation from the log has none). Does not flush.
-void write_epoch_events(EventWriter& writer, const TrainState& state,
-                        const NamedTensors* gradients,
-                        const std::map<std::string, std::string>& annotations,
-                        const TensorBoardOptions& options, double wall_time);
+void write_epoch_events(EventWriter& writer, const TrainState& state, const NamedTensors* gradients,
+                        const std::map<std::string, std::string>& annotations, const TensorBoardOptions& options,
+                        double wall_time);
 
 }  // namespace summary
 

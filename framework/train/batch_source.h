@@ -11,11 +11,11 @@
 namespace strata {
 
 struct Batch {
-  Tensor x;            // [B, ...] f32
-  Tensor y;            // i64 [B] class indices, or f32 [B, targets]
-  int64_t size = 0;    // B (the last batch of an epoch may be smaller)
-  int64_t epoch = 0;   // 1-based epoch it belongs to
-  int64_t index = 0;   // 0-based batch index within the epoch
+  Tensor x;           // [B, ...] f32
+  Tensor y;           // i64 [B] class indices, or f32 [B, targets]
+  int64_t size = 0;   // B (the last batch of an epoch may be smaller)
+  int64_t epoch = 0;  // 1-based epoch it belongs to
+  int64_t index = 0;  // 0-based batch index within the epoch
 };
 
 class BatchSource {

@@ -20,10 +20,10 @@
 namespace strata {
 
 struct FitBeginInfo {
-  int64_t start_epoch = 0;        // completed epochs before this fit() (0 for a fresh run)
-  int64_t target_epochs = 0;      // train until this epoch (Keras "epochs")
-  int64_t global_step = 0;        // steps completed before this fit()
-  bool resumed = false;           // state was loaded from a snapshot
+  int64_t start_epoch = 0;    // completed epochs before this fit() (0 for a fresh run)
+  int64_t target_epochs = 0;  // train until this epoch (Keras "epochs")
+  int64_t global_step = 0;    // steps completed before this fit()
+  bool resumed = false;       // state was loaded from a snapshot
   // State at fit begin (graph, hparams, counters); its tensors are views, as in EpochEndInfo.
   const TrainState* state = nullptr;
 };
@@ -32,25 +32,25 @@ struct EpochEndInfo {
   // After the epoch: params, optimizer slots, counters, metrics. The tensors share storage with
   // the live network and optimizer (as the gradients do): clone() what must outlive the call.
   const TrainState& state;
-  const NamedTensors& gradients;  // gradients of the last step, one per trainable parameter
+  const NamedTensors& gradients;                    // gradients of the last step, one per trainable parameter
   std::map<std::string, std::string>& annotations;  // "version", "branch", "message", ...
 };
 
 struct BatchEndInfo {
-  int64_t epoch = 0;              // 1-based epoch being trained
-  int64_t batch = 0;              // 0-based batch index within the epoch
-  int64_t global_step = 0;        // steps completed including this one
+  int64_t epoch = 0;        // 1-based epoch being trained
+  int64_t batch = 0;        // 0-based batch index within the epoch
+  int64_t global_step = 0;  // steps completed including this one
   double loss = 0;
   double lr = 0;
-  int64_t batches_in_epoch = 0;   // batches of the whole epoch
-  int64_t samples = 0;            // samples in this batch
+  int64_t batches_in_epoch = 0;  // batches of the whole epoch
+  int64_t samples = 0;           // samples in this batch
 };
 
 struct EpochMetricsInfo {
-  int64_t epoch = 0;                              // 1-based epoch just trained (and validated)
-  const std::map<std::string, double>& metrics;   // as in TrainState::metrics
-  bool stop = false;                              // set: fit() ends after this epoch
-  std::string stop_reason;                        // printed and annotated as "stop"
+  int64_t epoch = 0;                             // 1-based epoch just trained (and validated)
+  const std::map<std::string, double>& metrics;  // as in TrainState::metrics
+  bool stop = false;                             // set: fit() ends after this epoch
+  std::string stop_reason;                       // printed and annotated as "stop"
 };
 
 class Callback {

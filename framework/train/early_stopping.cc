@@ -14,8 +14,7 @@ const char* const kWaitKey = "early_stopping/wait";
 }  // namespace
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
-  if (options_.patience() < 1)
-    throw_invalid("early stopping patience must be >= 1, got " + std::to_string(options_.patience()));
+  if (options_.patience() < 1) throw_invalid("early stopping patience must be >= 1, got " + std::to_string(options_.patience()));
   if (!(options_.min_delta() >= 0)) throw_invalid("early stopping min_delta must be >= 0");
   load_state({});
 }
@@ -23,13 +22,12 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(
 void EarlyStopping::on_epoch_metrics(EpochMetricsInfo& info) {
   auto it = info.metrics.find(options_.monitor());
   if (it == info.metrics.end())
-    throw Error(ErrorCode::kInvalidArgument,
-                "early stopping watches '" + options_.monitor() + "', which epoch " + std::to_string(info.epoch) +
-                    " did not produce",
-                "EarlyStopping", "pass validation data to fit(), or monitor a metric the run has");
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "early stopping watches '" + options_.monitor() + "', which epoch " + std::to_string(info.epoch) + " did not produce",
+        "EarlyStopping", "pass validation data to fit(), or monitor a metric the run has");
   const double v = it->second;
-  const bool improved = options_.higher_is_better() ? v > best_ + options_.min_delta()
-                                                    : v < best_ - options_.min_delta();
+  const bool improved = options_.higher_is_better() ? v > best_ + options_.min_delta() : v < best_ - options_.min_delta();
   if (improved) {
     best_ = v;
     wait_ = 0;
@@ -37,8 +35,7 @@ void EarlyStopping::on_epoch_metrics(EpochMetricsInfo& info) {
   }
   if (++wait_ >= options_.patience()) {
     info.stop = true;
-    info.stop_reason = "early stopping: " + options_.monitor() + " has not improved for " + std::to_string(wait_) +
-                       " epochs";
+    info.stop_reason = "early stopping: " + options_.monitor() + " has not improved for " + std::to_string(wait_) + " epochs";
   }
 }
 

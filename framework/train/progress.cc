@@ -18,9 +18,9 @@ void draw_bar(int64_t epoch, int64_t target, int64_t done, int64_t total, double
   int filled = total ? static_cast<int>(width * done / total) : width;
   std::string bar(filled, '=');
   if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
-  std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld loss %.4f %.0f samples/s ETA %.0fs",
-               static_cast<long long>(epoch), static_cast<long long>(target), bar.c_str(),
-               static_cast<long long>(done), static_cast<long long>(total), loss, rate, eta);
+  std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld loss %.4f %.0f samples/s ETA %.0fs", static_cast<long long>(epoch),
+               static_cast<long long>(target), bar.c_str(), static_cast<long long>(done), static_cast<long long>(total), loss,
+               rate, eta);
   std::fflush(stderr);
 }
 
@@ -53,7 +53,10 @@ void ProgressCallback::on_epoch_end(EpochEndInfo& info) {
   if (mode_ == Progress::kQuiet) return;
   if (mode_ == Progress::kBar) std::fprintf(stderr, "\r\033[K");
   const auto& metrics = info.state.metrics;
-  auto get = [&](const char* k) { auto it = metrics.find(k); return it == metrics.end() ? NAN : it->second; };
+  auto get = [&](const char* k) {
+    auto it = metrics.find(k);
+    return it == metrics.end() ? NAN : it->second;
+  };
   std::string line = "epoch " + std::to_string(info.state.epoch()) + "/" + std::to_string(target_epochs_);
   char buf[160];
   std::snprintf(buf, sizeof buf, "  loss %.4f", get("train/loss"));

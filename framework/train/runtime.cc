@@ -5,14 +5,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <thread>
-#include <cmath>
-#include <vector>
-
 #include <oneapi/dnnl/dnnl.hpp>
+#include <thread>
+#include <vector>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/tensor.h"
@@ -35,9 +34,8 @@ void set_num_threads(int n) {
   // Thousands of OpenMP threads exhaust stacks (100000 crashed); far more threads than cores
   // only slow training down.
   if (n > max_threads())
-    throw_invalid("thread count " + std::to_string(n) + " is above this machine's limit of " +
-                      std::to_string(max_threads()) + " (" + std::to_string(std::thread::hardware_concurrency()) +
-                      " hardware threads)",
+    throw_invalid("thread count " + std::to_string(n) + " is above this machine's limit of " + std::to_string(max_threads()) +
+                      " (" + std::to_string(std::thread::hardware_concurrency()) + " hardware threads)",
                   "", "use at most the number of cores");
   omp_set_num_threads(n);
 }
@@ -48,15 +46,24 @@ namespace {
 
 std::string onednn_isa() {
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other";
   }
 }
 

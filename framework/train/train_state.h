@@ -48,7 +48,10 @@ struct TrainState {
   // How the state was made: {"strata": "0.2.0", "onednn": "2.6.3"} (runtime_environment()).
   std::map<std::string, std::string> environment;
 
-  int64_t epoch() const { auto it = counters.find("epoch"); return it == counters.end() ? 0 : it->second; }
+  int64_t epoch() const {
+    auto it = counters.find("epoch");
+    return it == counters.end() ? 0 : it->second;
+  }
   int64_t global_step() const {
     auto it = counters.find("global_step");
     return it == counters.end() ? 0 : it->second;

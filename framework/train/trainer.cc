@@ -17,9 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int64_t counter_or(const std::map<std::string, int64_t>& counters, const std::string& key, int64_t fallback) {
   auto it = counters.find(key);
@@ -84,8 +82,12 @@ std::map<std::string, std::string> Trainer::hparams() const {
 }
 
 std::map<std::string, int64_t> Trainer::trainer_counters() const {
-  return {{"epoch", epoch_}, {"global_step", global_step_}, {"optim/step", optimizer_->steps()},
-          {"seed", static_cast<int64_t>(options_.seed())}, {"loader/epoch", epoch_ + 1}, {"loader/batch", 0}};
+  return {{"epoch", epoch_},
+          {"global_step", global_step_},
+          {"optim/step", optimizer_->steps()},
+          {"seed", static_cast<int64_t>(options_.seed())},
+          {"loader/epoch", epoch_ + 1},
+          {"loader/batch", 0}};
 }
 
 TrainState Trainer::current_state(bool deep_copy) const {
@@ -114,21 +116,24 @@ TrainState Trainer::mid_epoch_state(int64_t epoch, const EpochProgress& progress
   s.metrics.clear();
   s.metrics["train/loss"] = progress.loss_sum / static_cast<double>(std::max<int64_t>(progress.samples, 1));
   if (loss_->classification())
-    s.metrics["train/accuracy"] = static_cast<double>(progress.correct) /
-                                  static_cast<double>(std::max<int64_t>(progress.samples * targets_per_sample_, 1));
+    s.metrics["train/accuracy"] =
+        static_cast<double>(progress.correct) / static_cast<double>(std::max<int64_t>(progress.samples * targets_per_sample_, 1));
   s.metrics["lr"] = lr;
   return s;
 }
 
 void Trainer::load_state(const TrainState& state) {
   if (!(state.graph == network_.spec()))
-    throw Error(ErrorCode::kFailedPrecondition, "cannot resume: the saved graph (" + state.graph.graph_id().substr(0, 12) +
-                ") differs from this network's graph (" + network_.spec().graph_id().substr(0, 12) + ")", "",
-                "resume with the same model flags, or warm-start the changed graph with align");
+    throw Error(ErrorCode::kFailedPrecondition,
+                "cannot resume: the saved graph (" + state.graph.graph_id().substr(0, 12) +
+                    ") differs from this network's graph (" + network_.spec().graph_id().substr(0, 12) + ")",
+                "", "resume with the same model flags, or warm-start the changed graph with align");
   auto seed_it = state.counters.find("seed");
   if (seed_it != state.counters.end() && static_cast<uint64_t>(seed_it->second) != options_.seed())
-    throw Error(ErrorCode::kFailedPrecondition, "cannot resume: the saved run used seed " + std::to_string(seed_it->second) +
-                ", this trainer seed " + std::to_string(options_.seed()), "", "pass the original seed to resume exactly");
+    throw Error(ErrorCode::kFailedPrecondition,
+                "cannot resume: the saved run used seed " + std::to_string(seed_it->second) + ", this trainer seed " +
+                    std::to_string(options_.seed()),
+                "", "pass the original seed to resume exactly");
   network_.load_state_tensors(state.params);
   auto step_it = state.counters.find("optim/step");
   optimizer_->load_state(state.optim, step_it == state.counters.end() ? 0 : step_it->second);
@@ -142,7 +147,8 @@ void Trainer::load_state(const TrainState& state) {
       throw Error(ErrorCode::kCorruption,
                   "the saved state is " + std::to_string(batch) + " batches into epoch " +
                       std::to_string(counter_or(c, "loader/epoch", 0)) + " but counts " + std::to_string(epoch_) +
-                      " completed epochs", "", "resume from an epoch's end (BRANCH@EPOCH) instead");
+                      " completed epochs",
+                  "", "resume from an epoch's end (BRANCH@EPOCH) instead");
     resume_progress_.batches = batch;
     resume_progress_.loss_sum = counter_to_double(counter_or(c, "partial/loss_sum_bits", 0));
     resume_progress_.samples = counter_or(c, "partial/samples", 0);
@@ -174,8 +180,10 @@ EvalResult Trainer::evaluate(BatchSource& data) {
     const Tensor& out = network_.forward(batch.x, Mode::kEval);
     if (r.classification && r.confusion.classes() == 0) r.confusion = ConfusionMatrix(out.shape().back());
     loss_sum += loss_->compute(out, batch.y, nullptr) * static_cast<double>(batch.size);
-    if (r.classification) r.confusion.add_batch(out, batch.y, batch.size);
-    else r.regression.add_batch(out, batch.y, batch.size);
+    if (r.classification)
+      r.confusion.add_batch(out, batch.y, batch.size);
+    else
+      r.regression.add_batch(out, batch.y, batch.size);
     r.samples += batch.size;
   }
   r.loss = r.samples ? loss_sum / static_cast<double>(r.samples) : 0.0;
@@ -256,7 +264,8 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
         average_buffers();
         check_ranks_agree(epoch);
       }
-      const EvalResult validation_eval = validation ? evaluate(*validation) : EvalResult{};
+      EvalResult validation_eval;
+      if (validation) validation_eval = evaluate(*validation);
       if (validation) add_eval_metrics(validation_eval, "val", metrics_);
       metrics_["time/epoch_s"] = seconds_since(start) + progress.seconds;
       if (validation) record_serving_metrics(validation_eval);
@@ -275,8 +284,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation, int64_t epoc
   return result;
 }
 
-Trainer::EpochPass Trainer::train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress,
-                                        Clock::time_point start) {
+Trainer::EpochPass Trainer::train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress, Clock::time_point start) {
   EpochPass pass;
   metric_sum_seconds_ = 0;
   const double reduce_before = reducer_ ? reducer_->reduce_seconds() : 0;
@@ -341,11 +349,11 @@ std::pair<double, int64_t> Trainer::train_step(const Batch& batch, int64_t epoch
     loss = loss_sum / static_cast<double>(batch.size);
   }
   if (!std::isfinite(loss))
-    throw Error(ErrorCode::kNumerical,
-                "non-finite loss (" + fmt_num(loss) + ") at epoch " + std::to_string(epoch) + ", batch " +
-                    std::to_string(batch_index),
-                last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
-                "lower the learning rate or enable gradient clipping, then resume from the last good version");
+    throw Error(
+        ErrorCode::kNumerical,
+        "non-finite loss (" + fmt_num(loss) + ") at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch_index),
+        last_version_.empty() ? "no version was committed in this run" : "last good version: " + last_version_,
+        "lower the learning rate or enable gradient clipping, then resume from the last good version");
   if (world_size() == 1) network_.backward();
   optimizer_->step(lr);
   ++global_step_;
@@ -375,7 +383,8 @@ void Trainer::record_training_metrics(const EpochProgress& progress, const Epoch
   metrics_.clear();
   metrics_["train/loss"] = progress.loss_sum / std::max<int64_t>(seen, 1);
   if (loss_->classification())
-    metrics_["train/accuracy"] = seen ? static_cast<double>(progress.correct) / static_cast<double>(seen * targets_per_sample_) : 0.0;
+    metrics_["train/accuracy"] =
+        seen ? static_cast<double>(progress.correct) / static_cast<double>(seen * targets_per_sample_) : 0.0;
   metrics_["lr"] = pass.lr;
   metrics_["throughput/samples_per_s"] = seen / std::max(train_seconds, 1e-9);
   if (world_size() > 1) {

@@ -38,7 +38,7 @@ struct TrainerOptions {
   STRATA_ARG(ScheduleOptions, schedule);
   STRATA_ARG(LossKind, loss) = LossKind::kSoftmaxCrossEntropy;
   STRATA_ARG(LossOptions, loss_options);
-  STRATA_ARG(Progress, progress) = Progress::kAuto;  // kAuto: a bar on a terminal, plain lines otherwise
+  STRATA_ARG(Progress, progress) = Progress::kAuto;   // kAuto: a bar on a terminal, plain lines otherwise
   STRATA_ARG(std::vector<std::string>, class_names);  // for the confusion matrix printout
   // Single-sample eval forwards timed after each epoch's validation, recorded as
   // infer/latency_ms_p50 and infer/latency_ms_p99 beside infer/samples_per_s (0: none of them).
@@ -53,17 +53,17 @@ struct TrainerOptions {
 
 struct EvalResult {
   double loss = 0;
-  ConfusionMatrix confusion;      // classification
-  RegressionMetrics regression;   // regression losses
+  ConfusionMatrix confusion;     // classification
+  RegressionMetrics regression;  // regression losses
   bool classification = false;
   int64_t samples = 0;
   double seconds = 0;
-  Tensor first_sample;            // the first sample seen, [1, ...]: the latency probe's input
+  Tensor first_sample;  // the first sample seen, [1, ...]: the latency probe's input
 };
 
 struct FitResult {
-  int64_t epochs_completed = 0;   // the epoch counter at the end (including resumed ones)
-  bool stopped_early = false;     // a callback (EarlyStopping) ended the fit
+  int64_t epochs_completed = 0;  // the epoch counter at the end (including resumed ones)
+  bool stopped_early = false;    // a callback (EarlyStopping) ended the fit
   std::map<std::string, double> last_metrics;
 };
 
@@ -121,11 +121,11 @@ class Trainer {
   // How far the epoch in progress has come: what a mid-epoch snapshot saves and a resume
   // restores, so that the epoch's metrics come out as if it had never stopped.
   struct EpochProgress {
-    int64_t batches = 0;   // batches trained in this epoch
-    double loss_sum = 0;   // sum of loss x batch size
+    int64_t batches = 0;  // batches trained in this epoch
+    double loss_sum = 0;  // sum of loss x batch size
     int64_t samples = 0;
-    int64_t correct = 0;   // top-1 hits (classification; per token for sequences)
-    double seconds = 0;    // training time spent on the epoch before this fit()
+    int64_t correct = 0;  // top-1 hits (classification; per token for sequences)
+    double seconds = 0;   // training time spent on the epoch before this fit()
   };
   // What an epoch's training pass leaves for its metrics: the last learning rate and, when data
   // parallel, the seconds in the gradient sums and those the training thread waited.
@@ -135,8 +135,7 @@ class Trainer {
   // fit()'s parts: the training steps of an epoch from where `progress` stands (mid-epoch
   // snapshots included); one step, returning its loss and top-1 hits; the epoch's metrics; and
   // its end (decision, test, commit), returning whether a callback stopped the fit.
-  EpochPass train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress,
-                        std::chrono::steady_clock::time_point start);
+  EpochPass train_epoch(BatchSource& train, int64_t epoch, EpochProgress& progress, std::chrono::steady_clock::time_point start);
   std::pair<double, int64_t> train_step(const Batch& batch, int64_t epoch, int64_t batch_index, double lr);
   bool snapshot_due() const;
   void snapshot_mid_epoch(int64_t epoch, const EpochProgress& progress, double lr);
@@ -178,15 +177,15 @@ class Trainer {
   std::map<std::string, std::string> input_hparams_;    // the training source's normalisation, set by fit()
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;
-  EpochProgress resume_progress_;  // from a mid-epoch state (load_state); batches 0: none
+  EpochProgress resume_progress_;   // from a mid-epoch state (load_state); batches 0: none
   int64_t targets_per_sample_ = 1;  // accuracy denominators: T for per-token targets [N,T]
   bool resumed_ = false;
-  std::string last_version_;  // the recorder's latest annotation, named when training fails
+  std::string last_version_;      // the recorder's latest annotation, named when training fails
   Communicator* comm_ = nullptr;  // data parallelism; null: this process alone
   DataParallelOptions data_parallel_;
   std::map<std::string, std::string> rank_environment_;  // "distributed/...", set by sync_from_rank0
-  std::unique_ptr<GradientReducer> reducer_;  // during a data-parallel fit
-  double metric_sum_seconds_ = 0;  // this epoch: the per-step loss / accuracy all-reduce
+  std::unique_ptr<GradientReducer> reducer_;             // during a data-parallel fit
+  double metric_sum_seconds_ = 0;                        // this epoch: the per-step loss / accuracy all-reduce
   std::chrono::steady_clock::time_point last_snapshot_;  // the last version or mid-epoch snapshot
 };
 

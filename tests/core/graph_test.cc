@@ -25,7 +25,7 @@ TEST(GraphSpec, ValueRefsNameANodeAndAnOutput) {
   EXPECT_EQ(parse_value_ref("block1/fc").node, "block1/fc");
   EXPECT_EQ(parse_value_ref("block1/fc").output, 0);
   EXPECT_EQ(parse_value_ref("odd:name").node, "odd:name");  // not digits: a name
-  EXPECT_EQ(parse_value_ref("x:12345").node, "x:12345");     // too many digits: a name
+  EXPECT_EQ(parse_value_ref("x:12345").node, "x:12345");    // too many digits: a name
 }
 
 TEST(GraphSpec, BytesRoundTripAndTheIdFollowsThem) {

@@ -1,12 +1,12 @@
 // CounterRng: Philox-4x32-10 against the reference implementation's known answers (Random123),
 // stream separation by purpose, epoch and step, and the derived draws' ranges.
+#include "strata/framework/core/rng.h"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cmath>
 #include <set>
-
-#include "strata/framework/core/rng.h"
 
 namespace strata {
 namespace {
@@ -29,9 +29,11 @@ TEST(CounterRng, MatchesPhiloxKnownAnswers) {
 TEST(CounterRng, StreamsDifferByPurposeEpochAndStepAndRepeatExactly) {
   const CounterRng a(7, RngPurpose::kShuffle, 2, 5);
   EXPECT_EQ(a.block(11), CounterRng(7, RngPurpose::kShuffle, 2, 5).block(11));
-  std::set<uint32_t> firsts = {a.u32(11), CounterRng(7, RngPurpose::kDropout, 2, 5).u32(11),
+  std::set<uint32_t> firsts = {a.u32(11),
+                               CounterRng(7, RngPurpose::kDropout, 2, 5).u32(11),
                                CounterRng(7, RngPurpose::kShuffle, 3, 5).u32(11),
-                               CounterRng(7, RngPurpose::kShuffle, 2, 6).u32(11), CounterRng(8, RngPurpose::kShuffle, 2, 5).u32(11),
+                               CounterRng(7, RngPurpose::kShuffle, 2, 6).u32(11),
+                               CounterRng(8, RngPurpose::kShuffle, 2, 5).u32(11),
                                a.u32(12)};
   EXPECT_EQ(firsts.size(), 6u);
 }

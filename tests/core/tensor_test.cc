@@ -1,5 +1,7 @@
 // Tensor: shapes and dtypes, shared storage and deep copies, views into one allocation, the
 // 64-byte alignment the kernels rely on, and the fingerprints of tensor bytes.
+#include "strata/framework/core/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "strata/framework/core/error.h"
-#include "strata/framework/core/tensor.h"
 
 namespace strata {
 namespace {
@@ -51,8 +52,8 @@ TEST(Tensor, ViewsShareOneAllocationAtAlignedOffsets) {
   EXPECT_EQ(pool.f32()[16], 2.5f);
   EXPECT_EQ(pool.f32()[15], 0.0f);
   EXPECT_EQ(static_cast<const char*>(second.raw()) - static_cast<const char*>(pool.raw()), 64);
-  EXPECT_THROW(pool.view({16}, 32), Error);   // not a multiple of 64
-  EXPECT_THROW(pool.view({64}, 64), Error);   // does not fit
+  EXPECT_THROW(pool.view({16}, 32), Error);  // not a multiple of 64
+  EXPECT_THROW(pool.view({64}, 64), Error);  // does not fit
 }
 
 TEST(Tensor, FingerprintsFollowBytesShapeAndDtype) {

@@ -36,9 +36,7 @@ void write_bytes(const std::string& path, const Bytes& bytes) {
   std::fclose(f);
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  write_bytes(path, Bytes(text.begin(), text.end()));
-}
+void write_text(const std::string& path, const std::string& text) { write_bytes(path, Bytes(text.begin(), text.end())); }
 
 // A real gzip member compressed by zlib (deflate with the gzip wrapper).
 Bytes gzip(const Bytes& raw) {
@@ -114,8 +112,7 @@ TEST(Idx, LoadPairScalesPixelsAndKeepsLabels) {
   EXPECT_EQ(d.x.shape(), (Shape{2, 1, 2, 2}));
   EXPECT_EQ(d.y.dtype(), DType::kI64);
   EXPECT_EQ(d.num_classes, 10);
-  for (size_t i = 0; i < pixels.size(); ++i)
-    EXPECT_EQ(d.x.f32()[i], static_cast<float>(pixels[i]) / 255.0f);
+  for (size_t i = 0; i < pixels.size(); ++i) EXPECT_EQ(d.x.f32()[i], static_cast<float>(pixels[i]) / 255.0f);
   EXPECT_EQ(d.x.f32()[1], 1.0f);
   EXPECT_EQ(d.y.data<int64_t>()[0], 7);
   EXPECT_EQ(d.y.data<int64_t>()[1], 3);
@@ -128,12 +125,10 @@ TEST(Idx, TruncatedRawFileNamesSizes) {
   file.resize(file.size() - 10);
   write_bytes(dir.sub("short"), file);
   expect_error([&] { read_idx(dir.sub("short")); }, ErrorCode::kCorruption,
-               {"truncated", "header says 3 images of 4x5 = 60 bytes", "file has 50",
-                dir.sub("short")});
+               {"truncated", "header says 3 images of 4x5 = 60 bytes", "file has 50", dir.sub("short")});
   // Cut inside the header.
   write_bytes(dir.sub("header"), Bytes(file.begin(), file.begin() + 9));
-  expect_error([&] { read_idx(dir.sub("header")); }, ErrorCode::kCorruption,
-               {"truncated", "3 dimensions", dir.sub("header")});
+  expect_error([&] { read_idx(dir.sub("header")); }, ErrorCode::kCorruption, {"truncated", "3 dimensions", dir.sub("header")});
   write_bytes(dir.sub("tiny"), {0, 0});
   expect_error([&] { read_idx(dir.sub("tiny")); }, ErrorCode::kCorruption, {"truncated"});
 }
@@ -142,8 +137,7 @@ TEST(Idx, TruncatedAndDamagedGzip) {
   TempDir dir;
   const Bytes gz = gzip(idx_file({4, 28, 28}, pattern(4 * 784, 31, 5)));
   write_bytes(dir.sub("cut.gz"), Bytes(gz.begin(), gz.begin() + gz.size() / 2));
-  expect_error([&] { read_idx(dir.sub("cut.gz")); }, ErrorCode::kCorruption,
-               {"truncated gzip stream", dir.sub("cut.gz")});
+  expect_error([&] { read_idx(dir.sub("cut.gz")); }, ErrorCode::kCorruption, {"truncated gzip stream", dir.sub("cut.gz")});
   // A flipped bit in the CRC-32 of the trailer: the data inflates but does not check.
   Bytes crc = gz;
   crc[crc.size() - 6] ^= 0x01;
@@ -154,30 +148,24 @@ TEST(Idx, TruncatedAndDamagedGzip) {
   Bytes mid = gz;
   for (size_t i = 30; i < 40; ++i) mid[i] ^= 0xA5;
   write_bytes(dir.sub("mid.gz"), mid);
-  expect_error([&] { read_idx(dir.sub("mid.gz")); }, ErrorCode::kCorruption,
-               {dir.sub("mid.gz")});
+  expect_error([&] { read_idx(dir.sub("mid.gz")); }, ErrorCode::kCorruption, {dir.sub("mid.gz")});
 }
 
 TEST(Idx, WrongMagic) {
   TempDir dir;
   write_bytes(dir.sub("labels"), idx_file({3}, {1, 2, 3}));
   write_bytes(dir.sub("images"), idx_file({3, 2, 2}, pattern(12)));
-  expect_error([&] { load_idx_pair(dir.sub("labels"), dir.sub("labels")); },
-               ErrorCode::kCorruption,
-               {"bad magic 0x00000801, expected 0x00000803 for an IDX image file",
-                dir.sub("labels")});
-  expect_error([&] { load_idx_pair(dir.sub("images"), dir.sub("images")); },
-               ErrorCode::kCorruption,
+  expect_error([&] { load_idx_pair(dir.sub("labels"), dir.sub("labels")); }, ErrorCode::kCorruption,
+               {"bad magic 0x00000801, expected 0x00000803 for an IDX image file", dir.sub("labels")});
+  expect_error([&] { load_idx_pair(dir.sub("images"), dir.sub("images")); }, ErrorCode::kCorruption,
                {"bad magic 0x00000803, expected 0x00000801 for an IDX label file"});
   Bytes zeros(40, 0);
   write_bytes(dir.sub("zeros"), zeros);
-  expect_error([&] { read_idx(dir.sub("zeros")); }, ErrorCode::kCorruption,
-               {"bad magic 0x00000000", dir.sub("zeros")});
+  expect_error([&] { read_idx(dir.sub("zeros")); }, ErrorCode::kCorruption, {"bad magic 0x00000000", dir.sub("zeros")});
   Bytes floats = idx_file({2}, pattern(8));
   floats[2] = 0x0D;
   write_bytes(dir.sub("floats"), floats);
-  expect_error([&] { read_idx(dir.sub("floats")); }, ErrorCode::kCorruption,
-               {"element type 0x0D (float) is not supported"});
+  expect_error([&] { read_idx(dir.sub("floats")); }, ErrorCode::kCorruption, {"element type 0x0D (float) is not supported"});
 }
 
 TEST(Idx, TrailingBytesAreAnError) {
@@ -193,11 +181,10 @@ TEST(Idx, CountMismatchAndLabelRange) {
   TempDir dir;
   write_bytes(dir.sub("img"), idx_file({3, 2, 2}, pattern(12)));
   write_bytes(dir.sub("lab2"), idx_file({2}, {1, 2}));
-  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab2")); },
-               ErrorCode::kCorruption, {"label count 2 != image count 3", dir.sub("lab2")});
+  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab2")); }, ErrorCode::kCorruption,
+               {"label count 2 != image count 3", dir.sub("lab2")});
   write_bytes(dir.sub("lab_bad"), idx_file({3}, {1, 10, 2}));
-  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab_bad")); },
-               ErrorCode::kCorruption,
+  expect_error([&] { load_idx_pair(dir.sub("img"), dir.sub("lab_bad")); }, ErrorCode::kCorruption,
                {"label 10 at index 1 is out of range [0, 10)", dir.sub("lab_bad")});
   // The same labels are fine with more classes.
   EXPECT_EQ(load_idx_pair(dir.sub("img"), dir.sub("lab_bad"), 11).num_classes, 11);
@@ -205,8 +192,7 @@ TEST(Idx, CountMismatchAndLabelRange) {
 
 TEST(Idx, MissingFile) {
   TempDir dir;
-  expect_error([&] { read_idx(dir.sub("nope")); }, ErrorCode::kNotFound,
-               {"no such file", dir.sub("nope")});
+  expect_error([&] { read_idx(dir.sub("nope")); }, ErrorCode::kNotFound, {"no such file", dir.sub("nope")});
   expect_error([&] { load_fashion_mnist(dir.sub("nodir"), true); }, ErrorCode::kNotFound,
                {"Fashion-MNIST directory not found", "dataset-fashion-mnist"});
   expect_error([&] { load_fashion_mnist(dir.path(), false); }, ErrorCode::kNotFound,
@@ -278,8 +264,7 @@ TEST(Cifar10, ReadsRecordsOfSeveralFiles) {
   Dataset d = load_cifar10_batches({dir.sub("data_batch_1.bin"), dir.sub("data_batch_2.bin")});
   EXPECT_EQ(d.size(), 5);
   EXPECT_EQ(d.x.shape(), (Shape{5, 3, 32, 32}));
-  EXPECT_EQ(std::vector<int64_t>(d.y.data<int64_t>(), d.y.data<int64_t>() + 5),
-            (std::vector<int64_t>{3, 0, 9, 5, 1}));
+  EXPECT_EQ(std::vector<int64_t>(d.y.data<int64_t>(), d.y.data<int64_t>() + 5), (std::vector<int64_t>{3, 0, 9, 5, 1}));
   EXPECT_EQ(d.class_names[0], "airplane");
   EXPECT_EQ(d.class_names[9], "truck");
   // Sample 4 = record 1 of file 2; channel 2 (blue), row 5, column 7: byte 2048 + 5*32 + 7.
@@ -294,8 +279,7 @@ TEST(Cifar10, BrokenFiles) {
   Bytes rec = cifar_records({1, 2}, 0);
   write_bytes(dir.sub("cut.bin"), Bytes(rec.begin(), rec.end() - 5));
   expect_error([&] { load_cifar10_batches({dir.sub("cut.bin")}); }, ErrorCode::kCorruption,
-               {"6141 bytes is not a whole number of 3073-byte records (1 records + 3068 bytes)",
-                dir.sub("cut.bin")});
+               {"6141 bytes is not a whole number of 3073-byte records (1 records + 3068 bytes)", dir.sub("cut.bin")});
   rec[3073] = 10;  // label of record 1
   write_bytes(dir.sub("label.bin"), rec);
   expect_error([&] { load_cifar10_batches({dir.sub("label.bin")}); }, ErrorCode::kCorruption,
@@ -308,24 +292,21 @@ TEST(Cifar10, BrokenFiles) {
 TEST(Csv, ClassificationWithNamedTargetAndTextLabels) {
   TempDir dir;
   write_text(dir.sub("iris.csv"),
-             "\xEF\xBB\xBF" "id,sepal length,\"petal, width\",species\r\n"
+             "\xEF\xBB\xBF"
+             "id,sepal length,\"petal, width\",species\r\n"
              "1, 5.1 ,0.2,setosa\r\n"
              "\r\n"
              "2,7.0,1.4,\"versicolor\"\r\n"
              "3,6.3,+2.5,virginica\r\n"
              "4,-1e-3,1.5E1,setosa");
-  Dataset d = load_csv(dir.sub("iris.csv"), CsvOptions()
-                                                 .target("species")
-                                                 .classification(true)
-                                                 .ignore_columns({"id"}));
+  Dataset d = load_csv(dir.sub("iris.csv"), CsvOptions().target("species").classification(true).ignore_columns({"id"}));
   EXPECT_EQ(d.x.shape(), (Shape{4, 2}));
   EXPECT_EQ(d.feature_names, (std::vector<std::string>{"sepal length", "petal, width"}));
   const std::vector<float> x = {5.1f, 0.2f, 7.0f, 1.4f, 6.3f, 2.5f, -1e-3f, 15.0f};
   EXPECT_EQ(std::vector<float>(d.x.f32(), d.x.f32() + 8), x);
   EXPECT_EQ(d.num_classes, 3);
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"setosa", "versicolor", "virginica"}));
-  EXPECT_EQ(std::vector<int64_t>(d.y.data<int64_t>(), d.y.data<int64_t>() + 4),
-            (std::vector<int64_t>{0, 1, 2, 0}));
+  EXPECT_EQ(std::vector<int64_t>(d.y.data<int64_t>(), d.y.data<int64_t>() + 4), (std::vector<int64_t>{0, 1, 2, 0}));
 }
 
 TEST(Csv, IntegerClassesAndRegression) {
@@ -334,8 +315,7 @@ TEST(Csv, IntegerClassesAndRegression) {
   Dataset c = load_csv(dir.sub("t.csv"),
                        CsvOptions().delimiter(';').classification(true));  // last column
   EXPECT_EQ(c.num_classes, 4);
-  EXPECT_EQ(std::vector<int64_t>(c.y.data<int64_t>(), c.y.data<int64_t>() + 3),
-            (std::vector<int64_t>{3, 0, 1}));
+  EXPECT_EQ(std::vector<int64_t>(c.y.data<int64_t>(), c.y.data<int64_t>() + 3), (std::vector<int64_t>{3, 0, 1}));
   Dataset r = load_csv(dir.sub("t.csv"), CsvOptions().delimiter(';').target("a"));
   EXPECT_EQ(r.num_classes, 0);
   EXPECT_EQ(r.y.shape(), (Shape{3, 1}));
@@ -347,15 +327,13 @@ TEST(Csv, IntegerClassesAndRegression) {
 TEST(Csv, BadRowNamesLineAndColumn) {
   TempDir dir;
   write_text(dir.sub("bad.csv"), "a,b,target\n1,2,3\n\n4,abc,5\n");
-  expect_error([&] { load_csv(dir.sub("bad.csv"), CsvOptions().target("target")); },
-               ErrorCode::kCorruption,
+  expect_error([&] { load_csv(dir.sub("bad.csv"), CsvOptions().target("target")); }, ErrorCode::kCorruption,
                {dir.sub("bad.csv"), "line 4, column 2 ('b')", "'abc' is not a number"});
   write_text(dir.sub("short.csv"), "a,b,target\n1,2,3\n4,5\n");
-  expect_error([&] { load_csv(dir.sub("short.csv"), CsvOptions().target("target")); },
-               ErrorCode::kCorruption, {"line 3, column 3 ('target')", "missing value"});
+  expect_error([&] { load_csv(dir.sub("short.csv"), CsvOptions().target("target")); }, ErrorCode::kCorruption,
+               {"line 3, column 3 ('target')", "missing value"});
   write_text(dir.sub("long.csv"), "a,b\n1,2,3\n");
-  expect_error([&] { load_csv(dir.sub("long.csv"), CsvOptions()); }, ErrorCode::kCorruption,
-               {"line 2, column 3", "extra value"});
+  expect_error([&] { load_csv(dir.sub("long.csv"), CsvOptions()); }, ErrorCode::kCorruption, {"line 2, column 3", "extra value"});
   write_text(dir.sub("empty.csv"), "a,b\n1,\n");
   expect_error([&] { load_csv(dir.sub("empty.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2, column 2 ('b')", "empty value"});
@@ -363,22 +341,19 @@ TEST(Csv, BadRowNamesLineAndColumn) {
   expect_error([&] { load_csv(dir.sub("nan.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"line 2, column 1 ('a')", "not a finite number"});
   write_text(dir.sub("quote.csv"), "a,b\n\"1,2\n");
-  expect_error([&] { load_csv(dir.sub("quote.csv"), CsvOptions()); }, ErrorCode::kCorruption,
-               {"line 2", "never closed"});
+  expect_error([&] { load_csv(dir.sub("quote.csv"), CsvOptions()); }, ErrorCode::kCorruption, {"line 2", "never closed"});
 }
 
 TEST(Csv, MissingTargetColumnAndHeaderProblems) {
   TempDir dir;
   write_text(dir.sub("t.csv"), "rooms,area,year\n3,70,1990\n");
-  expect_error([&] { load_csv(dir.sub("t.csv"), CsvOptions().target("price")); },
-               ErrorCode::kInvalidArgument,
+  expect_error([&] { load_csv(dir.sub("t.csv"), CsvOptions().target("price")); }, ErrorCode::kInvalidArgument,
                {"target column 'price' not found", "rooms, area, year", dir.sub("t.csv")});
   write_text(dir.sub("dup.csv"), "a,b,a\n1,2,3\n");
   expect_error([&] { load_csv(dir.sub("dup.csv"), CsvOptions()); }, ErrorCode::kCorruption,
                {"'a' appears twice (columns 1 and 3)"});
   write_text(dir.sub("header_only.csv"), "a,b\n");
-  expect_error([&] { load_csv(dir.sub("header_only.csv"), CsvOptions()); },
-               ErrorCode::kCorruption, {"no data rows"});
+  expect_error([&] { load_csv(dir.sub("header_only.csv"), CsvOptions()); }, ErrorCode::kCorruption, {"no data rows"});
 }
 
 // --- Dataset ---------------------------------------------------------------------------------
@@ -394,8 +369,7 @@ Dataset synthetic(int64_t n, int64_t c = 2, int64_t h = 4, int64_t w = 5) {
     d.y.data<int64_t>()[i] = i;
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t r = 0; r < h; ++r)
-        for (int64_t col = 0; col < w; ++col)
-          *x++ = static_cast<float>(i * 1000 + ch * 100 + r * 10 + col);
+        for (int64_t col = 0; col < w; ++col) *x++ = static_cast<float>(i * 1000 + ch * 100 + r * 10 + col);
   }
   d.num_classes = n;
   d.source = "synthetic";
@@ -506,8 +480,7 @@ TEST(DataLoader, BatchSizesAndDropLast) {
 
 TEST(DataLoader, SeekContinuesExactlyAsIfNeverStopped) {
   Dataset d = synthetic(23);
-  const auto opts = DataLoaderOptions().batch_size(4).seed(7).crop_padding(1)
-                        .horizontal_flip(true);
+  const auto opts = DataLoaderOptions().batch_size(4).seed(7).crop_padding(1).horizontal_flip(true);
   DataLoader straight(d, opts);
   run_epoch(straight, 1);
   const std::vector<Batch> epoch2 = run_epoch(straight, 2);
@@ -543,16 +516,18 @@ TEST(DataLoader, SeekContinuesExactlyAsIfNeverStopped) {
   EXPECT_EQ(resumed.position(), (LoaderPosition{0, 0}));
   ASSERT_TRUE(resumed.next(b));  // starts epoch 1 by itself
   EXPECT_EQ(resumed.position(), (LoaderPosition{1, 1}));
-  expect_error([&] { resumed.seek({2, 7}); }, ErrorCode::kInvalidArgument,
-               {"loader position (epoch 2, batch 7) is not valid for 6 batches"});
+  expect_error(
+      [&] {
+        resumed.seek({2, 7});
+      },
+      ErrorCode::kInvalidArgument, {"loader position (epoch 2, batch 7) is not valid for 6 batches"});
   expect_error([&] { resumed.start_epoch(0); }, ErrorCode::kInvalidArgument, {"epoch 0"});
 }
 
 TEST(DataLoader, NormalisationValues) {
   Dataset d = synthetic(3);
   const std::vector<float> mean = {0.5f, 250.0f}, stdev = {2.0f, 4.0f};
-  DataLoader loader(d, DataLoaderOptions().batch_size(3).shuffle(false)
-                           .normalize(mean, stdev));
+  DataLoader loader(d, DataLoaderOptions().batch_size(3).shuffle(false).normalize(mean, stdev));
   Batch b;
   ASSERT_TRUE(loader.next(b));
   const float* x = b.x.f32();
@@ -561,28 +536,28 @@ TEST(DataLoader, NormalisationValues) {
     const int64_t c = (i / 20) % 2;
     ASSERT_EQ(x[i], (src[i] - mean[c]) / stdev[c]) << i;
   }
-  EXPECT_EQ(x[0], -0.25f);               // (0 - 0.5) / 2
-  EXPECT_EQ(x[20 + 5 + 1], -34.75f);     // (111 - 250) / 4
+  EXPECT_EQ(x[0], -0.25f);            // (0 - 0.5) / 2
+  EXPECT_EQ(x[20 + 5 + 1], -34.75f);  // (111 - 250) / 4
   // One value for all channels; tabular data normalises per feature.
   Dataset t;
   t.x = Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});
   t.y = Tensor::from_vector({2, 1}, {0, 1});
-  DataLoader tab(t, DataLoaderOptions().batch_size(2).shuffle(false)
-                        .normalize({1, 2, 3}, {1, 2, 4}));
+  DataLoader tab(t, DataLoaderOptions().batch_size(2).shuffle(false).normalize({1, 2, 3}, {1, 2, 4}));
   ASSERT_TRUE(tab.next(b));
-  EXPECT_EQ(std::vector<float>(b.x.f32(), b.x.f32() + 6),
-            (std::vector<float>{0, 0, 0, 3, 1.5f, 0.75f}));
+  EXPECT_EQ(std::vector<float>(b.x.f32(), b.x.f32() + 6), (std::vector<float>{0, 0, 0, 3, 1.5f, 0.75f}));
   EXPECT_EQ(std::vector<float>(b.y.f32(), b.y.f32() + 2), (std::vector<float>{0, 1}));
-  expect_error([&] { DataLoader(d, DataLoaderOptions().normalize({1, 2, 3}, {})); },
-               ErrorCode::kInvalidArgument, {"mean has 3 values for 2 channels"});
-  expect_error([&] { DataLoader(d, DataLoaderOptions().normalize({}, {0})); },
-               ErrorCode::kInvalidArgument, {"std must be positive"});
+  expect_error(
+      [&] {
+        DataLoader(d, DataLoaderOptions().normalize({1, 2, 3}, {}));
+      },
+      ErrorCode::kInvalidArgument, {"mean has 3 values for 2 channels"});
+  expect_error([&] { DataLoader(d, DataLoaderOptions().normalize({}, {0})); }, ErrorCode::kInvalidArgument,
+               {"std must be positive"});
 }
 
 // Is out (one sample, C x H x W) the source sample shifted by (sy, sx) with zero fill, mirrored
 // when flip?
-bool matches_shift(const float* out, const float* src, int64_t c, int64_t h, int64_t w,
-                   int64_t sy, int64_t sx, bool flip) {
+bool matches_shift(const float* out, const float* src, int64_t c, int64_t h, int64_t w, int64_t sy, int64_t sx, bool flip) {
   for (int64_t ch = 0; ch < c; ++ch)
     for (int64_t i = 0; i < h; ++i)
       for (int64_t j = 0; j < w; ++j) {
@@ -595,8 +570,7 @@ bool matches_shift(const float* out, const float* src, int64_t c, int64_t h, int
 
 TEST(DataLoader, AugmentationIsRandomCropAndFlip) {
   Dataset d = synthetic(40, 1, 6, 6);
-  DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(3).crop_padding(2)
-                           .horizontal_flip(true));
+  DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(3).crop_padding(2).horizontal_flip(true));
   int flips = 0, shifted = 0, total = 0;
   for (const Batch& b : run_epoch(loader, 1))
     for (int64_t k = 0; k < b.size; ++k) {
@@ -622,8 +596,7 @@ TEST(DataLoader, AugmentationIsRandomCropAndFlip) {
 
 TEST(DataLoader, AugmentationDoesNotDependOnThreadsOrPrefetch) {
   Dataset d = synthetic(37, 3, 8, 8);
-  auto opts = DataLoaderOptions().batch_size(6).seed(11).crop_padding(3)
-                  .horizontal_flip(true).normalize({10, 20, 30}, {2, 3, 4});
+  auto opts = DataLoaderOptions().batch_size(6).seed(11).crop_padding(3).horizontal_flip(true).normalize({10, 20, 30}, {2, 3, 4});
   DataLoader one(d, DataLoaderOptions(opts).threads(1).prefetch(false));
   DataLoader four(d, DataLoaderOptions(opts).threads(4).prefetch(true));
   DataLoader three(d, DataLoaderOptions(opts).threads(3).prefetch(false));
@@ -662,27 +635,24 @@ TEST(DataLoader, ReturnedBatchStaysValidThroughTheNextCall) {
 
 TEST(DataLoader, RejectsBadOptions) {
   Dataset d = synthetic(5);
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(0)); },
-               ErrorCode::kInvalidArgument, {"batch_size must be >= 1"});
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(8).drop_last(true)); },
-               ErrorCode::kInvalidArgument, {"leaves no batch"});
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(0)); }, ErrorCode::kInvalidArgument,
+               {"batch_size must be >= 1"});
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().batch_size(8).drop_last(true)); }, ErrorCode::kInvalidArgument,
+               {"leaves no batch"});
   Dataset t;
   t.x = Tensor({4, 3});
   t.y = Tensor({4, 1});
-  expect_error([&] { DataLoader l(t, DataLoaderOptions().horizontal_flip(true)); },
-               ErrorCode::kInvalidArgument, {"need images [N,C,H,W]"});
+  expect_error([&] { DataLoader l(t, DataLoaderOptions().horizontal_flip(true)); }, ErrorCode::kInvalidArgument,
+               {"need images [N,C,H,W]"});
   t.y = Tensor({3, 1});
-  expect_error([&] { DataLoader l(t, DataLoaderOptions()); }, ErrorCode::kInvalidArgument,
-               {"rows"});
-  expect_error([&] { DataLoader l{Dataset(), DataLoaderOptions()}; },
-               ErrorCode::kInvalidArgument, {});
+  expect_error([&] { DataLoader l(t, DataLoaderOptions()); }, ErrorCode::kInvalidArgument, {"rows"});
+  expect_error([&] { DataLoader l{Dataset(), DataLoaderOptions()}; }, ErrorCode::kInvalidArgument, {});
 }
 
 TEST(DataLoader, CreateAndDestroyWithWorkInFlight) {
   Dataset d = synthetic(64, 3, 16, 16);
   for (int round = 0; round < 50; ++round) {
-    DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(round)
-                             .crop_padding(2));
+    DataLoader loader(d, DataLoaderOptions().batch_size(8).seed(round).crop_padding(2));
     loader.start_epoch(1 + round % 3);  // posts a prefetch immediately
     Batch b;
     for (int i = 0; i < round % 4; ++i) ASSERT_TRUE(loader.next(b));

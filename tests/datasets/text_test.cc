@@ -3,6 +3,8 @@
 // malformed strings), word lists, fortunes and language-model windows. Every file is written
 // by the test into a fresh temp dir; the tests over Debian's real files skip when the packages
 // are missing.
+#include "strata/datasets/text.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +18,6 @@
 
 #include "strata/datasets/data_loader.h"
 #include "strata/datasets/dataset.h"
-#include "strata/datasets/text.h"
 #include "strata/framework/core/error.h"
 #include "tests/datasets/dataset_test_util.h"
 #include "tests/expect_error.h"
@@ -44,12 +45,12 @@ TEST(Utf8, StrictValidation) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain ascii\n"));
   EXPECT_TRUE(is_valid_utf8("\xC3\xA5 \xE2\x82\xAC \xF0\x9F\x98\x80"));  // å € 😀
-  EXPECT_FALSE(is_valid_utf8("\xE5"));                  // Latin-1 å
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));              // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));          // surrogate U+D800
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));      // U+110000
-  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));              // truncated €
-  EXPECT_FALSE(is_valid_utf8("\x80"));                  // lone continuation byte
+  EXPECT_FALSE(is_valid_utf8("\xE5"));                                   // Latin-1 å
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));                               // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));                           // surrogate U+D800
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));                       // U+110000
+  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));                               // truncated €
+  EXPECT_FALSE(is_valid_utf8("\x80"));                                   // lone continuation byte
 }
 
 TEST(Utf8, SplitAndLatin1Fallback) {
@@ -57,8 +58,7 @@ TEST(Utf8, SplitAndLatin1Fallback) {
             (std::vector<std::string>{"a", "\xC3\xA5", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\n"}));
   EXPECT_EQ(latin1_to_utf8("b\xE5t\xFF"), "b\xC3\xA5t\xC3\xBF");
   // One invalid byte makes the whole string Latin-1: the valid-looking "Ã¥" is two characters.
-  EXPECT_EQ(utf8_characters("\xC3\xA5\xE5"),
-            (std::vector<std::string>{"\xC3\x83", "\xC2\xA5", "\xC3\xA5"}));
+  EXPECT_EQ(utf8_characters("\xC3\xA5\xE5"), (std::vector<std::string>{"\xC3\x83", "\xC2\xA5", "\xC3\xA5"}));
   EXPECT_EQ(to_utf8("\xC3\xA5"), "\xC3\xA5");
   EXPECT_EQ(to_utf8("\xE5"), "\xC3\xA5");
   EXPECT_TRUE(utf8_characters("").empty());
@@ -96,8 +96,7 @@ TEST(Vocabulary, BuildOrdersByCountThenBytes) {
   EXPECT_EQ(bytes.symbol(3), "\xC3");
   // Latin-1 text is converted per text.
   EXPECT_EQ(build_vocabulary({"\xE5"}, TextUnit::kChar).symbol(2), "å");
-  expect_error([] { build_vocabulary({"a"}, TextUnit::kChar, 0); }, ErrorCode::kInvalidArgument,
-               {"min_count must be >= 1"});
+  expect_error([] { build_vocabulary({"a"}, TextUnit::kChar, 0); }, ErrorCode::kInvalidArgument, {"min_count must be >= 1"});
 }
 
 TEST(Vocabulary, EncodeDecode) {
@@ -108,15 +107,18 @@ TEST(Vocabulary, EncodeDecode) {
   EXPECT_EQ(v.id("<pad>"), Vocabulary::kUnknown);  // the name of id 0 is no symbol
   EXPECT_EQ(v.encode("ab\nåz"), (std::vector<int64_t>{2, 3, 5, 4, 1}));
   EXPECT_EQ(v.encode("\xE5"), (std::vector<int64_t>{4}));  // Latin-1 input
-  EXPECT_EQ(v.decode({0, 2, 0, 3, 1, 4, 5, 0}), "ab\xEF\xBF\xBD" "å\n");
+  EXPECT_EQ(v.decode({0, 2, 0, 3, 1, 4, 5, 0}),
+            "ab\xEF\xBF\xBD"
+            "å\n");
   EXPECT_EQ(v.decode(v.encode("ba\nå")), "ba\nå");
-  expect_error([&] { v.decode({2, 6}); }, ErrorCode::kInvalidArgument,
-               {"token id 6 at position 1 is outside the vocabulary [0, 6)"});
+  expect_error(
+      [&] {
+        v.decode({2, 6});
+      },
+      ErrorCode::kInvalidArgument, {"token id 6 at position 1 is outside the vocabulary [0, 6)"});
   expect_error([&] { v.symbol(-1); }, ErrorCode::kInvalidArgument, {"token id -1"});
-  expect_error([] { Vocabulary(TextUnit::kChar, {"ab"}); }, ErrorCode::kInvalidArgument,
-               {"more than one character"});
-  expect_error([] { Vocabulary(TextUnit::kChar, {"a", "a"}); }, ErrorCode::kInvalidArgument,
-               {"appears twice"});
+  expect_error([] { Vocabulary(TextUnit::kChar, {"ab"}); }, ErrorCode::kInvalidArgument, {"more than one character"});
+  expect_error([] { Vocabulary(TextUnit::kChar, {"a", "a"}); }, ErrorCode::kInvalidArgument, {"appears twice"});
 
   const Vocabulary b(TextUnit::kByte, {"\xC3", "\xA5", "a"});
   EXPECT_EQ(b.encode("aå"), (std::vector<int64_t>{4, 2, 3}));
@@ -125,8 +127,7 @@ TEST(Vocabulary, EncodeDecode) {
 }
 
 TEST(Vocabulary, StringRoundTrip) {
-  const Vocabulary v(TextUnit::kChar, {"e", "\n", "\t", " ", "%", "=", ",", "å", "€", "<", "\"",
-                                       "\\", "'", "\r", "Z", "9"});
+  const Vocabulary v(TextUnit::kChar, {"e", "\n", "\t", " ", "%", "=", ",", "å", "€", "<", "\"", "\\", "'", "\r", "Z", "9"});
   const std::string s = v.to_string();
   EXPECT_EQ(s,
             "strata-vocabulary/1 char 18 <pad> <unk> e %0A %09 %20 %25 %3D %2C %C3%A5 %E2%82%AC "
@@ -171,8 +172,7 @@ TEST(Vocabulary, MalformedStringsRefused) {
   };
   for (const auto& [text, part] : cases) {
     SCOPED_TRACE(text);
-    expect_error([&] { Vocabulary::from_string(text); }, ErrorCode::kCorruption,
-                 {"vocabulary string", part});
+    expect_error([&] { Vocabulary::from_string(text); }, ErrorCode::kCorruption, {"vocabulary string", part});
   }
 }
 
@@ -194,8 +194,7 @@ TEST(WordLists, FilterDeduplicateSampleAndPad) {
              "it\xE2\x80\x99s\n");
   // German, as Latin-1: the file is not UTF-8, so every byte is a Latin-1 character.
   write_text(dir.sub("de"), "Haus\nKatze\nHund\nApfel\nBanane\n\xC4pfel\n");
-  const std::vector<std::pair<std::string, std::string>> lists = {{"english", dir.sub("en")},
-                                                                   {"german", dir.sub("de")}};
+  const std::vector<std::pair<std::string, std::string>> lists = {{"english", dir.sub("en")}, {"german", dir.sub("de")}};
   const auto opts = WordListOptions().min_length(3).max_length(6).words_per_language(4).seed(5);
   Vocabulary v;
   const Dataset d = read_word_lists(lists, opts, &v);
@@ -203,8 +202,7 @@ TEST(WordLists, FilterDeduplicateSampleAndPad) {
   EXPECT_EQ(d.num_classes, 2);
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"english", "german"}));
   EXPECT_EQ(d.source, dir.sub("en") + ", " + dir.sub("de"));
-  EXPECT_NE(d.preprocess.find("words found in several lists dropped: 1"), std::string::npos)
-      << d.preprocess;
+  EXPECT_NE(d.preprocess.find("words found in several lists dropped: 1"), std::string::npos) << d.preprocess;
   ASSERT_EQ(d.x.dtype(), DType::kI64);
   ASSERT_EQ(d.x.shape(), (Shape{8, 6}));
   ASSERT_EQ(d.y.shape(), (Shape{8}));
@@ -226,8 +224,7 @@ TEST(WordLists, FilterDeduplicateSampleAndPad) {
     const int64_t* row = d.x.data<int64_t>() + i * 6;
     const std::string word = v.decode(row, 6);
     const std::vector<int64_t> ids = v.encode(word);
-    for (int64_t k = 0; k < 6; ++k)
-      EXPECT_EQ(row[k], k < static_cast<int64_t>(ids.size()) ? ids[k] : 0) << word << " " << k;
+    for (int64_t k = 0; k < 6; ++k) EXPECT_EQ(row[k], k < static_cast<int64_t>(ids.size()) ? ids[k] : 0) << word << " " << k;
     for (int64_t id : ids) EXPECT_GE(id, 2);
   }
 
@@ -243,8 +240,7 @@ TEST(WordLists, FilterDeduplicateSampleAndPad) {
   EXPECT_EQ(read_word_lists(lists, opts, nullptr).size(), 8);
 
   // Case kept without lowercasing: Apple and apple are two words, and haus is not Haus.
-  const Dataset cased =
-      read_word_lists(lists, WordListOptions(opts).lowercase(false).words_per_language(6), &v3);
+  const Dataset cased = read_word_lists(lists, WordListOptions(opts).lowercase(false).words_per_language(6), &v3);
   std::vector<std::string> en_cased = words_of(cased, v3, 0);
   std::sort(en_cased.begin(), en_cased.end());
   EXPECT_EQ(en_cased, (std::vector<std::string>{"Apple", "apple", "banana", "cat", "haus", "house"}));
@@ -255,23 +251,24 @@ TEST(WordLists, Errors) {
   TempDir dir;
   write_text(dir.sub("a"), "one\ntwo\nsix\n");
   write_text(dir.sub("b"), "one\nten\n");
-  const std::vector<std::pair<std::string, std::string>> lists = {{"a", dir.sub("a")},
-                                                                   {"b", dir.sub("b")}};
-  expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(2), nullptr); },
-               ErrorCode::kInvalidArgument,
+  const std::vector<std::pair<std::string, std::string>> lists = {{"a", dir.sub("a")}, {"b", dir.sub("b")}};
+  expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(2), nullptr); }, ErrorCode::kInvalidArgument,
                {"the b list has only 1 usable words", "fewer than words_per_language 2", dir.sub("b")});
-  expect_error([&] { read_word_lists({{"a", dir.sub("a")}, {"x", dir.sub("missing")}},
-                                     WordListOptions(), nullptr); },
-               ErrorCode::kNotFound, {"word list of x", dir.sub("missing"), "check the path"});
-  expect_error([&] { read_word_lists({}, WordListOptions(), nullptr); }, ErrorCode::kInvalidArgument,
-               {"no word lists"});
+  expect_error(
+      [&] {
+        read_word_lists({{"a", dir.sub("a")}, {"x", dir.sub("missing")}}, WordListOptions(), nullptr);
+      },
+      ErrorCode::kNotFound, {"word list of x", dir.sub("missing"), "check the path"});
+  expect_error([&] { read_word_lists({}, WordListOptions(), nullptr); }, ErrorCode::kInvalidArgument, {"no word lists"});
   expect_error([&] { read_word_lists(lists, WordListOptions().min_length(5).max_length(4), nullptr); },
                ErrorCode::kInvalidArgument, {"min_length <= max_length"});
-  expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(0), nullptr); },
-               ErrorCode::kInvalidArgument, {"words_per_language must be >= 1"});
-  expect_error([&] { read_word_lists({{"a", dir.sub("a")}, {"a", dir.sub("b")}},
-                                     WordListOptions(), nullptr); },
-               ErrorCode::kInvalidArgument, {"language 'a' is given twice"});
+  expect_error([&] { read_word_lists(lists, WordListOptions().words_per_language(0), nullptr); }, ErrorCode::kInvalidArgument,
+               {"words_per_language must be >= 1"});
+  expect_error(
+      [&] {
+        read_word_lists({{"a", dir.sub("a")}, {"a", dir.sub("b")}}, WordListOptions(), nullptr);
+      },
+      ErrorCode::kInvalidArgument, {"language 'a' is given twice"});
 }
 
 TEST(WordLists, DebianLists) {
@@ -280,8 +277,9 @@ TEST(WordLists, DebianLists) {
   EXPECT_EQ(lists[1], (std::pair<std::string, std::string>{"german", "/usr/share/dict/ngerman"}));
   for (const auto& [name, path] : lists)
     if (!exists(path))
-      GTEST_SKIP() << path << " missing: install wamerican wngerman wfrench witalian wspanish "
-                              "wportuguese wdutch wswedish (scripts/install_deps.sh)";
+      GTEST_SKIP() << path
+                   << " missing: install wamerican wngerman wfrench witalian wspanish "
+                      "wportuguese wdutch wswedish (scripts/install_deps.sh)";
   Vocabulary v;
   const Dataset d = read_word_lists(lists, WordListOptions().words_per_language(2000), &v);
   d.validate("word lists");
@@ -353,10 +351,8 @@ TEST(LanguageModel, WindowsAreNextTokenPairs) {
   EXPECT_EQ(language_model_windows(ids, 9, 1, 10).size(), 1);
   EXPECT_EQ(language_model_windows(ids, 3, 100, 10).size(), 1);
   EXPECT_EQ(language_model_windows(ids, 1, 1, 10).size(), 9);
-  expect_error([&] { language_model_windows(ids, 0, 1, 10); }, ErrorCode::kInvalidArgument,
-               {"window and stride must be >= 1"});
-  expect_error([&] { language_model_windows(ids, 2, 0, 10); }, ErrorCode::kInvalidArgument,
-               {"stride 0"});
+  expect_error([&] { language_model_windows(ids, 0, 1, 10); }, ErrorCode::kInvalidArgument, {"window and stride must be >= 1"});
+  expect_error([&] { language_model_windows(ids, 2, 0, 10); }, ErrorCode::kInvalidArgument, {"stride 0"});
   expect_error([&] { language_model_windows(ids, 10, 1, 10); }, ErrorCode::kInvalidArgument,
                {"10 ids are too few for one window of 10"});
   expect_error([&] { language_model_windows(ids, 3, 1, 9); }, ErrorCode::kInvalidArgument,
@@ -445,13 +441,12 @@ TEST(IntegerData, LoaderCopiesRowsInTheShuffledOrder) {
 TEST(IntegerData, LoaderRefusesFloatTransforms) {
   std::vector<int64_t> ids(20, 1);
   const Dataset d = language_model_windows(ids, 4, 4, 3);
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().normalize({0.5f}, {2.0f})); },
-               ErrorCode::kInvalidArgument,
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().normalize({0.5f}, {2.0f})); }, ErrorCode::kInvalidArgument,
                {"integer token ids (i64 [4,4])", "normalisation (mean/std) is not supported"});
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().crop_padding(2)); },
-               ErrorCode::kInvalidArgument, {"random crop (crop_padding 2) is not supported"});
-  expect_error([&] { DataLoader l(d, DataLoaderOptions().horizontal_flip(true)); },
-               ErrorCode::kInvalidArgument, {"horizontal_flip is not supported"});
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().crop_padding(2)); }, ErrorCode::kInvalidArgument,
+               {"random crop (crop_padding 2) is not supported"});
+  expect_error([&] { DataLoader l(d, DataLoaderOptions().horizontal_flip(true)); }, ErrorCode::kInvalidArgument,
+               {"horizontal_flip is not supported"});
 }
 
 }  // namespace

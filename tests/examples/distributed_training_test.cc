@@ -2,19 +2,20 @@
 // run for real with `mpirun --oversubscribe -np 2` and `-np 3` on this machine: N ranks against
 // one rank with the same global batch, repeatability, a rank killed with SIGKILL and the resume,
 // another N on resume, and the log such a run writes.
-#include <chrono>
-#include <csignal>
 #include <dirent.h>
-#include <fstream>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
 #include "strata/framework/core/error.h"
+#include "strata/versioning/version_log.h"
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -27,7 +28,9 @@ const std::string kStrata = std::string(STRATA_BINARY_DIR) + "/tools/strata";
 
 using Result = tools_test::CommandResult;
 
-Result run(const TempDir& dir, const std::string& cmd) { return tools_test::run_capturing_stderr("timeout 300 " + cmd, dir.sub("stderr.txt")); }
+Result run(const TempDir& dir, const std::string& cmd) {
+  return tools_test::run_capturing_stderr("timeout 300 " + cmd, dir.sub("stderr.txt"));
+}
 
 // Small and quick: 90% of 12,800 images in global batches of 64 (180 steps an epoch), the MLP.
 std::string train_flags(const std::string& log_dir, int epochs, int limit = 12800) {
@@ -193,7 +196,8 @@ TEST_F(Distributed, ARankKilledWithSigkillStopsAllKeepsTheLogAndTheResumeIsBitEx
   auto log = VersionLog::open(killed, OpenMode::kReadOnly);
   EXPECT_EQ(log->read_record(*log->head("three")).environment.at("distributed/world_size"), "3");
   // Not bit-exact (other partial sums), but the same training: the same steps, a close result.
-  const CommitRecord a = VersionLog::open(straight, OpenMode::kReadOnly)->read_record(*VersionLog::open(straight, OpenMode::kReadOnly)->head("main"));
+  const CommitRecord a = VersionLog::open(straight, OpenMode::kReadOnly)
+                             ->read_record(*VersionLog::open(straight, OpenMode::kReadOnly)->head("main"));
   const CommitRecord b = log->read_record(*log->head("three"));
   EXPECT_EQ(a.global_step, b.global_step);
   EXPECT_NEAR(a.metrics.at("val/accuracy"), b.metrics.at("val/accuracy"), 0.02);
@@ -202,8 +206,9 @@ TEST_F(Distributed, ARankKilledWithSigkillStopsAllKeepsTheLogAndTheResumeIsBitEx
 TEST_F(Distributed, ALogWrittenByADistributedRunReadsDiffsAndExportsLikeAnyOther) {
   const std::string log = dir.sub("log");
   ASSERT_EQ(run(dir, mpirun(2) + train_flags(log, 2)).code, 0);
-  for (const std::string& verb : std::vector<std::string>{"verify --all", "diff main@1 main@2", "show main@2", "log",
-                                  "export main@2 --onnx " + dir.sub("m.onnx"), "export main@2 --params " + dir.sub("p.npz")}) {
+  for (const std::string& verb :
+       std::vector<std::string>{"verify --all", "diff main@1 main@2", "show main@2", "log",
+                                "export main@2 --onnx " + dir.sub("m.onnx"), "export main@2 --params " + dir.sub("p.npz")}) {
     Result r = run(dir, kStrata + " --log " + log + " " + verb);
     EXPECT_EQ(r.code, 0) << verb << ": " << r.err;
   }

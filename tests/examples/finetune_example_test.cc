@@ -3,13 +3,14 @@
 // --graph` shows both lines with deeper@1's parent being main@3. Because the inserted layer
 // starts as the identity, the deeper network's accuracy before training equals main@3's: the
 // copied parameters landed where they belong. Runs the built binaries on Fashion-MNIST.
-#include <cstdio>
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <string>
 
+#include "strata/versioning/version_log.h"
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {

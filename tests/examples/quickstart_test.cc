@@ -47,8 +47,7 @@ TEST(QuickStart, PredictReproducesTheRecordedAccuracy) {
   if (!tools_test::have_fashion_mnist())
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
   vtest::TempDir dir;
-  tools_test::CommandOutput trained =
-      tools_test::run_command(STRATA_BINARY_DIR "/examples/quickstart " + dir.path() + " 1 2>&1");
+  tools_test::CommandOutput trained = tools_test::run_command(STRATA_BINARY_DIR "/examples/quickstart " + dir.path() + " 1 2>&1");
   ASSERT_EQ(trained.code, 0) << trained.out;
   double recorded = 0;
   {
@@ -62,9 +61,9 @@ TEST(QuickStart, PredictReproducesTheRecordedAccuracy) {
   }
   EXPECT_GT(recorded, 0.75);
   const std::string data = std::string(kFashionMnistDir) + "/t10k-";
-  tools_test::CommandOutput predicted = tools_test::run_command(
-      STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "images-idx3-ubyte.gz --labels " + data +
-      "labels-idx1-ubyte.gz --batch 128 --json --log " + dir.path() + " 2>&1");
+  tools_test::CommandOutput predicted =
+      tools_test::run_command(STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "images-idx3-ubyte.gz --labels " +
+                              data + "labels-idx1-ubyte.gz --batch 128 --json --log " + dir.path() + " 2>&1");
   ASSERT_EQ(predicted.code, 0) << predicted.out;
   const size_t at = predicted.out.find("\"accuracy\":");
   ASSERT_NE(at, std::string::npos) << predicted.out.substr(0, 300);

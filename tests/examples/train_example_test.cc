@@ -2,16 +2,17 @@
 // and is refused (exit 1, the log untouched) on a log created with another; fresh runs on one log
 // get their own branches and TensorBoard folders.
 #include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "strata/framework/summary/event_reader.h"
-#include "tests/tools/subprocess_util.h"
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/storage_report.h"
 #include "strata/versioning/version_log.h"
+#include "tests/tools/subprocess_util.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -22,8 +23,10 @@ TEST(TrainExample, LogCodecSetsANewLogsCodecAndIsRefusedOnAnExistingLogWithAnoth
   if (!tools_test::have_fashion_mnist())
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
   vtest::TempDir dir;
-  const std::string example = STRATA_BINARY_DIR "/examples/train_fashion_mnist --model mlp --limit 600 "
-                              "--no-tensorboard --log-dir " + dir.path();
+  const std::string example = STRATA_BINARY_DIR
+                              "/examples/train_fashion_mnist --model mlp --limit 600 "
+                              "--no-tensorboard --log-dir " +
+                              dir.path();
   tools_test::CommandOutput first = tools_test::run_command(example + " --epochs 2 --log-codec shuffle+zstd 2>&1");
   ASSERT_EQ(first.code, 0) << first.out;
   {
@@ -93,8 +96,10 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
   if (!tools_test::have_fashion_mnist())
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
   vtest::TempDir dir;
-  const std::string train = STRATA_BINARY_DIR "/examples/train_fashion_mnist --model mlp --limit 1200 --epochs 1 "
-                            "--no-tensorboard --log-dir " + dir.path() + " 2>&1";
+  const std::string train = STRATA_BINARY_DIR
+                            "/examples/train_fashion_mnist --model mlp --limit 1200 --epochs 1 "
+                            "--no-tensorboard --log-dir " +
+                            dir.path() + " 2>&1";
   tools_test::CommandOutput trained = tools_test::run_command(train);
   ASSERT_EQ(trained.code, 0) << trained.out;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
@@ -114,17 +119,17 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
   EXPECT_TRUE(contains(head.environment.at("command"), "--limit 1200 --epochs 1")) << head.environment.at("command");
   log.reset();
   const std::string data = "/usr/share/datasets/fashion-mnist/t10k-";
-  tools_test::CommandOutput predicted = tools_test::run_command(
-      STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "images-idx3-ubyte.gz --labels " + data +
-      "labels-idx1-ubyte.gz --batch 1000 --json --log " + dir.path() + " 2>&1");
+  tools_test::CommandOutput predicted =
+      tools_test::run_command(STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "images-idx3-ubyte.gz --labels " +
+                              data + "labels-idx1-ubyte.gz --batch 1000 --json --log " + dir.path() + " 2>&1");
   ASSERT_EQ(predicted.code, 0) << predicted.out;
   EXPECT_TRUE(contains(predicted.out, "\"samples\":10000")) << predicted.out.substr(0, 300);
   const size_t at = predicted.out.find("\"accuracy\":");
   ASSERT_NE(at, std::string::npos) << predicted.out.substr(0, 300);
   EXPECT_EQ(std::strtod(predicted.out.c_str() + at + 11, nullptr), recorded);
   // A file whose samples do not fit the graph is a clear error.
-  tools_test::CommandOutput bad = tools_test::run_command(
-      STRATA_BINARY_DIR "/tools/strata predict main --input " + data + "labels-idx1-ubyte.gz --log " + dir.path() + " 2>&1");
+  tools_test::CommandOutput bad = tools_test::run_command(STRATA_BINARY_DIR "/tools/strata predict main --input " + data +
+                                                          "labels-idx1-ubyte.gz --log " + dir.path() + " 2>&1");
   EXPECT_EQ(bad.code, 1);
   EXPECT_TRUE(contains(bad.out, "do not fit the graph's input [1,28,28]")) << bad.out;
 }
@@ -132,8 +137,8 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
 // Bad flags: exit 2 with one short line saying what is allowed (CLI11's own checks printed
 // DBL_MAX in 300 digits and exited 105; --threads 100000 crashed).
 TEST(TrainExample, BadFlagsExitTwoWithAShortMessage) {
-  for (const char* bad : {"--threads 100000", "--threads 0", "--dropout -0.5", "--dropout 1", "--momentum nan",
-                          "--lr 0", "--epochs 0", "--limit -3", "--weight-decay -1", "--batch-size 1e400"}) {
+  for (const char* bad : {"--threads 100000", "--threads 0", "--dropout -0.5", "--dropout 1", "--momentum nan", "--lr 0",
+                          "--epochs 0", "--limit -3", "--weight-decay -1", "--batch-size 1e400"}) {
     tools_test::CommandOutput r =
         tools_test::run_command(STRATA_BINARY_DIR "/examples/train_fashion_mnist " + std::string(bad) + " 2>&1");
     EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
@@ -162,9 +167,10 @@ TEST(TrainExample, ALogWrittenByStrata020ReadsVerifiesAndResumes) {
     EXPECT_EQ(s.params.size(), 6u);
     EXPECT_EQ(s.optim.size(), 12u);
   }
-  tools_test::CommandOutput resumed = tools_test::run_command(
-      "cd " + dir.path() + " && " STRATA_BINARY_DIR "/examples/regression_csv --epochs 3 --threads 1 --no-tensorboard "
-      "--log-dir log --resume main 2>&1");
+  tools_test::CommandOutput resumed = tools_test::run_command("cd " + dir.path() +
+                                                              " && " STRATA_BINARY_DIR
+                                                              "/examples/regression_csv --epochs 3 --threads 1 --no-tensorboard "
+                                                              "--log-dir log --resume main 2>&1");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
   EXPECT_TRUE(contains(resumed.out, "resumed from main (72f3d1e8 (main@2)): epoch 2")) << resumed.out;
   auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadOnly);
@@ -196,15 +202,19 @@ TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsV
   if (!std::filesystem::exists("/usr/share/dict/ngerman") || !std::filesystem::exists("/usr/share/dict/swedish"))
     GTEST_SKIP() << "the word lists are not installed (scripts/install_deps.sh installs them)";
   vtest::TempDir dir;
-  const std::string example = STRATA_BINARY_DIR "/examples/train_text --task langid --model lstm --words 800 "
-                              "--dim 16 --hidden 32 --no-tensorboard --log-dir " + dir.path();
+  const std::string example = STRATA_BINARY_DIR
+                              "/examples/train_text --task langid --model lstm --words 800 "
+                              "--dim 16 --hidden 32 --no-tensorboard --log-dir " +
+                              dir.path();
   tools_test::CommandOutput first = tools_test::run_command(example + " --epochs 2 2>&1");
   ASSERT_EQ(first.code, 0) << first.out;
   // 8 balanced languages: the majority class is about 1/8; two epochs already read far better.
   double accuracy = 0, majority = 0;
   ASSERT_NE(first.out.find("test accuracy"), std::string::npos) << first.out;
-  ASSERT_EQ(std::sscanf(first.out.substr(first.out.find("test accuracy")).c_str(),
-                        "test accuracy %lf%% (majority class %lf%%)", &accuracy, &majority), 2) << first.out;
+  ASSERT_EQ(std::sscanf(first.out.substr(first.out.find("test accuracy")).c_str(), "test accuracy %lf%% (majority class %lf%%)",
+                        &accuracy, &majority),
+            2)
+      << first.out;
   EXPECT_LT(majority, 20.0);
   EXPECT_GT(accuracy, 2 * majority) << first.out;
   tools_test::CommandOutput resumed = tools_test::run_command(example + " --epochs 3 --resume main 2>&1");
@@ -218,7 +228,8 @@ TEST(TrainText, LanguageIdentificationBeatsTheMajorityClassResumesAndRecordsItsV
   EXPECT_EQ(vocab.rfind("strata-vocabulary/1 char", 0), 0u) << vocab;
   // Bad flags: exit 2.
   EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model rnn 2>&1").code, 2);
-  EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model transformer --dim 10 --heads 4 2>&1").code, 2);
+  EXPECT_EQ(tools_test::run_command(STRATA_BINARY_DIR "/examples/train_text --model transformer --dim 10 --heads 4 2>&1").code,
+            2);
 }
 
 TEST(TrainText, LanguageModelSamplesGoToTensorBoardAndAResumedRunSamplesTheSameText) {
@@ -229,12 +240,13 @@ TEST(TrainText, LanguageModelSamplesGoToTensorBoardAndAResumedRunSamplesTheSameT
   std::filesystem::create_directories(fortunes);
   {
     std::ofstream f(fortunes + "/wisdom");
-    for (int i = 0; i < 60; ++i)
-      f << "The early bird gets the worm, but the second mouse gets the cheese. " << i << "\n%\n";
+    for (int i = 0; i < 60; ++i) f << "The early bird gets the worm, but the second mouse gets the cheese. " << i << "\n%\n";
     std::ofstream(fortunes + "/wisdom.dat") << "index";
   }
-  const std::string example = STRATA_BINARY_DIR "/examples/train_text --task lm --model transformer --window 16 --dim 16 "
-                              "--hidden 16 --heads 2 --sample-length 40 --fortunes " + fortunes;
+  const std::string example = STRATA_BINARY_DIR
+                              "/examples/train_text --task lm --model transformer --window 16 --dim 16 "
+                              "--hidden 16 --heads 2 --sample-length 40 --fortunes " +
+                              fortunes;
   const std::string straight = dir.path() + "/straight", split = dir.path() + "/split";
   tools_test::CommandOutput a = tools_test::run_command(example + " --epochs 2 --log-dir " + straight + " 2>&1");
   ASSERT_EQ(a.code, 0) << a.out;

@@ -1,5 +1,7 @@
 // Network compilation and execution: graph validation errors, determinism, no allocation in a
 // steady-state step, smaller last batch, train vs eval.
+#include "strata/framework/nn/network.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/loss/loss.h"
-#include "strata/framework/nn/network.h"
 #include "strata/framework/ops/internal/dnnl_utils.h"
 #include "strata/framework/optim/optimizer.h"
 
@@ -43,8 +44,7 @@ std::string error_of(const std::function<void()>& f) {
 
 GraphSpec small_cnn() {
   Sequential s({1, 12, 12});
-  s.conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2)
-      .flatten().linear(16).relu().dropout(0.25).linear(10);
+  s.conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2).flatten().linear(16).relu().dropout(0.25).linear(10);
   return s.build();
 }
 
@@ -95,13 +95,15 @@ TEST(Graph, BadInputsAreClearErrors) {
 
   GraphBuilder mismatch({4});
   const Value l = mismatch.linear("l", mismatch.input(), 3);
-  EXPECT_NE(error_of([&] { mismatch.build(mismatch.add("sum", l, mismatch.input())); })
-                .find("Add(sum): input shapes differ: [3] (l) vs [4] (input)"),
+  EXPECT_NE(error_of([&] {
+              mismatch.build(mismatch.add("sum", l, mismatch.input()));
+            }).find("Add(sum): input shapes differ: [3] (l) vs [4] (input)"),
             std::string::npos);
 
   GraphBuilder conv_on_flat({4});
-  EXPECT_NE(error_of([&] { conv_on_flat.build(conv_on_flat.conv2d("c", conv_on_flat.input(), Conv2dOptions(2, 3))); })
-                .find("Conv2d(c): expected input [N,C,H,W], got [4]"),
+  EXPECT_NE(error_of([&] {
+              conv_on_flat.build(conv_on_flat.conv2d("c", conv_on_flat.input(), Conv2dOptions(2, 3)));
+            }).find("Conv2d(c): expected input [N,C,H,W], got [4]"),
             std::string::npos);
 
   GraphBuilder dup({4});
@@ -180,8 +182,8 @@ TEST(Network, SmallerLastBatchAndEvalMode) {
 }
 
 // Direct convolution in double over [N,C,H,W] with OIHW weights, stride 1, zero padding.
-std::vector<double> naive_conv(const std::vector<double>& x, int64_t n, int64_t c, int64_t h, int64_t w,
-                               const Tensor& weight, const Tensor& bias, int64_t pad, int64_t* oh, int64_t* ow) {
+std::vector<double> naive_conv(const std::vector<double>& x, int64_t n, int64_t c, int64_t h, int64_t w, const Tensor& weight,
+                               const Tensor& bias, int64_t pad, int64_t* oh, int64_t* ow) {
   int64_t o = weight.dim(0), k = weight.dim(2);
   *oh = h + 2 * pad - k + 1;
   *ow = w + 2 * pad - k + 1;

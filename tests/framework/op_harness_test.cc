@@ -61,13 +61,12 @@ void register_square_op() {
 struct Case {
   std::string label;
   GraphSpec graph;
-  bool distinct_input = false;  // values 0.05 apart, away from 0: no ReLU kink or max tie
-  int64_t vocab = 0;            // integer input: ids drawn in [0, vocab), some 0 (padding)
-  bool distinct_params = false; // parameters as distinct_input (max over embedded tokens)
+  bool distinct_input = false;   // values 0.05 apart, away from 0: no ReLU kink or max tie
+  int64_t vocab = 0;             // integer input: ids drawn in [0, vocab), some 0 (padding)
+  bool distinct_params = false;  // parameters as distinct_input (max over embedded tokens)
 };
 
-GraphSpec one(Shape in, const std::function<Value(GraphBuilder&, const Value&)>& add,
-              DType dtype = DType::kF32) {
+GraphSpec one(Shape in, const std::function<Value(GraphBuilder&, const Value&)>& add, DType dtype = DType::kF32) {
   GraphBuilder b(std::move(in), "input", dtype);
   return b.build(add(b, b.input()));
 }
@@ -88,44 +87,72 @@ std::map<std::string, std::vector<Case>> cases() {
   c["Linear"] = {{"rank1", one({5}, [](B& b, S x) { return b.linear("fc", x, 4); })},
                  {"no_bias", one({5}, [](B& b, S x) { return b.linear("fc", x, 3, false); })},
                  {"over_last_axis", one({3, 5}, [](B& b, S x) { return b.linear("fc", x, 2); })}};
-  c["Conv2d"] = {{"padded_strided", one({2, 5, 5}, [](B& b, S x) {
-                    return b.conv2d("conv", x, Conv2dOptions(3, 3).stride(2).padding(1));
-                  })}};
+  c["Conv2d"] = {{"padded_strided",
+                  one({2, 5, 5}, [](B& b, S x) { return b.conv2d("conv", x, Conv2dOptions(3, 3).stride(2).padding(1)); })}};
   c["MaxPool2d"] = {{"2x2", one({2, 4, 4}, [](B& b, S x) { return b.max_pool2d("pool", x, 2); }), true}};
   c["AvgPool2d"] = {{"3x3_pad", one({2, 5, 5}, [](B& b, S x) { return b.avg_pool2d("pool", x, 3, 2, 1); })}};
   c["GlobalAvgPool"] = {{"gap", one({3, 2, 3}, [](B& b, S x) { return b.global_avg_pool("gap", x); })}};
   c["BatchNorm"] = {{"2d", one({3, 2, 2}, [](B& b, S x) { return b.batch_norm("bn", x); })},
                     {"1d", one({4}, [](B& b, S x) { return b.batch_norm("bn", x); })}};
   for (const char* act : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}) {
-    std::string op = std::string(act) == "relu" ? "ReLU" : std::string(act) == "leaky_relu" ? "LeakyReLU"
-                     : std::string(act) == "sigmoid" ? "Sigmoid" : std::string(act) == "tanh" ? "Tanh" : "GELU";
+    std::string op = std::string(act) == "relu"         ? "ReLU"
+                     : std::string(act) == "leaky_relu" ? "LeakyReLU"
+                     : std::string(act) == "sigmoid"    ? "Sigmoid"
+                     : std::string(act) == "tanh"       ? "Tanh"
+                                                        : "GELU";
     c[op] = {{act, one({2, 3}, [act](B& b, S x) { return b.activation(act, "act", x); }), true},
              {"after_linear", one({4}, [act](B& b, S x) { return b.activation(act, "act", b.linear("fc", x, 3)); }), true}};
   }
   c["Dropout"] = {{"p0.3", one({12}, [](B& b, S x) { return b.dropout("drop", x, 0.3); })}};
   c["Flatten"] = {{"chw", one({2, 2, 3}, [](B& b, S x) { return b.flatten("flat", x); })}};
   c["Add"] = {{"two_branches", one({4}, [](B& b, S x) { return b.add("sum", b.linear("a", x, 3), b.linear("b", x, 3)); })}};
-  c["Concat"] = {{"axis0", one({3}, [](B& b, S x) { return b.concat("cat", {b.linear("a", x, 2), b.linear("b", x, 3)}); })},
-                 {"axis1", one({2, 3}, [](B& b, S x) { return b.concat("cat", {x, b.linear("a", x, 2)}, 1); })}};
-  c["Softmax"] = {
-      {"features", one({5}, [](B& b, S x) { return b.softmax("sm", x); })},
-      {"axis0", one({3, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().axis(0)); })},
-      {"causal", one({4, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().causal(true)); })},
-      {"padding_mask", one({5}, [](B& b, S ids) {
-         const Value e = b.embedding("emb", ids, 6, 5, 0);
-         return b.softmax("sm", e, SoftmaxOptions().mask(b.padding_mask("mask", ids, 0)));
-       }, DType::kI64), false, 6}};
-  c["Embedding"] = {{"padding0_i64", one({4}, [](B& b, S ids) { return b.embedding("emb", ids, 7, 3, 0); }, DType::kI64), false, 7},
-                    {"no_padding_i32", one({3}, [](B& b, S ids) { return b.embedding("emb", ids, 5, 2); }, DType::kI32), false, 5}};
+  c["Concat"] = {{"axis0", one({3},
+                               [](B& b, S x) {
+                                 return b.concat("cat", {b.linear("a", x, 2), b.linear("b", x, 3)});
+                               })},
+                 {"axis1", one({2, 3}, [](B& b, S x) {
+                    return b.concat("cat", {x, b.linear("a", x, 2)}, 1);
+                  })}};
+  c["Softmax"] = {{"features", one({5}, [](B& b, S x) { return b.softmax("sm", x); })},
+                  {"axis0", one({3, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().axis(0)); })},
+                  {"causal", one({4, 4}, [](B& b, S x) { return b.softmax("sm", x, SoftmaxOptions().causal(true)); })},
+                  {"padding_mask",
+                   one(
+                       {5},
+                       [](B& b, S ids) {
+                         const Value e = b.embedding("emb", ids, 6, 5, 0);
+                         return b.softmax("sm", e, SoftmaxOptions().mask(b.padding_mask("mask", ids, 0)));
+                       },
+                       DType::kI64),
+                   false, 6}};
+  c["Embedding"] = {{"padding0_i64",
+                     one(
+                         {4}, [](B& b, S ids) { return b.embedding("emb", ids, 7, 3, 0); }, DType::kI64),
+                     false, 7},
+                    {"no_padding_i32",
+                     one(
+                         {3}, [](B& b, S ids) { return b.embedding("emb", ids, 5, 2); }, DType::kI32),
+                     false, 5}};
   c["PositionalEmbedding"] = {{"td", one({3, 4}, [](B& b, S x) { return b.positional_embedding("pos", x); })}};
-  c["PaddingMask"] = {{"ids", one({5}, [](B& b, S ids) { return b.padding_mask("mask", ids, 0); }, DType::kI64), false, 4}};
+  c["PaddingMask"] = {{"ids",
+                       one(
+                           {5}, [](B& b, S ids) { return b.padding_mask("mask", ids, 0); }, DType::kI64),
+                       false, 4}};
   c["LayerNorm"] = {{"last_axis", one({3, 6}, [](B& b, S x) { return b.layer_norm("ln", x); })}};
   c["Reshape"] = {{"infer_axis", one({2, 6}, [](B& b, S x) { return b.reshape("r", b.linear("fc", x, 6), {3, -1}); })}};
-  c["Transpose"] = {{"3d", one({2, 3, 4}, [](B& b, S x) { return b.transpose("t", x, {2, 0, 1}); })},
-                    {"2d", one({3, 2}, [](B& b, S x) { return b.transpose("t", b.linear("fc", x, 4), {1, 0}); })}};
+  c["Transpose"] = {{"3d", one({2, 3, 4},
+                               [](B& b, S x) {
+                                 return b.transpose("t", x, {2, 0, 1});
+                               })},
+                    {"2d", one({3, 2}, [](B& b, S x) {
+                       return b.transpose("t", b.linear("fc", x, 4), {1, 0});
+                     })}};
   c["Slice"] = {{"middle", one({5, 3}, [](B& b, S x) { return b.slice("s", x, 0, 1, 4); })},
                 {"last_axis_negative", one({2, 6}, [](B& b, S x) { return b.slice("s", x, -1, -4, -1); })}};
-  c["MatMul"] = {{"ab", one({3, 4}, [](B& b, S x) { return b.matmul("mm", x, b.reshape("r", b.linear("fc", x, 8), {4, -1})); })},
+  c["MatMul"] = {{"ab", one({3, 4},
+                            [](B& b, S x) {
+                              return b.matmul("mm", x, b.reshape("r", b.linear("fc", x, 8), {4, -1}));
+                            })},
                  {"abt_scaled", one({2, 3, 4}, [](B& b, S x) { return b.matmul("mm", x, b.linear("fc", x, 4), true, 0.5); })}};
   for (const char* op : {"LSTM", "GRU"}) {
     auto rnn = [op](B& b, S x, const RecurrentOptions& o) {
@@ -133,18 +160,21 @@ std::map<std::string, std::vector<Case>> cases() {
     };
     c[op] = {{"sequence", one({4, 3}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(5)); })},
              {"final_state", one({4, 3}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(5)).output(1); })},
-             {"bidirectional_2_layers", one({3, 2}, [rnn](B& b, S x) {
-                return rnn(b, x, RecurrentOptions(3).num_layers(2).bidirectional(true));
-              })},
-             {"bidirectional_final_state", one({3, 2}, [rnn](B& b, S x) {
-                return rnn(b, x, RecurrentOptions(3).bidirectional(true)).output(1);
-              })}};
+             {"bidirectional_2_layers",
+              one({3, 2}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(3).num_layers(2).bidirectional(true)); })},
+             {"bidirectional_final_state",
+              one({3, 2}, [rnn](B& b, S x) { return rnn(b, x, RecurrentOptions(3).bidirectional(true)).output(1); })}};
   }
   for (const char* pooling : {"mean", "max", "last"})
-    c["SequencePool"].push_back({std::string(pooling) + "_masked", one({5}, [pooling](B& b, S ids) {
-                                   const Value e = b.embedding("emb", ids, 7, 3, 0);
-                                   return b.sequence_pool("pool", e, pooling, b.padding_mask("mask", ids, 0));
-                                 }, DType::kI64), false, 7, std::string(pooling) == "max"});
+    c["SequencePool"].push_back({std::string(pooling) + "_masked",
+                                 one(
+                                     {5},
+                                     [pooling](B& b, S ids) {
+                                       const Value e = b.embedding("emb", ids, 7, 3, 0);
+                                       return b.sequence_pool("pool", e, pooling, b.padding_mask("mask", ids, 0));
+                                     },
+                                     DType::kI64),
+                                 false, 7, std::string(pooling) == "max"});
   c["SequencePool"].push_back({"max_unmasked", one({4, 3}, [](B& b, S x) { return b.sequence_pool("pool", x, "max"); }), true});
   c["HarnessSquare"] = {{"scaled", one({4}, [](B& b, S x) {
                            NodeSpec n = raw("sq", "HarnessSquare", {b.linear("fc", x, 3).ref()});
@@ -159,18 +189,23 @@ Tensor make_input(const Case& c, int64_t batch) {
   shape.insert(shape.end(), c.graph.input_shape.begin(), c.graph.input_shape.end());
   Tensor x(shape, c.graph.input_dtype);
   if (c.graph.input_dtype == DType::kF32) {
-    if (c.distinct_input) fill_distinct(x, 11); else fill_uniform(x, 11, -1.0f, 1.0f);
+    if (c.distinct_input)
+      fill_distinct(x, 11);
+    else
+      fill_uniform(x, 11, -1.0f, 1.0f);
     return x;
   }
   // Every third id is padding (0); the others cycle through 1..vocab-1, so ids within a sample
   // differ (no ties for max pooling) when the sequence is shorter than the vocabulary.
   for (int64_t i = 0; i < x.numel(); ++i) {
     int64_t id = i % 3 == 2 ? 0 : 1 + i % (c.vocab - 1);
-    if (x.dtype() == DType::kI64) x.data<int64_t>()[i] = id; else x.data<int32_t>()[i] = static_cast<int32_t>(id);
+    if (x.dtype() == DType::kI64)
+      x.data<int64_t>()[i] = id;
+    else
+      x.data<int32_t>()[i] = static_cast<int32_t>(id);
   }
   return x;
 }
-
 
 Shape expected_output_shape(const GraphSpec& g, int64_t batch) {
   ValueRef ref = parse_value_ref(g.output);
@@ -185,8 +220,10 @@ std::unique_ptr<Network> make_net(const Case& c) {
   net->init_params(7);
   for (Parameter& p : net->parameters()) {
     if (!p.trainable) continue;
-    if (c.distinct_params) fill_distinct(p.value, std::hash<std::string>{}(p.name));
-    else fill_uniform(p.value, std::hash<std::string>{}(p.name), -0.6f, 0.6f);
+    if (c.distinct_params)
+      fill_distinct(p.value, std::hash<std::string>{}(p.name));
+    else
+      fill_uniform(p.value, std::hash<std::string>{}(p.name), -0.6f, 0.6f);
   }
   net->set_step_key(3, 1, 5);
   return net;

@@ -37,7 +37,10 @@ void check_gradients(const GraphSpec& g, int64_t batch, bool distinct_input = fa
   Shape in_shape = {batch};
   in_shape.insert(in_shape.end(), g.input_shape.begin(), g.input_shape.end());
   Tensor x(in_shape);
-  if (distinct_input) fill_distinct(x, 11); else fill_uniform(x, 11, -1.0f, 1.0f);
+  if (distinct_input)
+    fill_distinct(x, 11);
+  else
+    fill_uniform(x, 11, -1.0f, 1.0f);
   net.set_step_key(3, 1, 5);
 
   const Tensor& y = net.forward(x, Mode::kTrain);
@@ -247,7 +250,8 @@ TEST(Loss, SequenceCrossEntropyKnownValues) {
   EXPECT_FLOAT_EQ(grad.f32()[1], 0.25f / 5.0f);
   // Another ignore index; -1 is then an error naming sample and token.
   Tensor other = labels({0, 3, 9, 2, 1, 1}).reshaped({3, 2});
-  EXPECT_NEAR(make_loss(LossKind::kSoftmaxCrossEntropy, LossOptions().ignore_index(9))->compute(z, other, nullptr), std::log(4.0), 1e-12);
+  EXPECT_NEAR(make_loss(LossKind::kSoftmaxCrossEntropy, LossOptions().ignore_index(9))->compute(z, other, nullptr), std::log(4.0),
+              1e-12);
   try {
     make_loss(LossKind::kSoftmaxCrossEntropy, LossOptions().ignore_index(9))->compute(z, tokens, nullptr);
     FAIL();
@@ -293,8 +297,7 @@ double sigm(double v) { return 1 / (1 + std::exp(-v)); }
 
 // One direction of one layer over x [T][in] -> hidden states [T][H] (reverse: from t = T-1).
 std::vector<std::vector<double>> reference_rnn(bool lstm, const std::vector<std::vector<double>>& x, const Tensor& wih,
-                                               const Tensor& whh, const Tensor& bih, const Tensor& bhh, int64_t H,
-                                               bool reverse) {
+                                               const Tensor& whh, const Tensor& bih, const Tensor& bhh, int64_t H, bool reverse) {
   const int64_t T = static_cast<int64_t>(x.size()), in = wih.dim(1), G = lstm ? 4 : 3;
   std::vector<double> h(H, 0.0), c(H, 0.0);
   std::vector<std::vector<double>> out(T, std::vector<double>(H));
@@ -456,8 +459,9 @@ TEST(Semantics, SequencePoolingOverKeptSteps) {
     Tensor& w = net.find_parameter("emb/weight")->value;
     for (int64_t id = 0; id < 5; ++id) w.f32()[2 * id] = static_cast<float>(id), w.f32()[2 * id + 1] = 10.f * id;
     const Tensor& y = net.forward(ids_tensor({1, 4}, {2, 4, 1, 0}), Mode::kEval);
-    std::vector<float> want = std::string(pooling) == "mean" ? std::vector<float>{7.f / 3, 70.f / 3}
-                              : std::string(pooling) == "max" ? std::vector<float>{4, 40} : std::vector<float>{1, 10};
+    std::vector<float> want = std::string(pooling) == "mean"  ? std::vector<float>{7.f / 3, 70.f / 3}
+                              : std::string(pooling) == "max" ? std::vector<float>{4, 40}
+                                                              : std::vector<float>{1, 10};
     EXPECT_NEAR(y.f32()[0], want[0], 1e-6) << pooling;
     EXPECT_NEAR(y.f32()[1], want[1], 1e-5) << pooling;
   }
@@ -502,7 +506,9 @@ TEST(Semantics, ShapeOpsMoveTheRightElements) {
   EXPECT_EQ(run([](GraphBuilder& b) { return b.transpose("t", b.input(), {1, 0}); }), (std::vector<float>{0, 3, 1, 4, 2, 5}));
   EXPECT_EQ(run([](GraphBuilder& b) { return b.slice("s", b.input(), 1, 1, 3); }), (std::vector<float>{1, 2, 4, 5}));
   EXPECT_EQ(run([](GraphBuilder& b) { return b.slice("s", b.input(), 0, -1, 2); }), (std::vector<float>{3, 4, 5}));
-  EXPECT_EQ(run([](GraphBuilder& b) { return b.concat("c", {b.input(), b.input()}, 1); }),
+  EXPECT_EQ(run([](GraphBuilder& b) {
+              return b.concat("c", {b.input(), b.input()}, 1);
+            }),
             (std::vector<float>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5}));
   EXPECT_EQ(run([](GraphBuilder& b) { return b.reshape("r", b.input(), {3, 2}); }), (std::vector<float>{0, 1, 2, 3, 4, 5}));
   // [2,3] x [2,3]^T = [[5, 14], [14, 50]], scaled by 0.5.

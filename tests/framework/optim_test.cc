@@ -10,7 +10,10 @@ namespace {
 
 // One parameter w = [1, -2] (Linear 2->1 without bias), fixed gradients per step.
 struct Fixture {
-  Network net{[] { GraphBuilder b({2}); return b.build(b.linear("fc", b.input(), 1, false)); }()};
+  Network net{[] {
+    GraphBuilder b({2});
+    return b.build(b.linear("fc", b.input(), 1, false));
+  }()};
   Parameter& w() { return net.parameters()[0]; }
   Fixture() {
     w().value.f32()[0] = 1.0f;

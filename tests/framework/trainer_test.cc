@@ -1,5 +1,7 @@
 // Trainer and metrics: confusion-matrix metrics against hand-computed values, an XOR smoke test,
 // non-finite loss, early stopping, state round trip, data parallelism over threads.
+#include "strata/framework/train/trainer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/runtime.h"
-#include "strata/framework/train/trainer.h"
 #include "tests/expect_error.h"
 
 namespace strata {
@@ -105,7 +106,8 @@ TEST(Trainer, NonFiniteLossStopsWithClearError) {
 }
 
 TEST(Trainer, EarlyStoppingAndResumeEqualsStraight) {
-  auto options = TrainerOptions().seed(3).optimizer(OptimizerOptions().kind("sgd").lr(0.5).momentum(0.9)).progress(Progress::kQuiet);
+  auto options =
+      TrainerOptions().seed(3).optimizer(OptimizerOptions().kind("sgd").lr(0.5).momentum(0.9)).progress(Progress::kQuiet);
   ArraySource data = xor_data();
   Network straight_net(xor_net());
   Trainer straight(straight_net, options);
@@ -290,7 +292,8 @@ ArraySource blobs() {
   Tensor y({13}, DType::kI64);
   for (int64_t i = 0; i < 13; ++i) {
     y.data<int64_t>()[i] = i % 4;
-    for (int64_t j = 0; j < 3; ++j) x.f32()[i * 3 + j] = std::sin(0.7f * static_cast<float>(i * 3 + j)) + 0.5f * static_cast<float>(i % 4 == j);
+    for (int64_t j = 0; j < 3; ++j)
+      x.f32()[i * 3 + j] = std::sin(0.7f * static_cast<float>(i * 3 + j)) + 0.5f * static_cast<float>(i % 4 == j);
   }
   return ArraySource(x, y, 4);
 }

@@ -1,10 +1,11 @@
 // Network planning's bookkeeping without oneDNN: value slots, ReLU fusion, which values need a
 // gradient, lifetimes on the step's timeline, and the buffer planner's interval colouring.
+#include "strata/framework/nn/internal/value_lifetimes.h"
+
 #include <gtest/gtest.h>
 
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/nn/internal/buffer_planner.h"
-#include "strata/framework/nn/internal/value_lifetimes.h"
 
 namespace strata::planning {
 namespace {
@@ -99,8 +100,8 @@ TEST(ValuesNeedingGrad, OnlyDownstreamOfALearnerOrAWantedInputGradient) {
 TEST(BufferPlanner, BuffersWithDisjointLifetimesShareOneArena) {
   BufferPlanner p;
   const int a = p.add(256, {64}, 0, 1);
-  const int b = p.add(128, {32}, 2, 3);              // after a: reuses a's arena
-  const int c = p.add(512, {128}, 1, 2);             // overlaps both: an arena of its own
+  const int b = p.add(128, {32}, 2, 3);                       // after a: reuses a's arena
+  const int c = p.add(512, {128}, 1, 2);                      // overlaps both: an arena of its own
   const int d = p.add(1024, {256}, 4, BufferPlanner::kKept);  // fits neither: grows the larger
   p.plan();
   EXPECT_EQ(p.offset(a), 0u);

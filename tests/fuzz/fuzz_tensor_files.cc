@@ -7,7 +7,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char* name : {"params.npz", "params.safetensors", "tensor.npy"}) {
     std::string path = strata::fuzz::write_input(name, data, size);
     strata::fuzz::expect_clean([&] {
-      if (std::string(name) == "tensor.npy") read_npy(path); else read_tensor_file(path);
+      if (std::string(name) == "tensor.npy")
+        read_npy(path);
+      else
+        read_tensor_file(path);
     });
   }
   return 0;

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "strata/versioning/transfer/transfer.h"
 #include "strata/versioning/transfer/internal/transfer_endpoint.h"
+#include "strata/versioning/transfer/transfer.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

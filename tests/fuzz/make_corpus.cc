@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   g_out = argv[1];
 
   // IDX: u8 images [3,2,2] and labels [3].
-  put("idx", "images", be32(0x00000803) + be32(3) + be32(2) + be32(2) + std::string("\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0", 12));
+  put("idx", "images",
+      be32(0x00000803) + be32(3) + be32(2) + be32(2) + std::string("\x00\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0", 12));
   put("idx", "labels", be32(0x00000801) + be32(3) + std::string("\x01\x02\x09", 3));
   // CIFAR-10: two records (label, 3072 pixels).
   std::string cifar;
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
   put("cifar", "two_records", cifar);
   // CSV: mode byte (bit 0 classification, bit 1 ';'), then the table.
   put("csv", "regression", std::string("\x00") + "x1,x2,y\n1.5,2,3.25\n-1,0.5,1e3\n");
-  put("csv", "classes", std::string("\x01") + "a;b;species\n1;2;setosa\n3;4;virginica\n" );
+  put("csv", "classes", std::string("\x01") + "a;b;species\n1;2;setosa\n3;4;virginica\n");
   put("csv", "semicolon", std::string("\x03") + "a;b;label\n1;2;0\n3;4;1\n");
 
   // Chunks: every codec, keyframe and delta against the base the fuzzer decodes with.
@@ -147,8 +148,8 @@ int main(int argc, char** argv) {
     put("transfer", "advertise", frame("\x01"));
     put("transfer", "objects_of", frame("\x01") + frame("\x02" + ids));
     put("transfer", "read_pack", frame(std::string("\x04") + ids + chunk_ids + graph_ids));
-    const std::string update = le64(1) + std::string("\x00", 1) + le64(4) + "copy" + std::string("\x00", 1) + std::string(as_bytes(id)) +
-                               std::string("\x00", 1);
+    const std::string update = le64(1) + std::string("\x00", 1) + le64(4) + "copy" + std::string("\x00", 1) +
+                               std::string(as_bytes(id)) + std::string("\x00", 1);
     put("transfer", "apply", frame("\x05" + encode_pack(pack) + update));
     put("transfer", "pack", encode_pack(pack));
   }
@@ -161,7 +162,8 @@ int main(int argc, char** argv) {
   // Inference requests (Open Inference Protocol JSON), flat and nested, for the fuzzer's three
   // signatures (tests/fuzz/fuzz_infer_request.cc).
   std::string image = "[[[";
-  for (int r = 0; r < 28; ++r) image += std::string(r ? ",[" : "[") + "0.5,0,1,0.25,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0.75]";
+  for (int r = 0; r < 28; ++r)
+    image += std::string(r ? ",[" : "[") + "0.5,0,1,0.25,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0.75]";
   image += "]]]";
   put("infer_request", "flat_tabular.json",
       R"({"id":"a","inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2.5,-3e2]}]})");

@@ -1,5 +1,7 @@
 // Model factories: shapes, parameter counts (equal to PyTorch's for the same layers) and one
 // training step through each.
+#include "strata/models/models.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/loss/loss.h"
 #include "strata/framework/nn/network.h"
-#include "strata/models/models.h"
 
 namespace strata {
 namespace {

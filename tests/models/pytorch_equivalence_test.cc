@@ -84,8 +84,8 @@ void check_against_pytorch(const std::string& kind, const models::TextModelOptio
   std::ofstream(dir / "meta.json") << meta;
   write_raw(dir / "ids", ids.raw(), ids.nbytes());
   write_raw(dir / "labels", labels.raw(), labels.nbytes());
-  const std::string cmd = "/usr/bin/python3 " STRATA_SOURCE_DIR "/tests/models/pytorch_equivalence.py " + kind + " " +
-                          dir.string() + " 2>&1";
+  const std::string cmd =
+      "/usr/bin/python3 " STRATA_SOURCE_DIR "/tests/models/pytorch_equivalence.py " + kind + " " + dir.string() + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
   std::vector<float> torch_logits = read_raw<float>(dir / "torch_logits");

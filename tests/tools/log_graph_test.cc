@@ -1,11 +1,11 @@
 // `strata log --graph` drawing: golden lane layouts for a line, a branch point, a merge, two
 // roots, and the children-first order (newest first among versions free to go).
+#include "tools/log_graph.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
-
-#include "tools/log_graph.h"
 
 namespace strata::tools {
 namespace {

@@ -2,7 +2,6 @@
 // scraped by a real Prometheus server, stopped by SIGTERM; its usage errors exit 2. Every
 // wait is bounded; everything listens on 127.0.0.1 only.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +88,8 @@ bool have(const std::string& program) { return ::access(program.c_str(), X_OK) =
 
 // A free port on 127.0.0.1 for programs that cannot be told to pick one (Prometheus).
 int free_port() {
-  CommandOutput o = run_command("python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])\"");
+  CommandOutput o =
+      run_command("python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])\"");
   return std::atoi(o.out.c_str());
 }
 
@@ -98,14 +98,17 @@ class ServeCli : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!have_fashion_mnist()) return;
     dir_ = new versioning::vtest::TempDir();
-    const CommandOutput train = run_command(STRATA_BINARY_DIR "/examples/train_fashion_mnist --model mlp --epochs 1 "
-                                            "--limit 1000 --no-tensorboard --log-dir " + dir_->sub("log") + " 2>&1");
+    const CommandOutput train = run_command(STRATA_BINARY_DIR
+                                            "/examples/train_fashion_mnist --model mlp --epochs 1 "
+                                            "--limit 1000 --no-tensorboard --log-dir " +
+                                            dir_->sub("log") + " 2>&1");
     ASSERT_EQ(train.code, 0) << train.out;
     // One request body: 2 test images as [0, 1] pixels, flat.
     std::string data;
     for (int i = 0; i < 2 * 784; ++i) data += (i ? "," : "") + std::to_string((i % 255) / 255.0);
     std::ofstream(dir_->sub("request.json")) << "{\"id\":\"cli\",\"inputs\":[{\"name\":\"input\",\"shape\":[2,1,28,28],"
-                                                "\"datatype\":\"FP32\",\"data\":[" << data << "]}]}";
+                                                "\"datatype\":\"FP32\",\"data\":["
+                                             << data << "]}]}";
   }
   static void TearDownTestSuite() { delete dir_; }
   void SetUp() override {
@@ -130,7 +133,8 @@ TEST_F(ServeCli, UsageErrorsExitTwoAndAMissingRefExitsOne) {
     CommandResult r = run_capturing_stderr(kStrata + bad + " --log " + dir_->sub("log"), dir_->sub("usage.err"));
     EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
   }
-  CommandResult missing = run_capturing_stderr(kStrata + " serve nope --port 0 --log " + dir_->sub("log"), dir_->sub("missing.err"));
+  CommandResult missing =
+      run_capturing_stderr(kStrata + " serve nope --port 0 --log " + dir_->sub("log"), dir_->sub("missing.err"));
   EXPECT_EQ(missing.code, 1);
   EXPECT_TRUE(contains(missing.err, "error: ")) << missing.err;
   EXPECT_TRUE(contains(missing.err, "nope")) << missing.err;
@@ -140,7 +144,8 @@ TEST_F(ServeCli, AnswersCurlAndDrainsOnSigterm) {
   Process server(serve_cmd(), dir_->sub("serve.err"));
   const std::string port = start(server);
   ASSERT_FALSE(port.empty()) << server.err();
-  const std::string out = curl(port, "/v2/models/main/infer", kJson + dir_->sub("request.json") + " -D " + dir_->sub("headers.txt"));
+  const std::string out =
+      curl(port, "/v2/models/main/infer", kJson + dir_->sub("request.json") + " -D " + dir_->sub("headers.txt"));
   EXPECT_TRUE(contains(out, "\"id\":\"cli\"")) << out;
   EXPECT_TRUE(contains(out, "\"shape\":[2,10]")) << out;
   EXPECT_TRUE(contains(read_file(dir_->sub("headers.txt")), "X-Strata-Version: ")) << read_file(dir_->sub("headers.txt"));
@@ -149,8 +154,9 @@ TEST_F(ServeCli, AnswersCurlAndDrainsOnSigterm) {
   EXPECT_TRUE(contains(curl(port, "/v2/models/main/infer", "--data-binary @" + dir_->sub("request.json")),
                        "send it with Content-Type: application/json"));
   // A chunked body has no length to check against the limit: refused before it is read.
-  EXPECT_TRUE(contains(curl(port, "/v2/models/main/infer", "-H 'Transfer-Encoding: chunked' " + kJson + dir_->sub("request.json")),
-                       "Content-Length"));
+  EXPECT_TRUE(
+      contains(curl(port, "/v2/models/main/infer", "-H 'Transfer-Encoding: chunked' " + kJson + dir_->sub("request.json")),
+               "Content-Length"));
   // A client that hangs up while its request is served does not take the server down.
   run_command("curl -s --max-time 0.001 " + kJson + dir_->sub("request.json") + " http://127.0.0.1:" + port +
               "/v2/models/main/infer");
@@ -188,9 +194,10 @@ TEST_F(ServeCli, PrometheusScrapesTheRequestCounter) {
   }
   const std::string prom_port = std::to_string(free_port());
   std::ofstream(dir_->sub("prometheus.yml")) << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: strata\n"
-                                                "    static_configs:\n      - targets: ['127.0.0.1:" << port << "']\n";
-  Process prometheus("/usr/bin/prometheus --config.file=" + dir_->sub("prometheus.yml") + " --storage.tsdb.path=" +
-                         dir_->sub("tsdb") + " --web.listen-address=127.0.0.1:" + prom_port,
+                                                "    static_configs:\n      - targets: ['127.0.0.1:"
+                                             << port << "']\n";
+  Process prometheus("/usr/bin/prometheus --config.file=" + dir_->sub("prometheus.yml") +
+                         " --storage.tsdb.path=" + dir_->sub("tsdb") + " --web.listen-address=127.0.0.1:" + prom_port,
                      dir_->sub("prometheus.err"));
   std::string answer;
   for (auto end = Clock::now() + std::chrono::seconds(60); Clock::now() < end;) {

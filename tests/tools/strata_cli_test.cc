@@ -1,28 +1,29 @@
 // The `strata` command line: builds a real log through the VersionLog API, runs the built binary
 // as a subprocess and checks its output, JSON fields and exit codes.
 // Needs build/tools/strata (tests/CMakeLists.txt should add_dependencies(strata_cli_test strata)).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "strata/framework/core/error.h"
-#include "tests/expect_error.h"
-#include "tests/tools/subprocess_util.h"
-#include "tools/cli_output.h"
-#include "tests/versioning/corruption_util.h"
-#include "tests/versioning/test_util.h"
 #include "strata/framework/nn/network.h"
 #include "strata/models/models.h"
 #include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/tools/subprocess_util.h"
+#include "tests/versioning/corruption_util.h"
+#include "tests/versioning/test_util.h"
+#include "tools/cli_output.h"
 
 namespace strata::versioning {
 namespace {
@@ -43,8 +44,7 @@ std::string read_file(const std::string& path) {
 // Runs `strata ARGS` through the shell; stderr goes to a file so stdout stays clean JSON.
 RunResult run_strata(const TempDir& dir, const std::string& args, const std::string& env = "") {
   const std::string err_path = dir.sub("stderr.txt");
-  tools_test::CommandOutput o =
-      tools_test::run_command(env + " " STRATA_BINARY_DIR "/tools/strata " + args + " 2>" + err_path);
+  tools_test::CommandOutput o = tools_test::run_command(env + " " STRATA_BINARY_DIR "/tools/strata " + args + " 2>" + err_path);
   return {o.code, std::move(o.out), read_file(err_path)};
 }
 
@@ -61,13 +61,13 @@ class StrataCli : public ::testing::Test {
     ASSERT_EQ(::access(STRATA_BINARY_DIR "/tools/strata", X_OK), 0)
         << "build the `strata` target first (" STRATA_BINARY_DIR "/tools/strata)";
     auto log = VersionLog::open(dir_.path(), OpenMode::kReadWrite);
-    for (int e = 1; e <= 3; ++e) main_.push_back(commit(*log, e, "main", main_.empty() ? std::vector<CommitId>{} : std::vector<CommitId>{main_.back()}));
+    for (int e = 1; e <= 3; ++e)
+      main_.push_back(commit(*log, e, "main", main_.empty() ? std::vector<CommitId>{} : std::vector<CommitId>{main_.back()}));
     exp_ = commit(*log, 3, "exp", {main_[1]}, 0.9);
     log->set_tag("best", main_[1]);
   }
 
-  CommitId commit(VersionLog& log, int epoch, const std::string& branch, std::vector<CommitId> parents,
-                  double acc_bonus = 0.0) {
+  CommitId commit(VersionLog& log, int epoch, const std::string& branch, std::vector<CommitId> parents, double acc_bonus = 0.0) {
     TrainState s = synthetic_state(epoch, branch == "main" ? 7 : 8);
     s.metrics = {{"val_acc", 0.5 + 0.125 * epoch + acc_bonus}, {"val_loss", 1.0 / (epoch + 1)}, {"train_loss", 0.75}};
     s.hparams["lr"] = branch == "main" ? "0.001" : "0.0005";
@@ -91,8 +91,7 @@ class StrataCli : public ::testing::Test {
 TEST_F(StrataCli, LogListsMainNewestFirstWithMetrics) {
   RunResult r = run_strata(dir_, "log " + log_arg());
   ASSERT_EQ(r.code, 0) << r.err;
-  const size_t p3 = r.out.find(short_hex(main_[2])), p2 = r.out.find(short_hex(main_[1])),
-               p1 = r.out.find(short_hex(main_[0]));
+  const size_t p3 = r.out.find(short_hex(main_[2])), p2 = r.out.find(short_hex(main_[1])), p1 = r.out.find(short_hex(main_[0]));
   ASSERT_NE(p3, std::string::npos) << r.out;
   EXPECT_LT(p3, p2);
   EXPECT_LT(p2, p1);
@@ -140,7 +139,8 @@ TEST_F(StrataCli, ShowPrintsRecordAndTensors) {
   EXPECT_TRUE(contains(j.out, "\"parents\":[\"" + to_hex(main_[0]) + "\"]"));
   EXPECT_TRUE(contains(j.out, "\"epoch\":2,\"step\":20"));
   EXPECT_TRUE(contains(j.out, "\"metrics\":{\"train_loss\":0.75,\"val_acc\":0.75,"));
-  EXPECT_TRUE(contains(j.out, "{\"name\":\"fc1/weight\",\"kind\":\"param\",\"dtype\":\"f32\",\"shape\":[4,3],\"chunks\":1,\"raw_bytes\":48,"))
+  EXPECT_TRUE(contains(
+      j.out, "{\"name\":\"fc1/weight\",\"kind\":\"param\",\"dtype\":\"f32\",\"shape\":[4,3],\"chunks\":1,\"raw_bytes\":48,"))
       << j.out;
 }
 
@@ -216,12 +216,11 @@ TEST_F(StrataCli, DuReportsRawAndStoredBytes) {
     raw += log->read_stats(id)->raw_bytes;
     stored += log->read_stats(id)->new_stored_bytes;
   }
-  EXPECT_TRUE(contains(r.out, "\"versions\":4,\"raw_bytes\":" + std::to_string(raw) +
-                                  ",\"stored_bytes\":" + std::to_string(stored)))
+  EXPECT_TRUE(
+      contains(r.out, "\"versions\":4,\"raw_bytes\":" + std::to_string(raw) + ",\"stored_bytes\":" + std::to_string(stored)))
       << r.out;
   EXPECT_TRUE(contains(run_strata(dir_, "du " + log_arg()).out, std::to_string(raw) + " bytes"));
 }
-
 
 TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
   TempDir dir;
@@ -247,16 +246,21 @@ TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
 }
 
 TEST_F(StrataCli, CheckGatesOnMetricDeltasAgainstABaseline) {
-  RunResult pass = run_strata(dir_, "check main@3 --baseline main@2 --metric val_acc --max-drop 0.01 --metric val_loss "
-                                    "--max-rise 0.01 " + log_arg());
+  RunResult pass = run_strata(dir_,
+                              "check main@3 --baseline main@2 --metric val_acc --max-drop 0.01 --metric val_loss "
+                              "--max-rise 0.01 " +
+                                  log_arg());
   EXPECT_EQ(pass.code, 0) << pass.out << pass.err;
-  EXPECT_TRUE(contains(pass.out, "PASS val_acc: 0.875 vs 0.75: delta +0.125 >= -0.01 (version " + short_hex(main_[2]) + " (main@3), baseline " +
-                                     short_hex(main_[1]) + " (main@2))")) << pass.out;
+  EXPECT_TRUE(contains(pass.out, "PASS val_acc: 0.875 vs 0.75: delta +0.125 >= -0.01 (version " + short_hex(main_[2]) +
+                                     " (main@3), baseline " + short_hex(main_[1]) + " (main@2))"))
+      << pass.out;
   EXPECT_TRUE(contains(pass.out, "PASS val_loss: 0.25 vs 0.333333: delta -0.0833333 <= +0.01")) << pass.out;
   RunResult fail = run_strata(dir_, "check main@2 --baseline main@3 --metric val_acc --max-drop 0.005 --json " + log_arg());
   EXPECT_EQ(fail.code, 1) << fail.out;
-  EXPECT_TRUE(contains(fail.out, "\"pass\":false,\"metrics\":[{\"metric\":\"val_acc\",\"pass\":false,\"value\":0.75,"
-                                 "\"baseline\":0.875,\"delta\":-0.125}]")) << fail.out;
+  EXPECT_TRUE(contains(fail.out,
+                       "\"pass\":false,\"metrics\":[{\"metric\":\"val_acc\",\"pass\":false,\"value\":0.75,"
+                       "\"baseline\":0.875,\"delta\":-0.125}]"))
+      << fail.out;
   RunResult missing = run_strata(dir_, "check main@2 --baseline main@3 --metric val/nothing --max-drop 0 " + log_arg());
   EXPECT_EQ(missing.code, 1);
   EXPECT_TRUE(contains(missing.out, "FAIL val/nothing: not recorded in ")) << missing.out;
@@ -294,7 +298,8 @@ TEST_F(StrataCli, LogMarksRegressionsAndFollowsOneTensor) {
     mx = std::max(mx, d);
   }
   mean /= double(a.numel());
-  EXPECT_TRUE(contains(t.out, "\"name\":\"main@2\",\"present\":true,\"mean_abs\":" + tools::json_num(mean) + ",\"max_abs\":" + tools::json_num(mx)))
+  EXPECT_TRUE(contains(t.out, "\"name\":\"main@2\",\"present\":true,\"mean_abs\":" + tools::json_num(mean) +
+                                  ",\"max_abs\":" + tools::json_num(mx)))
       << t.out;
   EXPECT_TRUE(contains(t.out, "\"name\":\"main@1\",\"present\":true,\"mean_abs\":null")) << t.out;
   RunResult text = run_strata(dir_, "log --tensor fc1/weight main@3 " + log_arg());
@@ -350,9 +355,9 @@ TEST_F(StrataCli, CompareShowsMetricsSideBySideAndMarksTheBest) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "main@1")) << r.out;
   EXPECT_TRUE(contains(r.out, "exp@3"));
-  EXPECT_TRUE(contains(r.out, "1.775*"));   // val_acc: higher is better; exp's 0.5 + 0.375 + 0.9
-  EXPECT_TRUE(contains(r.out, "0.25*"));    // val_loss: lower is better; 1 / (3 + 1) for main@3 and exp@3
-  EXPECT_FALSE(contains(r.out, "0.75*"));   // train_loss ties everywhere: no best
+  EXPECT_TRUE(contains(r.out, "1.775*"));  // val_acc: higher is better; exp's 0.5 + 0.375 + 0.9
+  EXPECT_TRUE(contains(r.out, "0.25*"));   // val_loss: lower is better; 1 / (3 + 1) for main@3 and exp@3
+  EXPECT_FALSE(contains(r.out, "0.75*"));  // train_loss ties everywhere: no best
   RunResult j = run_strata(dir_, "compare main@1 exp --metric val_acc --json " + log_arg());
   ASSERT_EQ(j.code, 0) << j.err;
   EXPECT_TRUE(contains(j.out, "\"metrics\":[{\"name\":\"val_acc\",\"values\":[0.625,1.775],\"best\":1}]")) << j.out;
@@ -468,8 +473,10 @@ TEST(StrataCliPredict, CsvInputsWithAndWithoutALabelColumn) {
   Network net(graph);
   net.init_params(5);
   write_npz(dir.sub("w.npz"), net.state_tensors());
-  RunResult imp = run_strata(dir, "import " + dir.sub("w.npz") + " --model mlp --input-shape 4 --classes 3 --branch csv "
-                                  "--log " + dir.sub("log"));
+  RunResult imp = run_strata(dir, "import " + dir.sub("w.npz") +
+                                      " --model mlp --input-shape 4 --classes 3 --branch csv "
+                                      "--log " +
+                                      dir.sub("log"));
   ASSERT_EQ(imp.code, 0) << imp.err;
   Tensor x({6, 4});
   std::string with_label = "a,b,c,d,label\n", features = "a,b,c,d\n";
@@ -587,7 +594,7 @@ TEST_F(StrataCli, MergeAveragesAndGcFreesADeletedBranch) {
   ASSERT_EQ(kept.code, 0) << kept.err;
   EXPECT_TRUE(contains(kept.out, "\"commits_deleted\":0")) << kept.out;
   // Roll main back before the merge: exp@3 and the merge become unreachable and are freed.
-  ASSERT_EQ(run_strata(dir_, "branch -f main " + to_hex(main_[2]) + " " + log_arg()).code, 0) ;
+  ASSERT_EQ(run_strata(dir_, "branch -f main " + to_hex(main_[2]) + " " + log_arg()).code, 0);
   RunResult freed = run_strata(dir_, "gc --json " + log_arg());
   ASSERT_EQ(freed.code, 0) << freed.err;
   EXPECT_TRUE(contains(freed.out, "\"commits_deleted\":2")) << freed.out;
@@ -619,8 +626,7 @@ TEST_F(StrataCli, GcKeepFullAppliesRetention) {
   EXPECT_TRUE(contains(listed_json.out, "\"tags\":[\"best\"],\"resumable\":true}")) << listed_json.out;
   RunResult again = run_strata(dir_, "gc --keep-full 1 " + log_arg());
   ASSERT_EQ(again.code, 0) << again.err;
-  EXPECT_TRUE(contains(again.out, "optimizer state dropped from 0 versions now (1 params-only in all, 3 full)"))
-      << again.out;
+  EXPECT_TRUE(contains(again.out, "optimizer state dropped from 0 versions now (1 params-only in all, 3 full)")) << again.out;
   RunResult bad = run_strata(dir_, "gc --keep-full 0 " + log_arg());
   EXPECT_EQ(bad.code, 2) << bad.out;
 }
@@ -653,8 +659,11 @@ TEST(StrataCliCompact, CompressesWhatATrainingRunQueuedAndMidEpochNamesWork) {
   ASSERT_EQ(compacted.code, 0) << compacted.err;
   EXPECT_TRUE(contains(compacted.out, "compact: 3 version(s) compressed, ")) << compacted.out;
   RunResult again = run_strata(dir, "compact --json --log " + dir.path());
-  EXPECT_EQ(again.out, "{\"versions\":0,\"chunks_encoded\":0,\"delta_chunks\":0,\"bytes_before\":0,\"bytes_after\":0,"
-                       "\"seconds\":" + again.out.substr(again.out.find("\"seconds\":") + 10)) << again.out;
+  EXPECT_EQ(again.out,
+            "{\"versions\":0,\"chunks_encoded\":0,\"delta_chunks\":0,\"bytes_before\":0,\"bytes_after\":0,"
+            "\"seconds\":" +
+                again.out.substr(again.out.find("\"seconds\":") + 10))
+      << again.out;
   EXPECT_EQ(run_strata(dir, "verify --log " + dir.path()).code, 0);
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   for (int e = 1; e <= 3; ++e) {

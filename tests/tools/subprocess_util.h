@@ -2,10 +2,11 @@
 // stdout is captured, and the exit status is decoded (-1 when it did not exit normally).
 #pragma once
 
-#include <cstdio>
-#include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 #include "strata/datasets/idx.h"
 

@@ -14,11 +14,11 @@
 #include "strata/framework/summary/event_reader.h"
 #include "strata/framework/summary/tensorboard_callback.h"
 #include "strata/framework/train/trainer.h"
-#include "tests/tools/subprocess_util.h"
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
+#include "tests/tools/subprocess_util.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata {
 namespace {
@@ -51,8 +51,8 @@ std::map<std::pair<std::string, int64_t>, std::string> content(const std::string
   for (const summary::EventRecord& e : summary::read_run(run_dir)) {
     // Live-only: gradients, timings, per-step loss.
     if (e.tag.rfind("grads/", 0) == 0 || e.tag == "snapshot/ms" || e.tag == "loss/train_step") continue;
-    std::string v = std::to_string(e.value) + "|" + e.text + "|" + e.graph_def + "|" + std::to_string(e.histogram.num) +
-                    "," + std::to_string(e.histogram.sum) + "," + std::to_string(e.histogram.bucket.size());
+    std::string v = std::to_string(e.value) + "|" + e.text + "|" + e.graph_def + "|" + std::to_string(e.histogram.num) + "," +
+                    std::to_string(e.histogram.sum) + "," + std::to_string(e.histogram.bucket.size());
     for (const auto& [k, h] : e.hparams) v += "|" + k;
     if (!e.tag.empty()) out[{e.tag, e.step}] = v;  // the graph's tag is summary::kGraphTag
   }
@@ -62,8 +62,7 @@ std::map<std::pair<std::string, int64_t>, std::string> content(const std::string
 TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
   TempDir dir;
   {
-    std::shared_ptr<versioning::VersionLog> log =
-        versioning::VersionLog::open(dir.path(), versioning::OpenMode::kReadWrite);
+    std::shared_ptr<versioning::VersionLog> log = versioning::VersionLog::open(dir.path(), versioning::OpenMode::kReadWrite);
     versioning::Recorder recorder(log);
     TensorBoardCallback live(dir.sub("tb/main"));
     Network net(Sequential({3}).linear(4).relu().linear(2).build());
@@ -90,7 +89,8 @@ TEST(TensorBoardRecreate, EqualsLiveFilesGradientsAside) {
     ASSERT_NE(it, recreated.end()) << key.first << "@" << key.second;
     EXPECT_EQ(it->second, value) << key.first << "@" << key.second;
   }
-  for (std::string tag : std::vector<std::string>{"loss/train", "accuracy/val", "params/fc1/weight", "version", summary::kGraphTag})
+  for (std::string tag :
+       std::vector<std::string>{"loss/train", "accuracy/val", "params/fc1/weight", "version", summary::kGraphTag})
     EXPECT_TRUE(std::any_of(live.begin(), live.end(), [&](const auto& kv) { return kv.first.first == tag; })) << tag;
   // Re-creating over files an earlier re-creation wrote needs --force.
   const std::string strata = std::string(STRATA_BINARY_DIR) + "/tools/strata tensorboard --log " + dir.path();

@@ -2,19 +2,20 @@
 // test starts Debian's sshd on 127.0.0.1 with a temporary host key, client key and port, and
 // skips (saying why) only where sshd cannot start.
 #include <arpa/inet.h>
-#include <chrono>
-#include <csignal>
-#include <fstream>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "strata/versioning/version_log.h"
 #include "tests/tools/subprocess_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -68,14 +69,15 @@ class Sshd {
       return;
     }
     port_ = free_port();
-    std::ofstream(d + "/sshd_config") << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << d
-                                       << "/host_key\nAuthorizedKeysFile " << d << "/authorized_keys\n"
-                                       << "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-                                       << "PidFile " << d << "/sshd.pid\n";
+    std::ofstream(d + "/sshd_config")
+        << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << d << "/host_key\nAuthorizedKeysFile " << d
+        << "/authorized_keys\n"
+        << "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+        << "PidFile " << d << "/sshd.pid\n";
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (d + "/sshd_config").c_str(), "-E",
-              (d + "/sshd.log").c_str(), static_cast<char*>(nullptr));
+      ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (d + "/sshd_config").c_str(), "-E", (d + "/sshd.log").c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 100 && !port_open(port_); ++i) {
@@ -83,13 +85,15 @@ class Sshd {
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
         std::ifstream log(d + "/sshd.log");
-        why_not_ = "sshd exited at start: " + std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        why_not_ =
+            "sshd exited at start: " + std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!port_open(port_)) why_not_ = "sshd did not listen within 5 s";
-    ssh_ = "ssh -i " + d + "/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR";
+    ssh_ = "ssh -i " + d +
+           "/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR";
   }
   ~Sshd() {
     if (pid_ > 0) {

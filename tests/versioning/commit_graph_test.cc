@@ -1,11 +1,11 @@
 // The commit graph module on hand-made histories: ancestry, is_ancestor, merge base (including a
 // criss-cross merge with two best common ancestors) and parents-before-children order, over a
 // lookup that lacks some versions as a transfer advertisement does.
+#include "strata/versioning/commit_graph.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
-
-#include "strata/versioning/commit_graph.h"
 
 namespace strata::versioning {
 namespace {

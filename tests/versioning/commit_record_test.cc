@@ -1,19 +1,20 @@
 // Commit records: encode / decode round trips and golden bytes.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
+#include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -77,7 +78,7 @@ TEST(CommitRecord, EncodeDecodeEncodeIsIdentical) {
   // A damaged length is refused before anything is allocated for it (found by fuzz_commit_record).
   std::string huge = bytes;
   const size_t branch_length = 1 + 4 + 8 + 16 * r.parents.size();  // marker, version, parents
-  huge[branch_length + 5] = 0x40;  // the length's 6th byte: 2^46 and more
+  huge[branch_length + 5] = 0x40;                                  // the length's 6th byte: 2^46 and more
   expect_error([&] { CommitRecord::decode(huge); }, ErrorCode::kCorruption, {"exceeds"});
 }
 
@@ -96,20 +97,35 @@ TEST(CommitRecord, GoldenBytes) {
     return out;
   };
   const std::string common =
-      "0000000000000000"                  // parents: none
-      "0100000000000000" "62"             // branch "b"
-      "0100000000000000"                  // epoch 1
-      "0200000000000000"                  // global step 2
-      "0300000000000000"                  // wall time 3
-      "0000000000000000" "0000000000000000" "0000000000000000"  // author, message, graph id
-      "0000000000000000" "0000000000000000" "0000000000000000"  // hparams, metrics, counters
-      "0000000000000000"                  // no parameters
-      "00000000" "00000000000000000000000000000000";  // optim count, digest
-  EXPECT_EQ(hex(r.encode()), "01" "02000000" + common +
-                                 "0100000000000000"                                  // environment: 1 entry
-                                 "0600000000000000" "737472617461" "0500000000000000" "302e322e30");  // strata 0.2.0
+      "0000000000000000"  // parents: none
+      "0100000000000000"
+      "62"                // branch "b"
+      "0100000000000000"  // epoch 1
+      "0200000000000000"  // global step 2
+      "0300000000000000"  // wall time 3
+      "0000000000000000"
+      "0000000000000000"
+      "0000000000000000"  // author, message, graph id
+      "0000000000000000"
+      "0000000000000000"
+      "0000000000000000"  // hparams, metrics, counters
+      "0000000000000000"  // no parameters
+      "00000000"
+      "00000000000000000000000000000000";  // optim count, digest
+  EXPECT_EQ(hex(r.encode()),
+            "01"
+            "02000000" +
+                common +
+                "0100000000000000"  // environment: 1 entry
+                "0600000000000000"
+                "737472617461"
+                "0500000000000000"
+                "302e322e30");  // strata 0.2.0
   r.format_version = 1;
-  EXPECT_EQ(hex(r.encode()), "01" "01000000" + common);
+  EXPECT_EQ(hex(r.encode()),
+            "01"
+            "01000000" +
+                common);
 }
 
 }  // namespace

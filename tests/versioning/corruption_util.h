@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/version_log.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning::vtest {
 

@@ -50,13 +50,12 @@ struct Encoded {
 Encoded encode(ChunkCodec codec, bool delta) {
   static const std::vector<float> base = weights(0), moved = weights(1e-4f);
   ChunkBase b{reinterpret_cast<const uint8_t*>(base.data()), hash128(bytes_of(base)), 0};
-  std::string value = encode_chunk(bytes_of(delta ? moved : base), DType::kF32, delta ? &b : nullptr,
-                                   CodecOptions().codec(codec).zstd_level(3));
+  std::string value =
+      encode_chunk(bytes_of(delta ? moved : base), DType::kF32, delta ? &b : nullptr, CodecOptions().codec(codec).zstd_level(3));
   // Whatever is pinned must also decode back to the input.
   ChunkHeader h = parse_chunk_header(value);
   std::vector<float> out(kValues);
-  decode_chunk(value, h, delta ? reinterpret_cast<const uint8_t*>(base.data()) : nullptr,
-               reinterpret_cast<uint8_t*>(out.data()));
+  decode_chunk(value, h, delta ? reinterpret_cast<const uint8_t*>(base.data()) : nullptr, reinterpret_cast<uint8_t*>(out.data()));
   EXPECT_EQ(std::memcmp(out.data(), (delta ? moved : base).data(), kValues * 4), 0) << codec_name(codec);
   size_t head = h.payload_offset + (h.codec == ChunkCodec::kFloatModel ? 1 : 0);
   return {value, hex(value.substr(0, head)), to_hex(hash128(value))};
@@ -66,19 +65,37 @@ TEST(FormatGolden, ChunkCodecsKeyframeAndDelta) {
   // Header: codec, flags (bit 0 delta), depth (LE16), raw size 1024 (LE32), base id when delta.
   const std::string base_id = to_hex(hash128(bytes_of(weights(0))));
   Encoded raw = encode(ChunkCodec::kRaw, false);
-  EXPECT_EQ(raw.head, "00000000" "00040000");
+  EXPECT_EQ(raw.head,
+            "00000000"
+            "00040000");
   EXPECT_EQ(raw.value.substr(8), std::string(bytes_of(weights(0))));  // raw: the bytes themselves
 
   Encoded zstd = encode(ChunkCodec::kZstd, false), zstd_delta = encode(ChunkCodec::kZstd, true);
-  EXPECT_EQ(zstd.head, "01000000" "00040000");
-  EXPECT_EQ(zstd_delta.head, "01010100" "00040000" + base_id);
+  EXPECT_EQ(zstd.head,
+            "01000000"
+            "00040000");
+  EXPECT_EQ(zstd_delta.head,
+            "01010100"
+            "00040000" +
+                base_id);
   Encoded shuffle = encode(ChunkCodec::kShuffleZstd, false), shuffle_delta = encode(ChunkCodec::kShuffleZstd, true);
-  EXPECT_EQ(shuffle.head, "02000000" "00040000");
-  EXPECT_EQ(shuffle_delta.head, "02010100" "00040000" + base_id);
+  EXPECT_EQ(shuffle.head,
+            "02000000"
+            "00040000");
+  EXPECT_EQ(shuffle_delta.head,
+            "02010100"
+            "00040000" +
+                base_id);
   // Float model: mode 0 (byte planes) for a keyframe, mode 2 (signed residual) for a delta.
   Encoded model = encode(ChunkCodec::kFloatModel, false), model_delta = encode(ChunkCodec::kFloatModel, true);
-  EXPECT_EQ(model.head, "03000000" "00040000" "00");
-  EXPECT_EQ(model_delta.head, "03010100" "00040000" + base_id + "02");
+  EXPECT_EQ(model.head,
+            "03000000"
+            "00040000"
+            "00");
+  EXPECT_EQ(model_delta.head,
+            "03010100"
+            "00040000" +
+                base_id + "02");
 
   // Digests of the whole values. The float model's and raw bytes are Strata's alone; the zstd
   // frames are those of Debian 12's libzstd 1.5.4 at level 3 (another zstd may emit other, equally
@@ -120,9 +137,12 @@ TEST(FormatGolden, GraphFormat2WithTokenIdsAndASecondOutput) {
   GraphSpec g = b.build(rnn.output(1));
   const std::string bytes = g.to_bytes();
   EXPECT_EQ(hex(bytes.substr(1, 4)), "02000000");  // format version 2
-  const std::string tail = "03"                                  // i64 input
-                           "0000000000000000"                    // embed: no extra outputs
-                           "0100000000000000" "0100000000000000" "0400000000000000";  // rnn: one, [4]
+  const std::string tail =
+      "03"                // i64 input
+      "0000000000000000"  // embed: no extra outputs
+      "0100000000000000"
+      "0100000000000000"
+      "0400000000000000";  // rnn: one, [4]
   EXPECT_EQ(hex(bytes.substr(bytes.size() - tail.size() / 2)), tail);
   EXPECT_EQ(g.graph_id(), "afe53a7491e0107070ea2aa8848df75b");
   EXPECT_EQ(GraphSpec::from_bytes(bytes), g);
@@ -149,14 +169,22 @@ TEST(FormatGolden, TfRecordFramingOfOneEvent) {
   // length (LE64), masked CRC32C of the length, data, masked CRC32C of the data; cross-checked
   // with a bitwise Python CRC32C (mask: rotate right 15, add 0xa282ead8).
   std::string record = summary::encode_record("event");
-  EXPECT_EQ(hex(record), "0500000000000000" "eab2043e" "6576656e74" "e5690bf6");
+  EXPECT_EQ(hex(record),
+            "0500000000000000"
+            "eab2043e"
+            "6576656e74"
+            "e5690bf6");
 }
 
 TEST(FormatGolden, WorkedExampleOfFormatMd) {
   // docs/formats.md "Worked example": a raw chunk of two floats and a minimal commit.
   std::vector<float> two = {1.0f, -2.0f};
   std::string chunk = encode_chunk(bytes_of(two), DType::kF32, nullptr, CodecOptions().codec(ChunkCodec::kRaw));
-  EXPECT_EQ(hex(chunk), "00000000" "08000000" "0000803f" "000000c0");
+  EXPECT_EQ(hex(chunk),
+            "00000000"
+            "08000000"
+            "0000803f"
+            "000000c0");
   EXPECT_EQ(to_hex(hash128(bytes_of(two))), "d11372a3f8d4096998cd4bf727a9d2ae");
 
   CommitRecord r;
@@ -167,15 +195,36 @@ TEST(FormatGolden, WorkedExampleOfFormatMd) {
   r.params.push_back({"w", DType::kF32, {2}, {hash128(bytes_of(two))}, 8});
   r.environment = {{"strata", "0.2.0"}};
   EXPECT_EQ(hex(r.encode()),
-            "01" "02000000" "0000000000000000" "0100000000000000" "62"  // version, parents, branch
-            "0100000000000000" "0200000000000000" "0300000000000000"  // epoch, step, wall time
-            "0000000000000000" "0000000000000000" "0000000000000000"  // author, message, graph
-            "0000000000000000" "0000000000000000" "0000000000000000"  // hparams, metrics, counters
-            "0100000000000000" "0100000000000000" "77" "00"  // 1 tensor: name "w", f32
-            "0100000000000000" "0200000000000000"  // shape [2]
-            "0100000000000000" "d11372a3f8d4096998cd4bf727a9d2ae"  // 1 chunk
-            "0800000000000000" "00000000" "00000000000000000000000000000000"  // bytes, no optim
-            "0100000000000000" "0600000000000000" "737472617461" "0500000000000000" "302e322e30");
+            "01"
+            "02000000"
+            "0000000000000000"
+            "0100000000000000"
+            "62"  // version, parents, branch
+            "0100000000000000"
+            "0200000000000000"
+            "0300000000000000"  // epoch, step, wall time
+            "0000000000000000"
+            "0000000000000000"
+            "0000000000000000"  // author, message, graph
+            "0000000000000000"
+            "0000000000000000"
+            "0000000000000000"  // hparams, metrics, counters
+            "0100000000000000"
+            "0100000000000000"
+            "77"
+            "00"  // 1 tensor: name "w", f32
+            "0100000000000000"
+            "0200000000000000"  // shape [2]
+            "0100000000000000"
+            "d11372a3f8d4096998cd4bf727a9d2ae"  // 1 chunk
+            "0800000000000000"
+            "00000000"
+            "00000000000000000000000000000000"  // bytes, no optim
+            "0100000000000000"
+            "0600000000000000"
+            "737472617461"
+            "0500000000000000"
+            "302e322e30");
   EXPECT_EQ(to_hex(r.id()), "b47201276b28714943b275d33d9fc4e2");
 }
 

@@ -1,11 +1,11 @@
 // The strict JSON reader shared by `strata serve` and the safetensors reader: what it accepts,
 // what it refuses (with the byte where it stopped), and json_quote's escapes.
+#include "strata/versioning/internal/json_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
-
-#include "strata/versioning/internal/json_reader.h"
 
 namespace strata::versioning {
 namespace {
@@ -63,7 +63,7 @@ TEST(JsonReader, RefusesWhatRfc8259Refuses) {
   EXPECT_EQ(error_of("\"\\x\"").what, "unknown escape '\\x'");
   EXPECT_EQ(error_of("\"\\ud800\"").what, "an unpaired surrogate in a \\u escape");
   EXPECT_EQ(error_of("\"\xff\"").what, "invalid UTF-8 in a string");
-  EXPECT_EQ(error_of("\"\xc0\x80\"").what, "invalid UTF-8 in a string");  // overlong NUL
+  EXPECT_EQ(error_of("\"\xc0\x80\"").what, "invalid UTF-8 in a string");      // overlong NUL
   EXPECT_EQ(error_of("\"\xed\xa0\x80\"").what, "invalid UTF-8 in a string");  // a surrogate
   EXPECT_EQ(error_of("{\"k\":1,\"k\":2}").what, "key 'k' appears twice");
   EXPECT_EQ(error_of("{1:2}").what, "expected a quoted member name");

@@ -1,20 +1,21 @@
 // Retention and garbage collection: what stays resumable, what no ref reaches.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
-#include "tests/expect_error.h"
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -45,8 +46,7 @@ TEST(VersionLog, RetentionKeepsRecentFullStateAndRefusesExactResumeElsewhere) {
     expect_tensors_eq(log->read_params(ids[e - 1]), synthetic_state(e, 7, 100000).params);
   }
   for (int e : {1, 8, 9, 10}) expect_state_eq(log->read_state(ids[e - 1]), synthetic_state(e, 7, 100000));
-  expect_error([&] { log->read_state(ids[4]); }, ErrorCode::kFailedPrecondition,
-               {"retention", "main@5", "align_state"});
+  expect_error([&] { log->read_state(ids[4]); }, ErrorCode::kFailedPrecondition, {"retention", "main@5", "align_state"});
   expect_error([&] { load_state(*log, "main@5"); }, ErrorCode::kFailedPrecondition, {"retention"});
   expect_error([&] { log->read_optim(ids[4]); }, ErrorCode::kFailedPrecondition, {"retention"});
   EXPECT_FALSE(log->read_record(ids[4]).optim_present);

@@ -1,23 +1,24 @@
 // Merging versions (average, task arithmetic, TIES), merge bases, diffs and aligning a changed
 // graph.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
-#include "tests/expect_error.h"
-#include "tests/versioning/test_util.h"
-#include "strata/versioning/diff.h"
 #include "strata/versioning/commit_graph.h"
+#include "strata/versioning/diff.h"
 #include "strata/versioning/merge.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -46,8 +47,8 @@ TEST(VersionLog, MergeAveragesParameters) {
   NamedTensors pa = synthetic_state(2).params, pb = synthetic_state(2, 99).params;
   for (size_t t = 0; t < got.size(); ++t)
     for (int64_t i = 0; i < got[t].second.numel(); ++i)
-      ASSERT_EQ(got[t].second.f32()[i], static_cast<float>(0.75 * double(pa[t].second.f32()[i]) +
-                                                           0.25 * double(pb[t].second.f32()[i])));
+      ASSERT_EQ(got[t].second.f32()[i],
+                static_cast<float>(0.75 * double(pa[t].second.f32()[i]) + 0.25 * double(pb[t].second.f32()[i])));
   // Different graphs cannot be merged.
   TrainState other = synthetic_state(1);
   other.graph.nodes[0].params[0].shape = {5, 3};
@@ -69,10 +70,10 @@ TrainState state_with(int64_t epoch, const std::function<float(size_t, int64_t)>
 TEST(VersionLog, MergeBaseIsTheNearestCommonAncestor) {
   TempDir dir;
   auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
-  std::vector<CommitId> ids = commit_epochs(*log, 3);                            // main@1..3
-  CommitId x1 = commit_state(*log, synthetic_state(2, 11), {ids[0]}, "x");        // x forks at main@1
+  std::vector<CommitId> ids = commit_epochs(*log, 3);                       // main@1..3
+  CommitId x1 = commit_state(*log, synthetic_state(2, 11), {ids[0]}, "x");  // x forks at main@1
   CommitId x2 = commit_state(*log, synthetic_state(3, 11), {x1}, "x");
-  CommitId y1 = commit_state(*log, synthetic_state(3, 12), {ids[1]}, "y");        // y forks at main@2
+  CommitId y1 = commit_state(*log, synthetic_state(3, 12), {ids[1]}, "y");  // y forks at main@2
   CommitId lone = commit_state(*log, synthetic_state(1, 13), {}, "lone");
   EXPECT_EQ(merge_base(*log, ids[2], x2), ids[0]);
   EXPECT_EQ(merge_base(*log, ids[2], y1), ids[1]);
@@ -94,8 +95,8 @@ TEST(VersionLog, TaskArithmeticAndTiesMergeTheChangesSinceTheBase) {
   // Base: every value 1. A and B change it; changes chosen so that TIES's trim and sign election
   // have known outcomes.
   CommitId base = commit_state(*log, state_with(1, [](size_t, int64_t) { return 1.0f; }), {});
-  auto change_a = [](size_t, int64_t i) { return i % 2 == 0 ? 0.5f : -0.25f; };   // big +, small -
-  auto change_b = [](size_t, int64_t i) { return i % 2 == 0 ? -0.125f : -1.0f; }; // small -, big -
+  auto change_a = [](size_t, int64_t i) { return i % 2 == 0 ? 0.5f : -0.25f; };    // big +, small -
+  auto change_b = [](size_t, int64_t i) { return i % 2 == 0 ? -0.125f : -1.0f; };  // small -, big -
   CommitId a = commit_state(*log, state_with(2, [&](size_t t, int64_t i) { return 1.0f + change_a(t, i); }), {base});
   CommitId b = commit_state(*log, state_with(2, [&](size_t t, int64_t i) { return 1.0f + change_b(t, i); }), {base}, "b");
 

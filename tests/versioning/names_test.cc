@@ -1,21 +1,22 @@
 // Naming versions: ids, prefixes, branch@epoch, tags and branches and the rules on their names.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
-#include "tests/expect_error.h"
-#include "tests/versioning/corruption_util.h"
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/corruption_util.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -117,8 +118,7 @@ TEST(VersionLog, BranchesAndTags) {
   expect_error([&] { log->set_tag("t", hash128("zz", 2)); }, ErrorCode::kNotFound, {});
   // A commit whose parent is not the branch head is refused: history is never rewritten.
   TrainState s = synthetic_state(9);
-  expect_error([&] { commit_state(*log, s, {ids[0]}, "main"); }, ErrorCode::kFailedPrecondition,
-               {"has moved", "new branch"});
+  expect_error([&] { commit_state(*log, s, {ids[0]}, "main"); }, ErrorCode::kFailedPrecondition, {"has moved", "new branch"});
   EXPECT_EQ(log->all_versions().size(), 3u);
 }
 

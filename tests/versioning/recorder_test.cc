@@ -1,20 +1,22 @@
 // The recorder callback: asynchronous commits every epoch, resume and branching, writer errors.
+#include "strata/versioning/recorder.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
-#include "tests/expect_error.h"
-#include "tests/versioning/test_util.h"
-#include "strata/versioning/recorder.h"
 #include "strata/versioning/restore.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -48,8 +50,16 @@ TEST(Recorder, CommitsEveryEpochAsynchronously) {
       // The id is known at once; the summary line shows its first 8 hex digits.
       EXPECT_EQ(notes["version"], short_hex(ids.back()));
       EXPECT_EQ(notes["branch"], "main");
-      EXPECT_EQ(notes["message"], "epoch " + std::to_string(e) + ": loss=" + (e == 1 ? "0.5" : e == 2 ? "0.3333" : e == 3 ? "0.25" : "0.2") +
-                                      " val_acc=" + (e == 1 ? "0.51" : e == 2 ? "0.52" : e == 3 ? "0.53" : "0.54"));
+      EXPECT_EQ(notes["message"], "epoch " + std::to_string(e) + ": loss=" +
+                                      (e == 1   ? "0.5"
+                                       : e == 2 ? "0.3333"
+                                       : e == 3 ? "0.25"
+                                                : "0.2") +
+                                      " val_acc=" +
+                                      (e == 1   ? "0.51"
+                                       : e == 2 ? "0.52"
+                                       : e == 3 ? "0.53"
+                                                : "0.54"));
       // `s` goes out of scope now: the recorder must have copied it.
     }
     rec.on_fit_end(false);
@@ -57,7 +67,7 @@ TEST(Recorder, CommitsEveryEpochAsynchronously) {
     RecorderTiming t = rec.timing();
     EXPECT_EQ(t.snapshots, 4);
     EXPECT_EQ(t.staged_bytes, 1200000u + 3 * 4 * 26u);
-    EXPECT_GT(t.last_writer_cpu_s, 0.0);  // encoding 1.2 MB takes CPU on the writer thread
+    EXPECT_GT(t.last_writer_cpu_s, 0.0);                                      // encoding 1.2 MB takes CPU on the writer thread
     EXPECT_LE(t.last_writer_cpu_s, t.last_encode_s + t.last_write_s + 0.01);  // one thread: CPU <= wall
   }
   EXPECT_THROW(Recorder(log, RecorderOptions().writer_threads(0)), Error);

@@ -5,18 +5,18 @@
 
 #include <filesystem>
 
+#include "strata/datasets/data_loader.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/early_stopping.h"
 #include "strata/framework/train/trainer.h"
-#include "strata/datasets/data_loader.h"
 #include "strata/models/models.h"
-#include "tests/expect_error.h"
-#include "tests/versioning/shuffled_source.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
+#include "tests/versioning/shuffled_source.h"
 
 namespace strata {
 namespace {
@@ -92,7 +92,8 @@ TEST(Resume, LstmClassifierWithDropoutIsBitExact) {
   RunSetup s;
   s.sample = {7};
   s.vocab = 9;
-  s.graph = models::recurrent_classifier(7, 9, 3, models::TextModelOptions().dim(6).hidden(5).layers(2).bidirectional(true).dropout(0.2));
+  s.graph = models::recurrent_classifier(7, 9, 3,
+                                         models::TextModelOptions().dim(6).hidden(5).layers(2).bidirectional(true).dropout(0.2));
   s.options = TrainerOptions().seed(6).optimizer(OptimizerOptions().kind("adam").lr(0.01)).progress(Progress::kQuiet);
   check_resume(s, "lstm");
 }
@@ -109,9 +110,10 @@ TEST(Resume, TransformerClassifierWithDropoutIsBitExact) {
 TEST(Resume, CnnWithBatchNormSgdMomentumStepScheduleIsBitExact) {
   RunSetup s;
   s.sample = {1, 6, 6};
-  s.graph = Sequential({1, 6, 6}).conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2)
-                .flatten().linear(3).build();
-  s.options = TrainerOptions().seed(8)
+  s.graph =
+      Sequential({1, 6, 6}).conv2d(Conv2dOptions(4, 3).padding(1)).batch_norm().relu().max_pool2d(2).flatten().linear(3).build();
+  s.options = TrainerOptions()
+                  .seed(8)
                   .optimizer(OptimizerOptions().kind("sgd").lr(0.05).momentum(0.9))
                   .schedule(ScheduleOptions().kind("step").step_size(1).gamma(0.5))
                   .progress(Progress::kQuiet);
@@ -148,8 +150,11 @@ void train_mid(bool loader, const fs::path& dir, int64_t epochs, const std::stri
   Dataset storage;
   std::unique_ptr<BatchSource> data = mid_epoch_source(loader, storage);
   Network net(Sequential({12}).linear(16).relu().dropout(0.3).linear(3).build());
-  Trainer trainer(net, TrainerOptions().seed(4).optimizer(OptimizerOptions().kind("adam").lr(0.01))
-                           .progress(Progress::kQuiet).snapshot_every_steps(4));
+  Trainer trainer(net, TrainerOptions()
+                           .seed(4)
+                           .optimizer(OptimizerOptions().kind("adam").lr(0.01))
+                           .progress(Progress::kQuiet)
+                           .snapshot_every_steps(4));
   std::shared_ptr<VersionLog> log = VersionLog::open(dir.string(), OpenMode::kReadWrite);
   versioning::Recorder recorder(log);
   if (!resume.empty()) {
@@ -219,8 +224,7 @@ FitResult train_with_early_stopping(const RunSetup& s, const fs::path& dir, int6
   // min_delta makes the plateau certain: val/loss keeps falling, but soon by less than 0.02.
   EarlyStopping early_stopping(EarlyStoppingOptions().patience(2).min_delta(0.02));
   trainer.add_callback(&early_stopping);
-  versioning::Run run(trainer,
-                      versioning::RunOptions().log_dir(dir.string()).resume(resume).tensorboard(false).verbose(false));
+  versioning::Run run(trainer, versioning::RunOptions().log_dir(dir.string()).resume(resume).tensorboard(false).verbose(false));
   FitResult result = trainer.fit(train_data, &val_data, epochs);
   run.finish();
   return result;
@@ -267,8 +271,7 @@ TEST(Resume, IntoADifferentGraphIsRefused) {
   train(s, dir, 1, "");
   RunSetup other = s;
   other.graph = Sequential({12}).linear(8).relu().linear(3).build();
-  expect_error([&] { train(other, dir, 2, "main@1"); }, ErrorCode::kFailedPrecondition,
-               {"differs from this network's graph"});
+  expect_error([&] { train(other, dir, 2, "main@1"); }, ErrorCode::kFailedPrecondition, {"differs from this network's graph"});
   fs::remove_all(dir);
 }
 

@@ -2,6 +2,8 @@
 // written and read back bit for bit, files written by numpy read, damaged files refused with a
 // clear error, golden safetensors bytes, and imports into a log (matched / missing / unexpected /
 // mismatched, nothing written when refused).
+#include "strata/versioning/tensor_files.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -10,14 +12,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "strata/datasets/idx.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/nn/network.h"
-#include "strata/datasets/idx.h"
 #include "strata/models/models.h"
 #include "strata/versioning/run/import.h"
 #include "strata/versioning/run/predictor.h"
-#include "strata/versioning/tensor_files.h"
 #include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/test_util.h"
@@ -128,8 +129,11 @@ TEST(TensorFiles, ReadsWhatNumpyWrites) {
   const std::string script =
       "import numpy as np\n"
       "w = np.arange(12, dtype=np.float32).reshape(3, 4) / 7\n"
-      "np.savez_compressed('" + dir.sub("c.npz") + "', **{'fc1/weight': w, 'ids': np.array([3, -4], dtype=np.int64)})\n"
-      "np.savez('" + dir.sub("s.npz") + "', **{'fc1/weight': w})\n";
+      "np.savez_compressed('" +
+      dir.sub("c.npz") +
+      "', **{'fc1/weight': w, 'ids': np.array([3, -4], dtype=np.int64)})\n"
+      "np.savez('" +
+      dir.sub("s.npz") + "', **{'fc1/weight': w})\n";
   write_bytes(dir.sub("make.py"), script);
   ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.sub("make.py")).c_str()), 0);
   for (const char* name : {"c.npz", "s.npz"}) {
@@ -310,22 +314,28 @@ TEST(Import, APyTorchStateDictGivesPyTorchsForwardPass) {
   Tensor x({n, 1, 28, 28});
   for (int64_t i = 0; i < x.numel(); ++i)
     x.f32()[i] = (static_cast<float>(raw.data<uint8_t>()[i]) / 255.0f - kFashionMnistMean) / kFashionMnistStd;
-  std::ofstream(dir.sub("x.f32"), std::ios::binary).write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
+  std::ofstream(dir.sub("x.f32"), std::ios::binary)
+      .write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
   const std::string script =
       "import numpy as np, torch\n"
       "torch.set_num_threads(1)\n"
       "torch.manual_seed(0)\n"
       "net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(),\n"
       "                          torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))\n"
-      "x = torch.from_numpy(np.fromfile('" + dir.sub("x.f32") + "', dtype='<f4').reshape(64, 1, 28, 28))\n"
+      "x = torch.from_numpy(np.fromfile('" +
+      dir.sub("x.f32") +
+      "', dtype='<f4').reshape(64, 1, 28, 28))\n"
       "opt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
       "for _ in range(3):  # a few steps, so the weights are not just the initialisation\n"
       "    opt.zero_grad(); torch.nn.functional.cross_entropy(net(x), torch.arange(64) % 10).backward(); opt.step()\n"
       "names = {'1': 'fc1', '3': 'fc2', '5': 'fc3'}\n"
       "sd = {names[k.split('.')[0]] + '/' + k.split('.')[1]: v.detach().numpy() for k, v in net.state_dict().items()}\n"
-      "np.savez('" + dir.sub("torch.npz") + "', **sd)\n"
+      "np.savez('" +
+      dir.sub("torch.npz") +
+      "', **sd)\n"
       "with torch.no_grad():\n"
-      "    net(x).numpy().astype('<f4').tofile('" + dir.sub("y.f32") + "')\n";
+      "    net(x).numpy().astype('<f4').tofile('" +
+      dir.sub("y.f32") + "')\n";
   std::ofstream(dir.sub("torch_mlp.py")) << script;
   ASSERT_EQ(std::system(("/usr/bin/python3 " + dir.sub("torch_mlp.py")).c_str()), 0);
 
@@ -341,7 +351,8 @@ TEST(Import, APyTorchStateDictGivesPyTorchsForwardPass) {
   Predictor predictor(dir.sub("log"), "pytorch");
   const Tensor& got = predictor.predict(x);
   std::vector<float> want(static_cast<size_t>(n * 10));
-  std::ifstream(dir.sub("y.f32"), std::ios::binary).read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
+  std::ifstream(dir.sub("y.f32"), std::ios::binary)
+      .read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));
   ASSERT_EQ(got.shape(), (Shape{n, 10}));
   double worst = 0;
   for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::abs(double(got.f32()[i]) - want[i]));

@@ -3,12 +3,13 @@
 // must hold.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <gtest/gtest.h>
 
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/graph_spec.h"
@@ -106,8 +107,8 @@ inline TrainState synthetic_state(int64_t epoch, uint64_t seed = 7, int64_t big 
     for (int64_t i = 0; i < v.numel(); ++i) v.f32()[i] = v.f32()[i] * v.f32()[i];
     s.optim.emplace_back("optim/" + p.name + "/v", v);
   }
-  s.counters = {{"epoch", epoch}, {"global_step", epoch * 10}, {"seed", static_cast<int64_t>(seed)},
-                {"loader/epoch", epoch}, {"loader/batch", 0}, {"optim/step", epoch * 10}};
+  s.counters = {{"epoch", epoch},        {"global_step", epoch * 10}, {"seed", static_cast<int64_t>(seed)},
+                {"loader/epoch", epoch}, {"loader/batch", 0},         {"optim/step", epoch * 10}};
   s.metrics = {{"train/loss", 1.0 / static_cast<double>(epoch + 1)}, {"val/accuracy", 0.5 + 0.01 * static_cast<double>(epoch)}};
   s.hparams = {{"optimizer", "adam"}, {"lr", "0.001"}, {"batch_size", "32"}};
   return s;
@@ -132,7 +133,7 @@ inline void expect_state_eq(const TrainState& got, const TrainState& want) {
 
 // Commits `s` on `branch` with fixed author, message and time (ids are reproducible).
 inline CommitId commit_state(VersionLog& log, const TrainState& s, std::vector<CommitId> parents,
-                      const std::string& branch = "main", int64_t time_ms = 0) {
+                             const std::string& branch = "main", int64_t time_ms = 0) {
   SnapshotRequest r;
   r.parents = std::move(parents);
   r.branch = branch;

@@ -1,22 +1,24 @@
 // The version log itself: commits read back bit-exactly, delta chains, deferred compression and
 // compaction, deduplication, corruption and full disks reported without losing committed
 // versions, map growth, and bad input. Real LMDB files in temp dirs.
+#include "strata/versioning/version_log.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <gtest/gtest.h>
 #include <iterator>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
+#include "strata/versioning/internal/lmdb_env.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/internal/lmdb_env.h"
-#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 namespace {
@@ -219,7 +221,6 @@ TEST(VersionLog, FrozenTensorIsStoredOnce) {
   expect_tensors_eq(log->read_params(ids[4]), synthetic_state(5, 7, big).params);
 }
 
-
 TEST(VersionLog, FlippedChunkBytesAreCorruptionNamingVersionAndTensor) {
   TempDir dir;
   auto [ids, victim] = vtest::make_log_with_victim(dir);
@@ -227,8 +228,7 @@ TEST(VersionLog, FlippedChunkBytesAreCorruptionNamingVersionAndTensor) {
   ASSERT_GE(vtest::flip_chunk_bytes(dir.sub("versions.lmdb/data.mdb"), victim), 1);
 
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
-  expect_error([&] { log->read_params(ids[1]); }, ErrorCode::kCorruption,
-               {short_hex(ids[1]), "main@2", "fc3/weight"});
+  expect_error([&] { log->read_params(ids[1]); }, ErrorCode::kCorruption, {short_hex(ids[1]), "main@2", "fc3/weight"});
   expect_error([&] { log->read_tensor(ids[1], "fc3/weight"); }, ErrorCode::kCorruption, {"fc3/weight"});
   expect_error([&] { log->read_state(ids[1]); }, ErrorCode::kCorruption, {"main@2"});
   // Versions that do not share the chunk still read, and so do the other tensors of version 2.
@@ -254,15 +254,25 @@ TEST(VersionLog, TruncatedDataFileOrDamagedMetaPageIsCorruptionNotACrash) {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }();
   ASSERT_GT(good.size(), 65536u);
-  auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, good.data() + at, 4); return v; };
-  auto u64 = [&](size_t at) { uint64_t v; std::memcpy(&v, good.data() + at, 8); return v; };
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, good.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&](size_t at) {
+    uint64_t v;
+    std::memcpy(&v, good.data() + at, 8);
+    return v;
+  };
   const uint32_t page = u32(40);
   ASSERT_EQ(page, 4096u);
   const size_t current = u64(page + 144) > u64(144) ? page : 0;
-  std::vector<std::pair<std::string, std::string>> damaged = {
-      {"half", good.substr(0, good.size() / 2)},       {"8192", good.substr(0, 8192)},
-      {"12288", good.substr(0, 12288)},                {"100", good.substr(0, 100)},
-      {"page size high byte", good},                   {"magic", good}};
+  std::vector<std::pair<std::string, std::string>> damaged = {{"half", good.substr(0, good.size() / 2)},
+                                                              {"8192", good.substr(0, 8192)},
+                                                              {"12288", good.substr(0, 12288)},
+                                                              {"100", good.substr(0, 100)},
+                                                              {"page size high byte", good},
+                                                              {"magic", good}};
   damaged[4].second[current + 43] = static_cast<char>(damaged[4].second[current + 43] ^ 0x7F);
   damaged[5].second[16] = static_cast<char>(damaged[5].second[16] ^ 0x01);
   for (const auto& [what, bytes] : damaged) {
@@ -307,8 +317,7 @@ TEST(VersionLog, AFullDiskIsReportedAndCommittedVersionsSurvive) {
 
 TEST(VersionLog, MapGrowsWhenFull) {
   TempDir dir;
-  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite,
-                              LogOptions().initial_map_bytes(1 << 20).codec(ChunkCodec::kRaw));
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().initial_map_bytes(1 << 20).codec(ChunkCodec::kRaw));
   std::vector<CommitId> ids = commit_epochs(*log, 3, 1 << 20);  // 4 MB table > 1 MiB map
   auto env = LmdbEnv::open(dir.sub("versions.lmdb"), true, 0);
   EXPECT_GT(env->map_bytes(), 4u << 20);

@@ -2,22 +2,23 @@
 // storage measurements (compression ratio per codec on a synthetic Adam trajectory, snapshot
 // stall, restore time, retention). Ratios and times are printed, never asserted beyond sanity:
 // STRATA_BENCH=1 runs the full-size MLP 784-512-256-10.
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <gtest/gtest.h>
 #include <limits>
 #include <map>
 #include <random>
 
 #include "strata/framework/core/error.h"
-#include "tests/versioning/synthetic_adam.h"
-#include "tests/versioning/test_util.h"
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/internal/lmdb_env.h"
 #include "strata/versioning/recorder.h"
 #include "strata/versioning/version_log.h"
+#include "tests/versioning/synthetic_adam.h"
+#include "tests/versioning/test_util.h"
 
 namespace strata::versioning {
 namespace {
@@ -26,9 +27,7 @@ using clk = std::chrono::steady_clock;
 double ms_since(clk::time_point t0) { return std::chrono::duration<double, std::milli>(clk::now() - t0).count(); }
 bool full_bench() { return std::getenv("STRATA_BENCH") != nullptr; }
 
-std::string as_string(const std::vector<float>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-}
+std::string as_string(const std::vector<float>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
 
 std::string round_trip(const std::string& raw, DType dtype, const std::string* base, const CodecOptions& o) {
   ChunkBase b;
@@ -55,10 +54,16 @@ std::vector<float> awkward_floats(size_t n, uint32_t seed) {
   std::normal_distribution<float> normal(0.f, 0.05f);
   std::vector<float> v(n);
   for (float& x : v) x = normal(rng);
-  const float specials[] = {0.f, -0.f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min(),
-                            -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
-                            std::numeric_limits<float>::lowest(), 1.f};
+  const float specials[] = {0.f,
+                            -0.f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::denorm_min(),
+                            std::numeric_limits<float>::max(),
+                            std::numeric_limits<float>::lowest(),
+                            1.f};
   for (size_t i = 0; i < n; i += 7) v[i] = specials[(i / 7) % 10];
   return v;
 }
@@ -68,8 +73,8 @@ TEST(ChunkCodec, EveryCodecIsLosslessWithAndWithoutBase) {
     std::vector<float> base = awkward_floats(n, 1), cur = base;
     std::mt19937 rng(2);
     for (size_t i = 0; i < n; ++i) {
-      if (i % 3 == 0) cur[i] *= 1.0001f;           // small moves
-      if (i % 11 == 0) cur[i] = -cur[i];           // sign flips
+      if (i % 3 == 0) cur[i] *= 1.0001f;                            // small moves
+      if (i % 11 == 0) cur[i] = -cur[i];                            // sign flips
       if (i % 13 == 0) cur[i] = static_cast<float>(rng()) * 1e30f;  // jumps far away
     }
     const std::string raw = as_string(cur), b = as_string(base);
@@ -114,8 +119,10 @@ TEST(ChunkCodec, DamagedValuesNeverCrash) {
       int thrown = 0, rehash = 0, harmless = 0;
       for (int trial = 0; trial < 300; ++trial) {
         std::string bad = good;
-        if (trial % 10 == 0) bad.resize(rng() % bad.size());  // truncation
-        else bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+        if (trial % 10 == 0)
+          bad.resize(rng() % bad.size());  // truncation
+        else
+          bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
         try {
           ChunkHeader h = parse_chunk_header(bad);
           std::vector<uint8_t> out(h.raw_size);
@@ -123,8 +130,10 @@ TEST(ChunkCodec, DamagedValuesNeverCrash) {
           decode_chunk(bad, h, h.delta ? b.data : nullptr, out.data());
           // Garbage that decodes is what the re-hash against the chunk id rejects; a flip in the
           // range coder's final flush bytes can leave the output intact.
-          if (hash128(out.data(), out.size()) != hash128(raw)) ++rehash;
-          else ++harmless;
+          if (hash128(out.data(), out.size()) != hash128(raw))
+            ++rehash;
+          else
+            ++harmless;
         } catch (const Error& e) {
           EXPECT_EQ(e.code(), ErrorCode::kCorruption) << e.what();
           ++thrown;
@@ -143,17 +152,16 @@ int float_mode(const std::string& value) { return static_cast<uint8_t>(value[par
 TEST(ChunkCodec, SignedResidualIsLosslessOnAwkwardMoves) {
   // Every kind of move between two float32 values: sign flips through -0 and +0, NaN payloads,
   // infinities, denormals, the largest finite values, and moves across the whole key range.
-  const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu,
-                               0x7F800001u, 0x00000001u, 0x80000001u, 0x007FFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
-                               0x3F800000u, 0xBF800000u};
+  const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu, 0x7F800001u,
+                               0x00000001u, 0x80000001u, 0x007FFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu, 0x3F800000u, 0xBF800000u};
   for (size_t n : {size_t{2}, size_t{5000}, size_t{3 * 16384 + 7}}) {  // small, and sampled mode choice
     std::vector<float> base = awkward_floats(n, 11), cur = base;
     std::mt19937 rng(12);
     for (size_t i = 0; i < n; ++i) {
       uint32_t u;
       std::memcpy(&u, &cur[i], 4);
-      if (i % 5 == 0) u += 1 + rng() % 300;                    // a few ulps (wraps through the sign at ~0)
-      if (i % 17 == 0) u = specials[rng() % 14];                // anything -> special
+      if (i % 5 == 0) u += 1 + rng() % 300;                              // a few ulps (wraps through the sign at ~0)
+      if (i % 17 == 0) u = specials[rng() % 14];                         // anything -> special
       if (i % 19 == 0) std::memcpy(&base[i], &specials[rng() % 14], 4);  // special -> anything
       std::memcpy(&cur[i], &u, 4);
     }
@@ -221,12 +229,14 @@ TEST(ChunkCodec, ResidualChunksOfFormatVersion1StillDecode) {
 // keyframe every 8 as in a log).
 std::map<std::string, double> measure_ratios(const vtest::SyntheticAdamOptions& so, int epochs) {
   vtest::SyntheticAdam sim(so);
-  struct Variant { const char* name; CodecOptions o; };
-  const std::vector<Variant> variants = {
-      {"zstd", CodecOptions().codec(ChunkCodec::kZstd).allow_delta(false)},
-      {"shuffle+zstd", CodecOptions().codec(ChunkCodec::kShuffleZstd).allow_delta(false)},
-      {"xor+shuffle+zstd3", CodecOptions().codec(ChunkCodec::kShuffleZstd)},
-      {"float-model", CodecOptions().codec(ChunkCodec::kFloatModel)}};
+  struct Variant {
+    const char* name;
+    CodecOptions o;
+  };
+  const std::vector<Variant> variants = {{"zstd", CodecOptions().codec(ChunkCodec::kZstd).allow_delta(false)},
+                                         {"shuffle+zstd", CodecOptions().codec(ChunkCodec::kShuffleZstd).allow_delta(false)},
+                                         {"xor+shuffle+zstd3", CodecOptions().codec(ChunkCodec::kShuffleZstd)},
+                                         {"float-model", CodecOptions().codec(ChunkCodec::kFloatModel)}};
   std::map<std::string, std::string> prev;
   std::map<std::string, uint16_t> depth;
   std::map<std::string, double> stored, seconds;
@@ -264,8 +274,8 @@ std::map<std::string, double> measure_ratios(const vtest::SyntheticAdamOptions& 
   std::map<std::string, double> ratios;
   for (auto& [name, bytes] : stored) {
     ratios[name] = bytes / raw_total;
-    std::printf("[ ratio    ] %-18s %.4f of raw fp32 (params + Adam m, v), encode %.0f MB/s\n", name.c_str(),
-                ratios[name], raw_total * epochs / (epochs - 1) / seconds[name] / 1e6);
+    std::printf("[ ratio    ] %-18s %.4f of raw fp32 (params + Adam m, v), encode %.0f MB/s\n", name.c_str(), ratios[name],
+                raw_total * epochs / (epochs - 1) / seconds[name] / 1e6);
   }
   return ratios;
 }
@@ -323,10 +333,11 @@ TEST(StorageBench, SnapshotStallRestoreTimeAndRetention) {
       rec.flush();  // measure each commit on its own
       RecorderTiming t = rec.timing();
       raw = static_cast<double>(t.staged_bytes);
-      std::printf("[ snapshot ] epoch %2d: stall %.2f ms for %.1f MB (%.2f ms per 10 MB), encode %.0f ms, "
-                  "write %.0f ms, stored %.3f of raw\n",
-                  e, t.last_stall_ms, raw / 1e6, t.last_stall_ms * 1e7 / raw, t.last_encode_s * 1e3,
-                  t.last_write_s * 1e3, static_cast<double>(t.last_stats.new_stored_bytes) / raw);
+      std::printf(
+          "[ snapshot ] epoch %2d: stall %.2f ms for %.1f MB (%.2f ms per 10 MB), encode %.0f ms, "
+          "write %.0f ms, stored %.3f of raw\n",
+          e, t.last_stall_ms, raw / 1e6, t.last_stall_ms * 1e7 / raw, t.last_encode_s * 1e3, t.last_write_s * 1e3,
+          static_cast<double>(t.last_stats.new_stored_bytes) / raw);
     }
     rec.on_fit_end(false);
   }
@@ -348,10 +359,11 @@ TEST(StorageBench, SnapshotStallRestoreTimeAndRetention) {
   t0 = clk::now();
   RetentionReport rep = log->apply_retention(3);
   const double after = static_cast<double>(stats().chunk_value_bytes);
-  std::printf("[ retain   ] 10 versions, %.1f MB raw: stored %.1f MB (%.3f) without retention, %.1f MB (%.3f) "
-              "with K=3 (%zu params-only, %llu chunks rewritten as keyframes, %.0f ms)\n",
-              10 * raw / 1e6, before / 1e6, before / (10 * raw), after / 1e6, after / (10 * raw), rep.params_only,
-              static_cast<unsigned long long>(rep.chunks_rewritten), ms_since(t0));
+  std::printf(
+      "[ retain   ] 10 versions, %.1f MB raw: stored %.1f MB (%.3f) without retention, %.1f MB (%.3f) "
+      "with K=3 (%zu params-only, %llu chunks rewritten as keyframes, %.0f ms)\n",
+      10 * raw / 1e6, before / 1e6, before / (10 * raw), after / 1e6, after / (10 * raw), rep.params_only,
+      static_cast<unsigned long long>(rep.chunks_rewritten), ms_since(t0));
   EXPECT_LT(after, before);
   EXPECT_TRUE(log->verify().ok());
 }

@@ -2,27 +2,28 @@
 // commits in a loop and of a real training run (Trainer + Recorder) that is then resumed, a second
 // writer, and readers running while a writer commits and grows the map. Child processes are this test
 // binary re-executed with --gtest_filter=Helper.* and STRATA_HELPER_* in the environment.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <random>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/trainer.h"
+#include "strata/versioning/recorder.h"
+#include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/recorder.h"
-#include "strata/versioning/version_log.h"
 
 extern char** environ;
 
@@ -42,8 +43,10 @@ TrainState crash_state(int64_t epoch) {
       for (int64_t i = 0; i < t.numel(); ++i)
         t.f32()[i] = 0.05f * base.normal(static_cast<uint64_t>(i)) * (1.f + 1e-3f * static_cast<float>(epoch)) +
                      1e-5f * drift.uniform(static_cast<uint64_t>(i));
-      if (slot == 0) s.params.emplace_back(p.name, t);
-      else s.optim.emplace_back("optim/" + p.name + "/m", t);
+      if (slot == 0)
+        s.params.emplace_back(p.name, t);
+      else
+        s.optim.emplace_back("optim/" + p.name + "/m", t);
     }
   }
   s.counters = {{"epoch", epoch}, {"global_step", 100 * epoch}};
@@ -192,8 +195,7 @@ TEST(CrashSafety, SigkillAtRandomInstants) {
     // Wait until the child is in its commit loop (process start-up is slow under sanitizers),
     // then kill it at a random instant of the loop.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (marks_size() <= marks_before &&
-           std::chrono::steady_clock::now() < deadline)
+    while (marks_size() <= marks_before && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 80));
     ::kill(pid, SIGKILL);
@@ -209,7 +211,7 @@ TEST(CrashSafety, SigkillAtRandomInstants) {
     std::vector<CommitId> history;
     if (log->head("main")) history = log->history("main");
     ASSERT_GE(static_cast<int64_t>(history.size()), committed);
-    for (size_t i = history.size(); i-- > 0;) {  // oldest first: delta bases come from the cache
+    for (size_t i = history.size(); i-- > 0;) {    // oldest first: delta bases come from the cache
       TrainState s = log->read_state(history[i]);  // re-hashes every chunk read
       ASSERT_EQ(s.epoch(), static_cast<int64_t>(history.size() - i));
       vtest::expect_state_eq(s, crash_state(s.epoch()));
@@ -289,8 +291,10 @@ TEST(CrashSafety, SigkillDuringTrainingThenResumeIsBitExact) {
       if (::testing::Test::HasFailure()) FAIL() << "version " << log->describe(id) << " differs from the uninterrupted run";
     }
   }
-  std::printf("[ crash    ] %zu SIGKILLs of a training run (%zu while a snapshot was being written), %zu versions, "
-              "each equal to the uninterrupted run\n", kills, during_commit, versions);
+  std::printf(
+      "[ crash    ] %zu SIGKILLs of a training run (%zu while a snapshot was being written), %zu versions, "
+      "each equal to the uninterrupted run\n",
+      kills, during_commit, versions);
   EXPECT_GE(during_commit, 1u);
   EXPECT_GE(versions, durable_at_least);
   EXPECT_GE(versions, 10u);

@@ -1,18 +1,18 @@
 // strata log / show / diff / compare: reading the history (read-only; works during training).
-#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/diff.h"
-#include "tools/log_graph.h"
 #include "strata/framework/metrics/input_stats.h"
 #include "strata/versioning/commit_graph.h"
+#include "strata/versioning/diff.h"
 #include "tools/flag_checks.h"
+#include "tools/log_graph.h"
 #include "tools/verbs/verbs.h"
 
 namespace strata::tools {
@@ -27,15 +27,15 @@ namespace {
 
 using versioning::CommitId;
 using versioning::CommitRecord;
-using versioning::GraphDiff;
-using versioning::TensorDiff;
-using versioning::VersionDiff;
 using versioning::diff_versions;
+using versioning::GraphDiff;
 using versioning::OpenMode;
-using versioning::TensorEntry;
-using versioning::VersionLog;
 using versioning::short_hex;
+using versioning::TensorDiff;
+using versioning::TensorEntry;
 using versioning::to_hex;
+using versioning::VersionDiff;
+using versioning::VersionLog;
 
 // Validation accuracy and loss whatever the separator ("val_acc", "val/accuracy", "val_loss"),
 // unless the message already shows the value (the default message does).
@@ -87,7 +87,8 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     ids = log->all_versions();
   } else {
     std::optional<CommitId> start;
-    std::optional<std::string> branch = ref.empty() ? default_branch(*log, g, "name a branch (strata log BRANCH) or pass --all") : std::nullopt;
+    std::optional<std::string> branch =
+        ref.empty() ? default_branch(*log, g, "name a branch (strata log BRANCH) or pass --all") : std::nullopt;
     if (!ref.empty() && log->head(ref)) branch = ref;
     if (branch) {
       start = log->head(*branch);
@@ -130,9 +131,9 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           "{{\"id\":{},\"short_id\":{},\"parents\":{},\"branch\":{},\"epoch\":{},\"step\":{},"
           "\"time_ms\":{},\"author\":{},\"message\":{},\"metrics\":{},\"heads\":{},\"tags\":{},"
           "\"resumable\":{}",
-          json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch,
-          r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num),
-          json_str_list(heads), json_str_list(tags), r.optim_present ? "true" : "false");
+          json_str(to_hex(id)), json_str(short_hex(id)), json_str_list(parents), json_str(r.branch), r.epoch, r.global_step,
+          r.wall_time_ms, json_str(r.author), json_str(r.message), json_map(r.metrics, json_num), json_str_list(heads),
+          json_str_list(tags), r.optim_present ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
       if (regressions) item += fmt::format(",\"regression\":{}", json_num(regressed));  // NaN is null
       json_items.push_back(item + "}");
@@ -185,8 +186,8 @@ void print_environment(const versioning::CommitRecord& r) {
     if (!env(k).empty()) made_with.push_back(std::string(k) + " " + env(k));
   fmt::print("made with {}\n", fmt::join(made_with, ", "));
   if (!env("host").empty())
-    fmt::print("ran on   {} ({}, oneDNN ISA {}), {} threads, built by {}\n", env("host"), env("cpu"), env("isa"),
-               env("threads"), env("compiler"));
+    fmt::print("ran on   {} ({}, oneDNN ISA {}), {} threads, built by {}\n", env("host"), env("cpu"), env("isa"), env("threads"),
+               env("compiler"));
   if (!env("command").empty())
     fmt::print("command  {}\nprogram  {} (xxh3 {})\n", env("command"), env("executable"), env("executable_xxh3").substr(0, 16));
   if (!env("distributed/world_size").empty()) {
@@ -226,11 +227,11 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
     std::vector<std::string> jt;
     auto add_tensors = [&](const std::vector<TensorEntry>& entries, const char* kind) {
       for (const TensorEntry& e : entries) {
-        jt.push_back(fmt::format(
-            "{{\"name\":{},\"kind\":\"{}\",\"dtype\":{},\"shape\":[{}],\"chunks\":{},\"raw_bytes\":{},"
-            "\"stored_bytes\":{}}}",
-            json_str(e.name), kind, json_str(dtype_name(e.dtype)), fmt::join(e.shape, ","), e.chunks.size(),
-            e.raw_bytes, stored(e.name)));
+        jt.push_back(
+            fmt::format("{{\"name\":{},\"kind\":\"{}\",\"dtype\":{},\"shape\":[{}],\"chunks\":{},\"raw_bytes\":{},"
+                        "\"stored_bytes\":{}}}",
+                        json_str(e.name), kind, json_str(dtype_name(e.dtype)), fmt::join(e.shape, ","), e.chunks.size(),
+                        e.raw_bytes, stored(e.name)));
       }
     };
     add_tensors(r.params, "param");
@@ -243,11 +244,11 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
       for (const NodeSpec& n : spec->nodes) {
         std::vector<std::string> ps;
         for (const ParamSpec& p : n.params)
-          ps.push_back(fmt::format("{{\"name\":{},\"shape\":[{}],\"trainable\":{}}}", json_str(p.name),
-                                   fmt::join(p.shape, ","), p.trainable ? "true" : "false"));
+          ps.push_back(fmt::format("{{\"name\":{},\"shape\":[{}],\"trainable\":{}}}", json_str(p.name), fmt::join(p.shape, ","),
+                                   p.trainable ? "true" : "false"));
         nodes.push_back(fmt::format("{{\"name\":{},\"op\":{},\"inputs\":{},\"output_shape\":[{}],\"params\":{}}}",
-                                    json_str(n.name), json_str(n.op), json_str_list(n.inputs),
-                                    fmt::join(n.output_shape, ","), json_list(ps)));
+                                    json_str(n.name), json_str(n.op), json_str_list(n.inputs), fmt::join(n.output_shape, ","),
+                                    json_list(ps)));
       }
     }
     fmt::print(
@@ -255,11 +256,11 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
         "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
         "\"metrics\":{},\"counters\":{},\"environment\":{},\"optim_present\":{},\"raw_bytes\":{},"
         "\"new_stored_bytes\":{}{}{}}}\n",
-        json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents),
-        json_str(r.branch), r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message),
-        json_str(r.graph_id), json_map(r.hparams, json_str), json_map(r.metrics, json_num),
-        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str), r.optim_present ? "true" : "false",
-        stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
+        json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents), json_str(r.branch),
+        r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_str(r.graph_id),
+        json_map(r.hparams, json_str), json_map(r.metrics, json_num),
+        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str),
+        r.optim_present ? "true" : "false", stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
         tensors ? ",\"tensors\":" + json_list(jt) : std::string(), spec ? ",\"nodes\":" + json_list(nodes) : std::string());
     return 0;
   }
@@ -285,9 +286,8 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
     for (const auto& [k, v] : r.counters) fmt::print("  {} = {}\n", k, v);
   }
   if (stats) {
-    fmt::print("\nstorage: {} raw, {} newly stored ({} new chunks, {} reused, {} delta)\n",
-               human_bytes(stats->raw_bytes), human_bytes(stats->new_stored_bytes), stats->new_chunks,
-               stats->reused_chunks, stats->delta_chunks);
+    fmt::print("\nstorage: {} raw, {} newly stored ({} new chunks, {} reused, {} delta)\n", human_bytes(stats->raw_bytes),
+               human_bytes(stats->new_stored_bytes), stats->new_chunks, stats->reused_chunks, stats->delta_chunks);
   }
   if (tensors) {
     fmt::print("\ntensors:\n");
@@ -324,21 +324,25 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
                                json_num(d.rel_l2), json_num(d.cosine)));
     std::map<std::string, std::string> ms, hs;
     for (const auto& [k, v] : diff.metrics)
-      ms[k] = fmt::format("{{\"a\":{},\"b\":{},\"delta\":{}}}", json_num(v.first), json_num(v.second), json_num(v.second - v.first));
+      ms[k] =
+          fmt::format("{{\"a\":{},\"b\":{},\"delta\":{}}}", json_num(v.first), json_num(v.second), json_num(v.second - v.first));
     for (const auto& [k, v] : diff.hparams) hs[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
     std::map<std::string, std::string> ds, es;
     for (const auto& [role, c] : diff.data)
-      ds[role] = fmt::format("{{\"fingerprint_a\":{},\"fingerprint_b\":{},\"source_a\":{},\"source_b\":{},"
-                             "\"preprocess_a\":{},\"preprocess_b\":{}}}",
-                             json_str(c.fingerprint_a), json_str(c.fingerprint_b), json_str(c.source_a),
-                             json_str(c.source_b), json_str(c.preprocess_a), json_str(c.preprocess_b));
-    for (const auto& [k, v] : diff.environment) es[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
+      ds[role] = fmt::format(
+          "{{\"fingerprint_a\":{},\"fingerprint_b\":{},\"source_a\":{},\"source_b\":{},"
+          "\"preprocess_a\":{},\"preprocess_b\":{}}}",
+          json_str(c.fingerprint_a), json_str(c.fingerprint_b), json_str(c.source_a), json_str(c.source_b),
+          json_str(c.preprocess_a), json_str(c.preprocess_b));
+    for (const auto& [k, v] : diff.environment)
+      es[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
     auto raw = [](const std::string& s) { return s; };
-    fmt::print("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
-               "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{},\"data\":{},\"environment\":{}}}\n",
-               json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts),
-               json_str_list(graph.added), json_str_list(graph.removed), json_str_list(graph.changed),
-               json_map(ms, raw), json_map(hs, raw), json_map(ds, raw), json_map(es, raw));
+    fmt::print(
+        "{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
+        "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{},\"data\":{},\"environment\":{}}}\n",
+        json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts), json_str_list(graph.added),
+        json_str_list(graph.removed), json_str_list(graph.changed), json_map(ms, raw), json_map(hs, raw), json_map(ds, raw),
+        json_map(es, raw));
     return 0;
   }
   fmt::print("diff {} -> {}   ({} of {} tensors changed, eps {:g})\n\n", log->describe(a), log->describe(b), changed,
@@ -350,8 +354,8 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
     if (d.status == "added" || d.status == "removed" || d.status == "reshaped")
       fmt::print("{} {:<32} {:>9}   {} -> {}\n", mark, d.name, d.status, shape_str(d.shape_a), shape_str(d.shape_b));
     else
-      fmt::print("{} {:<32} {:>9} {:>11.4e} {:>11.4e} {:>9.4f} {:>9.6f}\n", mark, d.name, d.status, d.mean_abs,
-                 d.max_abs, d.rel_l2, d.cosine);
+      fmt::print("{} {:<32} {:>9} {:>11.4e} {:>11.4e} {:>9.4f} {:>9.6f}\n", mark, d.name, d.status, d.mean_abs, d.max_abs,
+                 d.rel_l2, d.cosine);
   }
   if (tensors.size() > top) fmt::print("  ... {} more (--top)\n", tensors.size() - top);
   if (diff.graph_a == diff.graph_b) {
@@ -497,7 +501,8 @@ Verb log_verb(CLI::App& app, const GlobalOptions& g) {
   c->add_flag("--all", a->all, "every version of every branch and tag");
   c->add_flag("--graph", a->graph, "draw the version DAG (branch points, merges)");
   c->add_option("--tensor", a->tensor, "how one tensor moved per version: mean|D|, max|D|, relative L2, norm");
-  c->add_flag("--regressions", a->regressions, "mark versions whose --metric got worse than their parent's by more than --threshold");
+  c->add_flag("--regressions", a->regressions,
+              "mark versions whose --metric got worse than their parent's by more than --threshold");
   c->add_option("--metric", a->query.metric, "the metric --regressions watches (e.g. val/accuracy)");
   c->add_option("--threshold", a->query.threshold, "--regressions: the change that counts")->check(flags::at_least(0));
   auto check = [a] {

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
-#include <filesystem>
 
 #include "strata/datasets/csv.h"
 #include "strata/datasets/idx.h"
@@ -91,10 +91,17 @@ Tensor read_labels(const std::string& path) {
   Tensor y({raw.numel()}, DType::kI64);
   for (int64_t i = 0; i < raw.numel(); ++i) {
     switch (raw.dtype()) {
-      case DType::kU8: y.data<int64_t>()[i] = raw.data<uint8_t>()[i]; break;
-      case DType::kI32: y.data<int64_t>()[i] = raw.data<int32_t>()[i]; break;
-      case DType::kI64: y.data<int64_t>()[i] = raw.data<int64_t>()[i]; break;
-      default: throw_invalid("labels must be integers", path);
+      case DType::kU8:
+        y.data<int64_t>()[i] = raw.data<uint8_t>()[i];
+        break;
+      case DType::kI32:
+        y.data<int64_t>()[i] = raw.data<int32_t>()[i];
+        break;
+      case DType::kI64:
+        y.data<int64_t>()[i] = raw.data<int64_t>()[i];
+        break;
+      default:
+        throw_invalid("labels must be integers", path);
     }
   }
   return y;
@@ -103,8 +110,8 @@ Tensor read_labels(const std::string& path) {
 // `strata predict --json`: per row the best class and the top classes with probabilities; with
 // labels, accuracy and the confusion matrix; with --bench, the single-sample latency.
 void print_predictions_json(const versioning::Predictor& predictor, int64_t n, double seconds,
-                            const std::vector<std::vector<std::pair<int64_t, float>>>& top,
-                            const ConfusionMatrix* confusion, const LatencyStats& latency) {
+                            const std::vector<std::vector<std::pair<int64_t, float>>>& top, const ConfusionMatrix* confusion,
+                            const LatencyStats& latency) {
   std::vector<std::string> rows;
   for (const auto& row : top) {
     std::vector<std::string> items;
@@ -124,8 +131,8 @@ void print_predictions_json(const versioning::Predictor& predictor, int64_t n, d
   if (latency.runs > 0)
     extra += fmt::format(",\"latency_ms_p50\":{},\"latency_ms_p99\":{}", json_num(latency.p50_ms), json_num(latency.p99_ms));
   fmt::print("{{\"id\":{},\"name\":{},\"samples\":{},\"seconds\":{},\"predictions\":{}{}}}\n",
-             json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds),
-             json_list(rows), extra);
+             json_str(versioning::to_hex(predictor.version())), json_str(predictor.name()), n, json_num(seconds), json_list(rows),
+             extra);
 }
 
 }  // namespace
@@ -136,7 +143,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   for (const std::string& w : predictor.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   const Shape& in = predictor.graph().input_shape;
   const std::string format = input_format(o);
-  Dataset data;  // y stays undefined without labels
+  Dataset data;                              // y stays undefined without labels
   if (format == "csv" && !o.target.empty())  // features and labels from one file
     data = load_csv(o.input, CsvOptions().target(o.target).classification(true));
   else
@@ -147,8 +154,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   int64_t per_sample = 1;
   for (int64_t d : in) per_sample *= d;
   if (x.rank() == 0 || x.dim(0) == 0 || x.numel() != x.dim(0) * per_sample)
-    throw_invalid("inputs of shape " + shape_str(x.shape()) + " do not fit the graph's input " + shape_str(in) +
-                      " per sample",
+    throw_invalid("inputs of shape " + shape_str(x.shape()) + " do not fit the graph's input " + shape_str(in) + " per sample",
                   o.input, "give one sample per row with the graph's input size");
   const int64_t n = x.dim(0);
   Shape batched = {n};
@@ -196,8 +202,7 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   fmt::print("predict {}: {} samples in {:.2f} s ({:.0f} samples/s, batch {})\n", predictor.name(), n, seconds,
              n / std::max(seconds, 1e-9), batch);
   if (latency.runs > 0)
-    fmt::print("single-sample latency: p50 {:.3f} ms, p99 {:.3f} ms ({} runs)\n", latency.p50_ms, latency.p99_ms,
-               latency.runs);
+    fmt::print("single-sample latency: p50 {:.3f} ms, p99 {:.3f} ms ({} runs)\n", latency.p50_ms, latency.p99_ms, latency.runs);
   for (size_t r = 0; r < top.size() && r < static_cast<size_t>(o.show); ++r) {
     std::string line = fmt::format("  {:>6}  class {:>3}", r, top[r][0].first);
     for (const auto& [c, p] : top[r]) line += fmt::format("  {}:{:.4f}", c, p);

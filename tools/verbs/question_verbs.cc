@@ -12,9 +12,9 @@ namespace strata::tools {
 using versioning::CommitId;
 using versioning::CommitRecord;
 using versioning::OpenMode;
-using versioning::VersionLog;
 using versioning::short_hex;
 using versioning::to_hex;
+using versioning::VersionLog;
 
 // `strata check VERSION --baseline REF --metric M (--max-drop D | --max-rise R) ...`: the CI gate.
 struct MetricGate {
@@ -74,8 +74,8 @@ int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::st
 
   std::vector<std::string> json_items;
   if (!g.json)
-    fmt::print("{:<8} {:<14} {:>12} {:>12} {:>12} {:>12}   ({} along {}, newest first; D = p - p_parent)\n", "version",
-               "name", "mean|D|", "max|D|", "rel L2", "norm", tensor, start_name);
+    fmt::print("{:<8} {:<14} {:>12} {:>12} {:>12} {:>12}   ({} along {}, newest first; D = p - p_parent)\n", "version", "name",
+               "mean|D|", "max|D|", "rel L2", "norm", tensor, start_name);
   // Oldest to newest, so that each tensor is decoded once; printed newest first.
   std::vector<std::string> lines(history.size());
   Tensor previous;
@@ -92,10 +92,10 @@ int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::st
     const bool comparable = previous.defined() && previous.shape() == now.shape();
     const Movement m = comparable ? movement(now, previous) : movement(now, now);
     if (g.json) {
-      lines[k] = fmt::format("{{\"id\":{},\"name\":{},\"present\":true,\"mean_abs\":{},\"max_abs\":{},\"rel_l2\":{},\"norm\":{}}}",
-                             json_str(to_hex(history[k])), json_str(name), comparable ? json_num(m.mean_abs) : "null",
-                             comparable ? json_num(m.max_abs) : "null", comparable ? json_num(m.rel_l2) : "null",
-                             json_num(m.norm));
+      lines[k] =
+          fmt::format("{{\"id\":{},\"name\":{},\"present\":true,\"mean_abs\":{},\"max_abs\":{},\"rel_l2\":{},\"norm\":{}}}",
+                      json_str(to_hex(history[k])), json_str(name), comparable ? json_num(m.mean_abs) : "null",
+                      comparable ? json_num(m.max_abs) : "null", comparable ? json_num(m.rel_l2) : "null", json_num(m.norm));
     } else if (comparable) {
       lines[k] = fmt::format("{:<8} {:<14} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.5g}", short_hex(history[k]), name, m.mean_abs,
                              m.max_abs, m.rel_l2, m.norm);
@@ -172,8 +172,12 @@ Verb check_verb(CLI::App& app, const GlobalOptions& g) {
   CLI::App* c = app.add_subcommand("check", "regression gate: exit 1 when a metric fell (or rose) too far from a baseline");
   c->add_option("VERSION", a->version, "the version to check")->required();
   c->add_option("--baseline", a->baseline, "the version to compare with")->required();
-  c->add_option_function<std::string>("--metric", [a](const std::string& m) { a->gates.push_back({m, {}, {}}); },
-                                      "a metric; the --max-drop / --max-rise after it apply to it")
+  c->add_option_function<std::string>(
+       "--metric",
+       [a](const std::string& m) {
+         a->gates.push_back({m, {}, {}});
+       },
+       "a metric; the --max-drop / --max-rise after it apply to it")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   // --max-drop / --max-rise bound the --metric named last.

@@ -1,15 +1,14 @@
 // strata branch / tag / merge: moving names and making merge versions.
-#include "strata/framework/core/error.h"
-#include "tools/flag_checks.h"
-#include "tools/verbs/verbs.h"
-
 #include <iostream>
 #include <memory>
 #include <utility>
 
+#include "strata/framework/core/error.h"
 #include "strata/versioning/commit_graph.h"
 #include "strata/versioning/merge.h"
 #include "strata/versioning/restore.h"
+#include "tools/flag_checks.h"
+#include "tools/verbs/verbs.h"
 
 namespace strata::tools {
 
@@ -18,8 +17,7 @@ using versioning::OpenMode;
 using versioning::to_hex;
 
 // `branch` and `tag` share their shape: list, create, force-move, delete.
-int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const std::string& version, bool del,
-             bool force) {
+int cmd_refs(const GlobalOptions& g, bool is_tag, const std::string& name, const std::string& version, bool del, bool force) {
   const char* kind = is_tag ? "tag" : "branch";
   if (name.empty()) {
     if (del || force || !version.empty()) throw_invalid(fmt::format("{} name missing", kind));
@@ -159,8 +157,8 @@ Verb merge_base_verb(CLI::App& app, const GlobalOptions& g) {
   return {c, nullptr, [&g, a] { return cmd_merge_base(g, a->first, a->second); }};
 }
 
-const VerbRegistration kBranch(60, [](CLI::App& app, const GlobalOptions& g) { return ref_verb(app, g, false); }),
-    kTag(70, [](CLI::App& app, const GlobalOptions& g) { return ref_verb(app, g, true); }), kMerge(80, merge_verb),
+const VerbRegistration kBranch(60, [](CLI::App&app, const GlobalOptions&g) { return ref_verb(app, g, false); }),
+    kTag(70, [](CLI::App&app, const GlobalOptions&g) { return ref_verb(app, g, true); }), kMerge(80, merge_verb),
     kMergeBase(170, merge_base_verb);
 
 }  // namespace

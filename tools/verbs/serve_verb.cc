@@ -26,8 +26,8 @@ int cmd_serve(const GlobalOptions& g, versioning::ServerOptions options) {
   server.start();
   std::string refs;
   for (const std::string& r : options.refs()) refs += (refs.empty() ? "" : " ") + r;
-  std::fprintf(stderr, "serving %s from %s on http://%s:%d (Open Inference Protocol v2; metrics at /metrics)\n",
-               refs.c_str(), g.log_dir.c_str(), options.host().c_str(), server.port());
+  std::fprintf(stderr, "serving %s from %s on http://%s:%d (Open Inference Protocol v2; metrics at /metrics)\n", refs.c_str(),
+               g.log_dir.c_str(), options.host().c_str(), server.port());
   int signal = 0;
   sigwait(&stop_signals, &signal);
   std::fprintf(stderr, "%s: draining (readiness 503), then stopping; a second signal stops at once\n",
@@ -54,13 +54,15 @@ Verb serve_verb(CLI::App& app, const GlobalOptions& g) {
   c->add_option("--host", s.host(), "address to listen on (default 127.0.0.1: this machine only)");
   c->add_option("--port", s.port(), "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
   c->add_option("--poll-ms", s.poll_ms(), "how often each ref is looked up for a new version")->check(CLI::Range(10, 3600000));
-  c->add_option("--threads", s.threads(), "inference slots, one Predictor each (default: one per core)")->check(CLI::Range(1, 256));
+  c->add_option("--threads", s.threads(), "inference slots, one Predictor each (default: one per core)")
+      ->check(CLI::Range(1, 256));
   c->add_option("--http-threads", s.http_threads(), "connections served at once")->check(CLI::Range(1, 1024));
   c->add_option("--max-batch", s.max_batch(), "dynamic batching: merge concurrent requests up to N samples (1: off)")
       ->check(CLI::Range(1, 4096));
   c->add_option("--batch-timeout-us", s.batch_timeout_us(), "dynamic batching: wait at most this for a batch to fill")
       ->check(CLI::Range(0, 1000000));
-  c->add_option("--max-queue", s.max_queue(), "requests waiting for a slot; more are answered 503")->check(CLI::Range(1, 1 << 20));
+  c->add_option("--max-queue", s.max_queue(), "requests waiting for a slot; more are answered 503")
+      ->check(CLI::Range(1, 1 << 20));
   c->add_option("--max-body-mb", a->max_body_mb, "larger request bodies are answered 413")->check(CLI::Range(1, 4096));
   c->add_option("--keep-versions", s.keep_versions(), "loaded versions kept per model for an instant rollback")
       ->check(CLI::Range(1, 100));

@@ -6,14 +6,14 @@
 #include <utility>
 
 #include "strata/framework/core/error.h"
+#include "strata/models/models.h"
+#include "strata/versioning/onnx/onnx_export.h"
+#include "strata/versioning/run/import.h"
+#include "strata/versioning/storage_report.h"
+#include "strata/versioning/tensor_files.h"
+#include "strata/versioning/tensorboard/tensorboard_export.h"
 #include "tools/flag_checks.h"
 #include "tools/verbs/verbs.h"
-#include "strata/models/models.h"
-#include "strata/versioning/run/import.h"
-#include "strata/versioning/onnx/onnx_export.h"
-#include "strata/versioning/tensor_files.h"
-#include "strata/versioning/storage_report.h"
-#include "strata/versioning/tensorboard/tensorboard_export.h"
 
 namespace strata::tools {
 
@@ -39,9 +39,8 @@ int cmd_verify(const GlobalOptions& g, const std::string& name, bool all) {
   if (g.json) {
     std::vector<std::string> items;
     for (const auto& issue : report.issues) {
-      items.push_back(fmt::format("{{\"id\":{},\"version\":{},\"tensor\":{},\"problem\":{}}}",
-                                  json_str(to_hex(issue.version)), json_str(safe_describe(*log, issue.version)),
-                                  json_str(issue.tensor), json_str(issue.problem)));
+      items.push_back(fmt::format("{{\"id\":{},\"version\":{},\"tensor\":{},\"problem\":{}}}", json_str(to_hex(issue.version)),
+                                  json_str(safe_describe(*log, issue.version)), json_str(issue.tensor), json_str(issue.problem)));
     }
     fmt::print("{{\"ok\":{},\"versions_checked\":{},\"chunks_checked\":{},\"issues\":{}}}\n", report.ok() ? "true" : "false",
                report.versions_checked, report.chunks_checked, json_list(items));
@@ -64,15 +63,15 @@ namespace {
 
 void print_compaction(const versioning::CompactReport& r) {
   if (r.versions == 0) return;
-  fmt::print("compact: {} version(s) compressed, {} chunk(s) re-encoded ({} as deltas), {} -> {} in {:.2f} s\n",
-             r.versions, r.chunks_encoded, r.delta_chunks, human_bytes(r.bytes_before),
-             human_bytes(r.bytes_after), r.seconds);
+  fmt::print("compact: {} version(s) compressed, {} chunk(s) re-encoded ({} as deltas), {} -> {} in {:.2f} s\n", r.versions,
+             r.chunks_encoded, r.delta_chunks, human_bytes(r.bytes_before), human_bytes(r.bytes_after), r.seconds);
 }
 
 std::string compaction_json(const versioning::CompactReport& r) {
-  return fmt::format("{{\"versions\":{},\"chunks_encoded\":{},\"delta_chunks\":{},\"bytes_before\":{},"
-                     "\"bytes_after\":{},\"seconds\":{:.3f}}}",
-                     r.versions, r.chunks_encoded, r.delta_chunks, r.bytes_before, r.bytes_after, r.seconds);
+  return fmt::format(
+      "{{\"versions\":{},\"chunks_encoded\":{},\"delta_chunks\":{},\"bytes_before\":{},"
+      "\"bytes_after\":{},\"seconds\":{:.3f}}}",
+      r.versions, r.chunks_encoded, r.delta_chunks, r.bytes_before, r.bytes_after, r.seconds);
 }
 
 }  // namespace
@@ -102,20 +101,21 @@ int cmd_gc(const GlobalOptions& g, int keep_full) {
       retention = fmt::format(
           ",\"retention\":{{\"keep_full\":{},\"full_versions\":{},\"dropped_now\":{},\"params_only\":{},"
           "\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}}}",
-          keep_full, kept->full_versions, kept->dropped_now, kept->params_only, kept->chunks_deleted,
-          kept->chunks_rewritten, kept->bytes_freed);
-    fmt::print("{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}{},"
-               "\"compaction\":{}}}\n",
-               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed, retention,
-               compaction_json(compacted));
+          keep_full, kept->full_versions, kept->dropped_now, kept->params_only, kept->chunks_deleted, kept->chunks_rewritten,
+          kept->bytes_freed);
+    fmt::print(
+        "{{\"commits_deleted\":{},\"chunks_deleted\":{},\"chunks_rewritten\":{},\"bytes_freed\":{}{},"
+        "\"compaction\":{}}}\n",
+        r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, r.bytes_freed, retention, compaction_json(compacted));
   } else {
     if (kept)
-      fmt::print("retention (keep full state of the newest {} per branch, heads, tags): optimizer state dropped from {} "
-                 "versions now ({} params-only in all, {} full); {} chunks deleted, {} rewritten as keyframes, freed {}\n",
-                 keep_full, kept->dropped_now, kept->params_only, kept->full_versions, kept->chunks_deleted,
-                 kept->chunks_rewritten, human_bytes(kept->bytes_freed > 0 ? kept->bytes_freed : 0));
-    fmt::print("gc: removed {} unreachable version(s) and {} chunk(s) ({} rewritten as keyframes), freed {}\n",
-               r.commits_deleted, r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
+      fmt::print(
+          "retention (keep full state of the newest {} per branch, heads, tags): optimizer state dropped from {} "
+          "versions now ({} params-only in all, {} full); {} chunks deleted, {} rewritten as keyframes, freed {}\n",
+          keep_full, kept->dropped_now, kept->params_only, kept->full_versions, kept->chunks_deleted, kept->chunks_rewritten,
+          human_bytes(kept->bytes_freed > 0 ? kept->bytes_freed : 0));
+    fmt::print("gc: removed {} unreachable version(s) and {} chunk(s) ({} rewritten as keyframes), freed {}\n", r.commits_deleted,
+               r.chunks_deleted, r.chunks_rewritten, human_bytes(r.bytes_freed > 0 ? r.bytes_freed : 0));
     print_compaction(compacted);
   }
   return 0;
@@ -132,8 +132,8 @@ uint64_t disk_bytes(const std::filesystem::path& dir) {
 }
 
 std::string usage_json(const StorageUsage& u) {
-  return fmt::format("{{\"raw_bytes\":{},\"stored_bytes\":{},\"chunks\":{},\"stored_share\":{}}}", u.raw_bytes,
-                     u.stored_bytes, u.chunks, json_num(u.ratio()));
+  return fmt::format("{{\"raw_bytes\":{},\"stored_bytes\":{},\"chunks\":{},\"stored_share\":{}}}", u.raw_bytes, u.stored_bytes,
+                     u.chunks, json_num(u.ratio()));
 }
 
 void print_usage_table(const char* title, const char* raw_title, const std::map<std::string, StorageUsage>& rows) {
@@ -178,20 +178,20 @@ int cmd_du(const GlobalOptions& g) {
   return 0;
 }
 
-int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path,
-               versioning::TensorFileFormat format, bool with_optim) {
+int cmd_export(const GlobalOptions& g, const std::string& version, const std::string& path, versioning::TensorFileFormat format,
+               bool with_optim) {
   auto log = open_log(g, OpenMode::kReadOnly);
   const CommitId id = log->resolve(version);
   versioning::ExportReport r = versioning::export_tensors(*log, id, path, format, with_optim);
   const char* name = versioning::tensor_file_format_name(format);
   if (g.json) {
     fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":{},\"tensors\":{},\"tensor_bytes\":{},\"file_bytes\":{}}}\n",
-               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), json_str(name), r.tensors,
-               r.tensor_bytes, r.file_bytes);
+               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), json_str(name), r.tensors, r.tensor_bytes,
+               r.file_bytes);
   } else {
-    fmt::print("exported {} tensors of {} ({}) to {} ({})\n", r.tensors, log->describe(id), human_bytes(r.tensor_bytes),
-               path, format == versioning::TensorFileFormat::kNpz ? fmt::format("numpy.load(\"{}\")", path)
-                                                                 : std::string("safetensors.numpy.load_file"));
+    fmt::print("exported {} tensors of {} ({}) to {} ({})\n", r.tensors, log->describe(id), human_bytes(r.tensor_bytes), path,
+               format == versioning::TensorFileFormat::kNpz ? fmt::format("numpy.load(\"{}\")", path)
+                                                            : std::string("safetensors.numpy.load_file"));
   }
   return 0;
 }
@@ -199,11 +199,12 @@ int cmd_export(const GlobalOptions& g, const std::string& version, const std::st
 int cmd_export_onnx(const GlobalOptions& g, const std::string& version, const std::string& path, int opset, int64_t batch) {
   auto log = open_log(g, OpenMode::kReadOnly);
   const CommitId id = log->resolve(version);
-  const versioning::OnnxReport r =
-      versioning::export_onnx(*log, id, path, versioning::OnnxOptions().opset(opset).batch(batch));
+  const versioning::OnnxReport r = versioning::export_onnx(*log, id, path, versioning::OnnxOptions().opset(opset).batch(batch));
   if (g.json) {
-    fmt::print("{{\"id\":{},\"version\":{},\"path\":{},\"format\":\"onnx\",\"opset\":{},\"nodes\":{},\"initializers\":{},\"file_bytes\":{}}}\n",
-               json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), opset, r.nodes, r.initializers, r.file_bytes);
+    fmt::print(
+        "{{\"id\":{},\"version\":{},\"path\":{},\"format\":\"onnx\",\"opset\":{},\"nodes\":{},\"initializers\":{},\"file_bytes\":"
+        "{}}}\n",
+        json_str(to_hex(id)), json_str(log->describe(id)), json_str(path), opset, r.nodes, r.initializers, r.file_bytes);
   } else {
     fmt::print("exported {} as ONNX (opset {}, {} nodes, {} initializers, {}) to {}\n", log->describe(id), opset, r.nodes,
                r.initializers, human_bytes(r.file_bytes), path);
@@ -295,7 +296,8 @@ Verb export_verb(CLI::App& app, const GlobalOptions& g) {
   CLI::App* c = app.add_subcommand("export", "write a version's tensors to a portable file");
   c->add_option("VERSION", a->version, "version name")->required();
   CLI::Option* npz = c->add_option("--params", a->npz, "NumPy .npz archive to write (numpy.load reads it)");
-  CLI::Option* st = c->add_option("--safetensors", a->safetensors, "safetensors file to write (Hugging Face format)")->excludes(npz);
+  CLI::Option* st =
+      c->add_option("--safetensors", a->safetensors, "safetensors file to write (Hugging Face format)")->excludes(npz);
   c->add_option("--onnx", a->onnx, "ONNX model to write (graph and parameters)")->excludes(npz)->excludes(st);
   c->add_option("--opset", a->opset, "ONNX opset")->check(CLI::Range(13, 17));
   c->add_option("--batch", a->batch, "ONNX batch dimension: dynamic or a size");
@@ -304,11 +306,13 @@ Verb export_verb(CLI::App& app, const GlobalOptions& g) {
     if (!a->npz.empty() + !a->safetensors.empty() + !a->onnx.empty() != 1)
       throw CLI::ValidationError("export", "name one file: --params FILE.npz, --safetensors FILE or --onnx FILE");
     const std::string& b = a->batch;
-    if (b != "dynamic" && (b.empty() || b.size() > 9 || b.find_first_not_of("0123456789") != std::string::npos || std::stoll(b) == 0))
+    if (b != "dynamic" &&
+        (b.empty() || b.size() > 9 || b.find_first_not_of("0123456789") != std::string::npos || std::stoll(b) == 0))
       throw CLI::ValidationError("--batch", "dynamic or a positive number, not '" + b + "'");
   };
   auto run = [&g, a] {
-    if (!a->onnx.empty()) return cmd_export_onnx(g, a->version, a->onnx, a->opset, a->batch == "dynamic" ? 0 : std::stoll(a->batch));
+    if (!a->onnx.empty())
+      return cmd_export_onnx(g, a->version, a->onnx, a->opset, a->batch == "dynamic" ? 0 : std::stoll(a->batch));
     if (!a->npz.empty()) return cmd_export(g, a->version, a->npz, versioning::TensorFileFormat::kNpz, a->optim);
     return cmd_export(g, a->version, a->safetensors, versioning::TensorFileFormat::kSafetensors, a->optim);
   };

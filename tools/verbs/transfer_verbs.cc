@@ -24,10 +24,11 @@ void print_report(const GlobalOptions& g, const char* verb, const std::string& o
       moved.push_back(fmt::format("{{\"ref\":{},\"tag\":{},\"old\":{},\"new\":{},\"forced\":{}}}", json_str(m.name),
                                   m.tag ? "true" : "false", m.old_id ? json_str(versioning::to_hex(*m.old_id)) : "null",
                                   json_str(versioning::to_hex(m.new_id)), m.forced ? "true" : "false"));
-    fmt::print("{{\"verb\":{},\"other\":{},\"commits\":{},\"graphs\":{},\"chunks\":{},\"chunk_bytes\":{},\"pack_bytes\":{},"
-               "\"moved\":{},\"up_to_date\":{}}}\n",
-               json_str(verb), json_str(other), r.commits, r.graphs, r.chunks, r.chunk_bytes, r.pack_bytes, json_list(moved),
-               json_str_list(r.up_to_date));
+    fmt::print(
+        "{{\"verb\":{},\"other\":{},\"commits\":{},\"graphs\":{},\"chunks\":{},\"chunk_bytes\":{},\"pack_bytes\":{},"
+        "\"moved\":{},\"up_to_date\":{}}}\n",
+        json_str(verb), json_str(other), r.commits, r.graphs, r.chunks, r.chunk_bytes, r.pack_bytes, json_list(moved),
+        json_str_list(r.up_to_date));
     return;
   }
   if (r.moved.empty()) {
@@ -71,7 +72,8 @@ int cmd_pull(const GlobalOptions& g, const std::string& remote, const versioning
 int cmd_remote(const GlobalOptions& g, const std::string& action, const std::string& name, const std::string& url, bool force) {
   const std::string dir = need_log_dir(g);
   if (action == "add") {
-    if (name.empty() || url.empty()) throw_invalid("remote add needs NAME and URL", "", "strata remote add origin ssh://host/path/log");
+    if (name.empty() || url.empty())
+      throw_invalid("remote add needs NAME and URL", "", "strata remote add origin ssh://host/path/log");
     versioning::set_remote(dir, name, url, force);
   } else if (action == "remove") {
     if (name.empty()) throw_invalid("remote remove needs NAME");
@@ -162,10 +164,10 @@ Verb pack_verb(CLI::App& app, bool receive) {
 }
 
 const VerbRegistration kClone(180, clone_verb),
-    kPush(190, [](CLI::App& app, const GlobalOptions& g) { return push_or_pull_verb(app, g, true); }),
-    kPull(200, [](CLI::App& app, const GlobalOptions& g) { return push_or_pull_verb(app, g, false); }),
-    kRemote(210, remote_verb), kUploadPack(230, [](CLI::App& app, const GlobalOptions&) { return pack_verb(app, false); }),
-    kReceivePack(240, [](CLI::App& app, const GlobalOptions&) { return pack_verb(app, true); });
+    kPush(190, [](CLI::App&app, const GlobalOptions&g) { return push_or_pull_verb(app, g, true); }),
+    kPull(200, [](CLI::App&app, const GlobalOptions&g) { return push_or_pull_verb(app, g, false); }), kRemote(210, remote_verb),
+    kUploadPack(230, [](CLI::App&app, const GlobalOptions&) { return pack_verb(app, false); }),
+    kReceivePack(240, [](CLI::App&app, const GlobalOptions&) { return pack_verb(app, true); });
 
 }  // namespace
 }  // namespace strata::tools

@@ -14,16 +14,15 @@
 // into "error: ..." on stderr and exit 1.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "strata/framework/core/error.h"
-#include "tools/cli_output.h"
 #include "strata/versioning/version_log.h"
+#include "tools/cli_output.h"
 
 namespace strata::tools {
 
@@ -60,8 +59,7 @@ auto as_usage_error(const std::string& flag, F&& parse) {
 
 // The branch a verb shows without a REF: main, or the only branch there is; nullopt without
 // branches; kInvalidArgument with `hint` when several branches exist and none is main.
-std::optional<std::string> default_branch(const versioning::VersionLog& log, const GlobalOptions& g,
-                                          const std::string& hint);
+std::optional<std::string> default_branch(const versioning::VersionLog& log, const GlobalOptions& g, const std::string& hint);
 
 // `strata log --tensor NAME [REF]` (question_verbs.cc): how one tensor moved along the
 // first-parent history.

@@ -28,12 +28,12 @@ struct JsonValue {
   bool is_object() const { return kind == Kind::kObject; }
   bool is_string() const { return kind == Kind::kString; }
   bool is_number() const { return kind == Kind::kNumber; }
-  const std::string& string() const;                                // decoded (escapes resolved)
-  const std::vector<JsonValue>& items() const;                      // kArray
+  const std::string& string() const;                                      // decoded (escapes resolved)
+  const std::vector<JsonValue>& items() const;                            // kArray
   const std::vector<std::pair<std::string, JsonValue>>& members() const;  // kObject, in order
-  const JsonValue* find(std::string_view key) const;  // nullptr when absent (objects only)
-  const char* kind_name() const;                     // "an array", "a string", ...
-  std::string excerpt() const;                       // text, at most 40 characters
+  const JsonValue* find(std::string_view key) const;                      // nullptr when absent (objects only)
+  const char* kind_name() const;                                          // "an array", "a string", ...
+  std::string excerpt() const;                                            // text, at most 40 characters
 
   // Strings, arrays and objects keep their parts on the heap, so a value stays 48 bytes: an
   // image of 784 numbers is one 37 KB array.

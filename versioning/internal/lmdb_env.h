@@ -43,8 +43,7 @@ class LmdbTxn {
   // Returns whether the key was there. REQUIRES: a write transaction.
   bool del(Db db, std::string_view key);
   // Visits keys >= `from` in key order while `fn` returns true.
-  void scan_from(Db db, std::string_view from,
-                 const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  void scan_from(Db db, std::string_view from, const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
   // Visits the keys that start with `prefix`, in key order, while `fn` returns true.
   void scan_prefix(Db db, std::string_view prefix,
                    const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
@@ -62,9 +61,9 @@ class LmdbTxn {
 };
 
 struct LmdbStats {
-  uint64_t map_bytes = 0;     // current map size
-  uint64_t used_bytes = 0;    // pages in use (last page number + 1) * page size
-  uint64_t file_bytes = 0;    // size of data.mdb on disk
+  uint64_t map_bytes = 0;   // current map size
+  uint64_t used_bytes = 0;  // pages in use (last page number + 1) * page size
+  uint64_t file_bytes = 0;  // size of data.mdb on disk
   uint64_t chunk_value_bytes = 0;
   uint64_t chunk_count = 0;
 };

@@ -14,8 +14,8 @@
 namespace strata::versioning {
 
 // Keys (docs/formats.md "Databases").
-std::string head_key(const std::string& branch);  // "heads/<branch>"
-std::string tag_key(const std::string& tag);      // "tags/<tag>"
+std::string head_key(const std::string& branch);                  // "heads/<branch>"
+std::string tag_key(const std::string& tag);                      // "tags/<tag>"
 std::string index_key(const std::string& branch, int64_t epoch);  // "<branch>\0<epoch BE>"
 std::string index_prefix(const std::string& branch);              // "<branch>\0"
 // The key after the last entry of the `pending` queue (8 bytes, big-endian sequence number).
@@ -45,8 +45,7 @@ class LogInternals {
   // `use_cache` lets bases come from the decoded-chunk cache; the chunk itself is always read.
   static ChunkBytes decode_chunk(const VersionLog& log, const LmdbTxn& txn, const ChunkId& id, bool use_cache);
   // Decodes tensors (in parallel over chunks). Errors name `version` and the tensor.
-  static std::vector<Tensor> decode_tensors(const VersionLog& log, const LmdbTxn& txn,
-                                            const std::vector<TensorEntry>& entries,
+  static std::vector<Tensor> decode_tensors(const VersionLog& log, const LmdbTxn& txn, const std::vector<TensorEntry>& entries,
                                             const std::string& version, bool use_cache);
 };
 

@@ -97,8 +97,7 @@ class ByteSink {
 class Encoder {
  public:
   // Appends to `out`; `expected` is the likely output size (room is made for it up front).
-  explicit Encoder(std::string* out, size_t expected = 0)
-      : bytes_(std::make_unique<Bytes>(out, expected)) {}
+  explicit Encoder(std::string* out, size_t expected = 0) : bytes_(std::make_unique<Bytes>(out, expected)) {}
 
   [[gnu::always_inline]] void encode(uint16_t& prob, uint32_t bit) { encode_mask(prob, 0u - bit); }
 

@@ -19,10 +19,14 @@ using strata_onnx::TensorProto;
 
 int onnx_dtype(DType d) {
   switch (d) {
-    case DType::kF32: return TensorProto::FLOAT;
-    case DType::kU8: return TensorProto::UINT8;
-    case DType::kI32: return TensorProto::INT32;
-    case DType::kI64: return TensorProto::INT64;
+    case DType::kF32:
+      return TensorProto::FLOAT;
+    case DType::kU8:
+      return TensorProto::UINT8;
+    case DType::kI32:
+      return TensorProto::INT32;
+    case DType::kI64:
+      return TensorProto::INT64;
   }
   return TensorProto::UNDEFINED;
 }
@@ -62,8 +66,10 @@ void set_value_info(strata_onnx::ValueInfoProto* v, const std::string& name, con
   auto* tensor = v->mutable_type()->mutable_tensor_type();
   tensor->set_elem_type(onnx_dtype(dtype));
   auto* shape = tensor->mutable_shape();
-  if (batch > 0) shape->add_dim()->set_dim_value(batch);
-  else shape->add_dim()->set_dim_param("N");
+  if (batch > 0)
+    shape->add_dim()->set_dim_value(batch);
+  else
+    shape->add_dim()->set_dim_param("N");
   for (int64_t d : per_sample) shape->add_dim()->set_dim_value(d);
 }
 
@@ -132,8 +138,8 @@ class Converter {
     } else if (op == "Softmax") {
       convert_softmax(n, in);
     } else {
-      throw Error(ErrorCode::kInvalidArgument, "op " + op + " has no ONNX equivalent in this exporter",
-                  "node " + n.name, "export another version, or use --params/--safetensors for the weights");
+      throw Error(ErrorCode::kInvalidArgument, "op " + op + " has no ONNX equivalent in this exporter", "node " + n.name,
+                  "export another version, or use --params/--safetensors for the weights");
     }
   }
 
@@ -150,7 +156,7 @@ class Converter {
   bool convert_sequence_op(const NodeSpec& n, const std::vector<std::string>& in) {
     const std::string& op = n.op;
     const int64_t rank = static_cast<int64_t>(n.output_shape.size()) + 1;  // with the batch axis
-    if (op == "Linear" && n.output_shape.size() > 1) {  // over the last axis of [N, ..., in]: MatMul
+    if (op == "Linear" && n.output_shape.size() > 1) {                     // over the last axis of [N, ..., in]: MatMul
       const std::string s = n.name + "/";
       set_ints(node("Transpose", s + "weight_t", {param(n, "weight")}), "perm", {1, 0});
       if (!n.int_attr("bias", 1)) {
@@ -205,8 +211,9 @@ class Converter {
       if (start < 0) start += len;
       if (end < 0) end += len;
       const std::string s = n.name + "/";
-      node("Slice", n.name, {in[0], ints_constant(s + "starts", {start}), ints_constant(s + "ends", {end}),
-                             ints_constant(s + "axes", {axis + 1})});
+      node(
+          "Slice", n.name,
+          {in[0], ints_constant(s + "starts", {start}), ints_constant(s + "ends", {end}), ints_constant(s + "axes", {axis + 1})});
     } else if (op == "MatMul") {
       const std::string s = n.name + "/";
       std::string b = in[1];
@@ -411,8 +418,10 @@ class Converter {
   }
   std::string integer_constant(const std::string& name, int64_t v, DType dtype) {
     Tensor t({}, dtype);
-    if (dtype == DType::kI64) t.data<int64_t>()[0] = v;
-    else t.data<int32_t>()[0] = static_cast<int32_t>(v);
+    if (dtype == DType::kI64)
+      t.data<int64_t>()[0] = v;
+    else
+      t.data<int32_t>()[0] = static_cast<int32_t>(v);
     add_tensor(out_, name, t);
     return name;
   }
@@ -497,21 +506,19 @@ std::string serialized(const strata_onnx::ModelProto& model) {
 
 }  // namespace
 
-std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
-                          const std::map<std::string, std::string>& metadata, const OnnxOptions& options) {
+std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params, const std::map<std::string, std::string>& metadata,
+                          const OnnxOptions& options) {
   return serialized(build_model(graph, params, metadata, options));
 }
 
-OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path,
-                       const OnnxOptions& options) {
+OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path, const OnnxOptions& options) {
   const CommitRecord record = log.read_record(version);
   const GraphSpec graph = log.read_graph(record.graph_id);
   const NamedTensors params = log.read_params(version);
-  const strata_onnx::ModelProto model = build_model(graph, params,
-                                                    {{"strata_version_id", to_hex(version)},
-                                                     {"strata_version", log.describe(version)},
-                                                     {"strata", strata::version()}},
-                                                    options);
+  const strata_onnx::ModelProto model = build_model(
+      graph, params,
+      {{"strata_version_id", to_hex(version)}, {"strata_version", log.describe(version)}, {"strata", strata::version()}},
+      options);
   const std::string bytes = serialized(model);
   write_atomically(path, "ONNX model", [&](std::FILE* f) {
     if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())

@@ -38,8 +38,8 @@ struct OnnxOptions {
 };
 
 // The serialized ModelProto of `graph` with `params` (every parameter of the graph, by name).
-std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params,
-                          const std::map<std::string, std::string>& metadata, const OnnxOptions& options = {});
+std::string graph_to_onnx(const GraphSpec& graph, const NamedTensors& params, const std::map<std::string, std::string>& metadata,
+                          const OnnxOptions& options = {});
 
 struct OnnxReport {
   size_t nodes = 0, initializers = 0;
@@ -47,7 +47,6 @@ struct OnnxReport {
 };
 
 // Writes `version` (its graph and parameters) to `path` as an ONNX model.
-OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path,
-                       const OnnxOptions& options = {});
+OnnxReport export_onnx(const VersionLog& log, const CommitId& version, const std::string& path, const OnnxOptions& options = {});
 
 }  // namespace strata::versioning

@@ -42,8 +42,8 @@ ImportReport import_params(VersionLog& log, const ImportRequest& request) {
   }
 
   if (report.matched.empty())
-    throw Error(ErrorCode::kFailedPrecondition, "no tensor of the file matches the graph by name and shape",
-                request.file, "check that the file holds this network's parameters (names like fc1/weight)");
+    throw Error(ErrorCode::kFailedPrecondition, "no tensor of the file matches the graph by name and shape", request.file,
+                "check that the file holds this network's parameters (names like fc1/weight)");
   if (!request.allow_partial && (!report.missing.empty() || !report.mismatched.empty())) {
     std::string what;
     for (const std::string& m : report.missing) what += "\n  missing: " + m;
@@ -71,9 +71,8 @@ ImportReport import_params(VersionLog& log, const ImportRequest& request) {
   }
   SnapshotRequest snapshot;
   snapshot.branch = request.branch;
-  snapshot.message = request.message.empty()
-                         ? "import " + file_name + " (" + std::to_string(report.matched.size()) + " tensors)"
-                         : request.message;
+  snapshot.message = request.message.empty() ? "import " + file_name + " (" + std::to_string(report.matched.size()) + " tensors)"
+                                             : request.message;
   snapshot.author = request.author;
   snapshot.state = &state;
   snapshot.include_optim = false;

@@ -20,13 +20,13 @@
 namespace strata::versioning {
 
 struct ImportRequest {
-  std::string file;           // .npz or .safetensors
-  GraphSpec graph;            // the network the parameters belong to
-  std::string graph_source;   // how the graph was chosen ("model mlp", "graph of main@3"), recorded
-  std::string branch;         // a new branch
-  std::string message;        // empty: "import <file> (<n> tensors)"
+  std::string file;          // .npz or .safetensors
+  GraphSpec graph;           // the network the parameters belong to
+  std::string graph_source;  // how the graph was chosen ("model mlp", "graph of main@3"), recorded
+  std::string branch;        // a new branch
+  std::string message;       // empty: "import <file> (<n> tensors)"
   bool allow_partial = false;
-  uint64_t seed = 0;          // initialisation of what the file lacks (allow_partial)
+  uint64_t seed = 0;  // initialisation of what the file lacks (allow_partial)
   std::string author;
 };
 

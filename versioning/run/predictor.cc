@@ -60,8 +60,8 @@ void Predictor::resolve_normalisation(const CommitRecord& record) {
   } else if (auto prep = record.environment.find("data/train/preprocess"); prep != record.environment.end()) {
     std::tie(mean_text, std_text) = normalisation_in_provenance(prep->second);
     source = "provenance data/train/preprocess, ";
-    const bool says_normalised = prep->second.find("normaliz") != std::string::npos ||
-                                 prep->second.find("standardiz") != std::string::npos;
+    const bool says_normalised =
+        prep->second.find("normaliz") != std::string::npos || prep->second.find("standardiz") != std::string::npos;
     if (mean_text.empty() && says_normalised)
       throw Error(ErrorCode::kFailedPrecondition,
                   "the training inputs were normalised ('" + prep->second +
@@ -78,8 +78,10 @@ void Predictor::resolve_normalisation(const CommitRecord& record) {
   const int64_t channels = graph_.input_shape.empty() ? 1 : graph_.input_shape[0];
   for (const auto* v : {&mean_, &std_})
     if (v->size() != 1 && static_cast<int64_t>(v->size()) != channels)
-      throw Error(ErrorCode::kCorruption, "input normalisation has " + std::to_string(v->size()) + " values for " +
-                  std::to_string(channels) + " channels", name_);
+      throw Error(
+          ErrorCode::kCorruption,
+          "input normalisation has " + std::to_string(v->size()) + " values for " + std::to_string(channels) + " channels",
+          name_);
   for (float s : std_)
     if (!(s > 0)) throw Error(ErrorCode::kCorruption, "input/std must be > 0", name_);
   if (graph_.input_dtype != DType::kF32)

@@ -54,7 +54,7 @@ class Predictor {
   const std::string& name() const { return name_; }  // "1a2b3c4d (main@7)"
   const GraphSpec& graph() const { return graph_; }
   const std::map<std::string, double>& metrics() const { return metrics_; }  // as recorded
-  const std::vector<float>& input_mean() const { return mean_; }  // empty: none recorded / off
+  const std::vector<float>& input_mean() const { return mean_; }             // empty: none recorded / off
   const std::vector<float>& input_std() const { return std_; }
   // The graph's per-sample output shape (e.g. {10} for a 10-class classifier).
   const Shape& output_shape() const;

@@ -62,8 +62,8 @@ Run::Run(Trainer& trainer, RunOptions options)
   log_ = VersionLog::open(o.log_dir(), OpenMode::kReadWrite, log_options);
   // An existing log keeps the codec it was created with: say so rather than ignore the option.
   if (!o.codec().empty() && log_->settings().codec != log_options.codec())
-    throw_invalid("codec " + o.codec() + ": this log was created with codec " + codec_name(log_->settings().codec),
-                  o.log_dir(), "drop the codec option, or record into a new log directory");
+    throw_invalid("codec " + o.codec() + ": this log was created with codec " + codec_name(log_->settings().codec), o.log_dir(),
+                  "drop the codec option, or record into a new log directory");
 
   if (o.snapshot_every_steps() > 0 || o.snapshot_every_minutes() > 0)
     trainer_.set_snapshot_every(o.snapshot_every_steps(), o.snapshot_every_minutes());
@@ -76,7 +76,8 @@ Run::Run(Trainer& trainer, RunOptions options)
   if (!o.resume().empty()) {
     if (log_->branches().empty())
       throw Error(ErrorCode::kNotFound,
-                  "cannot resume '" + o.resume() + "': this log has no versions yet (its first run stopped before its first version was committed)",
+                  "cannot resume '" + o.resume() +
+                      "': this log has no versions yet (its first run stopped before its first version was committed)",
                   o.log_dir(), "run without resume to start training");
     source_ = log_->resolve(o.resume());
     if (!log_->read_record(*source_).had_optim())  // imports and merges carry parameters only
@@ -108,8 +109,7 @@ Run::Run(Trainer& trainer, RunOptions options)
     if (o.verbose()) {
       const AlignReport& r = *warm_start_report_;
       std::printf("warm start from %s: %zu tensors copied, %zu new, %zu dropped, %zu with another shape\n",
-                  log_->describe(r.source).c_str(), r.matched.size(), r.added.size(), r.dropped.size(),
-                  r.mismatched.size());
+                  log_->describe(r.source).c_str(), r.matched.size(), r.added.size(), r.dropped.size(), r.mismatched.size());
       for (const std::string& name : r.added) std::printf("  new: %s\n", name.c_str());
       for (const std::string& name : r.mismatched) std::printf("  other shape, fresh: %s\n", name.c_str());
     }

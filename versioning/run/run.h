@@ -43,7 +43,7 @@ struct RunOptions {
   STRATA_ARG(std::string, branch);      // branch for the new versions ("" : main / automatic)
   // Commit message template ("{epoch}", "{val/accuracy}", ...; RecorderOptions::message_template).
   STRATA_ARG(std::string, message);
-  STRATA_ARG(std::string, codec);       // a new log's chunk codec (codec_names()); "": float-model
+  STRATA_ARG(std::string, codec);  // a new log's chunk codec (codec_names()); "": float-model
   // When versions are compressed: raw during training and compressed when fit() returns (the
   // default), or by the writer thread while training runs (RecorderCompression).
   STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
@@ -57,7 +57,7 @@ struct RunOptions {
   STRATA_ARG(bool, strict) = false;
   STRATA_ARG(bool, tensorboard) = true;
   STRATA_ARG(TensorBoardOptions, tensorboard_options) = TensorBoardOptions().train_loss_every(50);
-  STRATA_ARG(bool, verbose) = true;     // print where the log is, what was resumed, the summary
+  STRATA_ARG(bool, verbose) = true;  // print where the log is, what was resumed, the summary
 };
 
 class Run {

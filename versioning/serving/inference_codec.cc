@@ -1,10 +1,10 @@
 #include "strata/versioning/serving/internal/inference_codec.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "strata/versioning/internal/json_reader.h"
 
@@ -43,9 +43,8 @@ void flatten(const JsonValue& data, const std::vector<int64_t>& shape, size_t di
     return;
   }
   if (static_cast<int64_t>(data.items().size()) != shape[dim])
-    refuse("\"data\" has " + std::to_string(data.items().size()) + " elements at depth " + std::to_string(dim) +
-           ", the shape " + shape_text(shape) + " needs " + std::to_string(shape[dim]) + " (nested) or " +
-           std::to_string(rest) + " (flat)");
+    refuse("\"data\" has " + std::to_string(data.items().size()) + " elements at depth " + std::to_string(dim) + ", the shape " +
+           shape_text(shape) + " needs " + std::to_string(shape[dim]) + " (nested) or " + std::to_string(rest) + " (flat)");
   for (const JsonValue& item : data.items()) flatten(item, shape, dim + 1, out);
 }
 
@@ -133,10 +132,14 @@ std::string Signature::describe() const {
 
 const char* protocol_datatype(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "FP32";
-    case DType::kI32: return "INT32";
-    case DType::kI64: return "INT64";
-    default: return "";
+    case DType::kF32:
+      return "FP32";
+    case DType::kI32:
+      return "INT32";
+    case DType::kI64:
+      return "INT64";
+    default:
+      return "";
   }
 }
 
@@ -164,8 +167,8 @@ InferRequest decode_infer_request(const std::string& body, const Signature& sig,
     for (const JsonValue& o : outputs->items()) {
       const JsonValue* name = o.is_object() ? o.find("name") : nullptr;
       if (!name || !name->is_string() || name->string() != sig.output_name)
-        refuse("unknown output " + (name ? name->excerpt() : o.excerpt()) + ", the model's output is \"" +
-               sig.output_name + "\"");
+        refuse("unknown output " + (name ? name->excerpt() : o.excerpt()) + ", the model's output is \"" + sig.output_name +
+               "\"");
       request.outputs.push_back(name->string());
     }
   }

@@ -12,8 +12,10 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 }  // namespace
 
 InferenceQueue::InferenceQueue(int workers, int64_t capacity, int64_t max_batch, int64_t batch_timeout_us)
-    : slots_(std::max(workers, 1)), omp_threads_(std::max(1, std::max(omp_get_num_procs(), 1) / std::max(workers, 1))),
-      capacity_(std::max<int64_t>(capacity, 1)), max_batch_(std::max<int64_t>(max_batch, 1)),
+    : slots_(std::max(workers, 1)),
+      omp_threads_(std::max(1, std::max(omp_get_num_procs(), 1) / std::max(workers, 1))),
+      capacity_(std::max<int64_t>(capacity, 1)),
+      max_batch_(std::max<int64_t>(max_batch, 1)),
       batch_timeout_us_(std::max<int64_t>(batch_timeout_us, 0)) {
   if (max_batch_ <= 1) {
     for (int i = slots_ - 1; i >= 0; --i) free_slots_.push_back(i);

@@ -24,10 +24,14 @@ std::string number(double v) {
 std::string escape(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -41,8 +45,7 @@ void write_sample(std::string& out, const std::string& name, const std::string& 
 std::string series_name(const std::string& name, const Labels& labels) {
   if (labels.empty()) return name;
   std::string out = name + "{";
-  for (size_t i = 0; i < labels.size(); ++i)
-    out += (i ? "," : "") + labels[i].first + "=\"" + escape(labels[i].second) + "\"";
+  for (size_t i = 0; i < labels.size(); ++i) out += (i ? "," : "") + labels[i].first + "=\"" + escape(labels[i].second) + "\"";
   return out + "}";
 }
 
@@ -135,7 +138,8 @@ void write_process_metrics(std::string& out) {
   write_sample(out, "process_open_fds", "Number of open file descriptors.", "gauge", fds);
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
-    write_sample(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge", static_cast<double>(limit.rlim_cur));
+    write_sample(out, "process_max_fds", "Maximum number of open file descriptors.", "gauge",
+                 static_cast<double>(limit.rlim_cur));
 }
 
 }  // namespace strata::versioning::serving

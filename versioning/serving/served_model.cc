@@ -1,7 +1,6 @@
 #include "strata/versioning/serving/internal/served_model.h"
 
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "strata/framework/core/error.h"
@@ -9,9 +8,7 @@
 
 namespace strata::versioning::serving {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::shared_ptr<LoadedVersion> load_version(const std::string& log_dir, const std::string& version, int workers) {
   const auto start = std::chrono::steady_clock::now();
@@ -43,7 +40,9 @@ std::shared_ptr<LoadedVersion> load_version(const std::string& log_dir, const st
 }
 
 ServedModel::ServedModel(std::string ref, std::shared_ptr<LoadedVersion> initial, int keep_versions, int64_t drift_window)
-    : ref_(std::move(ref)), keep_versions_(std::max(keep_versions, 1)), drift_window_(std::max<int64_t>(drift_window, 1)),
+    : ref_(std::move(ref)),
+      keep_versions_(std::max(keep_versions, 1)),
+      drift_window_(std::max<int64_t>(drift_window, 1)),
       current_(std::move(initial)) {
   feature_names_ = drift_feature_names(current_->signature.input_shape, current_->signature.input_dtype);
 }
@@ -64,8 +63,8 @@ std::shared_ptr<LoadedVersion> ServedModel::find(const std::string& id) const {
 std::string ServedModel::swap(std::shared_ptr<LoadedVersion> next) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!(next->signature == current_->signature))
-    return "version " + next->name + " takes and gives " + next->signature.describe() + ", the served version " +
-           current_->name + " " + current_->signature.describe() + ": not swapped";
+    return "version " + next->name + " takes and gives " + next->signature.describe() + ", the served version " + current_->name +
+           " " + current_->signature.describe() + ": not swapped";
   if (next == current_) return "";
   previous_id_ = current_->id;
   keep_locked(current_);
@@ -124,7 +123,8 @@ void ServedModel::record_inputs(const Tensor& x) {
   std::lock_guard<std::mutex> lock(window_mu_);
   window_.resize(static_cast<size_t>(drift_window_) * width);
   for (int64_t i = 0; i < f.samples; ++i) {
-    std::copy_n(f.values.data() + static_cast<size_t>(i) * width, width, window_.data() + static_cast<size_t>(window_next_) * width);
+    std::copy_n(f.values.data() + static_cast<size_t>(i) * width, width,
+                window_.data() + static_cast<size_t>(window_next_) * width);
     window_next_ = (window_next_ + 1) % drift_window_;
     window_rows_ = std::min(window_rows_ + 1, drift_window_);
   }

@@ -2,6 +2,7 @@
 // Prometheus endpoint and the poller that follows the refs (docs/serving.md).
 #include "strata/versioning/serving/server.h"
 
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <omp.h>
@@ -9,22 +10,20 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <map>
-#include <thread>
-
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/version.h"
 #include "strata/framework/train/runtime.h"
-#include "strata/versioning/version_log.h"
 #include "strata/versioning/serving/internal/inference_queue.h"
 #include "strata/versioning/serving/internal/prometheus.h"
 #include "strata/versioning/serving/internal/served_model.h"
+#include "strata/versioning/version_log.h"
 
 namespace strata::versioning {
 
@@ -64,19 +63,22 @@ struct Server::Impl {
   std::mutex stop_mu;
   std::condition_variable stop_cv;
 
-  MetricFamily requests{"strata_inference_requests_total", "Inference requests by model, version and HTTP status code.", Kind::kCounter};
+  MetricFamily requests{"strata_inference_requests_total", "Inference requests by model, version and HTTP status code.",
+                        Kind::kCounter};
   MetricFamily request_seconds{"strata_inference_request_duration_seconds",
                                "Inference request time from the parsed request to the encoded response.", Kind::kHistogram,
                                serving::latency_buckets()};
-  MetricFamily compute_seconds{"strata_inference_compute_duration_seconds", "Forward pass time of the network.",
-                               Kind::kHistogram, serving::latency_buckets()};
+  MetricFamily compute_seconds{"strata_inference_compute_duration_seconds", "Forward pass time of the network.", Kind::kHistogram,
+                               serving::latency_buckets()};
   MetricFamily queue_seconds{"strata_inference_queue_duration_seconds", "Time a request waited for an inference worker.",
                              Kind::kHistogram, serving::latency_buckets()};
   MetricFamily samples{"strata_inference_samples_total", "Samples inferred.", Kind::kCounter};
   MetricFamily in_flight_gauge{"strata_inference_in_flight_requests", "Inference requests being served.", Kind::kGauge};
   MetricFamily loads{"strata_model_loads_total", "Version loads by result: success, failure, refused (signature change).",
                      Kind::kCounter};
-  MetricFamily load_seconds{"strata_model_load_duration_seconds", "Time to load and warm up a version.", Kind::kHistogram,
+  MetricFamily load_seconds{"strata_model_load_duration_seconds",
+                            "Time to load and warm up a version.",
+                            Kind::kHistogram,
                             {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   MetricFamily info{"strata_model_info", "The version each model serves (value 1).", Kind::kGauge};
   MetricFamily build_info{"strata_build_info", "Strata's version (value 1).", Kind::kGauge};
@@ -119,8 +121,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     models[ref]->set_checked(serving::unix_now());
   }
   build_info.set({{"version", version()}, {"onednn", onednn_version()}}, 1);
-  queue = std::make_unique<serving::InferenceQueue>(workers, options.max_queue(), options.max_batch(),
-                                                    options.batch_timeout_us());
+  queue =
+      std::make_unique<serving::InferenceQueue>(workers, options.max_queue(), options.max_batch(), options.batch_timeout_us());
   install_routes();
 }
 
@@ -134,7 +136,8 @@ std::shared_ptr<ServedModel> Server::Impl::model_or_404(const std::string& name,
 }
 
 // A pinned version: loaded or kept already, else loaded from the log on first use (and kept).
-std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, const std::string& pinned, httplib::Response& res) {
+std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, const std::string& pinned,
+                                                            httplib::Response& res) {
   if (pinned.empty()) return model.current();
   std::string id = pinned;
   std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -185,8 +188,9 @@ void Server::Impl::handle_infer(const httplib::Request& req, httplib::Response& 
     std::optional<serving::InferenceResult> ran = queue->execute(job);
     if (!ran) {
       res.set_header("Retry-After", "1");
-      send_error(res, 503, "all " + std::to_string(workers) + " inference slots are busy and " +
-                               std::to_string(options.max_queue()) + " requests wait: retry later");
+      send_error(res, 503,
+                 "all " + std::to_string(workers) + " inference slots are busy and " + std::to_string(options.max_queue()) +
+                     " requests wait: retry later");
       return finish();
     }
     const serving::InferenceResult& result = *ran;
@@ -196,12 +200,14 @@ void Server::Impl::handle_infer(const httplib::Request& req, httplib::Response& 
     }
     const float* out = result.output.f32();
     if (!std::all_of(out, out + result.output.numel(), [](float v) { return std::isfinite(v); })) {
-      send_error(res, 500, "the network's output is not finite (inf or NaN) for these inputs; are they in the range it was trained on?");
+      send_error(res, 500,
+                 "the network's output is not finite (inf or NaN) for these inputs; are they in the range it was trained on?");
       return finish();
     }
     model->record_inputs(request.input);
     res.set_header("X-Strata-Version", version->id);
-    send_json(res, 200, serving::encode_infer_response(name, version->id, request, version->signature.output_name, result.output));
+    send_json(res, 200,
+              serving::encode_infer_response(name, version->id, request, version->signature.output_name, result.output));
     const serving::Labels labels{{"model", name}};
     compute_seconds.observe(labels, result.compute_seconds);
     queue_seconds.observe(labels, result.queue_seconds);
@@ -244,8 +250,8 @@ void Server::Impl::handle_metrics(httplib::Response& res) {
       drift_ratio.set({{"model", ref}}, d.drifted_share);
     }
   }
-  for (const MetricFamily* f : {&requests, &request_seconds, &compute_seconds, &queue_seconds, &samples, &in_flight_gauge,
-                                &loads, &load_seconds, &info, &build_info, &drift_psi, &drift_ratio})
+  for (const MetricFamily* f : {&requests, &request_seconds, &compute_seconds, &queue_seconds, &samples, &in_flight_gauge, &loads,
+                                &load_seconds, &info, &build_info, &drift_psi, &drift_ratio})
     f->write(out);
   serving::write_process_metrics(out);
   res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
@@ -323,7 +329,9 @@ void Server::Impl::install_routes() {
     send_error(res, 411, "send the body with a Content-Length (no chunked transfer encoding)");
     return httplib::Server::HandlerResponse::Handled;
   });
-  const auto seconds = [](double s) { return std::make_pair(static_cast<time_t>(s), static_cast<time_t>((s - static_cast<time_t>(s)) * 1e6)); };
+  const auto seconds = [](double s) {
+    return std::make_pair(static_cast<time_t>(s), static_cast<time_t>((s - static_cast<time_t>(s)) * 1e6));
+  };
   http.set_read_timeout(seconds(options.io_timeout_s()).first, seconds(options.io_timeout_s()).second);
   http.set_write_timeout(seconds(options.io_timeout_s()).first, seconds(options.io_timeout_s()).second);
   http.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, options.keep_alive_s())));
@@ -395,8 +403,8 @@ void Server::start() {
   s.bound_port = s.options.port() == 0 ? s.http.bind_to_any_port(s.options.host())
                                        : (s.http.bind_to_port(s.options.host(), s.options.port()) ? s.options.port() : -1);
   if (s.bound_port < 0)
-    throw Error(ErrorCode::kIOError, "cannot listen on " + s.options.host() + ":" + std::to_string(s.options.port()),
-                "", "is another server using the port? pick another with --port");
+    throw Error(ErrorCode::kIOError, "cannot listen on " + s.options.host() + ":" + std::to_string(s.options.port()), "",
+                "is another server using the port? pick another with --port");
   s.listener = std::thread([&s] { s.http.listen_after_bind(); });
   // httplib's stop() does nothing until the listener runs: a drain right after start() would
   // otherwise leave it serving for ever.

@@ -27,22 +27,22 @@ namespace strata::versioning {
 
 struct ServerOptions {
   STRATA_ARG(std::string, log_dir);
-  STRATA_ARG(std::vector<std::string>, refs);   // tags or branches, each served as a model
+  STRATA_ARG(std::vector<std::string>, refs);  // tags or branches, each served as a model
   STRATA_ARG(std::string, host) = "127.0.0.1";
-  STRATA_ARG(int, port) = 8080;                 // 0: any free port (Server::port() tells)
-  STRATA_ARG(int, poll_ms) = 1000;              // how often each ref is looked up
-  STRATA_ARG(int, threads) = 0;                 // inference slots, one Predictor each; 0: one per core
-  STRATA_ARG(int, http_threads) = 32;           // connections served at once (keep-alive holds one)
-  STRATA_ARG(int64_t, max_batch) = 1;           // > 1: merge concurrent requests up to this many samples
-  STRATA_ARG(int64_t, batch_timeout_us) = 500;  // how long a worker waits to fill a batch
-  STRATA_ARG(int64_t, max_queue) = 256;         // requests waiting for a slot; more get 503
+  STRATA_ARG(int, port) = 8080;                    // 0: any free port (Server::port() tells)
+  STRATA_ARG(int, poll_ms) = 1000;                 // how often each ref is looked up
+  STRATA_ARG(int, threads) = 0;                    // inference slots, one Predictor each; 0: one per core
+  STRATA_ARG(int, http_threads) = 32;              // connections served at once (keep-alive holds one)
+  STRATA_ARG(int64_t, max_batch) = 1;              // > 1: merge concurrent requests up to this many samples
+  STRATA_ARG(int64_t, batch_timeout_us) = 500;     // how long a worker waits to fill a batch
+  STRATA_ARG(int64_t, max_queue) = 256;            // requests waiting for a slot; more get 503
   STRATA_ARG(int64_t, max_body_bytes) = 64 << 20;  // larger bodies get 413
-  STRATA_ARG(int64_t, max_samples) = 4096;      // samples per request; more get 400
-  STRATA_ARG(int, keep_versions) = 3;           // loaded versions kept per model (instant rollback)
-  STRATA_ARG(int64_t, drift_window) = 1000;     // recent samples compared with the training inputs
-  STRATA_ARG(double, io_timeout_s) = 30;        // read and write timeouts of a connection
-  STRATA_ARG(double, keep_alive_s) = 5;         // idle keep-alive connections are closed after it
-  STRATA_ARG(double, drain_timeout_s) = 30;     // drain_and_stop waits at most this for requests in flight
+  STRATA_ARG(int64_t, max_samples) = 4096;         // samples per request; more get 400
+  STRATA_ARG(int, keep_versions) = 3;              // loaded versions kept per model (instant rollback)
+  STRATA_ARG(int64_t, drift_window) = 1000;        // recent samples compared with the training inputs
+  STRATA_ARG(double, io_timeout_s) = 30;           // read and write timeouts of a connection
+  STRATA_ARG(double, keep_alive_s) = 5;            // idle keep-alive connections are closed after it
+  STRATA_ARG(double, drain_timeout_s) = 30;        // drain_and_stop waits at most this for requests in flight
 };
 
 class Server {

@@ -1,9 +1,9 @@
 #include "strata/versioning/tensorboard/tensorboard_export.h"
 
 #include <algorithm>
-#include <set>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/summary/event_writer.h"
@@ -62,8 +62,7 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
     std::error_code ec;
     fs::create_directories(out, ec);
     std::FILE* f = std::fopen(marker.c_str(), "w");
-    if (!f)
-      throw Error(ErrorCode::kIOError, "cannot write the re-creation marker", marker.string(), "choose a writable --out");
+    if (!f) throw Error(ErrorCode::kIOError, "cannot write the re-creation marker", marker.string(), "choose a writable --out");
     std::fputs("event files re-created from the version log by `strata tensorboard`; --force may replace them\n", f);
     std::fclose(f);
   }
@@ -115,16 +114,13 @@ TensorBoardExport export_tensorboard(const VersionLog& log, const std::string& o
       ++report.versions;
     }
     if (hparams_open)
-      writer.add_hparams_end(summary::HParamsStatus::kSuccess,
-                             static_cast<double>(chain.back().second.wall_time_ms) / 1000.0);
+      writer.add_hparams_end(summary::HParamsStatus::kSuccess, static_cast<double>(chain.back().second.wall_time_ms) / 1000.0);
     writer.flush();
     ++report.runs;
   }
   return report;
 }
 
-std::string default_recreated_dir(const VersionLog& log) {
-  return (fs::path(log.log_dir()) / "tb-recreated").string();
-}
+std::string default_recreated_dir(const VersionLog& log) { return (fs::path(log.log_dir()) / "tb-recreated").string(); }
 
 }  // namespace strata::versioning

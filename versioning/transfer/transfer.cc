@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
-#include "strata/versioning/internal/atomic_file.h"
 #include "strata/versioning/commit_graph.h"
+#include "strata/versioning/internal/atomic_file.h"
 #include "strata/versioning/internal/log_internals.h"
 #include "strata/versioning/transfer/internal/transfer_endpoint.h"
 
@@ -70,8 +70,8 @@ class LogEndpoint : public Endpoint {
         try {
           r = CommitRecord::decode(value);
         } catch (const Error& e) {
-          throw Error(ErrorCode::kCorruption, "version " + short_hex(id) + " cannot be read: " + e.what_failed(),
-                      log_->log_dir(), "run `strata verify --all` on this log");
+          throw Error(ErrorCode::kCorruption, "version " + short_hex(id) + " cannot be read: " + e.what_failed(), log_->log_dir(),
+                      "run `strata verify --all` on this log");
         }
         ad.commits.push_back({id, r.parents, r.wall_time_ms, LogInternals::describe(id, r)});
         return true;
@@ -158,12 +158,15 @@ class LogEndpoint : public Endpoint {
       }
       for (const std::string& g : graphs) {
         auto bytes = txn.get(Db::kGraphs, g);
-        if (!bytes) throw Error(ErrorCode::kCorruption, "graph " + g + " is missing", log_->log_dir(), "run `strata verify --all`");
+        if (!bytes)
+          throw Error(ErrorCode::kCorruption, "graph " + g + " is missing", log_->log_dir(), "run `strata verify --all`");
         pack.graphs.emplace_back(g, std::string(*bytes));
       }
       for (const ChunkId& c : chunks) {
         auto value = txn.get(Db::kChunks, as_bytes(c));
-        if (!value) throw Error(ErrorCode::kCorruption, "chunk " + short_hex(c, 12) + " is missing", log_->log_dir(), "run `strata verify --all`");
+        if (!value)
+          throw Error(ErrorCode::kCorruption, "chunk " + short_hex(c, 12) + " is missing", log_->log_dir(),
+                      "run `strata verify --all`");
         pack.chunks.emplace_back(c, std::string(*value));
       }
     });
@@ -230,15 +233,17 @@ class LogEndpoint : public Endpoint {
     const std::string version = LogInternals::describe(c.id, r);
     for (const CommitId& p : r.parents)
       if (!txn.exists(Db::kCommits, as_bytes(p)))
-        throw Error(ErrorCode::kCorruption, "refused: the parent " + short_hex(p) + " of version " + version + " did not arrive", from);
+        throw Error(ErrorCode::kCorruption, "refused: the parent " + short_hex(p) + " of version " + version + " did not arrive",
+                    from);
     if (!txn.exists(Db::kGraphs, r.graph_id))
       throw Error(ErrorCode::kCorruption, "refused: the graph of version " + version + " did not arrive", from);
     if (txn.exists(Db::kCommits, as_bytes(c.id))) return;
     txn.put(Db::kCommits, as_bytes(c.id), c.record);
     if (!c.optim.empty()) {
       if (hash128(c.optim) != r.optim_digest)
-        throw Error(ErrorCode::kCorruption, "refused: the optimizer manifest of version " + version + " does not match its digest",
-                    from, "run `strata verify --all` on the sending log");
+        throw Error(ErrorCode::kCorruption,
+                    "refused: the optimizer manifest of version " + version + " does not match its digest", from,
+                    "run `strata verify --all` on the sending log");
       r.optim = decode_manifest(c.optim);
       txn.put(Db::kOptim, as_bytes(c.id), c.optim);
     }
@@ -284,7 +289,8 @@ class LogEndpoint : public Endpoint {
       if (hash128(raw) != id) throw_corruption("decoded bytes do not match the chunk id");
     } catch (const Error& e) {
       throw Error(ErrorCode::kCorruption, "refused: chunk " + short_hex(id, 12) + ": " + e.what_failed(),
-                  owner_of(arrivals.owners, id) + ", " + from, "run `strata verify --all` on the sending log; nothing was written here");
+                  owner_of(arrivals.owners, id) + ", " + from,
+                  "run `strata verify --all` on the sending log; nothing was written here");
     }
     auto dt = arrivals.dtypes.find(id);
     const CodecOptions codec = CodecOptions().codec(settings.codec).zstd_level(settings.zstd_level);
@@ -315,19 +321,22 @@ class LogEndpoint : public Endpoint {
   void move_ref(LmdbTxn& txn, const RefUpdate& u, const std::string& from) {
     validate_ref_name(u.tag ? "tag" : "branch", u.name);
     if (!txn.exists(Db::kCommits, as_bytes(u.new_id)))
-      throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(u.new_id) + " for '" + u.name + "' did not arrive", from);
+      throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(u.new_id) + " for '" + u.name + "' did not arrive",
+                  from);
     const std::string key = u.tag ? tag_key(u.name) : head_key(u.name);
     const auto current = LogInternals::get_ref(txn, key);
     if (current != u.expected_old && !u.force)
-      throw Error(ErrorCode::kFailedPrecondition, std::string(u.tag ? "tag '" : "branch '") + u.name + "' moved while the transfer ran",
-                  "now at " + (current ? LogInternals::describe(txn, *current) : std::string("nothing")) + " in " + log_->log_dir(),
-                  "run the command again");
+      throw Error(
+          ErrorCode::kFailedPrecondition, std::string(u.tag ? "tag '" : "branch '") + u.name + "' moved while the transfer ran",
+          "now at " + (current ? LogInternals::describe(txn, *current) : std::string("nothing")) + " in " + log_->log_dir(),
+          "run the command again");
     if (current && !u.tag && !u.force && !is_ancestor(txn_commits(txn), *current, u.new_id))
       throw Error(ErrorCode::kFailedPrecondition, "branch '" + u.name + "' would not fast-forward",
                   LogInternals::describe(txn, *current) + " in " + log_->log_dir(), "pass --force to move it anyway");
     if (LogInternals::get_ref(txn, u.tag ? head_key(u.name) : tag_key(u.name)))
-      throw Error(ErrorCode::kAlreadyExists, std::string("a ") + (u.tag ? "branch" : "tag") + " is named '" + u.name + "' in " + log_->log_dir(),
-                  "", "send it under another name (SRC:DST)");
+      throw Error(ErrorCode::kAlreadyExists,
+                  std::string("a ") + (u.tag ? "branch" : "tag") + " is named '" + u.name + "' in " + log_->log_dir(), "",
+                  "send it under another name (SRC:DST)");
     txn.put(Db::kRefs, key, as_bytes(u.new_id));
     if (!u.tag) LogInternals::reindex_branch(txn, u.name, u.new_id);
   }
@@ -428,8 +437,9 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
     if (old_id && !is_ancestor(dag.commits(), *old_id, next)) {
       if (!options.force()) {
         auto base = merge_base(dag.commits(), *old_id, next);
-        refused.push_back("branch '" + spec.dst + "': " + to.where() + " has it at " + dag.label(*old_id) + ", which is not an ancestor of " +
-                          dag.label(next) + (base ? "; the histories diverged after " + dag.label(*base) : "; the histories never meet"));
+        refused.push_back("branch '" + spec.dst + "': " + to.where() + " has it at " + dag.label(*old_id) +
+                          ", which is not an ancestor of " + dag.label(next) +
+                          (base ? "; the histories diverged after " + dag.label(*base) : "; the histories never meet"));
         continue;
       }
       forced = true;
@@ -454,10 +464,12 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
       report.moved.push_back({name, true, old_id, id, old_id.has_value(), dag.label(id)});
     }
   if (!refused.empty()) {
-    std::string what = std::to_string(refused.size()) + (refused.size() == 1 ? " ref was" : " refs were") + " refused, nothing was sent:";
+    std::string what =
+        std::to_string(refused.size()) + (refused.size() == 1 ? " ref was" : " refs were") + " refused, nothing was sent:";
     for (const std::string& r : refused) what += "\n  " + r;
     throw Error(ErrorCode::kFailedPrecondition, what, to.where(),
-                "bring the other side's versions in first (pull BRANCH:NEW-NAME, then `strata merge`), or pass --force to move the refs anyway");
+                "bring the other side's versions in first (pull BRANCH:NEW-NAME, then `strata merge`), or pass --force to move "
+                "the refs anyway");
   }
   if (updates.empty()) return report;
 
@@ -512,8 +524,10 @@ RefSpec parse_refspec(const std::string& text) {
 
 std::unique_ptr<Endpoint> open_log_endpoint(const std::string& log_dir, bool receive, bool create, const LogOptions& options) {
   if (!create && !holds_log(log_dir))
-    throw Error(ErrorCode::kNotFound, "no version log at '" + log_dir + "'", "", "check the path (a log directory holds versions.lmdb)");
-  return std::make_unique<LogEndpoint>(VersionLog::open(log_dir, receive ? OpenMode::kReadWrite : OpenMode::kReadOnly, options), receive);
+    throw Error(ErrorCode::kNotFound, "no version log at '" + log_dir + "'", "",
+                "check the path (a log directory holds versions.lmdb)");
+  return std::make_unique<LogEndpoint>(VersionLog::open(log_dir, receive ? OpenMode::kReadWrite : OpenMode::kReadOnly, options),
+                                       receive);
 }
 
 TransferReport push(const std::string& local_dir, const std::string& remote, const TransferOptions& options) {
@@ -570,7 +584,8 @@ std::map<std::string, std::string> remotes(const std::string& log_dir) {
 
 void set_remote(const std::string& log_dir, const std::string& name, const std::string& url, bool force) {
   validate_remote_name(name);
-  if (url.empty() || url.find('\n') != std::string::npos) throw_invalid("bad remote URL", name, "give a log directory or ssh://host/path");
+  if (url.empty() || url.find('\n') != std::string::npos)
+    throw_invalid("bad remote URL", name, "give a log directory or ssh://host/path");
   if (!holds_log(log_dir)) throw Error(ErrorCode::kNotFound, "no version log at '" + log_dir + "'", "", "check --log");
   auto all = remotes(log_dir);
   if (all.count(name) && !force && all[name] != url)

@@ -41,18 +41,18 @@ struct TransferOptions {
 };
 
 struct RefChange {
-  std::string name;                 // "main", or "tag v1"
+  std::string name;  // "main", or "tag v1"
   bool tag = false;
-  std::optional<CommitId> old_id;   // nullopt: created
+  std::optional<CommitId> old_id;  // nullopt: created
   CommitId new_id{};
-  bool forced = false;              // not a fast-forward
-  std::string new_label;            // "1a2b3c4d (main@3)"
+  bool forced = false;    // not a fast-forward
+  std::string new_label;  // "1a2b3c4d (main@3)"
 };
 
 struct TransferReport {
   size_t commits = 0, graphs = 0, chunks = 0;  // objects sent (the receiver lacked them)
-  uint64_t chunk_bytes = 0;   // stored bytes of the chunks sent
-  uint64_t pack_bytes = 0;    // the pack as encoded on the wire (objects and their framing)
+  uint64_t chunk_bytes = 0;                    // stored bytes of the chunks sent
+  uint64_t pack_bytes = 0;                     // the pack as encoded on the wire (objects and their framing)
   std::vector<RefChange> moved;
   std::vector<std::string> up_to_date;  // refs that already pointed at the sent version
 };

@@ -1,11 +1,12 @@
 // The transfer protocol on a byte stream (docs/formats.md "Transfer"): the encoding of every call,
 // the client side (StreamEndpoint, over an ssh child process) and the server loop (`strata serve`).
-#include <cerrno>
 #include <fcntl.h>
-#include <csignal>
-#include <cstring>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 #include "strata/framework/core/error.h"
 #include "strata/versioning/transfer/internal/transfer_endpoint.h"
@@ -186,7 +187,8 @@ ObjectList get_objects(In& in) {
   for (size_t i = 0; i < n; ++i) {
     l.chunks.push_back(in.id());
     const int64_t base = in.i64();
-    if (base < -1 || base >= static_cast<int64_t>(n)) throw Error(ErrorCode::kCorruption, "malformed transfer message: a base out of range");
+    if (base < -1 || base >= static_cast<int64_t>(n))
+      throw Error(ErrorCode::kCorruption, "malformed transfer message: a base out of range");
     l.bases.push_back(base);
     l.stored_bytes.push_back(in.u64());
   }
@@ -331,7 +333,8 @@ class StreamEndpoint : public Endpoint {
     const std::string greeting = in.bytes();
     const uint32_t protocol = in.u32();
     if (greeting != kGreeting)
-      throw Error(ErrorCode::kFailedPrecondition, "the other side is not a Strata transfer server", url_, "check --remote-strata");
+      throw Error(ErrorCode::kFailedPrecondition, "the other side is not a Strata transfer server", url_,
+                  "check --remote-strata");
     if (protocol != kTransferProtocol)
       throw Error(ErrorCode::kFailedPrecondition,
                   "the other side speaks transfer protocol " + std::to_string(protocol) + ", this Strata " +
@@ -518,8 +521,8 @@ Pack decode_pack(std::string_view bytes) {
   return p;
 }
 
-std::unique_ptr<Endpoint> open_endpoint(const std::string& url, bool receive, const std::string& remote_strata,
-                                        bool create, const LogOptions& options) {
+std::unique_ptr<Endpoint> open_endpoint(const std::string& url, bool receive, const std::string& remote_strata, bool create,
+                                        const LogOptions& options) {
   if (url.rfind("ssh://", 0) == 0) return spawn_ssh(url, receive, remote_strata);
   if (url.find("://") != std::string::npos)
     throw_invalid("unsupported URL '" + url + "'", "", "give a log directory or ssh://[user@]host[:port]/path");
@@ -583,7 +586,8 @@ void serve(const std::string& log_dir, bool receive, int in_fd, int out_fd) {
           break;
         }
         default:
-          throw Error(ErrorCode::kInvalidArgument, "unknown transfer request", log_dir, "run the same Strata version on both sides");
+          throw Error(ErrorCode::kInvalidArgument, "unknown transfer request", log_dir,
+                      "run the same Strata version on both sides");
       }
       o.u8(0);
       std::string body = result.take();

@@ -32,8 +32,8 @@ class LayoutCheck {
   uint64_t size() {
     uint64_t n = u64();
     if (n > in_.size() - pos_)
-      throw std::runtime_error("a length of " + std::to_string(n) + " at byte " + std::to_string(pos_ - 8) +
-                               " exceeds the " + std::to_string(in_.size() - pos_) + " bytes left");
+      throw std::runtime_error("a length of " + std::to_string(n) + " at byte " + std::to_string(pos_ - 8) + " exceeds the " +
+                               std::to_string(in_.size() - pos_) + " bytes left");
     return n;
   }
   void string() { skip(size()); }

@@ -42,7 +42,10 @@ class BufferPlanner {
       int best = -1;  // a free arena: the smallest that fits, else the largest
       for (size_t a = 0; a < arena_bytes_.size(); ++a) {
         if (busy_until[a] >= q.first) continue;
-        if (best < 0) { best = static_cast<int>(a); continue; }
+        if (best < 0) {
+          best = static_cast<int>(a);
+          continue;
+        }
         bool fits = arena_bytes_[a] >= bytes, best_fits = arena_bytes_[best] >= bytes;
         if (fits && (!best_fits || arena_bytes_[a] < arena_bytes_[best])) best = static_cast<int>(a);
         if (!fits && !best_fits && arena_bytes_[a] > arena_bytes_[best]) best = static_cast<int>(a);

@@ -49,17 +49,17 @@ struct OpContext {
   bool training = false;
   std::vector<Shape> in_shapes;  // logical [N, ...] shape of each input
   Shape out_shape;               // logical [N, ...] shape of output 0
-  // Memory layouts (docs/design.md "Network definition and execution": format_tag::any, reorders at the boundary). Before compile the
-  // network fills in_md with the layouts the producers offer; choose_layouts() replaces them by
-  // the layouts this op wants (the network reorders where they differ) and sets out_md.
+  // Memory layouts (docs/design.md "Network definition and execution": format_tag::any, reorders at the boundary). Before compile
+  // the network fills in_md with the layouts the producers offer; choose_layouts() replaces them by the layouts this op wants
+  // (the network reorders where they differ) and sets out_md.
   std::vector<dnnl::memory::desc> in_md;
   dnnl::memory::desc out_md;
   // Storage of the activations in those layouts: a plain layout comes as a tensor of the logical
   // shape; a blocked one as a flat tensor of the layout's (padded) size.
-  std::vector<Tensor> in;      // activations of the inputs
+  std::vector<Tensor> in;  // activations of the inputs
   Tensor out;
-  std::vector<Tensor> d_in;    // undefined where the gradient is not needed (integer inputs)
-  Tensor d_out;                // training only
+  std::vector<Tensor> d_in;  // undefined where the gradient is not needed (integer inputs)
+  Tensor d_out;              // training only
   // Outputs 1, 2, ... of a multi-output op (LSTM's final state): always plain row-major.
   std::vector<Shape> extra_out_shapes;
   std::vector<Tensor> extra_out, extra_d_out;
@@ -70,8 +70,8 @@ struct OpContext {
   // Fusion (docs/design.md "Network definition and execution"): a Linear/Conv2d whose only consumer is a
   // ReLU applies the ReLU as a oneDNN post-op and writes the ReLU's output; the ReLU then only
   // runs its backward, from its output (dy * (y > 0)).
-  bool fuse_relu = false;        // on the Linear/Conv2d
-  bool fused_into_input = false; // on the ReLU
+  bool fuse_relu = false;         // on the Linear/Conv2d
+  bool fused_into_input = false;  // on the ReLU
   std::string where() const { return node ? node->op + "(" + node->name + ")" : "op"; }
 };
 

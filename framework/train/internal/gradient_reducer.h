@@ -51,7 +51,7 @@ class GradientReducer {
     std::vector<Piece> pieces;
     size_t used = 0;
   };
-  void send(size_t bucket);    // a full (or the last) bucket: sum now, or queue it
+  void send(size_t bucket);     // a full (or the last) bucket: sum now, or queue it
   void reduce(Bucket& bucket);  // the all-reduce, then the sums back into the gradients
   void work();
 
@@ -60,7 +60,7 @@ class GradientReducer {
   size_t capacity_;  // floats per bucket
   float weight_ = 1;
   std::deque<Bucket> buckets_;  // a deque: growing it never moves a bucket the worker sums
-  size_t current_ = 0;  // the bucket being filled
+  size_t current_ = 0;          // the bucket being filled
   // The communication thread (overlap): buckets queued, and how many of them are summed.
   std::thread worker_;
   std::mutex mu_;
@@ -68,8 +68,8 @@ class GradientReducer {
   std::deque<Bucket*> queue_;
   size_t queued_ = 0, done_ = 0;
   bool stop_ = false;
-  double seconds_ = 0;  // guarded by mu_
-  std::exception_ptr failure_;  // an error of the worker's all-reduce, rethrown by finish()
+  double seconds_ = 0;           // guarded by mu_
+  std::exception_ptr failure_;   // an error of the worker's all-reduce, rethrown by finish()
   double blocking_seconds_ = 0;  // the training thread's own
 };
 

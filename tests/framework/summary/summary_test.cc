@@ -13,13 +13,13 @@
 #include <regex>
 #include <sstream>
 
-#include "strata/framework/graph/builder.h"
 #include "strata/framework/core/error.h"
-#include "strata/framework/summary/internal/crc32c.h"
+#include "strata/framework/graph/builder.h"
 #include "strata/framework/summary/event_reader.h"
 #include "strata/framework/summary/event_writer.h"
-#include "strata/framework/summary/internal/graph_def.h"
 #include "strata/framework/summary/histogram.h"
+#include "strata/framework/summary/internal/crc32c.h"
+#include "strata/framework/summary/internal/graph_def.h"
 #include "strata/framework/summary/internal/record_io.h"
 #include "strata/framework/summary/tensorboard_callback.h"
 #include "tests/expect_error.h"
@@ -103,8 +103,7 @@ GraphSpec mlp_graph() {
   g.input_shape = {1, 28, 28};
   NodeSpec flatten{"flatten", "Flatten", {"input"}, {}, {}, {}, {784}, {}};
   NodeSpec fc1{"fc1", "Linear", {"flatten"}, {{"out_features", {128}}}, {}, {}, {128}, {}};
-  fc1.params = {{"fc1/weight", {128, 784}, "kaiming_uniform", true, 784, 128},
-                {"fc1/bias", {128}, "zeros", true, 784, 128}};
+  fc1.params = {{"fc1/weight", {128, 784}, "kaiming_uniform", true, 784, 128}, {"fc1/bias", {128}, "zeros", true, 784, 128}};
   NodeSpec relu{"relu1", "ReLU", {"fc1"}, {}, {}, {}, {128}, {}};
   NodeSpec drop{"drop", "Dropout", {"relu1"}, {}, {{"p", 0.5}}, {}, {128}, {}};
   NodeSpec pool{"pool", "MaxPool2d", {"drop"}, {{"kernel", {2, 2}}}, {}, {}, {64}, {}};
@@ -153,12 +152,12 @@ TEST(EventWriter, FirstRecordExactBytesAndFileName) {
     EXPECT_EQ(read_file(path).size(), 40u);
   }
   const std::string name = fs::path(path).filename().string();
-  EXPECT_TRUE(std::regex_match(name, std::regex(R"(events\.out\.tfevents\.1700000000\..+\.)" +
-                                                std::to_string(getpid()) + R"(\.\d+)")))
+  EXPECT_TRUE(
+      std::regex_match(name, std::regex(R"(events\.out\.tfevents\.1700000000\..+\.)" + std::to_string(getpid()) + R"(\.\d+)")))
       << name;
-  const std::string expected = bytes_of({0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22, 0x09,
-                                         0, 0, 0, 0x40, 0xfc, 0x54, 0xd9, 0x41, 0x1a, 0x0d}) +
-                               "brain.Event:2" + bytes_of({0xec, 0xed, 0x8f, 0x9d});
+  const std::string expected =
+      bytes_of({0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22, 0x09, 0, 0, 0, 0x40, 0xfc, 0x54, 0xd9, 0x41, 0x1a, 0x0d}) +
+      "brain.Event:2" + bytes_of({0xec, 0xed, 0x8f, 0x9d});
   EXPECT_EQ(read_file(path), expected);
 }
 
@@ -214,8 +213,7 @@ TEST(EventWriter, RoundTripEveryKind) {
   w.add_text("version", 100, "version `abc` (main@1)\n\nfirst", 13.0);
   EXPECT_TRUE(w.add_graph(mlp_graph(), -1, 14.0));
   EXPECT_FALSE(w.add_graph(mlp_graph(), -1, 14.0));  // once per graph id
-  w.add_hparams_start({{"lr", 0.001}, {"optimizer", std::string("adam")}, {"shuffle", true}},
-                      "sweep", 15.0);
+  w.add_hparams_start({{"lr", 0.001}, {"optimizer", std::string("adam")}, {"shuffle", true}}, "sweep", 15.0);
   w.add_hparams_end(HParamsStatus::kFailure, 16.0);
   w.add_session_log(SessionStatus::kCheckpoint, 200, "ckpt", 17.0);
   w.flush();  // readable while the writer is still open
@@ -268,8 +266,7 @@ TEST(EventWriter, RoundTripEveryKind) {
 
   // The hparams summaries carry a DT_FLOAT tensor of shape [0]: `08 01 12 02 12 00`.
   const std::vector<RawRecord> raw = read_records(w.path());
-  EXPECT_NE(raw[7].data.find(bytes_of({0x42, 0x06, 0x08, 0x01, 0x12, 0x02, 0x12, 0x00})),
-            std::string::npos);
+  EXPECT_NE(raw[7].data.find(bytes_of({0x42, 0x06, 0x08, 0x01, 0x12, 0x02, 0x12, 0x00})), std::string::npos);
   // Text: DT_STRING (7) with an empty shape, then string_val.
   EXPECT_NE(raw[5].data.find(bytes_of({0x08, 0x07, 0x12, 0x00, 0x42})), std::string::npos);
 }
@@ -312,7 +309,7 @@ TEST_F(Corruption, DataCrcNamesFileAndOffset) {
   b[off + 12 + 3] ^= 0x01;  // one bit inside record 2's data
   write_file(path_, b);
   expect_error([&] { read_events(path_); }, ErrorCode::kCorruption,
-                      {"data CRC mismatch", path_, "byte offset " + std::to_string(off), "record 2"});
+               {"data CRC mismatch", path_, "byte offset " + std::to_string(off), "record 2"});
 }
 
 TEST_F(Corruption, LengthCrcNamesFileAndOffset) {
@@ -321,7 +318,7 @@ TEST_F(Corruption, LengthCrcNamesFileAndOffset) {
   b[off + 9] ^= 0x40;  // inside record 1's length CRC
   write_file(path_, b);
   expect_error([&] { read_events(path_); }, ErrorCode::kCorruption,
-                      {"length CRC mismatch", path_, "byte offset " + std::to_string(off)});
+               {"length CRC mismatch", path_, "byte offset " + std::to_string(off)});
   b = bytes_;
   b[off] ^= 0x01;  // the length itself: caught by its CRC before it is trusted
   write_file(path_, b);
@@ -332,10 +329,10 @@ TEST_F(Corruption, Truncation) {
   const uint64_t off = records_[3].offset;
   write_file(path_, bytes_.substr(0, bytes_.size() - 2));  // inside the last data CRC
   expect_error([&] { read_events(path_); }, ErrorCode::kCorruption,
-                      {"truncated record", "byte offset " + std::to_string(off), path_});
+               {"truncated record", "byte offset " + std::to_string(off), path_});
   write_file(path_, bytes_.substr(0, off + 5));  // inside the last header
   expect_error([&] { read_events(path_); }, ErrorCode::kCorruption,
-                      {"truncated record header", "byte offset " + std::to_string(off)});
+               {"truncated record header", "byte offset " + std::to_string(off)});
   write_file(path_, bytes_.substr(0, off));  // whole records only: fine
   EXPECT_EQ(read_events(path_).size(), 3u);
 }
@@ -343,7 +340,7 @@ TEST_F(Corruption, Truncation) {
 TEST_F(Corruption, RecordThatIsNotAnEvent) {
   write_file(path_, bytes_ + encode_record(bytes_of({0xff, 0xff, 0xff})));
   expect_error([&] { read_events(path_); }, ErrorCode::kCorruption,
-                      {"not a TensorBoard Event", "byte offset " + std::to_string(bytes_.size())});
+               {"not a TensorBoard Event", "byte offset " + std::to_string(bytes_.size())});
 }
 
 // ---------------------------------------------------------------- histograms
@@ -368,10 +365,8 @@ TEST(Histogram, ExactBucketsForKnownInput) {
   EXPECT_EQ(h.max, 3.0);
   EXPECT_EQ(h.sum, 3.5);
   EXPECT_EQ(h.sum_squares, 15.25);
-  EXPECT_EQ(h.bucket_limit,
-            (std::vector<double>{-1.9661990955585713, 0.0, 1e-12, 0.47069243095356195,
-                                 0.5177616740489182, 0.917246389039776, 1.0089710279437536,
-                                 2.8787120958073054, 3.1665833053880363}));
+  EXPECT_EQ(h.bucket_limit, (std::vector<double>{-1.9661990955585713, 0.0, 1e-12, 0.47069243095356195, 0.5177616740489182,
+                                                 0.917246389039776, 1.0089710279437536, 2.8787120958073054, 3.1665833053880363}));
   EXPECT_EQ(h.bucket, (std::vector<double>{1, 0, 1, 0, 1, 0, 2, 0, 1}));
 }
 
@@ -477,8 +472,8 @@ TEST(TensorBoardHelpers, MetricTagsAndHParams) {
   EXPECT_EQ(metric_tag("lr"), "lr");
   EXPECT_EQ(metric_tag("time/epoch_s"), "time/epoch_s");
   EXPECT_EQ(metric_tag("throughput/samples_per_s"), "throughput/samples_per_s");
-  const auto hp = hparam_values({{"lr", "1e-3"}, {"bs", "128"}, {"opt", "adam"}, {"aug", "true"},
-                                 {"x", " 1"}, {"y", "nan"}, {"z", "3abc"}});
+  const auto hp =
+      hparam_values({{"lr", "1e-3"}, {"bs", "128"}, {"opt", "adam"}, {"aug", "true"}, {"x", " 1"}, {"y", "nan"}, {"z", "3abc"}});
   EXPECT_EQ(std::get<double>(hp.at("lr")), 0.001);
   EXPECT_EQ(std::get<double>(hp.at("bs")), 128.0);
   EXPECT_EQ(std::get<std::string>(hp.at("opt")), "adam");
@@ -501,8 +496,7 @@ struct FakeRun {
                     {"fc1/bias", Tensor::from_vector({2}, {0.0f, 0.25f})}};
     grads = {{"fc1/weight", Tensor::from_vector({2, 2}, {0.01f, 0.02f, -0.01f, 0.0f})}};
     state.counters = {{"epoch", 1}, {"global_step", 4}};
-    state.metrics = {{"train/loss", 0.5}, {"val/loss", 0.625}, {"val/accuracy", 0.875},
-                     {"lr", 0.001}, {"time/epoch_s", 2.5}};
+    state.metrics = {{"train/loss", 0.5}, {"val/loss", 0.625}, {"val/accuracy", 0.875}, {"lr", 0.001}, {"time/epoch_s", 2.5}};
     state.hparams = {{"lr", "0.001"}, {"optimizer", "adam"}};
   }
 };
@@ -541,9 +535,8 @@ TEST(TensorBoardCallback, DrivenByHand) {
     if (e.tag == "loss/train_step") step_loss_steps.push_back(e.step);
   EXPECT_EQ(step_loss_steps, (std::vector<int64_t>{2, 4}));
   EXPECT_EQ(tags.at("loss/train_step")->value, 0.25);
-  const std::map<std::string, double> expected{
-      {"loss/train", 0.5}, {"loss/val", 0.625}, {"accuracy/val", 0.875}, {"lr", 0.001},
-      {"time/epoch_s", 2.5}, {"snapshot/ms", 12.5}};
+  const std::map<std::string, double> expected{{"loss/train", 0.5}, {"loss/val", 0.625},   {"accuracy/val", 0.875},
+                                               {"lr", 0.001},       {"time/epoch_s", 2.5}, {"snapshot/ms", 12.5}};
   for (const auto& [tag, value] : expected) {
     ASSERT_TRUE(tags.count(tag)) << tag;
     EXPECT_EQ(tags.at(tag)->kind, EventKind::kScalar) << tag;
@@ -569,8 +562,8 @@ TEST(TensorBoardCallback, DrivenByHand) {
     displays.push_back(m.display_name);
   }
   EXPECT_EQ(metric_tags, (std::vector<std::string>{"accuracy/test", "loss/test", "loss/train", "accuracy/val", "loss/val"}));
-  EXPECT_EQ(displays, (std::vector<std::string>{"test accuracy", "test loss", "training loss", "validation accuracy",
-                                                "validation loss"}));
+  EXPECT_EQ(displays,
+            (std::vector<std::string>{"test accuracy", "test loss", "training loss", "validation accuracy", "validation loss"}));
   EXPECT_TRUE(x.metrics[3].validation);
   EXPECT_FALSE(x.metrics[2].validation);
   for (const auto& h : x.hparams) {
@@ -616,9 +609,7 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   write_epoch_events(recreated, run.state, nullptr, run.annotations, options, 50.0);
   recreated.flush();
   std::vector<EventRecord> a = read_events(live.path()), b = read_events(recreated.path());
-  a.erase(std::remove_if(a.begin(), a.end(),
-                         [](const EventRecord& e) { return e.tag.rfind("grads/", 0) == 0; }),
-          a.end());
+  a.erase(std::remove_if(a.begin(), a.end(), [](const EventRecord& e) { return e.tag.rfind("grads/", 0) == 0; }), a.end());
   const std::vector<RawRecord> ra = read_records(live.path()), rb = read_records(recreated.path());
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 1; i < a.size(); ++i) {
@@ -641,9 +632,11 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
   write_epoch_events(bare, run.state, &run.grads, {}, TensorBoardOptions().histograms(false), 1.0);
   bare.flush();
   for (const EventRecord& e : read_events(bare.path())) EXPECT_NE(e.kind, EventKind::kHistogram);
-  expect_error([&] {
-    write_epoch_events(bare, run.state, nullptr, {{"snapshot/bytes", "lots"}}, options, 1.0);
-  }, ErrorCode::kInvalidArgument, {"snapshot/bytes", "lots"});
+  expect_error(
+      [&] {
+        write_epoch_events(bare, run.state, nullptr, {{"snapshot/bytes", "lots"}}, options, 1.0);
+      },
+      ErrorCode::kInvalidArgument, {"snapshot/bytes", "lots"});
 
   // The bytes of the previous commit land at that commit's step (the run is at step 4).
   EventWriter late(dir.sub("late"));
@@ -657,9 +650,11 @@ TEST(TensorBoardCallback, RecreationWritesTheSameEpochEvents) {
       ++found;
     }
   EXPECT_EQ(found, 1);
-  expect_error([&] {
-    write_epoch_events(late, run.state, nullptr, {{"snapshot/bytes", "1"}, {"snapshot/bytes_step", "x"}}, options, 1.0);
-  }, ErrorCode::kInvalidArgument, {"snapshot/bytes_step", "'x'"});
+  expect_error(
+      [&] {
+        write_epoch_events(late, run.state, nullptr, {{"snapshot/bytes", "1"}, {"snapshot/bytes_step", "x"}}, options, 1.0);
+      },
+      ErrorCode::kInvalidArgument, {"snapshot/bytes_step", "'x'"});
 }
 
 }  // namespace

@@ -53,9 +53,21 @@ GraphSpec every_op_graph() {
 }
 
 GraphSpec lenet_with_batch_norm() {
-  return Sequential({1, 28, 28}).conv2d(Conv2dOptions(8, 5).padding(2)).batch_norm().relu().max_pool2d(2)
-      .conv2d(Conv2dOptions(16, 5).padding(2)).batch_norm().relu().max_pool2d(2)
-      .flatten().linear(32).relu().dropout(0.2).linear(10).build();
+  return Sequential({1, 28, 28})
+      .conv2d(Conv2dOptions(8, 5).padding(2))
+      .batch_norm()
+      .relu()
+      .max_pool2d(2)
+      .conv2d(Conv2dOptions(16, 5).padding(2))
+      .batch_norm()
+      .relu()
+      .max_pool2d(2)
+      .flatten()
+      .linear(32)
+      .relu()
+      .dropout(0.2)
+      .linear(10)
+      .build();
 }
 
 // Seeded parameters, with running statistics that are not the identity (BatchNorm's inference
@@ -93,11 +105,11 @@ struct Case {
 
 // Runs `model` in ONNX Runtime on the input file (dims with the batch) and returns the largest
 // |difference| from `want` (Strata's eval forward); fails the test on a wrong output shape.
-double max_difference_in_ort(const TempDir& dir, const std::string& model, const std::string& input,
-                             const std::string& dims, const Tensor& want) {
-  const tools_test::CommandOutput run = tools_test::run_command(
-      "node " STRATA_SOURCE_DIR "/tests/versioning/onnx/onnx_run.js " + ort_dir() + " " + model + " " + input + " " +
-      dir.sub("y.f32") + " " + dims + " 2>&1");
+double max_difference_in_ort(const TempDir& dir, const std::string& model, const std::string& input, const std::string& dims,
+                             const Tensor& want) {
+  const tools_test::CommandOutput run =
+      tools_test::run_command("node " STRATA_SOURCE_DIR "/tests/versioning/onnx/onnx_run.js " + ort_dir() + " " + model + " " +
+                              input + " " + dir.sub("y.f32") + " " + dims + " 2>&1");
   EXPECT_EQ(run.code, 0) << run.out;
   std::string shape = "[";
   for (int64_t d : want.shape()) shape += (shape.size() > 1 ? "," : "") + std::to_string(d);
@@ -164,8 +176,8 @@ GraphSpec every_sequence_op_graph() {
   Value mask = b.padding_mask("mask", b.input(), 0);
   Value e = b.positional_embedding("pos", b.embedding("embed", b.input(), 13, 6, 0));
   Value rnn = b.gru("gru", b.layer_norm("ln", e), RecurrentOptions(4).bidirectional(true));
-  Value seq = b.concat("cat", {rnn, b.slice("first6", e, 1, 0, 6)}, 1);           // [9, 14]
-  Value scores = b.matmul("scores", seq, seq, true, 0.25);                       // [9, 9]
+  Value seq = b.concat("cat", {rnn, b.slice("first6", e, 1, 0, 6)}, 1);  // [9, 14]
+  Value scores = b.matmul("scores", seq, seq, true, 0.25);               // [9, 9]
   Value attn = b.softmax("attn", scores, SoftmaxOptions().mask(mask).causal(true));
   Value mixed = b.matmul("mixed", attn, b.transpose("seq_tt", b.transpose("seq_t", seq, {1, 0}), {1, 0}));
   Value pooled_max = b.sequence_pool("max", mixed, "max", mask);
@@ -252,8 +264,7 @@ TEST(OnnxExport, AVersionCarriesItsNameAndIsRefusedWhereOnnxCannotFollow) {
   odd.nodes[1].op = "Frobnicate";
   expect_error([&] { graph_to_onnx(odd, s.params, {}); }, ErrorCode::kInvalidArgument,
                {"Frobnicate has no ONNX equivalent", odd.nodes[1].name});
-  expect_error([&] { graph_to_onnx(s.graph, s.params, {}, OnnxOptions().opset(12)); }, ErrorCode::kInvalidArgument,
-               {"opset 12"});
+  expect_error([&] { graph_to_onnx(s.graph, s.params, {}, OnnxOptions().opset(12)); }, ErrorCode::kInvalidArgument, {"opset 12"});
   expect_error([&] { graph_to_onnx(s.graph, {}, {}); }, ErrorCode::kInvalidArgument, {"is missing"});
 }
 

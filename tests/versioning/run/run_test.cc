@@ -1,6 +1,8 @@
 // The run API (versioning::Run): fresh runs, continuing a branch, resuming an older version,
 // warm starts, codecs, TensorBoard folders, and the errors a user meets; and the Predictor that
 // serves what a run recorded.
+#include "strata/versioning/run/run.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,9 +11,8 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/versioning/chunk_codec.h"
-#include "strata/versioning/run/predictor.h"
 #include "strata/versioning/recorder.h"
-#include "strata/versioning/run/run.h"
+#include "strata/versioning/run/predictor.h"
 #include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
@@ -124,18 +125,17 @@ TEST(RunApi, BadRequestsAreRefusedBeforeAnythingIsWritten) {
   expect_error([&] { train(RunOptions().resume("main"), 1); }, ErrorCode::kInvalidArgument, {"need a log directory"});
   expect_error([&] { train(run_options(dir.sub("new")).resume("main@1"), 1); }, ErrorCode::kNotFound,
                {"no version log", "main@1"});
-  EXPECT_FALSE(fs::exists(dir.sub("new")));  // no empty log left behind
+  EXPECT_FALSE(fs::exists(dir.sub("new")));                  // no empty log left behind
   VersionLog::open(dir.sub("empty"), OpenMode::kReadWrite);  // a first run killed before its first epoch end
   expect_error([&] { train(run_options(dir.sub("empty")).resume("main"), 1); }, ErrorCode::kNotFound,
                {"no versions yet", "run without resume"});
   train(run_options(dir.path()), 1);
-  expect_error([&] { train(run_options(dir.path()).resume("main").warm_start("main"), 1); },
-               ErrorCode::kInvalidArgument, {"exclude each other"});
+  expect_error([&] { train(run_options(dir.path()).resume("main").warm_start("main"), 1); }, ErrorCode::kInvalidArgument,
+               {"exclude each other"});
   expect_error([&] { train(run_options(dir.path()).resume("nope@7"), 1); }, ErrorCode::kNotFound, {"nope"});
-  expect_error([&] { train(run_options(dir.path()).resume("main"), 2, small_mlp(5)); },
-               ErrorCode::kFailedPrecondition, {"differs from this network's graph"});
-  expect_error([&] { train(run_options(dir.path()).branch("bad name"), 1); }, ErrorCode::kInvalidArgument,
-               {"bad name"});
+  expect_error([&] { train(run_options(dir.path()).resume("main"), 2, small_mlp(5)); }, ErrorCode::kFailedPrecondition,
+               {"differs from this network's graph"});
+  expect_error([&] { train(run_options(dir.path()).branch("bad name"), 1); }, ErrorCode::kInvalidArgument, {"bad name"});
   {  // A version without optimizer state, as imports and merges are, cannot be resumed exactly.
     auto writer = VersionLog::open(dir.path(), OpenMode::kReadWrite);
     SnapshotRequest params_only;
@@ -160,7 +160,7 @@ TEST(RunApi, ItsDestructorDetachesItsCallbacksFromTheTrainer) {
   {
     versioning::Run run(trainer, run_options(dir.path()));
     trainer.fit(data, &data, 1);
-  }  // no finish(): the destructor waits for the commit
+  }                             // no finish(): the destructor waits for the commit
   trainer.fit(data, &data, 2);  // no recorder any more: nothing is committed, nothing dangles
   auto log = VersionLog::open(dir.path(), OpenMode::kReadOnly);
   EXPECT_EQ(log->all_versions().size(), 1u);

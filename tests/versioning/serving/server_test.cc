@@ -2,7 +2,11 @@
 // Protocol endpoints and every error code, bit-equality with Predictor, a hot swap under load,
 // a failed reload and a refused signature change keeping the served version, drift on
 // Fashion-MNIST, and the metrics. Every request loop is bounded in count and time.
+#include "strata/versioning/serving/server.h"
+
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <omp.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,20 +14,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <httplib.h>
-#include <omp.h>
-#include <nlohmann/json.hpp>
-
 #include "strata/datasets/data_loader.h"
-#include "strata/framework/core/error.h"
 #include "strata/datasets/idx.h"
+#include "strata/framework/core/error.h"
 #include "strata/framework/train/trainer.h"
 #include "strata/models/models.h"
 #include "strata/versioning/run/predictor.h"
 #include "strata/versioning/run/run.h"
-#include "strata/versioning/serving/server.h"
 #include "strata/versioning/version_log.h"
 #include "tests/versioning/shuffled_source.h"
 #include "tests/versioning/test_util.h"
@@ -109,7 +109,9 @@ class ServerTest : public ::testing::Test {
     return x;
   }
   static std::string infer_body(const Tensor& x, const std::string& id = "") {
-    json in = {{"name", "input"}, {"shape", x.shape()}, {"datatype", "FP32"},
+    json in = {{"name", "input"},
+               {"shape", x.shape()},
+               {"datatype", "FP32"},
                {"data", std::vector<float>(x.f32(), x.f32() + x.numel())}};
     json body = {{"inputs", json::array({in})}};
     if (!id.empty()) body["id"] = id;
@@ -176,14 +178,16 @@ TEST_F(ServerTest, SpeaksTheOpenInferenceProtocol) {
   EXPECT_EQ(r->get_header_value("X-Strata-Version"), v1_);
   EXPECT_EQ(out["outputs"][0]["shape"], (json{3, 10}));
   EXPECT_EQ(out["outputs"][0]["datatype"], "FP32");
-  EXPECT_FALSE(json::parse(c.Post("/v2/models/production/infer", infer_body(images(0, 1)), "application/json")->body).contains("id"));
+  EXPECT_FALSE(
+      json::parse(c.Post("/v2/models/production/infer", infer_body(images(0, 1)), "application/json")->body).contains("id"));
 
   // Nested data and an "outputs" filter naming the output give the same answer.
   const Tensor x = images(0, 3);
   json nested = json::array();
   for (int64_t i = 0; i < 3; ++i) {
     json rows = json::array();
-    for (int64_t h = 0; h < 28; ++h) rows.push_back(std::vector<float>(x.f32() + i * 784 + h * 28, x.f32() + i * 784 + h * 28 + 28));
+    for (int64_t h = 0; h < 28; ++h)
+      rows.push_back(std::vector<float>(x.f32() + i * 784 + h * 28, x.f32() + i * 784 + h * 28 + 28));
     nested.push_back(json::array({rows}));
   }
   json body = {{"inputs", {{{"name", "input"}, {"shape", {3, 1, 28, 28}}, {"datatype", "FP32"}, {"data", nested}}}},
@@ -218,11 +222,16 @@ TEST_F(ServerTest, AnswersEveryErrorWithItsCodeAndAMessage) {
   expect(infer, "{}", 400, {"\"inputs\""});
   auto with = [](const json& in) { return json{{"inputs", json::array({in})}}.dump(); };
   const std::vector<float> one(784, 0.5f);
-  expect(infer, with({{"name", "input"}, {"shape", {1, 784}}, {"datatype", "FP32"}, {"data", one}}), 400, {"[1,784]", "[N,1,28,28]"});
-  expect(infer, with({{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "INT64"}, {"data", one}}), 400, {"INT64", "FP32"});
-  expect(infer, with({{"name", "pixels"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", one}}), 400, {"pixels", "input"});
-  expect(infer, with({{"name", "input"}, {"shape", {2, 1, 28, 28}}, {"datatype", "FP32"}, {"data", one}}), 400, {"784 elements", "1568"});
-  expect(infer, with({{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", json::array({"a"})}}), 400, {});
+  expect(infer, with({{"name", "input"}, {"shape", {1, 784}}, {"datatype", "FP32"}, {"data", one}}), 400,
+         {"[1,784]", "[N,1,28,28]"});
+  expect(infer, with({{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "INT64"}, {"data", one}}), 400,
+         {"INT64", "FP32"});
+  expect(infer, with({{"name", "pixels"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", one}}), 400,
+         {"pixels", "input"});
+  expect(infer, with({{"name", "input"}, {"shape", {2, 1, 28, 28}}, {"datatype", "FP32"}, {"data", one}}), 400,
+         {"784 elements", "1568"});
+  expect(infer, with({{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", json::array({"a"})}}), 400,
+         {});
   json bad_value = {{"name", "input"}, {"shape", {1, 1, 28, 28}}, {"datatype", "FP32"}, {"data", one}};
   bad_value["data"][5] = "x";
   expect(infer, with(bad_value), 400, {"element 5"});
@@ -261,9 +270,12 @@ TEST_F(ServerTest, AnswersBusyWith503AndRetryAfterWhenTheQueueIsFull) {
       httplib::Client c("127.0.0.1", server.port());
       for (int i = 0; i < 3000 && Clock::now() < end && !(busy > 0 && ok > 8); ++i) {
         auto r = c.Post("/v2/models/production/infer", body, "application/json");
-        if (r && r->status == 200) ++ok;
-        else if (r && r->status == 503 && r->get_header_value("Retry-After") == "1") ++busy;
-        else ++other;
+        if (r && r->status == 200)
+          ++ok;
+        else if (r && r->status == 503 && r->get_header_value("Retry-After") == "1")
+          ++busy;
+        else
+          ++other;
       }
     });
   for (auto& t : clients) t.join();
@@ -421,10 +433,10 @@ TEST_F(ServerTest, ExportsPrometheusMetrics) {
   EXPECT_NE(m.find("code=\"400\"} 1"), std::string::npos);
   EXPECT_NE(m.find("strata_inference_samples_total{model=\"production\"} 6"), std::string::npos);
   EXPECT_NE(m.find("strata_inference_request_duration_seconds_count{model=\"production\"} 3"), std::string::npos);
-  for (const char* name : {"strata_inference_compute_duration_seconds_bucket", "strata_inference_queue_duration_seconds_sum",
-                           "strata_inference_in_flight_requests 0", "strata_model_load_duration_seconds_count",
-                           "strata_build_info{", "process_cpu_seconds_total", "process_resident_memory_bytes",
-                           "process_start_time_seconds"})
+  for (const char* name :
+       {"strata_inference_compute_duration_seconds_bucket", "strata_inference_queue_duration_seconds_sum",
+        "strata_inference_in_flight_requests 0", "strata_model_load_duration_seconds_count", "strata_build_info{",
+        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds"})
     EXPECT_NE(m.find(name), std::string::npos) << name;
   EXPECT_NE(m.find("strata_model_info{model=\"production\",ref=\"production\",version=\"" + v1_ + "\"} 1"), std::string::npos);
 }

@@ -1,19 +1,21 @@
 // Clone, push and pull between logs (versioning/transfer/transfer.h): what is sent (exactly the missing
 // objects), fast-forward rules, verification on arrival, the ssh transport (through a stand-in
 // for ssh that runs the far side's command here), SIGKILL during a push, and the wire bytes.
-#include <chrono>
-#include <csignal>
-#include <fstream>
+#include "strata/versioning/transfer/transfer.h"
+
 #include <gtest/gtest.h>
-#include <set>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "strata/versioning/transfer/transfer.h"
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <set>
+
+#include "strata/versioning/transfer/internal/transfer_endpoint.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
 #include "tests/versioning/test_util.h"
-#include "strata/versioning/transfer/internal/transfer_endpoint.h"
 
 namespace strata::versioning {
 namespace {
@@ -189,8 +191,11 @@ TEST_F(Transfer, TrainOnBothSidesThenPushAndPullBothWaysAndDivergenceIsRefusedWi
   TransferReport forced = push(b, a, TransferOptions().branches({{"main", "main"}}).force(true));
   ASSERT_EQ(forced.moved.size(), 1u);
   EXPECT_TRUE(forced.moved[0].forced);
-  expect_error([&] { push(b, a, TransferOptions().branches({{"nope", "nope"}})); }, ErrorCode::kNotFound,
-               {"no branch 'nope'", "its branches:"});
+  expect_error(
+      [&] {
+        push(b, a, TransferOptions().branches({{"nope", "nope"}}));
+      },
+      ErrorCode::kNotFound, {"no branch 'nope'", "its branches:"});
   auto la = VersionLog::open(a, OpenMode::kReadOnly);
   EXPECT_EQ(*la->head("main"), b_main);
   EXPECT_TRUE(la->has_version(a_main));  // the old head stays until gc
@@ -386,17 +391,22 @@ TEST(TransferWire, PackBytesAreFixed) {
   std::string hex;
   for (unsigned char ch : bytes) hex += "0123456789abcdef"[ch >> 4], hex += "0123456789abcdef"[ch & 15];
   EXPECT_EQ(hex,
-            "0100000000000000"                   // 1 commit
-            "ab000000000000000000000000000000"   // its id
-            "0300000000000000" "726563"          // record "rec"
-            "0000000000000000"                   // no optimizer manifest
-            "0200000000000000" "7374"            // stats "st"
-            "0100000000000000"                   // 1 graph
-            "0100000000000000" "67"              // id "g"
-            "0200000000000000" "4747"            // bytes "GG"
-            "0100000000000000"                   // 1 chunk
-            "00000000000000000000000000000001"   // its id
-            "0100000000000000" "76");            // value "v"
+            "0100000000000000"                  // 1 commit
+            "ab000000000000000000000000000000"  // its id
+            "0300000000000000"
+            "726563"            // record "rec"
+            "0000000000000000"  // no optimizer manifest
+            "0200000000000000"
+            "7374"              // stats "st"
+            "0100000000000000"  // 1 graph
+            "0100000000000000"
+            "67"  // id "g"
+            "0200000000000000"
+            "4747"                              // bytes "GG"
+            "0100000000000000"                  // 1 chunk
+            "00000000000000000000000000000001"  // its id
+            "0100000000000000"
+            "76");  // value "v"
   const Pack back = decode_pack(bytes);
   EXPECT_EQ(back.commits[0].record, "rec");
   EXPECT_EQ(back.chunks[0].first, c);

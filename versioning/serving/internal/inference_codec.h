@@ -33,9 +33,9 @@ struct RequestError {
 };
 
 struct InferRequest {
-  std::string id;            // echoed back; empty when the request had none
+  std::string id;  // echoed back; empty when the request had none
   bool has_id = false;
-  Tensor input;              // [N, input_shape...] of the signature's dtype
+  Tensor input;                      // [N, input_shape...] of the signature's dtype
   std::vector<std::string> outputs;  // the outputs asked for (empty: all)
 };
 

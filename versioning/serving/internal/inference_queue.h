@@ -25,7 +25,7 @@
 namespace strata::versioning::serving {
 
 struct InferenceResult {
-  Tensor output;            // [N, output_shape...]
+  Tensor output;  // [N, output_shape...]
   double queue_seconds = 0;
   double compute_seconds = 0;
   int64_t batch_samples = 0;  // samples of the forward pass it was part of

@@ -28,9 +28,9 @@ class MetricFamily {
 
  private:
   struct Series {
-    double value = 0;                // counter / gauge; histogram: sum
-    std::vector<uint64_t> counts;    // histogram: per bucket (not cumulative)
-    uint64_t count = 0;              // histogram: observations
+    double value = 0;              // counter / gauge; histogram: sum
+    std::vector<uint64_t> counts;  // histogram: per bucket (not cumulative)
+    uint64_t count = 0;            // histogram: observations
   };
   std::string name_, help_;
   Kind kind_;

@@ -52,7 +52,7 @@ struct PackCommit {
   std::string record, optim, stats;  // optim / stats empty when the sender has none
 };
 struct Pack {
-  std::vector<PackCommit> commits;  // parents before children
+  std::vector<PackCommit> commits;                          // parents before children
   std::vector<std::pair<std::string, std::string>> graphs;  // id, GraphSpec bytes
   std::vector<std::pair<ChunkId, std::string>> chunks;      // id, stored value
 };
