@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "strata/framework/core/error.h"
@@ -48,6 +49,15 @@ std::map<std::string, std::string> resumed_hparams(const versioning::RunOptions&
 
 }  // namespace
 
+std::string exact_text(double v) {
+  char buf[32];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
 void adopt_resumed_hparams(CLI::App& app, const versioning::RunOptions& options,
                            const std::vector<std::pair<std::string, std::string>>& flag_to_hparam) {
   if (options.resume().empty()) return;
@@ -63,6 +73,7 @@ void adopt_resumed_hparams(CLI::App& app, const versioning::RunOptions& options,
       option->run_callback();
       taken += " " + flag + " " + value->second;
     } catch (const CLI::Error& e) {
+      option->clear();  // the default stays: nothing of the refused value
       std::fprintf(stderr, "note: %s keeps its default: the recorded '%s' does not fit here (%s)\n", flag.c_str(),
                    value->second.c_str(), e.what());
     }

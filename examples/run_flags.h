@@ -19,6 +19,10 @@ namespace strata {
 
 void add_run_flags(CLI::App& app, versioning::RunOptions& options);
 
+// The shortest text that reads back as exactly `v`, for recording a flag's number as a
+// hyper-parameter that adopt_resumed_hparams gives back without rounding.
+std::string exact_text(double v);
+
 // With --resume: each flag of `flag_to_hparam` (e.g. {"--lr", "lr"}) that the command line did
 // not give takes the value the resumed version recorded under that hyper-parameter, through
 // the flag's own parsing and checks, so `--resume main` goes on as the run was started. Says on

@@ -123,10 +123,10 @@ int main(int argc, char** argv) {
     trainer.set_hparam("model", model);
     if (model == "mlp" && activation != "relu") trainer.set_hparam("activation", activation);
     trainer.set_hparam("batch_size", std::to_string(batch_size));
-    trainer.set_hparam("dropout", std::to_string(dropout));
+    trainer.set_hparam("dropout", exact_text(dropout));
     trainer.set_hparam("threads", std::to_string(threads));
 
-    trainer.set_hparam("val_split", std::to_string(val_split));
+    trainer.set_hparam("val_split", exact_text(val_split));
     if (rank0)
       std::printf(
           "model %s: %lld trainable parameters, %lld training / %lld validation / %lld test images, %d ranks x %d threads\n",

@@ -152,7 +152,11 @@ int main(int argc, char** argv) {
                          {"--layers", "layers"},
                          {"--heads", "heads"},
                          {"--seed", "seed"},
-                         {"--threads", "threads"}});
+                         {"--threads", "threads"},
+                         {"--bidirectional", "bidirectional"},
+                         {"--words", "words"},
+                         {"--max-length", "max_length"},
+                         {"--window", "window"}});
   if (dim % heads != 0 && model == "transformer") {
     std::fprintf(stderr, "error: --heads %lld must divide --dim %lld\n", static_cast<long long>(heads),
                  static_cast<long long>(dim));
@@ -209,12 +213,16 @@ int main(int argc, char** argv) {
                                                                        {"hidden", std::to_string(hidden)},
                                                                        {"layers", std::to_string(layers)},
                                                                        {"heads", std::to_string(heads)},
-                                                                       {"dropout", std::to_string(dropout)},
+                                                                       {"dropout", exact_text(dropout)},
                                                                        {"batch_size", std::to_string(batch_size)},
                                                                        {"threads", std::to_string(threads)},
                                                                        {"data/vocabulary", vocab.to_string()}})
       trainer.set_hparam(key, value);
     if (task == "langid" && bidirectional) trainer.set_hparam("bidirectional", "true");
+    // What shapes the data and so the graph: a resumed run takes them back (adopt_resumed_hparams).
+    if (task == "langid") trainer.set_hparam("words", std::to_string(words));
+    if (task == "langid") trainer.set_hparam("max_length", std::to_string(max_length));
+    if (task == "lm") trainer.set_hparam("window", std::to_string(window));
 
     // Majority class of the test set: the baseline an accuracy must beat.
     std::map<int64_t, int64_t> counts;

@@ -486,9 +486,10 @@ NamedTensors read_safetensors(const std::string& path, std::map<std::string, std
   if (n > bytes.size() - 8 || n > (uint64_t{100} << 20))
     bad_file(path, "the header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(bytes.size()) +
                        " bytes)");
+  const std::string header = bytes.substr(8, n);  // the parsed values point into it: it outlives them
   JsonValue root;
   try {
-    root = parse_json(bytes.substr(8, n), 8);
+    root = parse_json(header, 8);
   } catch (const JsonError& e) {
     bad_file(path, "safetensors header: " + e.what + " (at byte " + std::to_string(e.offset) + ")");
   }

@@ -23,7 +23,11 @@ class Value {
  public:
   const std::string& ref() const { return ref_; }
   // The node's k-th output ("rnn:1": a recurrent layer's final hidden state).
-  Value output(int k) const { return Value(ref_.substr(0, ref_.find(':')) + ":" + std::to_string(k)); }
+  // output(0) is the node itself, written as GraphSpec writes it ("rnn", never "rnn:0").
+  Value output(int k) const {
+    const std::string node = ref_.substr(0, ref_.find(':'));
+    return Value(k == 0 ? node : node + ":" + std::to_string(k));
+  }
   bool operator==(const Value& other) const { return ref_ == other.ref_; }
 
  private:

@@ -112,7 +112,8 @@ Network::Network(GraphSpec spec, NetworkOptions options)
     if (n.num_outputs() != op_schema(n.op, n.name).num_outputs)
       throw_invalid(n.op + "(" + n.name + ") has " + std::to_string(n.num_outputs()) + " output shapes, its op has " +
                     std::to_string(op_schema(n.op, n.name).num_outputs));
-    outputs_of[n.name] = n.num_outputs();
+    if (!outputs_of.emplace(n.name, n.num_outputs()).second)
+      throw_invalid("node name '" + n.name + "' appears twice (or is the input's name)");
   }
   check_edge(spec_.output, "the graph's output");
   for (const NodeSpec& n : spec_.nodes) {

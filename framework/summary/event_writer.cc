@@ -208,8 +208,19 @@ void EventWriter::add_hparams_experiment(const HParamsExperiment& experiment, do
     info->set_name(h.name);
     info->set_display_name(h.display_name);
     info->set_description(h.description);
-    info->set_type(static_cast<tensorboard::hparams::DataType>(h.type));
-    if (h.type == HParamsExperiment::Type::kFloat64 && !h.domain.empty()) {
+    HParamsExperiment::Type type = h.type;
+    if (type == HParamsExperiment::Type::kUnset && !h.domain.empty()) {  // from the values: all numbers, all bools, else strings
+      bool numbers = true, bools = true;
+      for (const HParamValue& v : h.domain) {
+        numbers = numbers && std::holds_alternative<double>(v);
+        bools = bools && std::holds_alternative<bool>(v);
+      }
+      type = numbers ? HParamsExperiment::Type::kFloat64
+             : bools ? HParamsExperiment::Type::kBool
+                     : HParamsExperiment::Type::kString;
+    }
+    info->set_type(static_cast<tensorboard::hparams::DataType>(type));
+    if (type == HParamsExperiment::Type::kFloat64 && !h.domain.empty()) {
       double lo = INFINITY, hi = -INFINITY;
       for (const HParamValue& v : h.domain)
         if (const double* d = std::get_if<double>(&v)) {
@@ -220,7 +231,7 @@ void EventWriter::add_hparams_experiment(const HParamsExperiment& experiment, do
       info->mutable_domain_interval()->set_max_value(hi);
     } else if (!h.domain.empty()) {
       // Mixed types are listed as strings, which is how the session start shows non-numbers.
-      const bool bools = h.type == HParamsExperiment::Type::kBool;
+      const bool bools = type == HParamsExperiment::Type::kBool;
       for (const HParamValue& v : h.domain) {
         google::protobuf::Value* out = info->mutable_domain_discrete()->add_values();
         if (const bool* b = std::get_if<bool>(&v)) {

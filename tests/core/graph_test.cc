@@ -74,7 +74,7 @@ TEST(GraphBuilder, OrdersNodesTopologicallyAndAddressesSecondOutputs) {
   const Value rnn = b.lstm("rnn", b.input(), RecurrentOptions(4));
   EXPECT_EQ(rnn.ref(), "rnn");
   EXPECT_EQ(rnn.output(1).ref(), "rnn:1");
-  EXPECT_EQ(rnn.output(1).output(0).ref(), "rnn:0");
+  EXPECT_EQ(rnn.output(1).output(0).ref(), "rnn");  // one spelling per value: one graph id
   const GraphSpec g = b.build(b.linear("fc", rnn.output(1), 2));
   EXPECT_EQ(g.find("rnn")->output_shape, (Shape{5, 4}));
   EXPECT_EQ(g.find("rnn")->output_shape_at(1), (Shape{4}));

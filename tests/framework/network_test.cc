@@ -296,6 +296,9 @@ TEST(Network, AGraphWiredToAMissingValueIsRefused) {
   bad = g;
   bad.output = "fc:1";
   EXPECT_THROW(Network{bad}, Error);
+  bad = g;  // two nodes of one name: an edge to it would be ambiguous
+  bad.nodes.insert(bad.nodes.begin() + 1, bad.nodes.front());
+  EXPECT_THROW(Network{bad}, Error);
   bad = g;
   bad.nodes.front().extra_output_shapes.clear();  // an LSTM with one output
   EXPECT_THROW(Network{bad}, Error);
