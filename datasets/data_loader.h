@@ -105,6 +105,7 @@ class DataLoader : public BatchSource {
   // preprocessing (DataLoaderOptions and Dataset::preprocess).
   std::map<std::string, std::string> provenance() const override;
   std::map<std::string, std::string> input_normalization() const override { return normalization_hparams(options_); }
+  int64_t batch_size() const override { return options_.batch_size(); }
   Tensor raw_inputs() const override { return data_.x; }
   LoaderPosition position() const { return {epoch_, batch_}; }
   // Continues from pos exactly as if the loader had got there by next(): the same batches

@@ -23,6 +23,9 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual int64_t num_batches() const = 0;
   virtual int64_t num_samples() const = 0;
+  // Samples per batch (the last may hold fewer), recorded as hyper-parameter "batch_size" with
+  // every version unless the program sets one; 0: unknown (not recorded).
+  virtual int64_t batch_size() const { return 0; }
   // Positions the source at the first batch of this 1-based epoch; the order of an epoch is a
   // pure function of (seed, epoch), so a resumed run sees exactly the batches it would have.
   virtual void start_epoch(int64_t epoch) = 0;

@@ -219,6 +219,7 @@ void Trainer::record_sources(const BatchSource& train, const BatchSource* valida
     if (source)
       for (const auto& [key, value] : source->provenance()) data_provenance_[std::string("data/") + role + "/" + key] = value;
   input_hparams_ = train.input_normalization();
+  if (train.batch_size() > 0) input_hparams_["batch_size"] = std::to_string(train.batch_size());
   if (const InputReference stats = input_reference(train.raw_inputs()); !stats.empty())
     data_provenance_["data/train/input_stats"] = stats.to_string();
 }

@@ -174,7 +174,7 @@ class Trainer {
   std::map<std::string, int64_t> callback_counters_;
   std::map<std::string, std::string> extra_hparams_;
   std::map<std::string, std::string> data_provenance_;  // "data/<role>/<key>", set by fit()
-  std::map<std::string, std::string> input_hparams_;    // the training source's normalisation, set by fit()
+  std::map<std::string, std::string> input_hparams_;    // the training source's normalisation and batch size, set by fit()
   std::map<std::string, double> metrics_;
   int64_t epoch_ = 0, global_step_ = 0;
   EpochProgress resume_progress_;   // from a mid-epoch state (load_state); batches 0: none

@@ -57,6 +57,7 @@ TEST(QuickStart, PredictReproducesTheRecordedAccuracy) {
     // Recorded by the library from the DataLoader, not by the program.
     EXPECT_EQ(head.hparams.at("input/mean"), "0.286000013");
     EXPECT_EQ(head.hparams.at("input/std"), "0.352999985");
+    EXPECT_EQ(head.hparams.at("batch_size"), "128");
     EXPECT_TRUE(contains(head.environment.at("data/train/input_stats"), "strata-input-stats 1 20000\nmean "));
   }
   EXPECT_GT(recorded, 0.75);
