@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 
 #include "strata/framework/core/error.h"
@@ -48,15 +47,6 @@ std::map<std::string, std::string> resumed_hparams(const versioning::RunOptions&
 }
 
 }  // namespace
-
-std::string exact_text(double v) {
-  char buf[32];
-  for (int digits = 6; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
 
 void adopt_resumed_hparams(CLI::App& app, const versioning::RunOptions& options,
                            const std::vector<std::pair<std::string, std::string>>& flag_to_hparam) {

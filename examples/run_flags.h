@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/framework/core/number_text.h"  // exact_text: record numbers adopt_resumed_hparams reads
 #include "strata/versioning/run/run.h"
 
 namespace CLI {
@@ -18,10 +19,6 @@ class App;
 namespace strata {
 
 void add_run_flags(CLI::App& app, versioning::RunOptions& options);
-
-// The shortest text that reads back as exactly `v`, for recording a flag's number as a
-// hyper-parameter that adopt_resumed_hparams gives back without rounding.
-std::string exact_text(double v);
 
 // With --resume: each flag of `flag_to_hparam` (e.g. {"--lr", "lr"}) that the command line did
 // not give takes the value the resumed version recorded under that hyper-parameter, through

@@ -6,20 +6,13 @@
 #include <map>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/number_text.h"
 
 namespace strata {
 
 namespace {
-// The shortest text that reads back as exactly `v`: a resumed run takes its hyper-parameters
-// from these strings (examples' --resume), so they must not round.
-std::string num(double v) {
-  char buf[32];
-  for (int digits = 6; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
+// Recorded numbers read back exactly: a resumed run takes its hyper-parameters from them.
+std::string num(double v) { return exact_text(v); }
 // A setting `kind` does not read is refused, not silently ignored.
 void refuse_settings_that_do_not_apply(const OptimizerOptions& o) {
   const OptimizerOptions defaults;
