@@ -11,7 +11,7 @@ main_only=0
 # Building the libraries, the examples and the strata command; the main job's data set.
 packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev libcereal-dev
           libprotobuf-dev protobuf-compiler libzstd-dev libxxhash-dev libcli11-dev libfmt-dev zlib1g-dev
-          libcpp-httplib-dev nlohmann-json3-dev dataset-fashion-mnist)
+          libcpp-httplib-dev nlohmann-json3-dev libsodium-dev dataset-fashion-mnist)
 if [ $main_only = 0 ]; then
   # The tests: GoogleTest, PyTorch and ONNX checkers, the fuzzers, MPI, a real ssh server, the
   # HTTP clients and Prometheus, the word lists and fortunes of the text models, the .deb build.

@@ -8,11 +8,12 @@
 
 namespace strata::tools {
 
-std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode) {
+std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode,
+                                                 const versioning::LogOptions& options) {
   if (g.log_dir.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "no version log given", "", "pass --log DIR or set STRATA_LOG");
   }
-  return versioning::VersionLog::open(g.log_dir, mode);
+  return versioning::VersionLog::open(g.log_dir, mode, options);
 }
 
 std::string json_str(const std::string& s) { return versioning::json_quote(s); }

@@ -20,7 +20,8 @@ struct GlobalOptions {
 };
 
 // Opens --log / $STRATA_LOG; a clear error when neither is given.
-std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode);
+std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode,
+                                                 const versioning::LogOptions& options = {});
 
 // ---- JSON ----
 std::string json_str(const std::string& s);

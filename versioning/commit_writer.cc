@@ -142,7 +142,7 @@ void check_branch_accepts(const LmdbTxn& txn, const CommitRecord& r, const std::
 
 // Stores the new chunks, the record, manifests, graph, stats, index and head in `txn`.
 CommitStats store_commit(LmdbTxn& txn, const PreparedCommit& p, const std::vector<EncodeJob>& jobs, uint64_t reused,
-                         bool deferred, const std::string& log_dir) {
+                         bool deferred, const std::optional<Signature>& signature, const std::string& log_dir) {
   const CommitRecord& r = p.record;
   const auto head = LogInternals::get_ref(txn, head_key(r.branch));
   check_branch_accepts(txn, r, head, log_dir);
@@ -164,6 +164,7 @@ CommitStats store_commit(LmdbTxn& txn, const PreparedCommit& p, const std::vecto
   for (const auto* list : {&r.params, &r.optim})
     for (const TensorEntry& e : *list) stats.raw_bytes += e.raw_bytes;
   if (!txn.exists(Db::kCommits, as_bytes(p.id))) txn.put(Db::kCommits, as_bytes(p.id), p.record_bytes);
+  if (signature) txn.put(Db::kSignatures, version_signature_key(p.id, signature->key_id()), signature->encode());
   if (!p.optim_bytes.empty()) txn.put(Db::kOptim, as_bytes(p.id), p.optim_bytes);
   txn.put(Db::kStats, as_bytes(p.id), stats.encode());
   if (deferred && pending.size() > sizeof(CommitId)) txn.put(Db::kPending, next_pending_key(txn), pending);
@@ -291,7 +292,9 @@ CommitResult VersionLog::write(const PreparedCommit& p, const WriteOptions& writ
 
   // Phase 3: one write transaction for chunks, record, manifests, graph, index and ref.
   const auto t1 = std::chrono::steady_clock::now();
-  env_->write([&](LmdbTxn& txn) { result.stats = store_commit(txn, p, jobs, reused, deferred, log_dir_); });
+  const std::optional<Signature> signature =
+      signer_ ? std::optional<Signature>(sign_version(*signer_, p.id, now_ms())) : std::nullopt;
+  env_->write([&](LmdbTxn& txn) { result.stats = store_commit(txn, p, jobs, reused, deferred, signature, log_dir_); });
   result.write_seconds = seconds_since(t1);
 
   if (deferred) {  // the next commit is deferred too, most likely: no delta bases to keep

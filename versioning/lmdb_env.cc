@@ -14,6 +14,7 @@
 #include <map>
 
 #include "strata/framework/core/error.h"
+#include "strata/versioning/internal/index_guard.h"
 
 namespace strata::versioning {
 namespace {
@@ -105,6 +106,10 @@ const char* db_name(Db db) {
       return "stats";
     case Db::kPending:
       return "pending";
+    case Db::kSignatures:
+      return "signatures";
+    case Db::kTrust:
+      return "trust";
     case Db::kCount:
       break;
   }
@@ -123,6 +128,39 @@ std::optional<std::string_view> LmdbTxn::get(Db db, std::string_view key) const 
 }
 
 void LmdbTxn::put(Db db, std::string_view key, std::string_view value) {
+  if (is_guarded(db)) {
+    auto old = get(db, key);
+    const std::optional<std::string> old_value = old ? std::optional<std::string>(std::string(*old)) : std::nullopt;
+    raw_put(db, key, value);
+    update_digest(db, key, old_value, value);
+    return;
+  }
+  raw_put(db, key, value);
+}
+
+bool LmdbTxn::del(Db db, std::string_view key) {
+  if (is_guarded(db)) {
+    auto old = get(db, key);
+    if (!old) return false;
+    const std::string old_value(*old);
+    raw_del(db, key);
+    update_digest(db, key, old_value, std::nullopt);
+    return true;
+  }
+  return raw_del(db, key);
+}
+
+void LmdbTxn::update_digest(Db db, std::string_view key, const std::optional<std::string>& old_value,
+                            const std::optional<std::string_view>& new_value) {
+  // A log from before digests has none until VersionLog::open seals one; nothing to keep then.
+  std::optional<IndexDigest> d = stored_digest(*this, db);
+  if (!d) return;
+  if (old_value) d->remove(key, *old_value);
+  if (new_value) d->add(key, *new_value);
+  raw_put(Db::kMeta, digest_key(db), d->encode());
+}
+
+void LmdbTxn::raw_put(Db db, std::string_view key, std::string_view value) {
   STRATA_CHECK(writable_);
   MDB_val k = to_val(key), v = to_val(value);
   int rc = mdb_put(txn_, env_->dbi(db), &k, &v, 0);
@@ -130,7 +168,7 @@ void LmdbTxn::put(Db db, std::string_view key, std::string_view value) {
   if (rc != 0) throw_lmdb(rc, std::string("write to ") + db_name(db), env_->dir());
 }
 
-bool LmdbTxn::del(Db db, std::string_view key) {
+bool LmdbTxn::raw_del(Db db, std::string_view key) {
   STRATA_CHECK(writable_);
   MDB_val k = to_val(key);
   int rc = mdb_del(txn_, env_->dbi(db), &k, nullptr);
@@ -238,6 +276,15 @@ void check_data_file(const std::string& dir) {
   if (!page_size_ok(m1.page_size) || m1.page_size != m0.page_size)
     bad("the meta pages disagree on the page size (" + std::to_string(m0.page_size) + " and " + std::to_string(m1.page_size) +
         ")");
+  // LMDB writes transaction t's meta to page t % 2, so page 0 holds an even id, page 1 an odd one
+  // (or 0 before the first commit), one apart. A damaged id breaks that, and LMDB would silently
+  // pick the other page: the log would open as of an older transaction, its newest refs gone.
+  const bool fresh = m0.txnid == 0 && m1.txnid == 0;
+  const uint64_t apart = m0.txnid > m1.txnid ? m0.txnid - m1.txnid : m1.txnid - m0.txnid;
+  if (!fresh && (m0.txnid % 2 != 0 || m1.txnid % 2 != 1 || apart != 1))
+    bad("the meta pages' transaction ids (" + std::to_string(m0.txnid) + " and " + std::to_string(m1.txnid) +
+        ") are not consecutive with page 0 even and page 1 odd: one is damaged, and the log would open as of an older "
+        "transaction");
   const MetaPage& current = m1.txnid > m0.txnid ? m1 : m0;  // as LMDB chooses
   if (current.last_page > (uint64_t{1} << 40))
     bad("the current meta page names an impossible last page " + std::to_string(current.last_page));
@@ -318,7 +365,8 @@ std::shared_ptr<LmdbEnv> LmdbEnv::open(const std::string& dir, bool read_only, s
   if (rc != 0) throw_lmdb(rc, "begin transaction", dir);
   for (int i = 0; i < static_cast<int>(Db::kCount); ++i) {
     rc = mdb_dbi_open(txn, db_name(static_cast<Db>(i)), read_only ? 0u : MDB_CREATE, &env->dbis_[i]);
-    if (rc == MDB_NOTFOUND && static_cast<Db>(i) == Db::kPending) continue;  // optional, see Db
+    const Db db = static_cast<Db>(i);
+    if (rc == MDB_NOTFOUND && (db == Db::kPending || db == Db::kSignatures || db == Db::kTrust)) continue;  // optional, see Db
     if (rc != 0) {
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND)

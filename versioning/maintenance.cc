@@ -153,6 +153,12 @@ GcReport VersionLog::gc() {
       txn.del(Db::kCommits, as_bytes(id));
       txn.del(Db::kOptim, as_bytes(id));
       txn.del(Db::kStats, as_bytes(id));
+      std::vector<std::string> signatures;
+      txn.scan_prefix(Db::kSignatures, version_signature_prefix(id), [&](std::string_view k, std::string_view) {
+        signatures.emplace_back(k);
+        return true;
+      });
+      for (const std::string& k : signatures) txn.del(Db::kSignatures, k);
       deleted.insert(id);
     }
     report.commits_deleted = deleted.size();
@@ -190,6 +196,8 @@ VerifyReport VersionLog::verify(const std::optional<CommitId>& version) const {
           report.issues.push_back({CommitId{}, "", "ref '" + std::string(k) + "' points to a missing version"});
         return true;
       });
+      if (txn.exists(Db::kMeta, "digest/refs") || settings_.format_version >= 3)
+        for (const std::string& problem : digest_problems(txn)) report.issues.push_back({CommitId{}, "", problem});
     }
     std::map<ChunkId, std::string> checked;  // chunk -> problem ("" when good)
     for (const CommitId& id : ids) {

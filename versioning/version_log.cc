@@ -22,7 +22,10 @@ namespace {
 // Version of the log as a whole (meta "format_version"): bumped when a database's layout changes.
 // 2: float-model chunks may use mode 2 (signed residual). Version 1 logs read unchanged; a writer
 // raises their version to 2 before it can add a chunk that a version-1 reader would not decode.
-constexpr uint32_t kLogFormatVersion = 2;
+// 3: `meta` keeps a digest of each guarded database (internal/index_guard.h), and the signatures
+// and trust databases exist. A writer seals the digests of an older log when it opens it.
+constexpr uint32_t kLogFormatVersion = 3;
+constexpr uint32_t kFirstDigestedFormat = 3;
 
 int64_t parse_int(std::string_view text, const char* what) {
   std::string s(text);
@@ -82,6 +85,14 @@ void validate_options(const LogOptions& o) {
 // ---- keys and internals --------------------------------------------------------------------
 
 std::string head_key(const std::string& branch) { return "heads/" + branch; }
+std::string version_signature_prefix(const CommitId& id) { return "v" + std::string(as_bytes(id)); }
+std::string version_signature_key(const CommitId& id, const KeyId& key) {
+  return version_signature_prefix(id) + std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+std::string tag_signature_key(const std::string& tag) { return "t" + tag; }
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 std::string tag_key(const std::string& tag) { return "tags/" + tag; }
 std::string index_prefix(const std::string& branch) { return branch + std::string(1, '\0'); }
 std::string index_key(const std::string& branch, int64_t epoch) {
@@ -157,6 +168,18 @@ std::vector<CommitId> LogInternals::first_parents(const LmdbTxn& txn, const Comm
   return out;
 }
 
+std::map<int64_t, CommitId> LogInternals::branch_index(const LmdbTxn& txn, const CommitId& head) {
+  std::map<int64_t, CommitId> out;
+  for (const CommitId& id : first_parents(txn, head)) {
+    // A merge keeps its first parent's epoch (training resumed from it counts on from there)
+    // but not its name: branch@epoch stays the version that epoch trained. Newest first, so the
+    // newest commit of an epoch wins.
+    const CommitRecord r = need_record(txn, id);
+    if (!r.is_merge() && r.step_in_epoch() == 0) out.emplace(r.epoch, id);
+  }
+  return out;
+}
+
 void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const std::optional<CommitId>& head) {
   std::vector<std::string> stale;
   txn.scan_prefix(Db::kIndex, index_prefix(branch), [&](std::string_view k, std::string_view) {
@@ -165,14 +188,7 @@ void LogInternals::reindex_branch(LmdbTxn& txn, const std::string& branch, const
   });
   for (const std::string& k : stale) txn.del(Db::kIndex, k);
   if (!head) return;
-  std::set<int64_t> done;
-  for (const CommitId& id : first_parents(txn, *head)) {
-    // A merge keeps its first parent's epoch (training resumed from it counts on from there)
-    // but not its name: branch@epoch stays the version that epoch trained.
-    const CommitRecord r = need_record(txn, id);
-    if (!r.is_merge() && r.step_in_epoch() == 0 && done.insert(r.epoch).second)
-      txn.put(Db::kIndex, index_key(branch, r.epoch), as_bytes(id));
-  }
+  for (const auto& [epoch, id] : branch_index(txn, *head)) txn.put(Db::kIndex, index_key(branch, epoch), as_bytes(id));
 }
 
 // ---- VersionLog ------------------------------------------------------------------------------
@@ -186,12 +202,18 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
   const std::string dir = log_dir + "/versions.lmdb";
   const bool read_only = mode == OpenMode::kReadOnly;
   log->read_only_ = read_only;
+  // The signing key first: a bad key must not leave a new, empty log behind.
+  std::string key_file = options.signing_key();
+  if (key_file.empty() && !read_only)
+    if (const char* env = std::getenv("STRATA_SIGNING_KEY")) key_file = env;
+  if (!key_file.empty()) log->signer_ = std::make_shared<const SigningKey>(SigningKey::load(key_file));
   log->env_ = LmdbEnv::open(dir, read_only, options.initial_map_bytes());
   if (!read_only) {
     log->env_->write([&](LmdbTxn& txn) {
       if (txn.exists(Db::kMeta, "format_version")) {
         LogSettings s = read_settings(txn, dir);  // refuses newer formats before anything is written
         const bool upgrade = s.format_version < kLogFormatVersion;
+        if (s.format_version < kFirstDigestedFormat) seal_digests(txn);
         s.format_version = kLogFormatVersion;
         if (options.update_settings()) {
           s.keyframe_interval = options.keyframe_interval();
@@ -203,18 +225,27 @@ std::unique_ptr<VersionLog> VersionLog::open(const std::string& log_dir, OpenMod
       }
       LogSettings s;
       s.format_version = kLogFormatVersion;
-      s.created_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      s.created_ms = now_ms();
       s.keyframe_interval = options.keyframe_interval();
       s.zstd_level = options.zstd_level();
       s.codec = options.codec();
       write_settings(txn, s);
+      seal_digests(txn);
     });
   }
   log->env_->read([&](const LmdbTxn& txn) {
     if (!txn.exists(Db::kMeta, "format_version"))
       throw Error(ErrorCode::kCorruption, "not a Strata version log (no format version in meta)", dir);
     log->settings_ = read_settings(txn, dir);
+    if (!options.check_digests() || log->settings_.format_version < kFirstDigestedFormat) return;
+    const std::vector<std::string> problems = digest_problems(txn);
+    if (!problems.empty())
+      throw Error(ErrorCode::kCorruption,
+                  problems.front() + (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : ""),
+                  log_dir,
+                  "nothing was changed; `strata verify --all` lists every difference. Restore the log from a copy, or accept "
+                  "the refs as they are with `strata verify --reseal` and recreate what was lost with `strata branch` or "
+                  "`strata tag`");
   });
   log->cache_ = std::make_unique<ChunkCache>(options.decode_cache_bytes());
   return log;
@@ -474,9 +505,14 @@ void VersionLog::delete_branch(const std::string& name) {
   });
 }
 
-void VersionLog::set_tag(const std::string& name, const CommitId& id, bool force) {
+void VersionLog::set_tag(const std::string& name, const CommitId& id, bool force, bool sign) {
   require_writable("set a tag");
   validate_ref_name("tag", name);
+  if (sign && !signer_)
+    throw Error(ErrorCode::kFailedPrecondition, "no signing key to sign tag '" + name + "' with", log_dir_,
+                "pass --sign-key FILE or set STRATA_SIGNING_KEY (make a key with `strata keygen FILE`)");
+  const std::optional<Signature> signature =
+      sign ? std::optional<Signature>(sign_tag(*signer_, name, id, now_ms())) : std::nullopt;
   env_->write([&](LmdbTxn& txn) {
     LogInternals::need_record(txn, id);
     if (auto old = LogInternals::get_ref(txn, tag_key(name)); old && !force && *old != id)
@@ -486,7 +522,10 @@ void VersionLog::set_tag(const std::string& name, const CommitId& id, bool force
       throw Error(ErrorCode::kAlreadyExists,
                   "a branch is named '" + name + "': a tag of the same name would make the name ambiguous", log_dir_,
                   "choose another tag name");
+    const auto old = LogInternals::get_ref(txn, tag_key(name));
+    if (old && *old != id) txn.del(Db::kSignatures, tag_signature_key(name));  // it signed the old target
     txn.put(Db::kRefs, tag_key(name), as_bytes(id));
+    if (signature) txn.put(Db::kSignatures, tag_signature_key(name), signature->encode());
   });
 }
 
@@ -495,6 +534,7 @@ void VersionLog::delete_tag(const std::string& name) {
   env_->write([&](LmdbTxn& txn) {
     if (!txn.del(Db::kRefs, tag_key(name)))
       throw Error(ErrorCode::kNotFound, "no tag '" + name + "'", log_dir_, "see `strata tag`");
+    txn.del(Db::kSignatures, tag_signature_key(name));
   });
 }
 

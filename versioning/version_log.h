@@ -30,6 +30,7 @@
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/commit_record.h"
 #include "strata/versioning/ids.h"
+#include "strata/versioning/signing.h"
 
 namespace strata::versioning {
 
@@ -45,6 +46,13 @@ struct LogOptions {
   STRATA_ARG(int, encode_threads) = 0;                       // 0: OpenMP's default
   STRATA_ARG(size_t, decode_cache_bytes) = size_t{64} << 20;
   STRATA_ARG(bool, update_settings) = false;  // an existing log keeps its meta settings unless this is set
+  // Opening compares the refs, the branch index, the signatures and the trust list with the
+  // digests kept beside them and refuses a log where they differ (kCorruption). Off only for
+  // `verify`, which reports the differences one by one, and `reseal_digests`.
+  STRATA_ARG(bool, check_digests) = true;
+  // The secret key (versioning/signing.h) that signs every version this log object writes, and
+  // its tags written with `sign`. Empty: $STRATA_SIGNING_KEY when set (read-write opens only).
+  STRATA_ARG(std::string, signing_key);
 };
 
 enum class OpenMode { kReadOnly, kReadWrite };
@@ -179,8 +187,29 @@ class VersionLog {
 
   void set_branch(const std::string& name, const CommitId& id, bool force = false);
   void delete_branch(const std::string& name);
-  void set_tag(const std::string& name, const CommitId& id, bool force = false);
+  // Moving or deleting a tag drops its signature; `sign` signs the new one with the signing key
+  // (kFailedPrecondition without one).
+  void set_tag(const std::string& name, const CommitId& id, bool force = false, bool sign = false);
   void delete_tag(const std::string& name);
+
+  // ---- signatures and trust (versioning/signatures.cc) ----
+  // The key that signs what this object writes; nullptr when none is configured.
+  const SigningKey* signing_key() const { return signer_.get(); }
+  // Adds a signature by the signing key to a version already in the log.
+  void sign(const CommitId& id);
+  // The signatures stored with a version; kCorruption when one is malformed.
+  std::vector<Signature> signatures(const CommitId& id) const;
+  std::optional<Signature> tag_signature(const std::string& tag) const;
+  // The verdict on a version's signatures (signing.h), or a tag's.
+  SignatureCheck check_version(const CommitId& id, const TrustPolicy& policy) const;
+  SignatureCheck check_tag(const std::string& tag, const TrustPolicy& policy) const;
+  // The trust list: keys kept in the log, by name (like ssh's allowed_signers).
+  void trust_key(const std::string& name, const PublicKey& key);
+  // Revokes a trusted key by name or (a prefix of) its key id; returns it.
+  TrustedKey revoke_key(const std::string& name_or_id);
+  std::vector<TrustedKey> trusted_keys() const;
+  // The keys in `pub_files`, or the log's trust list when there are none.
+  TrustPolicy trust_policy(const std::vector<std::string>& pub_files = {}) const;
 
   // ---- maintenance (versioning/maintenance.cc) ----
   // Keeps the optimizer state of the newest `keep_last_k` versions of every branch, of branch
@@ -196,7 +225,13 @@ class VersionLog {
   // Versions waiting for compact_pending.
   size_t pending_versions() const;
   // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.
+  // Checking all versions also compares the refs, index, signatures and trust list with their
+  // digests (LogOptions::check_digests) and reports each difference.
   VerifyReport verify(const std::optional<CommitId>& version = std::nullopt) const;
+  // Accepts the refs, index, signatures and trust list as they are now: rewrites their digests.
+  // For a log whose refs lost an entry to damage, after `verify` named what differs; recreate a
+  // lost branch or tag afterwards. Returns the differences it accepted.
+  std::vector<std::string> reseal_digests();
 
  private:
   friend class LogInternals;
@@ -211,6 +246,7 @@ class VersionLog {
   LogSettings settings_;
   std::shared_ptr<LmdbEnv> env_;
   std::unique_ptr<ChunkCache> cache_;
+  std::shared_ptr<const SigningKey> signer_;
   // The tensors of the last commit written here, as delta bases for the next one.
   std::mutex write_mu_;
   CommitId last_id_{};

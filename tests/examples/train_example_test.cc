@@ -177,6 +177,8 @@ TEST(TrainExample, ALogWrittenByStrata020ReadsVerifiesAndResumes) {
   EXPECT_EQ(log->read_record(*log->head("main")).epoch, 3);
   EXPECT_EQ(log->read_record(*log->head("main")).parents,
             std::vector<CommitId>{log->resolve("72f3d1e8ddde1fb9f8d0408f1c49f57e")});
+  EXPECT_EQ(log->settings().format_version, 3u);  // the resuming writer sealed the ref digests
+  EXPECT_TRUE(log->verify().ok());
 }
 
 // The bug of examples/run_log: four runs of regression_csv on one log went to main, main-2,

@@ -245,6 +245,90 @@ TEST(StrataCliVerify, CleanLogPassesAndFlippedChunkFails) {
   EXPECT_EQ(run_strata(dir, "verify " + short_hex(ids[0]) + " --log " + dir.path()).code, 0);
 }
 
+// keygen, trust, sign, tag -s / -v, verify --require-signed, log and show marks, as a user runs them.
+TEST_F(StrataCli, SigningVerbsFromKeygenToRequireSigned) {
+  const std::string key = dir_.sub("alice.key");
+  RunResult k = run_strata(dir_, "keygen " + key + " --comment alice@lab");
+  ASSERT_EQ(k.code, 0) << k.err;
+  const std::string key_id = key_id_hex(read_public_key(key + ".pub").id());
+  EXPECT_TRUE(contains(k.out, "key id " + key_id)) << k.out;
+  EXPECT_EQ(run_strata(dir_, "keygen " + key).code, 1);  // never overwritten
+  // Unsigned so far: verify passes, --require-signed does not.
+  RunResult v = run_strata(dir_, "verify " + log_arg());
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_TRUE(contains(v.out, "signatures: 0 trusted, 0 untrusted, 0 revoked, 4 unsigned, 0 bad")) << v.out;
+  v = run_strata(dir_, "verify --require-signed " + log_arg());
+  EXPECT_EQ(v.code, 1);
+  EXPECT_TRUE(contains(v.out, "UNSIGNED " + short_hex(main_[2]))) << v.out;
+  EXPECT_TRUE(contains(v.err, "4 version(s) are not signed by a trusted key")) << v.err;
+  // Sign main's versions; untrusted until the key is trusted.
+  for (const CommitId& id : main_)
+    ASSERT_EQ(run_strata(dir_, "sign " + short_hex(id) + " --sign-key " + key + " " + log_arg()).code, 0);
+  RunResult log = run_strata(dir_, "log " + log_arg());
+  EXPECT_TRUE(contains(log.out, "[signed: key " + key_id.substr(0, 16) + ", untrusted]")) << log.out;
+  ASSERT_EQ(run_strata(dir_, "trust add " + key + ".pub --name alice " + log_arg()).code, 0);
+  log = run_strata(dir_, "log " + log_arg());
+  EXPECT_TRUE(contains(log.out, short_hex(main_[2]) + " main@3")) << log.out;
+  EXPECT_TRUE(contains(log.out, "[signed: alice]")) << log.out;
+  RunResult show = run_strata(dir_, "show main " + log_arg());
+  EXPECT_TRUE(contains(show.out, "signed   by alice (ed25519 key " + key_id + "), trusted")) << show.out;
+  RunResult js = run_strata(dir_, "show main --json " + log_arg());
+  EXPECT_TRUE(contains(js.out, "\"signatures\":[{\"status\":\"trusted\",\"signer\":\"alice\",\"key_id\":\"" + key_id)) << js.out;
+  v = run_strata(dir_, "verify main --require-signed " + log_arg());
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  v = run_strata(dir_, "verify --all --require-signed " + log_arg());  // exp@3 is unsigned
+  EXPECT_EQ(v.code, 1);
+  EXPECT_TRUE(contains(v.out, "UNSIGNED " + short_hex(exp_))) << v.out;
+  // Signed tags.
+  RunResult t = run_strata(dir_, "tag -s release main " + log_arg(), "STRATA_SIGNING_KEY=" + key);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(contains(t.out, "tag release -> " + short_hex(main_[2]) + " (main@3), signed with key " + key_id)) << t.out;
+  t = run_strata(dir_, "tag -v release " + log_arg());
+  EXPECT_EQ(t.code, 0) << t.err;
+  EXPECT_TRUE(contains(t.out, "good signature by alice")) << t.out;
+  EXPECT_EQ(run_strata(dir_, "tag -v best " + log_arg()).code, 1);  // not signed
+  // Revoked: its signatures stop counting.
+  ASSERT_EQ(run_strata(dir_, "trust revoke alice " + log_arg()).code, 0);
+  EXPECT_EQ(run_strata(dir_, "tag -v release " + log_arg()).code, 1);
+  v = run_strata(dir_, "verify main --require-signed " + log_arg());
+  EXPECT_EQ(v.code, 1);
+  EXPECT_TRUE(contains(v.out, "REVOKED " + short_hex(main_[2]) + " (main@3): signed by alice")) << v.out;
+  EXPECT_EQ(run_strata(dir_, "verify main --require-signed --trusted " + key + ".pub " + log_arg()).code, 0);
+  RunResult list = run_strata(dir_, "trust list " + log_arg());
+  EXPECT_TRUE(contains(list.out, "alice")) << list.out;
+  EXPECT_TRUE(contains(list.out, "REVOKED")) << list.out;
+  // Usage errors exit 2.
+  for (const std::string& bad :
+       std::vector<std::string>{"tag -v release main", "tag -s release", "tag --trusted x.pub release main", "trust add " + key,
+                                "trust bogus", "verify --reseal --all", "sign main", "pull x --trusted k.pub"})
+    EXPECT_EQ(run_strata(dir_, bad + " " + log_arg(), "STRATA_SIGNING_KEY=").code, 2) << bad;
+}
+
+// The probe of the report: a ref lost to a flipped B-tree byte. Strata refuses the log, verify
+// names what differs, --reseal accepts it and the branch can be made again.
+TEST_F(StrataCli, AVanishedRefIsReportedAndCanBeResealed) {
+  const std::string data = dir_.sub("versions.lmdb/data.mdb");
+  std::string file = read_file(data);
+  int flips = 0;
+  for (size_t pos = file.find("heads/exp"); pos != std::string::npos; pos = file.find("heads/exp", pos + 1), ++flips)
+    file[pos + 8] = 'q';  // "heads/exq"
+  ASSERT_GT(flips, 0);
+  std::ofstream(data, std::ios::binary | std::ios::trunc).write(file.data(), static_cast<std::streamsize>(file.size()));
+  RunResult b = run_strata(dir_, "branch " + log_arg());
+  EXPECT_EQ(b.code, 1);
+  EXPECT_TRUE(contains(b.err, "'refs' database does not match its digest")) << b.err;
+  RunResult v = run_strata(dir_, "verify --all " + log_arg());
+  EXPECT_EQ(v.code, 1);
+  EXPECT_TRUE(contains(v.out, "does not match its digest")) << v.out;
+  RunResult r = run_strata(dir_, "verify --reseal " + log_arg());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "accepted: ")) << r.out;
+  b = run_strata(dir_, "branch " + log_arg());
+  EXPECT_EQ(b.code, 0) << b.err;
+  EXPECT_TRUE(contains(b.out, "exq")) << b.out;
+  EXPECT_EQ(run_strata(dir_, "verify --all " + log_arg()).code, 0);
+}
+
 TEST_F(StrataCli, CheckGatesOnMetricDeltasAgainstABaseline) {
   RunResult pass = run_strata(dir_,
                               "check main@3 --baseline main@2 --metric val_acc --max-drop 0.01 --metric val_loss "
@@ -622,8 +706,8 @@ TEST_F(StrataCli, GcKeepFullAppliesRetention) {
   EXPECT_TRUE(contains(listed.out, "[params only]  main epoch 1")) << listed.out;
   EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '['), 1) << listed.out;
   RunResult listed_json = run_strata(dir_, "log --json " + log_arg());
-  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[],\"resumable\":false}")) << listed_json.out;
-  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[\"best\"],\"resumable\":true}")) << listed_json.out;
+  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[],\"resumable\":false,")) << listed_json.out;
+  EXPECT_TRUE(contains(listed_json.out, "\"tags\":[\"best\"],\"resumable\":true,")) << listed_json.out;
   RunResult again = run_strata(dir_, "gc --keep-full 1 " + log_arg());
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_TRUE(contains(again.out, "optimizer state dropped from 0 versions now (1 params-only in all, 3 full)")) << again.out;

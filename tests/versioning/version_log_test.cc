@@ -59,7 +59,7 @@ TEST(VersionLog, CommitAndReadBackBitExact) {
   back.metrics.erase("val/f1");
   expect_state_eq(back, want);
   EXPECT_EQ(ro->settings().keyframe_interval, 8);
-  EXPECT_EQ(ro->settings().format_version, 2u);
+  EXPECT_EQ(ro->settings().format_version, 3u);
 }
 
 TEST(VersionLog, DeltaChainsAcrossKeyframesReadBackBitExact) {
@@ -366,16 +366,17 @@ TEST(VersionLog, BadInput) {
   }
   for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite})
     expect_error([&] { VersionLog::open(dir.sub("log"), mode); }, ErrorCode::kFailedPrecondition,
-                 {"format version 99", "1 to 2", "upgrade"});
+                 {"format version 99", "1 to 3", "upgrade"});
 
-  // A version-1 log (no mode-2 chunks) still reads; a writer raises it to 2 before it may add one.
+  // A version-1 log (no mode-2 chunks, no digests) still reads; a writer raises it to the current
+  // version, sealing the digests, before it may add anything.
   {
     auto env = LmdbEnv::open(dir.sub("log/versions.lmdb"), false, 0);
     env->write([](LmdbTxn& txn) { txn.put(Db::kMeta, "format_version", "1"); });
   }
   EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadOnly)->settings().format_version, 1u);
-  EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadWrite)->settings().format_version, 2u);
-  EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadOnly)->settings().format_version, 2u);
+  EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadWrite)->settings().format_version, 3u);
+  EXPECT_EQ(VersionLog::open(dir.sub("log"), OpenMode::kReadOnly)->settings().format_version, 3u);
 }
 
 }  // namespace

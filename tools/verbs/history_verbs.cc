@@ -50,6 +50,31 @@ std::string key_metrics_text(const CommitRecord& r) {
   return out;
 }
 
+// " [signed: alice]" and the like after a version in `strata log`; "" when unsigned.
+std::string signature_mark(const versioning::SignatureCheck& c) {
+  using versioning::SignatureStatus;
+  switch (c.status) {
+    case SignatureStatus::kUnsigned:
+      return "";
+    case SignatureStatus::kBad:
+      return " [BAD SIGNATURE]";
+    case SignatureStatus::kTrusted:
+      return " [signed: " + c.signer + "]";
+    case SignatureStatus::kRevoked:
+      return " [signed: " + c.signer + ", revoked key]";
+    case SignatureStatus::kUntrusted:
+      return " [signed: key " + c.signer + ", untrusted]";
+  }
+  return "";
+}
+
+std::string signature_json(const versioning::SignatureCheck& c) {
+  if (c.status == versioning::SignatureStatus::kUnsigned) return "null";
+  return fmt::format("{{\"status\":\"{}\",\"signer\":{},\"key_id\":{},\"time_ms\":{},\"problem\":{}}}",
+                     versioning::signature_status_name(c.status), json_str(c.signer), json_str(versioning::key_id_hex(c.key_id)),
+                     c.time_ms, json_str(c.problem));
+}
+
 }  // namespace
 
 std::optional<std::string> default_branch(const VersionLog& log, const GlobalOptions& g, const std::string& hint) {
@@ -117,9 +142,11 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
   }
 
   const Decorations deco = decorations(*log);
+  const versioning::TrustPolicy trust = log->trust_policy();
   std::vector<std::string> json_items;
   for (size_t i = 0; i < versions.size(); ++i) {
     const auto& [id, r] = versions[i];
+    const versioning::SignatureCheck signature = log->check_version(id, trust);
     const std::vector<std::string> refs = deco.refs_of(id);
     const double regressed = regressions ? regression(*log, r, *regressions) : NAN;  // NaN: none
     if (g.json) {
@@ -136,6 +163,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
           json_str_list(tags), r.optim_present ? "true" : "false");
       if (graph) item += fmt::format(",\"graph\":{},\"connectors\":{}", json_str(rows[i].row), json_str_list(rows[i].connectors));
       if (regressions) item += fmt::format(",\"regression\":{}", json_num(regressed));  // NaN is null
+      item += ",\"signature\":" + signature_json(signature);
       json_items.push_back(item + "}");
       continue;
     }
@@ -143,6 +171,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
                                    local_time(r.wall_time_ms));
     if (!refs.empty()) line += fmt::format(" ({})", fmt::join(refs, ", "));
     if (!r.optim_present) line += " [params only]";  // retention dropped it, or an import / a merge
+    line += signature_mark(signature);
     line += "  " + r.message + key_metrics_text(r);
     if (!std::isnan(regressed)) line += fmt::format("  REGRESSION {} {:+.4g}", regressions->metric, regressed);
     if (graph) {
@@ -223,8 +252,20 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
     auto it = stats->stored_bytes.find(t);
     return it == stats->stored_bytes.end() ? 0 : it->second;
   };
+  std::vector<std::pair<versioning::Signature, versioning::SignatureCheck>> signatures;
+  const versioning::TrustPolicy trust = log->trust_policy();
+  try {
+    for (const versioning::Signature& s : log->signatures(id))
+      signatures.emplace_back(s, versioning::check_signatures({s}, trust, id));
+  } catch (const Error& e) {  // a malformed signature: shown, not fatal
+    versioning::SignatureCheck bad;
+    bad.status = versioning::SignatureStatus::kBad;
+    bad.problem = e.what_failed();
+    signatures.emplace_back(versioning::Signature{}, bad);
+  }
   if (g.json) {
-    std::vector<std::string> jt;
+    std::vector<std::string> jt, js;
+    for (const auto& [s, c] : signatures) js.push_back(signature_json(c));
     auto add_tensors = [&](const std::vector<TensorEntry>& entries, const char* kind) {
       for (const TensorEntry& e : entries) {
         jt.push_back(
@@ -255,12 +296,12 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
         "{{\"id\":{},\"short_id\":{},\"name\":{},\"parents\":{},\"branch\":{},\"epoch\":{},"
         "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
         "\"metrics\":{},\"counters\":{},\"environment\":{},\"optim_present\":{},\"raw_bytes\":{},"
-        "\"new_stored_bytes\":{}{}{}}}\n",
+        "\"new_stored_bytes\":{},\"signatures\":{}{}{}}}\n",
         json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents), json_str(r.branch),
         r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_str(r.graph_id),
         json_map(r.hparams, json_str), json_map(r.metrics, json_num),
         json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str),
-        r.optim_present ? "true" : "false", stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
+        r.optim_present ? "true" : "false", stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0, json_list(js),
         tensors ? ",\"tensors\":" + json_list(jt) : std::string(), spec ? ",\"nodes\":" + json_list(nodes) : std::string());
     return 0;
   }
@@ -269,6 +310,15 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
   for (const CommitId& p : r.parents) fmt::print("parent   {}\n", safe_describe(*log, p));
   fmt::print("branch   {}\nepoch    {}\nstep     {}\n", r.branch, r.epoch, r.global_step);
   fmt::print("author   {}\ntime     {}\n", r.author, local_time(r.wall_time_ms));
+  for (const auto& [s, c] : signatures) {
+    if (c.status == versioning::SignatureStatus::kBad) {
+      fmt::print("signed   BAD SIGNATURE: {}\n", c.problem);
+    } else {
+      fmt::print("signed   by {} (ed25519 key {}), {}, {}\n", c.signer, versioning::key_id_hex(c.key_id),
+                 c.status == versioning::SignatureStatus::kTrusted ? "trusted" : versioning::signature_status_name(c.status),
+                 local_time(s.time_ms));
+    }
+  }
   fmt::print("graph    {}\n", r.graph_id.substr(0, 12));
   print_environment(r);
   fmt::print("optimizer state: {}\n", r.optim_present ? "kept" : (r.optim_dropped() ? "dropped by retention" : "none"));

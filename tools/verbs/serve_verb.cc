@@ -68,7 +68,14 @@ Verb serve_verb(CLI::App& app, const GlobalOptions& g) {
       ->check(CLI::Range(1, 100));
   c->add_option("--drift-window", s.drift_window(), "recent samples compared with the training inputs")
       ->check(CLI::Range(10, 1000000));
-  return {c, nullptr, [&g, a] { return cmd_serve(g, a->options.refs(a->refs).max_body_bytes(int64_t{a->max_body_mb} << 20)); }};
+  c->add_flag("--require-signed", s.require_signed(),
+              "serve only versions signed by a trusted key (the log's trust list, or --trusted)");
+  c->add_option("--trusted", s.trusted(), "with --require-signed: trust these public keys (FILE.pub) instead");
+  auto check = [a] {
+    if (!a->options.trusted().empty() && !a->options.require_signed())
+      throw CLI::ValidationError("--trusted", "goes with --require-signed");
+  };
+  return {c, check, [&g, a] { return cmd_serve(g, a->options.refs(a->refs).max_body_bytes(int64_t{a->max_body_mb} << 20)); }};
 }
 
 const VerbRegistration kServe(220, serve_verb);

@@ -1,6 +1,7 @@
 // strata verify / gc / du / export / tensorboard: the log's bytes.
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -23,6 +24,7 @@ struct ImportOptions {
   int64_t classes = 10;
   bool allow_partial = false;
   uint64_t seed = 0;
+  std::string sign_key;
 };
 
 using versioning::CommitId;
@@ -30,33 +32,106 @@ using versioning::OpenMode;
 using versioning::StorageUsage;
 using versioning::to_hex;
 
-int cmd_verify(const GlobalOptions& g, const std::string& name, bool all) {
-  auto log = open_log(g, OpenMode::kReadOnly);
-  if (all && !name.empty()) throw_invalid("verify takes a version or --all, not both");
+// Accepts the refs, index, signatures and trust list as they are (VersionLog::reseal_digests).
+int cmd_reseal(const GlobalOptions& g) {
+  auto log = open_log(g, OpenMode::kReadWrite, versioning::LogOptions().check_digests(false));
+  const std::vector<std::string> accepted = log->reseal_digests();
+  for (const std::string& a : accepted) fmt::print("accepted: {}\n", a);
+  fmt::print(accepted.empty() ? "the digests already matched; nothing changed\n"
+                              : "resealed: the refs, index, signatures and trust list are accepted as they are now\n");
+  return 0;
+}
+
+struct VerifyFlags {
+  std::string version;
+  bool all = false, reseal = false, require_signed = false;
+  std::vector<std::string> trusted;
+};
+
+// The signatures of the versions verified: counts by status, and each version that is not
+// signed by a trusted key.
+struct SignatureSummary {
+  std::map<versioning::SignatureStatus, size_t> counts;
+  std::vector<std::pair<CommitId, versioning::SignatureCheck>> not_trusted;
+};
+
+SignatureSummary summarize_signatures(const versioning::VersionLog& log, const std::vector<CommitId>& ids,
+                                      const versioning::TrustPolicy& policy) {
+  SignatureSummary out;
+  for (const CommitId& id : ids) {
+    versioning::SignatureCheck c = log.check_version(id, policy);
+    ++out.counts[c.status];
+    if (c.status != versioning::SignatureStatus::kTrusted) out.not_trusted.emplace_back(id, std::move(c));
+  }
+  return out;
+}
+
+std::string signature_line(const versioning::VersionLog& log, const CommitId& id, const versioning::SignatureCheck& c) {
+  using versioning::SignatureStatus;
+  switch (c.status) {
+    case SignatureStatus::kBad:
+      return fmt::format("BAD {} (signature): {}", safe_describe(log, id), c.problem);
+    case SignatureStatus::kUnsigned:
+      return fmt::format("UNSIGNED {}", safe_describe(log, id));
+    case SignatureStatus::kRevoked:
+      return fmt::format("REVOKED {}: signed by {}, whose key was revoked", safe_describe(log, id), c.signer);
+    default:
+      return fmt::format("UNTRUSTED {}: signed by key {}, which is not trusted", safe_describe(log, id),
+                         versioning::key_id_hex(c.key_id));
+  }
+}
+
+int cmd_verify(const GlobalOptions& g, const VerifyFlags& f) {
+  // Opened without the digest check, so that every difference is listed rather than the first.
+  auto log = open_log(g, OpenMode::kReadOnly, versioning::LogOptions().check_digests(false));
+  if (f.all && !f.version.empty()) throw_invalid("verify takes a version or --all, not both");
   std::optional<CommitId> target;
-  if (!name.empty()) target = log->resolve(name);
+  if (!f.version.empty()) target = log->resolve(f.version);
   const versioning::VerifyReport report = log->verify(target);
+  const SignatureSummary sigs =
+      summarize_signatures(*log, target ? std::vector<CommitId>{*target} : log->all_versions(), log->trust_policy(f.trusted));
+  auto count = [&](versioning::SignatureStatus s) {
+    auto it = sigs.counts.find(s);
+    return it == sigs.counts.end() ? size_t{0} : it->second;
+  };
+  const size_t bad = count(versioning::SignatureStatus::kBad);
+  const size_t failing = f.require_signed ? sigs.not_trusted.size() : bad;
   if (g.json) {
-    std::vector<std::string> items;
+    std::vector<std::string> items, versions;
     for (const auto& issue : report.issues) {
       items.push_back(fmt::format("{{\"id\":{},\"version\":{},\"tensor\":{},\"problem\":{}}}", json_str(to_hex(issue.version)),
                                   json_str(safe_describe(*log, issue.version)), json_str(issue.tensor), json_str(issue.problem)));
     }
-    fmt::print("{{\"ok\":{},\"versions_checked\":{},\"chunks_checked\":{},\"issues\":{}}}\n", report.ok() ? "true" : "false",
-               report.versions_checked, report.chunks_checked, json_list(items));
+    for (const auto& [id, c] : sigs.not_trusted)
+      versions.push_back(fmt::format("{{\"id\":{},\"status\":\"{}\",\"signer\":{},\"problem\":{}}}", json_str(to_hex(id)),
+                                     versioning::signature_status_name(c.status), json_str(c.signer), json_str(c.problem)));
+    fmt::print(
+        "{{\"ok\":{},\"versions_checked\":{},\"chunks_checked\":{},\"issues\":{},\"signatures\":{{\"trusted\":{},"
+        "\"untrusted\":{},\"revoked\":{},\"unsigned\":{},\"bad\":{},\"not_trusted\":{}}}}}\n",
+        report.ok() && failing == 0 ? "true" : "false", report.versions_checked, report.chunks_checked, json_list(items),
+        count(versioning::SignatureStatus::kTrusted), count(versioning::SignatureStatus::kUntrusted),
+        count(versioning::SignatureStatus::kRevoked), count(versioning::SignatureStatus::kUnsigned), bad, json_list(versions));
   } else {
     for (const auto& issue : report.issues) {
       fmt::print("BAD {} {}: {}\n", safe_describe(*log, issue.version), issue.tensor.empty() ? "(record)" : issue.tensor,
                  issue.problem);
     }
+    const bool any_signed = sigs.not_trusted.size() < report.versions_checked || f.require_signed || !f.trusted.empty();
+    for (const auto& [id, c] : sigs.not_trusted)
+      if (f.require_signed || c.status != versioning::SignatureStatus::kUnsigned || (any_signed && target))
+        fmt::print("{}\n", signature_line(*log, id, c));
     fmt::print("checked {} version(s), {} chunk(s): {}\n", report.versions_checked, report.chunks_checked,
                report.ok() ? "ok" : fmt::format("{} problem(s)", report.issues.size()));
+    fmt::print("signatures: {} trusted, {} untrusted, {} revoked, {} unsigned, {} bad{}\n",
+               count(versioning::SignatureStatus::kTrusted), count(versioning::SignatureStatus::kUntrusted),
+               count(versioning::SignatureStatus::kRevoked), count(versioning::SignatureStatus::kUnsigned), bad,
+               f.trusted.empty() ? " (against the log's trust list)" : " (against --trusted)");
   }
-  if (!report.ok()) {
-    std::cerr << "error: verification found " << report.issues.size() << " problem(s)\n";
-    return 1;
-  }
-  return 0;
+  if (!report.ok()) std::cerr << "error: verification found " << report.issues.size() << " problem(s)\n";
+  if (bad) std::cerr << "error: " << bad << " version(s) carry a signature that does not verify (corruption)\n";
+  if (f.require_signed && sigs.not_trusted.size() > bad)
+    std::cerr << "error: --require-signed: " << sigs.not_trusted.size() - bad << " version(s) are not signed by a trusted key\n";
+  return report.ok() && failing == 0 ? 0 : 1;
 }
 
 namespace {
@@ -213,7 +288,7 @@ int cmd_export_onnx(const GlobalOptions& g, const std::string& version, const st
 }
 
 int cmd_import(const GlobalOptions& g, const ImportOptions& o) {
-  auto log = open_log(g, OpenMode::kReadWrite);
+  auto log = open_log(g, OpenMode::kReadWrite, versioning::LogOptions().signing_key(o.sign_key));
   versioning::ImportRequest request;
   request.file = o.file;
   if (!o.graph_version.empty()) {
@@ -258,11 +333,19 @@ int cmd_tensorboard(const GlobalOptions& g, std::string out, bool force) {
 namespace {
 
 Verb verify_verb(CLI::App& app, const GlobalOptions& g) {
-  auto a = std::make_shared<std::pair<std::string, bool>>("", false);
-  CLI::App* c = app.add_subcommand("verify", "re-hash every chunk; exit 1 on damage");
-  c->add_option("VERSION", a->first, "one version (default: all)");
-  c->add_flag("--all", a->second, "every version");
-  return {c, nullptr, [&g, a] { return cmd_verify(g, a->first, a->second); }};
+  auto a = std::make_shared<VerifyFlags>();
+  CLI::App* c = app.add_subcommand("verify", "re-hash every chunk, check the refs against their digest; exit 1 on damage");
+  c->add_option("VERSION", a->version, "one version (default: all)");
+  c->add_flag("--all", a->all, "every version");
+  c->add_flag("--reseal", a->reseal,
+              "accept the refs, branch index, signatures and trust list as they are now (after damage was reported)");
+  c->add_option("--trusted", a->trusted, "public keys (FILE.pub) to trust instead of the log's trust list");
+  c->add_flag("--require-signed", a->require_signed, "exit 1 unless every version is signed by a trusted key");
+  auto check = [a] {
+    if (a->reseal && (a->all || !a->version.empty() || a->require_signed || !a->trusted.empty()))
+      throw CLI::ValidationError("--reseal", "takes no other flag");
+  };
+  return {c, check, [&g, a] { return a->reseal ? cmd_reseal(g) : cmd_verify(g, *a); }};
 }
 
 Verb gc_verb(CLI::App& app, const GlobalOptions& g) {
@@ -331,6 +414,7 @@ Verb import_verb(CLI::App& app, const GlobalOptions& g) {
   c->add_option("-m,--message", o->message, "commit message");
   c->add_flag("--allow-partial", o->allow_partial, "import what matches; the rest keeps the graph's fresh initialisation");
   c->add_option("--seed", o->seed, "seed of that initialisation");
+  c->add_option("--sign-key", o->sign_key, "sign the new version with this secret key (default: $STRATA_SIGNING_KEY)");
   auto check = [o] {
     if (o->graph_version.empty() == o->model.empty())
       throw CLI::ValidationError("import", "name the graph: --graph VERSION or --model NAME");

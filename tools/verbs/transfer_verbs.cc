@@ -102,18 +102,24 @@ namespace {
 struct TransferArgs {
   std::string src, dst, remote, remote_strata = "strata";
   std::vector<std::string> branches;
-  bool tags = false, force = false;
+  bool tags = false, force = false, require_signed = false;
+  std::vector<std::string> trusted;
   versioning::TransferOptions options;
 
   void check() {
     for (const std::string& b : branches)
       options.branches().push_back(as_usage_error("BRANCH", [&] { return versioning::parse_refspec(b); }));
-    options.tags(tags).force(force).remote_strata(remote_strata);
+    if (!trusted.empty() && !require_signed) throw CLI::ValidationError("--trusted", "goes with --require-signed");
+    options.tags(tags).force(force).remote_strata(remote_strata).require_signed(require_signed).trusted(trusted);
   }
 };
 
-void add_remote_strata_flag(CLI::App* c, TransferArgs& a) {
+// The flags every transfer verb has: the far side's program and the signature requirement.
+void add_common_flags(CLI::App* c, TransferArgs& a) {
   c->add_option("--remote-strata", a.remote_strata, "the strata program on the far side of ssh (default: strata)");
+  c->add_flag("--require-signed", a.require_signed,
+              "refuse, writing nothing, unless every arriving version is signed by a key the receiving log trusts");
+  c->add_option("--trusted", a.trusted, "with --require-signed: trust these public keys (FILE.pub) instead");
 }
 
 Verb clone_verb(CLI::App& app, const GlobalOptions& g) {
@@ -121,7 +127,7 @@ Verb clone_verb(CLI::App& app, const GlobalOptions& g) {
   CLI::App* c = app.add_subcommand("clone", "copy a log (every branch and tag) from a directory or ssh://host/path");
   c->add_option("SRC", a->src, "log directory or ssh://[user@]host[:port]/path")->required();
   c->add_option("DST", a->dst, "new log directory")->required();
-  add_remote_strata_flag(c, *a);
+  add_common_flags(c, *a);
   return {c, [a] { a->check(); }, [&g, a] { return cmd_clone(g, a->src, a->dst, a->options); }};
 }
 
@@ -133,7 +139,7 @@ Verb push_or_pull_verb(CLI::App& app, const GlobalOptions& g, bool push) {
   c->add_option("BRANCH", a->branches, "branches to send, NAME or SRC:DST (default: every branch)");
   c->add_flag("--tags", a->tags, "also every tag");
   c->add_flag("-f,--force", a->force, "move refs that would not fast-forward");
-  add_remote_strata_flag(c, *a);
+  add_common_flags(c, *a);
   auto run = [&g, a, push] { return push ? cmd_push(g, a->remote, a->options) : cmd_pull(g, a->remote, a->options); };
   return {c, [a] { a->check(); }, run};
 }

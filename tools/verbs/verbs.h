@@ -15,6 +15,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -55,6 +56,12 @@ auto as_usage_error(const std::string& flag, F&& parse) {
   } catch (const Error& e) {
     throw CLI::ValidationError(flag, e.what());
   }
+}
+
+// Whether a verb that signs has a key: --sign-key FILE, or a non-empty $STRATA_SIGNING_KEY.
+inline bool signing_key_given(const std::string& flag) {
+  const char* env = std::getenv("STRATA_SIGNING_KEY");
+  return !flag.empty() || (env && *env);
 }
 
 // The branch a verb shows without a REF: main, or the only branch there is; nullopt without

@@ -28,9 +28,22 @@ struct MDB_txn;
 
 namespace strata::versioning {
 
-// kPending is optional: logs written before it existed lack it, and a read-only open of such a
-// log sees it as empty (writers create it).
-enum class Db : int { kMeta = 0, kChunks, kCommits, kGraphs, kRefs, kIndex, kOptim, kStats, kPending, kCount };
+// kPending, kSignatures and kTrust are optional: logs written before they existed lack them, and a
+// read-only open of such a log sees them as empty (writers create them).
+enum class Db : int {
+  kMeta = 0,
+  kChunks,
+  kCommits,
+  kGraphs,
+  kRefs,
+  kIndex,
+  kOptim,
+  kStats,
+  kPending,
+  kSignatures,
+  kTrust,
+  kCount
+};
 const char* db_name(Db db);
 
 class LmdbTxn {
@@ -38,7 +51,8 @@ class LmdbTxn {
   // Value views point into the map and are valid until the transaction body returns.
   std::optional<std::string_view> get(Db db, std::string_view key) const;
   bool exists(Db db, std::string_view key) const { return get(db, key).has_value(); }
-  // REQUIRES: a write transaction.
+  // REQUIRES: a write transaction. On a guarded database (internal/index_guard.h) put and del
+  // also update its digest.
   void put(Db db, std::string_view key, std::string_view value);
   // Returns whether the key was there. REQUIRES: a write transaction.
   bool del(Db db, std::string_view key);
@@ -55,6 +69,11 @@ class LmdbTxn {
  private:
   friend class LmdbEnv;
   LmdbTxn(const class LmdbEnv* env, MDB_txn* txn, bool writable) : env_(env), txn_(txn), writable_(writable) {}
+  void raw_put(Db db, std::string_view key, std::string_view value);
+  bool raw_del(Db db, std::string_view key);
+  // Moves db's digest from the entry (key, old_value) to (key, new_value); either may be absent.
+  void update_digest(Db db, std::string_view key, const std::optional<std::string>& old_value,
+                     const std::optional<std::string_view>& new_value);
   const class LmdbEnv* env_;
   MDB_txn* txn_;
   bool writable_;

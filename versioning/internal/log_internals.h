@@ -2,6 +2,7 @@
 // inside an open transaction. Not part of the versioning API.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,12 +15,24 @@
 namespace strata::versioning {
 
 // Keys (docs/formats.md "Databases").
-std::string head_key(const std::string& branch);                  // "heads/<branch>"
-std::string tag_key(const std::string& tag);                      // "tags/<tag>"
+std::string head_key(const std::string& branch);  // "heads/<branch>"
+std::string tag_key(const std::string& tag);      // "tags/<tag>"
+// `signatures` keys: "v" + version id + signer's key id; "t" + tag name.
+std::string version_signature_prefix(const CommitId& id);
+std::string version_signature_key(const CommitId& id, const KeyId& key);
+std::string tag_signature_key(const std::string& tag);
+int64_t now_ms();                                                 // Unix time in milliseconds
 std::string index_key(const std::string& branch, int64_t epoch);  // "<branch>\0<epoch BE>"
 std::string index_prefix(const std::string& branch);              // "<branch>\0"
 // The key after the last entry of the `pending` queue (8 bytes, big-endian sequence number).
 std::string next_pending_key(const LmdbTxn& txn);
+
+// The differences between the guarded databases and their digests (internal/index_guard.h), one
+// sentence each, naming what differs where that can be known; empty when they agree. A digest
+// that is missing counts as a difference (call it only on logs of format 3 or later).
+std::vector<std::string> digest_problems(const LmdbTxn& txn);
+// Writes the digest of every guarded database as its content is now.
+void seal_digests(LmdbTxn& txn);
 
 class LogInternals {
  public:
@@ -38,6 +51,8 @@ class LogInternals {
 
   // First-parent chain from `start` (inclusive), newest first.
   static std::vector<CommitId> first_parents(const LmdbTxn& txn, const CommitId& start);
+  // The index entries (epoch -> version) of a branch whose head is `head`.
+  static std::map<int64_t, CommitId> branch_index(const LmdbTxn& txn, const CommitId& head);
   // Rewrites the index entries of `branch` from the first-parent history of `head`.
   static void reindex_branch(LmdbTxn& txn, const std::string& branch, const std::optional<CommitId>& head);
 

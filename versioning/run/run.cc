@@ -54,6 +54,7 @@ Run::Run(Trainer& trainer, RunOptions options)
     throw Error(ErrorCode::kNotFound, "no version log to take '" + source_name + "' from", o.log_dir(),
                 "check the log directory; a new log has no versions yet");
   LogOptions log_options;
+  log_options.signing_key(o.signing_key());
   if (!o.codec().empty()) {
     std::optional<ChunkCodec> codec = codec_from_name(o.codec());
     if (!codec) throw_invalid("unknown codec '" + o.codec() + "'", "", "use one of: float-model, shuffle+zstd, zstd, raw");

@@ -55,6 +55,9 @@ struct RunOptions {
   // made with prints a warning naming the difference (exact resume does not hold across it);
   // strict refuses instead (kFailedPrecondition).
   STRATA_ARG(bool, strict) = false;
+  // The secret key (versioning/signing.h) that signs every version of the run; empty:
+  // $STRATA_SIGNING_KEY when set, else versions are unsigned.
+  STRATA_ARG(std::string, signing_key);
   STRATA_ARG(bool, tensorboard) = true;
   STRATA_ARG(TensorBoardOptions, tensorboard_options) = TensorBoardOptions().train_loss_every(50);
   STRATA_ARG(bool, verbose) = true;  // print where the log is, what was resumed, the summary

@@ -49,6 +49,8 @@ struct Server::Impl {
   // Reloads
   void poll_loop();
   void poll_once(ServedModel& model);
+  // With require_signed: why `version` may not be served ("" when it may, or without it).
+  std::string signing_refusal(const std::string& version) const;
 
   ServerOptions options;
   int workers = 1;
@@ -74,7 +76,9 @@ struct Server::Impl {
                              Kind::kHistogram, serving::latency_buckets()};
   MetricFamily samples{"strata_inference_samples_total", "Samples inferred.", Kind::kCounter};
   MetricFamily in_flight_gauge{"strata_inference_in_flight_requests", "Inference requests being served.", Kind::kGauge};
-  MetricFamily loads{"strata_model_loads_total", "Version loads by result: success, failure, refused (signature change).",
+  MetricFamily loads{"strata_model_loads_total",
+                     "Version loads by result: success, failure, refused (input/output signature change), untrusted (not "
+                     "signed by a trusted key).",
                      Kind::kCounter};
   MetricFamily load_seconds{"strata_model_load_duration_seconds",
                             "Time to load and warm up a version.",
@@ -110,8 +114,12 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   if (options.refs().empty()) throw_invalid("no model to serve", "", "name one or more tags or branches");
   workers = options.threads() > 0 ? options.threads() : std::max(omp_get_num_procs(), 1);
+  for (const std::string& file : options.trusted()) read_public_key(file);  // a bad key file fails now, not at a poll
   for (const std::string& ref : options.refs()) {
     if (models.count(ref)) throw_invalid("ref '" + ref + "' named twice");
+    if (std::string refused = signing_refusal(ref); !refused.empty())
+      throw Error(ErrorCode::kFailedPrecondition, "will not serve '" + ref + "': " + refused, options.log_dir(),
+                  "sign the version (`strata sign`), trust its signer (`strata trust add`), or drop --require-signed");
     const auto start = Clock::now();
     auto version = serving::load_version(options.log_dir(), ref, workers);
     load_seconds.observe({{"model", ref}}, seconds_since(start));
@@ -144,6 +152,10 @@ std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, 
   if (auto v = model.find(id)) return v;
   if (id.size() != 32) {
     send_error(res, 404, "unknown version '" + id + "' of model '" + model.ref() + "': give the full 32-digit version id");
+    return nullptr;
+  }
+  if (std::string refused = signing_refusal(id); !refused.empty()) {
+    send_error(res, 403, "version " + id + " of model '" + model.ref() + "' is not served: " + refused);
     return nullptr;
   }
   try {
@@ -359,6 +371,11 @@ void Server::Impl::poll_once(ServedModel& model) {
     return;
   }
   if (id == model.failed_id()) return;  // it failed to load: not again until the ref moves
+  if (std::string refused = signing_refusal(id); !refused.empty()) {
+    loads.add({{"model", model.ref()}, {"result", "untrusted"}}, 1);
+    model.set_load_error("refused " + id + ", still serving " + current->name + ": " + refused, id);
+    return;
+  }
   std::shared_ptr<LoadedVersion> next = model.find(id);
   const serving::Labels model_label{{"model", model.ref()}};
   if (!next) {
@@ -380,6 +397,34 @@ void Server::Impl::poll_once(ServedModel& model) {
   loads.add({{"model", model.ref()}, {"result", "success"}}, 1);
   info.remove({{"model", model.ref()}, {"ref", model.ref()}, {"version", current->id}});
   info.set({{"model", model.ref()}, {"ref", model.ref()}, {"version", next->id}}, 1);
+}
+
+std::string Server::Impl::signing_refusal(const std::string& version) const {
+  if (!options.require_signed()) return "";
+  std::unique_ptr<VersionLog> log;
+  try {
+    log = VersionLog::open(options.log_dir(), OpenMode::kReadOnly);
+  } catch (const Error& e) {
+    return std::string("its signatures cannot be checked: ") + e.what();
+  }
+  CommitId id{};
+  SignatureCheck c;
+  try {
+    id = log->resolve(version);
+    c = log->check_version(id, log->trust_policy(options.trusted()));
+  } catch (const Error& e) {
+    return std::string("its signatures cannot be checked: ") + e.what();
+  }
+  switch (c.status) {
+    case SignatureStatus::kTrusted:
+      return "";
+    case SignatureStatus::kUnsigned:
+      return "version " + log->describe(id) + " is not signed";
+    case SignatureStatus::kBad:
+      return "version " + log->describe(id) + " has a bad signature: " + c.problem;
+    default:
+      return "version " + log->describe(id) + " is signed by " + c.signer + ", " + signature_status_name(c.status);
+  }
 }
 
 void Server::Impl::poll_loop() {

@@ -8,12 +8,12 @@
 //   server.drain_and_stop(); // readiness 503, waits for requests in flight, stops
 //
 // Each ref is a model named after it; /v2/models/<ref>/versions/<full id> pins one version.
-// A reload that fails, or whose input/output signature differs from the served one, keeps
-// the served version and is reported in /v2/models/<ref>/status and the metrics. The log is
-// only read: the server has no write endpoints and holds no LMDB handle between polls. LMDB
-// allows one environment per process, so in the server's process a writer (a Run, a tag move)
-// cannot open the log during the milliseconds a poll has it open read-only: open writers before
-// start(), or retry on kFailedPrecondition ("already open read-only in this process").
+// A reload that fails, whose input/output signature differs from the served one, or (with
+// require_signed) that no trusted key signed, keeps the served version and is reported in /v2/models/<ref>/status and the
+// metrics. The log is only read: the server has no write endpoints and holds no LMDB handle between polls. LMDB allows one
+// environment per process, so in the server's process a writer (a Run, a tag move) cannot open the log during the milliseconds a
+// poll has it open read-only: open writers before start(), or retry on kFailedPrecondition ("already open read-only in this
+// process").
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,12 @@ struct ServerOptions {
   STRATA_ARG(double, io_timeout_s) = 30;           // read and write timeouts of a connection
   STRATA_ARG(double, keep_alive_s) = 5;            // idle keep-alive connections are closed after it
   STRATA_ARG(double, drain_timeout_s) = 30;        // drain_and_stop waits at most this for requests in flight
+  // Serve only versions signed by a trusted key (versioning/signing.h): the keys in `trusted`
+  // (public key files), or the log's trust list, read again at every poll, when none are given.
+  // A ref moved to another version is refused (the served version stays, the status and the
+  // metrics say why); a server whose refs start on such a version does not start.
+  STRATA_ARG(bool, require_signed) = false;
+  STRATA_ARG(std::vector<std::string>, trusted) = {};
 };
 
 class Server {

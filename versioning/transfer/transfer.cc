@@ -2,6 +2,8 @@
 // (what it advertises, lists, reads and applies) and named remotes.
 #include "strata/versioning/transfer/transfer.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -61,6 +63,16 @@ class LogEndpoint : public Endpoint {
         if (value.size() != 16) throw Error(ErrorCode::kCorruption, "ref value is not a 16-byte id", std::string(key));
         if (key.rfind("heads/", 0) == 0) ad.branches[std::string(key.substr(6))] = digest_from_bytes(value);
         if (key.rfind("tags/", 0) == 0) ad.tags[std::string(key.substr(5))] = digest_from_bytes(value);
+        return true;
+      });
+      ad.tag_signatures.clear();
+      ad.trusted_keys.clear();
+      txn.scan_prefix(Db::kSignatures, "t", [&](std::string_view key, std::string_view value) {
+        ad.tag_signatures[std::string(key.substr(1))] = std::string(value);
+        return true;
+      });
+      txn.scan_from(Db::kTrust, {}, [&](std::string_view, std::string_view value) {
+        ad.trusted_keys.emplace_back(value);
         return true;
       });
       txn.scan_from(Db::kCommits, {}, [&](std::string_view key, std::string_view value) {
@@ -151,9 +163,13 @@ class LogEndpoint : public Endpoint {
       for (const CommitId& id : commits) {
         auto record = txn.get(Db::kCommits, as_bytes(id));
         if (!record) throw Error(ErrorCode::kNotFound, "version " + short_hex(id) + " is not in the log", log_->log_dir());
-        PackCommit c{id, std::string(*record), {}, {}};
+        PackCommit c{id, std::string(*record), {}, {}, {}};
         if (auto optim = txn.get(Db::kOptim, as_bytes(id))) c.optim = std::string(*optim);
         if (auto stats = txn.get(Db::kStats, as_bytes(id))) c.stats = std::string(*stats);
+        txn.scan_prefix(Db::kSignatures, version_signature_prefix(id), [&](std::string_view, std::string_view v) {
+          c.signatures.emplace_back(v);
+          return true;
+        });
         pack.commits.push_back(std::move(c));
       }
       for (const std::string& g : graphs) {
@@ -211,7 +227,25 @@ class LogEndpoint : public Endpoint {
       }
     }
     queue_raw_chunks(txn, arrivals, settings, from);
-    for (const RefUpdate& u : updates) move_ref(txn, u, from);
+    for (const RefUpdate& u : updates) move_ref(txn, u, pack, from);
+  }
+
+  // A signature that arrives is stored only if it verifies and covers what it arrives with.
+  static Signature arriving_signature(std::string_view bytes, const CommitId& version, const std::string& tag,
+                                      const std::string& from) {
+    const std::string what = tag.empty() ? "a signature of version " + short_hex(version) : "the signature of tag '" + tag + "'";
+    Signature s;
+    try {
+      s = Signature::decode(bytes);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kCorruption, "refused: " + what + " is malformed: " + e.what_failed(), from,
+                  "run `strata verify --all` on the sending log; nothing was written here");
+    }
+    const SignatureCheck c = check_signatures({s}, TrustPolicy{}, version, tag);
+    if (c.status == SignatureStatus::kBad)
+      throw Error(ErrorCode::kCorruption, "refused: " + what + ": " + c.problem, from,
+                  "run `strata verify --all` on the sending log; nothing was written here");
+    return s;
   }
 
   void store_graphs(LmdbTxn& txn, const Pack& pack, const std::string& from) {
@@ -237,6 +271,10 @@ class LogEndpoint : public Endpoint {
                     from);
     if (!txn.exists(Db::kGraphs, r.graph_id))
       throw Error(ErrorCode::kCorruption, "refused: the graph of version " + version + " did not arrive", from);
+    for (const std::string& bytes : c.signatures) {
+      const Signature s = arriving_signature(bytes, c.id, "", from);
+      txn.put(Db::kSignatures, version_signature_key(c.id, s.key_id()), bytes);
+    }
     if (txn.exists(Db::kCommits, as_bytes(c.id))) return;
     txn.put(Db::kCommits, as_bytes(c.id), c.record);
     if (!c.optim.empty()) {
@@ -318,7 +356,7 @@ class LogEndpoint : public Endpoint {
   }
 
   // Moves one ref: only from where the sender saw it (unless forced), a branch only forward.
-  void move_ref(LmdbTxn& txn, const RefUpdate& u, const std::string& from) {
+  void move_ref(LmdbTxn& txn, const RefUpdate& u, const Pack& pack, const std::string& from) {
     validate_ref_name(u.tag ? "tag" : "branch", u.name);
     if (!txn.exists(Db::kCommits, as_bytes(u.new_id)))
       throw Error(ErrorCode::kCorruption, "refused: version " + short_hex(u.new_id) + " for '" + u.name + "' did not arrive",
@@ -338,7 +376,16 @@ class LogEndpoint : public Endpoint {
                   std::string("a ") + (u.tag ? "branch" : "tag") + " is named '" + u.name + "' in " + log_->log_dir(), "",
                   "send it under another name (SRC:DST)");
     txn.put(Db::kRefs, key, as_bytes(u.new_id));
-    if (!u.tag) LogInternals::reindex_branch(txn, u.name, u.new_id);
+    if (!u.tag) {
+      LogInternals::reindex_branch(txn, u.name, u.new_id);
+      return;
+    }
+    // A moved tag loses the signature of its old target; a signed one brings its own.
+    txn.del(Db::kSignatures, tag_signature_key(u.name));
+    if (auto it = pack.tag_signatures.find(u.name); it != pack.tag_signatures.end()) {
+      arriving_signature(it->second, u.new_id, u.name, from);
+      txn.put(Db::kSignatures, tag_signature_key(u.name), it->second);
+    }
   }
 
   std::unique_ptr<VersionLog> log_;
@@ -400,6 +447,44 @@ std::vector<ChunkId> chunks_to_send(const ObjectList& objects, const Lacks& lack
     if (objects.bases[i] >= 0) todo.push_back(static_cast<size_t>(objects.bases[i]));
   }
   return chunks;
+}
+
+// --require-signed: every arriving version carries a good signature by a key the receiving log
+// trusts (or one of --trusted); otherwise the transfer is refused before anything is written.
+void require_signed(const Pack& pack, const Advertisement& dst, const TransferOptions& options, const std::string& where) {
+  std::vector<TrustedKey> trust;
+  for (const std::string& bytes : dst.trusted_keys) trust.push_back(TrustedKey::decode(bytes));
+  const TrustPolicy policy = TrustPolicy::from_files(options.trusted(), trust);
+  std::vector<std::string> refused;
+  for (const PackCommit& c : pack.commits) {
+    std::vector<Signature> signatures;
+    try {
+      for (const std::string& bytes : c.signatures) signatures.push_back(Signature::decode(bytes));
+    } catch (const Error&) {
+      signatures.clear();  // malformed: apply() would refuse it as corruption anyway
+    }
+    const SignatureCheck check = check_signatures(signatures, policy, c.id);
+    if (check.status == SignatureStatus::kTrusted) continue;
+    std::string label = short_hex(c.id);
+    try {
+      label = LogInternals::describe(c.id, CommitRecord::decode(c.record));
+    } catch (const Error&) {
+    }
+    refused.push_back(label + ": " +
+                      (check.status == SignatureStatus::kUnsigned ? std::string("unsigned")
+                       : check.status == SignatureStatus::kBad
+                           ? "bad signature: " + check.problem
+                           : std::string(signature_status_name(check.status)) + " (signed by " + check.signer + ")"));
+  }
+  if (refused.empty()) return;
+  std::string what = "--require-signed: " + std::to_string(refused.size()) + " of " + std::to_string(pack.commits.size()) +
+                     " arriving versions are not signed by a trusted key; nothing was written:";
+  for (size_t i = 0; i < refused.size() && i < 20; ++i) what += "\n  " + refused[i];
+  if (refused.size() > 20) what += "\n  ...";
+  throw Error(ErrorCode::kFailedPrecondition, what, where,
+              options.trusted().empty()
+                  ? "trust the signer's key (`strata trust add KEY.pub --name NAME`), or pass --trusted KEY.pub"
+                  : "check the --trusted keys");
 }
 
 TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, const TransferOptions& options) {
@@ -486,7 +571,11 @@ TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, 
   std::vector<std::string> graphs;
   for (size_t i = 0; i < objects.graphs.size(); ++i)
     if (lacking.graphs[i]) graphs.push_back(objects.graphs[i]);
-  const Pack pack = from.read_pack(commits, chunks, graphs);
+  Pack pack = from.read_pack(commits, chunks, graphs);
+  for (const RefUpdate& u : updates)
+    if (auto it = src.tag_signatures.find(u.name); u.tag && it != src.tag_signatures.end())
+      pack.tag_signatures[u.name] = it->second;
+  if (options.require_signed()) require_signed(pack, dst, options, to.where());
   report.commits = pack.commits.size();
   report.graphs = pack.graphs.size();
   report.chunks = pack.chunks.size();
@@ -506,10 +595,22 @@ void validate_remote_name(const std::string& name) {
   if (!ok) throw_invalid("bad remote name '" + name + "'", "", "use letters, digits, '.', '_' and '-'");
 }
 
+// The remotes file opens with this line and ends with "# xxh3 <16 hex digits>" over every byte
+// before it: a lost, added or altered line is Corruption rather than a pull from elsewhere. Files
+// without the header (Strata 0.3 and older) are read as they are and sealed when next written.
+constexpr char kRemotesHeader[] = "# strata remotes v2";
+
+std::string remotes_checksum(std::string_view text) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
+  return std::string("# xxh3 ") + hex;
+}
+
 void write_remotes(const std::string& log_dir, const std::map<std::string, std::string>& all) {
-  write_atomically(remotes_path(log_dir), "remotes", [&](std::FILE* f) {
-    for (const auto& [name, url] : all) std::fprintf(f, "%s %s\n", name.c_str(), url.c_str());
-  });
+  std::string text = std::string(kRemotesHeader) + "\n";
+  for (const auto& [name, url] : all) text += name + " " + url + "\n";
+  text += remotes_checksum(text) + "\n";
+  write_atomically(remotes_path(log_dir), "remotes", [&](std::FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
 }
 
 }  // namespace
@@ -569,7 +670,17 @@ TransferReport clone(const std::string& src, const std::string& dst_dir, const T
 
 std::map<std::string, std::string> remotes(const std::string& log_dir) {
   std::map<std::string, std::string> out;
-  std::ifstream in(remotes_path(log_dir));
+  std::ifstream file(remotes_path(log_dir), std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (text.rfind(std::string(kRemotesHeader) + "\n", 0) == 0) {
+    const size_t last = text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string::npos;
+    const std::string sealed = last == std::string::npos ? "" : text.substr(last + 1);
+    if (sealed != remotes_checksum(std::string_view(text).substr(0, last + 1)) + "\n")
+      throw Error(ErrorCode::kCorruption, "the remotes file does not match its checksum: a line was lost, added or altered",
+                  remotes_path(log_dir), "check each remote with `strata remote`, fix the file, or remove and add them again");
+    text = text.substr(sizeof kRemotesHeader, last + 1 - sizeof kRemotesHeader);  // the lines between
+  }
+  std::istringstream in(text);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;

@@ -38,6 +38,11 @@ struct TransferOptions {
   STRATA_ARG(bool, force) = false;  // move refs that are not fast-forwards (the old head stays in the log until gc)
   // The program run on the far side of an ssh connection.
   STRATA_ARG(std::string, remote_strata) = "strata";
+  // Refuse, writing nothing, unless every arriving version is signed by a key the receiving log
+  // trusts, or by one of `trusted` (public key files) when given. Signatures always travel, and a
+  // signature that does not verify is always refused.
+  STRATA_ARG(bool, require_signed) = false;
+  STRATA_ARG(std::vector<std::string>, trusted) = {};
 };
 
 struct RefChange {

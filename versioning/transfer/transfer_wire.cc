@@ -112,6 +112,23 @@ std::vector<bool> get_flags(In& in) {
   return out;
 }
 
+void put_string_map(Out& o, const std::map<std::string, std::string>& items) {
+  o.u64(items.size());
+  for (const auto& [k, v] : items) {
+    o.bytes(k);
+    o.bytes(v);
+  }
+}
+std::map<std::string, std::string> get_string_map(In& in) {
+  std::map<std::string, std::string> out;
+  const size_t n = in.count(16);
+  for (size_t i = 0; i < n; ++i) {
+    std::string k = in.bytes();
+    out[k] = in.bytes();
+  }
+  return out;
+}
+
 // ---- messages ----
 
 void put_advertisement(Out& o, const Advertisement& ad) {
@@ -129,6 +146,8 @@ void put_advertisement(Out& o, const Advertisement& ad) {
       o.id(id);
     }
   }
+  put_string_map(o, ad.tag_signatures);
+  put_strings(o, ad.trusted_keys);
   o.u64(ad.commits.size());
   for (const AdvertisedCommit& c : ad.commits) {
     o.id(c.id);
@@ -158,6 +177,8 @@ Advertisement get_advertisement(In& in) {
       (*refs)[name] = in.id();
     }
   }
+  ad.tag_signatures = get_string_map(in);
+  ad.trusted_keys = get_strings(in);
   ad.commits.resize(in.count(48));
   for (AdvertisedCommit& c : ad.commits) {
     c.id = in.id();
@@ -227,6 +248,7 @@ void put_pack(Out& o, const Pack& pack) {
     o.bytes(c.record);
     o.bytes(c.optim);
     o.bytes(c.stats);
+    put_strings(o, c.signatures);
   }
   o.u64(pack.graphs.size());
   for (const auto& [id, bytes] : pack.graphs) {
@@ -238,6 +260,7 @@ void put_pack(Out& o, const Pack& pack) {
     o.id(id);
     o.bytes(value);
   }
+  put_string_map(o, pack.tag_signatures);
 }
 
 Pack get_pack(In& in) {
@@ -248,6 +271,7 @@ Pack get_pack(In& in) {
     c.record = in.bytes();
     c.optim = in.bytes();
     c.stats = in.bytes();
+    c.signatures = get_strings(in);
   }
   const size_t graphs = in.count(16);
   for (size_t i = 0; i < graphs; ++i) {
@@ -259,6 +283,7 @@ Pack get_pack(In& in) {
     ChunkId id = in.id();
     pack.chunks.emplace_back(id, in.bytes());
   }
+  pack.tag_signatures = get_string_map(in);
   return pack;
 }
 

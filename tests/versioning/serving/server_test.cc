@@ -25,6 +25,7 @@
 #include "strata/versioning/run/predictor.h"
 #include "strata/versioning/run/run.h"
 #include "strata/versioning/version_log.h"
+#include "tests/expect_error.h"
 #include "tests/versioning/shuffled_source.h"
 #include "tests/versioning/test_util.h"
 
@@ -394,6 +395,36 @@ TEST_F(ServerTest, RefusesAVersionWithAnotherSignature) {
   EXPECT_NE(error.find("[-1,1,28,28]"), std::string::npos) << error;
   EXPECT_NE(c.Get("/metrics")->body.find("strata_model_loads_total{model=\"production\",result=\"refused\"}"), std::string::npos);
   EXPECT_EQ(c.Post("/v2/models/production/infer", infer_body(images(0, 1)), "application/json")->status, 200);
+}
+
+TEST_F(ServerTest, WithRequireSignedServesOnlyVersionsATrustedKeySigned) {
+  TempDir keys;
+  SigningKey::generate("release").save(keys.sub("release"));
+  {
+    auto log = VersionLog::open(dir_->path(), OpenMode::kReadWrite, LogOptions().signing_key(keys.sub("release")));
+    log->sign(*digest_from_hex(v1_));
+  }
+  const ServerOptions signed_only = options().require_signed(true).trusted({keys.sub("release.pub")});
+  move_tag("production", v2_);  // unsigned: the server does not start on it
+  expect_error([&] { Server server(signed_only); }, ErrorCode::kFailedPrecondition,
+               {"will not serve 'production'", "(main@2) is not signed"});
+  move_tag("production", v1_);
+  Server server(signed_only);
+  server.start();
+  httplib::Client c("127.0.0.1", server.port());
+  move_tag("production", v2_);  // moved to an unsigned version: refused, v1 keeps serving
+  const json status = wait_for_error(c);
+  EXPECT_EQ(status["version"], v1_);
+  EXPECT_NE(status["last_load_error"].get<std::string>().find("refused " + v2_ + ", still serving"), std::string::npos)
+      << status.dump();
+  EXPECT_NE(c.Get("/metrics")->body.find("strata_model_loads_total{model=\"production\",result=\"untrusted\"} 1"),
+            std::string::npos);
+  auto r = c.Post("/v2/models/production/infer", infer_body(images(0, 1)), "application/json");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("X-Strata-Version"), v1_);
+  EXPECT_EQ(c.Post("/v2/models/production/versions/" + v2_ + "/infer", infer_body(images(0, 1)), "application/json")->status,
+            403);
+  move_tag("production", v1_);
 }
 
 TEST_F(ServerTest, DriftIsOkOnTestImagesAndAlertsOnInvertedOnes) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "strata/versioning/internal/log_internals.h"
 #include "strata/versioning/transfer/internal/transfer_endpoint.h"
 #include "tests/expect_error.h"
 #include "tests/versioning/corruption_util.h"
@@ -368,7 +369,19 @@ TEST_F(Transfer, RemotesAreNamedUrlsInAPlainFile) {
   set_remote(a, "backup", "/mnt/backup/run1", false);
   std::ifstream in(a + "/remotes");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(text, "backup /mnt/backup/run1\norigin ssh://me@host/logs/run1\n");
+  const std::string lines = "# strata remotes v2\nbackup /mnt/backup/run1\norigin ssh://me@host/logs/run1\n";
+  ASSERT_EQ(text.substr(0, lines.size()), lines);
+  EXPECT_EQ(text.substr(lines.size()), "# xxh3 14194b01199b35d2\n");  // XXH3-64 of the lines above
+  // A lost or altered line is caught; a file of Strata 0.3 (no header, no checksum) still reads.
+  auto rewrite = [&](const std::string& t) { std::ofstream(a + "/remotes", std::ios::trunc) << t; };
+  rewrite("# strata remotes v2\norigin ssh://me@host/logs/run1\n" + text.substr(lines.size()));
+  expect_error([&] { remotes(a); }, ErrorCode::kCorruption, {"does not match its checksum"});
+  rewrite("# strata remotes v2\nbackup /mnt/backup/run2\norigin ssh://me@host/logs/run1\n" + text.substr(lines.size()));
+  expect_error([&] { remotes(a); }, ErrorCode::kCorruption, {"a line was lost, added or altered"});
+  rewrite(lines);
+  expect_error([&] { remotes(a); }, ErrorCode::kCorruption, {"checksum"});
+  rewrite("backup /mnt/backup/run1\norigin ssh://me@host/logs/run1\n");
+  EXPECT_EQ(remotes(a).size(), 2u);
   EXPECT_EQ(resolve_remote(a, "origin"), "ssh://me@host/logs/run1");
   EXPECT_EQ(resolve_remote(a, "elsewhere"), "elsewhere");
   expect_error([&] { set_remote(a, "origin", "/x", false); }, ErrorCode::kAlreadyExists, {"remote 'origin' already exists"});
@@ -378,15 +391,79 @@ TEST_F(Transfer, RemotesAreNamedUrlsInAPlainFile) {
   expect_error([&] { remove_remote(a, "backup"); }, ErrorCode::kNotFound, {"no remote 'backup'"});
 }
 
+std::string write_key(const TempDir& dir, const std::string& name) {
+  SigningKey::generate(name).save(dir.sub(name));
+  return dir.sub(name);
+}
+
+TEST_F(Transfer, SignaturesTravelAndRequireSignedRefusesUnsignedVersionsWritingNothing) {
+  const std::string alice = write_key(dir, "alice");
+  std::vector<CommitId> ids;
+  {
+    auto log = VersionLog::open(a, OpenMode::kReadWrite, LogOptions().signing_key(alice));
+    ids = commit_chain(*log, "main", std::nullopt, 1, 2);
+    log->set_tag("prod", ids[1], false, /*sign=*/true);
+    log->set_branch("signed", ids[1]);
+  }
+  {
+    auto log = VersionLog::open(a, OpenMode::kReadWrite);  // no key: an unsigned third version
+    ids.push_back(commit_chain(*log, "main", ids[1], 3, 1)[0]);
+  }
+  const TrustPolicy alice_only{{read_public_key(alice + ".pub")}, {}};
+  clone(a, b, TransferOptions().tags(true));
+  {
+    auto dst = VersionLog::open(b, OpenMode::kReadOnly);
+    EXPECT_EQ(dst->check_version(ids[0], alice_only).status, SignatureStatus::kTrusted);
+    EXPECT_EQ(dst->check_version(ids[2], alice_only).status, SignatureStatus::kUnsigned);
+    EXPECT_EQ(dst->check_tag("prod", alice_only).status, SignatureStatus::kTrusted);
+  }
+  // The receiving log trusts alice; main's head is unsigned: refused, nothing written.
+  const std::string c = dir.sub("c");
+  {
+    auto log = VersionLog::open(c, OpenMode::kReadWrite);
+    log->trust_key("alice", read_public_key(alice + ".pub"));
+  }
+  expect_error([&] { pull(c, a, TransferOptions().require_signed(true)); }, ErrorCode::kFailedPrecondition,
+               {"1 of 3 arriving versions are not signed by a trusted key; nothing was written",
+                short_hex(ids[2]) + " (main@3): unsigned"});
+  EXPECT_TRUE(VersionLog::open(c, OpenMode::kReadOnly)->branches().empty());
+  expect_error([&] { clone(a, dir.sub("d"), TransferOptions().require_signed(true)); }, ErrorCode::kFailedPrecondition,
+               {"3 of 3 arriving versions"});  // a new log trusts nobody
+  EXPECT_FALSE(std::filesystem::exists(dir.sub("d/versions.lmdb")));
+  // The signed branch passes, against the log's trust list and against --trusted.
+  pull(c, a, TransferOptions().branches({{"signed", "signed"}}).require_signed(true));
+  EXPECT_EQ(*VersionLog::open(c, OpenMode::kReadOnly)->head("signed"), ids[1]);
+  pull(dir.sub("e"), a, TransferOptions().branches({{"signed", "main"}}).require_signed(true).trusted({alice + ".pub"}));
+  EXPECT_EQ(*VersionLog::open(dir.sub("e"), OpenMode::kReadOnly)->head("main"), ids[1]);
+}
+
+TEST_F(Transfer, ASignatureThatDoesNotVerifyIsRefusedOnArrival) {
+  const std::string alice = write_key(dir, "alice");
+  std::vector<CommitId> ids;
+  {
+    auto log = VersionLog::open(a, OpenMode::kReadWrite, LogOptions().signing_key(alice));
+    ids = commit_chain(*log, "main", std::nullopt, 1, 2);
+    // Rewritten through Strata's own transaction, so that only the signature can tell.
+    std::string sig = log->signatures(ids[1])[0].encode();
+    sig[sig.size() - 1] = static_cast<char>(sig[sig.size() - 1] ^ 1);
+    LogInternals::env(*log).write([&](LmdbTxn& txn) {
+      txn.put(Db::kSignatures, version_signature_key(ids[1], read_public_key(alice + ".pub").id()), sig);
+    });
+  }
+  expect_error([&] { clone(a, b, {}); }, ErrorCode::kCorruption,
+               {"refused: a signature of version " + short_hex(ids[1]) + ": the signature by key", "does not verify"});
+}
+
 TEST(TransferWire, PackBytesAreFixed) {
   Pack p;
   CommitId id{};
   id[0] = 0xab;
   ChunkId c{};
   c[15] = 0x01;
-  p.commits.push_back({id, "rec", "", "st"});
+  p.commits.push_back({id, "rec", "", "st", {"S"}});
   p.graphs.emplace_back("g", "GG");
   p.chunks.emplace_back(c, "v");
+  p.tag_signatures["t"] = "X";
   const std::string bytes = encode_pack(p);
   std::string hex;
   for (unsigned char ch : bytes) hex += "0123456789abcdef"[ch >> 4], hex += "0123456789abcdef"[ch & 15];
@@ -398,6 +475,9 @@ TEST(TransferWire, PackBytesAreFixed) {
             "0000000000000000"  // no optimizer manifest
             "0200000000000000"
             "7374"              // stats "st"
+            "0100000000000000"  // 1 signature
+            "0100000000000000"
+            "53"                // "S"
             "0100000000000000"  // 1 graph
             "0100000000000000"
             "67"  // id "g"
@@ -406,7 +486,12 @@ TEST(TransferWire, PackBytesAreFixed) {
             "0100000000000000"                  // 1 chunk
             "00000000000000000000000000000001"  // its id
             "0100000000000000"
-            "76");  // value "v"
+            "76"                // value "v"
+            "0100000000000000"  // 1 tag signature
+            "0100000000000000"
+            "74"  // tag "t"
+            "0100000000000000"
+            "58");  // its signature "X"
   const Pack back = decode_pack(bytes);
   EXPECT_EQ(back.commits[0].record, "rec");
   EXPECT_EQ(back.chunks[0].first, c);

@@ -5,6 +5,7 @@
 // The calls and their bytes are specified in docs/formats.md "Transfer".
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ struct Advertisement {
   bool writable = false;
   LogSettings settings;
   std::map<std::string, CommitId> branches, tags;
+  std::map<std::string, std::string> tag_signatures;  // tag -> encoded Signature (signed tags only)
+  std::vector<std::string> trusted_keys;              // the log's trust list, encoded TrustedKeys
   std::vector<AdvertisedCommit> commits;
 };
 
@@ -49,12 +52,14 @@ struct Lacks {
 
 struct PackCommit {
   CommitId id{};
-  std::string record, optim, stats;  // optim / stats empty when the sender has none
+  std::string record, optim, stats;     // optim / stats empty when the sender has none
+  std::vector<std::string> signatures;  // encoded Signatures
 };
 struct Pack {
   std::vector<PackCommit> commits;                          // parents before children
   std::vector<std::pair<std::string, std::string>> graphs;  // id, GraphSpec bytes
   std::vector<std::pair<ChunkId, std::string>> chunks;      // id, stored value
+  std::map<std::string, std::string> tag_signatures;        // the moved tags' signatures, encoded
 };
 
 struct RefUpdate {
@@ -82,7 +87,8 @@ class Endpoint {
   virtual std::string where() const = 0;
 };
 
-constexpr uint32_t kTransferProtocol = 1;
+// 2: signatures of versions and tags, and the receiver's trust list, travel.
+constexpr uint32_t kTransferProtocol = 2;
 
 // An endpoint on a log of this process (opened read-only, or for writing when `receive`).
 std::unique_ptr<Endpoint> open_log_endpoint(const std::string& log_dir, bool receive, bool create = false,
