@@ -2,7 +2,8 @@
 # Fuzzes every parser of outside bytes with libFuzzer (clang, ASan + UBSan): IDX, CIFAR and CSV
 # readers, the chunk codecs' decoders, commit records/manifests/stats, GraphSpecs, TensorBoard
 # event files, npz/safetensors/npy readers, version names, the transfer protocol (`strata
-# upload-pack`/`receive-pack` fed request frames), the inference request decoder of `strata serve`. Each target starts from its seed corpus in tests/fuzz/corpus/<target> plus
+# upload-pack`/`receive-pack` fed request frames), the inference request decoder of `strata serve`,
+# signatures, trusted keys and public key files. Each target starts from its seed corpus in tests/fuzz/corpus/<target> plus
 # the inputs of past findings in tests/fuzz/regressions/<target>; new interesting inputs go to a
 # temporary directory (pass --keep to add them to the tree's corpus). Prints executions and coverage per target; exits 1
 # when a target crashes, leaks past the limits or hangs (the input is left in build-fuzz/findings).
@@ -23,7 +24,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(idx cifar csv chunk commit_record graph_spec event_file tensor_files version_name transfer infer_request)
+all=(idx cifar csv chunk commit_record graph_spec event_file tensor_files version_name transfer infer_request signature)
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
 command -v clang++ > /dev/null || { echo "fuzz.sh: clang++ is missing (apt install clang libfuzzer-14-dev)" >&2; exit 2; }
 

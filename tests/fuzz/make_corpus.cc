@@ -10,6 +10,7 @@
 #include "strata/models/models.h"
 #include "strata/versioning/chunk_codec.h"
 #include "strata/versioning/commit_record.h"
+#include "strata/versioning/signing.h"
 #include "strata/versioning/tensor_files.h"
 #include "strata/versioning/transfer/internal/transfer_endpoint.h"
 #include "strata/versioning/version_log.h"
@@ -174,5 +175,26 @@ int main(int argc, char** argv) {
   put("infer_request", "wrong_type.json", R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"INT32","data":[1,2,3]}]})");
   put("infer_request", "image_nested.json",
       R"({"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":)" + image + "}]}");
+  // Signatures of a version and a tag, a trusted key, a public key file (fuzz_signature.cc): a
+  // fixed seed, so the seeds do not change from run to run.
+  {
+    const std::string key_file = g_out.string() + "/../signature-seed.key";
+    std::ofstream(key_file) << "strata-ed25519-secret-key v1\n" << std::string(64, '5') << "\n";
+    fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);
+    const SigningKey key = SigningKey::load(key_file);
+    fs::remove(key_file);
+    CommitId id{};
+    id[3] = 7;
+    put("signature", "version", sign_version(key, id, 1700000000000).encode());
+    put("signature", "tag", sign_tag(key, "production", id, 1700000000000).encode());
+    TrustedKey t;
+    t.name = "release";
+    t.key = key.public_key();
+    t.added_ms = 1700000000000;
+    put("signature", "trusted_key", t.encode());
+    t.revoked_ms = 1700000001000;
+    put("signature", "revoked_key", t.encode());
+    put("signature", "public_key", key.public_key().to_text());
+  }
   return 0;
 }
