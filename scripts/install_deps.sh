@@ -14,9 +14,9 @@ packages=(build-essential cmake pkg-config libdnnl-dev libeigen3-dev liblmdb-dev
           libcpp-httplib-dev nlohmann-json3-dev libsodium-dev dataset-fashion-mnist)
 if [ $main_only = 0 ]; then
   # The tests: GoogleTest, PyTorch and ONNX checkers, the fuzzers, MPI, a real ssh server, the
-  # HTTP clients and Prometheus, the word lists and fortunes of the text models, the .deb build.
+  # HTTP clients and Prometheus, chromium for the web view's browser tests, the word lists and fortunes of the text models, the .deb build.
   packages+=(libgtest-dev python3-numpy python3-onnx python3-torch dpkg-dev libtorch-dev clang libfuzzer-14-dev clang-format
-             openmpi-bin libopenmpi-dev openssh-server openssh-client prometheus curl
+             openmpi-bin libopenmpi-dev openssh-server openssh-client prometheus curl chromium
              wamerican wngerman wfrench witalian wspanish wportuguese wdutch wswedish fortunes)
 fi
 if [ "${STRATA_BENCH_DEPS:-0}" = 1 ]; then packages+=(libopenblas0 hey); fi
@@ -44,5 +44,19 @@ if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]; then
       || echo "note: npm could not install onnxruntime-node: the ONNX Runtime test will be skipped"
   else
     echo "note: npm/node not found: the ONNX Runtime test will be skipped (install Node.js 20 and npm)"
+  fi
+fi
+
+# puppeteer-core drives Debian's chromium in the web view's browser test
+# (tests/tools/web_view_test.cc); --ignore-scripts: it downloads no browser of its own.
+browser_dir="${STRATA_BROWSER_DIR:-$HOME/.cache/strata/browser}"
+if [ ! -f "$browser_dir/node_modules/puppeteer-core/package.json" ]; then
+  if command -v npm > /dev/null && command -v node > /dev/null; then
+    echo "installing puppeteer-core into $browser_dir (npm)"
+    mkdir -p "$browser_dir"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$browser_dir" puppeteer-core \
+      || echo "note: npm could not install puppeteer-core: the browser test will be skipped"
+  else
+    echo "note: npm/node not found: the browser test will be skipped (install Node.js 20 and npm)"
   fi
 fi

@@ -16,6 +16,14 @@ std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, version
   return versioning::VersionLog::open(g.log_dir, mode, options);
 }
 
+void print_json(const GlobalOptions& g, const std::string& object) {
+  if (g.json_out) {
+    *g.json_out = object;
+  } else {
+    fmt::print("{}\n", object);
+  }
+}
+
 std::string json_str(const std::string& s) { return versioning::json_quote(s); }
 
 std::string json_num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }

@@ -17,7 +17,13 @@ namespace strata::tools {
 struct GlobalOptions {
   std::string log_dir;
   bool json = false;
+  // Where a reading verb's JSON answer goes instead of stdout: `strata ui` answers its API with
+  // the same verbs (tools/web/).
+  std::string* json_out = nullptr;
 };
+
+// A verb's JSON answer: one line on stdout, or into g.json_out.
+void print_json(const GlobalOptions& g, const std::string& object);
 
 // Opens --log / $STRATA_LOG; a clear error when neither is given.
 std::unique_ptr<versioning::VersionLog> open_log(const GlobalOptions& g, versioning::OpenMode mode,

@@ -11,7 +11,13 @@ namespace strata::tools {
 namespace {
 
 using versioning::CommitId;
-using Lanes = std::vector<std::optional<CommitId>>;
+
+// A lane's state between two rows: the version it waits for and the edge it carries.
+struct Slot {
+  CommitId parent{};
+  size_t edge = 0;
+};
+using Lanes = std::vector<std::optional<Slot>>;
 
 void put(std::string& line, size_t pos, char c) {
   if (line.size() <= pos) line.resize(pos + 1, ' ');
@@ -23,21 +29,32 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-// A line that moves lanes left: old lane j goes to new position target[j] <= j. A lane that
-// stays is '|'; one that moves is '/' leaning towards its new place, with '_' bridging longer
-// moves.
-std::string shift_line(const Lanes& old_lanes, const std::vector<size_t>& target) {
+// The line before a version's row where lanes `joining` (all right of `col`) lean into it.
+std::string join_line(const Lanes& lanes, size_t col, const std::vector<size_t>& joining) {
   std::string line;
-  for (size_t j = 0; j < old_lanes.size(); ++j) {
-    if (!old_lanes[j]) continue;
-    const size_t to = target[j];
-    if (to == j) {
+  for (size_t j = 0; j < lanes.size(); ++j) {
+    if (!lanes[j]) continue;
+    if (std::find(joining.begin(), joining.end(), j) == joining.end()) {
       put(line, 2 * j, '|');
       continue;
     }
     put(line, 2 * j - 1, '/');
-    for (size_t p = 2 * to + 1; p + 1 < 2 * j; p += 2) put(line, p, '_');
+    for (size_t p = 2 * col + 1; p + 1 < 2 * j; p += 2) put(line, p, '_');
   }
+  return trimmed(line);
+}
+
+// The line after a merge's row where a lane opens right of `col` and the lanes beyond lean right.
+std::string merge_line(const Lanes& lanes, size_t col) {
+  std::string line;
+  for (size_t j = 0; j < lanes.size(); ++j) {
+    if (!lanes[j]) continue;
+    if (j <= col)
+      put(line, 2 * j, '|');
+    else
+      put(line, 2 * j + 1, '\\');
+  }
+  put(line, 2 * col + 1, '\\');
   return trimmed(line);
 }
 
@@ -68,61 +85,56 @@ std::vector<DagNode> children_first(std::vector<DagNode> nodes) {
   return out;  // a cycle cannot happen: ids are hashes over the parents
 }
 
-std::vector<GraphRow> draw_graph(const std::vector<DagNode>& nodes) {
-  std::set<CommitId> drawn;
-  for (const DagNode& n : nodes) drawn.insert(n.id);
+GraphLayout layout_graph(const std::vector<DagNode>& nodes) {
+  std::map<CommitId, size_t> row_of;
+  for (size_t r = 0; r < nodes.size(); ++r) row_of[nodes[r].id] = r;
+  GraphLayout out;
   Lanes lanes;
-  std::vector<GraphRow> rows;
-  for (const DagNode& node : nodes) {
-    GraphRow out;
-    // The version's lane: the first one waiting for it, else a free or new one (a branch head).
-    auto first = std::find(lanes.begin(), lanes.end(), std::optional<CommitId>(node.id));
-    if (first == lanes.end()) first = std::find(lanes.begin(), lanes.end(), std::nullopt);
-    if (first == lanes.end()) first = lanes.insert(lanes.end(), std::nullopt);
-    const size_t col = static_cast<size_t>(first - lanes.begin());
-    lanes[col] = node.id;
-    for (size_t i = 0; i < lanes.size(); ++i) put(out.row, 2 * i, i == col ? '*' : (lanes[i] ? '|' : ' '));
-    out.row = trimmed(out.row);
+  for (size_t r = 0; r < nodes.size(); ++r) {
+    const DagNode& node = nodes[r];
+    // The version's lane: the first one waiting for it, else the first free one (a new line).
+    std::vector<size_t> waiting;
+    for (size_t j = 0; j < lanes.size(); ++j)
+      if (lanes[j] && lanes[j]->parent == node.id) waiting.push_back(j);
+    size_t col = 0;
+    if (!waiting.empty()) {
+      col = waiting[0];
+    } else {
+      while (col < lanes.size() && lanes[col]) ++col;
+    }
+    if (waiting.size() > 1)  // the other waiting lanes join before the row, not after it
+      out.rows.back().connectors.push_back(join_line(lanes, col, {waiting.begin() + 1, waiting.end()}));
+    for (size_t j : waiting) {
+      out.edges[lanes[j]->edge].points.emplace_back(r, col);
+      lanes[j].reset();
+    }
+    GraphRow row;
+    row.column = col;
+    if (lanes.size() <= col) lanes.resize(col + 1);
+    for (size_t j = 0; j < lanes.size(); ++j) {
+      if (lanes[j]) out.edges[lanes[j]->edge].points.emplace_back(r, j);
+      put(row.row, 2 * j, j == col ? '*' : (lanes[j] ? '|' : ' '));
+    }
+    row.row = trimmed(row.row);
 
     std::vector<CommitId> parents;
     for (const CommitId& p : node.parents)
-      if (drawn.count(p) && std::find(parents.begin(), parents.end(), p) == parents.end()) parents.push_back(p);
-
-    // Other lanes waiting for this version join its lane; its lane continues with the first
-    // parent (or ends at a root); lanes to the right close the gaps.
-    Lanes next;
-    std::vector<size_t> target(lanes.size(), 0);
-    size_t new_col = 0;
-    for (size_t j = 0; j < lanes.size(); ++j) {
-      if (j == col) {
-        new_col = next.size();
-        target[j] = new_col;
-        if (!parents.empty()) next.push_back(parents[0]);
-      } else if (lanes[j] == node.id) {
-        target[j] = col;  // col < j: the first waiting lane is the version's own
-      } else if (lanes[j]) {
-        target[j] = next.size();
-        next.push_back(lanes[j]);
-      }
-    }
-    Lanes passing = lanes;
-    passing[col] = parents.empty() ? std::nullopt : std::optional<CommitId>(parents[0]);
-    bool moved = false;
-    for (size_t j = 0; j < lanes.size(); ++j) moved |= passing[j] && target[j] != j;
-    if (moved) out.connectors.push_back(shift_line(passing, target));
-
+      if (row_of.count(p) && std::find(parents.begin(), parents.end(), p) == parents.end()) parents.push_back(p);
+    auto new_edge = [&](const CommitId& parent) {
+      out.edges.push_back({r, row_of.at(parent), {{r, col}}});
+      return Slot{parent, out.edges.size() - 1};
+    };
+    if (!parents.empty()) lanes[col] = new_edge(parents[0]);
     // A merge opens one lane per further parent right of its own; lanes beyond move right.
     for (size_t k = 1; k < parents.size(); ++k) {
-      std::string line;
-      for (size_t i = 0; i < next.size(); ++i) put(line, i <= new_col ? 2 * i : 2 * i + 1, i <= new_col ? '|' : '\\');
-      put(line, 2 * new_col + 1, '\\');
-      out.connectors.push_back(trimmed(line));
-      next.insert(next.begin() + static_cast<std::ptrdiff_t>(new_col + k), parents[k]);
+      row.connectors.push_back(merge_line(lanes, col + k - 1));
+      lanes.insert(lanes.begin() + static_cast<std::ptrdiff_t>(col + k), new_edge(parents[k]));
     }
-    lanes = std::move(next);
-    rows.push_back(std::move(out));
+    while (!lanes.empty() && !lanes.back()) lanes.pop_back();
+    out.lanes = std::max(out.lanes, std::max(lanes.size(), col + 1));
+    out.rows.push_back(std::move(row));
   }
-  return rows;
+  return out;
 }
 
 }  // namespace strata::tools

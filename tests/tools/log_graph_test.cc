@@ -1,5 +1,6 @@
-// `strata log --graph` drawing: golden lane layouts for a line, a branch point, a merge, two
-// roots, and the children-first order (newest first among versions free to go).
+// The DAG layout of `strata log --graph` and `strata ui`: golden lane drawings for a line, a
+// branch point, a merge, unrelated roots, and the children-first order; and, over random DAGs,
+// every edge of the layout runs from its version to exactly that version's recorded parent.
 #include "tools/log_graph.h"
 
 #include <gtest/gtest.h>
@@ -31,7 +32,7 @@ struct Dag {
   // Lines as the CLI prints them, with the name in place of the version's text.
   std::string draw() const {
     std::vector<DagNode> order = children_first(nodes);
-    std::vector<GraphRow> rows = draw_graph(order);
+    std::vector<GraphRow> rows = layout_graph(order).rows;
     std::string out;
     for (size_t i = 0; i < order.size(); ++i) {
       out += rows[i].row + " " + names.at(order[i].id) + "\n";
@@ -60,9 +61,25 @@ TEST(LogGraph, BranchPointJoinsTheLanes) {
             "* x4\n"
             "* x3\n"
             "| * m3\n"
-            "* | m2\n"
-            "|/\n"
+            "|/\n"  // m3's lane joins m2, its parent, before m2's row
+            "* m2\n"
             "* m1\n");
+}
+
+// The report's picture: main@6 drawn beside main@5 and joining only at main@4 named the wrong
+// parent. main@6's parent is main@5.
+TEST(LogGraph, AForkIsDrawnAtItsOwnParent) {
+  Dag d;
+  d.add("main@4", 1);
+  d.add("main@5", 2, {"main@4"});
+  d.add("side@5", 3, {"main@5"});
+  d.add("main@6", 4, {"main@5"});
+  EXPECT_EQ(d.draw(),
+            "* main@6\n"
+            "| * side@5\n"
+            "|/\n"
+            "* main@5\n"
+            "* main@4\n");
 }
 
 TEST(LogGraph, MergeOpensALaneForItsSecondParent) {
@@ -77,13 +94,14 @@ TEST(LogGraph, MergeOpensALaneForItsSecondParent) {
             "|\\\n"
             "| * x3\n"
             "* | m3\n"
-            "* | m2\n"
             "|/\n"
+            "* m2\n"
             "* m1\n");
 }
 
-TEST(LogGraph, LanesRightOfAnEndedLaneMoveLeft) {
-  // Two unrelated roots (two runs in one log) and a third line that outlives the second.
+TEST(LogGraph, ALaneEndingAtARootStaysEmpty) {
+  // Three unrelated roots (runs in one log). A lane moving left under a root would read as an
+  // edge into it (the stray ' /' after a root), so the lanes to its right stay where they are.
   Dag d;
   d.add("a1", 1);
   d.add("b1", 2);
@@ -96,10 +114,11 @@ TEST(LogGraph, LanesRightOfAnEndedLaneMoveLeft) {
             "| * c2\n"
             "| | * a2\n"
             "| * | c1\n"
-            "|  /\n"  // c1 is a root: its lane ends and a's lane moves into its place
-            "* | b1\n"
-            " /\n"
-            "* a1\n");
+            "*   | b1\n"
+            "    * a1\n");
+  // A new line takes the first free lane.
+  d.add("d1", 0);
+  EXPECT_EQ(d.draw().substr(d.draw().rfind("* a1")), "* a1\n* d1\n");
 }
 
 TEST(LogGraph, ChildrenAlwaysComeBeforeParentsEvenWithSkewedClocks) {
@@ -112,12 +131,54 @@ TEST(LogGraph, ChildrenAlwaysComeBeforeParentsEvenWithSkewedClocks) {
   EXPECT_EQ(d.names.at(order[1].id), "p");
 }
 
+// Random DAGs with branches, merges and several roots: each edge of the layout starts at its
+// version, ends at the version's recorded parent, takes one lane per row in between, and never
+// passes through another version's place.
+TEST(LogGraph, EveryEdgeRunsFromItsVersionToItsRecordedParent) {
+  uint64_t state = 12345;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  for (int trial = 0; trial < 200; ++trial) {
+    Dag d;
+    const int n = 2 + static_cast<int>(next(40));
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> parents;
+      if (i > 0 && next(6) != 0) parents.push_back("v" + std::to_string(next(static_cast<uint64_t>(i))));
+      if (i > 1 && next(5) == 0) {
+        const std::string p = "v" + std::to_string(next(static_cast<uint64_t>(i)));
+        if (parents.empty() || p != parents[0]) parents.push_back(p);
+      }
+      d.add("v" + std::to_string(i), i, parents);
+    }
+    const std::vector<DagNode> order = children_first(d.nodes);
+    const GraphLayout layout = layout_graph(order);
+    ASSERT_EQ(layout.rows.size(), order.size());
+    std::map<size_t, std::vector<CommitId>> drawn_parents;
+    for (const GraphEdge& e : layout.edges) {
+      ASSERT_LT(e.child, e.parent) << "trial " << trial;
+      drawn_parents[e.child].push_back(order[e.parent].id);
+      ASSERT_EQ(e.points.size(), e.parent - e.child + 1) << "trial " << trial;
+      EXPECT_EQ(e.points.front(), std::make_pair(e.child, layout.rows[e.child].column));
+      EXPECT_EQ(e.points.back(), std::make_pair(e.parent, layout.rows[e.parent].column));
+      for (size_t k = 1; k + 1 < e.points.size(); ++k) {
+        EXPECT_EQ(e.points[k].first, e.child + k);
+        EXPECT_NE(e.points[k].second, layout.rows[e.points[k].first].column)
+            << "trial " << trial << ": an edge of " << d.names.at(order[e.child].id) << " passes through "
+            << d.names.at(order[e.points[k].first].id);
+      }
+    }
+    for (size_t r = 0; r < order.size(); ++r) EXPECT_EQ(drawn_parents[r], order[r].parents) << "trial " << trial;
+  }
+}
+
 TEST(LogGraph, ParentsOutsideTheDrawnSetAreIgnored) {
   Dag d;
   d.add("outside", 1);
   d.add("x", 2, {"outside"});
   std::vector<DagNode> only_x = {d.nodes[1]};
-  std::vector<GraphRow> rows = draw_graph(children_first(only_x));
+  std::vector<GraphRow> rows = layout_graph(children_first(only_x)).rows;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].row, "*");
   EXPECT_TRUE(rows[0].connectors.empty());

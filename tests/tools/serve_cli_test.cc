@@ -19,70 +19,8 @@
 namespace strata::tools_test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 const std::string kStrata = STRATA_BINARY_DIR "/tools/strata";
 const std::string kJson = "-H 'Content-Type: application/json' --data-binary @";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A process started through the shell, its stderr in a file; SIGKILLed if still alive at the end.
-class Process {
- public:
-  Process(const std::string& cmd, const std::string& err_path) : err_path_(err_path) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " 2>" + err_path).c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~Process() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Waits (bounded) for a line of stderr matching `pattern`; returns its first group.
-  std::string wait_for_stderr(const std::string& pattern, int seconds = 60) {
-    const std::regex re(pattern);
-    for (auto end = Clock::now() + std::chrono::seconds(seconds); Clock::now() < end;) {
-      std::smatch m;
-      const std::string err = read_file(err_path_);
-      if (std::regex_search(err, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
-      if (poll_exit()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return "";
-  }
-  // The exit code, waiting at most `seconds`; -1 when it did not exit normally in time.
-  int wait_exit(int seconds) {
-    for (auto end = Clock::now() + std::chrono::seconds(seconds); Clock::now() < end;) {
-      if (poll_exit()) return code_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-  std::string err() const { return read_file(err_path_); }
-
- private:
-  bool poll_exit() {
-    if (exited_) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    exited_ = true;
-    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return true;
-  }
-  pid_t pid_ = -1;
-  std::string err_path_;
-  bool exited_ = false;
-  int code_ = -1;
-};
 
 bool have(const std::string& program) { return ::access(program.c_str(), X_OK) == 0; }
 

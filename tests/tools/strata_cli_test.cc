@@ -420,9 +420,10 @@ TEST_F(StrataCli, LogGraphDrawsTheBranchPointAndAMerge) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string e3 = short_hex(exp_), m3 = short_hex(main_[2]), m2 = short_hex(main_[1]), m1 = short_hex(main_[0]);
   EXPECT_TRUE(contains(r.out, "*   " + e3 + " exp@3")) << r.out;
+  // main@3's lane joins main@2, its parent, right before main@2's row.
   EXPECT_TRUE(contains(r.out, "\n| * " + m3 + " main@3")) << r.out;
-  EXPECT_TRUE(contains(r.out, "\n* | " + m2 + " main@2")) << r.out;
-  EXPECT_TRUE(contains(r.out, "\n|/\n*   " + m1 + " main@1")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n|/\n*   " + m2 + " main@2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n*   " + m1 + " main@1")) << r.out;
 
   ASSERT_EQ(run_strata(dir_, "merge main exp " + log_arg()).code, 0);
   RunResult m = run_strata(dir_, "log --graph " + log_arg());  // main's whole ancestry, exp included

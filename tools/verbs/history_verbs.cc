@@ -17,12 +17,6 @@
 
 namespace strata::tools {
 
-// `strata log --regressions --metric M --threshold T`: marks versions whose metric got worse
-// than their first parent's by more than T (a drop where higher is better, else a rise).
-struct RegressionQuery {
-  std::string metric;
-  double threshold = 0;
-};
 namespace {
 
 using versioning::CommitId;
@@ -137,7 +131,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
     std::map<CommitId, CommitRecord> by_id(versions.begin(), versions.end());
     versions.clear();
     for (const DagNode& n : nodes) versions.emplace_back(n.id, by_id.at(n.id));
-    rows = draw_graph(nodes);
+    rows = layout_graph(nodes).rows;
     for (const GraphRow& row : rows) graph_width = std::max(graph_width, row.row.size());
   }
 
@@ -181,7 +175,7 @@ int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph
       fmt::print("{}\n", line);
     }
   }
-  if (g.json) fmt::print("{{\"versions\":{}}}\n", json_list(json_items));
+  if (g.json) print_json(g, fmt::format("{{\"versions\":{}}}", json_list(json_items)));
   return 0;
 }
 
@@ -292,17 +286,18 @@ int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool
                                     json_list(ps)));
       }
     }
-    fmt::print(
-        "{{\"id\":{},\"short_id\":{},\"name\":{},\"parents\":{},\"branch\":{},\"epoch\":{},"
-        "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
-        "\"metrics\":{},\"counters\":{},\"environment\":{},\"optim_present\":{},\"raw_bytes\":{},"
-        "\"new_stored_bytes\":{},\"signatures\":{}{}{}}}\n",
-        json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents), json_str(r.branch),
-        r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message), json_str(r.graph_id),
-        json_map(r.hparams, json_str), json_map(r.metrics, json_num),
-        json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str),
-        r.optim_present ? "true" : "false", stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0, json_list(js),
-        tensors ? ",\"tensors\":" + json_list(jt) : std::string(), spec ? ",\"nodes\":" + json_list(nodes) : std::string());
+    print_json(g,
+               fmt::format("{{\"id\":{},\"short_id\":{},\"name\":{},\"parents\":{},\"branch\":{},\"epoch\":{},"
+                           "\"step\":{},\"time_ms\":{},\"author\":{},\"message\":{},\"graph_id\":{},\"hparams\":{},"
+                           "\"metrics\":{},\"counters\":{},\"environment\":{},\"optim_present\":{},\"raw_bytes\":{},"
+                           "\"new_stored_bytes\":{},\"signatures\":{}{}{}}}",
+                           json_str(to_hex(id)), json_str(short_hex(id)), json_str(log->describe(id)), json_str_list(parents),
+                           json_str(r.branch), r.epoch, r.global_step, r.wall_time_ms, json_str(r.author), json_str(r.message),
+                           json_str(r.graph_id), json_map(r.hparams, json_str), json_map(r.metrics, json_num),
+                           json_map(r.counters, [](int64_t v) { return std::to_string(v); }), json_map(r.environment, json_str),
+                           r.optim_present ? "true" : "false", stats ? stats->raw_bytes : 0, stats ? stats->new_stored_bytes : 0,
+                           json_list(js), tensors ? ",\"tensors\":" + json_list(jt) : std::string(),
+                           spec ? ",\"nodes\":" + json_list(nodes) : std::string()));
     return 0;
   }
   fmt::print("version  {}\n", to_hex(id));
@@ -387,12 +382,11 @@ int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::strin
     for (const auto& [k, v] : diff.environment)
       es[k] = fmt::format("{{\"a\":{},\"b\":{}}}", json_str(v.first), json_str(v.second));
     auto raw = [](const std::string& s) { return s; };
-    fmt::print(
-        "{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
-        "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{},\"data\":{},\"environment\":{}}}\n",
-        json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts), json_str_list(graph.added),
-        json_str_list(graph.removed), json_str_list(graph.changed), json_map(ms, raw), json_map(hs, raw), json_map(ds, raw),
-        json_map(es, raw));
+    print_json(g, fmt::format("{{\"a\":{},\"b\":{},\"eps\":{},\"changed_tensors\":{},\"tensors\":{},\"graph\":{{\"added\":{},"
+                              "\"removed\":{},\"changed\":{}}},\"metrics\":{},\"hparams\":{},\"data\":{},\"environment\":{}}}",
+                              json_str(to_hex(a)), json_str(to_hex(b)), json_num(eps), changed, json_list(ts),
+                              json_str_list(graph.added), json_str_list(graph.removed), json_str_list(graph.changed),
+                              json_map(ms, raw), json_map(hs, raw), json_map(ds, raw), json_map(es, raw)));
     return 0;
   }
   fmt::print("diff {} -> {}   ({} of {} tensors changed, eps {:g})\n\n", log->describe(a), log->describe(b), changed,
@@ -504,7 +498,7 @@ int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& names, c
       metrics.push_back(fmt::format("{{\"name\":{},\"values\":{},\"best\":{}}}", json_str(m), json_list(nums),
                                     best ? std::to_string(*best) : "null"));
     }
-    fmt::print("{{\"versions\":{},\"metrics\":{}}}\n", json_list(versions), json_list(metrics));
+    print_json(g, fmt::format("{{\"versions\":{},\"metrics\":{}}}", json_list(versions), json_list(metrics)));
     return 0;
   }
   size_t name_width = 6;

@@ -105,7 +105,8 @@ int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::st
     previous = std::move(now);
   }
   if (g.json) {
-    fmt::print("{{\"tensor\":{},\"ref\":{},\"versions\":{}}}\n", json_str(tensor), json_str(start_name), json_list(lines));
+    print_json(
+        g, fmt::format("{{\"tensor\":{},\"ref\":{},\"versions\":{}}}", json_str(tensor), json_str(start_name), json_list(lines)));
   } else {
     for (const std::string& line : lines) fmt::print("{}\n", line);
   }

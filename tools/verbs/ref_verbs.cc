@@ -80,7 +80,7 @@ int cmd_refs(const GlobalOptions& g, bool is_tag, const RefArgs& a) {
         fmt::print("{:<24} {}\n", n, safe_describe(*log, id));
       }
     }
-    if (g.json) fmt::print("{{\"{}\":{}}}\n", is_tag ? "tags" : "branches", json_list(items));
+    if (g.json) print_json(g, fmt::format("{{\"{}\":{}}}", is_tag ? "tags" : "branches", json_list(items)));
     return 0;
   }
   auto log = open_log(g, OpenMode::kReadWrite, versioning::LogOptions().signing_key(a.sign_key));

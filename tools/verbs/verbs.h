@@ -68,6 +68,20 @@ inline bool signing_key_given(const std::string& flag) {
 // branches; kInvalidArgument with `hint` when several branches exist and none is main.
 std::optional<std::string> default_branch(const versioning::VersionLog& log, const GlobalOptions& g, const std::string& hint);
 
+// The reading verbs that `strata ui` (tools/web/) also answers its JSON API with, through
+// GlobalOptions::json_out: one code path for both.
+//
+// `strata log --regressions --metric M --threshold T`: marks versions whose metric got worse
+// than their first parent's by more than T (a drop where higher is better, else a rise).
+struct RegressionQuery {
+  std::string metric;
+  double threshold = 0;
+};
+int cmd_log(const GlobalOptions& g, const std::string& ref, bool all, bool graph,
+            const std::optional<RegressionQuery>& regressions);                           // history_verbs.cc
+int cmd_show(const GlobalOptions& g, const std::string& name, bool tensors, bool graph);  // history_verbs.cc
+int cmd_diff(const GlobalOptions& g, const std::string& a_name, const std::string& b_name, double eps, size_t top);
+int cmd_compare(const GlobalOptions& g, const std::vector<std::string>& names, const std::vector<std::string>& patterns);
 // `strata log --tensor NAME [REF]` (question_verbs.cc): how one tensor moved along the
 // first-parent history.
 int cmd_log_tensor(const GlobalOptions& g, const std::string& ref, const std::string& tensor);
