@@ -102,6 +102,9 @@ TEST_F(WebViewTest, ReadOnlyAndNothingOutsideTheAssetsIsServed) {
     EXPECT_TRUE(contains(o.out, "Allow: GET, HEAD")) << o.out;
   }
   EXPECT_EQ(status_of(curl("-I '" + base_ + "/'")), 200);  // HEAD
+  // DNS rebinding: another name pointed at 127.0.0.1 is not answered.
+  EXPECT_EQ(status_of(curl("-H 'Host: attacker.example' '" + base_ + "/api/log?all=1'")), 421);
+  EXPECT_EQ(status_of(curl("-H 'Host: localhost:1234' '" + base_ + "/'")), 200);
   for (const std::string path : {"/assets/../../../../etc/passwd", "/assets/..%2f..%2f..%2fetc%2fpasswd", "/../../etc/passwd",
                                  "/assets/%2e%2e/%2e%2e/etc/passwd", "/v/..%2f..%2fetc%2fpasswd", "/assets/secret",
                                  "/assets/style.css.map", "/etc/passwd", "/log/versions.lmdb/data.mdb"}) {

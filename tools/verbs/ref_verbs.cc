@@ -47,10 +47,12 @@ int cmd_verify_tag(const GlobalOptions& g, const RefArgs& a) {
                versioning::key_id_hex(c.key_id), local_time(c.time_ms));
   }
   if (good) return 0;
-  std::cerr << "error: tag " << a.name << " is "
-            << (c.status == versioning::SignatureStatus::kBad ? "badly signed" : versioning::signature_status_name(c.status))
-            << (c.status == versioning::SignatureStatus::kUntrusted ? ": its key is not in the trust list or --trusted" : "")
-            << "\n";
+  using versioning::SignatureStatus;
+  const std::string why = c.status == SignatureStatus::kBad         ? "badly signed"
+                          : c.status == SignatureStatus::kRevoked   ? "signed by a revoked key"
+                          : c.status == SignatureStatus::kUntrusted ? "signed by a key not in the trust list or --trusted"
+                                                                    : "not signed";
+  std::cerr << "error: tag " << a.name << " is " << why << "\n";
   return 1;
 }
 

@@ -60,7 +60,7 @@ std::string query(const std::vector<std::pair<std::string, std::string>>& params
   std::string out;
   for (const auto& [k, v] : params) {
     if (v.empty()) continue;
-    out += (out.empty() ? "?" : "&") + k + "=" + url_encode(v);
+    out += (out.empty() ? "?" : "&") + url_encode(k) + "=" + url_encode(v);
   }
   return out;
 }

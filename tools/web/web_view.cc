@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <limits>
 #include <thread>
 
@@ -54,11 +55,15 @@ struct WebView::Impl {
     try {
       res.set_content(render(*open()), "text/html; charset=utf-8");
     } catch (const Error& e) {
-      res.status = http_status(e);
-      res.set_content(
-          web::page("error", "<h1>" + std::to_string(res.status) + "</h1><p class=\"error\">" + web::esc(e.what()) + "</p>"),
-          "text/html; charset=utf-8");
+      error_page(res, http_status(e), e.what());
+    } catch (const std::exception& e) {
+      error_page(res, 500, e.what());
     }
+  }
+  static void error_page(httplib::Response& res, int status, const std::string& what) {
+    res.status = status;
+    res.set_content(web::page("error", "<h1>" + std::to_string(status) + "</h1><p class=\"error\">" + web::esc(what) + "</p>"),
+                    "text/html; charset=utf-8");
   }
 
   // A JSON answer from the `strata --json` verb itself.
@@ -72,15 +77,36 @@ struct WebView::Impl {
       res.status = http_status(e);
       res.set_content(fmt::format("{{\"error\":{},\"hint\":{}}}", json_str(e.what_failed()), json_str(e.hint())),
                       "application/json");
+    } catch (const std::exception& e) {
+      res.status = 500;
+      res.set_content(fmt::format("{{\"error\":{},\"hint\":\"\"}}", json_str(e.what())), "application/json");
     }
   }
 
   void install_routes();
+
+  bool host_allowed(const std::string& host_header) const {
+    std::string name = host_header;
+    if (!name.empty() && name.front() == '[') {  // [::1]:8081
+      name = name.substr(0, name.find(']') + 1);
+    } else if (size_t colon = name.rfind(':'); colon != std::string::npos) {
+      name = name.substr(0, colon);
+    }
+    const bool any_address = options.host == "0.0.0.0" || options.host == "::";  // the user opened it to the network
+    return any_address || name == "localhost" || name == "127.0.0.1" || name == "[::1]" || name == options.host;
+  }
 };
 
 void WebView::Impl::install_routes() {
   // Read-only: GET and HEAD, nothing else.
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // DNS rebinding: a web page elsewhere may point a name of its own at 127.0.0.1 and read the
+    // history through the visitor's browser. Only this machine's names, and --host, are answered.
+    if (!host_allowed(req.get_header_value("Host"))) {
+      res.status = 421;
+      res.set_content("this view answers only requests to localhost, 127.0.0.1 or " + options.host + "\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // Debian's cpp-httplib compresses with brotli at quality 11 whenever a browser accepts it:
     // 6.7 s for the 3.6 MB page of 10,000 versions, against 0.5 s with gzip. Offer it gzip only.
     // (The request is the server's own non-const object, handed to handlers as const.)
@@ -111,7 +137,7 @@ void WebView::Impl::install_routes() {
   http.Get("/", [this](const httplib::Request& req, httplib::Response& res) {
     html(res, [&](const versioning::VersionLog& log) { return web::dag_page(log, params_of(req)); });
   });
-  http.Get(R"(/v/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  http.Get(R"(/v/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
     html(res, [&](const versioning::VersionLog& log) { return web::version_page(log, req.matches[1]); });
   });
   http.Get("/compare", [this](const httplib::Request& req, httplib::Response& res) {
@@ -173,6 +199,8 @@ void WebView::start() {
     throw Error(ErrorCode::kIOError, "cannot listen on " + i.options.host + ":" + std::to_string(i.options.port), "",
                 "choose another --port, or stop what uses it");
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
+  // stop() right after start() must find the server running, or its join would wait forever.
+  for (int k = 0; k < 5000 && !i.http.is_running(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 int WebView::port() const { return impl_->port; }

@@ -2,8 +2,8 @@
 // one version, versions side by side, a per-tensor diff and metric curves per branch, and a JSON
 // API whose answers are the `strata --json` verbs' own.
 //
-// The log is opened read-only for every request (one snapshot each), so the view works while a
-// run writes and shows new versions on the next request. GET and HEAD only; every asset is served
+// The log is opened read-only anew for every request, so the view works while a run writes and
+// shows new versions on the next request. GET and HEAD only; every asset is served
 // from the binary; every string from the log is escaped.
 #pragma once
 

@@ -51,6 +51,7 @@ struct Server::Impl {
   void poll_once(ServedModel& model);
   // With require_signed: why `version` may not be served ("" when it may, or without it).
   std::string signing_refusal(const std::string& version) const;
+  std::map<std::string, std::string> untrusted;  // model -> the version refused unsigned (poller only)
 
   ServerOptions options;
   int workers = 1;
@@ -117,11 +118,16 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   for (const std::string& file : options.trusted()) read_public_key(file);  // a bad key file fails now, not at a poll
   for (const std::string& ref : options.refs()) {
     if (models.count(ref)) throw_invalid("ref '" + ref + "' named twice");
-    if (std::string refused = signing_refusal(ref); !refused.empty())
-      throw Error(ErrorCode::kFailedPrecondition, "will not serve '" + ref + "': " + refused, options.log_dir(),
-                  "sign the version (`strata sign`), trust its signer (`strata trust add`), or drop --require-signed");
+    // With require_signed the ref is resolved once, so the version checked is the one loaded.
+    std::string target = ref;
+    if (options.require_signed()) {
+      target = to_hex(VersionLog::open(options.log_dir(), OpenMode::kReadOnly)->resolve(ref));
+      if (std::string refused = signing_refusal(target); !refused.empty())
+        throw Error(ErrorCode::kFailedPrecondition, "will not serve '" + ref + "': " + refused, options.log_dir(),
+                    "sign the version (`strata sign`), trust its signer (`strata trust add`), or drop --require-signed");
+    }
     const auto start = Clock::now();
-    auto version = serving::load_version(options.log_dir(), ref, workers);
+    auto version = serving::load_version(options.log_dir(), target, workers);
     load_seconds.observe({{"model", ref}}, seconds_since(start));
     loads.add({{"model", ref}, {"result", "success"}}, 1);
     info.set({{"model", ref}, {"ref", ref}, {"version", version->id}}, 1);
@@ -149,13 +155,13 @@ std::shared_ptr<LoadedVersion> Server::Impl::version_or_404(ServedModel& model, 
   if (pinned.empty()) return model.current();
   std::string id = pinned;
   std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::string refused = signing_refusal(id); !refused.empty()) {  // kept versions too: a key may be revoked since
+    send_error(res, 403, "version " + id + " of model '" + model.ref() + "' is not served: " + refused);
+    return nullptr;
+  }
   if (auto v = model.find(id)) return v;
   if (id.size() != 32) {
     send_error(res, 404, "unknown version '" + id + "' of model '" + model.ref() + "': give the full 32-digit version id");
-    return nullptr;
-  }
-  if (std::string refused = signing_refusal(id); !refused.empty()) {
-    send_error(res, 403, "version " + id + " of model '" + model.ref() + "' is not served: " + refused);
     return nullptr;
   }
   try {
@@ -370,12 +376,16 @@ void Server::Impl::poll_once(ServedModel& model) {
     model.set_load_error("");
     return;
   }
-  if (id == model.failed_id()) return;  // it failed to load: not again until the ref moves
+  // Checked at every poll, not remembered as failed: signing the version or trusting its key
+  // lets the next poll load it. Counted once per version refused.
   if (std::string refused = signing_refusal(id); !refused.empty()) {
-    loads.add({{"model", model.ref()}, {"result", "untrusted"}}, 1);
-    model.set_load_error("refused " + id + ", still serving " + current->name + ": " + refused, id);
+    if (untrusted[model.ref()] != id) loads.add({{"model", model.ref()}, {"result", "untrusted"}}, 1);
+    untrusted[model.ref()] = id;
+    model.set_load_error("refused " + id + ", still serving " + current->name + ": " + refused);
     return;
   }
+  untrusted.erase(model.ref());
+  if (id == model.failed_id()) return;  // it failed to load: not again until the ref moves
   std::shared_ptr<LoadedVersion> next = model.find(id);
   const serving::Labels model_label{{"model", model.ref()}};
   if (!next) {

@@ -458,12 +458,14 @@ void require_signed(const Pack& pack, const Advertisement& dst, const TransferOp
   std::vector<std::string> refused;
   for (const PackCommit& c : pack.commits) {
     std::vector<Signature> signatures;
+    SignatureCheck check;
     try {
       for (const std::string& bytes : c.signatures) signatures.push_back(Signature::decode(bytes));
-    } catch (const Error&) {
-      signatures.clear();  // malformed: apply() would refuse it as corruption anyway
+      check = check_signatures(signatures, policy, c.id);
+    } catch (const Error& e) {
+      check.status = SignatureStatus::kBad;
+      check.problem = "a signature is malformed: " + e.what_failed();
     }
-    const SignatureCheck check = check_signatures(signatures, policy, c.id);
     if (check.status == SignatureStatus::kTrusted) continue;
     std::string label = short_hex(c.id);
     try {
@@ -481,10 +483,11 @@ void require_signed(const Pack& pack, const Advertisement& dst, const TransferOp
                      " arriving versions are not signed by a trusted key; nothing was written:";
   for (size_t i = 0; i < refused.size() && i < 20; ++i) what += "\n  " + refused[i];
   if (refused.size() > 20) what += "\n  ...";
-  throw Error(ErrorCode::kFailedPrecondition, what, where,
-              options.trusted().empty()
-                  ? "trust the signer's key (`strata trust add KEY.pub --name NAME`), or pass --trusted KEY.pub"
-                  : "check the --trusted keys");
+  const char* hint = !options.trusted().empty() ? "check the --trusted keys"
+                     : trust.empty()
+                         ? "the receiving log trusts no key yet (a new one never does): pass --trusted KEY.pub"
+                         : "trust the signer's key (`strata trust add KEY.pub --name NAME`), or pass --trusted KEY.pub";
+  throw Error(ErrorCode::kFailedPrecondition, what, where, hint);
 }
 
 TransferReport transfer(Endpoint& from, const Advertisement& src, Endpoint& to, const TransferOptions& options) {
@@ -677,7 +680,7 @@ std::map<std::string, std::string> remotes(const std::string& log_dir) {
     const std::string sealed = last == std::string::npos ? "" : text.substr(last + 1);
     if (sealed != remotes_checksum(std::string_view(text).substr(0, last + 1)) + "\n")
       throw Error(ErrorCode::kCorruption, "the remotes file does not match its checksum: a line was lost, added or altered",
-                  remotes_path(log_dir), "check each remote with `strata remote`, fix the file, or remove and add them again");
+                  remotes_path(log_dir), "fix the file, or delete it and add the remotes again (`strata remote add`)");
     text = text.substr(sizeof kRemotesHeader, last + 1 - sizeof kRemotesHeader);  // the lines between
   }
   std::istringstream in(text);
