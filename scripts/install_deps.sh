@@ -33,30 +33,23 @@ fi
 
 [ $main_only = 1 ] && exit 0
 
-# ONNX Runtime for the ONNX export test (tests/versioning/onnx/onnx_test.cc) is not a Debian package:
-# the npm registry's onnxruntime-node ships a CPU runtime. The library never downloads anything.
-ort_dir="${STRATA_ORT_DIR:-$HOME/.cache/strata/onnxruntime}"
-if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]; then
+# Packages from the npm registry for the tests that need them (the library never downloads
+# anything): npm_install DIR PACKAGE WHAT, where WHAT is the test that is skipped without it.
+npm_install() {
+  local dir="$1" package="$2" what="$3"
+  [ -f "$dir/node_modules/$package/package.json" ] && return 0
   if command -v npm > /dev/null && command -v node > /dev/null; then
-    echo "installing onnxruntime-node into $ort_dir (npm)"
-    mkdir -p "$ort_dir"
-    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$ort_dir" onnxruntime-node \
-      || echo "note: npm could not install onnxruntime-node: the ONNX Runtime test will be skipped"
+    echo "installing $package into $dir (npm)"
+    mkdir -p "$dir"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$dir" "$package" \
+      || echo "note: npm could not install $package: $what will be skipped"
   else
-    echo "note: npm/node not found: the ONNX Runtime test will be skipped (install Node.js 20 and npm)"
+    echo "note: npm/node not found: $what will be skipped (install Node.js 20 and npm)"
   fi
-fi
-
+}
+# ONNX Runtime for the ONNX export test (tests/versioning/onnx/onnx_test.cc): onnxruntime-node ships
+# a CPU runtime.
+npm_install "${STRATA_ORT_DIR:-$HOME/.cache/strata/onnxruntime}" onnxruntime-node "the ONNX Runtime test"
 # puppeteer-core drives Debian's chromium in the web view's browser test
 # (tests/tools/web_view_test.cc); --ignore-scripts: it downloads no browser of its own.
-browser_dir="${STRATA_BROWSER_DIR:-$HOME/.cache/strata/browser}"
-if [ ! -f "$browser_dir/node_modules/puppeteer-core/package.json" ]; then
-  if command -v npm > /dev/null && command -v node > /dev/null; then
-    echo "installing puppeteer-core into $browser_dir (npm)"
-    mkdir -p "$browser_dir"
-    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$browser_dir" puppeteer-core \
-      || echo "note: npm could not install puppeteer-core: the browser test will be skipped"
-  else
-    echo "note: npm/node not found: the browser test will be skipped (install Node.js 20 and npm)"
-  fi
-fi
+npm_install "${STRATA_BROWSER_DIR:-$HOME/.cache/strata/browser}" puppeteer-core "the browser test"

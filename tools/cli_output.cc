@@ -49,6 +49,20 @@ std::string local_time(int64_t ms) {
   return buf;
 }
 
+bool is_key_metric(const std::string& name) {
+  return name.rfind("val", 0) == 0 && (name.find("acc") != std::string::npos || name.find("loss") != std::string::npos);
+}
+
+sigset_t block_stop_signals() {
+  ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-response must not end the process
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
 int metric_direction(const std::string& name) {
   for (const char* lower : {"loss", "mse", "mae", "error"})
     if (name.find(lower) != std::string::npos) return -1;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <cstdint>
 #include <map>
@@ -51,6 +52,13 @@ std::string local_time(int64_t ms);       // "2026-11-23 14:05:09"
 std::string human_bytes(uint64_t bytes);  // "1.5 MiB"
 // +1: higher is better, -1: lower is better, 0: no direction (lr, throughput, time...).
 int metric_direction(const std::string& name);
+// Validation accuracy and loss whatever the separator ("val_acc", "val/accuracy", "val_loss"):
+// the metrics `strata log` and the web view show beside each version.
+bool is_key_metric(const std::string& name);
+
+// Blocks SIGTERM and SIGINT in this thread (call it before starting threads, which inherit the
+// mask) and ignores SIGPIPE; returns the set to sigwait on. For the verbs that serve until stopped.
+sigset_t block_stop_signals();
 // "1a2b3c4d (main@3)", or the short id when the record cannot be read (reports on damage).
 std::string safe_describe(const versioning::VersionLog& log, const versioning::CommitId& id);
 

@@ -26,6 +26,15 @@ std::vector<TrustedKey> read_trust(const LmdbTxn& txn) {
   return out;
 }
 
+// The verdict on signatures that cannot even be decoded; other errors are not about them.
+SignatureCheck malformed(const Error& e) {
+  if (e.code() != ErrorCode::kCorruption) throw e;
+  SignatureCheck bad;
+  bad.status = SignatureStatus::kBad;
+  bad.problem = e.what_failed();
+  return bad;
+}
+
 std::string key_of(const KeyId& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
 
 }  // namespace
@@ -72,11 +81,7 @@ SignatureCheck VersionLog::check_version(const CommitId& id, const TrustPolicy& 
   try {
     return check_signatures(signatures(id), policy, id);
   } catch (const Error& e) {
-    if (e.code() != ErrorCode::kCorruption) throw;
-    SignatureCheck bad;
-    bad.status = SignatureStatus::kBad;
-    bad.problem = e.what_failed();
-    return bad;
+    return malformed(e);
   }
 }
 
@@ -88,11 +93,7 @@ SignatureCheck VersionLog::check_tag(const std::string& tag, const TrustPolicy& 
     const std::optional<Signature> s = tag_signature(tag);
     return check_signatures(s ? std::vector<Signature>{*s} : std::vector<Signature>{}, policy, it->second, tag);
   } catch (const Error& e) {
-    if (e.code() != ErrorCode::kCorruption) throw;
-    SignatureCheck bad;
-    bad.status = SignatureStatus::kBad;
-    bad.problem = e.what_failed();
-    return bad;
+    return malformed(e);
   }
 }
 

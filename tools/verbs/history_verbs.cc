@@ -31,13 +31,12 @@ using versioning::to_hex;
 using versioning::VersionDiff;
 using versioning::VersionLog;
 
-// Validation accuracy and loss whatever the separator ("val_acc", "val/accuracy", "val_loss"),
-// unless the message already shows the value (the default message does).
+// The key metrics (is_key_metric), unless the message already shows the value (the default
+// message does).
 std::string key_metrics_text(const CommitRecord& r) {
   std::string out;
   for (const auto& [name, value] : r.metrics) {
-    if (name.rfind("val", 0) != 0) continue;
-    if (name.find("acc") == std::string::npos && name.find("loss") == std::string::npos) continue;
+    if (!is_key_metric(name)) continue;
     const std::string shown = fmt::format("{:.4g}", value);
     if (r.message.find(shown) == std::string::npos) out += fmt::format("  {}={}", name, shown);
   }

@@ -13,15 +13,8 @@ namespace strata::tools {
 int cmd_serve(const GlobalOptions& g, versioning::ServerOptions options) {
   if (g.log_dir.empty()) throw_invalid("no log directory", "", "pass --log DIR or set STRATA_LOG");
   options.log_dir(g.log_dir);
-  // A client that hangs up mid-response must not end the process (send() reports EPIPE instead).
-  ::signal(SIGPIPE, SIG_IGN);
-  // SIGTERM and SIGINT are taken by sigwait below, never by a handler: blocked here, before the
-  // server's threads start, so every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGTERM and SIGINT are taken by sigwait below, never by a handler.
+  sigset_t stop_signals = block_stop_signals();
   versioning::Server server(options);
   server.start();
   std::string refs;

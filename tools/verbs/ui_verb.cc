@@ -11,13 +11,7 @@ namespace strata::tools {
 int cmd_ui(const GlobalOptions& g, WebViewOptions options) {
   if (g.log_dir.empty()) throw Error(ErrorCode::kInvalidArgument, "no version log given", "", "pass --log DIR or set STRATA_LOG");
   options.log_dir = g.log_dir;
-  ::signal(SIGPIPE, SIG_IGN);
-  // SIGTERM and SIGINT are taken by sigwait below: blocked before any thread starts.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t stop_signals = block_stop_signals();  // taken by sigwait below
   WebView view(options);
   view.start();
   // On stderr, as `strata serve` says where it listens.

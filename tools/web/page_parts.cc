@@ -35,8 +35,7 @@ std::vector<std::string> list_param(const Params& p, const std::string& key) {
 std::string key_metric_html(const versioning::CommitRecord& r) {
   std::string out;
   for (const auto& [name, value] : r.metrics) {
-    if (name.rfind("val", 0) != 0) continue;
-    if (name.find("acc") == std::string::npos && name.find("loss") == std::string::npos) continue;
+    if (!is_key_metric(name)) continue;
     out += fmt::format(" <span class=\"metric\">{}={}</span>", esc(name), num(value));
   }
   return out;
