@@ -18,7 +18,9 @@ constexpr int kRowHeight = 28, kLaneWidth = 16;
 constexpr size_t kBlockRows = 50;
 
 int lane_x(size_t lane) { return 10 + static_cast<int>(lane) * kLaneWidth; }
-int row_y(size_t row, size_t first) { return static_cast<int>(row - first) * kRowHeight + kRowHeight / 2; }
+int row_y(size_t row, size_t first) {
+  return (static_cast<int>(row) - static_cast<int>(first)) * kRowHeight + kRowHeight / 2;  // < 0 just above the block
+}
 
 // The lanes and versions of rows [first, end) as one SVG beside the rows.
 std::string dag_svg(const GraphLayout& layout, size_t first, size_t end, const std::vector<bool>& merges) {
@@ -27,8 +29,11 @@ std::string dag_svg(const GraphLayout& layout, size_t first, size_t end, const s
       fmt::format("<svg class=\"dag\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\">", width, height, width, height);
   for (const GraphEdge& e : layout.edges) {
     if (e.parent < first || e.child >= end) continue;
+    // Only the stretch within the block and one row either side: a long lane (a branch off an old
+    // version) crosses many blocks, and each block draws only its part.
     std::string points;
-    for (const auto& [row, lane] : e.points) points += fmt::format("{},{} ", lane_x(lane), row_y(row, first));
+    for (const auto& [row, lane] : e.points)
+      if (row + 1 >= first && row <= end) points += fmt::format("{},{} ", lane_x(lane), row_y(row, first));
     svg += fmt::format("<polyline class=\"edge l{}\" points=\"{}\"/>", e.points.front().second % 8, points);
   }
   for (size_t r = first; r < end; ++r)
