@@ -84,13 +84,15 @@ document.addEventListener('DOMContentLoaded', () => {
   const fresh = document.getElementById('fresh');
   if (history && fresh) {
     const known = Number(history.dataset.versions);
-    const poll = () => fetch('/api/log?all=1').then((r) => r.ok ? r.json() : null).then((log) => {
+    // Every 10 s while the tab is visible: the answer reads every record (300 ms of server CPU
+    // at 10,000 versions).
+    const poll = () => document.visibilityState !== 'visible' ? null : fetch('/api/log?all=1').then((r) => r.ok ? r.json() : null).then((log) => {
       if (log && log.versions.length > known) {
         fresh.hidden = false;
         fresh.textContent = (log.versions.length - known) + ' new version(s): reload to see them';
       }
     }).catch(() => {});
-    setInterval(poll, 5000);
+    setInterval(poll, 10000);
   }
 });
 )js";
