@@ -21,12 +21,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cmake --install "$build_dir" --prefix "$prefix" > "$work/install.log"
 [ -x "$prefix/bin/strata" ] || fail "strata binary not installed"
-"$prefix/bin/strata" --version | grep -q "^strata 0\.3\.0 (oneDNN " || fail "strata --version: $("$prefix/bin/strata" --version)"
+"$prefix/bin/strata" --version | grep -q "^strata 0\.4\.0 (oneDNN " || fail "strata --version: $("$prefix/bin/strata" --version)"
 for f in lib/cmake/Strata/StrataConfig.cmake lib/cmake/Strata/StrataConfigVersion.cmake lib/cmake/Strata/StrataTargets.cmake \
          lib/pkgconfig/strata.pc include/strata/versioning/run/run.h include/strata/framework/train/trainer.h; do
   [ -e "$prefix/$f" ] || fail "missing $f"
 done
-ls "$prefix"/lib/libstrata_core.so.0.3 > /dev/null || fail "libstrata_core.so.0.3 (SONAME) missing"
+ls "$prefix"/lib/libstrata_core.so.0.4 > /dev/null || fail "libstrata_core.so.0.4 (SONAME) missing"
 
 # 2. Headers: each alone, with only the prefix on the include path.
 headers=$(cd "$prefix/include" && find strata -name '*.h' | sort)
@@ -91,7 +91,7 @@ PY
 import json, sys
 d = json.load(sys.stdin)
 assert d["changed_tensors"] == 0 and all(t["max_abs"] == 0 for t in d["tensors"]), d["tensors"]'
-"$strata" show main-2 --log "$log" | grep -q "made with onednn .*strata 0.3.0" || fail "version does not record its Strata/oneDNN versions"
+"$strata" show main-2 --log "$log" | grep -q "made with onednn .*strata 0.4.0" || fail "version does not record its Strata/oneDNN versions"
 
 # 5. The subproject route: configure only (building all of Strata again takes minutes), with
 #    GoogleTest hidden.
@@ -115,7 +115,7 @@ cmake -S "$work/sub" -B "$work/sub-build" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON 
 (cd "$build_dir" && cpack -G DEB -B "$work/deb" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fail "cpack"; }
 deb=$(ls "$work"/deb/strata_*_amd64.deb)
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/strata ./usr/include/strata/versioning/run/run.h ./usr/lib/libstrata_core.so.0.3.0 \
+for f in ./usr/bin/strata ./usr/include/strata/versioning/run/run.h ./usr/lib/libstrata_core.so.0.4.0 \
          ./usr/lib/cmake/Strata/StrataConfig.cmake ./usr/lib/pkgconfig/strata.pc; do
   echo "$contents" | grep -q " $f\( \|$\)" || fail "$f missing from $deb"
 done
