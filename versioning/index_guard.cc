@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/internal/little_endian.h"
 #include "strata/versioning/internal/lmdb_env.h"
 
 namespace strata::versioning {
@@ -16,24 +17,14 @@ XXH128_hash_t entry_hash(std::string_view key, std::string_view value) {
   XXH3_state_t* state = XXH3_createState();
   STRATA_CHECK(state != nullptr);
   XXH3_128bits_reset(state);
-  const uint32_t n = static_cast<uint32_t>(key.size());
-  const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
-  XXH3_128bits_update(state, len, 4);
+  std::string len;
+  put_u32(len, static_cast<uint32_t>(key.size()));
+  XXH3_128bits_update(state, len.data(), len.size());
   XXH3_128bits_update(state, key.data(), key.size());
   XXH3_128bits_update(state, value.data(), value.size());
   const XXH128_hash_t h = XXH3_128bits_digest(state);
   XXH3_freeState(state);
   return h;
-}
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
 }
 
 }  // namespace
@@ -65,9 +56,9 @@ std::string IndexDigest::encode() const {
 std::optional<IndexDigest> IndexDigest::decode(std::string_view bytes) {
   if (bytes.size() != 24) return std::nullopt;
   IndexDigest d;
-  d.count = get_u64(bytes, 0);
-  d.sum_lo = get_u64(bytes, 8);
-  d.sum_hi = get_u64(bytes, 16);
+  d.count = get_u64(bytes.data());
+  d.sum_lo = get_u64(bytes.data() + 8);
+  d.sum_hi = get_u64(bytes.data() + 16);
   return d;
 }
 

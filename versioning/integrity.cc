@@ -1,7 +1,7 @@
 // The digests of the guarded databases (internal/index_guard.h): what differs from them, and
 // accepting the databases as they are.
 #include <algorithm>
-#include <deque>
+#include <map>
 #include <set>
 
 #include "strata/framework/core/error.h"
@@ -30,35 +30,28 @@ std::string printable(std::string_view key) {
 }
 
 // A lost ref leaves its versions behind: tips (versions no other version names as a parent)
-// that no ref reaches. Their records name the branch they were made on.
+// that no ref names (a tip is reached from a ref only by being its target). Their records name
+// the branch they were made on.
 std::vector<std::string> unreached_tips(const LmdbTxn& txn) {
-  std::set<CommitId> all, parents, reached;
+  std::map<CommitId, CommitRecord> records;
+  std::set<CommitId> parents, targets;
   txn.scan_from(Db::kCommits, {}, [&](std::string_view k, std::string_view) {
-    if (k.size() == 16) all.insert(digest_from_bytes(k));
+    if (k.size() != 16) return true;
+    const CommitId id = digest_from_bytes(k);
+    if (auto r = LogInternals::get_record(txn, id)) {
+      parents.insert(r->parents.begin(), r->parents.end());
+      records.emplace(id, std::move(*r));
+    }
     return true;
   });
-  std::deque<CommitId> todo;
   txn.scan_from(Db::kRefs, {}, [&](std::string_view, std::string_view v) {
-    if (v.size() == 16) todo.push_back(digest_from_bytes(v));
+    if (v.size() == 16) targets.insert(digest_from_bytes(v));
     return true;
   });
-  for (const CommitId& id : all) {
-    auto r = LogInternals::get_record(txn, id);
-    if (r) parents.insert(r->parents.begin(), r->parents.end());
-  }
-  while (!todo.empty()) {
-    const CommitId id = todo.front();
-    todo.pop_front();
-    if (!reached.insert(id).second) continue;
-    auto r = LogInternals::get_record(txn, id);
-    if (r) todo.insert(todo.end(), r->parents.begin(), r->parents.end());
-  }
   std::vector<std::string> out;
-  for (const CommitId& id : all) {
-    if (parents.count(id) || reached.count(id)) continue;
-    auto r = LogInternals::get_record(txn, id);
-    if (!r) continue;
-    out.push_back("version " + LogInternals::describe(id, *r) + " is a tip that no branch or tag reaches: branch '" + r->branch +
+  for (const auto& [id, r] : records) {
+    if (parents.count(id) || targets.count(id)) continue;
+    out.push_back("version " + LogInternals::describe(id, r) + " is a tip that no branch or tag reaches: branch '" + r.branch +
                   "' or a tag on it may have vanished");
   }
   return out;

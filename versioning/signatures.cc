@@ -86,12 +86,18 @@ SignatureCheck VersionLog::check_version(const CommitId& id, const TrustPolicy& 
 }
 
 SignatureCheck VersionLog::check_tag(const std::string& tag, const TrustPolicy& policy) const {
-  const auto target = tags();
-  auto it = target.find(tag);
-  if (it == target.end()) throw Error(ErrorCode::kNotFound, "no tag '" + tag + "'", log_dir_, "see `strata tag`");
+  // The tag and its signature from one snapshot: a tag moved and re-signed in between must not
+  // read as a signature moved onto another target.
+  std::optional<CommitId> target;
+  std::optional<std::string> bytes;
+  env_->read([&](const LmdbTxn& txn) {
+    target = LogInternals::get_ref(txn, tag_key(tag));
+    if (auto v = txn.get(Db::kSignatures, tag_signature_key(tag))) bytes = std::string(*v);
+  });
+  if (!target) throw Error(ErrorCode::kNotFound, "no tag '" + tag + "'", log_dir_, "see `strata tag`");
   try {
-    const std::optional<Signature> s = tag_signature(tag);
-    return check_signatures(s ? std::vector<Signature>{*s} : std::vector<Signature>{}, policy, it->second, tag);
+    return check_signatures(bytes ? std::vector<Signature>{Signature::decode(*bytes)} : std::vector<Signature>{}, policy, *target,
+                            tag);
   } catch (const Error& e) {
     return malformed(e);
   }

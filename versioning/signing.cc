@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "strata/framework/core/error.h"
+#include "strata/framework/core/internal/little_endian.h"
 
 namespace strata::versioning {
 namespace {
@@ -47,15 +48,6 @@ bool from_hex_digits(std::string_view text, std::array<uint8_t, N>& out) {
   return sodium_hex2bin(out.data(), N, text.data(), text.size(), nullptr, &len, nullptr) == 0 && len == N;
 }
 
-void put_u16(std::string& out, uint16_t v) {
-  out.push_back(static_cast<char>(v & 0xFF));
-  out.push_back(static_cast<char>(v >> 8));
-}
-void put_i64(std::string& out, int64_t value) {
-  const uint64_t v = static_cast<uint64_t>(value);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
 // Reads fields from stored bytes, throwing kCorruption at the first short read.
 class Reader {
  public:
@@ -66,16 +58,8 @@ class Reader {
     pos_ += n;
     return out;
   }
-  uint16_t u16() {
-    std::string_view b = take(2);
-    return static_cast<uint16_t>(static_cast<unsigned char>(b[0]) | (static_cast<unsigned char>(b[1]) << 8));
-  }
-  int64_t i64() {
-    std::string_view b = take(8);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[i]);
-    return static_cast<int64_t>(v);
-  }
+  uint16_t u16() { return get_u16(take(2).data()); }
+  int64_t i64() { return static_cast<int64_t>(get_u64(take(8).data())); }
   template <size_t N>
   std::array<uint8_t, N> bytes() {
     std::string_view b = take(N);
@@ -114,7 +98,7 @@ std::string trim(std::string_view s) {
 
 }  // namespace
 
-std::string key_id_hex(const KeyId& id) { return to_hex_digits(id); }
+std::string key_id_hex(const KeyId& id) { return to_hex(id); }  // a KeyId is a Digest128
 std::string short_key_id(const KeyId& id) { return key_id_hex(id).substr(0, 16); }
 
 KeyId PublicKey::id() const {
@@ -238,7 +222,7 @@ std::string Signature::signed_message() const {
   m += as_bytes(version);
   const KeyId id = key_id();
   m.append(reinterpret_cast<const char*>(id.data()), id.size());
-  put_i64(m, time_ms);
+  put_u64(m, static_cast<uint64_t>(time_ms));
   return m;
 }
 
@@ -255,7 +239,7 @@ std::string Signature::encode() const {
   out += as_bytes(version);
   put_u16(out, static_cast<uint16_t>(tag.size()));
   out += tag;
-  put_i64(out, time_ms);
+  put_u64(out, static_cast<uint64_t>(time_ms));
   out.append(reinterpret_cast<const char*>(public_key.data()), public_key.size());
   out.append(reinterpret_cast<const char*>(signature.data()), signature.size());
   return out;
@@ -306,8 +290,8 @@ Signature sign_tag(const SigningKey& key, const std::string& tag, const CommitId
 std::string TrustedKey::encode() const {
   std::string out = kTrustMagic;
   out.append(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size());
-  put_i64(out, added_ms);
-  put_i64(out, revoked_ms);
+  put_u64(out, static_cast<uint64_t>(added_ms));
+  put_u64(out, static_cast<uint64_t>(revoked_ms));
   put_u16(out, static_cast<uint16_t>(name.size()));
   out += name;
   return out;
