@@ -1,26 +1,28 @@
-// Storage benchmark of the version log on the real Fashion-MNIST MLP (784-512-256-10, Adam
-// lr 1e-3, batch 128, as examples/train_fashion_mnist.cc trains it): every epoch a Recorder
-// commits parameters + Adam m and v to a fresh log in a temporary directory. Prints
-//   - the end-to-end cost of recording, in adjacent pairs: two trainers, A without and B with a
-//     recorder, take turns training two epochs each (who goes first alternates); B's second
-//     epoch overlaps the writer encoding its first epoch's snapshot, as every epoch of a long run
-//     does, and A's second epoch, a few seconds away, is its control. Pairing cancels the drift
-//     of a shared machine, which made whole-run A/B rounds swing (control epochs from 1.35 to
-//     2.1 s within one run). The figure is the median over pairs of B / A - 1,
+// Storage benchmark of the version log on a real training run: every epoch a Recorder commits
+// parameters + optimizer state (Adam m and v) to a fresh log in a temporary directory. --model
+// picks the net and data, each as its example trains it: mlp (the main job: 784-512-256-10 on
+// Fashion-MNIST, batch 128, the least compute per byte of state), cnn (the same data), lstm (the
+// language-identification LSTM of train_text on the system's word lists, batch 64). Prints
+//   - the whole-run cost of recording: process CPU time (getrusage: training, writer, every other
+//     thread) and wall time of whole runs of --cpu-epochs without and with a recorder, --cpu-runs
+//     alternating rounds (who goes first alternates), the recorder's side including the
+//     compaction that fit() runs at its end (RecorderCompression::kAtFitEnd, the default); medians
+//     with min..max of the per-round ratios,
+//   - the cost in adjacent pairs of epochs: two trainers, A without and B with a recorder, take
+//     turns training two epochs each; B's second epoch overlaps the writer storing its first
+//     epoch's snapshot, and A's second epoch, a few seconds away, is its control. The figure is
+//     the median over pairs of B / A - 1,
 //   - per version (of a recorded run of --epochs): stored / raw bytes (what `strata du` calls stored vs raw)
 //     and the total ratio, the snapshot stall (time on_epoch_end blocked training, also scaled to
 //     ms per 10 MB of state), the writer thread's CPU time against the CPU time training had,
 //   - the restore time of every version (cold VersionLog opened read-only, read_state; median of
 //     3), with the longest delta chain a restore of that version decodes,
-//   - after apply_retention(3): the log's chunk bytes against 10 raw full snapshots,
-//   - the process CPU time (getrusage: training, writer and every other thread) of whole runs of
-//     --cpu-epochs without and with a recorder, --cpu-runs alternating rounds, which is steadier
-//     than wall time on a shared machine; with --compression at-fit-end the compaction that fit()
-//     runs at its end is timed apart (CPU and wall), as its own cost.
+//   - after apply_retention(3): the log's chunk bytes against raw full snapshots.
 //
-//   storage_bench [--epochs 10] [--threads 2] [--pairs 8] [--writer-threads 1]
-//                 [--writer-nice 5] [--codec C] [--zstd-level 3] [--compression at-fit-end|inline]
-//                 [--cpu-runs 5] [--cpu-epochs 3] [--out-json FILE] [--data DIR]
+//   storage_bench [--model mlp|cnn|lstm] [--limit N] [--epochs 10] [--threads 2] [--pairs 8]
+//                 [--writer-threads 1] [--writer-nice 5] [--codec C] [--zstd-level 3]
+//                 [--compression at-fit-end|inline] [--cpu-runs 6] [--cpu-epochs 3]
+//                 [--out-json FILE] [--data DIR]
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -36,6 +38,7 @@
 
 #include "strata/datasets/data_loader.h"
 #include "strata/datasets/idx.h"
+#include "strata/datasets/text.h"
 #include "strata/framework/core/error.h"
 #include "strata/framework/train/runtime.h"
 #include "strata/framework/train/trainer.h"
@@ -118,19 +121,67 @@ int longest_chain(const versioning::LmdbEnv& env, const versioning::CommitRecord
   return depth;
 }
 
+// A net, its data and how it trains, as the examples train them.
+struct Workload {
+  GraphSpec graph;
+  std::unique_ptr<DataLoader> train, val;
+  TrainerOptions options;
+};
+
+// `limit` > 0 keeps the first `limit` training samples (and a fifth as many to validate on).
+Workload make_workload(const std::string& model, const std::string& data_dir, int64_t limit) {
+  Workload w;
+  Dataset train, val;
+  if (model == "lstm") {
+    // train_text --task langid --model lstm: 20,000 words per language, words up to 16 characters.
+    Vocabulary vocab;
+    Dataset data = read_word_lists(default_word_lists(), WordListOptions().seed(1), &vocab);
+    std::tie(train, val) = data.split_validation(0.1, 1);
+    w.graph = models::recurrent_classifier(data.x.dim(1), vocab.size(), data.num_classes,
+                                           models::TextModelOptions().dim(64).hidden(128).dropout(0.1));
+    w.options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(2e-3));
+    auto loader = DataLoaderOptions().batch_size(64).seed(1).threads(1);
+    if (limit > 0) {
+      train = train.subset(0, std::min(limit, train.size()));
+      val = val.subset(0, std::min(std::max<int64_t>(limit / 5, 1), val.size()));
+    }
+    w.train = std::make_unique<DataLoader>(train, loader);
+    w.val = std::make_unique<DataLoader>(val, DataLoaderOptions(loader).shuffle(false).batch_size(512));
+    return w;
+  }
+  train = load_fashion_mnist(data_dir, true, limit);
+  val = load_fashion_mnist(data_dir, false, limit > 0 ? std::max<int64_t>(limit / 5, 1) : 0);
+  w.graph = models::by_name(model, {1, 28, 28}, 10);
+  w.options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3));
+  auto loader = DataLoaderOptions().batch_size(128).seed(1).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
+  w.train = std::make_unique<DataLoader>(train, loader);
+  w.val = std::make_unique<DataLoader>(val, DataLoaderOptions(loader).shuffle(false).batch_size(1000));
+  return w;
+}
+
+std::string min_max_percent(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%+.2f%% .. %+.2f%%", v.empty() ? 0 : 100 * v.front(), v.empty() ? 0 : 100 * v.back());
+  return buf;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Version-log storage benchmark on the Fashion-MNIST MLP"};
+  CLI::App app{"Version-log storage benchmark on a real training run"};
   int64_t epochs = 10;
   int threads = 2, pairs = 8;
   int writer_threads = versioning::RecorderOptions().writer_threads();
   int writer_nice = versioning::RecorderOptions().writer_nice();
   int zstd_level = versioning::LogOptions().zstd_level();
   std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec());
-  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist", compression = "at-fit-end";
-  int cpu_runs = 5;
-  int64_t cpu_epochs = 3;
+  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist", compression = "at-fit-end", model = "mlp";
+  int cpu_runs = 6;
+  int64_t cpu_epochs = 3, limit = 0;
+  app.add_option("--model", model, "the net and data: mlp, cnn (Fashion-MNIST), lstm (word lists)")
+      ->check(CLI::IsMember({"mlp", "cnn", "lstm"}));
+  app.add_option("--limit", limit, "train on the first N samples only (0: all)")->check(CLI::NonNegativeNumber);
   app.add_option("--epochs", epochs, "epochs to train (one version each)")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads for training, encoding and decoding")->check(CLI::PositiveNumber);
   app.add_option("--pairs", pairs, "A/B pairs of epochs without and with a recorder")->check(CLI::PositiveNumber);
@@ -156,13 +207,10 @@ int main(int argc, char** argv) {
   int rc = 0;
   try {
     set_num_threads(threads);
-    Dataset train = load_fashion_mnist(data_dir, true, 0);
-    Dataset test = load_fashion_mnist(data_dir, false);
-    auto loader_options =
-        DataLoaderOptions().batch_size(128).seed(1).threads(1).normalize({kFashionMnistMean}, {kFashionMnistStd});
-    DataLoader train_loader(train, loader_options);
-    DataLoader test_loader(test, DataLoaderOptions(loader_options).shuffle(false).batch_size(1000));
-    const auto trainer_options = TrainerOptions().seed(1).optimizer(OptimizerOptions().kind("adam").lr(1e-3));
+    const Workload w = make_workload(model, data_dir, limit);
+    DataLoader& train_loader = *w.train;
+    DataLoader& test_loader = *w.val;
+    const TrainerOptions& trainer_options = w.options;
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
     const bool inline_compression = compression == "inline";
     const auto recorder_options = versioning::RecorderOptions()
@@ -172,45 +220,37 @@ int main(int argc, char** argv) {
                                                                       : versioning::RecorderCompression::kAtFitEnd);
 
     const auto log_options = versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
-    std::printf("training the MLP for %lld epochs, %d threads, codec %s (zstd level %d), compression %s, log in %s\n",
-                static_cast<long long>(epochs), threads, codec_wanted.c_str(), zstd_level, compression.c_str(), log_dir.c_str());
+    std::printf(
+        "training the %s for %lld epochs (%lld training samples), %d threads, codec %s (zstd level %d), compression %s, log in "
+        "%s\n",
+        model.c_str(), static_cast<long long>(epochs), static_cast<long long>(train_loader.num_samples()), threads,
+        codec_wanted.c_str(), zstd_level, compression.c_str(), log_dir.c_str());
 
-    // Whole runs, process CPU time: without a recorder, then with one (alternating who goes first).
-    std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_cpu, compact_wall;
+    // Whole runs: without a recorder, then with one (alternating who goes first); the recorder's
+    // side includes the compaction fit() runs at its end.
+    std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_wall;
     for (int run = 0; run < cpu_runs; ++run) {
       for (int side = 0; side < 2; ++side) {
         const bool with_recorder = (side == 0) == (run % 2 == 1);
-        Network net(models::by_name("mlp", {1, 28, 28}, 10));
+        Network net(w.graph);
         Trainer trainer(net, TrainerOptions(trainer_options).progress(Progress::kQuiet));
         const std::string dir = work_dir + "/cpu" + std::to_string(run);
         std::unique_ptr<versioning::Recorder> rec;
-        std::shared_ptr<versioning::VersionLog> log;
         if (with_recorder) {
-          log = versioning::VersionLog::open(dir, versioning::OpenMode::kReadWrite, log_options);
-          // Compaction is timed apart below, so the run itself leaves the versions queued.
           rec = std::make_unique<versioning::Recorder>(
-              log, versioning::RecorderOptions(recorder_options)
-                       .compression(inline_compression ? versioning::RecorderCompression::kInline
-                                                       : versioning::RecorderCompression::kManual));
+              versioning::VersionLog::open(dir, versioning::OpenMode::kReadWrite, log_options), recorder_options);
           trainer.add_callback(rec.get());
         }
         const double cpu0 = process_cpu_seconds();
         const auto t0 = clk::now();
-        trainer.fit(train_loader, &test_loader, cpu_epochs);  // the recorder's commits are durable at return
+        trainer.fit(train_loader, &test_loader, cpu_epochs);  // durable and compacted at return
         const double cpu = process_cpu_seconds() - cpu0, wall = seconds_since(t0);
         (with_recorder ? cpu_recorded : cpu_plain).push_back(cpu);
         (with_recorder ? wall_recorded : wall_plain).push_back(wall);
-        if (with_recorder && !inline_compression) {
-          const double c0 = process_cpu_seconds();
-          const auto w0 = clk::now();
-          log->compact_pending(threads);
-          compact_cpu.push_back(process_cpu_seconds() - c0);
-          compact_wall.push_back(seconds_since(w0));
-        }
+        if (with_recorder && !inline_compression) compact_wall.push_back(rec->timing().compaction.seconds);
         std::printf("cpu run %d %s: %.2f s CPU, %.2f s wall\n", run + 1, with_recorder ? "with a recorder" : "without", cpu,
                     wall);
         rec.reset();
-        log.reset();
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
       }
@@ -220,26 +260,22 @@ int main(int argc, char** argv) {
       cpu_overhead.push_back(cpu_recorded[i] / cpu_plain[i] - 1);
       wall_overhead.push_back(wall_recorded[i] / wall_plain[i] - 1);
     }
-    auto range = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%+.2f%% .. %+.2f%%", v.empty() ? 0 : 100 * v.front(), v.empty() ? 0 : 100 * v.back());
-      return std::string(buf);
-    };
     if (cpu_runs > 0) {
-      std::printf("whole runs (%lld epochs), recorder against none: process CPU %+.2f%% (median of %d, %s), wall %+.2f%% (%s)\n",
-                  static_cast<long long>(cpu_epochs), 100 * median(cpu_overhead), cpu_runs, range(cpu_overhead).c_str(),
-                  100 * median(wall_overhead), range(wall_overhead).c_str());
-      if (!compact_cpu.empty())
-        std::printf("compaction after a run: %.2f s CPU, %.2f s wall (median), %.2f%% of the run's CPU\n", median(compact_cpu),
-                    median(compact_wall), 100 * median(compact_cpu) / median(cpu_plain));
+      std::printf(
+          "whole runs (%lld epochs, compaction included), recorder against none: process CPU %+.2f%% (median of %d, %s), "
+          "wall %+.2f%% (%s)\n",
+          static_cast<long long>(cpu_epochs), 100 * median(cpu_overhead), cpu_runs, min_max_percent(cpu_overhead).c_str(),
+          100 * median(wall_overhead), min_max_percent(wall_overhead).c_str());
+      if (!compact_wall.empty())
+        std::printf("of which fit-end compaction: %.2f s wall (median), %.2f%% of a run without a recorder\n",
+                    median(compact_wall), 100 * median(compact_wall) / median(wall_plain));
     }
 
     // The recorded run whose log is analysed below.
     std::vector<versioning::CommitId> versions;
     std::unique_ptr<RecordedEpochClock> clock;  // outlives the recorder: only its figures are read later
     {
-      Network net(models::by_name("mlp", {1, 28, 28}, 10));
+      Network net(w.graph);
       Trainer trainer(net, trainer_options);
       std::shared_ptr<versioning::VersionLog> log =
           versioning::VersionLog::open(log_dir, versioning::OpenMode::kReadWrite, log_options);
@@ -257,7 +293,7 @@ int main(int argc, char** argv) {
     // The cost of recording, in adjacent pairs (see the top of this file).
     std::vector<double> slowdowns;
     {
-      Network net_a(models::by_name("mlp", {1, 28, 28}, 10)), net_b(models::by_name("mlp", {1, 28, 28}, 10));
+      Network net_a(w.graph), net_b(w.graph);
       Trainer plain(net_a, trainer_options), recorded(net_b, trainer_options);
       EpochClock clock_a, clock_b;
       plain.add_callback(&clock_a);
@@ -365,7 +401,7 @@ int main(int argc, char** argv) {
         << ", \"longest_chain_restore_ms\": " << longest_ms << ", \"retention_k3_bytes\": " << kept
         << ", \"raw_full_snapshots_bytes\": " << full << ", \"compression\": \"" << compression
         << "\", \"cpu_overhead_median\": " << median(cpu_overhead) << ", \"wall_overhead_median\": " << median(wall_overhead)
-        << ", \"compaction_cpu_s\": " << median(compact_cpu) << ", \"compaction_wall_s\": " << median(compact_wall)
+        << ", \"compaction_wall_s\": " << median(compact_wall) << ", \"model\": \"" << model << "\""
         << ", \"versions\": [" << json_versions << "]}\n";
       if (!f) throw Error(ErrorCode::kIOError, "cannot write " + out_json);
     }

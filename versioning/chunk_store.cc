@@ -72,6 +72,8 @@ ChunkBytes decode_chain(const std::vector<Link>& chain, ChunkBytes base, ChunkCa
 
 ChunkBytes LogInternals::decode_chunk(const VersionLog& log, const LmdbTxn& txn, const ChunkId& id, bool use_cache) {
   ChunkCache* cache = use_cache ? log.cache_.get() : nullptr;
+  if (cache)
+    if (ChunkBytes hit = cache->get(id)) return hit;  // checked against its id when it was put
   ChunkBytes base;
   std::vector<Link> chain = collect_chain(txn, cache, id, base);
   return decode_chain(chain, base, cache);

@@ -75,7 +75,9 @@ std::vector<CompactJob> compaction_jobs(const VersionLog& log, const LmdbTxn& tx
         if (!stored) continue;
         const ChunkHeader h = parse_chunk_header(*stored);
         if (h.codec != ChunkCodec::kRaw || h.delta) continue;  // already compressed
-        CompactJob job{chunk,   e.dtype, e.name,         LogInternals::decode_chunk(log, txn, chunk, false),
+        // Cached: the next version's chunk at this place takes it as its delta base, and would
+        // otherwise decode it again from its new, compressed form.
+        CompactJob job{chunk,   e.dtype, e.name,         LogInternals::decode_chunk(log, txn, chunk, true),
                        nullptr, {},      stored->size(), {}};
         auto be = base_entries.find(e.name);
         if (be != base_entries.end() && be->second.dtype == e.dtype && be->second.raw_bytes == e.raw_bytes &&
