@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
       made += 4;
       continue;
     }
-    head = commit(state(++epoch, 0), {head}, "main", "epoch " + std::to_string(epoch));
+    ++epoch;  // apart: the arguments' order of evaluation is unspecified
+    head = commit(state(epoch, 0), {head}, "main", "epoch " + std::to_string(epoch));
     ++made;
   }
   std::printf("%d versions in %s\n", made, dir.c_str());

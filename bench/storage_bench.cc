@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   int writer_nice = versioning::RecorderOptions().writer_nice();
   int zstd_level = versioning::LogOptions().zstd_level();
   std::string codec_wanted = versioning::codec_name(versioning::LogOptions().codec());
-  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist", compression = "at-fit-end", model = "mlp";
+  std::string out_json, data_dir = "/usr/share/datasets/fashion-mnist", compression = "tiered", model = "mlp";
   int cpu_runs = 6;
   int64_t cpu_epochs = 3, limit = 0;
   app.add_option("--model", model, "the net and data: mlp, cnn (Fashion-MNIST), lstm (word lists)")
@@ -189,8 +189,10 @@ int main(int argc, char** argv) {
   app.add_option("--writer-nice", writer_nice, "the recorder's writer thread priority (nice)");
   app.add_option("--codec", codec_wanted, "the log's codec")->check(CLI::IsMember(versioning::codec_names()));
   app.add_option("--zstd-level", zstd_level, "zstd level of the codecs that use zstd")->check(CLI::Range(1, 22));
-  app.add_option("--compression", compression, "when the recorder compresses: at fit() end, or inline on its writer thread")
-      ->check(CLI::IsMember({"at-fit-end", "inline"}));
+  app.add_option("--compression", compression,
+                 "when the recorder compresses: tiered (quickly at fit() end, fully at strata compact), fully at fit() end, or "
+                 "inline on its writer thread")
+      ->check(CLI::IsMember({"tiered", "at-fit-end", "inline"}));
   app.add_option("--cpu-runs", cpu_runs, "alternating whole-run rounds for the CPU-time comparison (0: none)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--cpu-epochs", cpu_epochs, "epochs per run of the CPU-time comparison")->check(CLI::PositiveNumber);
@@ -212,11 +214,12 @@ int main(int argc, char** argv) {
     DataLoader& test_loader = *w.val;
     const TrainerOptions& trainer_options = w.options;
     const versioning::ChunkCodec codec = *versioning::codec_from_name(codec_wanted);  // checked by the parser
-    const bool inline_compression = compression == "inline";
+    const bool inline_compression = compression == "inline", tiered = compression == "tiered";
     const auto recorder_options = versioning::RecorderOptions()
                                       .writer_threads(writer_threads)
                                       .writer_nice(writer_nice)
                                       .compression(inline_compression ? versioning::RecorderCompression::kInline
+                                                   : tiered           ? versioning::RecorderCompression::kTiered
                                                                       : versioning::RecorderCompression::kAtFitEnd);
 
     const auto log_options = versioning::LogOptions().encode_threads(threads).codec(codec).zstd_level(zstd_level);
@@ -228,7 +231,7 @@ int main(int argc, char** argv) {
 
     // Whole runs: without a recorder, then with one (alternating who goes first); the recorder's
     // side includes the compaction fit() runs at its end.
-    std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_wall;
+    std::vector<double> cpu_plain, cpu_recorded, wall_plain, wall_recorded, compact_wall, full_pass_cpu, full_pass_wall;
     for (int run = 0; run < cpu_runs; ++run) {
       for (int side = 0; side < 2; ++side) {
         const bool with_recorder = (side == 0) == (run % 2 == 1);
@@ -236,9 +239,10 @@ int main(int argc, char** argv) {
         Trainer trainer(net, TrainerOptions(trainer_options).progress(Progress::kQuiet));
         const std::string dir = work_dir + "/cpu" + std::to_string(run);
         std::unique_ptr<versioning::Recorder> rec;
+        std::shared_ptr<versioning::VersionLog> log;
         if (with_recorder) {
-          rec = std::make_unique<versioning::Recorder>(
-              versioning::VersionLog::open(dir, versioning::OpenMode::kReadWrite, log_options), recorder_options);
+          log = versioning::VersionLog::open(dir, versioning::OpenMode::kReadWrite, log_options);
+          rec = std::make_unique<versioning::Recorder>(log, recorder_options);
           trainer.add_callback(rec.get());
         }
         const double cpu0 = process_cpu_seconds();
@@ -248,9 +252,17 @@ int main(int argc, char** argv) {
         (with_recorder ? cpu_recorded : cpu_plain).push_back(cpu);
         (with_recorder ? wall_recorded : wall_plain).push_back(wall);
         if (with_recorder && !inline_compression) compact_wall.push_back(rec->timing().compaction.seconds);
+        if (with_recorder && tiered) {  // what `strata compact` later spends on this run's versions
+          const double c0 = process_cpu_seconds();
+          const auto w0 = clk::now();
+          log->compact_pending(threads, versioning::CompactTier::kFull);
+          full_pass_cpu.push_back(process_cpu_seconds() - c0);
+          full_pass_wall.push_back(seconds_since(w0));
+        }
         std::printf("cpu run %d %s: %.2f s CPU, %.2f s wall\n", run + 1, with_recorder ? "with a recorder" : "without", cpu,
                     wall);
         rec.reset();
+        log.reset();
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
       }
@@ -269,6 +281,11 @@ int main(int argc, char** argv) {
       if (!compact_wall.empty())
         std::printf("of which fit-end compaction: %.2f s wall (median), %.2f%% of a run without a recorder\n",
                     median(compact_wall), 100 * median(compact_wall) / median(wall_plain));
+      if (!full_pass_cpu.empty())
+        std::printf(
+            "the later full pass (strata compact) on a run's versions: %.2f s CPU, %.2f s wall (median), %.2f%% of a "
+            "run's CPU\n",
+            median(full_pass_cpu), median(full_pass_wall), 100 * median(full_pass_cpu) / median(cpu_plain));
     }
 
     // The recorded run whose log is analysed below.
@@ -288,6 +305,17 @@ int main(int argc, char** argv) {
       clock->note_writer(rec.timing());
       versions = log->history(rec.branch());
       std::reverse(versions.begin(), versions.end());
+      if (tiered) {
+        double raw = 0, stored = 0;
+        for (const versioning::CommitId& v : versions)
+          if (auto st = log->read_stats(v)) {
+            raw += static_cast<double>(st->raw_bytes);
+            stored += static_cast<double>(st->new_stored_bytes);
+          }
+        std::printf("stored / raw after the run (quick codec): %.4f; the table below is after strata compact\n",
+                    raw > 0 ? stored / raw : 0);
+        log->compact_pending(threads, versioning::CompactTier::kFull);
+      }
     }
 
     // The cost of recording, in adjacent pairs (see the top of this file).

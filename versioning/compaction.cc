@@ -1,11 +1,16 @@
 // Deferred compression: a training run's writer stores new chunks raw (WriteOptions::
 // defer_compression) and queues the version in the `pending` database; compact_pending encodes
-// them later, when training no longer needs the CPU (docs/formats.md "Pending compaction").
+// them later, when training no longer needs the CPU (docs/formats.md "Pending compaction"). Two
+// tiers (CompactTier): kFast encodes raw chunks on their own with a quick codec and leaves the
+// version queued; kFull encodes every chunk not yet in the log's codec, delta-coded, and takes
+// the version off the queue.
 //
 // Why a chunk may be delta-coded against its parent version's chunk here without ever making a
 // cycle: the queue lists only the chunks a version added (they were absent before it was
 // written), and a base is a chunk of the parent version, which was in the log before them. Each
 // chunk's base was therefore added strictly earlier, whichever order versions are compacted in.
+// kFast makes no deltas: a chunk it codes may later become a delta in kFull, and a chain through
+// it would then grow longer than its links' recorded depths.
 #include <omp.h>
 
 #include <chrono>
@@ -42,22 +47,29 @@ struct CompactJob {
   std::string value;
 };
 
-// Takes the oldest entry off the queue: a version id, then the ids of the chunks it added.
-std::optional<std::string> pop_pending(LmdbTxn& txn) {
-  std::optional<std::string> key, value;
-  txn.scan_from(Db::kPending, {}, [&](std::string_view k, std::string_view v) {
-    key = std::string(k);
-    value = std::string(v);
+// The first queue entry at or after `from` (its key and value: a version id, then the ids of
+// the chunks it added).
+std::optional<std::pair<std::string, std::string>> pending_entry(const LmdbTxn& txn, const std::string& from) {
+  std::optional<std::pair<std::string, std::string>> entry;
+  txn.scan_from(Db::kPending, from, [&](std::string_view k, std::string_view v) {
+    entry.emplace(std::string(k), std::string(v));
     return false;
   });
-  if (key) txn.del(Db::kPending, *key);
-  return value;
+  return entry;
 }
 
-// The chunks `added` names that are still stored raw, each with its delta base: the parent's
-// chunk of the same tensor and place, when that keeps the chain shorter than `keyframe_interval`.
+// Whether a chunk stored as `h` is still to be encoded by this tier: kFast takes raw chunks,
+// kFull every keyframe not yet in the log's codec (raw ones, and kFast's).
+bool wants(CompactTier tier, const ChunkHeader& h, ChunkCodec log_codec) {
+  if (h.delta) return false;  // coded against its parent already: kFull's work, done
+  return tier == CompactTier::kFast ? h.codec == ChunkCodec::kRaw : h.codec != log_codec;
+}
+
+// The chunks `added` names that `tier` is still to encode, each (kFull) with its delta base: the
+// parent's chunk of the same tensor and place, when that keeps the chain shorter than
+// `keyframe_interval`.
 std::vector<CompactJob> compaction_jobs(const VersionLog& log, const LmdbTxn& txn, const CommitRecord& record,
-                                        std::set<ChunkId> added, int keyframe_interval) {
+                                        std::set<ChunkId> added, CompactTier tier, ChunkCodec log_codec, int keyframe_interval) {
   std::map<std::string, TensorEntry> base_entries;
   if (!record.parents.empty())
     if (std::optional<CommitRecord> parent = LogInternals::get_record(txn, record.parents[0])) {
@@ -74,12 +86,12 @@ std::vector<CompactJob> compaction_jobs(const VersionLog& log, const LmdbTxn& tx
         auto stored = txn.get(Db::kChunks, as_bytes(chunk));
         if (!stored) continue;
         const ChunkHeader h = parse_chunk_header(*stored);
-        if (h.codec != ChunkCodec::kRaw || h.delta) continue;  // already compressed
+        if (!wants(tier, h, log_codec)) continue;
         // Cached: the next version's chunk at this place takes it as its delta base, and would
         // otherwise decode it again from its new, compressed form.
         CompactJob job{chunk,   e.dtype, e.name,         LogInternals::decode_chunk(log, txn, chunk, true),
                        nullptr, {},      stored->size(), {}};
-        auto be = base_entries.find(e.name);
+        auto be = tier == CompactTier::kFull ? base_entries.find(e.name) : base_entries.end();
         if (be != base_entries.end() && be->second.dtype == e.dtype && be->second.raw_bytes == e.raw_bytes &&
             be->second.chunks[c] != chunk) {
           const ChunkId& base_id = be->second.chunks[c];
@@ -155,28 +167,34 @@ size_t VersionLog::pending_versions() const {
   return n;
 }
 
-CompactReport VersionLog::compact_pending(int threads) {
+CompactReport VersionLog::compact_pending(int threads, CompactTier tier) {
   require_writable("compact the log");
   std::lock_guard<std::mutex> serial(write_mu_);
-  return compact_pending_locked(threads);
+  return compact_pending_locked(threads, tier);
 }
 
-CompactReport VersionLog::compact_pending_locked(int threads) {
+CompactReport VersionLog::compact_pending_locked(int threads, CompactTier tier) {
   const auto t0 = std::chrono::steady_clock::now();
-  const CodecOptions codec = CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level);
+  const CodecOptions codec = tier == CompactTier::kFull
+                                 ? CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level)
+                                 : CodecOptions().codec(ChunkCodec::kShuffleZstd).zstd_level(1).allow_delta(false);
   const int n_threads = threads > 0 ? threads : options_.encode_threads() > 0 ? options_.encode_threads() : omp_get_max_threads();
   CompactReport report;
+  // kFull takes each entry off the queue; kFast walks the queue and leaves it as it is.
+  std::string next_key;
   for (bool more = true; more;) {
     CompactReport one;  // this version's share; the body may run twice (map growth)
     env_->write([&](LmdbTxn& txn) {
       one = CompactReport{};
-      const std::optional<std::string> entry = pop_pending(txn);
+      const auto entry = pending_entry(txn, tier == CompactTier::kFull ? std::string() : next_key);
       more = entry.has_value();
       if (!more) return;
+      if (tier == CompactTier::kFull) txn.del(Db::kPending, entry->first);
+      next_key = entry->first + '\0';  // the smallest key after it
       one.versions = 1;
       // The queue is advisory: a damaged entry, or one whose version gc has deleted since, only
       // leaves raw chunks raw.
-      const std::string_view value = *entry;
+      const std::string_view value = entry->second;
       if (value.size() < sizeof(CommitId) || value.size() % sizeof(CommitId) != 0) return;
       const CommitId id = digest_from_bytes(value.substr(0, sizeof(CommitId)));
       std::optional<CommitRecord> record = LogInternals::get_record(txn, id);
@@ -185,7 +203,8 @@ CompactReport VersionLog::compact_pending_locked(int threads) {
       std::set<ChunkId> added;
       for (size_t off = sizeof(CommitId); off < value.size(); off += sizeof(ChunkId))
         added.insert(digest_from_bytes(value.substr(off, sizeof(ChunkId))));
-      std::vector<CompactJob> jobs = compaction_jobs(*this, txn, *record, std::move(added), settings_.keyframe_interval);
+      std::vector<CompactJob> jobs =
+          compaction_jobs(*this, txn, *record, std::move(added), tier, settings_.codec, settings_.keyframe_interval);
       const std::vector<int> bad = encode_and_check(jobs, codec, n_threads);
       store_compacted(txn, id, jobs, bad, log_dir_, one);
     });

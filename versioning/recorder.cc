@@ -249,12 +249,15 @@ void Recorder::on_fit_end(bool failed) {
     return;
   }
   flush();
-  if (options_.compression() == RecorderCompression::kAtFitEnd) {
+  const RecorderCompression when = options_.compression();
+  if (when == RecorderCompression::kTiered || when == RecorderCompression::kAtFitEnd) {
     // Every version is durable already; compaction only shrinks them, one transaction each, so
     // an interruption here loses nothing (the rest stays queued for the next run or `strata compact`).
     // Nor does a failure (a full disk): training succeeded, so it is reported, not thrown.
     try {
-      CompactReport report = log_->compact_pending();
+      // Only the float model is slow enough to be worth a quick tier first.
+      const bool quick = when == RecorderCompression::kTiered && log_->settings().codec == ChunkCodec::kFloatModel;
+      CompactReport report = log_->compact_pending(0, quick ? CompactTier::kFast : CompactTier::kFull);
       std::lock_guard<std::mutex> lock(mu_);
       timing_.compaction = report;
     } catch (const Error& e) {

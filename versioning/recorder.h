@@ -40,8 +40,15 @@ namespace strata::versioning {
 
 // When the writer compresses what it commits (recording must not take CPU from training).
 enum class RecorderCompression {
-  // Chunks go to the log raw while training runs (the cost of a raw write), and are compressed
-  // with the log's codec when fit() returns (VersionLog::compact_pending), on every core.
+  // Chunks go to the log raw while training runs (the cost of a raw write); when fit() returns
+  // they are compressed with a quick codec (CompactTier::kFast: ~0.82 of raw, ~1% of an MLP
+  // run's time), and the log's codec (~0.75) follows at `strata compact` or `strata gc`
+  // (CompactTier::kFull), off the training run's path. With a log codec other than the float
+  // model, the same as kAtFitEnd (those codecs are quick already).
+  kTiered,
+  // Raw while training runs; compressed with the log's codec when fit() returns
+  // (VersionLog::compact_pending, CompactTier::kFull), on every core: the smallest log as soon as
+  // fit() returns, for ~4% of an MLP run's time (docs/benchmarks.md).
   kAtFitEnd,
   // The writer thread compresses each version while the next epoch trains.
   kInline,
@@ -65,7 +72,7 @@ struct RecorderOptions {
   // when cores are idle during training.
   STRATA_ARG(int, writer_threads) = 1;
   STRATA_ARG(int, writer_nice) = 5;
-  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
+  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kTiered;
 };
 
 struct RecorderTiming {
@@ -76,7 +83,7 @@ struct RecorderTiming {
   double last_writer_cpu_s = 0;  // the writer thread's CPU time for it (helper threads not counted)
   uint64_t staged_bytes = 0;     // bytes copied per snapshot
   CommitStats last_stats;
-  CompactReport compaction;  // the fit-end compaction (RecorderCompression::kAtFitEnd)
+  CompactReport compaction;  // the fit-end compaction (kTiered, kAtFitEnd)
 };
 
 class Recorder : public Callback {

@@ -116,6 +116,17 @@ struct GcReport {
   int64_t bytes_freed = 0;
 };
 
+// How far VersionLog::compact_pending takes the queued versions.
+enum class CompactTier {
+  // The log's codec, each chunk delta-coded against its parent version's; the version leaves
+  // the queue. The float model codes about 65 MB/s per thread each way (bench/codec_bench).
+  kFull,
+  // shuffle+zstd at level 1, every chunk on its own (no delta, so no chain that a later kFull
+  // pass could lengthen): ~4x faster than kFull for ~0.82 of raw where kFull reaches ~0.75. The
+  // version stays queued, and a later kFull pass (strata compact, strata gc) finishes it.
+  kFast,
+};
+
 struct CompactReport {
   size_t versions = 0;                         // queued versions compacted (or dropped from the queue: deleted since)
   uint64_t chunks_encoded = 0;                 // chunks re-encoded with the log's codec
@@ -217,11 +228,12 @@ class VersionLog {
   RetentionReport apply_retention(int keep_last_k);
   // Deletes versions no branch or tag reaches, and chunks no remaining version needs.
   GcReport gc();
-  // Compresses the chunks of versions written with defer_compression, oldest first, with the
-  // log's codec and delta-coded against the parent version as a direct write would have; one
-  // transaction per version, each re-encoded chunk decoded and re-hashed before it replaces the
-  // raw one (ids and records never change). `threads` 0: OpenMP's default.
-  CompactReport compact_pending(int threads = 0);
+  // Compresses the chunks of versions written with defer_compression, oldest first: kFull with
+  // the log's codec and delta-coded against the parent version as a direct write would have,
+  // kFast with a quick codec and leaving them queued for kFull (see CompactTier). One transaction
+  // per version, each re-encoded chunk decoded and re-hashed before it replaces the stored one
+  // (ids and records never change). `threads` 0: OpenMP's default.
+  CompactReport compact_pending(int threads = 0, CompactTier tier = CompactTier::kFull);
   // Versions waiting for compact_pending.
   size_t pending_versions() const;
   // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.
@@ -238,7 +250,7 @@ class VersionLog {
   VersionLog() = default;
   void require_writable(const char* what) const;
   // compact_pending with write_mu_ held.
-  CompactReport compact_pending_locked(int threads);
+  CompactReport compact_pending_locked(int threads, CompactTier tier = CompactTier::kFull);
 
   std::string log_dir_;
   bool read_only_ = true;  // this object's mode; the shared environment may be read-write

@@ -145,6 +145,70 @@ TEST(VersionLog, DeferredCompressionStoresRawThenCompactsToTheBytesADirectWriteS
   EXPECT_EQ(deferred->compact_pending().versions, 0u);  // nothing left
 }
 
+// The quick tier (what a run does at fit end) leaves keyframes in shuffle+zstd and the versions
+// queued; the full tier then stores exactly what a direct write stores.
+TEST(VersionLog, QuickThenFullCompactionEndsWithTheBytesADirectWriteStores) {
+  TempDir direct_dir, deferred_dir;
+  auto direct = VersionLog::open(direct_dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(3));
+  auto deferred = VersionLog::open(deferred_dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(3));
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 5; ++e) {
+    TrainState s = synthetic_state(e, 7, 7000, 80000);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.wall_time_ms = 1700000000000 + e;  // the same version in both logs
+    r.state = &s;
+    ids.push_back(direct->write(direct->prepare(r)).id);
+    ASSERT_EQ(deferred->write(deferred->prepare(r), WriteOptions().defer_compression(true)).id, ids.back());
+  }
+  CompactReport quick = deferred->compact_pending(2, CompactTier::kFast);
+  EXPECT_EQ(quick.versions, 5u);
+  EXPECT_EQ(quick.delta_chunks, 0u);
+  EXPECT_GT(quick.chunks_encoded, 0u);
+  EXPECT_LT(quick.bytes_after, quick.bytes_before);
+  EXPECT_EQ(deferred->pending_versions(), 5u);  // still queued for the full tier
+  size_t quick_chunks = 0;
+  for (const auto& [id, value] : chunk_values(deferred_dir.path())) {
+    const ChunkHeader h = parse_chunk_header(value);
+    EXPECT_FALSE(h.delta);
+    EXPECT_TRUE(h.codec == ChunkCodec::kShuffleZstd || h.codec == ChunkCodec::kRaw);
+    quick_chunks += h.codec == ChunkCodec::kShuffleZstd;
+  }
+  EXPECT_EQ(quick_chunks, quick.chunks_encoded);
+  EXPECT_EQ(deferred->compact_pending(2, CompactTier::kFast).chunks_encoded, 0u);  // nothing raw is left
+  for (int e = 1; e <= 5; ++e) expect_state_eq(deferred->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
+
+  EXPECT_EQ(deferred->compact_pending(2, CompactTier::kFull).versions, 5u);
+  EXPECT_EQ(deferred->pending_versions(), 0u);
+  EXPECT_EQ(chunk_values(deferred_dir.path()), chunk_values(direct_dir.path()));
+  for (int e = 1; e <= 5; ++e) EXPECT_EQ(deferred->read_stats(ids[e - 1])->encode(), direct->read_stats(ids[e - 1])->encode());
+  deferred.reset();
+  auto ro = VersionLog::open(deferred_dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
+  for (int e = 1; e <= 5; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 7000, 80000));
+  EXPECT_TRUE(ro->verify().ok());
+}
+
+// A direct write after the quick tier finishes the queue first: a delta against a quick keyframe
+// would outlive that keyframe's own turn into a delta.
+TEST(VersionLog, ADirectWriteAfterTheQuickTierCompactsFully) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(4));
+  std::vector<CommitId> ids;
+  for (int e = 1; e <= 4; ++e) {
+    TrainState s = synthetic_state(e, 7, 20000);
+    SnapshotRequest r;
+    if (!ids.empty()) r.parents = {ids.back()};
+    r.state = &s;
+    ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(e <= 3)).id);
+    if (e == 3) log->compact_pending(2, CompactTier::kFast);
+  }
+  EXPECT_EQ(log->pending_versions(), 0u);
+  log.reset();
+  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
+  for (int e = 1; e <= 4; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
+  EXPECT_TRUE(ro->verify().ok());
+}
+
 // A direct write (a merge, an inline recorder) after a killed run's raw versions: its deltas
 // must not point at chunks that compaction later turns into deeper deltas.
 TEST(VersionLog, ADirectWriteAfterQueuedVersionsCompactsThemFirst) {

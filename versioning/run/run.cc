@@ -165,6 +165,11 @@ void Run::finish() {
     std::printf("compressed %zu version%s after training: %.1f MB -> %.1f MB in %.2f s\n", t.compaction.versions,
                 t.compaction.versions == 1 ? "" : "s", t.compaction.bytes_before / 1e6, t.compaction.bytes_after / 1e6,
                 t.compaction.seconds);
+  if (size_t queued = log_->pending_versions(); queued > 0)
+    std::printf(
+        "%zu version%s stored with the quick codec; `strata compact --log %s` (or `strata gc`) stores them in "
+        "the log's codec, about a tenth smaller\n",
+        queued, queued == 1 ? "" : "s", options_.log_dir().c_str());
   if (options_.tensorboard()) std::printf("tensorboard --logdir %s/tb\n", options_.log_dir().c_str());
 }
 

@@ -44,9 +44,10 @@ struct RunOptions {
   // Commit message template ("{epoch}", "{val/accuracy}", ...; RecorderOptions::message_template).
   STRATA_ARG(std::string, message);
   STRATA_ARG(std::string, codec);  // a new log's chunk codec (codec_names()); "": float-model
-  // When versions are compressed: raw during training and compressed when fit() returns (the
-  // default), or by the writer thread while training runs (RecorderCompression).
-  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kAtFitEnd;
+  // When versions are compressed (RecorderCompression): raw during training, quickly when fit()
+  // returns and fully at `strata compact` / `strata gc` (the default); fully when fit() returns;
+  // or by the writer thread while training runs.
+  STRATA_ARG(RecorderCompression, compression) = RecorderCompression::kTiered;
   // Mid-epoch versions (branch@E.S): every N steps and/or every M minutes; 0 leaves the
   // trainer's own TrainerOptions::snapshot_every_steps / _minutes.
   STRATA_ARG(int64_t, snapshot_every_steps) = 0;
