@@ -97,9 +97,26 @@ class Conv2dOp : public Op {
                         {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
                         {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     }
-    convolution_backward_weights::primitive_desc pd(
-        convolution_backward_weights::desc(algorithm::convolution_direct, src, w_any, b, dst, strides, dilation, pad, pad), attr,
-        eng, fwd_pd);
+    auto weights_pd = [&](const memory::desc& x, const memory::desc& dy) {
+      return convolution_backward_weights::primitive_desc(
+          convolution_backward_weights::desc(algorithm::convolution_direct, x, w_any, b, dy, strides, dilation, pad, pad), attr,
+          eng, fwd_pd);
+    };
+    convolution_backward_weights::primitive_desc pd = weights_pd(src, dst);
+    memory bw_x = mx, bw_dy = mdy;
+    if (is_reference(pd)) {
+      // Only oneDNN's reference kernel takes the forward's layouts here: on AVX2, a first
+      // convolution's plain source (1 channel) with a blocked gradient, where it takes seconds a
+      // batch. The layouts its fast kernels want instead, with the source and the output
+      // gradient reordered into them before each backward (copies of one activation each).
+      auto any = [](const memory::desc& md) { return memory::desc(md.dims(), md.data_type(), memory::format_tag::any); };
+      convolution_backward_weights::primitive_desc fast = weights_pd(any(src), any(dst));
+      if (!is_reference(fast)) {
+        pd = fast;
+        bw_x = reordered_in(mx, pd.src_desc(), ctx_.in_shapes[0], bwd_src_, to_bwd_src_);
+        bw_dy = reordered_in(mdy, pd.diff_dst_desc(), ctx_.out_shape, bwd_diff_dst_, to_bwd_diff_dst_);
+      }
+    }
     bwd_weights_ = convolution_backward_weights(pd);
     memory mdw_plain = dnnl_utils::wrap(ctx_.grads[0]), mdw = mdw_plain;
     if (pd.diff_weights_desc() != mdw_plain.get_desc()) {
@@ -108,8 +125,23 @@ class Conv2dOp : public Op {
       to_plain_weight_grad_ = dnnl_utils::make_reorder(mdw, mdw_plain);
     }
     bwd_weights_args_ = {
-        {DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+        {DNNL_ARG_SRC, bw_x}, {DNNL_ARG_DIFF_DST, bw_dy}, {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
     if (has_bias) bwd_weights_args_[DNNL_ARG_DIFF_BIAS] = dnnl_utils::wrap(ctx_.grads[1]);
+  }
+
+  template <typename PrimitiveDesc>
+  static bool is_reference(const PrimitiveDesc& pd) {
+    return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+  }
+
+  // `from` itself when it has layout `md`, else a private buffer in `md` and the reorder into it.
+  static memory reordered_in(const memory& from, const memory::desc& md, const Shape& shape, Tensor& buffer,
+                             std::optional<dnnl_utils::Reorder>& reorder) {
+    if (from.get_desc() == md) return from;
+    buffer = dnnl_utils::alloc_for(md, shape);
+    memory to = dnnl_utils::wrap_md(buffer, md);
+    reorder = dnnl_utils::make_reorder(from, to);
+    return to;
   }
 
   void run_reorder(const std::optional<dnnl_utils::Reorder>& r) {
@@ -125,6 +157,8 @@ class Conv2dOp : public Op {
       run_reorder(to_bwd_data_weights_);
       run(*bwd_data_, bwd_data_args_);
     }
+    run_reorder(to_bwd_src_);
+    run_reorder(to_bwd_diff_dst_);
     run(bwd_weights_, bwd_weights_args_);
     run_reorder(to_plain_weight_grad_);
   }
@@ -134,7 +168,9 @@ class Conv2dOp : public Op {
   convolution_backward_weights bwd_weights_;
   dnnl_utils::Args fwd_args_, bwd_data_args_, bwd_weights_args_;
   Tensor weights_, bwd_weights_copy_, weight_grad_;  // blocked copies, when the kernels want them
-  std::optional<dnnl_utils::Reorder> to_kernel_weights_, to_bwd_data_weights_, to_plain_weight_grad_;
+  Tensor bwd_src_, bwd_diff_dst_;                    // the same for backward weights' inputs
+  std::optional<dnnl_utils::Reorder> to_kernel_weights_, to_bwd_data_weights_, to_plain_weight_grad_, to_bwd_src_,
+      to_bwd_diff_dst_;
 };
 
 }  // namespace

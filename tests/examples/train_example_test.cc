@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "strata/framework/summary/event_reader.h"
@@ -136,6 +137,26 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
 
 // Bad flags: exit 2 with one short line saying what is allowed (CLI11's own checks printed
 // DBL_MAX in 300 digits and exited 105; --threads 100000 crashed).
+// Every convolution of the CNN runs on one of oneDNN's fast kernels, training included: on a CPU
+// without AVX-512 the first convolution's weight gradient (1 input channel, plain source) had
+// only the reference kernel, which took seconds per batch (49 samples/s for the whole net).
+TEST(TrainExample, TheCnnTrainsOnFastConvolutionKernelsOnly) {
+  if (!tools_test::have_fashion_mnist())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  tools_test::CommandOutput run = tools_test::run_command("ONEDNN_VERBOSE=1 " STRATA_BINARY_DIR
+                                                          "/examples/train_fashion_mnist --model cnn --limit 256 --epochs 1 "
+                                                          "--no-tensorboard 2>&1");
+  ASSERT_EQ(run.code, 0) << run.out;
+  int convolutions = 0;
+  std::istringstream lines(run.out);
+  for (std::string line; std::getline(lines, line);)
+    if (contains(line, "onednn_verbose,exec,cpu,convolution,")) {
+      ++convolutions;
+      EXPECT_FALSE(contains(line, ",ref:")) << line;
+    }
+  EXPECT_GT(convolutions, 0) << run.out.substr(0, 2000);
+}
+
 TEST(TrainExample, BadFlagsExitTwoWithAShortMessage) {
   for (const char* bad : {"--threads 100000", "--threads 0", "--dropout -0.5", "--dropout 1", "--momentum nan", "--lr 0",
                           "--epochs 0", "--limit -3", "--weight-decay -1", "--batch-size 1e400"}) {
