@@ -216,8 +216,8 @@ TEST_F(StrataCli, DuReportsRawAndStoredBytes) {
     raw += log->read_stats(id)->raw_bytes;
     stored += log->read_stats(id)->new_stored_bytes;
   }
-  EXPECT_TRUE(
-      contains(r.out, "\"versions\":4,\"raw_bytes\":" + std::to_string(raw) + ",\"stored_bytes\":" + std::to_string(stored)))
+  EXPECT_TRUE(contains(r.out, "\"versions\":4,\"queued_versions\":0,\"raw_bytes\":" + std::to_string(raw) +
+                                  ",\"stored_bytes\":" + std::to_string(stored)))
       << r.out;
   EXPECT_TRUE(contains(run_strata(dir_, "du " + log_arg()).out, std::to_string(raw) + " bytes"));
 }

@@ -227,12 +227,14 @@ int cmd_du(const GlobalOptions& g) {
   const versioning::StorageReport r = versioning::storage_report(*log);
   const uint64_t disk = disk_bytes(std::filesystem::path(g.log_dir) / "versions.lmdb");
   const double compression = r.total.stored_bytes ? static_cast<double>(r.total.raw_bytes) / r.total.stored_bytes : 0.0;
+  const size_t queued = log->pending_versions();
   if (g.json) {
     fmt::print(
-        "{{\"versions\":{},\"raw_bytes\":{},\"stored_bytes\":{},\"stored_share\":{},\"ratio\":{},\"disk_bytes\":{},"
+        "{{\"versions\":{},\"queued_versions\":{},\"raw_bytes\":{},\"stored_bytes\":{},\"stored_share\":{},\"ratio\":{},\"disk_"
+        "bytes\":{},"
         "\"chunks\":{},\"params_only_versions\":{},\"missing_chunks\":{},\"by_branch\":{},\"by_kind\":{},"
         "\"by_tensor\":{},\"by_codec\":{}}}\n",
-        r.versions, r.total.raw_bytes, r.total.stored_bytes, json_num(r.total.ratio()), json_num(compression), disk,
+        r.versions, queued, r.total.raw_bytes, r.total.stored_bytes, json_num(r.total.ratio()), json_num(compression), disk,
         r.total.chunks, r.params_only_versions, r.missing_chunks, json_map(r.by_branch, usage_json),
         json_map(r.by_kind, usage_json), json_map(r.by_tensor, usage_json), json_map(r.by_codec, usage_json));
     return 0;
@@ -245,6 +247,9 @@ int cmd_du(const GlobalOptions& g) {
              r.total.stored_bytes, r.total.chunks, r.total.ratio(), compression);
   fmt::print("on disk       {} (LMDB files, with free pages and records)\n", human_bytes(disk));
   if (r.missing_chunks) fmt::print("missing       {} chunks (run `strata verify`)\n", r.missing_chunks);
+  if (queued)
+    fmt::print("queued        {} version(s) not yet in the log's codec: `strata compact` makes them about a tenth smaller\n",
+               queued);
   print_usage_table("by branch", "raw", r.by_branch);
   print_usage_table("by kind", "raw", r.by_kind);
   print_usage_table("by tensor", "raw", r.by_tensor);
