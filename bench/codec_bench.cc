@@ -4,7 +4,10 @@
 // decoder's throughput in MB/s of raw float32 (the median of --repeats passes over all chunks)
 // and stored / raw.
 //
-//   codec_bench --log DIR [--branch main] [--codec float-model] [--repeats 5]
+//   codec_bench --log DIR [--branch main] [--codec float-model] [--zstd-level 3] [--keyframes]
+//               [--repeats 5]
+//
+// `--codec shuffle+zstd --zstd-level 1 --keyframes` is the quick tier a run applies at fit end.
 //
 // A log to read: `train_fashion_mnist --model mlp --epochs 6 --log-dir DIR --no-tensorboard`.
 #include <CLI/CLI.hpp>
@@ -62,17 +65,21 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   CLI::App app{"Chunk coder throughput and ratio on the versions of a log"};
   std::string log_dir, branch = "main", codec_wanted = codec_name(ChunkCodec::kFloatModel);
-  int repeats = 5;
+  int repeats = 5, zstd_level = 3;
+  bool keyframes = false;
   app.add_option("--log", log_dir, "the log to read")->required();
   app.add_option("--branch", branch, "the branch whose versions are coded");
   app.add_option("--codec", codec_wanted, "the codec")->check(CLI::IsMember(codec_names()));
+  app.add_option("--zstd-level", zstd_level, "zstd level of the codecs that use zstd")->check(CLI::Range(1, 22));
+  app.add_flag("--keyframes", keyframes, "code every chunk on its own, without its parent's as delta base");
   app.add_option("--repeats", repeats, "passes over all chunks (the median is reported)")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     auto log = VersionLog::open(log_dir, OpenMode::kReadOnly);
     const std::vector<Chunk> chunks = load_chunks(*log, branch);
     if (chunks.empty()) throw Error(ErrorCode::kInvalidArgument, "branch '" + branch + "' has fewer than two versions");
-    const CodecOptions options = CodecOptions().codec(*codec_from_name(codec_wanted));
+    const CodecOptions options =
+        CodecOptions().codec(*codec_from_name(codec_wanted)).zstd_level(zstd_level).allow_delta(!keyframes);
     double raw_bytes = 0, stored_bytes = 0;
     std::vector<double> encode_s, decode_s;
     std::map<std::string, size_t> modes;
@@ -89,13 +96,13 @@ int main(int argc, char** argv) {
       t0 = clk::now();
       for (size_t i = 0; i < chunks.size(); ++i) {
         const ChunkHeader h = parse_chunk_header(values[i]);
-        decode_chunk(values[i], h, reinterpret_cast<const uint8_t*>(chunks[i].base.data()), out.data());
+        decode_chunk(values[i], h, h.delta ? reinterpret_cast<const uint8_t*>(chunks[i].base.data()) : nullptr, out.data());
       }
       decode_s.push_back(std::chrono::duration<double>(clk::now() - t0).count());
       if (r == 0)
         for (size_t i = 0; i < chunks.size(); ++i) {
           const ChunkHeader h = parse_chunk_header(values[i]);
-          decode_chunk(values[i], h, reinterpret_cast<const uint8_t*>(chunks[i].base.data()), out.data());
+          decode_chunk(values[i], h, h.delta ? reinterpret_cast<const uint8_t*>(chunks[i].base.data()) : nullptr, out.data());
           if (std::string_view(reinterpret_cast<const char*>(out.data()), h.raw_size) != chunks[i].raw)
             throw Error(ErrorCode::kInternal, "chunk " + std::to_string(i) + " does not decode to its bytes");
           raw_bytes += static_cast<double>(chunks[i].raw.size());
@@ -105,7 +112,8 @@ int main(int argc, char** argv) {
           ++modes[std::string(codec_name(h.codec)) + (mode >= 0 ? " mode " + std::to_string(mode) : "")];
         }
     }
-    std::printf("%zu delta chunks, %.1f MB raw, codec %s, one thread\n", chunks.size(), raw_bytes / 1e6, codec_wanted.c_str());
+    std::printf("%zu chunks (versions 2..N), %.1f MB raw, codec %s (zstd level %d)%s, one thread\n", chunks.size(),
+                raw_bytes / 1e6, codec_wanted.c_str(), zstd_level, keyframes ? ", keyframes only" : "");
     for (const auto& [mode, n] : modes) std::printf("  %-22s %zu chunks\n", mode.c_str(), n);
     auto mbps = [&](const std::vector<double>& s) {
       std::vector<double> v;

@@ -175,6 +175,7 @@ CompactReport VersionLog::compact_pending(int threads, CompactTier tier) {
 
 CompactReport VersionLog::compact_pending_locked(int threads, CompactTier tier) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (settings_.codec != ChunkCodec::kFloatModel) tier = CompactTier::kFull;  // the other codecs are quick already
   const CodecOptions codec = tier == CompactTier::kFull
                                  ? CodecOptions().codec(settings_.codec).zstd_level(settings_.zstd_level)
                                  : CodecOptions().codec(ChunkCodec::kShuffleZstd).zstd_level(1).allow_delta(false);
@@ -184,13 +185,14 @@ CompactReport VersionLog::compact_pending_locked(int threads, CompactTier tier) 
   std::string next_key;
   for (bool more = true; more;) {
     CompactReport one;  // this version's share; the body may run twice (map growth)
+    std::string key;
     env_->write([&](LmdbTxn& txn) {
       one = CompactReport{};
       const auto entry = pending_entry(txn, tier == CompactTier::kFull ? std::string() : next_key);
       more = entry.has_value();
       if (!more) return;
-      if (tier == CompactTier::kFull) txn.del(Db::kPending, entry->first);
-      next_key = entry->first + '\0';  // the smallest key after it
+      key = entry->first;
+      if (tier == CompactTier::kFull) txn.del(Db::kPending, key);
       one.versions = 1;
       // The queue is advisory: a damaged entry, or one whose version gc has deleted since, only
       // leaves raw chunks raw.
@@ -208,6 +210,7 @@ CompactReport VersionLog::compact_pending_locked(int threads, CompactTier tier) 
       const std::vector<int> bad = encode_and_check(jobs, codec, n_threads);
       store_compacted(txn, id, jobs, bad, log_dir_, one);
     });
+    next_key = key + '\0';  // the smallest key after it
     report.versions += one.versions;
     report.chunks_encoded += one.chunks_encoded;
     report.delta_chunks += one.delta_chunks;

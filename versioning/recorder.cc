@@ -255,9 +255,8 @@ void Recorder::on_fit_end(bool failed) {
     // an interruption here loses nothing (the rest stays queued for the next run or `strata compact`).
     // Nor does a failure (a full disk): training succeeded, so it is reported, not thrown.
     try {
-      // Only the float model is slow enough to be worth a quick tier first.
-      const bool quick = when == RecorderCompression::kTiered && log_->settings().codec == ChunkCodec::kFloatModel;
-      CompactReport report = log_->compact_pending(0, quick ? CompactTier::kFast : CompactTier::kFull);
+      CompactReport report =
+          log_->compact_pending(0, when == RecorderCompression::kTiered ? CompactTier::kFast : CompactTier::kFull);
       std::lock_guard<std::mutex> lock(mu_);
       timing_.compaction = report;
     } catch (const Error& e) {

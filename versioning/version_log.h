@@ -123,7 +123,8 @@ enum class CompactTier {
   kFull,
   // shuffle+zstd at level 1, every chunk on its own (no delta, so no chain that a later kFull
   // pass could lengthen): ~4x faster than kFull for ~0.82 of raw where kFull reaches ~0.75. The
-  // version stays queued, and a later kFull pass (strata compact, strata gc) finishes it.
+  // version stays queued, and a later kFull pass (strata compact, strata gc) finishes it. On a
+  // log whose codec is not the float model, the same as kFull (those codecs are quick already).
   kFast,
 };
 
