@@ -40,12 +40,6 @@ namespace strata::versioning {
 
 // When the writer compresses what it commits (recording must not take CPU from training).
 enum class RecorderCompression {
-  // Chunks go to the log raw while training runs (the cost of a raw write); when fit() returns
-  // they are compressed with a quick codec (CompactTier::kFast: ~0.82 of raw, ~1% of an MLP
-  // run's time), and the log's codec (~0.75) follows at `strata compact` or `strata gc`
-  // (CompactTier::kFull), off the training run's path. With a log codec other than the float
-  // model, the same as kAtFitEnd (those codecs are quick already).
-  kTiered,
   // Raw while training runs; compressed with the log's codec when fit() returns
   // (VersionLog::compact_pending, CompactTier::kFull), on every core: the smallest log as soon as
   // fit() returns, for ~4% of an MLP run's time (docs/benchmarks.md).
@@ -54,6 +48,12 @@ enum class RecorderCompression {
   kInline,
   // Raw until `strata compact` (or a later run's fit end, or compact_pending) compresses them.
   kManual,
+  // Chunks go to the log raw while training runs (the cost of a raw write); when fit() returns
+  // they are compressed with a quick codec (CompactTier::kFast: ~0.82 of raw, ~1% of an MLP
+  // run's time), and the log's codec (~0.75) follows at `strata compact` or `strata gc`
+  // (CompactTier::kFull), off the training run's path. With a log codec other than the float
+  // model, the same as kAtFitEnd (those codecs are quick already).
+  kTiered,  // the default (last only to keep the others' values)
 };
 
 struct RecorderOptions {

@@ -234,7 +234,8 @@ class VersionLog {
   // kFast with a quick codec and leaving them queued for kFull (see CompactTier). One transaction
   // per version, each re-encoded chunk decoded and re-hashed before it replaces the stored one
   // (ids and records never change). `threads` 0: OpenMP's default.
-  CompactReport compact_pending(int threads = 0, CompactTier tier = CompactTier::kFull);
+  CompactReport compact_pending(int threads, CompactTier tier);
+  CompactReport compact_pending(int threads = 0) { return compact_pending(threads, CompactTier::kFull); }
   // Versions waiting for compact_pending.
   size_t pending_versions() const;
   // Re-hashes every chunk of one version (or all) and lists bad tensors; never throws for bad data.

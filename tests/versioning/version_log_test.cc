@@ -188,47 +188,30 @@ TEST(VersionLog, QuickThenFullCompactionEndsWithTheBytesADirectWriteStores) {
   EXPECT_TRUE(ro->verify().ok());
 }
 
-// A direct write after the quick tier finishes the queue first: a delta against a quick keyframe
-// would outlive that keyframe's own turn into a delta.
-TEST(VersionLog, ADirectWriteAfterTheQuickTierCompactsFully) {
-  TempDir dir;
-  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(4));
-  std::vector<CommitId> ids;
-  for (int e = 1; e <= 4; ++e) {
-    TrainState s = synthetic_state(e, 7, 20000);
-    SnapshotRequest r;
-    if (!ids.empty()) r.parents = {ids.back()};
-    r.state = &s;
-    ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(e <= 3)).id);
-    if (e == 3) log->compact_pending(2, CompactTier::kFast);
-  }
-  EXPECT_EQ(log->pending_versions(), 0u);
-  log.reset();
-  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
-  for (int e = 1; e <= 4; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
-  EXPECT_TRUE(ro->verify().ok());
-}
-
-// A direct write (a merge, an inline recorder) after a killed run's raw versions: its deltas
-// must not point at chunks that compaction later turns into deeper deltas.
+// A direct write (a merge, an inline recorder) after queued versions, raw (a killed run) or in
+// the quick tier (a finished run): its deltas must not point at chunks that compaction later
+// turns into deeper deltas.
 TEST(VersionLog, ADirectWriteAfterQueuedVersionsCompactsThemFirst) {
-  TempDir dir;
-  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(4));
-  std::vector<CommitId> ids;
-  for (int e = 1; e <= 6; ++e) {
-    TrainState s = synthetic_state(e, 7, 20000);
-    SnapshotRequest r;
-    if (!ids.empty()) r.parents = {ids.back()};
-    r.state = &s;
-    const bool deferred = e <= 3 || e == 5;  // 1-3 queued, 4 direct, 5 queued, 6 direct
-    ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(deferred)).id);
-    EXPECT_EQ(log->pending_versions(), deferred ? (e <= 3 ? size_t(e) : 1u) : 0u) << e;
+  for (bool quick : {false, true}) {
+    TempDir dir;
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite, LogOptions().keyframe_interval(4));
+    std::vector<CommitId> ids;
+    for (int e = 1; e <= 6; ++e) {
+      TrainState s = synthetic_state(e, 7, 20000);
+      SnapshotRequest r;
+      if (!ids.empty()) r.parents = {ids.back()};
+      r.state = &s;
+      const bool deferred = e <= 3 || e == 5;  // 1-3 queued, 4 direct, 5 queued, 6 direct
+      ids.push_back(log->write(log->prepare(r), WriteOptions().defer_compression(deferred)).id);
+      if (quick && deferred) log->compact_pending(2, CompactTier::kFast);
+      EXPECT_EQ(log->pending_versions(), deferred ? (e <= 3 ? size_t(e) : 1u) : 0u) << e << " " << quick;
+    }
+    EXPECT_EQ(log->compact_pending().versions, 0u);
+    log.reset();
+    auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
+    for (int e = 1; e <= 6; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
+    EXPECT_TRUE(ro->verify().ok());
   }
-  EXPECT_EQ(log->compact_pending().versions, 0u);
-  log.reset();
-  auto ro = VersionLog::open(dir.path(), OpenMode::kReadOnly, LogOptions().decode_cache_bytes(0));
-  for (int e = 1; e <= 6; ++e) expect_state_eq(ro->read_state(ids[e - 1]), synthetic_state(e, 7, 20000));
-  EXPECT_TRUE(ro->verify().ok());
 }
 
 TEST(VersionLog, CompactionSkipsVersionsGcDeletedAndLeavesAFreshReaderConsistent) {

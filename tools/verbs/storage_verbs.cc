@@ -230,9 +230,9 @@ int cmd_du(const GlobalOptions& g) {
   const size_t queued = log->pending_versions();
   if (g.json) {
     fmt::print(
-        "{{\"versions\":{},\"queued_versions\":{},\"raw_bytes\":{},\"stored_bytes\":{},\"stored_share\":{},\"ratio\":{},\"disk_"
-        "bytes\":{},"
-        "\"chunks\":{},\"params_only_versions\":{},\"missing_chunks\":{},\"by_branch\":{},\"by_kind\":{},"
+        "{{\"versions\":{},\"queued_versions\":{},\"raw_bytes\":{},\"stored_bytes\":{},\"stored_share\":{},"
+        "\"ratio\":{},\"disk_bytes\":{},\"chunks\":{},\"params_only_versions\":{},\"missing_chunks\":{},\"by_branch\":{},\"by_"
+        "kind\":{},"
         "\"by_tensor\":{},\"by_codec\":{}}}\n",
         r.versions, queued, r.total.raw_bytes, r.total.stored_bytes, json_num(r.total.ratio()), json_num(compression), disk,
         r.total.chunks, r.params_only_versions, r.missing_chunks, json_map(r.by_branch, usage_json),
