@@ -6,8 +6,9 @@
 //   - the whole-run cost of recording: process CPU time (getrusage: training, writer, every other
 //     thread) and wall time of whole runs of --cpu-epochs without and with a recorder, --cpu-runs
 //     alternating rounds (who goes first alternates), the recorder's side including the
-//     compaction that fit() runs at its end (RecorderCompression::kAtFitEnd, the default); medians
-//     with min..max of the per-round ratios,
+//     compaction that fit() runs at its end (the quick tier by default, RecorderCompression::
+//     kTiered; with it, the later full pass of `strata compact` is timed apart); medians with
+//     min..max of the per-round ratios,
 //   - the cost in adjacent pairs of epochs: two trainers, A without and B with a recorder, take
 //     turns training two epochs each; B's second epoch overlaps the writer storing its first
 //     epoch's snapshot, and A's second epoch, a few seconds away, is its control. The figure is
@@ -21,7 +22,7 @@
 //
 //   storage_bench [--model mlp|cnn|lstm] [--limit N] [--epochs 10] [--threads 2] [--pairs 8]
 //                 [--writer-threads 1] [--writer-nice 5] [--codec C] [--zstd-level 3]
-//                 [--compression at-fit-end|inline] [--cpu-runs 6] [--cpu-epochs 3]
+//                 [--compression tiered|at-fit-end|inline] [--cpu-runs 6] [--cpu-epochs 3]
 //                 [--out-json FILE] [--data DIR]
 #include <stdlib.h>
 #include <sys/resource.h>

@@ -51,14 +51,6 @@ class Conv2dOp : public Op {
         dnnl_utils::attr_with_relu(ctx.fuse_relu), dnnl_utils::cpu_engine());
   }
 
-  // Memory for the weights in layout md: the plain parameter itself, or a private buffer.
-  memory weights_in(const memory::desc& md, Tensor& buffer) {
-    memory plain = dnnl_utils::wrap(ctx_.params[0]);
-    if (md == plain.get_desc()) return plain;
-    buffer = dnnl_utils::alloc_for(md, ctx_.params[0].shape());
-    return dnnl_utils::wrap_md(buffer, md);
-  }
-
   void setup() override {
     ConvGeometry g = geometry(*ctx_.node);
     bool has_bias = ctx_.params.size() > 1;
@@ -71,8 +63,7 @@ class Conv2dOp : public Op {
     auto fwd_pd = forward_pd(ctx_, src, dst);
     fwd_ = convolution_forward(fwd_pd);
     memory mw_plain = dnnl_utils::wrap(ctx_.params[0]);
-    memory mw = weights_in(fwd_pd.weights_desc(), weights_);
-    if (weights_.defined()) to_kernel_weights_ = dnnl_utils::make_reorder(mw_plain, mw);
+    memory mw = reordered_in(mw_plain, fwd_pd.weights_desc(), ctx_.params[0].shape(), weights_, to_kernel_weights_);
     memory mx = dnnl_utils::wrap_md(ctx_.in[0], src);
     fwd_args_ = {{DNNL_ARG_SRC, mx},
                  {DNNL_ARG_WEIGHTS, mw},
@@ -88,10 +79,8 @@ class Conv2dOp : public Op {
           fwd_pd);
       bwd_data_ = convolution_backward_data(pd);
       memory w = mw;
-      if (pd.weights_desc() != fwd_pd.weights_desc()) {
-        w = weights_in(pd.weights_desc(), bwd_weights_copy_);
-        if (bwd_weights_copy_.defined()) to_bwd_data_weights_ = dnnl_utils::make_reorder(mw_plain, w);
-      }
+      if (pd.weights_desc() != fwd_pd.weights_desc())
+        w = reordered_in(mw_plain, pd.weights_desc(), ctx_.params[0].shape(), bwd_weights_copy_, to_bwd_data_weights_);
       bwd_data_args_ = {{DNNL_ARG_DIFF_DST, mdy},
                         {DNNL_ARG_WEIGHTS, w},
                         {DNNL_ARG_DIFF_SRC, dnnl_utils::wrap_md(ctx_.d_in[0], src)},
