@@ -9,14 +9,16 @@
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/rng.h"
+#include "strata/framework/graph/quantization.h"
 #include "strata/framework/nn/internal/buffer_planner.h"
 #include "strata/framework/nn/internal/value_lifetimes.h"
 #include "strata/framework/ops/internal/op.h"
 
 namespace strata {
 
-struct Network::StepKeyHolder {
+struct Network::Hooks {
   StepKey key;
+  InputObserver observer;
 };
 
 // One compiled execution of the graph for a batch size and mode.
@@ -46,6 +48,7 @@ struct Network::Plan {
   Tensor plain_output, plain_output_grad;
   std::optional<dnnl_utils::Reorder> output_to_plain, output_grad_from_plain;
   ScratchpadPool scratchpads;
+  std::vector<std::vector<Tensor>> node_inputs;  // per node, what it reads (for the input observer)
 };
 
 namespace {
@@ -95,7 +98,7 @@ void init_tensor(Tensor& t, const ParamSpec& p, const std::string& init, uint64_
 }  // namespace
 
 Network::Network(GraphSpec spec, NetworkOptions options)
-    : spec_(std::move(spec)), options_(std::move(options)), step_key_(new StepKeyHolder) {
+    : spec_(std::move(spec)), options_(std::move(options)), hooks_(new Hooks) {
   if (spec_.nodes.empty()) throw_invalid("the graph has no nodes");
   // Every edge names the input or an output of an earlier node (a graph read from a damaged log
   // must not wire a value to the wrong buffer).
@@ -180,13 +183,21 @@ void Network::load_state_tensors(const NamedTensors& tensors) {
     p.value.copy_from(*it->second);
   }
   params_set_ = true;
+  const bool int8 = std::any_of(spec_.nodes.begin(), spec_.nodes.end(),
+                                [](const NodeSpec& n) { return int8::node_quantization(n).has_value(); });
+  if (int8) {
+    plans_.clear();
+    last_ = nullptr;
+  }
 }
 
 size_t Network::num_plans() const { return plans_.size(); }
 
 size_t Network::buffer_bytes() const { return buffer_pool_.nbytes(); }
 
-void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) { step_key_->key = {seed, epoch, step}; }
+void Network::set_input_observer(InputObserver observer) { hooks_->observer = std::move(observer); }
+
+void Network::set_step_key(uint64_t seed, int64_t epoch, int64_t step) { hooks_->key = {seed, epoch, step}; }
 
 // Builds one Plan (docs/design.md "Network definition and execution") in four steps:
 // layout negotiation (each op picks its layouts given its producers'), buffer assignment (every
@@ -244,7 +255,7 @@ class Network::Planner {
       ctx.training = training_;
       ctx.fuse_relu = fusion_.fuses_relu[i];
       ctx.fused_into_input = fusion_.fused[i];
-      ctx.step = &net_.step_key_->key;
+      ctx.step = &net_.hooks_->key;
       ctx.scratchpads = &plan_->scratchpads;
       for (const std::string& edge : node.inputs) {
         ctx.in_shapes.push_back(logical_[values_.slot_of(edge)]);
@@ -404,6 +415,7 @@ class Network::Planner {
         ctx.params.push_back(net_.params_[param].value);
         ctx.grads.push_back(net_.params_[param].grad);
       }
+      plan_->node_inputs.push_back(ctx.in);
       plan_->ops[i]->compile(std::move(ctx));
     }
     plan_->scratchpads.bind();
@@ -429,6 +441,11 @@ class Network::Planner {
 Network::Plan& Network::plan_for(int64_t batch, Mode mode) {
   for (auto& p : plans_)
     if (p->batch == batch && p->mode == mode) return *p;
+  if (mode == Mode::kTrain)
+    for (const NodeSpec& n : spec_.nodes)
+      if (int8::node_quantization(n))
+        throw Error(ErrorCode::kFailedPrecondition, "the graph is quantized to int8 and runs inference only",
+                    n.op + "(" + n.name + ")", "train from the f32 version it was quantized from (its parent)");
   std::unique_ptr<Plan> plan = Planner(*this, batch, mode).build();  // may drop the other plans
   plans_.push_back(std::move(plan));
   return *plans_.back();
@@ -456,6 +473,7 @@ const Tensor& Network::forward(const Tensor& x, Mode mode) {
   std::memcpy(plan.input.raw(), x.raw(), x.nbytes());
   for (size_t i = 0; i < plan.ops.size(); ++i) {
     for (const auto& r : plan.before_forward[i]) run_reorder(r);
+    if (hooks_->observer) hooks_->observer(i, plan.node_inputs[i]);
     plan.ops[i]->forward();
   }
   if (plan.output_to_plain) run_reorder(*plan.output_to_plain);

@@ -54,7 +54,8 @@ class Network {
   bool params_set() const { return params_set_; }
 
   // x: [N, input_shape...] f32. Returns the output [N, ...], valid until the next forward()
-  // (whatever its mode or batch size: plans share their buffers).
+  // (whatever its mode or batch size: plans share their buffers). A graph with int8 nodes
+  // (framework/graph/quantization.h) runs them in int8 in kEval and refuses kTrain.
   const Tensor& forward(const Tensor& x, Mode mode);
   // dL/d(output) of the last forward(): write it here, then call backward().
   Tensor& output_grad();
@@ -71,6 +72,11 @@ class Network {
   // dL/d(input) of the last backward(); needs NetworkOptions::input_grad.
   const Tensor& input_grad() const;
 
+  // Called by forward() just before each node runs, with the node's index in spec().nodes and
+  // its inputs as the node reads them: maybe in a blocked layout (a flat tensor whose padding is
+  // zero). Int8 calibration (versioning/run/quantize.h) reads their ranges. Empty: none.
+  using InputObserver = std::function<void(size_t node, const std::vector<Tensor>& inputs)>;
+  void set_input_observer(InputObserver observer);
   // Dropout masks of the next forward() are keyed by (seed, epoch, step).
   void set_step_key(uint64_t seed, int64_t epoch, int64_t step);
 
@@ -83,6 +89,7 @@ class Network {
   // deep_copy false views that share the live storage (they change with the next step).
   NamedTensors state_tensors(bool deep_copy = true) const;
   // Copies values in by name; every parameter of this network must be present with its shape.
+  // A graph with int8 nodes drops its plans: they hold weights quantized when they were built.
   void load_state_tensors(const NamedTensors& tensors);
 
   // Number of compiled plans (for tests: a steady state compiles nothing new).
@@ -107,8 +114,8 @@ class Network {
   std::vector<std::unique_ptr<Plan>> plans_;
   Tensor buffer_pool_;  // activation and gradient storage shared by the plans
   Plan* last_ = nullptr;
-  struct StepKeyHolder;
-  std::unique_ptr<StepKeyHolder> step_key_;
+  struct Hooks;  // the step key and the input observer
+  std::unique_ptr<Hooks> hooks_;
 };
 
 }  // namespace strata

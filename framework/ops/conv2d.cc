@@ -1,5 +1,7 @@
 // Conv2d: y[N,O,H',W'] = x[N,C,H,W] (*) W[O,C,kh,kw] + b[O], with stride, zero padding and
-// dilation; H' = (H + 2p - d(k-1) - 1) / s + 1. Weights stay in canonical OIHW.
+// dilation; H' = (H + 2p - d(k-1) - 1) / s + 1. Weights stay in canonical OIHW. A quantized
+// node (framework/graph/quantization.h) runs on oneDNN's int8 kernel in eval mode.
+#include "strata/framework/ops/internal/int8_params.h"
 #include "strata/framework/ops/internal/op.h"
 
 namespace strata {
@@ -32,6 +34,13 @@ class Conv2dOp : public Op {
     auto any = [](const Shape& s) {
       return memory::desc(dnnl_utils::dims_of(s), memory::data_type::f32, memory::format_tag::any);
     };
+    if (int8_of(ctx)) {
+      // The input stays in its producer's f32 layout: forward() quantizes it into the kernel's.
+      // The output goes in the f32 kernel's layout (blocked), reordered from the int8 kernel's
+      // nhwc: oneDNN's pooling on nhwc takes twice as long as that reorder (measured on AVX2).
+      ctx.out_md = forward_pd(ctx, any(ctx.in_shapes[0]), any(ctx.out_shape)).dst_desc();
+      return;
+    }
     auto pd = forward_pd(ctx, any(ctx.in_shapes[0]), any(ctx.out_shape));
     ctx.in_md[0] = pd.src_desc();
     ctx.out_md = pd.dst_desc();
@@ -51,7 +60,60 @@ class Conv2dOp : public Op {
         dnnl_utils::attr_with_relu(ctx.fuse_relu), dnnl_utils::cpu_engine());
   }
 
+  static std::optional<int8::NodeQuantization> int8_of(const OpContext& ctx) {
+    return ctx.training ? std::nullopt : int8::node_quantization(*ctx.node);
+  }
+
+  // u8 source, s8 weights and f32 destination in the layouts the int8 kernel picks.
+  static convolution_forward::primitive_desc int8_forward_pd(const OpContext& ctx, const std::vector<float>& output_scales) {
+    ConvGeometry g = geometry(*ctx.node);
+    const NodeSpec& n = *ctx.node;
+    const int64_t out = n.int_attr("out_channels", 0), c = ctx.in_shapes[0][1];
+    auto any = [](const Shape& s, memory::data_type type) {
+      return memory::desc(dnnl_utils::dims_of(s), type, memory::format_tag::any);
+    };
+    memory::desc w({out, c, g.kh, g.kw}, memory::data_type::s8, memory::format_tag::any);
+    memory::desc b = n.int_attr("bias", 1) ? plain_desc({out}) : memory::desc();
+    memory::dims strides = {g.sh, g.sw}, dilation = {g.dh - 1, g.dw - 1}, pad = {g.ph, g.pw};
+    primitive_attr attr = dnnl_utils::attr_with_relu(ctx.fuse_relu);
+    attr.set_output_scales(1 << 1, output_scales);
+    auto src = any(ctx.in_shapes[0], memory::data_type::u8);
+    return convolution_forward::primitive_desc(
+        convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src, w, b,
+                                  any(ctx.out_shape, memory::data_type::f32), strides, dilation, pad, pad),
+        attr, dnnl_utils::cpu_engine());
+  }
+
+  // The weights are quantized here, once per plan: a quantized network runs inference only, and
+  // loading parameters drops its plans (Network::load_state_tensors).
+  void setup_int8(const int8::NodeQuantization& q) {
+    const Tensor& weight = ctx_.params[0];
+    const Int8Params p = int8_params(q, ctx_.params);
+    auto pd = int8_forward_pd(ctx_, p.output_scales);
+    fwd_ = convolution_forward(pd);
+    quantized_input_ = dnnl_utils::alloc_for(pd.src_desc(), ctx_.in_shapes[0]);
+    memory mq = dnnl_utils::wrap_md(quantized_input_, pd.src_desc());
+    quantize_input_ =
+        dnnl_utils::make_scaling_reorder(dnnl_utils::wrap_md(ctx_.in[0], ctx_.in_md[0]), mq, {1.0f / q.input_scale}, 0);
+    weights_ = dnnl_utils::alloc_for(pd.weights_desc(), weight.shape());
+    memory mw = dnnl_utils::wrap_md(weights_, pd.weights_desc());
+    run_reorder(dnnl_utils::make_scaling_reorder(dnnl_utils::wrap(weight), mw, p.to_grid, 1 << 0));
+    memory out = dnnl_utils::wrap_md(ctx_.out, ctx_.out_md);
+    if (pd.dst_desc() != ctx_.out_md) {
+      int8_out_ = dnnl_utils::alloc_for(pd.dst_desc(), ctx_.out_shape);
+      memory kernel_out = dnnl_utils::wrap_md(int8_out_, pd.dst_desc());
+      from_int8_out_ = dnnl_utils::make_reorder(kernel_out, out);
+      out = kernel_out;
+    }
+    fwd_args_ = {{DNNL_ARG_SRC, mq}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, out}, {DNNL_ARG_SCRATCHPAD, scratchpad(pd)}};
+    if (p.bias.defined()) {
+      bias_ = p.bias;
+      fwd_args_[DNNL_ARG_BIAS] = dnnl_utils::wrap(bias_);
+    }
+  }
+
   void setup() override {
+    if (auto q = int8_of(ctx_)) return setup_int8(*q);
     ConvGeometry g = geometry(*ctx_.node);
     bool has_bias = ctx_.params.size() > 1;
     const memory::desc &src = ctx_.in_md[0], &dst = ctx_.out_md;
@@ -138,8 +200,10 @@ class Conv2dOp : public Op {
   }
 
   void forward() override {
+    run_reorder(quantize_input_);
     run_reorder(to_kernel_weights_);
     run(fwd_, fwd_args_);
+    run_reorder(from_int8_out_);
   }
   void backward() override {
     if (bwd_data_) {
@@ -158,8 +222,9 @@ class Conv2dOp : public Op {
   dnnl_utils::Args fwd_args_, bwd_data_args_, bwd_weights_args_;
   Tensor weights_, bwd_weights_copy_, weight_grad_;  // blocked copies, when the kernels want them
   Tensor bwd_src_, bwd_diff_dst_;                    // the same for backward weights' inputs
-  std::optional<dnnl_utils::Reorder> to_kernel_weights_, to_bwd_data_weights_, to_plain_weight_grad_, to_bwd_src_,
-      to_bwd_diff_dst_;
+  Tensor quantized_input_, bias_, int8_out_;         // int8: the input in u8, the rescaled bias, the nhwc output
+  std::optional<dnnl_utils::Reorder> quantize_input_, from_int8_out_, to_kernel_weights_, to_bwd_data_weights_,
+      to_plain_weight_grad_, to_bwd_src_, to_bwd_diff_dst_;
 };
 
 }  // namespace

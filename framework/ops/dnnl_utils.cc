@@ -58,8 +58,12 @@ Tensor alloc_for(const dnnl::memory::desc& md, const Shape& logical) {
   return Tensor({static_cast<int64_t>((md.get_size() + 3) / 4)});
 }
 
-Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to) {
-  dnnl::reorder::primitive_desc pd(from, to, default_attr());
+Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to) { return make_scaling_reorder(from, to, {}, 0); }
+
+Reorder make_scaling_reorder(const dnnl::memory& from, const dnnl::memory& to, const std::vector<float>& scales, int mask) {
+  dnnl::primitive_attr attr = default_attr();
+  if (!scales.empty()) attr.set_output_scales(mask, scales);
+  dnnl::reorder::primitive_desc pd(from, to, attr);
   Reorder r;
   r.prim = dnnl::reorder(pd);
   size_t bytes = pd.scratchpad_desc().get_size();

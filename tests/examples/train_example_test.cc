@@ -135,6 +135,41 @@ TEST(TrainExample, PredictOnTheTestFilesGivesTheRecordedAccuracy) {
   EXPECT_TRUE(contains(bad.out, "do not fit the graph's input [1,28,28]")) << bad.out;
 }
 
+// `strata quantize` on a CNN trained on real images: the int8 version's accuracy on the 10,000
+// test images stays within half a point of the f32 version's, and it says what it did.
+TEST(TrainExample, AQuantizedCnnKeepsItsTestAccuracy) {
+  if (!tools_test::have_fashion_mnist())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  vtest::TempDir dir;
+  const std::string strata = STRATA_BINARY_DIR "/tools/strata --log " + dir.path() + " ";
+  const std::string data = "/usr/share/datasets/fashion-mnist/";
+  tools_test::CommandOutput trained = tools_test::run_command(
+      STRATA_BINARY_DIR "/examples/train_fashion_mnist --model cnn --limit 3000 --epochs 1 --no-tensorboard --log-dir " +
+      dir.path() + " 2>&1");
+  ASSERT_EQ(trained.code, 0) << trained.out;
+  tools_test::CommandOutput quantized = tools_test::run_command(
+      strata + "quantize main --calibration " + data + "train-images-idx3-ubyte.gz --samples 500 --branch int8 --json 2>&1");
+  ASSERT_EQ(quantized.code, 0) << quantized.out;
+  EXPECT_TRUE(contains(quantized.out, "\"quantized\":[\"conv2\",\"fc1\",\"fc2\"]")) << quantized.out;
+  EXPECT_TRUE(contains(quantized.out, "\"samples\":500")) << quantized.out;
+  auto accuracy = [&](const std::string& version) {
+    tools_test::CommandOutput p =
+        tools_test::run_command(strata + "predict " + version + " --input " + data + "t10k-images-idx3-ubyte.gz --labels " +
+                                data + "t10k-labels-idx1-ubyte.gz --json 2>&1");
+    EXPECT_EQ(p.code, 0) << p.out.substr(0, 500);
+    const size_t at = p.out.find("\"accuracy\":");
+    return at == std::string::npos ? -1.0 : std::strtod(p.out.c_str() + at + 11, nullptr);
+  };
+  const double f32 = accuracy("main"), int8 = accuracy("int8");
+  EXPECT_GT(f32, 0.6);
+  EXPECT_NEAR(int8, f32, 0.005);
+  tools_test::CommandOutput shown = tools_test::run_command(strata + "show int8 2>&1");
+  EXPECT_TRUE(contains(shown.out, "quantize/calibration = train-images-idx3-ubyte.gz")) << shown.out.substr(0, 2000);
+  // Quantizing the int8 version again is refused, and a bad flag is a usage error.
+  EXPECT_EQ(tools_test::run_command(strata + "quantize int8 --calibration " + data + "train-images-idx3-ubyte.gz 2>&1").code, 1);
+  EXPECT_EQ(tools_test::run_command(strata + "quantize main --samples 0 --calibration x.npy 2>&1").code, 2);
+}
+
 // Bad flags: exit 2 with one short line saying what is allowed (CLI11's own checks printed
 // DBL_MAX in 300 digits and exited 105; --threads 100000 crashed).
 // Every convolution of the CNN runs on one of oneDNN's fast kernels, training included: on a CPU

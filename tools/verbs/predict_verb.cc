@@ -1,4 +1,5 @@
-// strata predict: a version's predictions on a file of inputs, through versioning::Predictor.
+// strata predict: a version's predictions on a file of inputs, through versioning::Predictor;
+// strata quantize: an int8 version of a version, calibrated on a file of the same inputs.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "strata/framework/metrics/metrics.h"
 #include "strata/framework/train/runtime.h"
 #include "strata/versioning/run/predictor.h"
+#include "strata/versioning/run/quantize.h"
 #include "strata/versioning/tensor_files.h"
 #include "tools/verbs/verbs.h"
 
@@ -85,6 +87,19 @@ Tensor read_inputs(const std::string& path, const std::string& format) {
   return x;
 }
 
+// The inputs reshaped to [N, input shape...]: an image file [N, H, W] feeds a graph that takes
+// [C=1, H, W].
+Tensor as_graph_input(const Tensor& x, const Shape& in, const std::string& path) {
+  int64_t per_sample = 1;
+  for (int64_t d : in) per_sample *= d;
+  if (x.rank() == 0 || x.dim(0) == 0 || x.numel() != x.dim(0) * per_sample)
+    throw_invalid("inputs of shape " + shape_str(x.shape()) + " do not fit the graph's input " + shape_str(in) + " per sample",
+                  path, "give one sample per row with the graph's input size");
+  Shape batched = {x.dim(0)};
+  batched.insert(batched.end(), in.begin(), in.end());
+  return x.reshaped(batched);
+}
+
 // Labels as i64 [N]: an IDX label file or a .npy of integers.
 Tensor read_labels(const std::string& path) {
   Tensor raw = std::filesystem::path(path).extension() == ".npy" ? versioning::read_npy(path) : read_idx(path);
@@ -150,16 +165,8 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
     data.x = read_inputs(o.input, format);
   Tensor& x = data.x;
   const Tensor& labels = data.y;
-  // An image file [N, H, W] feeds a graph that takes [C=1, H, W].
-  int64_t per_sample = 1;
-  for (int64_t d : in) per_sample *= d;
-  if (x.rank() == 0 || x.dim(0) == 0 || x.numel() != x.dim(0) * per_sample)
-    throw_invalid("inputs of shape " + shape_str(x.shape()) + " do not fit the graph's input " + shape_str(in) + " per sample",
-                  o.input, "give one sample per row with the graph's input size");
+  x = as_graph_input(x, in, o.input);
   const int64_t n = x.dim(0);
-  Shape batched = {n};
-  batched.insert(batched.end(), in.begin(), in.end());
-  x = x.reshaped(batched);
   if (!o.labels.empty()) {
     data.y = read_labels(o.labels);
     if (labels.numel() != n)
@@ -220,7 +227,42 @@ int cmd_predict(const GlobalOptions& g, const PredictOptions& o) {
   return 0;
 }
 
-// The command line of `predict` (tools/verbs/verbs.h).
+struct QuantizeOptions {
+  std::string version, calibration, format, branch, message, sign_key;
+  int64_t samples = 1000;
+};
+
+int cmd_quantize(const GlobalOptions& g, const QuantizeOptions& o) {
+  auto log = open_log(g, versioning::OpenMode::kReadWrite, versioning::LogOptions().signing_key(o.sign_key));
+  versioning::QuantizeRequest request;
+  request.version = o.version;
+  const GraphSpec graph = log->read_graph(log->read_record(log->resolve(o.version)).graph_id);
+  PredictOptions as_predict;
+  as_predict.input = o.calibration;
+  as_predict.format = o.format;
+  request.calibration = as_graph_input(read_inputs(o.calibration, input_format(as_predict)), graph.input_shape, o.calibration);
+  request.calibration_name = std::filesystem::path(o.calibration).filename().string();
+  request.samples = o.samples;
+  request.branch = o.branch;
+  request.message = o.message;
+  const versioning::QuantizeReport r = versioning::quantize(*log, request);
+  if (g.json) {
+    fmt::print(
+        "{{\"id\":{},\"name\":{},\"branch\":{},\"quantized\":{},\"kept_f32\":{},\"samples\":{},"
+        "\"top1_agreement\":{},\"calibration_xxh3\":{}}}\n",
+        json_str(versioning::to_hex(r.id)), json_str(log->describe(r.id)), json_str(r.branch), json_str_list(r.quantized),
+        json_str_list(r.kept_f32), r.samples, json_num(r.top1_agreement), json_str(r.fingerprint));
+    return 0;
+  }
+  fmt::print("quantized {} to int8 as {} [params only]\n", o.version, log->describe(r.id));
+  fmt::print("  int8: {}\n", fmt::join(r.quantized, ", "));
+  for (const std::string& k : r.kept_f32) fmt::print("  f32:  {}\n", k);
+  fmt::print("  calibration: {} samples of {}; top-1 agreement with f32 on them {:.2f}%\n", r.samples, o.calibration,
+             100 * r.top1_agreement);
+  return 0;
+}
+
+// The command lines of `predict` and `quantize` (tools/verbs/verbs.h).
 namespace {
 
 Verb predict_verb(CLI::App& app, const GlobalOptions& g) {
@@ -238,7 +280,21 @@ Verb predict_verb(CLI::App& app, const GlobalOptions& g) {
   return {c, nullptr, [&g, o] { return cmd_predict(g, *o); }};
 }
 
-const VerbRegistration kPredict(150, predict_verb);
+Verb quantize_verb(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* c = app.add_subcommand("quantize", "an int8 version of a version (params only), calibrated on sample inputs");
+  c->add_option("VERSION", o->version, "the f32 version")->required();
+  c->add_option("--calibration", o->calibration, "sample inputs, as for predict: an IDX file, a .npy array or a CSV file")
+      ->required();
+  c->add_option("--format", o->format, "idx | npy | csv (default: by extension)")->check(CLI::IsMember({"idx", "npy", "csv"}));
+  c->add_option("--samples", o->samples, "calibrate on the first N inputs (default 1000)")->check(CLI::Range(1, 1 << 24));
+  c->add_option("--branch", o->branch, "the new branch (default: int8-<version's short id>)");
+  c->add_option("-m,--message", o->message, "commit message");
+  c->add_option("--sign-key", o->sign_key, "sign the new version with this secret key (default: $STRATA_SIGNING_KEY)");
+  return {c, nullptr, [&g, o] { return cmd_quantize(g, *o); }};
+}
+
+const VerbRegistration kPredict(150, predict_verb), kQuantize(155, quantize_verb);
 
 }  // namespace
 }  // namespace strata::tools

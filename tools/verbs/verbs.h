@@ -6,7 +6,7 @@
 //   question_verbs.cc log --tensor, check                (read-only)
 //   ref_verbs.cc      branch, tag, merge, merge-base     (take the writer lock when they change refs)
 //   storage_verbs.cc  verify, gc, compact, du, export, import, tensorboard
-//   predict_verb.cc   predict
+//   predict_verb.cc   predict, quantize
 //   transfer_verbs.cc clone, push, pull, remote, upload-pack, receive-pack
 //   serve_verb.cc     serve (versioning/serving/server.h)
 //

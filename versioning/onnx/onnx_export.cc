@@ -8,6 +8,7 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/version.h"
 #include "strata/framework/graph/op_schema.h"
+#include "strata/framework/graph/quantization.h"
 #include "strata/versioning/internal/atomic_file.h"
 
 namespace strata::versioning {
@@ -92,12 +93,13 @@ class Converter {
       return;
     }
     value_[n.name] = n.name;
+    if (auto q = int8::node_quantization(n)) in[0] = quantized_input(n, in[0], *q);
     if (op == "Linear") {
-      NodeProto* g = node("Gemm", n.name, {in[0], param(n, "weight")});
+      NodeProto* g = node("Gemm", n.name, {in[0], weight(n)});
       if (n.int_attr("bias", 1)) g->add_input(param(n, "bias"));
       set_int(g, "transB", 1);
     } else if (op == "Conv2d") {
-      NodeProto* c = node("Conv", n.name, {in[0], param(n, "weight")});
+      NodeProto* c = node("Conv", n.name, {in[0], weight(n)});
       if (n.int_attr("bias", 1)) c->add_input(param(n, "bias"));
       const auto pad = n.ints_attr("padding", {0, 0});
       set_ints(c, "kernel_shape", n.ints_attr("kernel", {}));
@@ -158,7 +160,7 @@ class Converter {
     const int64_t rank = static_cast<int64_t>(n.output_shape.size()) + 1;  // with the batch axis
     if (op == "Linear" && n.output_shape.size() > 1) {                     // over the last axis of [N, ..., in]: MatMul
       const std::string s = n.name + "/";
-      set_ints(node("Transpose", s + "weight_t", {param(n, "weight")}), "perm", {1, 0});
+      set_ints(node("Transpose", s + "weight_t", {weight(n)}), "perm", {1, 0});
       if (!n.int_attr("bias", 1)) {
         node("MatMul", n.name, {in[0], s + "weight_t"});
       } else {
@@ -434,6 +436,44 @@ class Converter {
     for (const std::string& i : inputs) p->add_input(i);
     return p;
   }
+  // An int8 node (framework/graph/quantization.h) in QDQ form: its input through QuantizeLinear
+  // and DequantizeLinear (u8, zero point 0, scale s_x), its weights as an int8 initializer
+  // through DequantizeLinear per output channel (axis 0, zero points 0, scales s_w). ONNX
+  // Runtime fuses these into its own int8 kernels or computes them in float: either way the
+  // model computes what Strata's int8 kernels do, up to float rounding.
+  std::string quantized_input(const NodeSpec& n, const std::string& input, const int8::NodeQuantization& q) {
+    const std::string s = n.name + "/", scale = constant(s + "input_scale", q.input_scale);
+    const std::string zero = s + "input_zero_point";
+    add_tensor(out_, zero, Tensor({}, DType::kU8));
+    node("QuantizeLinear", s + "input_q", {input, scale, zero});
+    node("DequantizeLinear", s + "input_dq", {s + "input_q", scale, zero});
+    return s + "input_dq";
+  }
+  // The node's weight: the parameter, or for an int8 node its DequantizeLinear.
+  std::string weight(const NodeSpec& n) {
+    if (!int8::node_quantization(n)) return param(n, "weight");
+    const Tensor& w = tensor(n, "weight");
+    const std::vector<float> scales = int8::weight_scales(w);
+    const int64_t out = w.dim(0), per = w.numel() / out;
+    std::string q(static_cast<size_t>(w.numel()), '\0'), zeros(static_cast<size_t>(out), '\0');
+    for (int64_t k = 0; k < w.numel(); ++k)
+      q[static_cast<size_t>(k)] =
+          static_cast<char>(static_cast<int8_t>(std::nearbyint(w.f32()[k] / scales[static_cast<size_t>(k / per)])));
+    const std::string s = n.name + "/weight";
+    add_int8_tensor(s + "_q", w.shape(), q);
+    add_int8_tensor(s + "_zero_point", {out}, zeros);
+    add_tensor(out_, s + "_scale", Tensor::from_vector({out}, scales));
+    set_int(node("DequantizeLinear", s + "_dq", {s + "_q", s + "_scale", s + "_zero_point"}), "axis", 0);
+    return s + "_dq";
+  }
+  void add_int8_tensor(const std::string& name, const Shape& shape, const std::string& bytes) {
+    TensorProto* p = out_->add_initializer();
+    p->set_name(name);
+    p->set_data_type(TensorProto::INT8);
+    for (int64_t d : shape) p->add_dims(d);
+    p->set_raw_data(bytes);
+  }
+
   // The initializer of parameter <node>/<leaf>, added at its first use.
   std::string param(const NodeSpec& n, const std::string& leaf) {
     const std::string name = n.name + "/" + leaf;

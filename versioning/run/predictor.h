@@ -72,8 +72,6 @@ class Predictor {
   Tensor predict_proba(const Tensor& x);
 
  private:
-  void resolve_normalisation(const CommitRecord& record);
-
   CommitId id_{};
   std::string name_;
   GraphSpec graph_;

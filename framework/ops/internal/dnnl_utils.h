@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "strata/framework/core/error.h"
 #include "strata/framework/core/tensor.h"
@@ -64,5 +65,9 @@ struct Reorder {
   Tensor scratch;
 };
 Reorder make_reorder(const dnnl::memory& from, const dnnl::memory& to);
+// The same, multiplying by `scales` on the way (one for all, or one per index of the dimensions
+// in `mask`, as oneDNN's output scales): into u8/s8 it rounds half to even and saturates, which
+// quantizes (framework/graph/quantization.h).
+Reorder make_scaling_reorder(const dnnl::memory& from, const dnnl::memory& to, const std::vector<float>& scales, int mask);
 
 }  // namespace strata::dnnl_utils

@@ -16,6 +16,7 @@
 #include "strata/framework/nn/network.h"
 #include "strata/models/models.h"
 #include "strata/versioning/onnx/onnx_export.h"
+#include "strata/versioning/run/quantize.h"
 #include "strata/versioning/version_log.h"
 #include "tests/expect_error.h"
 #include "tests/tools/subprocess_util.h"
@@ -165,6 +166,56 @@ TEST(OnnxExport, ModelsMatchOnnxRuntimeOnRealImages) {
     const double worst = max_difference_in_ort(dir, model, dir.sub("x.f32"), "16 1 28 28", want);
     EXPECT_LE(worst, 1e-4) << c.name;
     std::printf("%-9s max |onnxruntime - strata| = %.3g\n", c.name.c_str(), worst);
+  }
+  expect_onnx_checker_passes(dir, models_arg);
+}
+
+// A quantized version (versioning/run/quantize.h) exports in QDQ form, and ONNX Runtime agrees
+// with Strata's int8 kernels within the quantization error: their largest difference is a
+// small part of the int8 version's own distance from the f32 one. (They are not bit-equal: a
+// value that float rounding puts on the other side of a half step quantizes one step away.)
+TEST(OnnxExport, QuantizedVersionsExportAsQdqAndMatchOnnxRuntime) {
+  if (!have_onnx_checker()) GTEST_SKIP() << "python3-onnx is not installed (scripts/install_deps.sh installs it)";
+  if (!have_ort()) GTEST_SKIP() << "onnxruntime-node is not installed in " << ort_dir();
+  if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const Tensor x = fashion_mnist_images(64);
+  {
+    std::ofstream out(dir.sub("x.f32"), std::ios::binary);
+    out.write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
+  }
+  auto log = VersionLog::open(dir.sub("log"), OpenMode::kReadWrite);
+  std::string models_arg;
+  uint64_t seed = 1;
+  for (const Case& c : {Case{"lenet", models::lenet({1, 28, 28}, 10, 0.2)},
+                        Case{"mlp", models::mlp({1, 28, 28}, {784, 64, 32, 10}, "relu", 0)}}) {
+    SCOPED_TRACE(c.name);
+    Network f32(c.graph);
+    TrainState state;
+    state.graph = c.graph;
+    state.params = parameters(f32, seed++);
+    vtest::commit_state(*log, state, {}, c.name);
+    QuantizeRequest request;
+    request.version = c.name;
+    request.calibration = x;  // already normalised: the version records no normalisation
+    request.branch = c.name + "-int8";
+    const QuantizeReport q = quantize(*log, request);
+    EXPECT_GE(q.quantized.size(), 2u);
+    Network int8(log->read_graph(log->read_record(q.id).graph_id));
+    int8.load_state_tensors(log->read_params(q.id));
+    const Tensor want = int8.forward(x, Mode::kEval).clone();
+    const std::string model = dir.sub(c.name + "-int8.onnx");
+    export_onnx(*log, q.id, model, OnnxOptions().opset(c.name == "mlp" ? 13 : 17));
+    models_arg += " " + model;
+    const Tensor f32_logits = f32.forward(x, Mode::kEval);
+    double quantization_error = 0;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      quantization_error = std::max(quantization_error, std::abs(double(want.f32()[i]) - f32_logits.f32()[i]));
+    const double worst = max_difference_in_ort(dir, model, dir.sub("x.f32"), "64 1 28 28", want);
+    EXPECT_LE(worst, 0.25 * quantization_error) << c.name;
+    std::printf("%-6s int8: max |onnxruntime - strata int8| = %.3g, max |strata int8 - f32| = %.3g\n", c.name.c_str(), worst,
+                quantization_error);
   }
   expect_onnx_checker_passes(dir, models_arg);
 }

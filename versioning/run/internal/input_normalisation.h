@@ -1,0 +1,27 @@
+// The input normalisation a version was trained with, as the Predictor and quantize apply it
+// (versioning/run/predictor.h says how it is found).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "strata/framework/core/tensor.h"
+#include "strata/framework/graph/graph_spec.h"
+#include "strata/versioning/commit_record.h"
+
+namespace strata::versioning {
+
+struct InputNormalisation {
+  std::vector<float> mean, std;       // empty: none; one value, or one per channel (dimension 1)
+  std::vector<std::string> warnings;  // what the user should be told about where it came from
+};
+
+// From the recorded hparams, else the training data's provenance (with a warning); refuses
+// (kFailedPrecondition) a provenance that says the inputs were normalised some other way, and
+// (kCorruption) recorded values that do not fit the graph. `where` names the version.
+InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where);
+
+// out = (x - mean) / std per channel; kInvalidArgument when a result is not finite.
+void normalise_inputs(const InputNormalisation& norm, const Tensor& x, Tensor& out, const std::string& where);
+
+}  // namespace strata::versioning
