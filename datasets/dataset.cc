@@ -53,15 +53,7 @@ Dataset Dataset::subset(int64_t begin, int64_t end) const {
     throw_invalid(
         "subset [" + std::to_string(begin) + ", " + std::to_string(end) + ") is outside the " + std::to_string(n) + " samples",
         source, "use 0 <= begin <= end <= size()");
-  auto copy_rows = [&](const Tensor& t) {
-    if (!t.defined()) return Tensor();
-    Shape shape = t.shape();
-    shape[0] = end - begin;
-    Tensor out(shape, t.dtype());
-    size_t row = static_cast<size_t>(row_bytes(t));
-    if (out.nbytes()) std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * begin, out.nbytes());
-    return out;
-  };
+  auto copy_rows = [&](const Tensor& t) { return t.defined() ? t.rows(begin, end) : Tensor(); };
   Dataset out = *this;
   out.x = copy_rows(x);
   out.y = copy_rows(y);

@@ -92,6 +92,15 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+Tensor Tensor::rows(int64_t begin, int64_t end) const {
+  Shape shape = shape_;
+  shape.at(0) = end - begin;
+  Tensor t(shape, dtype_);
+  const size_t row = shape_[0] > 0 ? nbytes() / static_cast<size_t>(shape_[0]) : 0;
+  if (t.nbytes()) std::memcpy(t.raw(), static_cast<const uint8_t*>(raw()) + row * static_cast<size_t>(begin), t.nbytes());
+  return t;
+}
+
 Tensor Tensor::reshaped(Shape shape) const {
   if (shape_numel(shape) != numel_) throw_invalid("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
   Tensor t = *this;

@@ -74,6 +74,8 @@ class Tensor {
   const float* f32() const { return data<float>(); }
 
   Tensor clone() const;
+  // Rows [begin, end) of axis 0, copied (0 <= begin <= end <= dim(0), not checked).
+  Tensor rows(int64_t begin, int64_t end) const;
   // Same storage, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
   // A tensor of `shape` over this one's storage from byte `offset` on (a multiple of 64),

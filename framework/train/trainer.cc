@@ -24,16 +24,6 @@ int64_t counter_or(const std::map<std::string, int64_t>& counters, const std::st
   return it == counters.end() ? fallback : it->second;
 }
 
-// Rows [lo, hi) of a batch tensor (axis 0), copied.
-Tensor batch_rows(const Tensor& t, int64_t lo, int64_t hi) {
-  Shape shape = t.shape();
-  shape[0] = hi - lo;
-  Tensor out(shape, t.dtype());
-  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
-  std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + static_cast<size_t>(lo) * row, out.nbytes());
-  return out;
-}
-
 std::string fmt_num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -338,7 +328,7 @@ std::pair<double, int64_t> Trainer::train_step(const Batch& batch, int64_t epoch
     reducer_->begin(static_cast<float>(static_cast<double>(hi - lo) / static_cast<double>(batch.size)));
     double loss_sum = 0;
     if (hi > lo) {
-      const Tensor x = batch_rows(batch.x, lo, hi), y = batch_rows(batch.y, lo, hi);
+      const Tensor x = batch.x.rows(lo, hi), y = batch.y.rows(lo, hi);
       const Tensor& out = network_.forward(x, Mode::kTrain);
       loss_sum = loss_->compute(out, y, &network_.output_grad()) * static_cast<double>(hi - lo);
       if (loss_->classification()) correct = count_top1_hits(out, y, hi - lo);

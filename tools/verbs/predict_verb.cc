@@ -259,6 +259,11 @@ int cmd_quantize(const GlobalOptions& g, const QuantizeOptions& o) {
   for (const std::string& k : r.kept_f32) fmt::print("  f32:  {}\n", k);
   fmt::print("  calibration: {} samples of {}; top-1 agreement with f32 on them {:.2f}%\n", r.samples, o.calibration,
              100 * r.top1_agreement);
+  if (r.top1_agreement < 0.98)
+    std::fprintf(stderr,
+                 "warning: int8 and f32 disagree on %.1f%% of the calibration samples; check the int8 version's accuracy "
+                 "(strata predict --labels) before serving it\n",
+                 100 * (1 - r.top1_agreement));
   return 0;
 }
 

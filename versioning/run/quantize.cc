@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 
 #include "strata/framework/core/error.h"
@@ -22,23 +21,13 @@ struct Range {
   float min = std::numeric_limits<float>::infinity(), max_abs = 0;
 };
 
-// Rows [b0, b1) of x, copied.
-Tensor rows(const Tensor& x, int64_t b0, int64_t b1) {
-  Shape shape = x.shape();
-  shape[0] = b1 - b0;
-  Tensor out(shape, x.dtype());
-  const size_t row_bytes = x.nbytes() / static_cast<size_t>(x.dim(0));
-  std::memcpy(out.raw(), static_cast<const char*>(x.raw()) + static_cast<size_t>(b0) * row_bytes, out.nbytes());
-  return out;
-}
-
 // Runs `net` over the normalised samples in batches; `each` gets every batch's output rows.
 template <typename F>
 void run_batches(Network& net, const Tensor& inputs, F&& each) {
   const int64_t n = inputs.dim(0);
   for (int64_t b0 = 0; b0 < n; b0 += kBatch) {
     const int64_t b = std::min(kBatch, n - b0);
-    each(b0, net.forward(rows(inputs, b0, b0 + b), Mode::kEval));
+    each(b0, net.forward(inputs.rows(b0, b0 + b), Mode::kEval));
   }
 }
 
@@ -74,7 +63,7 @@ Tensor calibration_inputs(const QuantizeRequest& request, const GraphSpec& graph
                       shape_str(graph.input_shape).substr(1) + " f32",
                   request.calibration_name, "give samples of the data the version was trained on");
   if (request.samples <= 0) throw_invalid("--samples must be > 0", request.calibration_name);
-  Tensor used = rows(x, 0, std::min(request.samples, x.dim(0)));
+  Tensor used = x.rows(0, std::min(request.samples, x.dim(0)));
   if (!std::all_of(used.f32(), used.f32() + used.numel(), [](float v) { return std::isfinite(v); }))
     throw_invalid("a calibration input is not finite", request.calibration_name);
   if (norm.mean.empty()) return used;
