@@ -440,7 +440,8 @@ class Converter {
   // and DequantizeLinear (u8, zero point 0, scale s_x), its weights as an int8 initializer
   // through DequantizeLinear per output channel (axis 0, zero points 0, scales s_w). ONNX
   // Runtime fuses these into its own int8 kernels or computes them in float: either way the
-  // model computes what Strata's int8 kernels do, up to float rounding.
+  // model computes what Strata's int8 kernels do, up to float rounding (which can move a value
+  // across a half step, so one input one quantization step away).
   std::string quantized_input(const NodeSpec& n, const std::string& input, const int8::NodeQuantization& q) {
     const std::string s = n.name + "/", scale = constant(s + "input_scale", q.input_scale);
     const std::string zero = s + "input_zero_point";
