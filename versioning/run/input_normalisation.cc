@@ -85,7 +85,8 @@ InputNormalisation resolve_input_normalisation(const CommitRecord& record, const
   return norm;
 }
 
-void normalise_inputs(const InputNormalisation& norm, const Tensor& x, Tensor& out, const std::string& where) {
+void normalise_inputs(const std::vector<float>& mean, const std::vector<float>& stddev, const Tensor& x, Tensor& out,
+                      const std::string& where) {
   if (out.shape() != x.shape()) out = Tensor(x.shape());
   // Per channel (dimension 1) when there are several values, else one for all.
   const int64_t n = x.dim(0), channels = x.rank() > 1 ? x.dim(1) : 1;
@@ -94,8 +95,8 @@ void normalise_inputs(const InputNormalisation& norm, const Tensor& x, Tensor& o
   float* o = out.f32();
   for (int64_t i = 0; i < n; ++i)
     for (int64_t c = 0; c < channels; ++c) {
-      const float m = norm.mean[norm.mean.size() == 1 ? 0 : static_cast<size_t>(c)];
-      const float s = norm.std[norm.std.size() == 1 ? 0 : static_cast<size_t>(c)];
+      const float m = mean[mean.size() == 1 ? 0 : static_cast<size_t>(c)];
+      const float s = stddev[stddev.size() == 1 ? 0 : static_cast<size_t>(c)];
       const int64_t base = (i * channels + c) * inner;
       for (int64_t k = 0; k < inner; ++k) o[base + k] = (in[base + k] - m) / s;
     }

@@ -55,7 +55,7 @@ const Tensor& Predictor::predict(const Tensor& x) {
                       dtype_name(graph_.input_dtype),
                   name_, "reshape the input to the graph's input shape");
   if (mean_.empty()) return net_->forward(x, Mode::kEval);
-  normalise_inputs({mean_, std_, {}}, x, normalized_, name_);
+  normalise_inputs(mean_, std_, x, normalized_, name_);
   return net_->forward(normalized_, Mode::kEval);
 }
 

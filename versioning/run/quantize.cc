@@ -68,7 +68,7 @@ Tensor calibration_inputs(const QuantizeRequest& request, const GraphSpec& graph
     throw_invalid("a calibration input is not finite", request.calibration_name);
   if (norm.mean.empty()) return used;
   Tensor normalised;
-  normalise_inputs(norm, used, normalised, where);
+  normalise_inputs(norm.mean, norm.std, used, normalised, where);
   return normalised;
 }
 

@@ -21,7 +21,9 @@ struct InputNormalisation {
 // (kCorruption) recorded values that do not fit the graph. `where` names the version.
 InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where);
 
-// out = (x - mean) / std per channel; kInvalidArgument when a result is not finite.
-void normalise_inputs(const InputNormalisation& norm, const Tensor& x, Tensor& out, const std::string& where);
+// out = (x - mean) / stddev per channel (as InputNormalisation holds them); kInvalidArgument
+// when a result is not finite. Reuses out's storage when it has x's shape.
+void normalise_inputs(const std::vector<float>& mean, const std::vector<float>& stddev, const Tensor& x, Tensor& out,
+                      const std::string& where);
 
 }  // namespace strata::versioning
