@@ -1,5 +1,7 @@
 #include "strata/framework/optim/optimizer.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +28,22 @@ void refuse_settings_that_do_not_apply(const OptimizerOptions& o) {
   if ((o.beta1() != defaults.beta1() || o.beta2() != defaults.beta2()) && !adam) refuse("beta1 / beta2", "adam and adamw");
   if (o.eps() != defaults.eps() && k == "sgd") refuse("eps", "adam, adamw and rmsprop");
   if (o.alpha() != defaults.alpha() && k != "rmsprop") refuse("alpha", "rmsprop");
+}
+
+// The update of elements [begin, end) of one parameter, vectorised. Built twice on x86-64 with
+// GCC, for AVX2 (8 floats a vector) and for the baseline (SSE2, 4), and picked once by the CPU
+// at load time: the update is a few operations per 16 bytes read, and on SSE2 its square root
+// and divisions were 12% of an MLP step. Neither target contracts into FMA, and square root and
+// division are correctly rounded, so both give the same bits. (Clang does not clone templates.)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define STRATA_AVX2_CLONE [[gnu::target_clones("avx2", "default")]]
+#else
+#define STRATA_AVX2_CLONE
+#endif
+template <typename Update>
+STRATA_AVX2_CLONE void update_range(Update update, float* p, const float* gr, float* a, float* b, int64_t begin, int64_t end) {
+#pragma omp simd
+  for (int64_t i = begin; i < end; ++i) update(p, gr, a, b, i);
 }
 
 }  // namespace
@@ -88,16 +106,18 @@ double Optimizer::step(double lr) {
 
   // One loop per optimizer (and per L1 on/off), chosen here rather than per element: a branch
   // inside the loop keeps the compiler from vectorising it. Per element the arithmetic is the
-  // same as a scalar loop's, so the results are the same bits.
+  // same as a scalar loop's, so the results are the same bits. One parallel region for all
+  // parameters, each thread taking its share of every tensor without waiting for the others
+  // between tensors: a region and a barrier per tensor cost more than a bias's update.
   auto for_each_element = [&](auto update) {
-    for (Slots& s : slots_) {
-      float* p = s.param->value.f32();
-      const float* gr = s.param->grad.f32();
-      float* a = s.slots.size() > 0 ? s.slots[0].f32() : nullptr;
-      float* b = s.slots.size() > 1 ? s.slots[1].f32() : nullptr;
-      const int64_t n = s.param->value.numel();
-#pragma omp parallel for simd
-      for (int64_t i = 0; i < n; ++i) update(p, gr, a, b, i);
+#pragma omp parallel
+    {
+      const int64_t thread = omp_get_thread_num(), threads = omp_get_num_threads();
+      for (Slots& s : slots_) {
+        const int64_t n = s.param->value.numel();
+        update_range(update, s.param->value.f32(), s.param->grad.f32(), s.slots.size() > 0 ? s.slots[0].f32() : nullptr,
+                     s.slots.size() > 1 ? s.slots[1].f32() : nullptr, n * thread / threads, n * (thread + 1) / threads);
+      }
     }
   };
   auto with_gradient = [&](auto rule) {
