@@ -537,6 +537,25 @@ TEST_F(StrataCli, ExportSafetensorsAndImportItBackBitForBit) {
   RunResult again = run_strata(dir_, "import " + st + " --graph main@2 --branch from-st " + log_arg());
   EXPECT_EQ(again.code, 1);
   EXPECT_TRUE(contains(again.err, "already exists")) << again.err;
+
+  // The input normalisation it records: given, or none (main@2 recorded none).
+  EXPECT_TRUE(contains(imp.out, "no input normalisation")) << imp.out;
+  const std::string import_y = "import " + st + " --graph main@2 --branch y ";
+  RunResult normed = run_strata(dir_, import_y + "--input-mean 0.25 --input-std 0.5 --json " + log_arg());
+  ASSERT_EQ(normed.code, 0) << normed.err;
+  EXPECT_TRUE(contains(normed.out, "\"input_mean\":\"0.25\",\"input_std\":\"0.5\"")) << normed.out;
+  EXPECT_EQ(run_strata(dir_, "import " + st + " --graph main@2 --branch z --input-mean 0.25 " + log_arg()).code, 2);
+  EXPECT_EQ(run_strata(dir_, "import " + st +
+                                 " --graph main@2 --branch z --input-mean 0.25 --input-std 0.5 "
+                                 "--no-input-normalisation " +
+                                 log_arg())
+                .code,
+            2);
+  RunResult bad_norm =
+      run_strata(dir_, "import " + st + " --graph main@2 --branch z --input-mean 0.2,0.3 --input-std 1 " + log_arg());
+  EXPECT_EQ(bad_norm.code, 1);
+  EXPECT_TRUE(contains(bad_norm.err, "2 values for")) << bad_norm.err;
+  EXPECT_NE(run_strata(dir_, "log z " + log_arg()).code, 0);  // nothing written
 }
 
 TEST_F(StrataCli, ExportOnnxWritesAModelAndRefusesBadOptions) {

@@ -20,6 +20,8 @@ namespace strata::tools {
 
 struct ImportOptions {
   std::string file, graph_version, model, branch, message;
+  std::string input_mean, input_std;  // empty: with --graph, that version's normalisation
+  bool no_normalisation = false;
   std::vector<int64_t> input_shape{1, 28, 28};
   int64_t classes = 10;
   bool allow_partial = false;
@@ -295,11 +297,14 @@ int cmd_export_onnx(const GlobalOptions& g, const std::string& version, const st
 int cmd_import(const GlobalOptions& g, const ImportOptions& o) {
   auto log = open_log(g, OpenMode::kReadWrite, versioning::LogOptions().signing_key(o.sign_key));
   versioning::ImportRequest request;
+  versioning::ImportNormalisation normalisation{o.input_mean, o.input_std};
   request.file = o.file;
   if (!o.graph_version.empty()) {
     const CommitId source = log->resolve(o.graph_version);
     request.graph = log->read_graph(log->read_record(source).graph_id);
     request.graph_source = "graph of " + log->describe(source);
+    // The graph's inputs mean what they meant to that version: normalised as it was trained.
+    if (o.input_mean.empty() && !o.no_normalisation) normalisation = versioning::input_normalisation_of(*log, source);
   } else {
     request.graph = models::by_name(o.model, o.input_shape, o.classes);
     request.graph_source = fmt::format("model {} input [{}] classes {}", o.model, fmt::join(o.input_shape, ","), o.classes);
@@ -308,14 +313,23 @@ int cmd_import(const GlobalOptions& g, const ImportOptions& o) {
   request.message = o.message;
   request.allow_partial = o.allow_partial;
   request.seed = o.seed;
-  versioning::ImportReport r = versioning::import_params(*log, request);
+  versioning::ImportReport r = versioning::import_params(*log, request, normalisation);
+  const bool normalised = !normalisation.mean.empty();
   if (g.json) {
-    fmt::print("{{\"id\":{},\"name\":{},\"matched\":{},\"missing\":{},\"unexpected\":{},\"mismatched\":{}}}\n",
-               json_str(to_hex(r.id)), json_str(log->describe(r.id)), json_str_list(r.matched), json_str_list(r.missing),
-               json_str_list(r.unexpected), json_str_list(r.mismatched));
+    fmt::print(
+        "{{\"id\":{},\"name\":{},\"matched\":{},\"missing\":{},\"unexpected\":{},\"mismatched\":{},"
+        "\"input_mean\":{},\"input_std\":{}}}\n",
+        json_str(to_hex(r.id)), json_str(log->describe(r.id)), json_str_list(r.matched), json_str_list(r.missing),
+        json_str_list(r.unexpected), json_str_list(r.mismatched), normalised ? json_str(normalisation.mean) : "null",
+        normalised ? json_str(normalisation.std) : "null");
     return 0;
   }
   fmt::print("imported {} tensors from {} as {} [params only]\n", r.matched.size(), o.file, log->describe(r.id));
+  if (normalised)
+    fmt::print("  input normalisation: mean {} std {} (predict and serve apply it to raw inputs)\n", normalisation.mean,
+               normalisation.std);
+  else
+    fmt::print("  no input normalisation: predict and serve feed inputs as given\n");
   for (const std::string& m : r.missing) fmt::print("  missing, fresh initialisation: {}\n", m);
   for (const std::string& m : r.mismatched) fmt::print("  other shape, fresh initialisation: {}\n", m);
   for (const std::string& m : r.unexpected) fmt::print("  unexpected, ignored: {}\n", m);
@@ -416,6 +430,13 @@ Verb import_verb(CLI::App& app, const GlobalOptions& g) {
   c->add_option("--input-shape", o->input_shape, "with --model: the sample shape (default 1 28 28)");
   c->add_option("--classes", o->classes, "with --model: the number of classes")->check(flags::positive());
   c->add_option("--branch", o->branch, "the new branch")->required();
+  CLI::Option* mean = c->add_option("--input-mean", o->input_mean,
+                                    "the inputs' normalisation mean, one number or one per channel (\"0.2860\" or "
+                                    "\"0.49,0.48,0.45\"); default with --graph: that version's");
+  CLI::Option* std = c->add_option("--input-std", o->input_std, "and its std (needs --input-mean)");
+  mean->needs(std);
+  std->needs(mean);
+  c->add_flag("--no-input-normalisation", o->no_normalisation, "record none, even with --graph")->excludes(mean)->excludes(std);
   c->add_option("-m,--message", o->message, "commit message");
   c->add_flag("--allow-partial", o->allow_partial, "import what matches; the rest keeps the graph's fresh initialisation");
   c->add_option("--seed", o->seed, "seed of that initialisation");

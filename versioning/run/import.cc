@@ -6,11 +6,25 @@
 #include "strata/framework/core/error.h"
 #include "strata/framework/nn/network.h"
 #include "strata/versioning/restore.h"
+#include "strata/versioning/run/internal/input_normalisation.h"
 #include "strata/versioning/tensor_files.h"
 
 namespace strata::versioning {
 
-ImportReport import_params(VersionLog& log, const ImportRequest& request) {
+ImportReport import_params(VersionLog& log, const ImportRequest& request) { return import_params(log, request, {}); }
+
+ImportNormalisation input_normalisation_of(const VersionLog& log, const CommitId& version) {
+  NormalisationText text = recorded_normalisation_text(log.read_record(version), log.describe(version));
+  return {text.mean, text.std};
+}
+
+ImportReport import_params(VersionLog& log, const ImportRequest& request, const ImportNormalisation& normalisation) {
+  if (normalisation.mean.empty() != normalisation.std.empty())
+    throw_invalid("an input normalisation needs both a mean and a std", request.file,
+                  "give both (a std of 1 divides by nothing), or neither");
+  if (!normalisation.mean.empty())
+    parse_input_normalisation(normalisation.mean, normalisation.std, request.graph, "", ErrorCode::kInvalidArgument,
+                              request.file);
   if (log.read_only())
     throw Error(ErrorCode::kFailedPrecondition, "cannot import: the version log is open read-only", log.log_dir(),
                 "open it with OpenMode::kReadWrite");
@@ -62,6 +76,10 @@ ImportReport import_params(VersionLog& log, const ImportRequest& request) {
   state.hparams["import/format"] = tensor_file_format_name(format);
   state.hparams["import/graph"] = request.graph_source;
   state.hparams["import/matched"] = std::to_string(report.matched.size());
+  if (!normalisation.mean.empty()) {
+    state.hparams["input/mean"] = normalisation.mean;
+    state.hparams["input/std"] = normalisation.std;
+  }
   if (!report.missing.empty() || !report.mismatched.empty()) {
     std::string initialised;
     for (const std::string& m : report.missing) initialised += (initialised.empty() ? "" : ",") + m;

@@ -41,7 +41,26 @@ struct ImportReport {
 // Matches, then commits. Refused with kFailedPrecondition (nothing written) when a parameter is
 // missing or mismatched and allow_partial is off, or when nothing matches; kAlreadyExists when
 // the branch exists. Unexpected tensors (optimizer state, buffers of another framework) are
-// reported and ignored.
+// reported and ignored. The version records no input normalisation: a Predictor feeds it
+// inputs as given.
 ImportReport import_params(VersionLog& log, const ImportRequest& request);
+
+// The input normalisation an import records, as hparams "input/mean" and "input/std" hold it
+// (one number for all input channels or one per channel: "0.2860", "0.4914,0.4822,0.4465"):
+// what the Predictor, `strata predict` and `strata serve` apply to raw inputs. Both empty: none.
+struct ImportNormalisation {
+  std::string mean, std;
+};
+
+// The normalisation `version` applies to its inputs: its recorded input/mean and input/std, or
+// what its training data's provenance names (logs from before those were recorded); empty when
+// it has none. Parameters exported from a version and imported with its graph predict as it
+// does only with its normalisation (tested for a quantized version).
+ImportNormalisation input_normalisation_of(const VersionLog& log, const CommitId& version);
+
+// import_params, recording `normalisation` with the version. kInvalidArgument (nothing written)
+// when only one of mean and std is given, a value is not a number, their count is neither 1 nor
+// the graph's input channels, a std is not > 0, or the graph's inputs are token ids.
+ImportReport import_params(VersionLog& log, const ImportRequest& request, const ImportNormalisation& normalisation);
 
 }  // namespace strata::versioning

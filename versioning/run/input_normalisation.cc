@@ -10,8 +10,8 @@
 namespace strata::versioning {
 namespace {
 
-// "0.2860" or "0.4914,0.4822,0.4465" -> floats; kCorruption names the hparam otherwise.
-std::vector<float> parse_floats(const std::string& text, const std::string& key, const std::string& where) {
+// "0.2860" or "0.4914,0.4822,0.4465" -> floats; `code` names the hparam otherwise.
+std::vector<float> parse_floats(const std::string& text, const std::string& key, ErrorCode code, const std::string& where) {
   std::vector<float> out;
   for (size_t i = 0; i <= text.size();) {
     size_t j = text.find(',', i);
@@ -20,8 +20,10 @@ std::vector<float> parse_floats(const std::string& text, const std::string& key,
     char* end = nullptr;
     const float v = std::strtof(item.c_str(), &end);
     if (item.empty() || *end != '\0' || !std::isfinite(v))
-      throw Error(ErrorCode::kCorruption, "hyper-parameter " + key + " = '" + text + "' is not a list of numbers", where,
-                  "pass PredictorOptions().normalize_input(false) and normalise the inputs yourself");
+      throw Error(code, key + " = '" + text + "' is not a list of numbers", where,
+                  code == ErrorCode::kCorruption
+                      ? "pass PredictorOptions().normalize_input(false) and normalise the inputs yourself"
+                      : "give one number, or one per input channel, separated by commas");
     out.push_back(v);
     i = j + 1;
   }
@@ -46,42 +48,54 @@ std::pair<std::string, std::string> normalisation_in_provenance(const std::strin
 
 }  // namespace
 
-InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where) {
-  InputNormalisation norm;
+NormalisationText recorded_normalisation_text(const CommitRecord& record, const std::string& where) {
+  NormalisationText text;
   auto mean = record.hparams.find("input/mean"), std = record.hparams.find("input/std");
-  std::string mean_text, std_text, source = "hyper-parameter ";
   if (mean != record.hparams.end() && std != record.hparams.end()) {
-    mean_text = mean->second;
-    std_text = std->second;
+    text.mean = mean->second;
+    text.std = std->second;
   } else if (auto prep = record.environment.find("data/train/preprocess"); prep != record.environment.end()) {
-    std::tie(mean_text, std_text) = normalisation_in_provenance(prep->second);
-    source = "provenance data/train/preprocess, ";
+    std::tie(text.mean, text.std) = normalisation_in_provenance(prep->second);
     const bool says_normalised =
         prep->second.find("normaliz") != std::string::npos || prep->second.find("standardiz") != std::string::npos;
-    if (mean_text.empty() && says_normalised)
+    if (text.mean.empty() && says_normalised)
       throw Error(ErrorCode::kFailedPrecondition,
                   "the training inputs were normalised ('" + prep->second +
                       "') but the version recorded no input/mean and input/std to reproduce it",
                   where, "normalise the inputs as in training and pass PredictorOptions().normalize_input(false)");
-    if (!mean_text.empty())
-      norm.warnings.push_back("input normalisation (mean " + mean_text + ", std " + std_text +
+    if (!text.mean.empty())
+      text.warnings.push_back("input normalisation (mean " + text.mean + ", std " + text.std +
                               ") read from the training data's provenance, which keeps 6 significant digits; "
                               "predictions may differ from training in the last bits");
   }
-  if (mean_text.empty()) return norm;
-  norm.mean = parse_floats(mean_text, source + "input/mean", where);
-  norm.std = parse_floats(std_text, source + "input/std", where);
+  return text;
+}
+
+InputNormalisation parse_input_normalisation(const std::string& mean_text, const std::string& std_text, const GraphSpec& graph,
+                                             const std::string& source, ErrorCode code, const std::string& where) {
+  InputNormalisation norm;
+  norm.mean = parse_floats(mean_text, source + "input/mean", code, where);
+  norm.std = parse_floats(std_text, source + "input/std", code, where);
   const int64_t channels = graph.input_shape.empty() ? 1 : graph.input_shape[0];
   for (const auto* v : {&norm.mean, &norm.std})
     if (v->size() != 1 && static_cast<int64_t>(v->size()) != channels)
       throw Error(
-          ErrorCode::kCorruption,
-          "input normalisation has " + std::to_string(v->size()) + " values for " + std::to_string(channels) + " channels",
-          where);
+          code, "input normalisation has " + std::to_string(v->size()) + " values for " + std::to_string(channels) + " channels",
+          where, "give one number for all channels or one per channel");
   for (float s : norm.std)
-    if (!(s > 0)) throw Error(ErrorCode::kCorruption, "input/std must be > 0", where);
-  if (graph.input_dtype != DType::kF32)
-    throw Error(ErrorCode::kCorruption, "a normalisation is recorded for integer (token id) inputs", where);
+    if (!(s > 0)) throw Error(code, "input/std must be > 0", where);
+  if (graph.input_dtype != DType::kF32) throw Error(code, "a normalisation is recorded for integer (token id) inputs", where);
+  return norm;
+}
+
+InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where) {
+  NormalisationText text = recorded_normalisation_text(record, where);
+  if (text.mean.empty()) return {};
+  const bool from_hparams = record.hparams.count("input/mean") != 0;
+  InputNormalisation norm = parse_input_normalisation(text.mean, text.std, graph,
+                                                      from_hparams ? "hyper-parameter " : "provenance data/train/preprocess, ",
+                                                      ErrorCode::kCorruption, where);
+  norm.warnings = std::move(text.warnings);
   return norm;
 }
 

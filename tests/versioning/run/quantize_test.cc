@@ -11,7 +11,9 @@
 #include "strata/framework/graph/builder.h"
 #include "strata/framework/graph/quantization.h"
 #include "strata/framework/nn/network.h"
+#include "strata/versioning/run/import.h"
 #include "strata/versioning/run/predictor.h"
+#include "strata/versioning/tensor_files.h"
 #include "tests/expect_error.h"
 #include "tests/framework/op_check.h"
 #include "tests/versioning/test_util.h"
@@ -159,6 +161,67 @@ TEST(Quantize, ThePredictorServesItInInt8) {
   }
   EXPECT_GT(worst, 0.0f);  // it did run in int8
   EXPECT_LT(worst, 0.05f * range) << "largest |int8 - f32| " << worst << " of logits up to " << range;
+}
+
+// Export the quantized version's weights, import them with its graph: the import predicts the
+// same bits, because it takes the graph's int8 marks and the version's input normalisation.
+TEST(Quantize, AnExportedQuantizedVersionImportsAndPredictsTheSame) {
+  TempDir dir;
+  const std::string file = dir.sub("int8.safetensors");
+  {
+    auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+    commit_f32(*log, small_cnn());
+    QuantizeRequest request;
+    request.version = "main";
+    request.calibration = images(200, 1);
+    request.branch = "int8";
+    const CommitId int8 = quantize(*log, request).id;
+    export_tensors(*log, int8, file, TensorFileFormat::kSafetensors, false);
+
+    ImportRequest import;
+    import.file = file;
+    import.graph = log->read_graph(log->read_record(int8).graph_id);
+    import.graph_source = "graph of int8";
+    import.branch = "back";
+    const ImportNormalisation norm = input_normalisation_of(*log, int8);
+    EXPECT_EQ(norm.mean, "0.5");
+    EXPECT_EQ(norm.std, "0.25");
+    const CommitRecord back = log->read_record(import_params(*log, import, norm).id);
+    EXPECT_EQ(back.hparams.at("input/mean"), "0.5");
+    EXPECT_EQ(back.hparams.at("input/std"), "0.25");
+    import.branch = "bare";
+    import_params(*log, import);  // without the normalisation, as before it was carried
+  }
+  Predictor int8(dir.path(), "int8"), back(dir.path(), "back"), bare(dir.path(), "bare");
+  const Tensor x = images(32, 3);
+  const Tensor want = int8.predict(x).clone();
+  EXPECT_TRUE(back.predict(x).bit_equal(want));
+  EXPECT_FALSE(bare.predict(x).bit_equal(want));  // what an import without it would have served
+  EXPECT_TRUE(bare.input_mean().empty());
+}
+
+TEST(Quantize, AnImportRefusesANormalisationThatDoesNotFit) {
+  TempDir dir;
+  auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
+  const CommitId f32 = commit_f32(*log, small_cnn());
+  const std::string file = dir.sub("w.safetensors");
+  export_tensors(*log, f32, file, TensorFileFormat::kSafetensors, false);
+  ImportRequest import;
+  import.file = file;
+  import.graph = small_cnn();
+  import.branch = "imported";
+  const auto branches = log->branches();
+  auto refused = [&](ImportNormalisation norm, std::vector<std::string> words) {
+    expect_error([&] { import_params(*log, import, norm); }, ErrorCode::kInvalidArgument, words);
+  };
+  refused({"0.5", ""}, {"both a mean and a std"});
+  refused({"0.5,abc", "1"}, {"input/mean = '0.5,abc'", "not a list of numbers"});
+  refused({"0.5,0.5", "1"}, {"2 values for 1 channels"});
+  refused({"0.5", "0"}, {"input/std must be > 0"});
+  refused({"0.5", "inf"}, {"not a list of numbers"});
+  EXPECT_EQ(log->branches(), branches);
+  import_params(*log, import, {"0.25", "2"});
+  EXPECT_EQ(Predictor(dir.path(), "imported").input_std(), std::vector<float>{2.0f});
 }
 
 TEST(Quantize, RefusalsWriteNothing) {
