@@ -14,8 +14,15 @@ namespace strata::versioning {
 ImportReport import_params(VersionLog& log, const ImportRequest& request) { return import_params(log, request, {}); }
 
 ImportNormalisation input_normalisation_of(const VersionLog& log, const CommitId& version) {
-  NormalisationText text = recorded_normalisation_text(log.read_record(version), log.describe(version));
-  return {text.mean, text.std};
+  try {
+    NormalisationText text = recorded_normalisation_text(log.read_record(version), log.describe(version));
+    return {text.mean, text.std};
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kFailedPrecondition) throw;
+    // The version's inputs were normalised in a way it did not record: the caller must say.
+    throw Error(e.code(), e.what_failed(), e.where(),
+                "give the normalisation (strata import --input-mean M --input-std S), or none (--no-input-normalisation)");
+  }
 }
 
 ImportReport import_params(VersionLog& log, const ImportRequest& request, const ImportNormalisation& normalisation) {

@@ -219,7 +219,15 @@ TEST(Quantize, AnImportRefusesANormalisationThatDoesNotFit) {
   refused({"0.5,0.5", "1"}, {"2 values for 1 channels"});
   refused({"0.5", "0"}, {"input/std must be > 0"});
   refused({"0.5", "inf"}, {"not a list of numbers"});
-  EXPECT_EQ(log->branches(), branches);
+  // A version whose inputs were normalised in a way it did not record: the caller must say.
+  TrainState unknown;
+  unknown.graph = small_cnn();
+  unknown.params = log->read_params(f32);
+  unknown.environment["data/train/preprocess"] = "standardized per image; batch 8";
+  const CommitId standardized = vtest::commit_state(*log, unknown, {}, "standardized");
+  expect_error([&] { input_normalisation_of(*log, standardized); }, ErrorCode::kFailedPrecondition,
+               {"standardized per image", "--input-mean", "--no-input-normalisation"});
+  EXPECT_EQ(input_normalisation_of(*log, f32).mean, "0.5");
   import_params(*log, import, {"0.25", "2"});
   EXPECT_EQ(Predictor(dir.path(), "imported").input_std(), std::vector<float>{2.0f});
 }
