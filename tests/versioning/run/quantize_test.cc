@@ -55,6 +55,16 @@ Tensor images(int64_t n, uint64_t seed) {
   return x;
 }
 
+// small_cnn in f32 on main, and its int8 child on branch int8 (calibrated on 200 images).
+CommitId commit_f32_and_int8(VersionLog& log) {
+  commit_f32(log, small_cnn());
+  QuantizeRequest request;
+  request.version = "main";
+  request.calibration = images(200, 1);
+  request.branch = "int8";
+  return quantize(log, request).id;
+}
+
 std::vector<float> parse_list(const std::string& text) {
   std::vector<float> out;
   for (const char* p = text.c_str(); *p;) {
@@ -134,12 +144,7 @@ TEST(Quantize, ThePredictorServesItInInt8) {
   TempDir dir;
   {
     auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
-    commit_f32(*log, small_cnn());
-    QuantizeRequest request;
-    request.version = "main";
-    request.calibration = images(200, 1);
-    request.branch = "int8";
-    quantize(*log, request);
+    commit_f32_and_int8(*log);
   }
   Predictor f32(dir.path(), "main"), int8(dir.path(), "int8");
   EXPECT_EQ(int8.input_mean(), std::vector<float>{0.5f});
@@ -170,12 +175,7 @@ TEST(Quantize, AnExportedQuantizedVersionImportsAndPredictsTheSame) {
   const std::string file = dir.sub("int8.safetensors");
   {
     auto log = VersionLog::open(dir.path(), OpenMode::kReadWrite);
-    commit_f32(*log, small_cnn());
-    QuantizeRequest request;
-    request.version = "main";
-    request.calibration = images(200, 1);
-    request.branch = "int8";
-    const CommitId int8 = quantize(*log, request).id;
+    const CommitId int8 = commit_f32_and_int8(*log);
     export_tensors(*log, int8, file, TensorFileFormat::kSafetensors, false);
 
     ImportRequest import;
