@@ -54,8 +54,10 @@ NormalisationText recorded_normalisation_text(const CommitRecord& record, const 
   if (mean != record.hparams.end() && std != record.hparams.end()) {
     text.mean = mean->second;
     text.std = std->second;
+    text.source = "hyper-parameter ";
   } else if (auto prep = record.environment.find("data/train/preprocess"); prep != record.environment.end()) {
     std::tie(text.mean, text.std) = normalisation_in_provenance(prep->second);
+    text.source = "provenance data/train/preprocess, ";
     const bool says_normalised =
         prep->second.find("normaliz") != std::string::npos || prep->second.find("standardiz") != std::string::npos;
     if (text.mean.empty() && says_normalised)
@@ -91,10 +93,7 @@ InputNormalisation parse_input_normalisation(const std::string& mean_text, const
 InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where) {
   NormalisationText text = recorded_normalisation_text(record, where);
   if (text.mean.empty()) return {};
-  const bool from_hparams = record.hparams.count("input/mean") != 0;
-  InputNormalisation norm = parse_input_normalisation(text.mean, text.std, graph,
-                                                      from_hparams ? "hyper-parameter " : "provenance data/train/preprocess, ",
-                                                      ErrorCode::kCorruption, where);
+  InputNormalisation norm = parse_input_normalisation(text.mean, text.std, graph, text.source, ErrorCode::kCorruption, where);
   norm.warnings = std::move(text.warnings);
   return norm;
 }

@@ -23,9 +23,10 @@ struct InputNormalisation {
 InputNormalisation resolve_input_normalisation(const CommitRecord& record, const GraphSpec& graph, const std::string& where);
 
 // The texts resolve_input_normalisation parses ({mean, std} as hparams input/mean and input/std
-// hold them; both empty: none), with the warnings about where they came from.
+// hold them; both empty: none), where they came from ("hyper-parameter " or the provenance, as
+// errors name it) and the warnings about that.
 struct NormalisationText {
-  std::string mean, std;
+  std::string mean, std, source;
   std::vector<std::string> warnings;
 };
 NormalisationText recorded_normalisation_text(const CommitRecord& record, const std::string& where);
